@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Sums the xunit results of every test project (TRX files) into the line `N passed, N failed`.
+# Exits non-zero when a test failed or no test ran at all.
+set -euo pipefail
+dir=${1:-TestResults}
+passed=0
+failed=0
+shopt -s nullglob
+files=("$dir"/*.trx)
+for f in "${files[@]}"; do
+    counters=$(grep -o '<Counters [^>]*>' "$f" | head -n 1)
+    p=$(sed -n 's/.* passed="\([0-9]*\)".*/\1/p' <<<"$counters")
+    fl=$(sed -n 's/.* failed="\([0-9]*\)".*/\1/p' <<<"$counters")
+    e=$(sed -n 's/.* error="\([0-9]*\)".*/\1/p' <<<"$counters")
+    t=$(sed -n 's/.* timeout="\([0-9]*\)".*/\1/p' <<<"$counters")
+    a=$(sed -n 's/.* aborted="\([0-9]*\)".*/\1/p' <<<"$counters")
+    passed=$((passed + ${p:-0}))
+    failed=$((failed + ${fl:-0} + ${e:-0} + ${t:-0} + ${a:-0}))
+done
+echo "${passed} passed, ${failed} failed"
+if [ "${#files[@]}" -eq 0 ] || [ "$passed" -eq 0 ] || [ "$failed" -ne 0 ]; then
+    exit 1
+fi

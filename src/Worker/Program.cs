@@ -1,0 +1,6 @@
+using System.CommandLine;
+using Adan.Worker.Commands;
+
+var root = new RootCommand("adan: data-parallel training with ZeRO-sharded Adan over MPI");
+root.Subcommands.Add(MpiCheckCommand.Create());
+return root.Parse(args).Invoke();
