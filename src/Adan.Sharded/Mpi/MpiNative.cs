@@ -45,7 +45,7 @@ internal static unsafe class MpiNative
     public static extern int MPI_Iallreduce(IntPtr sendbuf, IntPtr recvbuf, int count, int datatype, int op, int comm, out int request);
 
     [DllImport(Library)]
-    public static extern int MPI_Waitall(int count, int* requests, Status* statuses);
+    public static extern int MPI_Wait(ref int request, out Status status);
 
     [DllImport(Library)]
     public static extern int MPI_Error_string(int errorcode, byte* message, out int length);

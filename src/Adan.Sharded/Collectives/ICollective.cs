@@ -1,0 +1,60 @@
+using TorchSharp;
+
+namespace Adan.Sharded.Collectives;
+
+/// <summary>
+/// Collective communication on TorchSharp tensors, zero-copy from tensor memory.
+/// Tensors must be contiguous and of a supported dtype (float32, float64, int32, int64; any dtype
+/// for <see cref="Broadcast"/>); anything else is refused with an <see cref="ArgumentException"/>.
+/// </summary>
+public interface ICollective : IDisposable
+{
+    /// <summary>This process's rank, 0 ≤ rank &lt; <see cref="WorldSize"/>.</summary>
+    int Rank { get; }
+
+    /// <summary>The number of ranks.</summary>
+    int WorldSize { get; }
+
+    /// <summary>Reduces <paramref name="tensor"/> over all ranks, in place.</summary>
+    /// <remarks>Collective: every rank must call.</remarks>
+    void AllReduce(torch.Tensor tensor, ReduceOp op = ReduceOp.Sum);
+
+    /// <summary>
+    /// Starts a nonblocking in-place all-reduce; the tensor must stay alive and untouched until the
+    /// returned request is waited on.
+    /// </summary>
+    /// <remarks>Collective: every rank must call, in the same order.</remarks>
+    ICollectiveRequest AllReduceAsync(torch.Tensor tensor, ReduceOp op = ReduceOp.Sum);
+
+    /// <summary>
+    /// Reduces <paramref name="input"/> (W·S elements) over all ranks and leaves block r of the
+    /// result in <paramref name="output"/> (S elements) on rank r. <paramref name="output"/> may be
+    /// block r of <paramref name="input"/> itself (in place).
+    /// </summary>
+    /// <remarks>Collective: every rank must call.</remarks>
+    void ReduceScatter(torch.Tensor input, torch.Tensor output, ReduceOp op = ReduceOp.Sum);
+
+    /// <summary>
+    /// Gathers every rank's <paramref name="input"/> (S elements) into <paramref name="output"/>
+    /// (W·S elements, rank r's block at r·S). <paramref name="input"/> may be block r of
+    /// <paramref name="output"/> itself (in place).
+    /// </summary>
+    /// <remarks>Collective: every rank must call.</remarks>
+    void AllGather(torch.Tensor input, torch.Tensor output);
+
+    /// <summary>Copies <paramref name="tensor"/> from <paramref name="root"/> to every rank, in place.</summary>
+    /// <remarks>Collective: every rank must call.</remarks>
+    void Broadcast(torch.Tensor tensor, int root = 0);
+
+    /// <summary>Returns once every rank has called it.</summary>
+    /// <remarks>Collective: every rank must call.</remarks>
+    void Barrier();
+
+    /// <summary>Reduces one double over all ranks.</summary>
+    /// <remarks>Collective: every rank must call.</remarks>
+    double AllReduce(double value, ReduceOp op = ReduceOp.Sum);
+
+    /// <summary>Reduces a small array of longs over all ranks, in place.</summary>
+    /// <remarks>Collective: every rank must call.</remarks>
+    void AllReduce(Span<long> values, ReduceOp op = ReduceOp.Sum);
+}

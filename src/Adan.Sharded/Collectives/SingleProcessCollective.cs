@@ -1,0 +1,98 @@
+using TorchSharp;
+
+namespace Adan.Sharded.Collectives;
+
+/// <summary>
+/// <see cref="ICollective"/> for one process (W = 1): reductions are identities, so a program runs
+/// unchanged without MPI. Arguments are checked exactly as the MPI backend checks them.
+/// </summary>
+public sealed class SingleProcessCollective : ICollective
+{
+    private static readonly ICollectiveRequest s_done = new Completed();
+
+    /// <inheritdoc />
+    public int Rank => 0;
+
+    /// <inheritdoc />
+    public int WorldSize => 1;
+
+    /// <inheritdoc />
+    public void AllReduce(torch.Tensor tensor, ReduceOp op = ReduceOp.Sum) =>
+        TensorChecks.RequireReducible(tensor, "AllReduce", nameof(tensor));
+
+    /// <inheritdoc />
+    public ICollectiveRequest AllReduceAsync(torch.Tensor tensor, ReduceOp op = ReduceOp.Sum)
+    {
+        TensorChecks.RequireReducible(tensor, "AllReduceAsync", nameof(tensor));
+        return s_done;
+    }
+
+    /// <inheritdoc />
+    public void ReduceScatter(torch.Tensor input, torch.Tensor output, ReduceOp op = ReduceOp.Sum)
+    {
+        CheckPair(input, output, "ReduceScatter");
+        CopyUnlessSame(input, output);
+    }
+
+    /// <inheritdoc />
+    public void AllGather(torch.Tensor input, torch.Tensor output)
+    {
+        CheckPair(output, input, "AllGather");
+        CopyUnlessSame(input, output);
+    }
+
+    /// <inheritdoc />
+    public void Broadcast(torch.Tensor tensor, int root = 0)
+    {
+        TensorChecks.RequireContiguous(tensor, "Broadcast", nameof(tensor));
+        if (root != 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(root), root, "Broadcast: root must be 0 with one process.");
+        }
+    }
+
+    /// <inheritdoc />
+    public void Barrier()
+    {
+    }
+
+    /// <inheritdoc />
+    public double AllReduce(double value, ReduceOp op = ReduceOp.Sum) => value;
+
+    /// <inheritdoc />
+    public void AllReduce(Span<long> values, ReduceOp op = ReduceOp.Sum)
+    {
+        if (op == ReduceOp.Average)
+        {
+            throw new ArgumentException("AllReduce: Average is not defined for integers; use Sum and divide.", nameof(op));
+        }
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+    }
+
+    private static void CheckPair(torch.Tensor whole, torch.Tensor block, string operation)
+    {
+        TensorChecks.RequireReducible(whole, operation, "whole");
+        TensorChecks.RequireReducible(block, operation, "block");
+        TensorChecks.RequireSameDtype(whole, block, operation);
+        TensorChecks.RequireBlocks(whole, block, 1, operation, "input", "output");
+    }
+
+    private static void CopyUnlessSame(torch.Tensor source, torch.Tensor destination)
+    {
+        if (!TensorChecks.IsBlockOf(destination, source, 0))
+        {
+            destination.copy_(source.view(destination.shape));
+        }
+    }
+
+    private sealed class Completed : ICollectiveRequest
+    {
+        public void Wait()
+        {
+        }
+    }
+}

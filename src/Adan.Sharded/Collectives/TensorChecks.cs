@@ -1,0 +1,76 @@
+using Adan.Sharded.Tensors;
+using TorchSharp;
+
+namespace Adan.Sharded.Collectives;
+
+/// <summary>Argument checks shared by the collective backends.</summary>
+internal static class TensorChecks
+{
+    public static void RequireReducible(torch.Tensor tensor, string operation, string what)
+    {
+        RequireContiguous(tensor, operation, what);
+        if (tensor.dtype is not (torch.ScalarType.Float32 or torch.ScalarType.Float64 or torch.ScalarType.Int32 or torch.ScalarType.Int64))
+        {
+            throw new ArgumentException(
+                $"{operation}: {what} has dtype {tensor.dtype}; supported are Float32, Float64, Int32 and Int64. " +
+                "Convert it (e.g. .to(torch.float32)) before the collective.", what);
+        }
+    }
+
+    public static void RequireContiguous(torch.Tensor tensor, string operation, string what)
+    {
+        ArgumentNullException.ThrowIfNull(tensor, what);
+        if (!tensor.is_contiguous())
+        {
+            throw new ArgumentException(
+                $"{operation}: {what} is not contiguous (shape [{string.Join(", ", tensor.shape)}], strides " +
+                $"[{string.Join(", ", tensor.stride())}]); pass a contiguous tensor (call .contiguous() and copy the result back).", what);
+        }
+        if (tensor.device_type != DeviceType.CPU)
+        {
+            throw new ArgumentException(
+                $"{operation}: {what} is on {tensor.device}; the MPI backend works on CPU memory. Move it with .cpu() or use a GPU backend.", what);
+        }
+    }
+
+    public static void RequireSameDtype(torch.Tensor a, torch.Tensor b, string operation)
+    {
+        if (a.dtype != b.dtype)
+        {
+            throw new ArgumentException($"{operation}: input has dtype {a.dtype} but output has {b.dtype}; both must match.");
+        }
+    }
+
+    public static void RequireBlocks(torch.Tensor whole, torch.Tensor block, int worldSize, string operation, string wholeName, string blockName)
+    {
+        if (whole.numel() != block.numel() * worldSize)
+        {
+            throw new ArgumentException(
+                $"{operation}: {wholeName} has {whole.numel()} elements, expected world size {worldSize} × {blockName} ({block.numel()}) = " +
+                $"{block.numel() * worldSize}; pad the buffer to a multiple of the world size.");
+        }
+    }
+
+    public static int Count(torch.Tensor tensor, string operation)
+    {
+        if (tensor.numel() > int.MaxValue)
+        {
+            throw new ArgumentException($"{operation}: {tensor.numel()} elements exceed MPI's count limit of {int.MaxValue}; split the buffer.");
+        }
+        return (int)tensor.numel();
+    }
+
+    /// <summary>True when <paramref name="block"/> is exactly block <paramref name="index"/> of <paramref name="whole"/> in memory.</summary>
+    public static bool IsBlockOf(torch.Tensor block, torch.Tensor whole, int index)
+    {
+        var offset = (long)index * block.numel() * block.ElementSize;
+        return TensorMemory.DataPointer(block) == TensorMemory.DataPointer(whole) + (nint)offset;
+    }
+
+    public static bool Overlaps(torch.Tensor a, torch.Tensor b)
+    {
+        var a0 = (long)TensorMemory.DataPointer(a);
+        var b0 = (long)TensorMemory.DataPointer(b);
+        return a0 < b0 + b.numel() * b.ElementSize && b0 < a0 + a.numel() * a.ElementSize;
+    }
+}
