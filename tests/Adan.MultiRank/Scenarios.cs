@@ -9,6 +9,8 @@ internal static class Scenarios
     private static readonly Dictionary<string, Func<string[], int>> s_scenarios = new()
     {
         ["raw-allreduce"] = RawAllReduce,
+        ["collectives"] = CollectiveScenarios.Run,
+        ["ddp-mlp"] = DataParallelScenarios.TrainMlp,
     };
 
     public static int Run(string[] args)

@@ -42,14 +42,15 @@ public sealed class FlatParameters : IDisposable
         TrackUnusedParameters = trackUnusedParameters;
         _hasGradient = new bool[_parameters.Length];
         var device = _parameters[0].device;
-        Values = torch.zeros(Layout.TotalNumel, dtype: torch.float32, device: device);
+        // The flat buffers and their views live as long as this object, whatever dispose scope is open.
+        Values = torch.zeros(Layout.TotalNumel, dtype: torch.float32, device: device).DetachFromDisposeScope();
         _valueViews = new torch.Tensor[_parameters.Length];
         using (torch.no_grad())
         {
             for (var i = 0; i < _parameters.Length; i++)
             {
                 var e = Layout.Entries[i];
-                _valueViews[i] = Values.narrow(0, e.Offset, e.Numel).view(e.Shape);
+                _valueViews[i] = Values.narrow(0, e.Offset, e.Numel).view(e.Shape).DetachFromDisposeScope();
                 _valueViews[i].copy_(_parameters[i]);
                 _parameters[i].set_(_valueViews[i]);
             }
@@ -169,12 +170,12 @@ public sealed class FlatParameters : IDisposable
 
     private void AllocateGradients()
     {
-        _gradients = torch.zeros(Layout.TotalNumel, dtype: torch.float32, device: Values.device);
+        _gradients = torch.zeros(Layout.TotalNumel, dtype: torch.float32, device: Values.device).DetachFromDisposeScope();
         _gradViews = new torch.Tensor[_parameters.Length];
         for (var i = 0; i < _parameters.Length; i++)
         {
             var e = Layout.Entries[i];
-            _gradViews[i] = _gradients.narrow(0, e.Offset, e.Numel).view(e.Shape);
+            _gradViews[i] = _gradients.narrow(0, e.Offset, e.Numel).view(e.Shape).DetachFromDisposeScope();
             _parameters[i].grad = TrackUnusedParameters ? null : _gradViews[i];
             _hasGradient[i] = !TrackUnusedParameters;
         }

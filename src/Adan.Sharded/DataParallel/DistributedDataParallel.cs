@@ -1,0 +1,105 @@
+using Adan.Sharded.Collectives;
+using Adan.Sharded.Flat;
+using TorchSharp;
+
+namespace Adan.Sharded.DataParallel;
+
+/// <summary>
+/// The data-parallel half of a training step over <see cref="FlatParameters"/>: replicate the
+/// initial parameters from rank 0, then average the flat gradient buffer over the ranks in
+/// buckets with nonblocking all-reduces that are all in flight together.
+/// </summary>
+/// <remarks>
+/// Gradient accumulation needs no communication: k backward passes add into the flat buffer, and
+/// <see cref="SynchronizeGradients"/> divides by W·k once. TorchSharp 0.107 exposes no per-parameter
+/// gradient hooks, so buckets start after backward rather than during it; see docs/architecture.md.
+/// </remarks>
+public sealed class DistributedDataParallel : IDisposable
+{
+    private readonly ICollective _collective;
+    private readonly List<torch.Tensor> _bucketViews = new();
+    private readonly ICollectiveRequest[] _requests;
+    private torch.Tensor? _boundGradients;
+    private readonly IReadOnlyList<(long Start, long Length)> _plan;
+
+    /// <summary>Wraps bound flat parameters; call <see cref="BroadcastParameters"/> before training.</summary>
+    public DistributedDataParallel(FlatParameters flat, ICollective collective, long bucketBytes = GradientBuckets.DefaultBucketBytes)
+    {
+        Flat = flat;
+        _collective = collective;
+        _plan = GradientBuckets.Plan(flat.Layout.TotalNumel, bucketBytes);
+        _requests = new ICollectiveRequest[_plan.Count];
+    }
+
+    /// <summary>The flat parameter and gradient buffers.</summary>
+    public FlatParameters Flat { get; }
+
+    /// <summary>The number of gradient buckets.</summary>
+    public int BucketCount => _plan.Count;
+
+    /// <summary>Bytes all-reduced per synchronisation.</summary>
+    public long BytesPerSynchronization => Flat.Layout.TotalNumel * sizeof(float);
+
+    /// <summary>Copies rank <paramref name="root"/>'s parameters to every rank.</summary>
+    /// <remarks>Collective: every rank must call.</remarks>
+    public void BroadcastParameters(int root = 0) => _collective.Broadcast(Flat.Values, root);
+
+    /// <summary>
+    /// Averages the flat gradients over ranks and over <paramref name="microBatches"/> accumulated
+    /// backward passes (each of which added its mean-loss gradient into the buffer).
+    /// </summary>
+    /// <remarks>Collective: every rank must call.</remarks>
+    public void SynchronizeGradients(int microBatches = 1)
+    {
+        if (microBatches < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(microBatches), microBatches, "micro-batches must be ≥ 1");
+        }
+        var gradients = Flat.Gradients ?? throw new InvalidOperationException("no gradient buffer; call ZeroGrad() before backward.");
+        BindBuckets(gradients);
+        if (_collective.WorldSize > 1)
+        {
+            for (var b = 0; b < _bucketViews.Count; b++)
+            {
+                _requests[b] = _collective.AllReduceAsync(_bucketViews[b], ReduceOp.Sum);
+            }
+            foreach (var request in _requests)
+            {
+                request.Wait();
+            }
+        }
+        var scale = _collective.WorldSize * microBatches;
+        if (scale > 1)
+        {
+            gradients.div_(scale);
+        }
+    }
+
+    /// <inheritdoc />
+    public void Dispose() => DisposeBuckets();
+
+    private void BindBuckets(torch.Tensor gradients)
+    {
+        if (ReferenceEquals(gradients, _boundGradients))
+        {
+            return;
+        }
+        DisposeBuckets();
+        foreach (var (start, length) in _plan)
+        {
+            // Bucket views outlive any dispose scope the caller's step runs in.
+            _bucketViews.Add(gradients.narrow(0, start, length).DetachFromDisposeScope());
+        }
+        _boundGradients = gradients;
+    }
+
+    private void DisposeBuckets()
+    {
+        foreach (var v in _bucketViews)
+        {
+            v.Dispose();
+        }
+        _bucketViews.Clear();
+        _boundGradients = null;
+    }
+}

@@ -1,0 +1,80 @@
+using Adan.Sharded.Collectives;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Adan.MultiRank;
+
+/// <summary>Every collective against values computed by hand; prints "collectives ok" per rank.</summary>
+internal static class CollectiveScenarios
+{
+    public static int Run(string[] args)
+    {
+        using var c = new MpiCollective();
+        int r = c.Rank, w = c.WorldSize;
+
+        using var sum = arange(6, dtype: float32) + r;
+        c.AllReduce(sum);
+        Check.Equal(Enumerable.Range(0, 6).Select(i => (float)(w * i + w * (w - 1) / 2)).ToArray(), sum.data<float>().ToArray(), "AllReduce sum");
+
+        using var avg = full(5, (float)(r + 1));
+        c.AllReduce(avg, ReduceOp.Average);
+        Check.Equal(Enumerable.Repeat((w + 1) / 2f, 5).ToArray(), avg.data<float>().ToArray(), "AllReduce average");
+
+        using var max = tensor(new long[] { r, -r });
+        c.AllReduce(max, ReduceOp.Max);
+        Check.That(max[0].item<long>() == w - 1 && max[1].item<long>() == 0, "AllReduce max on int64");
+
+        using var a1 = full(1000, (float)r);
+        using var a2 = full(7, 1.0, dtype: float64);
+        var q1 = c.AllReduceAsync(a1, ReduceOp.Sum);
+        var q2 = c.AllReduceAsync(a2, ReduceOp.Average);
+        q1.Wait();
+        q2.Wait();
+        Check.That(a1.eq(w * (w - 1) / 2f).all().item<bool>(), "AllReduceAsync sum");
+        Check.That(a2.eq(1.0).all().item<bool>(), "AllReduceAsync average on float64");
+
+        // Reduce-scatter: input block b on rank r holds b*10 + r; the reduced block b is W*b*10 + W(W-1)/2.
+        const int s = 3;
+        using var input = arange(w * s, dtype: float32).div(s).floor().mul(10).add(r);
+        using var output = empty(s);
+        c.ReduceScatter(input, output);
+        Check.That(output.eq(w * r * 10f + w * (w - 1) / 2f).all().item<bool>(), $"ReduceScatter out of place: {string.Join(",", output.data<float>().ToArray())}");
+        using var ownBlock = input.narrow(0, r * s, s);
+        c.ReduceScatter(input, ownBlock, ReduceOp.Average);
+        Check.That(ownBlock.eq(r * 10f + (w - 1) / 2f).all().item<bool>(), $"ReduceScatter in place: {string.Join(",", ownBlock.data<float>().ToArray())}");
+
+        using var gathered = zeros(w * s);
+        using var mine = full(s, (float)r);
+        c.AllGather(mine, gathered);
+        Check.Equal(Enumerable.Range(0, w * s).Select(i => (float)(i / s)).ToArray(), gathered.data<float>().ToArray(), "AllGather out of place");
+        using var inPlace = full(w * s, -1f);
+        using var slot = inPlace.narrow(0, r * s, s);
+        slot.fill_(r * 2f);
+        c.AllGather(slot, inPlace);
+        Check.Equal(Enumerable.Range(0, w * s).Select(i => (float)(i / s * 2)).ToArray(), inPlace.data<float>().ToArray(), "AllGather in place");
+
+        using var b = r == w - 1 ? tensor(new byte[] { 1, 2, 3 }) : zeros(3, dtype: uint8);
+        c.Broadcast(b, root: w - 1);
+        Check.That(b.data<byte>().ToArray().SequenceEqual(new byte[] { 1, 2, 3 }), "Broadcast of uint8 from the last rank");
+
+        c.Barrier();
+        Check.That(c.AllReduce(r + 0.5, ReduceOp.Max) == w - 0.5, "scalar AllReduce max");
+        Span<long> counts = [1, r];
+        c.AllReduce(counts);
+        Check.That(counts[0] == w && counts[1] == w * (w - 1) / 2, "AllReduce of longs");
+
+        using var strided = zeros(4, 4).t();
+        var e1 = Check.Throws<ArgumentException>(() => c.AllReduce(strided), "non-contiguous");
+        Check.That(e1.Message.Contains("not contiguous"), e1.Message);
+        using var half = zeros(4, dtype: float16);
+        var e2 = Check.Throws<ArgumentException>(() => c.AllReduce(half), "float16");
+        Check.That(e2.Message.Contains("Float16"), e2.Message);
+        using var wrong = zeros(w * 2 + 1);
+        using var small = zeros(2);
+        var e3 = Check.Throws<ArgumentException>(() => c.ReduceScatter(wrong, small), "uneven reduce-scatter");
+        Check.That(e3.Message.Contains("multiple of the world size"), e3.Message);
+
+        Console.WriteLine($"rank {r}: collectives ok");
+        return 0;
+    }
+}
