@@ -23,8 +23,18 @@ public sealed class DistributedDataParallel : IDisposable
     private readonly IReadOnlyList<(long Start, long Length)> _plan;
 
     /// <summary>Wraps bound flat parameters; call <see cref="BroadcastParameters"/> before training.</summary>
-    public DistributedDataParallel(FlatParameters flat, ICollective collective, long bucketBytes = GradientBuckets.DefaultBucketBytes)
+    /// <param name="flat">The bound parameters.</param>
+    /// <param name="collective">The communicator.</param>
+    /// <param name="bucketBytes">Size of each all-reduce bucket.</param>
+    /// <param name="deferScaling">
+    /// Leave the summed gradients unscaled and report the factor in <see cref="GradientScale"/>, for
+    /// an optimizer that folds it into its own gradient scaling (Adan's clip coefficient) and so
+    /// saves one pass over the gradients.
+    /// </param>
+    public DistributedDataParallel(FlatParameters flat, ICollective collective, long bucketBytes = GradientBuckets.DefaultBucketBytes,
+        bool deferScaling = false)
     {
+        DeferScaling = deferScaling;
         Flat = flat;
         _collective = collective;
         _plan = GradientBuckets.Plan(flat.Layout.TotalNumel, bucketBytes);
@@ -33,6 +43,15 @@ public sealed class DistributedDataParallel : IDisposable
 
     /// <summary>The flat parameter and gradient buffers.</summary>
     public FlatParameters Flat { get; }
+
+    /// <summary>Whether <see cref="SynchronizeGradients"/> leaves the 1/(W·k) scaling to the caller.</summary>
+    public bool DeferScaling { get; }
+
+    /// <summary>
+    /// The factor the flat gradients still need after the last synchronisation: 1/(W·k) when
+    /// scaling is deferred, else 1.
+    /// </summary>
+    public double GradientScale { get; private set; } = 1.0;
 
     /// <summary>The number of gradient buckets.</summary>
     public int BucketCount => _plan.Count;
@@ -68,10 +87,14 @@ public sealed class DistributedDataParallel : IDisposable
                 request.Wait();
             }
         }
-        var scale = _collective.WorldSize * microBatches;
-        if (scale > 1)
+        var divisor = _collective.WorldSize * microBatches;
+        if (DeferScaling)
         {
-            gradients.div_(scale);
+            GradientScale = 1.0 / divisor;
+        }
+        else if (divisor > 1)
+        {
+            gradients.div_(divisor);
         }
     }
 

@@ -1,0 +1,96 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Text.Json;
+using Adan.Sharded.Collectives;
+using Adan.Sharded.DataParallel;
+using Adan.Sharded.Flat;
+using Adan.Sharded.Mpi;
+using Adan.Sharded.Tensors;
+using TorchSharp;
+using TorchSharp.Modules;
+
+namespace Adan.Worker.Commands.Bench;
+
+/// <summary>
+/// <c>adan bench allreduce --mib M --json FILE</c> (under mpiexec.mpich): our bucketed gradient
+/// synchronisation against one plain blocking <c>MPI_Allreduce</c> of the same buffer, timed
+/// alternately in the same run. Rank 0 writes the JSON.
+/// </summary>
+internal static class AllReduceBench
+{
+    public static Command Create()
+    {
+        var mib = new Option<int>("--mib") { Description = "Gradient buffer size in MiB", DefaultValueFactory = _ => 16 };
+        var json = new Option<FileInfo?>("--json") { Description = "Write the result as JSON to this file (rank 0)" };
+        var iterations = new Option<int>("--iterations") { Description = "Timed repetitions of each variant (0 = choose by size)", DefaultValueFactory = _ => 0 };
+        var bucketMib = new Option<double>("--bucket-mib") { Description = "Bucket size in MiB", DefaultValueFactory = _ => GradientBuckets.DefaultBucketBytes / 1048576.0 };
+        var command = new Command("allreduce", "Gradient synchronisation vs raw MPI_Allreduce (run under mpiexec.mpich -n W)") { mib, json, iterations, bucketMib };
+        command.SetAction(r => Run(r.GetValue(mib), r.GetValue(json), r.GetValue(iterations), r.GetValue(bucketMib)));
+        return command;
+    }
+
+    private static int Run(int mib, FileInfo? json, int iterations, double bucketMib)
+    {
+        if (mib < 1)
+        {
+            Console.Error.WriteLine($"adan bench allreduce: --mib {mib} must be ≥ 1");
+            return 2;
+        }
+        torch.set_num_threads(1);
+        using var collective = new MpiCollective();
+        var elements = (long)mib * 1024 * 1024 / sizeof(float);
+        using var parameter = new Parameter(torch.zeros(elements - elements % (16L * collective.WorldSize)));
+        using var flat = new FlatParameters([("gradients", parameter)], collective.WorldSize);
+        using var ddp = new DistributedDataParallel(flat, collective, (long)(bucketMib * 1048576), deferScaling: true);
+        using var raw = torch.ones(flat.Layout.TotalNumel);
+        flat.ZeroGrad();
+        flat.Gradients!.fill_(1f);
+        iterations = iterations > 0 ? iterations : Math.Clamp(2048 / mib, 5, 200);
+
+        var rawTimes = new List<double>();
+        var ourTimes = new List<double>();
+        for (var i = -2; i < iterations; i++)
+        {
+            var rawSeconds = Time(collective, () => MpiRuntime.Check(MPI.Unsafe.MPI_Allreduce(MpiNative.InPlace, TensorMemory.DataPointer(raw),
+                (int)raw.numel(), MpiNative.Float, MpiNative.OpSum, MpiNative.CommWorld), "MPI_Allreduce", collective.Rank));
+            var ourSeconds = Time(collective, () => ddp.SynchronizeGradients());
+            if (i >= 0)
+            {
+                rawTimes.Add(rawSeconds);
+                ourTimes.Add(ourSeconds);
+            }
+            // Keep values bounded: a sum of ones over W ranks grows by W each round.
+            raw.fill_(1f);
+            flat.Gradients.fill_(1f);
+        }
+        var bytes = flat.Layout.TotalNumel * (double)sizeof(float);
+        var rawGbps = bytes / Median(rawTimes) / 1e9;
+        var ourGbps = bytes / Median(ourTimes) / 1e9;
+        if (collective.Rank == 0)
+        {
+            var result = new { mib, ranks = collective.WorldSize, ours_gbps = Math.Round(ourGbps, 3), raw_mpi_gbps = Math.Round(rawGbps, 3),
+                ratio = Math.Round(ourGbps / rawGbps, 3), buckets = ddp.BucketCount, iterations };
+            var text = JsonSerializer.Serialize(result);
+            Console.WriteLine(text);
+            if (json is not null)
+            {
+                File.WriteAllText(json.FullName, text + "\n");
+            }
+        }
+        return 0;
+    }
+
+    private static double Time(ICollective collective, Action action)
+    {
+        collective.Barrier();
+        var watch = Stopwatch.StartNew();
+        action();
+        return collective.AllReduce(watch.Elapsed.TotalSeconds, ReduceOp.Max);
+    }
+
+    private static double Median(List<double> values)
+    {
+        var sorted = values.Order().ToList();
+        return sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[sorted.Count / 2 - 1] + sorted[sorted.Count / 2]) / 2;
+    }
+}
