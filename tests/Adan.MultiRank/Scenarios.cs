@@ -11,6 +11,8 @@ internal static class Scenarios
         ["raw-allreduce"] = RawAllReduce,
         ["collectives"] = CollectiveScenarios.Run,
         ["ddp-mlp"] = DataParallelScenarios.TrainMlp,
+        ["sharded-golden"] = ShardedGoldenScenario.Run,
+        ["sharded-mlp"] = ShardedMlpScenario.Run,
     };
 
     public static int Run(string[] args)

@@ -54,6 +54,10 @@ public interface ICollective : IDisposable
     /// <remarks>Collective: every rank must call.</remarks>
     double AllReduce(double value, ReduceOp op = ReduceOp.Sum);
 
+    /// <summary>Reduces a small array of doubles over all ranks, in place.</summary>
+    /// <remarks>Collective: every rank must call.</remarks>
+    void AllReduce(Span<double> values, ReduceOp op = ReduceOp.Sum);
+
     /// <summary>Reduces a small array of longs over all ranks, in place.</summary>
     /// <remarks>Collective: every rank must call.</remarks>
     void AllReduce(Span<long> values, ReduceOp op = ReduceOp.Sum);

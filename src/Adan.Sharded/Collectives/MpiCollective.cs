@@ -134,6 +134,22 @@ public sealed class MpiCollective : ICollective
     }
 
     /// <inheritdoc />
+    public unsafe void AllReduce(Span<double> values, ReduceOp op = ReduceOp.Sum)
+    {
+        fixed (double* p = values)
+        {
+            Check(MPI.Unsafe.MPI_Allreduce(MpiNative.InPlace, (IntPtr)p, values.Length, MpiNative.Double, ScalarOp(op), MpiNative.CommWorld), "MPI_Allreduce");
+        }
+        if (op == ReduceOp.Average)
+        {
+            foreach (ref var v in values)
+            {
+                v /= WorldSize;
+            }
+        }
+    }
+
+    /// <inheritdoc />
     public unsafe void AllReduce(Span<long> values, ReduceOp op = ReduceOp.Sum)
     {
         if (op == ReduceOp.Average)

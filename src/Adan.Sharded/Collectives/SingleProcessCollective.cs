@@ -60,6 +60,11 @@ public sealed class SingleProcessCollective : ICollective
     public double AllReduce(double value, ReduceOp op = ReduceOp.Sum) => value;
 
     /// <inheritdoc />
+    public void AllReduce(Span<double> values, ReduceOp op = ReduceOp.Sum)
+    {
+    }
+
+    /// <inheritdoc />
     public void AllReduce(Span<long> values, ReduceOp op = ReduceOp.Sum)
     {
         if (op == ReduceOp.Average)

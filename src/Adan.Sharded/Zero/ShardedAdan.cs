@@ -1,0 +1,367 @@
+using Adan.Sharded.Collectives;
+using Adan.Sharded.DataParallel;
+using Adan.Sharded.Flat;
+using Adan.Sharded.Optim;
+using Adan.Sharded.Tensors;
+using TorchSharp;
+
+namespace Adan.Sharded.Zero;
+
+/// <summary>
+/// Adan with its four state buffers sharded ZeRO-style over <see cref="FlatParameters"/>: rank r
+/// owns the contiguous range [r·S, (r+1)·S) of the flat buffer (parameters may straddle ranks) and
+/// keeps <c>exp_avg</c>, <c>exp_avg_sq</c>, <c>exp_avg_diff</c> and <c>neg_pre_grad</c> for that
+/// range only. The result equals single-process <see cref="Optim.Adan"/> on the averaged gradients.
+/// </summary>
+/// <remarks>
+/// One <see cref="Step"/>: reduce-scatter (sum) of the flat gradients → one small all-reduce of
+/// [Σ g² over the shard, which parameters had a gradient on any rank] → skip everywhere if the
+/// gradients are not finite → fused Adan update of the shard, with 1/(W·k) and the global-norm clip
+/// folded into one gradient coefficient → all-gather of the flat parameters. The clip uses the
+/// global norm (never a per-shard one, the trap of running the official optimizer under ZeRO).
+/// Stage 0 keeps full state on every rank and all-reduces instead (for comparison).
+/// </remarks>
+public sealed class ShardedAdan : IDisposable
+{
+    private readonly ICollective _collective;
+    private readonly DistributedDataParallel? _replicated;
+    private readonly ShardedParamGroup[] _groups;
+    private readonly int[] _groupOfParameter;
+    private readonly Segment[] _segments;
+    private readonly bool[] _hasPreviousGradient;
+    private readonly bool[] _hadGradient;
+    private readonly double[] _stats;
+    private readonly torch.Tensor _expAvg;
+    private readonly torch.Tensor _expAvgSq;
+    private readonly torch.Tensor _expAvgDiff;
+    private readonly torch.Tensor _negPreGrad;
+    private readonly torch.Tensor? _shardGradient;
+    private readonly torch.Tensor _ownParameters;
+
+    /// <summary>Creates the optimizer with one group holding every parameter.</summary>
+    public ShardedAdan(FlatParameters flat, ICollective collective, AdanGroupOptions options, double maxGradNorm = 0,
+        ZeroStage stage = ZeroStage.OptimizerState, int maxConsecutiveSkips = 10)
+        : this(flat, collective, [(options, Enumerable.Range(0, flat.Parameters.Count).ToArray())], maxGradNorm, stage, maxConsecutiveSkips)
+    {
+    }
+
+    /// <summary>Creates the optimizer with parameter groups given as (options, indices into the flat layout).</summary>
+    public ShardedAdan(FlatParameters flat, ICollective collective, IEnumerable<(AdanGroupOptions Options, int[] Parameters)> groups,
+        double maxGradNorm = 0, ZeroStage stage = ZeroStage.OptimizerState, int maxConsecutiveSkips = 10)
+    {
+        ArgumentNullException.ThrowIfNull(flat);
+        ArgumentNullException.ThrowIfNull(collective);
+        if (maxGradNorm < 0 || double.IsNaN(maxGradNorm))
+        {
+            throw new ArgumentException($"Invalid max_grad_norm: {maxGradNorm}; it must be ≥ 0 (0 disables clipping).", nameof(maxGradNorm));
+        }
+        if (maxConsecutiveSkips < 1)
+        {
+            throw new ArgumentException($"Invalid max consecutive skips: {maxConsecutiveSkips}; it must be ≥ 1.", nameof(maxConsecutiveSkips));
+        }
+        if (stage is not (ZeroStage.Replicated or ZeroStage.OptimizerState or ZeroStage.Gradients))
+        {
+            throw new ArgumentException($"Invalid ZeRO stage: {(int)stage}; it must be 0, 1 or 2.", nameof(stage));
+        }
+        if (flat.Layout.WorldSize != collective.WorldSize)
+        {
+            throw new ArgumentException(
+                $"the flat layout is padded for {flat.Layout.WorldSize} ranks but the job has {collective.WorldSize}; build FlatParameters with the job's world size.");
+        }
+        Flat = flat;
+        _collective = collective;
+        Stage = stage;
+        MaxGradNorm = maxGradNorm;
+        MaxConsecutiveSkips = maxConsecutiveSkips;
+
+        _groupOfParameter = Enumerable.Repeat(-1, flat.Parameters.Count).ToArray();
+        var groupList = new List<ShardedParamGroup>();
+        foreach (var (options, indices) in groups)
+        {
+            options.Validate();
+            foreach (var i in indices)
+            {
+                if (i < 0 || i >= flat.Parameters.Count)
+                {
+                    throw new ArgumentException($"parameter index {i} is out of range [0, {flat.Parameters.Count}).", nameof(groups));
+                }
+                if (_groupOfParameter[i] >= 0)
+                {
+                    throw new ArgumentException($"parameter '{flat.Layout.Entries[i].Name}' appears in more than one group.", nameof(groups));
+                }
+                _groupOfParameter[i] = groupList.Count;
+            }
+            groupList.Add(new ShardedParamGroup(options, indices));
+        }
+        if (groupList.Count == 0 || groupList.All(g => g.ParameterIndices.Count == 0))
+        {
+            throw new ArgumentException("optimizer got an empty parameter list; give it at least one parameter.", nameof(groups));
+        }
+        _groups = groupList.ToArray();
+
+        StateStart = stage == ZeroStage.Replicated ? 0 : flat.Layout.ShardStart(collective.Rank);
+        StateLength = stage == ZeroStage.Replicated ? flat.Layout.TotalNumel : flat.Layout.ShardSize;
+        _segments = BuildSegments(flat.Layout, StateStart, StateLength, _groupOfParameter);
+        _hasPreviousGradient = new bool[flat.Parameters.Count];
+        _hadGradient = new bool[flat.Parameters.Count];
+        _stats = new double[1 + flat.Parameters.Count];
+
+        _expAvg = NewBuffer(StateLength);
+        _expAvgSq = NewBuffer(StateLength);
+        _expAvgDiff = NewBuffer(StateLength);
+        _negPreGrad = NewBuffer(StateLength);
+        _shardGradient = stage == ZeroStage.Gradients ? NewBuffer(StateLength) : null;
+        _ownParameters = flat.Values.narrow(0, StateStart, StateLength).DetachFromDisposeScope();
+        if (stage == ZeroStage.Replicated)
+        {
+            _replicated = new DistributedDataParallel(flat, collective, deferScaling: true);
+        }
+    }
+
+    /// <summary>The flat parameters this optimizer updates.</summary>
+    public FlatParameters Flat { get; }
+
+    /// <summary>The ZeRO stage.</summary>
+    public ZeroStage Stage { get; }
+
+    /// <summary>Global-norm clipping threshold (0 = off), taken over all groups as the official code does.</summary>
+    public double MaxGradNorm { get; }
+
+    /// <summary>Consecutive non-finite steps tolerated before <see cref="NonFiniteGradientException"/>.</summary>
+    public int MaxConsecutiveSkips { get; }
+
+    /// <summary>The parameter groups.</summary>
+    public IReadOnlyList<ShardedParamGroup> Groups => _groups;
+
+    /// <summary>First flat element whose state this rank keeps.</summary>
+    public long StateStart { get; }
+
+    /// <summary>Elements of state this rank keeps (S for ZeRO-1/2, the whole buffer for stage 0).</summary>
+    public long StateLength { get; }
+
+    /// <summary>Bytes of Adan state on this rank: exactly 4 buffers × 4 bytes × <see cref="StateLength"/>.</summary>
+    public long StateBytes => 16 * StateLength;
+
+    /// <summary>Padding elements inside this rank's state range (state kept for them but never used).</summary>
+    public long PaddingInState => StateLength - _segments.Sum(s => s.Length);
+
+    /// <summary>Steps skipped because the gradients were not finite.</summary>
+    public long SkippedSteps { get; private set; }
+
+    /// <summary>Current run of consecutive skipped steps.</summary>
+    public int ConsecutiveSkips { get; private set; }
+
+    /// <summary>The global gradient norm of the last applied step (after averaging, before clipping).</summary>
+    public double LastGradNorm { get; private set; }
+
+    /// <summary>The clip coefficient of the last applied step (1 when not clipping).</summary>
+    public double LastClipCoefficient { get; private set; } = 1.0;
+
+    /// <summary>This rank's slice of a state buffer, by its official name.</summary>
+    public torch.Tensor StateBuffer(string name) => name switch
+    {
+        "exp_avg" => _expAvg,
+        "exp_avg_sq" => _expAvgSq,
+        "exp_avg_diff" => _expAvgDiff,
+        "neg_pre_grad" => _negPreGrad,
+        _ => throw new ArgumentException($"unknown Adan state buffer '{name}'; expected exp_avg, exp_avg_sq, exp_avg_diff or neg_pre_grad.", nameof(name)),
+    };
+
+    /// <summary>The official names of the four state buffers.</summary>
+    public static IReadOnlyList<string> StateNames { get; } = ["exp_avg", "exp_avg_sq", "exp_avg_diff", "neg_pre_grad"];
+
+    /// <summary>Per parameter: has it had a gradient since the last restart (so neg_pre_grad is meaningful)?</summary>
+    public IReadOnlyList<bool> HasPreviousGradient => _hasPreviousGradient;
+
+    /// <summary>
+    /// Applies one optimizer step to the gradients in <see cref="FlatParameters.Gradients"/>, which
+    /// hold the sum of <paramref name="microBatches"/> backward passes of mean losses on this rank.
+    /// Returns false when the step was skipped because the gradients were not finite.
+    /// </summary>
+    /// <remarks>Collective: every rank must call.</remarks>
+    public bool Step(int microBatches = 1)
+    {
+        if (microBatches < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(microBatches), microBatches, "micro-batches must be ≥ 1");
+        }
+        var gradients = Flat.Gradients ?? throw new InvalidOperationException("no gradients: call FlatParameters.ZeroGrad() before backward.");
+        var shardGradient = Reduce(gradients, microBatches);
+        var scale = 1.0 / ((double)_collective.WorldSize * microBatches);
+
+        var grad = TensorMemory.AsFloatSpan(shardGradient, "gradient shard");
+        var ownStart = Stage == ZeroStage.Replicated ? Flat.Layout.ShardStart(_collective.Rank) : 0;
+        _stats[0] = SumOfSquares.Of(grad.Slice((int)ownStart, (int)Flat.Layout.ShardSize));
+        for (var i = 0; i < Flat.Parameters.Count; i++)
+        {
+            _stats[1 + i] = Flat.HasGradient[i] ? 1 : 0;
+        }
+        _collective.AllReduce(_stats, ReduceOp.Sum);
+        if (Stage == ZeroStage.Gradients)
+        {
+            Flat.ReleaseGradients();
+        }
+
+        var sumOfSquares = _stats[0] * scale * scale;
+        if (!double.IsFinite(sumOfSquares))
+        {
+            SkippedSteps++;
+            ConsecutiveSkips++;
+            if (ConsecutiveSkips >= MaxConsecutiveSkips)
+            {
+                throw new NonFiniteGradientException(ConsecutiveSkips, SkippedSteps);
+            }
+            return false;
+        }
+        ConsecutiveSkips = 0;
+        LastGradNorm = Math.Sqrt(sumOfSquares);
+        LastClipCoefficient = MaxGradNorm > 0 ? Math.Min(1.0, MaxGradNorm / (LastGradNorm + _groups[^1].Options.Eps)) : 1.0;
+        for (var i = 0; i < _hadGradient.Length; i++)
+        {
+            _hadGradient[i] = _stats[1 + i] > 0;
+        }
+
+        Update(grad, LastClipCoefficient * scale);
+        if (Stage != ZeroStage.Replicated)
+        {
+            _collective.AllGather(_ownParameters, Flat.Values);
+        }
+        return true;
+    }
+
+    /// <summary>
+    /// Restarts the moving averages as the official <c>restart_opt()</c>: every group's step goes
+    /// back to 0 and exp_avg, exp_avg_sq and exp_avg_diff to zero; neg_pre_grad is kept.
+    /// </summary>
+    public void Restart()
+    {
+        foreach (var g in _groups)
+        {
+            g.Step = 0;
+        }
+        _expAvg.zero_();
+        _expAvgSq.zero_();
+        _expAvgDiff.zero_();
+    }
+
+    /// <summary>Restores the bookkeeping that goes with loaded state buffers (checkpoint resume).</summary>
+    public void RestoreProgress(IReadOnlyList<long> groupSteps, IReadOnlyList<bool> hasPreviousGradient, long skippedSteps)
+    {
+        if (groupSteps.Count != _groups.Length || hasPreviousGradient.Count != _hasPreviousGradient.Length)
+        {
+            throw new ArgumentException(
+                $"progress for {groupSteps.Count} groups / {hasPreviousGradient.Count} parameters does not match this optimizer's {_groups.Length} / {_hasPreviousGradient.Length}.");
+        }
+        for (var g = 0; g < _groups.Length; g++)
+        {
+            _groups[g].Step = groupSteps[g];
+        }
+        for (var i = 0; i < _hasPreviousGradient.Length; i++)
+        {
+            _hasPreviousGradient[i] = hasPreviousGradient[i];
+        }
+        SkippedSteps = skippedSteps;
+        ConsecutiveSkips = 0;
+    }
+
+    /// <summary>Gathers the full flat buffer of one state (or "param") from every rank's slice.</summary>
+    /// <remarks>Collective: every rank must call.</remarks>
+    public torch.Tensor GatherState(string name)
+    {
+        var local = StateBuffer(name);
+        if (Stage == ZeroStage.Replicated)
+        {
+            return local.clone();
+        }
+        var full = torch.zeros(Flat.Layout.TotalNumel, dtype: torch.float32);
+        _collective.AllGather(local, full);
+        return full;
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        _replicated?.Dispose();
+        _ownParameters.Dispose();
+        _expAvg.Dispose();
+        _expAvgSq.Dispose();
+        _expAvgDiff.Dispose();
+        _negPreGrad.Dispose();
+        _shardGradient?.Dispose();
+    }
+
+    private torch.Tensor Reduce(torch.Tensor gradients, int microBatches)
+    {
+        switch (Stage)
+        {
+            case ZeroStage.Replicated:
+                _replicated!.SynchronizeGradients(microBatches);
+                return gradients;
+            case ZeroStage.OptimizerState:
+                {
+                    var own = gradients.narrow(0, StateStart, StateLength);
+                    _collective.ReduceScatter(gradients, own, ReduceOp.Sum);
+                    return own;
+                }
+            default:
+                _collective.ReduceScatter(gradients, _shardGradient!, ReduceOp.Sum);
+                return _shardGradient!;
+        }
+    }
+
+    private void Update(ReadOnlySpan<float> grad, double gradientCoefficient)
+    {
+        var scalars = new AdanScalars[_groups.Length];
+        for (var g = 0; g < _groups.Length; g++)
+        {
+            var group = _groups[g];
+            group.Step++;
+            var o = group.Options;
+            scalars[g] = new AdanScalars(o.LearningRate, o.Beta1, o.Beta2, o.Beta3, o.Eps, o.WeightDecay, o.NoProx, group.Step, gradientCoefficient);
+        }
+        var param = TensorMemory.AsFloatSpan(_ownParameters, "parameter shard");
+        var m = TensorMemory.AsFloatSpan(_expAvg, "exp_avg");
+        var v = TensorMemory.AsFloatSpan(_expAvgSq, "exp_avg_sq");
+        var d = TensorMemory.AsFloatSpan(_expAvgDiff, "exp_avg_diff");
+        var n = TensorMemory.AsFloatSpan(_negPreGrad, "neg_pre_grad");
+        foreach (var s in _segments)
+        {
+            if (!_hadGradient[s.Parameter])
+            {
+                continue;
+            }
+            var group = _groups[s.Group];
+            var firstStep = group.Step == 1 || !_hasPreviousGradient[s.Parameter];
+            var start = (int)s.LocalStart;
+            var length = (int)s.Length;
+            AdanKernel.FusedStep(param.Slice(start, length), grad.Slice(start, length), m.Slice(start, length), v.Slice(start, length),
+                d.Slice(start, length), n.Slice(start, length), scalars[s.Group], firstStep, AdanKernel.Threads);
+        }
+        for (var i = 0; i < _hadGradient.Length; i++)
+        {
+            _hasPreviousGradient[i] |= _hadGradient[i];
+        }
+    }
+
+    private static Segment[] BuildSegments(FlatLayout layout, long start, long length, int[] groupOfParameter)
+    {
+        var segments = new List<Segment>();
+        for (var i = 0; i < layout.Entries.Count; i++)
+        {
+            var e = layout.Entries[i];
+            var from = Math.Max(e.Offset, start);
+            var to = Math.Min(e.End, start + length);
+            if (to > from && groupOfParameter[i] >= 0)
+            {
+                segments.Add(new Segment(i, groupOfParameter[i], from - start, to - from));
+            }
+        }
+        return segments.ToArray();
+    }
+
+    private static torch.Tensor NewBuffer(long length) =>
+        torch.zeros(length, dtype: torch.float32).DetachFromDisposeScope();
+
+    /// <summary>The part of one parameter inside this rank's state range.</summary>
+    private readonly record struct Segment(int Parameter, int Group, long LocalStart, long Length);
+}

@@ -1,0 +1,29 @@
+using System.Numerics;
+using System.Runtime.Intrinsics;
+
+namespace Adan.Sharded.Zero;
+
+/// <summary>Σ x² over fp32 memory, accumulated in double (the global-norm clip and the finiteness check both use it).</summary>
+internal static class SumOfSquares
+{
+    public static double Of(ReadOnlySpan<float> values)
+    {
+        var i = 0;
+        var acc = Vector256<double>.Zero;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            for (; i + Vector256<float>.Count <= values.Length; i += Vector256<float>.Count)
+            {
+                var v = Vector256.Create(values.Slice(i, Vector256<float>.Count));
+                var (lo, hi) = Vector256.Widen(v);
+                acc += lo * lo + hi * hi;
+            }
+        }
+        var sum = Vector256.Sum(acc);
+        for (; i < values.Length; i++)
+        {
+            sum += (double)values[i] * values[i];
+        }
+        return sum;
+    }
+}

@@ -1,0 +1,27 @@
+using Adan.Sharded.Zero;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Adan.MultiRank;
+
+/// <summary>The MLP, data and Adan options shared by the sharded scenario and its single-process reference.</summary>
+internal static class MlpProblem
+{
+    public const int GlobalBatch = 24;
+
+    public static nn.Module<Tensor, Tensor> Model()
+    {
+        manual_seed(11);
+        return nn.Sequential(("fc1", nn.Linear(10, 33)), ("act", nn.Tanh()), ("fc2", nn.Linear(33, 5)));
+    }
+
+    public static (Tensor X, Tensor Y) Batch(int step)
+    {
+        manual_seed(5000 + step);
+        return (randn(GlobalBatch, 10), randn(GlobalBatch, 5));
+    }
+
+    public static Tensor Loss(nn.Module<Tensor, Tensor> model, Tensor x, Tensor y) => nn.functional.mse_loss(model.forward(x), y);
+
+    public static AdanGroupOptions Options() => new() { LearningRate = 0.01, WeightDecay = 0.02 };
+}
