@@ -3,5 +3,5 @@ using Adan.Worker.Commands;
 
 var root = new RootCommand("adan: data-parallel training with ZeRO-sharded Adan over MPI");
 root.Subcommands.Add(MpiCheckCommand.Create());
-root.Subcommands.Add(new Command("bench-tmp") { Adan.Worker.Commands.Bench.AllReduceBench.Create() });
+root.Subcommands.Add(BenchCommand.Create());
 return root.Parse(args).Invoke();

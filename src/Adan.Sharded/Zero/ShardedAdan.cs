@@ -186,6 +186,7 @@ public sealed class ShardedAdan : IDisposable
             throw new ArgumentOutOfRangeException(nameof(microBatches), microBatches, "micro-batches must be ≥ 1");
         }
         var gradients = Flat.Gradients ?? throw new InvalidOperationException("no gradients: call FlatParameters.ZeroGrad() before backward.");
+        Flat.GatherGradients();
         var shardGradient = Reduce(gradients, microBatches);
         var scale = 1.0 / ((double)_collective.WorldSize * microBatches);
 

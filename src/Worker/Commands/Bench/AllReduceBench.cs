@@ -64,8 +64,8 @@ internal static class AllReduceBench
             flat.Gradients.fill_(1f);
         }
         var bytes = flat.Layout.TotalNumel * (double)sizeof(float);
-        var rawGbps = bytes / Median(rawTimes) / 1e9;
-        var ourGbps = bytes / Median(ourTimes) / 1e9;
+        var rawGbps = bytes / Statistics.Median(rawTimes) / 1e9;
+        var ourGbps = bytes / Statistics.Median(ourTimes) / 1e9;
         if (collective.Rank == 0)
         {
             var result = new { mib, ranks = collective.WorldSize, ours_gbps = Math.Round(ourGbps, 3), raw_mpi_gbps = Math.Round(rawGbps, 3),
@@ -86,11 +86,5 @@ internal static class AllReduceBench
         var watch = Stopwatch.StartNew();
         action();
         return collective.AllReduce(watch.Elapsed.TotalSeconds, ReduceOp.Max);
-    }
-
-    private static double Median(List<double> values)
-    {
-        var sorted = values.Order().ToList();
-        return sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[sorted.Count / 2 - 1] + sorted[sorted.Count / 2]) / 2;
     }
 }
