@@ -11,7 +11,7 @@ namespace Adan.MultiRank;
 
 /// <summary>
 /// Replays one golden case with <see cref="ShardedAdan"/> on W ranks. Rank r's gradient is the
-/// golden gradient × 2(r+1)/(W(W+1)), so the rank average is the golden gradient. The layout uses
+/// golden gradient × 2(r+1)/(W+1), so the rank average is the golden gradient. The layout uses
 /// alignment 1, so parameters straddle shard boundaries and W need not divide N. Rank 0 writes the
 /// parameters after every step and the gathered final state to OUTPUT as JSON.
 /// Arguments: GOLDEN_FILE STAGE OUTPUT.
@@ -30,7 +30,7 @@ internal static class ShardedGoldenScenario
             LearningRate = g.Lr, Beta1 = g.Beta1, Beta2 = g.Beta2, Beta3 = g.Beta3, Eps = g.Eps, WeightDecay = g.WeightDecay, NoProx = g.NoProx,
         }, g.Params));
         using var adan = new ShardedAdan(flat, c, groups, golden.MaxGradNorm, stage);
-        var factor = 2.0f * (c.Rank + 1) / (c.WorldSize * (c.WorldSize + 1));
+        var factor = 2.0f * (c.Rank + 1) / (c.WorldSize + 1);
 
         var trajectory = new List<float[][]>();
         foreach (var step in golden.Steps)
