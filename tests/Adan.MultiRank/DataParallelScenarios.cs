@@ -34,6 +34,8 @@ internal static class DataParallelScenarios
         using var flat = FlatParameters.FromModule(model, c.WorldSize);
         using var ddp = new DistributedDataParallel(flat, c, bucketBytes);
         ddp.BroadcastParameters();
+        // Adan steps on the parameter views; their gradients are views of the averaged flat buffer.
+        using var adan = new Adan.Sharded.Optim.Adan(flat.Parameters, lr: 0.01);
 
         for (var step = 0; step < steps; step++)
         {
@@ -53,10 +55,7 @@ internal static class DataParallelScenarios
             }
             ddp.SynchronizeGradients(microBatches);
             var globalLoss = c.AllReduce(lossSum / microBatches, ReduceOp.Average);
-            using (no_grad())
-            {
-                flat.Values.add_(flat.Gradients!, alpha: -0.1);
-            }
+            adan.step();
             if (c.Rank == 0)
             {
                 Console.WriteLine($"loss {step} {globalLoss.ToString("R", CultureInfo.InvariantCulture)}");

@@ -6,7 +6,7 @@ namespace Adan.Sharded.Tests.DataParallel;
 
 /// <summary>
 /// W ranks × batch b must train exactly like 1 rank × batch W·b. Tolerance: losses and final
-/// parameters within 1e-5 relative + 1e-6 absolute over 20 SGD steps (the only differences are
+/// parameters within 1e-5 relative + 1e-6 absolute over 20 Adan steps (the only differences are
 /// float32 summation orders in the gradient average).
 /// </summary>
 public class DataParallelTests(ITestOutputHelper output)
