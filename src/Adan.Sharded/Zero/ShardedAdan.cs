@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Adan.Sharded.Collectives;
 using Adan.Sharded.DataParallel;
 using Adan.Sharded.Flat;
@@ -157,6 +158,9 @@ public sealed class ShardedAdan : IDisposable
     /// <summary>The clip coefficient of the last applied step (1 when not clipping).</summary>
     public double LastClipCoefficient { get; private set; } = 1.0;
 
+    /// <summary>Where the last step's time went on this rank.</summary>
+    public StepTimings LastTimings { get; private set; }
+
     /// <summary>This rank's slice of a state buffer, by its official name.</summary>
     public torch.Tensor StateBuffer(string name) => name switch
     {
@@ -187,7 +191,9 @@ public sealed class ShardedAdan : IDisposable
         }
         var gradients = Flat.Gradients ?? throw new InvalidOperationException("no gradients: call FlatParameters.ZeroGrad() before backward.");
         Flat.GatherGradients();
+        var t0 = Stopwatch.GetTimestamp();
         var shardGradient = Reduce(gradients, microBatches);
+        var t1 = Stopwatch.GetTimestamp();
         var scale = 1.0 / ((double)_collective.WorldSize * microBatches);
 
         var grad = TensorMemory.AsFloatSpan(shardGradient, "gradient shard");
@@ -198,6 +204,7 @@ public sealed class ShardedAdan : IDisposable
             _stats[1 + i] = Flat.HasGradient[i] ? 1 : 0;
         }
         _collective.AllReduce(_stats, ReduceOp.Sum);
+        var t2 = Stopwatch.GetTimestamp();
         if (Stage == ZeroStage.Gradients)
         {
             Flat.ReleaseGradients();
@@ -208,6 +215,7 @@ public sealed class ShardedAdan : IDisposable
         {
             SkippedSteps++;
             ConsecutiveSkips++;
+            LastTimings = new StepTimings(Stopwatch.GetElapsedTime(t0, t1), Stopwatch.GetElapsedTime(t1, t2), TimeSpan.Zero, TimeSpan.Zero);
             if (ConsecutiveSkips >= MaxConsecutiveSkips)
             {
                 throw new NonFiniteGradientException(ConsecutiveSkips, SkippedSteps);
@@ -223,10 +231,13 @@ public sealed class ShardedAdan : IDisposable
         }
 
         Update(grad, LastClipCoefficient * scale);
+        var t3 = Stopwatch.GetTimestamp();
         if (Stage != ZeroStage.Replicated)
         {
             _collective.AllGather(_ownParameters, Flat.Values);
         }
+        LastTimings = new StepTimings(Stopwatch.GetElapsedTime(t0, t1), Stopwatch.GetElapsedTime(t1, t2), Stopwatch.GetElapsedTime(t2, t3),
+            Stopwatch.GetElapsedTime(t3));
         return true;
     }
 

@@ -11,6 +11,7 @@ internal static class BenchCommand
         var command = new Command("bench", "Run a micro-benchmark; each run measures one configuration in this process and writes one JSON record.");
         command.Subcommands.Add(OptimizerBenchCommand.Create());
         command.Subcommands.Add(AllReduceBench.Create());
+        command.Subcommands.Add(ZeroBench.Create());
         return command;
     }
 }
