@@ -36,18 +36,21 @@ public static class CoordinatorCommandLine
         }
         command.Action = new RunAction(parse =>
         {
-            var token = ReadToken(parse.GetValue(tokenFile));
+            var listenAddress = ListenAddress.Parse(parse.GetValue(listen)!);
+            var heartbeatTimeout = TimeSpan.FromSeconds(ParsePositive(parse.GetValue(timeout)!, "--heartbeat-timeout"));
+            var keep = ParseCount(parse.GetValue(keepLast)!, "--keep-last");
             var tlsCertFile = RequireExistingFile(parse.GetValue(tlsCert), "--tls-cert");
+            var tlsKeyFile = RequireExistingFile(parse.GetValue(tlsKey), "--tls-key");
             return new CoordinatorOptions
             {
-                Listen = ListenAddress.Parse(parse.GetValue(listen)!),
-                Token = token,
+                Listen = listenAddress,
+                Token = ReadToken(parse.GetValue(tokenFile)),
                 DataDirectory = Path.GetFullPath(parse.GetValue(dataDir)!),
-                HeartbeatTimeout = TimeSpan.FromSeconds(ParsePositive(parse.GetValue(timeout)!, "--heartbeat-timeout")),
+                HeartbeatTimeout = heartbeatTimeout,
                 CheckpointRoot = parse.GetValue(checkpointRoot) is { } root ? Path.GetFullPath(root) : null,
-                KeepLast = ParseCount(parse.GetValue(keepLast)!, "--keep-last"),
+                KeepLast = keep,
                 TlsCertificateFile = tlsCertFile,
-                TlsKeyFile = RequireExistingFile(parse.GetValue(tlsKey), "--tls-key"),
+                TlsKeyFile = tlsKeyFile,
                 TlsPfxPassword = Environment.GetEnvironmentVariable("ADAN_TLS_PFX_PASSWORD"),
                 MinimumLogLevel = parse.GetValue(verbose) ? Microsoft.Extensions.Logging.LogLevel.Information : Microsoft.Extensions.Logging.LogLevel.Warning,
             };
@@ -124,9 +127,14 @@ public static class CoordinatorCommandLine
         {
             var error = parseResult.InvocationConfiguration.Error;
             var name = parseResult.CommandResult.Command.Name;
+            if (parseResult.UnmatchedTokens.Count > 0)
+            {
+                error.WriteLine($"{name}: unrecognized argument(s): {string.Join(" ", parseResult.UnmatchedTokens)} (see --help)");
+                return UsageExitCode;
+            }
             if (parseResult.Errors.Count > 0)
             {
-                error.WriteLine($"{name}: {parseResult.Errors[0].Message}");
+                error.WriteLine($"{name}: {string.Join("; ", parseResult.Errors.Select(e => e.Message))}");
                 return UsageExitCode;
             }
             CoordinatorOptions options;
