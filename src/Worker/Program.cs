@@ -3,4 +3,5 @@ using Adan.Worker.Commands;
 
 var root = new RootCommand("adan: data-parallel training with ZeRO-sharded Adan over MPI");
 root.Subcommands.Add(MpiCheckCommand.Create());
+root.Subcommands.Add(CoordinatorCommand.Create());
 return root.Parse(args).Invoke();

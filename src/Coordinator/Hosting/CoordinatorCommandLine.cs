@@ -126,7 +126,9 @@ public static class CoordinatorCommandLine
         public override int Invoke(ParseResult parseResult)
         {
             var error = parseResult.InvocationConfiguration.Error;
-            var name = parseResult.CommandResult.Command.Name;
+            var root = parseResult.RootCommandResult.Command.Name;
+            var command = parseResult.CommandResult.Command.Name;
+            var name = root == command ? root : $"{root} {command}";
             if (parseResult.UnmatchedTokens.Count > 0)
             {
                 error.WriteLine($"{name}: unrecognized argument(s): {string.Join(" ", parseResult.UnmatchedTokens)} (see --help)");
