@@ -1,4 +1,5 @@
 using Adan.Coordinator.V1;
+using System.Diagnostics;
 using Grpc.Core;
 
 namespace Adan.Coordinator.Tests;
@@ -113,5 +114,22 @@ public sealed class MembershipTests
         Assert.Equal(JobEventKind.Snapshot, events[0].Kind);
         Assert.Equal(JobEventKind.JobFailed, events[^1].Kind);
         Assert.Equal(0, events[^1].Rank);
+    }
+
+    [Fact]
+    public async Task ClientReconnectsAfterCoordinatorRestart()
+    {
+        await using var c = await TestCoordinator.StartAsync();
+        await c.JoinAllAsync("job", 1);
+        using (var call = c.Membership.Watch(new WatchRequest { JobId = "job" }, c.Headers))
+        {
+            Assert.True(await call.ResponseStream.MoveNext(CancellationToken.None));
+            var stopping = Stopwatch.StartNew();
+            await c.RestartAsync();
+            Assert.True(stopping.Elapsed < TimeSpan.FromSeconds(10), $"restart with an open watch took {stopping.Elapsed}");
+        }
+        await using var client = c.Client("job", 0, 1);
+        Assert.Equal(JobState.Running, (await client.JoinAsync()).State);
+        Assert.Equal(JobState.Running, (await client.HeartbeatAsync()).State);
     }
 }

@@ -1,11 +1,12 @@
 using Adan.Coordinator.State;
 using Adan.Coordinator.V1;
 using Grpc.Core;
+using Microsoft.Extensions.Hosting;
 
 namespace Adan.Coordinator.Services;
 
 /// <summary>gRPC Membership: join, heartbeat, leave and the job-event stream.</summary>
-internal sealed class MembershipService(JobRegistry jobs) : Membership.MembershipBase
+internal sealed class MembershipService(JobRegistry jobs, IHostApplicationLifetime lifetime) : Membership.MembershipBase
 {
     public override Task<JoinReply> Join(JoinRequest request, ServerCallContext context) => Task.FromResult(jobs.Join(request));
 
@@ -17,16 +18,18 @@ internal sealed class MembershipService(JobRegistry jobs) : Membership.Membershi
     public override async Task Watch(WatchRequest request, IServerStreamWriter<JobEvent> responseStream, ServerCallContext context)
     {
         var events = jobs.Subscribe(request.JobId, out var unsubscribe);
+        // End streams when the host stops, or a restart would wait for Kestrel's shutdown timeout; clients reconnect.
+        using var cancel = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken, lifetime.ApplicationStopping);
         try
         {
-            await foreach (var jobEvent in events.ReadAllAsync(context.CancellationToken))
+            await foreach (var jobEvent in events.ReadAllAsync(cancel.Token))
             {
-                await responseStream.WriteAsync(jobEvent, context.CancellationToken);
+                await responseStream.WriteAsync(jobEvent, cancel.Token);
             }
         }
-        catch (OperationCanceledException) when (context.CancellationToken.IsCancellationRequested)
+        catch (OperationCanceledException) when (cancel.IsCancellationRequested)
         {
-            // The watcher went away (or the server is stopping): nothing to report to anyone.
+            // The watcher went away or the server is stopping: nothing to report to anyone.
         }
         finally
         {
