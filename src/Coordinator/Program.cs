@@ -1,4 +1,6 @@
-var builder = WebApplication.CreateBuilder(args);
-builder.Services.AddGrpc();
-var app = builder.Build();
-app.Run();
+using System.CommandLine;
+using Adan.Coordinator.Hosting;
+
+var root = new RootCommand("Adan coordinator: membership, learning-rate schedule and checkpoint commits for one or more jobs");
+CoordinatorCommandLine.Configure(root);
+return root.Parse(args).Invoke();

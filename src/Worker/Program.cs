@@ -4,4 +4,5 @@ using Adan.Worker.Commands;
 var root = new RootCommand("adan: data-parallel training with ZeRO-sharded Adan over MPI");
 root.Subcommands.Add(MpiCheckCommand.Create());
 root.Subcommands.Add(BenchCommand.Create());
+root.Subcommands.Add(CoordinatorCommand.Create());
 return root.Parse(args).Invoke();

@@ -1,0 +1,103 @@
+using System.Runtime.InteropServices;
+using System.Text;
+
+namespace Adan.Sharded.IO;
+
+/// <summary>
+/// Replaces a file so that a reader (or a crash) sees either the old or the complete new content, never a torn one.
+/// </summary>
+/// <remarks>
+/// Writes a temporary file next to the target, fsyncs it, renames it over the target, then fsyncs the directory so
+/// the rename itself survives a power loss. Used for checkpoint manifests: a manifest is the commit record, so it
+/// must not exist until the shards it names are durable, and must never be half-written.
+/// </remarks>
+public static partial class AtomicFile
+{
+    /// <summary>Atomically writes <paramref name="contents"/> to <paramref name="path"/>, replacing any existing file.</summary>
+    /// <param name="path">Target file; its directory must exist.</param>
+    /// <param name="contents">The complete new content.</param>
+    /// <exception cref="IOException">Writing, syncing or renaming failed; the previous file is unchanged.</exception>
+    public static void WriteAllBytes(string path, ReadOnlySpan<byte> contents)
+    {
+        var fullPath = Path.GetFullPath(path);
+        var directory = Path.GetDirectoryName(fullPath)
+            ?? throw new ArgumentException($"Invalid path: '{path}' (has no parent directory)", nameof(path));
+        // Same directory as the target: rename is only atomic within one file system.
+        var temp = Path.Combine(directory, $".{Path.GetFileName(fullPath)}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
+        try
+        {
+            using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None))
+            {
+                stream.Write(contents);
+                stream.Flush(flushToDisk: true);
+            }
+            File.Move(temp, fullPath, overwrite: true);
+        }
+        catch
+        {
+            TryDelete(temp);
+            throw;
+        }
+        SyncDirectory(directory);
+    }
+
+    /// <summary>Atomically writes <paramref name="contents"/> as UTF-8 (without BOM) to <paramref name="path"/>.</summary>
+    /// <param name="path">Target file; its directory must exist.</param>
+    /// <param name="contents">The complete new content.</param>
+    public static void WriteAllText(string path, string contents) =>
+        WriteAllBytes(path, new UTF8Encoding(encoderShouldEmitUTF8Identifier: false).GetBytes(contents));
+
+    /// <summary>Flushes a directory's entries (new, renamed or deleted files) to disk.</summary>
+    /// <param name="directory">An existing directory.</param>
+    /// <remarks>A no-op on Windows, where NTFS journals metadata and directories cannot be opened for flushing.</remarks>
+    public static void SyncDirectory(string directory)
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return;
+        }
+        var fd = Open(directory, ORdOnly | (OperatingSystem.IsMacOS() ? 0 : ODirectoryLinux));
+        if (fd < 0)
+        {
+            throw new IOException($"Cannot open directory '{directory}' to sync it (errno {Marshal.GetLastPInvokeError()})");
+        }
+        try
+        {
+            if (FSync(fd) != 0)
+            {
+                throw new IOException($"fsync of directory '{directory}' failed (errno {Marshal.GetLastPInvokeError()})");
+            }
+        }
+        finally
+        {
+            _ = Close(fd);
+        }
+    }
+
+    private static void TryDelete(string path)
+    {
+        try
+        {
+            File.Delete(path);
+        }
+        catch (IOException)
+        {
+            // The original error matters more than a leftover temporary file.
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+    }
+
+    private const int ORdOnly = 0;
+    private const int ODirectoryLinux = 0x10000;
+
+    [LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int Open(string path, int flags);
+
+    [LibraryImport("libc", EntryPoint = "fsync", SetLastError = true)]
+    private static partial int FSync(int fd);
+
+    [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
+    private static partial int Close(int fd);
+}

@@ -1,0 +1,295 @@
+using Adan.Coordinator.Services;
+using Adan.Coordinator.V1;
+using Grpc.Core;
+using Grpc.Net.Client;
+using LearningRateSchedule = Adan.Sharded.Schedules.LearningRateSchedule;
+
+namespace Adan.Coordinator.Client;
+
+/// <summary>
+/// One rank's connection to the coordinator: join, background heartbeat and watch, learning rate and checkpoint calls.
+/// </summary>
+/// <remarks>
+/// Every call has a deadline and is retried with exponential backoff while the coordinator is Unavailable, so a
+/// coordinator restart costs a pause, not the job. When the coordinator declares the job failed (seen by the watch
+/// stream or a heartbeat reply), <see cref="JobFailed"/> is raised once and <see cref="JobFailedToken"/> is cancelled:
+/// pass that token to anything that could block on a dead peer.
+/// </remarks>
+public sealed class CoordinatorClient : IAsyncDisposable
+{
+    private readonly CoordinatorClientOptions _options;
+    private readonly GrpcChannel _channel;
+    private readonly bool _ownsChannel;
+    private readonly Metadata _headers;
+    private readonly RetryPolicy _retry;
+    private readonly Membership.MembershipClient _membership;
+    private readonly V1.Schedule.ScheduleClient _schedule;
+    private readonly Checkpoints.CheckpointsClient _checkpoints;
+    private readonly Jobs.JobsClient _jobs;
+    private readonly CancellationTokenSource _failed = new();
+    private readonly CancellationTokenSource _stop = new();
+    private readonly List<Task> _background = [];
+    private TimeSpan _heartbeatInterval = TimeSpan.FromSeconds(10);
+    private long _step = -1;
+    private int _failureRaised;
+
+    /// <summary>Connects over a channel of its own.</summary>
+    public CoordinatorClient(CoordinatorClientOptions options)
+        : this(options, GrpcChannel.ForAddress(options.Address), ownsChannel: true)
+    {
+    }
+
+    /// <summary>Connects over a shared channel (many simulated ranks in one process); the caller disposes it.</summary>
+    public CoordinatorClient(CoordinatorClientOptions options, GrpcChannel channel)
+        : this(options, channel, ownsChannel: false)
+    {
+    }
+
+    private CoordinatorClient(CoordinatorClientOptions options, GrpcChannel channel, bool ownsChannel)
+    {
+        _options = options;
+        _channel = channel;
+        _ownsChannel = ownsChannel;
+        // A header rather than CallCredentials: those are refused on h2c, which is the loopback default.
+        _headers = new Metadata { { "authorization", $"Bearer {options.Token}" } };
+        _retry = new RetryPolicy(options.MaxAttempts, options.InitialBackoff, options.MaxBackoff, options.CallTimeout);
+        _membership = new Membership.MembershipClient(channel);
+        _schedule = new V1.Schedule.ScheduleClient(channel);
+        _checkpoints = new Checkpoints.CheckpointsClient(channel);
+        _jobs = new Jobs.JobsClient(channel);
+    }
+
+    /// <summary>Raised once, from a background thread, when the coordinator declares the job failed.</summary>
+    public event EventHandler<JobFailedEventArgs>? JobFailed;
+
+    /// <summary>Cancelled when the job fails.</summary>
+    public CancellationToken JobFailedToken => _failed.Token;
+
+    /// <summary>The failure reason, or null while the job is healthy.</summary>
+    public string? FailureReason { get; private set; }
+
+    /// <summary>Last training step reported with each heartbeat.</summary>
+    public long Step
+    {
+        get => Interlocked.Read(ref _step);
+        set => Interlocked.Exchange(ref _step, value);
+    }
+
+    /// <summary>Joins the job; rank 0 passes the job's learning-rate schedule (ignored from other ranks).</summary>
+    public async Task<JoinReply> JoinAsync(LearningRateSchedule? schedule = null, CancellationToken cancellationToken = default)
+    {
+        var request = new JoinRequest
+        {
+            JobId = _options.JobId,
+            Rank = _options.Rank,
+            WorldSize = _options.WorldSize,
+            Host = _options.Host,
+            Pid = _options.Pid,
+            Schedule = schedule is null ? null : ScheduleMapping.ToMessage(schedule),
+        };
+        var reply = await _retry.RunAsync((deadline, ct) => _membership.JoinAsync(request, _headers, deadline, ct).ResponseAsync, cancellationToken);
+        _heartbeatInterval = TimeSpan.FromMilliseconds(reply.HeartbeatIntervalMs);
+        return reply;
+    }
+
+    /// <summary>Starts heartbeating (at the interval the coordinator asked for) and watching in the background.</summary>
+    public void StartBackground()
+    {
+        _background.Add(Task.Run(() => HeartbeatLoopAsync(_stop.Token)));
+        _background.Add(Task.Run(() => WatchLoopAsync(_stop.Token)));
+    }
+
+    /// <summary>Sends one heartbeat now.</summary>
+    public async Task<HeartbeatReply> HeartbeatAsync(CancellationToken cancellationToken = default)
+    {
+        var request = new HeartbeatRequest { JobId = _options.JobId, Rank = _options.Rank, Step = Step };
+        var reply = await _retry.RunAsync((deadline, ct) => _membership.HeartbeatAsync(request, _headers, deadline, ct).ResponseAsync, cancellationToken);
+        if (reply.State == JobState.Failed)
+        {
+            RaiseFailure(reply.Reason);
+        }
+        return reply;
+    }
+
+    /// <summary>Leaves the job cleanly and stops the background loops.</summary>
+    public async Task<LeaveReply> LeaveAsync(CancellationToken cancellationToken = default)
+    {
+        await StopBackgroundAsync();
+        var request = new LeaveRequest { JobId = _options.JobId, Rank = _options.Rank };
+        return await _retry.RunAsync((deadline, ct) => _membership.LeaveAsync(request, _headers, deadline, ct).ResponseAsync, cancellationToken);
+    }
+
+    /// <summary>The learning rate of a zero-based optimizer step.</summary>
+    public async Task<double> LearningRateAsync(long step, CancellationToken cancellationToken = default)
+    {
+        var request = new LearningRateRequest { JobId = _options.JobId, Step = step };
+        var reply = await _retry.RunAsync((deadline, ct) => _schedule.LearningRateAsync(request, _headers, deadline, ct).ResponseAsync, cancellationToken);
+        return reply.LearningRate;
+    }
+
+    /// <summary>The job's schedule as data, to compute learning rates locally.</summary>
+    public async Task<LearningRateSchedule> GetScheduleAsync(CancellationToken cancellationToken = default)
+    {
+        var request = new GetScheduleRequest { JobId = _options.JobId };
+        var reply = await _retry.RunAsync((deadline, ct) => _schedule.GetScheduleAsync(request, _headers, deadline, ct).ResponseAsync, cancellationToken);
+        return ScheduleMapping.ToSchedule(reply.Schedule);
+    }
+
+    /// <summary>Opens (or joins) the checkpoint of a step; every rank calls it and gets the same id and directory.</summary>
+    /// <param name="step">Optimizer step captured.</param>
+    /// <param name="checkpointRoot">Absolute root of the job's checkpoints, or null for the coordinator's default.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    public Task<CheckpointInfo> BeginCheckpointAsync(long step, string? checkpointRoot = null, CancellationToken cancellationToken = default)
+    {
+        var request = new BeginCheckpointRequest { JobId = _options.JobId, Step = step, CheckpointRoot = checkpointRoot ?? "" };
+        return _retry.RunAsync((deadline, ct) => _checkpoints.BeginAsync(request, _headers, deadline, ct).ResponseAsync, cancellationToken);
+    }
+
+    /// <summary>Reports this rank's shard, written (and fsynced) under the checkpoint directory.</summary>
+    /// <param name="checkpointId">From <see cref="BeginCheckpointAsync"/>.</param>
+    /// <param name="file">File name relative to the checkpoint directory.</param>
+    /// <param name="bytes">File size.</param>
+    /// <param name="sha256">SHA-256 of the file as 64 lowercase hex digits.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    public Task<ReportShardReply> ReportShardAsync(long checkpointId, string file, long bytes, string sha256, CancellationToken cancellationToken = default)
+    {
+        var request = new ReportShardRequest
+        {
+            JobId = _options.JobId,
+            CheckpointId = checkpointId,
+            Shard = new ShardInfo { Rank = _options.Rank, File = file, Bytes = bytes, Sha256 = sha256 },
+        };
+        return _retry.RunAsync((deadline, ct) => _checkpoints.ReportShardAsync(request, _headers, deadline, ct).ResponseAsync, cancellationToken);
+    }
+
+    /// <summary>Commits a checkpoint once every rank reported; the coordinator adds the shard list to the manifest.</summary>
+    /// <param name="checkpointId">From <see cref="BeginCheckpointAsync"/>.</param>
+    /// <param name="manifestJson">The manifest body (a JSON object) without the shard list.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    public Task<CheckpointInfo> CommitCheckpointAsync(long checkpointId, string manifestJson, CancellationToken cancellationToken = default)
+    {
+        var request = new CommitCheckpointRequest { JobId = _options.JobId, CheckpointId = checkpointId, ManifestJson = manifestJson };
+        return _retry.RunAsync((deadline, ct) => _checkpoints.CommitAsync(request, _headers, deadline, ct).ResponseAsync, cancellationToken);
+    }
+
+    /// <summary>Abandons an open checkpoint; the previous one stays the latest.</summary>
+    public Task<CheckpointInfo> AbortCheckpointAsync(long checkpointId, string reason, CancellationToken cancellationToken = default)
+    {
+        var request = new AbortCheckpointRequest { JobId = _options.JobId, CheckpointId = checkpointId, Reason = reason };
+        return _retry.RunAsync((deadline, ct) => _checkpoints.AbortAsync(request, _headers, deadline, ct).ResponseAsync, cancellationToken);
+    }
+
+    /// <summary>The newest committed checkpoint, or null.</summary>
+    public async Task<CheckpointInfo?> LatestCheckpointAsync(CancellationToken cancellationToken = default)
+    {
+        var request = new LatestCheckpointRequest { JobId = _options.JobId };
+        var reply = await _retry.RunAsync((deadline, ct) => _checkpoints.LatestAsync(request, _headers, deadline, ct).ResponseAsync, cancellationToken);
+        return reply.Checkpoint;
+    }
+
+    /// <summary>Every checkpoint of the job, oldest first.</summary>
+    public async Task<IReadOnlyList<CheckpointInfo>> ListCheckpointsAsync(CancellationToken cancellationToken = default)
+    {
+        var request = new ListCheckpointsRequest { JobId = _options.JobId };
+        var reply = await _retry.RunAsync((deadline, ct) => _checkpoints.ListAsync(request, _headers, deadline, ct).ResponseAsync, cancellationToken);
+        return reply.Checkpoints;
+    }
+
+    /// <summary>The job's state and members.</summary>
+    public Task<JobStatusReply> StatusAsync(CancellationToken cancellationToken = default)
+    {
+        var request = new JobStatusRequest { JobId = _options.JobId };
+        return _retry.RunAsync((deadline, ct) => _jobs.StatusAsync(request, _headers, deadline, ct).ResponseAsync, cancellationToken);
+    }
+
+    /// <summary>Stops the background loops and, if owned, closes the channel.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        await StopBackgroundAsync();
+        _stop.Dispose();
+        _failed.Dispose();
+        if (_ownsChannel)
+        {
+            _channel.Dispose();
+        }
+    }
+
+    private async Task StopBackgroundAsync()
+    {
+        if (!_stop.IsCancellationRequested)
+        {
+            await _stop.CancelAsync();
+        }
+        try
+        {
+            await Task.WhenAll(_background);
+        }
+        catch (OperationCanceledException)
+        {
+            // Expected: the loops end by cancellation.
+        }
+        _background.Clear();
+    }
+
+    private async Task HeartbeatLoopAsync(CancellationToken stop)
+    {
+        while (!stop.IsCancellationRequested && FailureReason is null)
+        {
+            try
+            {
+                await HeartbeatAsync(stop);
+            }
+            catch (RpcException)
+            {
+                // Unavailable past the retries, or a transient refusal: keep trying; the coordinator decides failure.
+            }
+            await Task.Delay(_heartbeatInterval, stop);
+        }
+    }
+
+    private async Task WatchLoopAsync(CancellationToken stop)
+    {
+        var backoff = _options.InitialBackoff;
+        while (!stop.IsCancellationRequested && FailureReason is null)
+        {
+            try
+            {
+                using var call = _membership.Watch(new WatchRequest { JobId = _options.JobId, Rank = _options.Rank }, _headers, cancellationToken: stop);
+                await foreach (var jobEvent in call.ResponseStream.ReadAllAsync(stop))
+                {
+                    backoff = _options.InitialBackoff;
+                    if (jobEvent.State == JobState.Failed)
+                    {
+                        RaiseFailure(jobEvent.Message.Length > 0 ? jobEvent.Message : "job failed");
+                        return;
+                    }
+                    if (jobEvent.State == JobState.Finished)
+                    {
+                        return;
+                    }
+                }
+            }
+            catch (RpcException) when (stop.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (RpcException)
+            {
+                // Coordinator restarting: reconnect; the snapshot event of the new stream restores the state.
+            }
+            await Task.Delay(backoff, stop);
+            backoff = TimeSpan.FromTicks(Math.Min(_options.MaxBackoff.Ticks, backoff.Ticks * 2));
+        }
+    }
+
+    private void RaiseFailure(string reason)
+    {
+        if (Interlocked.Exchange(ref _failureRaised, 1) != 0)
+        {
+            return;
+        }
+        FailureReason = reason;
+        _failed.Cancel();
+        JobFailed?.Invoke(this, new JobFailedEventArgs(reason));
+    }
+}

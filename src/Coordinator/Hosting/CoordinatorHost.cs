@@ -1,0 +1,131 @@
+using System.Security.Cryptography.X509Certificates;
+using Adan.Coordinator.Auth;
+using Adan.Coordinator.Services;
+using Adan.Coordinator.State;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Logging;
+
+namespace Adan.Coordinator.Hosting;
+
+/// <summary>
+/// The coordinator as an object: Kestrel with HTTP/2 only, the gRPC services, the auth interceptor, the health service
+/// and the heartbeat monitor. Used by the coordinator's Program, by <c>adan coordinator</c> and by the tests.
+/// </summary>
+public sealed class CoordinatorHost : IAsyncDisposable
+{
+    private readonly CoordinatorOptions _options;
+    private WebApplication? _app;
+
+    /// <summary>Creates a host; nothing listens until <see cref="StartAsync"/>.</summary>
+    /// <exception cref="ArgumentException">The options are invalid.</exception>
+    public CoordinatorHost(CoordinatorOptions options)
+    {
+        options.Validate();
+        _options = options;
+    }
+
+    /// <summary>The bound address (with the real port when 0 was asked for); null before <see cref="StartAsync"/>.</summary>
+    public Uri? Address { get; private set; }
+
+    /// <summary>Opens the catalogue, binds the port and starts serving.</summary>
+    /// <returns>The address clients connect to, e.g. <c>http://127.0.0.1:41234</c>.</returns>
+    public async Task<Uri> StartAsync(CancellationToken cancellationToken = default)
+    {
+        if (_app is not null)
+        {
+            throw new InvalidOperationException("The coordinator is already started.");
+        }
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
+        {
+            // Configuration comes from CoordinatorOptions only: no stray ASPNETCORE_URLS or appsettings.json.
+            Args = [],
+            ContentRootPath = AppContext.BaseDirectory,
+        });
+        builder.Logging.ClearProviders();
+        builder.Logging.SetMinimumLevel(_options.MinimumLogLevel);
+        builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
+        builder.Services.Configure<Microsoft.Extensions.Logging.Console.ConsoleLoggerOptions>(
+            o => o.LogToStandardErrorThreshold = LogLevel.Trace);
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.Listen(_options.Listen.ToIPAddress(), _options.Listen.Port, listen =>
+            {
+                // HTTP/2 only: over plain TCP there is no ALPN, so h2c must be the sole protocol.
+                listen.Protocols = HttpProtocols.Http2;
+                var certificate = LoadCertificate();
+                if (certificate is not null)
+                {
+                    listen.UseHttps(certificate);
+                }
+            });
+        });
+
+        builder.Services.AddSingleton(_options);
+        builder.Services.AddSingleton(new JobToken(_options.Token));
+        builder.Services.AddSingleton(_ => new CoordinatorStore(_options.DataDirectory));
+        builder.Services.AddSingleton<JobRegistry>();
+        builder.Services.AddSingleton<CheckpointCatalog>();
+        builder.Services.AddSingleton<TokenAuthInterceptor>();
+        builder.Services.AddHostedService<HeartbeatMonitor>();
+        builder.Services.AddGrpc(grpc => grpc.Interceptors.Add<TokenAuthInterceptor>());
+        // With no registered check the health service answers Unknown; serving calls is what "healthy" means here.
+        builder.Services.AddGrpcHealthChecks().AddCheck("coordinator", () => HealthCheckResult.Healthy());
+
+        var app = builder.Build();
+        app.MapGrpcService<MembershipService>();
+        app.MapGrpcService<ScheduleService>();
+        app.MapGrpcService<CheckpointService>();
+        app.MapGrpcService<JobsService>();
+        app.MapGrpcHealthChecksService();
+
+        // Resolve the catalogue before listening so a broken data directory fails the start, not the first call.
+        _ = app.Services.GetRequiredService<CheckpointCatalog>();
+        _app = app;
+        await app.StartAsync(cancellationToken);
+        var bound = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First();
+        Address = new Uri(bound);
+        return Address;
+    }
+
+    /// <summary>Completes when the host stops (Ctrl+C, SIGTERM or <see cref="StopAsync"/>).</summary>
+    public Task WaitForShutdownAsync(CancellationToken cancellationToken = default) =>
+        _app?.WaitForShutdownAsync(cancellationToken) ?? Task.CompletedTask;
+
+    /// <summary>Stops accepting calls and ends open streams.</summary>
+    public async Task StopAsync(CancellationToken cancellationToken = default)
+    {
+        if (_app is not null)
+        {
+            await _app.StopAsync(cancellationToken);
+        }
+    }
+
+    /// <summary>Stops the host and releases the catalogue file.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (_app is not null)
+        {
+            await _app.StopAsync();
+            await _app.DisposeAsync();
+            _app = null;
+        }
+    }
+
+    private X509Certificate2? LoadCertificate()
+    {
+        if (_options.TlsCertificateFile is null)
+        {
+            return null;
+        }
+        return _options.TlsKeyFile is not null
+            ? X509Certificate2.CreateFromPemFile(_options.TlsCertificateFile, _options.TlsKeyFile)
+            : X509CertificateLoader.LoadPkcs12FromFile(_options.TlsCertificateFile, _options.TlsPfxPassword);
+    }
+}

@@ -1,0 +1,330 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+using Adan.Coordinator.Hosting;
+using Adan.Coordinator.V1;
+using Adan.Sharded.IO;
+using Microsoft.Extensions.Logging;
+
+namespace Adan.Coordinator.State;
+
+/// <summary>
+/// The two-phase checkpoint commit: Begin, one shard report per rank, Commit (manifest written atomically), and
+/// keep-last-K retention.
+/// </summary>
+/// <remarks>
+/// One lock serialises every checkpoint operation: they are rare (one per checkpoint per rank) and serialising them
+/// makes "all shards in, then manifest, then COMMITTED" trivially race-free. The catalogue row turns COMMITTED only
+/// after manifest.json is durable, so Latest never returns a checkpoint whose manifest could be missing; a crash
+/// in between leaves the row OPEN and the previous checkpoint latest.
+/// </remarks>
+internal sealed partial class CheckpointCatalog
+{
+    /// <summary>Name of the commit record in every checkpoint directory.</summary>
+    public const string ManifestFileName = "manifest.json";
+
+    private readonly Lock _gate = new();
+    private readonly CoordinatorStore _store;
+    private readonly JobRegistry _jobs;
+    private readonly CoordinatorOptions _options;
+    private readonly ILogger<CheckpointCatalog> _logger;
+
+    public CheckpointCatalog(CoordinatorStore store, JobRegistry jobs, CoordinatorOptions options, ILogger<CheckpointCatalog> logger)
+    {
+        _store = store;
+        _jobs = jobs;
+        _options = options;
+        _logger = logger;
+        _jobs.JobFailed += AbortOpen;
+    }
+
+    [GeneratedRegex("^[0-9a-f]{64}$")]
+    private static partial Regex Sha256Pattern();
+
+    public CheckpointInfo Begin(BeginCheckpointRequest request)
+    {
+        var (worldSize, state) = _jobs.Describe(request.JobId);
+        if (request.Step < 0)
+        {
+            throw Errors.InvalidArgument($"invalid checkpoint step {request.Step} (must be >= 0)");
+        }
+        if (state != JobState.Running)
+        {
+            throw Errors.FailedPrecondition($"job '{request.JobId}' is {state}; checkpoints need a RUNNING job");
+        }
+        string root;
+        if (request.CheckpointRoot.Length > 0)
+        {
+            if (!Path.IsPathFullyQualified(request.CheckpointRoot))
+            {
+                throw Errors.InvalidArgument($"invalid checkpoint root '{request.CheckpointRoot}' (must be an absolute path)");
+            }
+            root = Path.GetFullPath(request.CheckpointRoot);
+        }
+        else
+        {
+            root = Path.Combine(_options.EffectiveCheckpointRoot, request.JobId);
+        }
+        var directory = Path.Combine(root, string.Create(CultureInfo.InvariantCulture, $"step-{request.Step:D10}"));
+        lock (_gate)
+        {
+            var sameStep = _store.GetCheckpoints(request.JobId).Where(c => c.Step == request.Step).ToList();
+            if (sameStep.Any(c => c.State == CheckpointState.Committed))
+            {
+                throw Errors.AlreadyExists($"step {request.Step} of job '{request.JobId}' is already committed");
+            }
+            // Every rank calls Begin: they all get the one open checkpoint, so no rank has to broadcast its id.
+            var open = sameStep.FirstOrDefault(c => c.State == CheckpointState.Open);
+            if (open is not null)
+            {
+                return open;
+            }
+            try
+            {
+                Directory.CreateDirectory(directory);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw Errors.FailedPrecondition($"cannot create checkpoint directory '{directory}': {e.Message}");
+            }
+            var id = _store.InsertCheckpoint(request.JobId, request.Step, directory, worldSize);
+            return _store.GetCheckpoint(id)!;
+        }
+    }
+
+    public ReportShardReply ReportShard(ReportShardRequest request)
+    {
+        var shard = request.Shard ?? throw Errors.InvalidArgument("missing shard");
+        lock (_gate)
+        {
+            var checkpoint = FindOpenOrCommitted(request.JobId, request.CheckpointId);
+            if (shard.Rank < 0 || shard.Rank >= checkpoint.WorldSize)
+            {
+                throw Errors.InvalidArgument($"invalid shard rank {shard.Rank} (must be in [0, {checkpoint.WorldSize}))");
+            }
+            ValidateFileName(shard.File);
+            if (shard.Bytes < 0)
+            {
+                throw Errors.InvalidArgument($"invalid shard size {shard.Bytes} bytes for rank {shard.Rank} (must be >= 0)");
+            }
+            if (!Sha256Pattern().IsMatch(shard.Sha256))
+            {
+                throw Errors.InvalidArgument($"invalid sha256 '{shard.Sha256}' for rank {shard.Rank} (expected 64 lowercase hex digits)");
+            }
+            var previous = checkpoint.Shards.FirstOrDefault(s => s.Rank == shard.Rank);
+            if (previous is not null)
+            {
+                // A retried report is harmless; a different one means two writers for one shard.
+                if (!previous.Equals(shard))
+                {
+                    throw Errors.AlreadyExists(
+                        $"rank {shard.Rank} already reported '{previous.File}' ({previous.Bytes} bytes, sha256 {previous.Sha256}) for checkpoint {checkpoint.CheckpointId}");
+                }
+                return new ReportShardReply { ShardsReceived = checkpoint.Shards.Count, WorldSize = checkpoint.WorldSize };
+            }
+            if (checkpoint.State != CheckpointState.Open)
+            {
+                throw Errors.FailedPrecondition($"checkpoint {checkpoint.CheckpointId} is {checkpoint.State} and takes no new shards");
+            }
+            _store.SaveShard(checkpoint.CheckpointId, shard);
+            return new ReportShardReply { ShardsReceived = checkpoint.Shards.Count + 1, WorldSize = checkpoint.WorldSize };
+        }
+    }
+
+    public CheckpointInfo Commit(CommitCheckpointRequest request)
+    {
+        CheckpointInfo committed;
+        lock (_gate)
+        {
+            var checkpoint = FindOpenOrCommitted(request.JobId, request.CheckpointId);
+            if (checkpoint.State == CheckpointState.Committed)
+            {
+                return checkpoint;
+            }
+            var missing = Enumerable.Range(0, checkpoint.WorldSize).Except(checkpoint.Shards.Select(s => s.Rank)).ToList();
+            if (missing.Count > 0)
+            {
+                throw Errors.FailedPrecondition(
+                    $"checkpoint {checkpoint.CheckpointId} has {checkpoint.Shards.Count} of {checkpoint.WorldSize} shards; missing ranks {string.Join(", ", missing.Take(16))}{(missing.Count > 16 ? ", ..." : "")}");
+            }
+            foreach (var shard in checkpoint.Shards)
+            {
+                var path = Path.Combine(checkpoint.Directory, shard.File);
+                var info = new FileInfo(path);
+                if (!info.Exists || info.Length != shard.Bytes)
+                {
+                    throw Errors.FailedPrecondition(
+                        $"shard of rank {shard.Rank} '{path}' {(info.Exists ? $"has {info.Length} bytes, reported {shard.Bytes}" : "does not exist")}");
+                }
+            }
+            var manifest = BuildManifest(checkpoint, request.ManifestJson);
+            var manifestPath = Path.Combine(checkpoint.Directory, ManifestFileName);
+            try
+            {
+                AtomicFile.WriteAllText(manifestPath, manifest);
+            }
+            catch (IOException e)
+            {
+                throw Errors.Internal($"cannot write '{manifestPath}': {e.Message}");
+            }
+            _store.SetCheckpointState(checkpoint.CheckpointId, CheckpointState.Committed, manifestPath, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
+            committed = _store.GetCheckpoint(checkpoint.CheckpointId)!;
+            ApplyRetention(request.JobId);
+        }
+        _jobs.Publish(request.JobId, JobEventKind.CheckpointCommitted, $"checkpoint {committed.CheckpointId} of step {committed.Step} committed", committed.Step);
+        return committed;
+    }
+
+    public CheckpointInfo Abort(AbortCheckpointRequest request)
+    {
+        lock (_gate)
+        {
+            var checkpoint = Find(request.JobId, request.CheckpointId);
+            if (checkpoint.State is CheckpointState.Committed or CheckpointState.Deleted)
+            {
+                throw Errors.FailedPrecondition($"checkpoint {checkpoint.CheckpointId} is {checkpoint.State}; only an open checkpoint can be aborted");
+            }
+            if (checkpoint.State == CheckpointState.Open)
+            {
+                _store.SetCheckpointState(checkpoint.CheckpointId, CheckpointState.Aborted);
+                _logger.LogWarning("Checkpoint {Id} of job {JobId} aborted: {Reason}", checkpoint.CheckpointId, request.JobId, request.Reason);
+            }
+            return _store.GetCheckpoint(checkpoint.CheckpointId)!;
+        }
+    }
+
+    /// <summary>The committed checkpoint with the highest step, or null.</summary>
+    public CheckpointInfo? Latest(string jobId)
+    {
+        _ = _jobs.Describe(jobId);
+        lock (_gate)
+        {
+            return _store.GetCheckpoints(jobId).LastOrDefault(c => c.State == CheckpointState.Committed);
+        }
+    }
+
+    public List<CheckpointInfo> List(string jobId)
+    {
+        _ = _jobs.Describe(jobId);
+        lock (_gate)
+        {
+            return _store.GetCheckpoints(jobId);
+        }
+    }
+
+    private void AbortOpen(string jobId)
+    {
+        lock (_gate)
+        {
+            foreach (var checkpoint in _store.GetCheckpoints(jobId).Where(c => c.State == CheckpointState.Open))
+            {
+                _store.SetCheckpointState(checkpoint.CheckpointId, CheckpointState.Aborted);
+            }
+        }
+    }
+
+    /// <summary>Deletes committed checkpoints beyond the newest K; never the newest, never an open or aborted one.</summary>
+    private void ApplyRetention(string jobId)
+    {
+        if (_options.KeepLast == 0)
+        {
+            return;
+        }
+        var committed = _store.GetCheckpoints(jobId).Where(c => c.State == CheckpointState.Committed).ToList();
+        var keep = committed.TakeLast(_options.KeepLast).ToList();
+        var protectedDirectories = _store.GetCheckpoints(jobId)
+            .Where(c => c.State == CheckpointState.Open)
+            .Select(c => c.Directory)
+            .Concat(keep.Select(c => c.Directory))
+            .ToHashSet(StringComparer.Ordinal);
+        foreach (var old in committed.SkipLast(_options.KeepLast))
+        {
+            // Catalogue first: a crash mid-delete must not leave a COMMITTED row pointing at a half-deleted directory.
+            _store.SetCheckpointState(old.CheckpointId, CheckpointState.Deleted, old.ManifestPath, old.CommittedUnixTimeMs);
+            if (protectedDirectories.Contains(old.Directory))
+            {
+                continue;
+            }
+            try
+            {
+                Directory.Delete(old.Directory, recursive: true);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                _logger.LogWarning("Retention could not delete '{Directory}': {Message}", old.Directory, e.Message);
+            }
+        }
+    }
+
+    private static string BuildManifest(CheckpointInfo checkpoint, string body)
+    {
+        JsonObject manifest;
+        try
+        {
+            manifest = (body.Length == 0 ? new JsonObject() : JsonNode.Parse(body)) as JsonObject
+                ?? throw Errors.InvalidArgument("invalid manifest: the body must be a JSON object");
+        }
+        catch (JsonException e)
+        {
+            throw Errors.InvalidArgument($"invalid manifest JSON: {e.Message}");
+        }
+        var shards = new JsonArray();
+        foreach (var shard in checkpoint.Shards)
+        {
+            shards.Add(new JsonObject
+            {
+                ["rank"] = shard.Rank,
+                ["file"] = shard.File,
+                ["bytes"] = shard.Bytes,
+                ["sha256"] = shard.Sha256,
+            });
+        }
+        SetOrCheck(manifest, "job_id", JsonValue.Create(checkpoint.JobId));
+        SetOrCheck(manifest, "checkpoint_id", JsonValue.Create(checkpoint.CheckpointId));
+        SetOrCheck(manifest, "step", JsonValue.Create(checkpoint.Step));
+        SetOrCheck(manifest, "world_size", JsonValue.Create(checkpoint.WorldSize));
+        SetOrCheck(manifest, "shards", shards);
+        return manifest.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
+    }
+
+    /// <summary>The worker may pre-fill catalogue fields; they must then agree, since the manifest is the commit record.</summary>
+    private static void SetOrCheck(JsonObject manifest, string key, JsonNode expected)
+    {
+        if (manifest.TryGetPropertyValue(key, out var given) && given is not null && !JsonNode.DeepEquals(given, expected))
+        {
+            throw Errors.InvalidArgument($"manifest field '{key}' is {given.ToJsonString()} but the coordinator has {expected.ToJsonString()}");
+        }
+        manifest[key] = expected;
+    }
+
+    private static void ValidateFileName(string file)
+    {
+        if (file.Length == 0 || Path.IsPathRooted(file) || file.Split('/', '\\').Any(part => part is "" or "." or "..")
+            || file == ManifestFileName)
+        {
+            throw Errors.InvalidArgument($"invalid shard file '{file}' (a relative path inside the checkpoint directory, without '..', not {ManifestFileName})");
+        }
+    }
+
+    private CheckpointInfo Find(string jobId, long checkpointId)
+    {
+        _ = _jobs.Describe(jobId);
+        var checkpoint = _store.GetCheckpoint(checkpointId);
+        if (checkpoint is null || checkpoint.JobId != jobId)
+        {
+            throw Errors.NotFound($"unknown checkpoint {checkpointId} of job '{jobId}'");
+        }
+        return checkpoint;
+    }
+
+    private CheckpointInfo FindOpenOrCommitted(string jobId, long checkpointId)
+    {
+        var checkpoint = Find(jobId, checkpointId);
+        if (checkpoint.State is CheckpointState.Aborted or CheckpointState.Deleted)
+        {
+            throw Errors.FailedPrecondition($"checkpoint {checkpointId} of job '{jobId}' is {checkpoint.State}");
+        }
+        return checkpoint;
+    }
+}

@@ -1,0 +1,206 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Adan.Coordinator.V1;
+using LearningRateSchedule = Adan.Sharded.Schedules.LearningRateSchedule;
+using Microsoft.Data.Sqlite;
+
+namespace Adan.Coordinator.State;
+
+/// <summary>
+/// Durable state (jobs, members, checkpoint catalogue) in SQLite, so a restarted coordinator serves the same catalogue.
+/// </summary>
+/// <remarks>
+/// One connection behind a lock: the coordinator's write rate is a few rows per join or checkpoint, far below what
+/// SQLite serialises, and one connection makes every statement see the previous one. Heartbeats are deliberately not
+/// stored (they would be thousands of fsyncs a second for no benefit: after a restart every rank gets a fresh
+/// timeout). WAL with synchronous=FULL: a committed catalogue row survives a power loss.
+/// </remarks>
+internal sealed class CoordinatorStore : IDisposable
+{
+    private static readonly JsonSerializerOptions s_json = new() { Converters = { new JsonStringEnumConverter() } };
+    private readonly Lock _gate = new();
+    private readonly SqliteConnection _connection;
+
+    public CoordinatorStore(string dataDirectory)
+    {
+        Directory.CreateDirectory(dataDirectory);
+        var path = Path.Combine(dataDirectory, "coordinator.db");
+        // No pooling: disposing the store must release the file, so a restarted coordinator can open it at once.
+        _connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Pooling = false }.ToString());
+        _connection.Open();
+        Execute("""
+            PRAGMA journal_mode = WAL;
+            PRAGMA synchronous = FULL;
+            CREATE TABLE IF NOT EXISTS jobs (
+                job_id TEXT PRIMARY KEY, world_size INTEGER NOT NULL, state INTEGER NOT NULL,
+                reason TEXT NOT NULL, schedule TEXT NULL);
+            CREATE TABLE IF NOT EXISTS members (
+                job_id TEXT NOT NULL, rank INTEGER NOT NULL, host TEXT NOT NULL, pid INTEGER NOT NULL,
+                left_job INTEGER NOT NULL, PRIMARY KEY (job_id, rank));
+            CREATE TABLE IF NOT EXISTS checkpoints (
+                id INTEGER PRIMARY KEY AUTOINCREMENT, job_id TEXT NOT NULL, step INTEGER NOT NULL,
+                state INTEGER NOT NULL, directory TEXT NOT NULL, manifest_path TEXT NOT NULL,
+                world_size INTEGER NOT NULL, committed_ms INTEGER NOT NULL);
+            CREATE INDEX IF NOT EXISTS checkpoints_by_job ON checkpoints (job_id, step);
+            CREATE TABLE IF NOT EXISTS shards (
+                checkpoint_id INTEGER NOT NULL, rank INTEGER NOT NULL, file TEXT NOT NULL,
+                bytes INTEGER NOT NULL, sha256 TEXT NOT NULL, PRIMARY KEY (checkpoint_id, rank));
+            """);
+    }
+
+    public void SaveJob(Job job)
+    {
+        var schedule = job.Schedule is null ? null : JsonSerializer.Serialize(job.Schedule, s_json);
+        Execute("""
+            INSERT INTO jobs (job_id, world_size, state, reason, schedule) VALUES ($id, $w, $state, $reason, $schedule)
+            ON CONFLICT (job_id) DO UPDATE SET state = $state, reason = $reason, schedule = $schedule
+            """,
+            ("$id", job.JobId), ("$w", job.WorldSize), ("$state", (int)job.State), ("$reason", job.Reason), ("$schedule", schedule));
+    }
+
+    public void SaveMember(string jobId, Member member) =>
+        Execute("""
+            INSERT INTO members (job_id, rank, host, pid, left_job) VALUES ($job, $rank, $host, $pid, $left)
+            ON CONFLICT (job_id, rank) DO UPDATE SET host = $host, pid = $pid, left_job = $left
+            """,
+            ("$job", jobId), ("$rank", member.Rank), ("$host", member.Host), ("$pid", member.Pid), ("$left", member.Left ? 1 : 0));
+
+    /// <summary>Every stored job with its members; each member's heartbeat clock starts at <paramref name="now"/>.</summary>
+    public List<Job> LoadJobs(long now)
+    {
+        lock (_gate)
+        {
+            var jobs = new Dictionary<string, Job>();
+            using (var command = _connection.CreateCommand())
+            {
+                command.CommandText = "SELECT job_id, world_size, state, reason, schedule FROM jobs";
+                using var reader = command.ExecuteReader();
+                while (reader.Read())
+                {
+                    var job = new Job(reader.GetString(0), reader.GetInt32(1))
+                    {
+                        State = (JobState)reader.GetInt32(2),
+                        Reason = reader.GetString(3),
+                        Schedule = reader.IsDBNull(4) ? null : JsonSerializer.Deserialize<LearningRateSchedule>(reader.GetString(4), s_json),
+                    };
+                    jobs.Add(job.JobId, job);
+                }
+            }
+            using (var command = _connection.CreateCommand())
+            {
+                command.CommandText = "SELECT job_id, rank, host, pid, left_job FROM members";
+                using var reader = command.ExecuteReader();
+                while (reader.Read())
+                {
+                    if (jobs.TryGetValue(reader.GetString(0), out var job) && reader.GetInt32(1) < job.WorldSize)
+                    {
+                        job.Members[reader.GetInt32(1)] = new Member(reader.GetInt32(1), reader.GetString(2), reader.GetInt32(3), now)
+                        {
+                            Left = reader.GetInt32(4) != 0,
+                        };
+                    }
+                }
+            }
+            return [.. jobs.Values];
+        }
+    }
+
+    public long InsertCheckpoint(string jobId, long step, string directory, int worldSize)
+    {
+        lock (_gate)
+        {
+            using var command = _connection.CreateCommand();
+            command.CommandText = """
+                INSERT INTO checkpoints (job_id, step, state, directory, manifest_path, world_size, committed_ms)
+                VALUES ($job, $step, $state, $dir, '', $w, 0);
+                SELECT last_insert_rowid();
+                """;
+            Bind(command, ("$job", jobId), ("$step", step), ("$state", (int)CheckpointState.Open), ("$dir", directory), ("$w", worldSize));
+            return (long)command.ExecuteScalar()!;
+        }
+    }
+
+    public void SaveShard(long checkpointId, ShardInfo shard) =>
+        Execute("INSERT INTO shards (checkpoint_id, rank, file, bytes, sha256) VALUES ($id, $rank, $file, $bytes, $sha)",
+            ("$id", checkpointId), ("$rank", shard.Rank), ("$file", shard.File), ("$bytes", shard.Bytes), ("$sha", shard.Sha256));
+
+    public void SetCheckpointState(long checkpointId, CheckpointState state, string manifestPath = "", long committedMs = 0) =>
+        Execute("UPDATE checkpoints SET state = $state, manifest_path = $manifest, committed_ms = $ms WHERE id = $id",
+            ("$id", checkpointId), ("$state", (int)state), ("$manifest", manifestPath), ("$ms", committedMs));
+
+    public CheckpointInfo? GetCheckpoint(long checkpointId) =>
+        QueryCheckpoints("WHERE id = $p", checkpointId).FirstOrDefault();
+
+    /// <summary>Checkpoints of a job, by step then id (oldest attempt first).</summary>
+    public List<CheckpointInfo> GetCheckpoints(string jobId) => QueryCheckpoints("WHERE job_id = $p", jobId);
+
+    private List<CheckpointInfo> QueryCheckpoints(string where, object parameter)
+    {
+        lock (_gate)
+        {
+            var result = new List<CheckpointInfo>();
+            using (var command = _connection.CreateCommand())
+            {
+                command.CommandText = $"""
+                    SELECT id, job_id, step, state, directory, manifest_path, world_size, committed_ms
+                    FROM checkpoints {where} ORDER BY step, id
+                    """;
+                Bind(command, ("$p", parameter));
+                using var reader = command.ExecuteReader();
+                while (reader.Read())
+                {
+                    result.Add(new CheckpointInfo
+                    {
+                        CheckpointId = reader.GetInt64(0),
+                        JobId = reader.GetString(1),
+                        Step = reader.GetInt64(2),
+                        State = (CheckpointState)reader.GetInt32(3),
+                        Directory = reader.GetString(4),
+                        ManifestPath = reader.GetString(5),
+                        WorldSize = reader.GetInt32(6),
+                        CommittedUnixTimeMs = reader.GetInt64(7),
+                    });
+                }
+            }
+            foreach (var checkpoint in result)
+            {
+                using var command = _connection.CreateCommand();
+                command.CommandText = "SELECT rank, file, bytes, sha256 FROM shards WHERE checkpoint_id = $id ORDER BY rank";
+                Bind(command, ("$id", checkpoint.CheckpointId));
+                using var reader = command.ExecuteReader();
+                while (reader.Read())
+                {
+                    checkpoint.Shards.Add(new ShardInfo
+                    {
+                        Rank = reader.GetInt32(0),
+                        File = reader.GetString(1),
+                        Bytes = reader.GetInt64(2),
+                        Sha256 = reader.GetString(3),
+                    });
+                }
+            }
+            return result;
+        }
+    }
+
+    private void Execute(string sql, params (string Name, object? Value)[] parameters)
+    {
+        lock (_gate)
+        {
+            using var command = _connection.CreateCommand();
+            command.CommandText = sql;
+            Bind(command, parameters);
+            command.ExecuteNonQuery();
+        }
+    }
+
+    private static void Bind(SqliteCommand command, params (string Name, object? Value)[] parameters)
+    {
+        foreach (var (name, value) in parameters)
+        {
+            command.Parameters.AddWithValue(name, value ?? DBNull.Value);
+        }
+    }
+
+    public void Dispose() => _connection.Dispose();
+}

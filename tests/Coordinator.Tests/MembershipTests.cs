@@ -1,0 +1,135 @@
+using Adan.Coordinator.V1;
+using System.Diagnostics;
+using Grpc.Core;
+
+namespace Adan.Coordinator.Tests;
+
+public sealed class MembershipTests
+{
+    private static JoinRequest Join(int rank, int worldSize, int pid = 0, string job = "job") =>
+        new() { JobId = job, Rank = rank, WorldSize = worldSize, Host = "test-host", Pid = pid == 0 ? 1000 + rank : pid };
+
+    [Fact]
+    public async Task JobRunsWhenAllRanksJoinedAndFinishesWhenAllLeft()
+    {
+        await using var c = await TestCoordinator.StartAsync();
+        var first = await c.Membership.JoinAsync(Join(0, 2), c.Headers);
+        Assert.Equal(JobState.Pending, first.State);
+        Assert.Equal(10_000, first.HeartbeatIntervalMs);
+        var second = await c.Membership.JoinAsync(Join(1, 2), c.Headers);
+        Assert.Equal(JobState.Running, second.State);
+
+        // The same process retrying its Join succeeds (lost reply, coordinator restart).
+        Assert.Equal(JobState.Running, (await c.Membership.JoinAsync(Join(1, 2), c.Headers)).State);
+
+        Assert.Equal(JobState.Running, (await c.Membership.LeaveAsync(new LeaveRequest { JobId = "job", Rank = 0 }, c.Headers)).State);
+        Assert.Equal(JobState.Finished, (await c.Membership.LeaveAsync(new LeaveRequest { JobId = "job", Rank = 1 }, c.Headers)).State);
+        var late = await Assert.ThrowsAsync<RpcException>(() => c.Membership.JoinAsync(Join(0, 2, pid: 7), c.Headers).ResponseAsync);
+        Assert.Equal(StatusCode.FailedPrecondition, late.StatusCode);
+    }
+
+    [Fact]
+    public async Task DuplicateRankIsAlreadyExists()
+    {
+        await using var c = await TestCoordinator.StartAsync();
+        await c.Membership.JoinAsync(Join(1, 4), c.Headers);
+        var error = await Assert.ThrowsAsync<RpcException>(() => c.Membership.JoinAsync(Join(1, 4, pid: 99), c.Headers).ResponseAsync);
+        Assert.Equal(StatusCode.AlreadyExists, error.StatusCode);
+        Assert.Contains("rank 1", error.Status.Detail);
+    }
+
+    [Theory]
+    [InlineData(4, 4)]
+    [InlineData(-1, 4)]
+    [InlineData(0, 0)]
+    public async Task OutOfRangeRankIsInvalidArgument(int rank, int worldSize)
+    {
+        await using var c = await TestCoordinator.StartAsync();
+        var error = await Assert.ThrowsAsync<RpcException>(() => c.Membership.JoinAsync(Join(rank, worldSize), c.Headers).ResponseAsync);
+        Assert.Equal(StatusCode.InvalidArgument, error.StatusCode);
+        Assert.Contains(worldSize == 0 ? "world size 0" : $"rank {rank}", error.Status.Detail);
+    }
+
+    [Fact]
+    public async Task DisagreeingWorldSizeIsFailedPrecondition()
+    {
+        await using var c = await TestCoordinator.StartAsync();
+        await c.Membership.JoinAsync(Join(0, 4), c.Headers);
+        var error = await Assert.ThrowsAsync<RpcException>(() => c.Membership.JoinAsync(Join(1, 8), c.Headers).ResponseAsync);
+        Assert.Equal(StatusCode.FailedPrecondition, error.StatusCode);
+        Assert.Contains("world size 8", error.Status.Detail);
+    }
+
+    [Fact]
+    public async Task InvalidJobIdIsInvalidArgument()
+    {
+        await using var c = await TestCoordinator.StartAsync();
+        var error = await Assert.ThrowsAsync<RpcException>(() => c.Membership.JoinAsync(Join(0, 1, job: "../etc"), c.Headers).ResponseAsync);
+        Assert.Equal(StatusCode.InvalidArgument, error.StatusCode);
+    }
+
+    [Fact]
+    public async Task SilentRankFailsTheJobAndEveryWatcherIsTold()
+    {
+        await using var c = await TestCoordinator.StartAsync(heartbeatTimeout: TimeSpan.FromSeconds(1));
+        const int worldSize = 3;
+        var healthy = new List<Adan.Coordinator.Client.CoordinatorClient>();
+        var notified = new List<TaskCompletionSource<string>>();
+        for (var rank = 0; rank < worldSize - 1; rank++)
+        {
+            var client = c.Client("job", rank, worldSize);
+            var tcs = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+            client.JobFailed += (_, e) => tcs.TrySetResult(e.Reason);
+            await client.JoinAsync();
+            client.StartBackground();
+            healthy.Add(client);
+            notified.Add(tcs);
+        }
+        // The last rank joins and then never heartbeats.
+        await c.Membership.JoinAsync(Join(worldSize - 1, worldSize), c.Headers);
+
+        var reasons = await Task.WhenAll(notified.Select(t => t.Task)).WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.All(reasons, reason => Assert.Contains($"rank {worldSize - 1}", reason));
+        Assert.All(healthy, client => Assert.True(client.JobFailedToken.IsCancellationRequested));
+        var status = await c.Jobs.StatusAsync(new JobStatusRequest { JobId = "job" }, c.Headers);
+        Assert.Equal(JobState.Failed, status.State);
+        Assert.Contains($"rank {worldSize - 1}", status.Reason);
+        foreach (var client in healthy)
+        {
+            await client.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task WatchStartsWithSnapshotAndEndsAfterFailure()
+    {
+        await using var c = await TestCoordinator.StartAsync(heartbeatTimeout: TimeSpan.FromSeconds(1));
+        await c.Membership.JoinAsync(Join(0, 2), c.Headers);
+        using var call = c.Membership.Watch(new WatchRequest { JobId = "job", Rank = -1 }, c.Headers);
+        var events = new List<JobEvent>();
+        await foreach (var jobEvent in call.ResponseStream.ReadAllAsync().WithCancellation(new CancellationTokenSource(TimeSpan.FromSeconds(10)).Token))
+        {
+            events.Add(jobEvent);
+        }
+        Assert.Equal(JobEventKind.Snapshot, events[0].Kind);
+        Assert.Equal(JobEventKind.JobFailed, events[^1].Kind);
+        Assert.Equal(0, events[^1].Rank);
+    }
+
+    [Fact]
+    public async Task ClientReconnectsAfterCoordinatorRestart()
+    {
+        await using var c = await TestCoordinator.StartAsync();
+        await c.JoinAllAsync("job", 1);
+        using (var call = c.Membership.Watch(new WatchRequest { JobId = "job" }, c.Headers))
+        {
+            Assert.True(await call.ResponseStream.MoveNext(CancellationToken.None));
+            var stopping = Stopwatch.StartNew();
+            await c.RestartAsync();
+            Assert.True(stopping.Elapsed < TimeSpan.FromSeconds(10), $"restart with an open watch took {stopping.Elapsed}");
+        }
+        await using var client = c.Client("job", 0, 1);
+        Assert.Equal(JobState.Running, (await client.JoinAsync()).State);
+        Assert.Equal(JobState.Running, (await client.HeartbeatAsync()).State);
+    }
+}

@@ -1,0 +1,128 @@
+using Adan.Coordinator.Client;
+using Adan.Coordinator.Hosting;
+using Adan.Coordinator.V1;
+using Grpc.Core;
+using Grpc.Net.Client;
+
+namespace Adan.Coordinator.Tests;
+
+/// <summary>A coordinator on an ephemeral loopback port with its own temporary data directory.</summary>
+internal sealed class TestCoordinator : IAsyncDisposable
+{
+    public const string Token = "test-token-0123456789";
+
+    private CoordinatorHost? _host;
+
+    private TestCoordinator(string dataDirectory, TimeSpan heartbeatTimeout, int keepLast)
+    {
+        DataDirectory = dataDirectory;
+        HeartbeatTimeout = heartbeatTimeout;
+        KeepLast = keepLast;
+    }
+
+    public string DataDirectory { get; }
+
+    public TimeSpan HeartbeatTimeout { get; }
+
+    public int KeepLast { get; }
+
+    public Uri Address { get; private set; } = null!;
+
+    public GrpcChannel Channel { get; private set; } = null!;
+
+    public Metadata Headers { get; } = new() { { "authorization", $"Bearer {Token}" } };
+
+    public static async Task<TestCoordinator> StartAsync(TimeSpan? heartbeatTimeout = null, int keepLast = 3, string? dataDirectory = null)
+    {
+        var directory = dataDirectory ?? Directory.CreateTempSubdirectory("adan-coord-").FullName;
+        var coordinator = new TestCoordinator(directory, heartbeatTimeout ?? TimeSpan.FromSeconds(30), keepLast);
+        await coordinator.StartHostAsync();
+        return coordinator;
+    }
+
+    /// <summary>Stops the coordinator and starts a new one on the same data directory (a new port).</summary>
+    public async Task RestartAsync()
+    {
+        await StopHostAsync();
+        await StartHostAsync();
+    }
+
+    public Membership.MembershipClient Membership => new(Channel);
+
+    public Checkpoints.CheckpointsClient Checkpoints => new(Channel);
+
+    public Adan.Coordinator.V1.Schedule.ScheduleClient Schedule => new(Channel);
+
+    public Jobs.JobsClient Jobs => new(Channel);
+
+    public CoordinatorClient Client(string jobId, int rank, int worldSize, int? pid = null) =>
+        new(new CoordinatorClientOptions
+        {
+            Address = Address,
+            Token = Token,
+            JobId = jobId,
+            Rank = rank,
+            WorldSize = worldSize,
+            Host = "test-host",
+            Pid = pid ?? 1000 + rank,
+            CallTimeout = TimeSpan.FromSeconds(10),
+        }, Channel);
+
+    /// <summary>Joins ranks [0, W) directly (no background loops).</summary>
+    public async Task JoinAllAsync(string jobId, int worldSize, Adan.Coordinator.V1.LearningRateSchedule? schedule = null)
+    {
+        for (var rank = 0; rank < worldSize; rank++)
+        {
+            await Membership.JoinAsync(new JoinRequest
+            {
+                JobId = jobId,
+                Rank = rank,
+                WorldSize = worldSize,
+                Host = "test-host",
+                Pid = 1000 + rank,
+                Schedule = rank == 0 ? schedule : null,
+            }, Headers);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await StopHostAsync();
+        try
+        {
+            Directory.Delete(DataDirectory, recursive: true);
+        }
+        catch (IOException)
+        {
+            // A leftover temp directory is not a test failure.
+        }
+    }
+
+    private async Task StartHostAsync()
+    {
+        _host = new CoordinatorHost(new CoordinatorOptions
+        {
+            Listen = new ListenAddress("127.0.0.1", 0),
+            Token = Token,
+            DataDirectory = DataDirectory,
+            HeartbeatTimeout = HeartbeatTimeout,
+            KeepLast = KeepLast,
+        });
+        Address = await _host.StartAsync();
+        Channel = GrpcChannel.ForAddress(Address, new GrpcChannelOptions
+        {
+            // Many simulated ranks share this channel; more connections avoid one HTTP/2 stream limit.
+            HttpHandler = new SocketsHttpHandler { EnableMultipleHttp2Connections = true },
+        });
+    }
+
+    private async Task StopHostAsync()
+    {
+        Channel?.Dispose();
+        if (_host is not null)
+        {
+            await _host.DisposeAsync();
+            _host = null;
+        }
+    }
+}

@@ -1,0 +1,81 @@
+using System.Diagnostics;
+using System.Text.RegularExpressions;
+
+namespace Adan.Worker.Tests;
+
+/// <summary><c>adan coordinator</c> run as a user runs it: a separate process from the Worker's build output.</summary>
+public sealed partial class CoordinatorCommandTests
+{
+    [GeneratedRegex(@"^listening on http://127\.0\.0\.1:(\d+)$")]
+    private static partial Regex ListeningLine();
+
+    [Fact]
+    public async Task PrintsTheRealPortOnceListening()
+    {
+        var dataDir = Directory.CreateTempSubdirectory("adan-cli-coord-").FullName;
+        var tokenFile = Path.Combine(dataDir, "token");
+        await File.WriteAllTextAsync(tokenFile, "cli-test-token\n");
+        using var process = Start($"coordinator --listen 127.0.0.1:0 --token-file {tokenFile} --data-dir {dataDir}");
+        try
+        {
+            var line = await process.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(60));
+            var match = ListeningLine().Match(line ?? "");
+            Assert.True(match.Success, $"unexpected first line: '{line}'; stderr: {(process.HasExited ? await process.StandardError.ReadToEndAsync() : "")}");
+            var port = int.Parse(match.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+            Assert.InRange(port, 1, 65535);
+            using var tcp = new System.Net.Sockets.TcpClient();
+            await tcp.ConnectAsync("127.0.0.1", port);
+        }
+        finally
+        {
+            process.Kill(entireProcessTree: true);
+            await process.WaitForExitAsync();
+            Directory.Delete(dataDir, recursive: true);
+        }
+    }
+
+    [Theory]
+    [InlineData("coordinator --bogus --data-dir /tmp/x", "--bogus")]
+    [InlineData("coordinator --listen nowhere --data-dir /tmp/x", "nowhere")]
+    [InlineData("coordinator --data-dir /tmp/x --heartbeat-timeout -3", "--heartbeat-timeout")]
+    public async Task BadFlagsPrintOneLineAndExitWithTwo(string arguments, string named)
+    {
+        using var process = Start(arguments);
+        var stderr = await process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
+        Assert.Equal(2, process.ExitCode);
+        var lines = stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Single(lines);
+        Assert.StartsWith("adan coordinator: ", lines[0]);
+        Assert.Contains(named, lines[0]);
+    }
+
+    private static Process Start(string arguments)
+    {
+        var info = new ProcessStartInfo(AdanExecutable(), arguments)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        info.Environment["ADAN_JOB_TOKEN"] = "env-token";
+        return Process.Start(info)!;
+    }
+
+    /// <summary>The Worker's own build output, in the configuration this test was built in.</summary>
+    private static string AdanExecutable()
+    {
+        var testDir = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
+        var framework = testDir.Name;
+        var configuration = testDir.Parent!.Name;
+        var root = testDir;
+        while (root is not null && !File.Exists(Path.Combine(root.FullName, "Adan.sln")))
+        {
+            root = root.Parent;
+        }
+        Assert.NotNull(root);
+        var path = Path.Combine(root.FullName, "src", "Worker", "bin", configuration, framework, "adan");
+        Assert.True(File.Exists(path), $"build the Worker first: {path} does not exist");
+        return path;
+    }
+}
