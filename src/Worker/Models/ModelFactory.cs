@@ -11,7 +11,8 @@ public static class ModelFactory
     /// <summary>
     /// Seeds torch with <see cref="TrainConfig.Seed"/> and builds the model, so every rank starts
     /// from identical weights without a broadcast. Parameters come out of
-    /// <c>named_parameters()</c> in registration order, which the flat buffer layout relies on.
+    /// <c>named_parameters()</c> in registration order, which the flat buffer layout relies on
+    /// (a module's own parameters, such as a position embedding, precede its submodules', as in PyTorch).
     /// </summary>
     /// <param name="config">The run's configuration.</param>
     /// <param name="vocabularySize">The GPT's vocabulary size; ignored by the image models.</param>
