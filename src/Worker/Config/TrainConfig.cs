@@ -206,6 +206,14 @@ public sealed record TrainConfig
     /// <summary>The effective configuration, one <c>key = value</c> per line, in declaration order.</summary>
     public string Describe() => ConfigBinder.Describe(this);
 
+    /// <summary>
+    /// The torch intra-op threads for a rank: <see cref="Threads"/> when set, else the cores
+    /// divided by the <paramref name="ranksOnHost"/> ranks sharing this host (at least 1), so
+    /// co-located ranks do not oversubscribe the cores.
+    /// </summary>
+    public int EffectiveThreads(int ranksOnHost) =>
+        Threads > 0 ? Threads : Math.Max(1, Environment.ProcessorCount / Math.Max(1, ranksOnHost));
+
     /// <summary><see cref="CheckpointDir"/> resolved against <see cref="RunDir"/> when relative.</summary>
     public string ResolvedCheckpointDir => Path.IsPathRooted(CheckpointDir) ? CheckpointDir : Path.Combine(RunDir, CheckpointDir);
 }

@@ -146,3 +146,34 @@ public class TrainConfigTests
         Assert.Equal(model, config.Model);
     }
 }
+
+public class ConfigOptionsTests
+{
+    [Fact]
+    public void CommandLineBindsFileAndRepeatedSets()
+    {
+        using var temp = TestFiles.CreateTempDirectory();
+        var path = Path.Combine(temp.Path, "c.json");
+        File.WriteAllText(path, """{ "model": "vit", "lr": 0.01 }""");
+        var options = new ConfigOptions();
+        var command = new System.CommandLine.RootCommand();
+        options.AddTo(command);
+
+        var config = options.Bind(command.Parse(["--config", path, "--set", "lr=0.02", "--set", "seed=5"]));
+
+        Assert.Equal(ModelKind.Vit, config.Model);
+        Assert.Equal(0.02, config.Lr);
+        Assert.Equal(5, config.Seed);
+        Assert.Equal(new TrainConfig(), options.Bind(command.Parse([])));
+        Assert.StartsWith("Config file '/nonexistent.json' not found",
+            Assert.Throws<ConfigException>(() => options.Bind(command.Parse(["--config", "/nonexistent.json"]))).Message);
+    }
+
+    [Fact]
+    public void ThreadsDefaultToCoresPerRank()
+    {
+        Assert.Equal(3, new TrainConfig { Threads = 3 }.EffectiveThreads(8));
+        Assert.Equal(Math.Max(1, Environment.ProcessorCount / 2), new TrainConfig().EffectiveThreads(2));
+        Assert.Equal(1, new TrainConfig().EffectiveThreads(10_000));
+    }
+}
