@@ -72,6 +72,11 @@ public sealed class Gpt : nn.Module<Tensor, Tensor>
         }
         using var normed = _norm.forward(x);
         x.Dispose();
-        return _head is null ? normed.matmul(_tokenEmbedding.weight!.t()) : _head.forward(normed);
+        if (_head is not null)
+        {
+            return _head.forward(normed);
+        }
+        using var embeddingTransposed = _tokenEmbedding.weight!.t();
+        return normed.matmul(embeddingTransposed);
     }
 }
