@@ -1,0 +1,39 @@
+using System.CommandLine;
+
+namespace Adan.Worker.Config;
+
+/// <summary>
+/// The <c>--config FILE</c> and repeated <c>--set key=value</c> options of a command that trains,
+/// and their binding to a validated <see cref="TrainConfig"/>.
+/// </summary>
+public sealed class ConfigOptions
+{
+    /// <summary><c>--config FILE</c>: a JSON object of snake_case keys.</summary>
+    public Option<FileInfo?> ConfigFile { get; } = new("--config")
+    {
+        Description = "JSON config file of snake_case keys (see deploy/configs/).",
+    };
+
+    /// <summary><c>--set key=value</c>, repeatable; applied after the file, later ones win.</summary>
+    public Option<string[]> Set { get; } = new("--set")
+    {
+        Description = "Override one config key, e.g. --set lr=0.001 (repeatable).",
+        Arity = ArgumentArity.ZeroOrMore,
+    };
+
+    /// <summary>Adds both options to <paramref name="command"/>.</summary>
+    public void AddTo(Command command)
+    {
+        ArgumentNullException.ThrowIfNull(command);
+        command.Options.Add(ConfigFile);
+        command.Options.Add(Set);
+    }
+
+    /// <summary>The validated configuration the parsed command line describes.</summary>
+    /// <exception cref="ConfigException">The file, a key or a value is invalid.</exception>
+    public TrainConfig Bind(ParseResult result)
+    {
+        ArgumentNullException.ThrowIfNull(result);
+        return ConfigBinder.Load(result.GetValue(ConfigFile)?.FullName, result.GetValue(Set));
+    }
+}

@@ -1,0 +1,34 @@
+using System.Globalization;
+
+namespace Adan.Worker.Progress;
+
+/// <summary>The text forms of progress values, shared by the plain and the live display.</summary>
+public static class ProgressFormat
+{
+    /// <summary>
+    /// One plain log line, e.g. <c>epoch 1 step 120/940 loss 0.4123 lr 1.2e-03 samples/s 2150 eta 00:03:12</c>.
+    /// </summary>
+    public static string Line(StepReport report, TimeSpan? eta) =>
+        string.Create(CultureInfo.InvariantCulture,
+            $"epoch {report.Epoch} step {report.Step}/{report.TotalSteps} loss {report.Loss:F4} lr {LearningRate(report.Lr)} samples/s {report.SamplesPerSecond:F0} eta {Duration(eta)}");
+
+    /// <summary>A learning rate in two significant digits, e.g. <c>1.2e-03</c>.</summary>
+    public static string LearningRate(double lr) => lr.ToString("0.0e+00", CultureInfo.InvariantCulture);
+
+    /// <summary><c>hh:mm:ss</c> (hours not wrapped at 24), or <c>--:--:--</c> when unknown.</summary>
+    public static string Duration(TimeSpan? duration)
+    {
+        if (duration is not { } d || d < TimeSpan.Zero || d.TotalHours >= 10_000)
+        {
+            return "--:--:--";
+        }
+        return string.Create(CultureInfo.InvariantCulture, $"{(long)d.TotalHours:00}:{d.Minutes:00}:{d.Seconds:00}");
+    }
+
+    /// <summary>
+    /// Time left, from the step rate since the reporter started: <paramref name="elapsed"/> over
+    /// <paramref name="stepsDone"/> steps, <paramref name="stepsLeft"/> to go; null before the first step.
+    /// </summary>
+    public static TimeSpan? Eta(TimeSpan elapsed, long stepsDone, long stepsLeft) =>
+        stepsDone <= 0 ? null : TimeSpan.FromSeconds(elapsed.TotalSeconds / stepsDone * Math.Max(stepsLeft, 0));
+}

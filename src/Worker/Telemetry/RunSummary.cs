@@ -1,0 +1,37 @@
+namespace Adan.Worker.Telemetry;
+
+/// <summary>
+/// The outcome of a run, written by rank 0 as <c>summary.json</c> with snake_case keys (see
+/// <see cref="RunSummaryWriter"/>) for scripts, benchmarks and the end-to-end tests.
+/// </summary>
+/// <param name="WorldSize">Number of ranks.</param>
+/// <param name="Steps">Optimizer steps taken (including those before a resume).</param>
+/// <param name="Epochs">Epochs completed (fractional when stopped by max_steps).</param>
+/// <param name="FinalLoss">The last reported training loss.</param>
+/// <param name="TestAccuracy">Test accuracy in [0, 1]; null for the GPT.</param>
+/// <param name="SamplesPerSecond">Global training throughput.</param>
+/// <param name="WallSeconds">Wall time of the run.</param>
+/// <param name="CheckpointDir">Where checkpoints went (null when checkpointing was off).</param>
+/// <param name="Optimizer">The optimizer's config name (adan, adamw, sgd).</param>
+/// <param name="ZeroStage">The ZeRO stage.</param>
+public sealed record RunSummary(
+    int WorldSize,
+    long Steps,
+    double Epochs,
+    double FinalLoss,
+    double? TestAccuracy,
+    double SamplesPerSecond,
+    double WallSeconds,
+    string? CheckpointDir,
+    string Optimizer,
+    int ZeroStage)
+{
+    /// <summary>The model's config name.</summary>
+    public string? Model { get; init; }
+
+    /// <summary>Samples per optimizer step over all ranks.</summary>
+    public long? GlobalBatch { get; init; }
+
+    /// <summary>Mean test (classification) or validation (GPT) loss, when evaluated.</summary>
+    public double? TestLoss { get; init; }
+}
