@@ -6,4 +6,5 @@ root.Subcommands.Add(MpiCheckCommand.Create());
 root.Subcommands.Add(BenchCommand.Create());
 root.Subcommands.Add(CoordinatorCommand.Create());
 root.Subcommands.Add(TrainCommand.Create());
+root.Subcommands.Add(LaunchCommand.Create());
 return root.Parse(args).Invoke();

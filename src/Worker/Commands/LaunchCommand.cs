@@ -1,0 +1,238 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Security.Cryptography;
+using Adan.Coordinator.Client;
+using Adan.Coordinator.Hosting;
+using Adan.Coordinator.V1;
+using Adan.Worker.Training;
+
+namespace Adan.Worker.Commands;
+
+/// <summary>
+/// <c>adan launch -n W [--hostfile F] [--coordinator URL] -- train ...</c>: starts a coordinator on
+/// loopback with a fresh random token (unless one is given), runs <c>mpiexec.mpich -n W adan ...</c>
+/// with the job's coordinator address, token and id in the environment, streams the output, stops
+/// the coordinator and returns the job's exit code. When a rank dies or hangs, the job ends and the
+/// launcher names the rank.
+/// </summary>
+internal static class LaunchCommand
+{
+    public static Command Create()
+    {
+        var ranks = new Option<int>("-n", "--ranks") { Description = "Number of ranks (processes)", Required = true };
+        var hostfile = new Option<FileInfo?>("--hostfile") { Description = "MPICH hostfile (one host[:slots] per line)" };
+        var coordinator = new Option<Uri?>("--coordinator") { Description = "Use a running coordinator at this URL (token from ADAN_JOB_TOKEN) instead of starting one" };
+        var listen = new Option<string>("--listen") { Description = "Where the launched coordinator listens (HOST:PORT); use a reachable address with --hostfile", DefaultValueFactory = _ => "127.0.0.1:0" };
+        var timeout = new Option<double>("--heartbeat-timeout") { Description = "Seconds a rank may be silent before the job fails", DefaultValueFactory = _ => 30 };
+        var job = new Option<string?>("--job-id") { Description = "Job id (default: a fresh random one)" };
+        var command = new Argument<string[]>("command") { Description = "The adan subcommand and its arguments, after --", Arity = ArgumentArity.OneOrMore };
+        var launch = new Command("launch", "Run an adan job on W ranks with mpiexec.mpich and a coordinator.") { ranks, hostfile, coordinator, listen, timeout, job, command };
+        launch.SetAction(r => RunAsync(r.GetValue(ranks), r.GetValue(hostfile), r.GetValue(coordinator), r.GetValue(listen)!, r.GetValue(timeout),
+            r.GetValue(job), r.GetValue(command)!).GetAwaiter().GetResult());
+        return launch;
+    }
+
+    private static async Task<int> RunAsync(int ranks, FileInfo? hostfile, Uri? coordinatorUrl, string listen, double heartbeatTimeout, string? jobId, string[] arguments)
+    {
+        if (ranks < 1)
+        {
+            return Usage($"-n {ranks}: the number of ranks must be ≥ 1");
+        }
+        if (heartbeatTimeout <= 0)
+        {
+            return Usage($"--heartbeat-timeout {heartbeatTimeout}: must be > 0 seconds");
+        }
+        if (hostfile is { Exists: false })
+        {
+            return Usage($"--hostfile {hostfile.FullName}: no such file");
+        }
+        ListenAddress address;
+        try
+        {
+            address = ListenAddress.Parse(listen);
+        }
+        catch (FormatException e)
+        {
+            return Usage($"--listen {listen}: {e.Message}");
+        }
+        jobId ??= $"job-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6))}";
+
+        CoordinatorHost? host = null;
+        var dataDirectory = Directory.CreateTempSubdirectory("adan-coordinator-");
+        string token;
+        try
+        {
+            if (coordinatorUrl is null)
+            {
+                token = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32));
+                host = new CoordinatorHost(new CoordinatorOptions
+                {
+                    Listen = address,
+                    Token = token,
+                    DataDirectory = dataDirectory.FullName,
+                    HeartbeatTimeout = TimeSpan.FromSeconds(heartbeatTimeout),
+                });
+                coordinatorUrl = await host.StartAsync();
+            }
+            else
+            {
+                token = Environment.GetEnvironmentVariable(JobLink.TokenVariable)
+                    ?? throw new InvalidOperationException($"--coordinator needs the job token in {JobLink.TokenVariable}");
+            }
+            return await RunJobAsync(ranks, hostfile, coordinatorUrl, token, jobId, arguments);
+        }
+        catch (InvalidOperationException e)
+        {
+            return Usage(e.Message);
+        }
+        finally
+        {
+            if (host is not null)
+            {
+                await host.DisposeAsync();
+            }
+            dataDirectory.Delete(recursive: true);
+        }
+    }
+
+    private static async Task<int> RunJobAsync(int ranks, FileInfo? hostfile, Uri coordinatorUrl, string token, string jobId, string[] arguments)
+    {
+        var psi = new ProcessStartInfo("mpiexec.mpich") { UseShellExecute = false };
+        psi.ArgumentList.Add("-n");
+        psi.ArgumentList.Add(ranks.ToString());
+        if (hostfile is not null)
+        {
+            psi.ArgumentList.Add("-f");
+            psi.ArgumentList.Add(hostfile.FullName);
+        }
+        psi.ArgumentList.Add(Environment.ProcessPath ?? "adan");
+        foreach (var a in arguments)
+        {
+            psi.ArgumentList.Add(a);
+        }
+        psi.Environment[JobLink.AddressVariable] = coordinatorUrl.ToString();
+        psi.Environment[JobLink.TokenVariable] = token;
+        psi.Environment[JobLink.JobVariable] = jobId;
+
+        Process process;
+        try
+        {
+            process = Process.Start(psi)!;
+        }
+        catch (System.ComponentModel.Win32Exception e)
+        {
+            Console.Error.WriteLine($"adan launch: cannot start mpiexec.mpich ({e.Message}); install MPICH (apt-get install mpich).");
+            return 127;
+        }
+        using (process)
+        {
+            await using var status = new CoordinatorClient(new CoordinatorClientOptions
+            {
+                Address = coordinatorUrl, Token = token, JobId = jobId, Rank = 0, WorldSize = ranks, MaxAttempts = 2,
+            });
+            using var stop = new CancellationTokenSource();
+            var watcher = WatchForFailureAsync(status, process, stop.Token);
+            await process.WaitForExitAsync();
+            await stop.CancelAsync();
+            var failure = await watcher;
+            if (process.ExitCode == 0 && failure is null)
+            {
+                return 0;
+            }
+            var reason = failure ?? await DescribeDeadRanksAsync(status);
+            Console.Error.WriteLine($"adan launch: job {jobId} failed (mpiexec exit code {process.ExitCode}){(reason is null ? "" : $": {reason}")}");
+            return process.ExitCode != 0 ? process.ExitCode : 1;
+        }
+    }
+
+    /// <summary>
+    /// Polls the job: notes the first rank whose process disappears (before the launcher's cleanup
+    /// kills the rest) and, when the coordinator declares the job failed, gives the ranks a moment to
+    /// abort and then ends mpiexec. Returns the failure, or null.
+    /// </summary>
+    private static async Task<string?> WatchForFailureAsync(CoordinatorClient status, Process process, CancellationToken cancellationToken)
+    {
+        var members = new List<MemberStatus>();
+        var lastStatus = DateTime.MinValue;
+        string? firstDeath = null;
+        try
+        {
+            while (!cancellationToken.IsCancellationRequested)
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(200), cancellationToken);
+                var dead = members.Where(m => !IsAlive(m.Pid)).Select(m => $"rank {m.Rank} (pid {m.Pid} on {m.Host})").ToList();
+                if (firstDeath is null && dead.Count > 0)
+                {
+                    firstDeath = $"{string.Join(", ", dead)} died";
+                }
+                if (DateTime.UtcNow - lastStatus < TimeSpan.FromSeconds(1))
+                {
+                    continue;
+                }
+                lastStatus = DateTime.UtcNow;
+                JobStatusReply reply;
+                try
+                {
+                    reply = await status.StatusAsync(cancellationToken);
+                }
+                catch (Grpc.Core.RpcException)
+                {
+                    continue; // The job has not joined yet.
+                }
+                members = reply.Members.Where(m => !m.Left && m.Host == Environment.MachineName).ToList();
+                if (reply.State == JobState.Failed)
+                {
+                    Console.Error.WriteLine($"adan launch: {reply.Reason}");
+                    await Task.WhenAny(process.WaitForExitAsync(), Task.Delay(TimeSpan.FromSeconds(10)));
+                    if (!process.HasExited)
+                    {
+                        process.Kill(entireProcessTree: true);
+                    }
+                    return reply.Reason;
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        return firstDeath;
+    }
+
+    /// <summary>After mpiexec failed: which ranks' processes are gone (they ran on this host) or went silent.</summary>
+    private static async Task<string?> DescribeDeadRanksAsync(CoordinatorClient status)
+    {
+        try
+        {
+            var reply = await status.StatusAsync();
+            if (reply.State == JobState.Failed)
+            {
+                return reply.Reason;
+            }
+            var dead = reply.Members.Where(m => !m.Left && !IsAlive(m.Pid)).Select(m => $"rank {m.Rank} (pid {m.Pid} on {m.Host})").ToList();
+            return dead.Count > 0 ? $"{string.Join(", ", dead)} ended without leaving the job" : null;
+        }
+        catch (Grpc.Core.RpcException)
+        {
+            return null;
+        }
+    }
+
+    private static bool IsAlive(int pid)
+    {
+        try
+        {
+            using var p = Process.GetProcessById(pid);
+            return !p.HasExited;
+        }
+        catch (ArgumentException)
+        {
+            return false;
+        }
+    }
+
+    private static int Usage(string message)
+    {
+        Console.Error.WriteLine($"adan launch: {message}");
+        return 2;
+    }
+}
