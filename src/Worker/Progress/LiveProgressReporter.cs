@@ -21,6 +21,8 @@ public sealed class LiveProgressReporter : IProgressReporter
     private readonly IAnsiConsole _console;
     private readonly ConcurrentQueue<string> _messages = new();
     private readonly CancellationTokenSource _stop = new();
+    // A report is several words wide, so the display task reads it under the lock to avoid a torn read.
+    private readonly Lock _gate = new();
     private StepReport? _latest;
     private Task? _display;
 
@@ -50,7 +52,13 @@ public sealed class LiveProgressReporter : IProgressReporter
     }
 
     /// <inheritdoc />
-    public void Report(StepReport report) => _latest = report;
+    public void Report(StepReport report)
+    {
+        lock (_gate)
+        {
+            _latest = report;
+        }
+    }
 
     /// <inheritdoc />
     public void Message(string text)
@@ -91,7 +99,12 @@ public sealed class LiveProgressReporter : IProgressReporter
             {
                 _console.MarkupLine(Markup.Escape(text));
             }
-            if (_latest is { } report)
+            StepReport? latest;
+            lock (_gate)
+            {
+                latest = _latest;
+            }
+            if (latest is { } report)
             {
                 task.MaxValue = Math.Max(report.TotalSteps, 1);
                 task.Value = report.Step;
