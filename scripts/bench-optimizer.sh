@@ -6,14 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-ADAN=${ADAN:-bin/adan}
-if [[ ! -x $ADAN ]]; then
-    ADAN=src/Worker/bin/Release/net10.0/adan
-fi
-if [[ ! -x $ADAN ]]; then
-    echo "bench-optimizer: adan not built; run 'make build' first" >&2
-    exit 1
-fi
+source scripts/bench-lib.sh
+ADAN=$(bench_adan)
 
 out=bench/results/optimizer.json
 mkdir -p bench/results
@@ -34,17 +28,7 @@ for n in 1048576 16777216 67108864; do
     done
 done
 
-{
-    echo "["
-    first=1
-    for f in "$tmp"/*.json; do
-        [[ $first == 1 ]] || echo ","
-        first=0
-        printf '  %s' "$(tr -d '\n' < "$f")"
-    done
-    echo
-    echo "]"
-} > "$out"
+bench_collect "$tmp" "$out"
 
 # Each record is one flat JSON object per line; pull fields out by name.
 awk '

@@ -1,6 +1,11 @@
 #!/usr/bin/env bash
-# Benchmarks; each writes JSON under bench/results/.
+# Every benchmark; each writes JSON under bench/results/ and prints a summary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p bench/results
-echo "bench: no benchmarks yet"
+for script in bench-optimizer bench-comm bench-checkpoint bench-train; do
+    if [[ -x scripts/$script.sh ]]; then
+        echo "== $script"
+        bash "scripts/$script.sh"
+    fi
+done

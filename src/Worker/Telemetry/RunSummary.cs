@@ -34,4 +34,19 @@ public sealed record RunSummary(
 
     /// <summary>Mean test (classification) or validation (GPT) loss, when evaluated.</summary>
     public double? TestLoss { get; init; }
+
+    /// <summary>Rank 0's share of step time in forward and backward passes.</summary>
+    public double? ForwardBackwardShare { get; init; }
+
+    /// <summary>Rank 0's share of step time in gradient and parameter communication.</summary>
+    public double? CommunicationShare { get; init; }
+
+    /// <summary>Rank 0's share of step time in the optimizer update (the rest of the step).</summary>
+    public double? OptimizerShare { get; init; }
+
+    /// <summary>Bytes of optimizer state on rank 0.</summary>
+    public long? OptimizerStateBytes { get; init; }
+
+    /// <summary>The checkpoint this run resumed from, if any.</summary>
+    public string? ResumedFrom { get; init; }
 }

@@ -90,6 +90,9 @@ internal sealed class Trainer
         var globalBatch = (long)WorldSize * perRankBatch;
         var lastLoss = double.NaN;
         var samplesSeen = 0L;
+        var forwardBackward = TimeSpan.Zero;
+        var communication = TimeSpan.Zero;
+        var optimizerTime = TimeSpan.Zero;
         var trainingTime = Stopwatch.StartNew();
         for (var step = 0L; step < totalSteps; step++)
         {
@@ -110,9 +113,14 @@ internal sealed class Trainer
                 loss.backward();
                 lossSum += loss.item<float>();
             }
+            var backwardDone = Stopwatch.GetTimestamp();
+            forwardBackward += Stopwatch.GetElapsedTime(stepStart, backwardDone);
             var lr = schedule.LearningRateAt(step);
             optimizer.SetLearningRate(lr);
             optimizer.Step(_config.Accumulation);
+            var optimizerStep = Stopwatch.GetElapsedTime(backwardDone);
+            communication += optimizer.LastCommunication;
+            optimizerTime += optimizerStep - optimizer.LastCommunication;
             lastLoss = _collective.AllReduce(lossSum / _config.Accumulation, ReduceOp.Average);
             samplesSeen += globalBatch;
             if (link is not null)
@@ -150,6 +158,10 @@ internal sealed class Trainer
             Model = _config.Model.ToString().ToLowerInvariant(),
             GlobalBatch = globalBatch,
             TestLoss = finalTestLoss,
+            ForwardBackwardShare = Share(forwardBackward, forwardBackward + communication + optimizerTime),
+            CommunicationShare = Share(communication, forwardBackward + communication + optimizerTime),
+            OptimizerShare = Share(optimizerTime, forwardBackward + communication + optimizerTime),
+            OptimizerStateBytes = optimizer.StateBytes,
         };
         if (Rank == 0)
         {
@@ -247,6 +259,8 @@ internal sealed class Trainer
             }
         }
     }
+
+    private static double Share(TimeSpan part, TimeSpan whole) => whole > TimeSpan.Zero ? Math.Round(part / whole, 4) : 0;
 
     private static string FormatEvaluation(long step, double? accuracy, double loss) => accuracy is { } a
         ? $"eval step {step}: test accuracy {a:P2}, test loss {loss:F4}"
