@@ -5,4 +5,5 @@ var root = new RootCommand("adan: data-parallel training with ZeRO-sharded Adan 
 root.Subcommands.Add(MpiCheckCommand.Create());
 root.Subcommands.Add(BenchCommand.Create());
 root.Subcommands.Add(CoordinatorCommand.Create());
+root.Subcommands.Add(CheckpointCommand.Create());
 return root.Parse(args).Invoke();
