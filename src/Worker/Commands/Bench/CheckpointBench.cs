@@ -64,7 +64,6 @@ internal static class CheckpointBench
             adan.StateBuffer(name).normal_();
         }
         var catalog = new LocalCheckpointCatalog(root, keepLast: 1);
-        var plainPath = Path.Combine(root, $"plain-{collective.Rank:D5}.bin");
         var shardBytes = 5 * flat.Layout.ShardSize * sizeof(float);
         var totalBytes = (double)shardBytes * collective.WorldSize;
         var progress = new TrainingProgress(0, default, new Dictionary<string, long>());
@@ -77,6 +76,8 @@ internal static class CheckpointBench
         {
             // Alternate which goes first so neither always meets the other's dirty pages.
             var step = i + 1L;
+            // A new file each round, as every checkpoint is: block allocation is part of both costs.
+            var plainPath = Path.Combine(root, $"plain-{step:D4}-{collective.Rank:D5}.bin");
             double PlainWrite() => Time(collective, () => WritePlain(plainPath, flat, adan));
             double Save() => Time(collective, () => ShardedCheckpoint.SaveAsync(catalog, adan, collective, step, progress).GetAwaiter().GetResult());
             double PlainRead() => Time(collective, () => ReadPlain(plainPath, flat, adan));
@@ -96,6 +97,7 @@ internal static class CheckpointBench
                 ld = Load();
                 rd = PlainRead();
             }
+            File.Delete(plainPath);
             if (i > 0)
             {
                 plainWrite.Add(w);
