@@ -7,4 +7,5 @@ root.Subcommands.Add(BenchCommand.Create());
 root.Subcommands.Add(CoordinatorCommand.Create());
 root.Subcommands.Add(TrainCommand.Create());
 root.Subcommands.Add(LaunchCommand.Create());
+root.Subcommands.Add(CheckpointCommand.Create());
 return root.Parse(args).Invoke();

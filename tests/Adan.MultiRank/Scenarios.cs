@@ -13,6 +13,7 @@ internal static class Scenarios
         ["ddp-mlp"] = DataParallelScenarios.TrainMlp,
         ["sharded-golden"] = ShardedGoldenScenario.Run,
         ["sharded-mlp"] = ShardedMlpScenario.Run,
+        ["checkpoint-mlp"] = CheckpointScenario.Run,
     };
 
     public static int Run(string[] args)

@@ -12,6 +12,7 @@ internal static class BenchCommand
         command.Subcommands.Add(OptimizerBenchCommand.Create());
         command.Subcommands.Add(AllReduceBench.Create());
         command.Subcommands.Add(ZeroBench.Create());
+        command.Subcommands.Add(CheckpointBench.Create());
         return command;
     }
 }

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Sharded checkpoint save/load throughput on 2 ranks next to a plain write + fsync of the same bytes.
+# Writes bench/results/checkpoint.json. Override the state size with MIB=..., the scratch disk with DIR=...
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mkdir -p bench/results
+dotnet build src/Worker -c Release -v quiet -nologo >/dev/null
+adan="src/Worker/bin/Release/net10.0/adan"
+mpiexec.mpich -n 2 "$adan" bench checkpoint --mib "${MIB:-256}" --repeats "${REPEATS:-5}" \
+    ${DIR:+--dir "$DIR"} --json bench/results/checkpoint.json

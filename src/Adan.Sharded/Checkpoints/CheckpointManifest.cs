@@ -1,0 +1,137 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
+using Adan.Sharded.Flat;
+using Adan.Sharded.Sampling;
+
+namespace Adan.Sharded.Checkpoints;
+
+/// <summary>
+/// <c>manifest.json</c>, the commit record of a checkpoint: format version, step, world size, flat layout,
+/// optimizer groups and step counts, the trainer's <see cref="TrainingProgress"/>, and every shard's size and
+/// SHA-256. Fields the coordinator adds (<c>job_id</c>, <c>checkpoint_id</c>) are ignored when read.
+/// </summary>
+public sealed record CheckpointManifest
+{
+    /// <summary>The manifest format this build writes and reads.</summary>
+    public const int CurrentFormatVersion = 1;
+
+    /// <summary>The manifest's file name in a checkpoint directory.</summary>
+    public const string FileName = "manifest.json";
+
+    /// <summary>The tensors in every shard file, in file order: the parameters, then Adan's four buffers.</summary>
+    public static IReadOnlyList<string> ShardTensorNames { get; } = ["param", "exp_avg", "exp_avg_sq", "exp_avg_diff", "neg_pre_grad"];
+
+    /// <summary>Format version (<see cref="CurrentFormatVersion"/>).</summary>
+    public int FormatVersion { get; init; } = CurrentFormatVersion;
+
+    /// <summary>Optimizer steps completed when saved.</summary>
+    public long Step { get; init; }
+
+    /// <summary>Number of shards (ranks that saved).</summary>
+    public int WorldSize { get; init; }
+
+    /// <summary>The ZeRO stage of the run that saved (informational: the files do not depend on it).</summary>
+    public int ZeroStage { get; init; }
+
+    /// <summary>The flat layout the shards slice (padded for <see cref="WorldSize"/>).</summary>
+    public required FlatLayoutDocument Layout { get; init; }
+
+    /// <summary>The tensor names in each shard file.</summary>
+    public string[] Tensors { get; init; } = [.. ShardTensorNames];
+
+    /// <summary>Optimizer groups, step counts and per-parameter flags.</summary>
+    public required CheckpointOptimizerState Optimizer { get; init; }
+
+    /// <summary>Position in the learning-rate schedule.</summary>
+    public long LearningRateStep { get; init; }
+
+    /// <summary>The data sampler's next (epoch, batch).</summary>
+    public SamplerPosition Sampler { get; init; }
+
+    /// <summary>Named RNG seeds.</summary>
+    public Dictionary<string, long> RngSeeds { get; init; } = [];
+
+    /// <summary>Free-form JSON the trainer filled (model name, config).</summary>
+    public JsonObject Extra { get; init; } = [];
+
+    /// <summary>Every shard, by rank; empty in the body sent to a catalogue before commit.</summary>
+    public CheckpointShard[] Shards { get; init; } = [];
+
+    /// <summary>The trainer's part, as it was passed to the save.</summary>
+    [JsonIgnore]
+    public TrainingProgress Progress => new(LearningRateStep, Sampler, RngSeeds, Extra);
+
+    /// <summary>The full manifest as indented JSON.</summary>
+    public string ToJson() => JsonSerializer.Serialize(this, s_json);
+
+    /// <summary>
+    /// The manifest without <c>shards</c>: what rank 0 sends to <see cref="ICheckpointCatalog.CommitAsync"/>. The
+    /// coordinator adds <c>job_id</c>, <c>checkpoint_id</c> and <c>shards</c> and checks <c>step</c> and
+    /// <c>world_size</c> against its catalogue.
+    /// </summary>
+    public string ToBodyJson()
+    {
+        var node = JsonSerializer.SerializeToNode(this, s_json)!.AsObject();
+        node.Remove("shards");
+        return node.ToJsonString(s_json);
+    }
+
+    /// <summary>Parses a manifest; <paramref name="source"/> names the file in errors.</summary>
+    /// <exception cref="CheckpointException">Not JSON, an unknown format version, or a required field missing.</exception>
+    public static CheckpointManifest Parse(string json, string source)
+    {
+        try
+        {
+            var node = JsonNode.Parse(json) as JsonObject
+                ?? throw new CheckpointException($"{source}: the manifest is not a JSON object.");
+            var version = node["format_version"]?.GetValue<int>()
+                ?? throw new CheckpointException($"{source}: the manifest has no format_version.");
+            if (version != CurrentFormatVersion)
+            {
+                throw new CheckpointException(
+                    $"{source}: manifest format version {version} is not supported; this build reads version {CurrentFormatVersion}.");
+            }
+            var manifest = node.Deserialize<CheckpointManifest>(s_json)
+                ?? throw new CheckpointException($"{source}: the manifest is empty.");
+            return manifest with { Shards = [.. manifest.Shards.OrderBy(s => s.Rank)] };
+        }
+        catch (Exception e) when (e is JsonException or InvalidOperationException or FormatException)
+        {
+            throw new CheckpointException($"{source}: the manifest is not valid: {e.Message}", e);
+        }
+    }
+
+    /// <summary>Reads <c>manifest.json</c> of a checkpoint directory.</summary>
+    /// <exception cref="CheckpointException">It is missing (the checkpoint is not committed) or not valid.</exception>
+    public static CheckpointManifest Read(string directory)
+    {
+        var path = Path.Combine(directory, FileName);
+        if (!File.Exists(path))
+        {
+            throw new CheckpointException($"{path} does not exist: the checkpoint was never committed.");
+        }
+        return Parse(File.ReadAllText(path), path);
+    }
+
+    /// <summary>The layout the shards slice, checked for self-consistency.</summary>
+    /// <exception cref="CheckpointException">The layout breaks the layout rules.</exception>
+    public FlatLayout ReadLayout(string source)
+    {
+        try
+        {
+            return FlatLayout.FromDocument(Layout);
+        }
+        catch (Exception e) when (e is InvalidDataException or ArgumentException)
+        {
+            throw new CheckpointException($"{source}: the layout is not valid: {e.Message}", e);
+        }
+    }
+
+    private static readonly JsonSerializerOptions s_json = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        WriteIndented = true,
+        RespectRequiredConstructorParameters = true,
+    };
+}

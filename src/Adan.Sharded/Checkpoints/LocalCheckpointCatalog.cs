@@ -1,0 +1,113 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Adan.Sharded.IO;
+
+namespace Adan.Sharded.Checkpoints;
+
+/// <summary>
+/// A checkpoint catalogue kept in the file system alone (no coordinator): checkpoint directories are
+/// <c>&lt;root&gt;/step-&lt;step:D10&gt;</c>, a directory is committed exactly when it holds <c>manifest.json</c>, which
+/// rank 0 writes atomically after every rank's shard is durable. The root must be a file system every rank sees.
+/// </summary>
+public sealed class LocalCheckpointCatalog : ICheckpointCatalog
+{
+    /// <summary>Creates a catalogue under <paramref name="root"/> (created when missing).</summary>
+    /// <param name="root">The job's checkpoint root.</param>
+    /// <param name="keepLast">Committed checkpoints to keep (older committed ones are deleted after a commit); 0 keeps all.</param>
+    public LocalCheckpointCatalog(string root, int keepLast = 0)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(root);
+        if (keepLast < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(keepLast), keepLast, "keep-last must be ≥ 0 (0 keeps every checkpoint).");
+        }
+        Root = Path.GetFullPath(root);
+        KeepLast = keepLast;
+    }
+
+    /// <summary>The absolute checkpoint root.</summary>
+    public string Root { get; }
+
+    /// <summary>Committed checkpoints kept by retention (0 = all).</summary>
+    public int KeepLast { get; }
+
+    /// <inheritdoc />
+    public Task<CheckpointTicket> BeginAsync(long step, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(step);
+        var directory = CheckpointFiles.StepDirectory(Root, step);
+        if (CheckpointFiles.IsCommitted(directory))
+        {
+            throw new CheckpointException($"{directory} is already a committed checkpoint of step {step}; a committed checkpoint is never overwritten.");
+        }
+        // Every rank creates it; an uncommitted leftover of a crashed save of the same step is reused (its shards are rewritten).
+        Directory.CreateDirectory(directory);
+        return Task.FromResult(new CheckpointTicket(step, step, directory));
+    }
+
+    /// <inheritdoc />
+    /// <remarks>Nothing to record: the shard list reaches rank 0 through the save's all-reduce and is written at commit.</remarks>
+    public Task ReportShardAsync(CheckpointTicket ticket, CheckpointShard shard, CancellationToken cancellationToken = default) => Task.CompletedTask;
+
+    /// <inheritdoc />
+    public Task CommitAsync(CheckpointTicket ticket, string manifestBody, IReadOnlyList<CheckpointShard> shards, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(ticket);
+        var manifestPath = Path.Combine(ticket.Directory, CheckpointManifest.FileName);
+        if (File.Exists(manifestPath))
+        {
+            throw new CheckpointException($"{manifestPath} already exists; a committed checkpoint is never overwritten.");
+        }
+        foreach (var shard in shards)
+        {
+            var info = new FileInfo(Path.Combine(ticket.Directory, shard.File));
+            if (!info.Exists || info.Length != shard.Bytes)
+            {
+                throw new CheckpointException(
+                    $"{info.FullName} {(info.Exists ? $"has {info.Length} bytes, rank {shard.Rank} reported {shard.Bytes}" : "does not exist")}; not committing.");
+            }
+        }
+        var manifest = JsonNode.Parse(manifestBody) as JsonObject
+            ?? throw new ArgumentException("the manifest body must be a JSON object.", nameof(manifestBody));
+        manifest["shards"] = JsonSerializer.SerializeToNode(shards.OrderBy(s => s.Rank).ToArray());
+        AtomicFile.WriteAllText(manifestPath, manifest.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+        ApplyRetention();
+        return Task.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    /// <remarks>Deletes the uncommitted directory; called after every rank stopped writing.</remarks>
+    public Task AbortAsync(CheckpointTicket ticket, string reason, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(ticket);
+        if (!CheckpointFiles.IsCommitted(ticket.Directory) && Directory.Exists(ticket.Directory))
+        {
+            Directory.Delete(ticket.Directory, recursive: true);
+        }
+        return Task.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    public Task<string?> LatestAsync(CancellationToken cancellationToken = default)
+    {
+        var committed = CheckpointFiles.Committed(Root);
+        return Task.FromResult(committed.Count == 0 ? null : committed[^1].Directory);
+    }
+
+    /// <summary>Deletes committed checkpoints older than the newest <see cref="KeepLast"/>; uncommitted directories are left alone.</summary>
+    private void ApplyRetention()
+    {
+        if (KeepLast == 0)
+        {
+            return;
+        }
+        var committed = CheckpointFiles.Committed(Root);
+        foreach (var (_, directory) in committed.Take(Math.Max(0, committed.Count - KeepLast)))
+        {
+            // Manifest first: a crash mid-delete leaves an uncommitted directory, never a committed one with holes.
+            File.Delete(Path.Combine(directory, CheckpointManifest.FileName));
+            AtomicFile.SyncDirectory(directory);
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+}

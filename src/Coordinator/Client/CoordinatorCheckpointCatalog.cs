@@ -1,0 +1,79 @@
+using Adan.Sharded.Checkpoints;
+using Grpc.Core;
+
+namespace Adan.Coordinator.Client;
+
+/// <summary>
+/// <see cref="ICheckpointCatalog"/> backed by the coordinator's Checkpoints service: every rank calls Begin (the
+/// coordinator returns the one open checkpoint of the step to all of them, so no id has to be broadcast) and reports
+/// its shard; rank 0 commits with the manifest body, and the coordinator writes <c>manifest.json</c> atomically,
+/// adding <c>job_id</c>, <c>checkpoint_id</c> and <c>shards</c> (the reports it received) and applying its keep-last-K
+/// retention.
+/// </summary>
+public sealed class CoordinatorCheckpointCatalog : ICheckpointCatalog
+{
+    private readonly CoordinatorClient _client;
+    private readonly string? _checkpointRoot;
+
+    /// <summary>Creates the catalogue over a joined client.</summary>
+    /// <param name="client">This rank's coordinator client.</param>
+    /// <param name="checkpointRoot">Absolute root of the job's checkpoints, or null for the coordinator's configured root.</param>
+    public CoordinatorCheckpointCatalog(CoordinatorClient client, string? checkpointRoot = null)
+    {
+        ArgumentNullException.ThrowIfNull(client);
+        _client = client;
+        _checkpointRoot = checkpointRoot is null ? null : Path.GetFullPath(checkpointRoot);
+    }
+
+    /// <inheritdoc />
+    public async Task<CheckpointTicket> BeginAsync(long step, CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            var info = await _client.BeginCheckpointAsync(step, _checkpointRoot, cancellationToken).ConfigureAwait(false);
+            return new CheckpointTicket(info.CheckpointId, info.Step, info.Directory);
+        }
+        catch (RpcException e) when (e.StatusCode == StatusCode.AlreadyExists)
+        {
+            throw new CheckpointException($"step {step} is already a committed checkpoint; a committed checkpoint is never overwritten ({e.Status.Detail}).", e);
+        }
+    }
+
+    /// <inheritdoc />
+    public async Task ReportShardAsync(CheckpointTicket ticket, CheckpointShard shard, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(ticket);
+        ArgumentNullException.ThrowIfNull(shard);
+        await _client.ReportShardAsync(ticket.Id, shard.File, shard.Bytes, shard.Sha256, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    /// <remarks>The coordinator takes the shard list from the reports it received and checks each file's size.</remarks>
+    public async Task CommitAsync(CheckpointTicket ticket, string manifestBody, IReadOnlyList<CheckpointShard> shards,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(ticket);
+        try
+        {
+            await _client.CommitCheckpointAsync(ticket.Id, manifestBody, cancellationToken).ConfigureAwait(false);
+        }
+        catch (RpcException e) when (e.StatusCode is StatusCode.FailedPrecondition or StatusCode.InvalidArgument)
+        {
+            throw new CheckpointException($"the coordinator refused to commit {ticket.Directory}: {e.Status.Detail}", e);
+        }
+    }
+
+    /// <inheritdoc />
+    public async Task AbortAsync(CheckpointTicket ticket, string reason, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(ticket);
+        await _client.AbortCheckpointAsync(ticket.Id, reason, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public async Task<string?> LatestAsync(CancellationToken cancellationToken = default)
+    {
+        var latest = await _client.LatestCheckpointAsync(cancellationToken).ConfigureAwait(false);
+        return latest is null || latest.Directory.Length == 0 ? null : latest.Directory;
+    }
+}

@@ -1,0 +1,90 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Adan.Sharded.Checkpoints;
+using Adan.Sharded.Collectives;
+using Adan.Sharded.Flat;
+using Adan.Sharded.Sampling;
+using Adan.Sharded.Zero;
+using static TorchSharp.torch;
+
+namespace Adan.MultiRank;
+
+/// <summary>
+/// Trains the MLP of <see cref="MlpProblem"/> with <see cref="ShardedAdan"/> on W ranks up to STEPS, saving a sharded
+/// checkpoint under ROOT after each step listed in SAVES, or first resuming from ROOT's latest checkpoint. Rank 0
+/// writes the first step run, the losses from there and the final parameters to OUTPUT. With CRASH_AT, rank 1 kills
+/// itself halfway through writing its shard of that step (fault injection).
+/// Arguments: STAGE STEPS ROOT SAVES(comma list or -) RESUME(0|1) OUTPUT [CRASH_AT].
+/// </summary>
+internal static class CheckpointScenario
+{
+    public const string ModelName = "mlp-10-33-5";
+
+    public static int Run(string[] args)
+    {
+        var stage = (ZeroStage)int.Parse(args[0], CultureInfo.InvariantCulture);
+        var steps = int.Parse(args[1], CultureInfo.InvariantCulture);
+        var root = args[2];
+        var saves = args[3] == "-" ? [] : args[3].Split(',').Select(s => long.Parse(s, CultureInfo.InvariantCulture)).ToHashSet();
+        var resume = args[4] == "1";
+        var crashAt = args.Length > 6 ? long.Parse(args[6], CultureInfo.InvariantCulture) : -1;
+        set_num_threads(1);
+        using var c = new MpiCollective();
+        using var model = MlpProblem.Model();
+        using var flat = FlatParameters.FromModule(model, c.WorldSize);
+        using var adan = new ShardedAdan(flat, c, MlpProblem.Options(), stage: stage);
+        var catalog = new LocalCheckpointCatalog(root);
+        var local = MlpProblem.GlobalBatch / c.WorldSize;
+
+        long start = 0;
+        if (resume)
+        {
+            var manifest = ShardedCheckpoint.Load(root, adan, c);
+            start = manifest.Step;
+            var progress = manifest.Progress;
+            Check.That(progress.Sampler == new SamplerPosition(0, start) && progress.LearningRateStep == start,
+                $"sampler {progress.Sampler} / LR step {progress.LearningRateStep} do not match step {start}");
+            Check.That(progress.RngSeeds["data"] == 5000 && progress.Extra?["model"]?.GetValue<string>() == ModelName,
+                $"seeds or extra lost: {JsonSerializer.Serialize(progress.RngSeeds)} {progress.Extra?.ToJsonString()}");
+        }
+        var losses = new List<double>();
+        for (var step = start; step < steps; step++)
+        {
+            using (var scope = NewDisposeScope())
+            {
+                var (x, y) = MlpProblem.Batch((int)step);
+                flat.ZeroGrad();
+                var loss = MlpProblem.Loss(model, x.narrow(0, c.Rank * local, local), y.narrow(0, c.Rank * local, local));
+                loss.backward();
+                losses.Add(c.AllReduce(loss.item<float>(), ReduceOp.Average));
+                Check.That(adan.Step(), "a finite step was skipped");
+            }
+            if (saves.Contains(step + 1))
+            {
+                if (step + 1 == crashAt)
+                {
+                    Environment.SetEnvironmentVariable(ShardedCheckpoint.FaultRankVariable, "1");
+                }
+                var progress = new TrainingProgress(step + 1, new SamplerPosition(0, step + 1),
+                    new Dictionary<string, long> { ["torch"] = 11, ["data"] = 5000 }, new JsonObject { ["model"] = ModelName });
+                ShardedCheckpoint.SaveAsync(catalog, adan, c, step + 1, progress).GetAwaiter().GetResult();
+            }
+        }
+        if (c.Rank == 0)
+        {
+            File.WriteAllText(args[5], JsonSerializer.Serialize(new
+            {
+                start,
+                losses,
+                @params = flat.Parameters.SelectMany(p => p.data<float>().ToArray()).ToArray(),
+                exp_avg_sq = adan.GatherState("exp_avg_sq").data<float>().ToArray(),
+            }));
+        }
+        else
+        {
+            _ = adan.GatherState("exp_avg_sq");
+        }
+        return 0;
+    }
+}

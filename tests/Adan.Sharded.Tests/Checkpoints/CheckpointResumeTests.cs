@@ -1,0 +1,77 @@
+using Adan.Sharded.Checkpoints;
+using Adan.Sharded.Tests.MultiRank;
+using Xunit.Abstractions;
+
+namespace Adan.Sharded.Tests.Checkpoints;
+
+/// <summary>
+/// Train the MLP N steps saving at step k, then a fresh run resumes from k and continues to N. At the same world
+/// size the losses, parameters and state are bit-identical to the uninterrupted run; at another world size they
+/// match within the tolerance of <see cref="Zero.ShardedAdanTests"/> (float32 summation order of the gradient
+/// reduction): parameters within 2e-5 + 2e-4·|ref|, losses within 1e-5 relative.
+/// </summary>
+public sealed class CheckpointResumeTests(ITestOutputHelper output) : IDisposable
+{
+    private const int Steps = 12;
+    private const int SaveAt = 5;
+    private readonly string _root = Directory.CreateTempSubdirectory("adan-ckpt-resume-").FullName;
+
+    [Theory]
+    [InlineData(2, 1)]
+    [InlineData(2, 0)]
+    public void ResumeAtTheSameWorldSizeIsBitIdentical(int ranks, int stage)
+    {
+        var full = CheckpointRun.Ok(ranks, stage, Steps, _root, SaveAt.ToString(), resume: false);
+        var resumed = CheckpointRun.Ok(ranks, stage, Steps, _root, "-", resume: true);
+        Assert.Equal(SaveAt, resumed.Start);
+        Assert.Equal(full.Losses[SaveAt..], resumed.Losses);
+        Assert.Equal(full.Params, resumed.Params);
+        Assert.Equal(full.ExpAvgSq, resumed.ExpAvgSq);
+    }
+
+    [Theory]
+    [InlineData(4, 2)]
+    [InlineData(2, 3)]
+    [InlineData(1, 4)]
+    public void ResumeAtAnotherWorldSizeContinuesTheRun(int savedRanks, int resumedRanks)
+    {
+        var full = CheckpointRun.Ok(savedRanks, 1, Steps, _root, SaveAt.ToString(), resume: false);
+        var resumed = CheckpointRun.Ok(resumedRanks, 1, Steps, _root, "-", resume: true);
+        Assert.Equal(SaveAt, resumed.Start);
+        var maxParam = full.Params.Zip(resumed.Params).Max(p => Math.Abs(p.First - p.Second));
+        output.WriteLine($"W {savedRanks} -> {resumedRanks}: max |Δparam| = {maxParam:E2}");
+        for (var s = 0; s < Steps - SaveAt; s++)
+        {
+            var expected = full.Losses[SaveAt + s];
+            Assert.True(Math.Abs(expected - resumed.Losses[s]) <= 1e-6 + 1e-5 * Math.Abs(expected),
+                $"W {savedRanks} -> {resumedRanks}: loss at step {SaveAt + s} is {resumed.Losses[s]}, expected {expected}");
+        }
+        Assert.Equal(full.Params.Length, resumed.Params.Length);
+        for (var i = 0; i < full.Params.Length; i++)
+        {
+            Assert.True(Math.Abs(full.Params[i] - resumed.Params[i]) <= 2e-5 + 2e-4 * Math.Abs(full.Params[i]),
+                $"W {savedRanks} -> {resumedRanks}: parameter {i} is {resumed.Params[i]}, expected {full.Params[i]} (max diff {maxParam:E2})");
+        }
+    }
+
+    [Fact]
+    public async Task ARankKilledWhileSavingLeavesThePreviousCheckpointLatestAndLoadable()
+    {
+        var output = Path.Combine(_root, "killed.json");
+        var killed = MpiHarness.Run(2, "checkpoint-mlp", ["1", Steps.ToString(), _root, "3,6", "0", output, "6"]);
+        Assert.True(killed.ExitCode != 0, $"the run should have died:\n{killed.Describe()}");
+        Assert.Contains("fault injection", killed.Describe());
+        var step6 = CheckpointFiles.StepDirectory(_root, 6);
+        Assert.True(Directory.Exists(step6), "rank 1 should have died inside the step-6 save");
+        Assert.False(CheckpointFiles.IsCommitted(step6));
+
+        var latest = await new LocalCheckpointCatalog(_root).LatestAsync();
+        Assert.Equal(CheckpointFiles.StepDirectory(_root, 3), latest);
+        Assert.True(CheckpointVerifier.Verify(_root).Ok);
+        var resumed = CheckpointRun.Ok(2, 1, Steps, _root, "-", resume: true);
+        Assert.Equal(3, resumed.Start);
+        Assert.Equal(Steps - 3, resumed.Losses.Length);
+    }
+
+    public void Dispose() => Directory.Delete(_root, recursive: true);
+}

@@ -1,0 +1,30 @@
+using System.Globalization;
+using System.Text.Json;
+using Adan.Sharded.Tests.MultiRank;
+
+namespace Adan.Sharded.Tests.Checkpoints;
+
+/// <summary>What one run of the <c>checkpoint-mlp</c> scenario reported from rank 0.</summary>
+internal sealed record CheckpointRun(long Start, double[] Losses, float[] Params, float[] ExpAvgSq)
+{
+    /// <summary>Runs the scenario and asserts that every rank exited 0.</summary>
+    public static CheckpointRun Ok(int ranks, int stage, int steps, string root, string saves, bool resume)
+    {
+        var output = Path.Combine(root, $"out-{Guid.NewGuid():N}.json");
+        MpiHarness.RunOk(ranks, "checkpoint-mlp", stage.ToString(CultureInfo.InvariantCulture), steps.ToString(CultureInfo.InvariantCulture),
+            root, saves, resume ? "1" : "0", output);
+        return Read(output);
+    }
+
+    /// <summary>Reads the scenario's output file.</summary>
+    public static CheckpointRun Read(string output)
+    {
+        var json = JsonDocument.Parse(File.ReadAllText(output)).RootElement;
+        File.Delete(output);
+        return new CheckpointRun(
+            json.GetProperty("start").GetInt64(),
+            [.. json.GetProperty("losses").EnumerateArray().Select(e => e.GetDouble())],
+            [.. json.GetProperty("params").EnumerateArray().Select(e => e.GetSingle())],
+            [.. json.GetProperty("exp_avg_sq").EnumerateArray().Select(e => e.GetSingle())]);
+    }
+}
