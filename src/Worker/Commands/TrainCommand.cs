@@ -37,6 +37,12 @@ internal static class TrainCommand
         try
         {
             config = options.Bind(result);
+            if (config.Optimizer != OptimizerKind.Adan && (config.CheckpointEvery > 0 || config.Resume is not ("none" or "latest")))
+            {
+                throw new ConfigException(
+                    $"Invalid checkpoint_every/resume with optimizer {ConfigBinder.Name(config.Optimizer)}: sharded checkpoints hold ZeRO-sharded Adan state; " +
+                    "use optimizer=adan or set checkpoint_every=0 and resume=none.");
+            }
         }
         catch (ConfigException e)
         {
@@ -51,7 +57,7 @@ internal static class TrainCommand
             using ICollective collective = LaunchedByMpi ? new MpiCollective() : new SingleProcessCollective();
             return new Trainer(config, collective, Console.Out).RunAsync().GetAwaiter().GetResult();
         }
-        catch (Exception e) when (e is DatasetNotFoundException or MpiLibraryException or NonFiniteGradientException or ArgumentException or InvalidDataException or IOException)
+        catch (Exception e) when (e is Adan.Sharded.Checkpoints.CheckpointException or DatasetNotFoundException or MpiLibraryException or NonFiniteGradientException or ArgumentException or InvalidDataException or IOException)
         {
             Console.Error.WriteLine($"adan train: {e.Message}");
             return 1;

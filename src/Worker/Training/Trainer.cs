@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using Adan.Coordinator.Client;
+using Adan.Sharded.Checkpoints;
 using Adan.Sharded.Collectives;
 using Adan.Sharded.DataParallel;
 using Adan.Sharded.Flat;
@@ -84,17 +86,38 @@ internal sealed class Trainer
             schedule = await link.ScheduleAsync();
         }
 
+        var sharded = (optimizer as ShardedAdanOptimizer)?.Adan;
+        var checkpointRoot = Path.GetFullPath(_config.ResolvedCheckpointDir);
+        ICheckpointCatalog? catalog = sharded is null || _config.CheckpointEvery <= 0
+            ? null
+            : link is not null ? new CoordinatorCheckpointCatalog(link.Client, checkpointRoot) : new LocalCheckpointCatalog(checkpointRoot, _config.KeepLast);
+        var startStep = 0L;
+        var lastLoss = double.NaN;
+        string? resumedFrom = null;
+        string? lastCheckpoint = null;
+        if (sharded is not null && CheckpointSupport.ResumeDirectory(_config.Resume, checkpointRoot) is { } resumeDirectory)
+        {
+            var manifest = ShardedCheckpoint.Load(resumeDirectory, sharded, _collective);
+            lastLoss = CheckpointSupport.Restore(manifest.Extra, model, resumeDirectory);
+            sampler.Restore(manifest.Sampler);
+            startStep = manifest.Step;
+            resumedFrom = lastCheckpoint = resumeDirectory;
+            if (Rank == 0)
+            {
+                _output.WriteLine($"resumed from {resumeDirectory} at step {startStep} (epoch {manifest.Sampler.Epoch + 1}, batch {manifest.Sampler.Batch})");
+            }
+        }
+
         using var progress = ProgressReporterFactory.Create(Rank, _config.LogEvery);
         progress.Start(totalSteps);
         model.train();
         var globalBatch = (long)WorldSize * perRankBatch;
-        var lastLoss = double.NaN;
         var samplesSeen = 0L;
         var forwardBackward = TimeSpan.Zero;
         var communication = TimeSpan.Zero;
         var optimizerTime = TimeSpan.Zero;
         var trainingTime = Stopwatch.StartNew();
-        for (var step = 0L; step < totalSteps; step++)
+        for (var step = startStep; step < totalSteps; step++)
         {
             using var activity = WorkerTelemetry.ActivitySource.StartActivity("train.step");
             var stepStart = Stopwatch.GetTimestamp();
@@ -133,6 +156,12 @@ internal sealed class Trainer
             metrics.Collective("gradients", flat.Layout.TotalNumel * sizeof(float), optimizer.LastCommunication);
             progress.Report(new StepReport((int)position.Epoch + 1, step + 1, totalSteps, lastLoss, lr, samplesSeen / trainingTime.Elapsed.TotalSeconds));
 
+            if (catalog is not null && ((step + 1) % _config.CheckpointEvery == 0 || step + 1 == totalSteps))
+            {
+                lastCheckpoint = await SaveAsync(catalog, sharded!, model, step + 1, sampler, lastLoss, metrics);
+                progress.Message($"checkpoint step {step + 1}: {lastCheckpoint}");
+                model.train();
+            }
             if (_config.EvalEvery > 0 && (step + 1) % _config.EvalEvery == 0 && step + 1 < totalSteps)
             {
                 var (accuracy, testLoss) = Evaluate(model, data);
@@ -140,7 +169,7 @@ internal sealed class Trainer
                 model.train();
             }
         }
-        var samplesPerSecond = samplesSeen / trainingTime.Elapsed.TotalSeconds;
+        var samplesPerSecond = samplesSeen > 0 ? samplesSeen / trainingTime.Elapsed.TotalSeconds : 0;
         progress.Complete();
 
         var (finalAccuracy, finalTestLoss) = Evaluate(model, data);
@@ -153,7 +182,7 @@ internal sealed class Trainer
             return 1;
         }
         var summary = new RunSummary(WorldSize, totalSteps, (double)totalSteps / sampler.BatchesPerEpoch, lastLoss, finalAccuracy,
-            samplesPerSecond, wall.Elapsed.TotalSeconds, null, optimizer.Name, _config.Optimizer == OptimizerKind.Adan ? _config.ZeroStage : 0)
+            samplesPerSecond, wall.Elapsed.TotalSeconds, lastCheckpoint, optimizer.Name, _config.Optimizer == OptimizerKind.Adan ? _config.ZeroStage : 0)
         {
             Model = _config.Model.ToString().ToLowerInvariant(),
             GlobalBatch = globalBatch,
@@ -162,13 +191,35 @@ internal sealed class Trainer
             CommunicationShare = Share(communication, forwardBackward + communication + optimizerTime),
             OptimizerShare = Share(optimizerTime, forwardBackward + communication + optimizerTime),
             OptimizerStateBytes = optimizer.StateBytes,
+            ResumedFrom = resumedFrom,
         };
         if (Rank == 0)
         {
+            if (lastCheckpoint is not null)
+            {
+                _output.WriteLine($"checkpoint: {lastCheckpoint}");
+            }
             var path = RunSummaryWriter.Write(_config.RunDir, summary);
             _output.WriteLine($"summary: {Path.GetFullPath(path)}");
         }
         return 0;
+    }
+
+    /// <summary>Saves a checkpoint after <paramref name="step"/> steps; returns its directory.</summary>
+    /// <remarks>Collective: every rank must call.</remarks>
+    private async Task<string> SaveAsync(ICheckpointCatalog catalog, ShardedAdan adan, nn.Module<Tensor, Tensor> model, long step,
+        DistributedSampler sampler, double lastLoss, WorkerMetrics metrics)
+    {
+        using var activity = WorkerTelemetry.ActivitySource.StartActivity("checkpoint.save");
+        activity?.SetTag("step", step);
+        var start = Stopwatch.GetTimestamp();
+        // Every rank must store the same buffers, and the live model keeps using what was stored.
+        AverageBuffers(model);
+        var extra = CheckpointSupport.Extra(_config.Model.ToString().ToLowerInvariant(), lastLoss, model);
+        var progress = new TrainingProgress(step, sampler.Position, new Dictionary<string, long> { ["seed"] = _config.Seed }, extra);
+        var manifest = await ShardedCheckpoint.SaveAsync(catalog, adan, _collective, step, progress);
+        metrics.Checkpoint(Stopwatch.GetElapsedTime(start));
+        return CheckpointFiles.StepDirectory(Path.GetFullPath(_config.ResolvedCheckpointDir), manifest.Step);
     }
 
     private ITrainingOptimizer CreateOptimizer(FlatParameters flat)

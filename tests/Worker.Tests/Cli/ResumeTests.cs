@@ -1,0 +1,67 @@
+using System.Text.Json;
+
+namespace Adan.Worker.Tests.Cli;
+
+/// <summary>
+/// A 2-rank run that checkpoints is killed (the whole launcher process tree, as a node failure or a
+/// cancelled allocation would), then resumed with <c>--set resume=latest</c>: it must finish exactly
+/// as the uninterrupted run (same final loss and test metrics, bit for bit).
+/// </summary>
+public class ResumeTests
+{
+    private static readonly string[] s_job =
+    [
+        "launch", "-n", "2", "--", "train", "--set", "model=mlp", "--set", "train_subset=1024", "--set", "test_subset=200",
+        "--set", "epochs=3", "--set", "micro_batch=16", "--set", "log_every=1", "--set", "checkpoint_every=10", "--set", "resume=latest",
+    ];
+
+    [Fact]
+    public void AKilledRunResumesFromTheLatestCheckpointAndFinishesLikeAnUninterruptedOne()
+    {
+        var root = Directory.CreateTempSubdirectory("adan-cli-resume-").FullName;
+        try
+        {
+            var uninterrupted = AdanCli.Run([.. s_job, "--set", $"run_dir={Path.Combine(root, "a")}"]);
+            Assert.True(uninterrupted.ExitCode == 0, uninterrupted.Describe());
+
+            var runDir = Path.Combine(root, "b");
+            using (var victim = AdanCli.Start([.. s_job, "--set", $"run_dir={runDir}"]))
+            {
+                string? line;
+                while ((line = victim.StandardOutput.ReadLine()) is not null && !line.StartsWith("checkpoint step 30:"))
+                {
+                }
+                Assert.NotNull(line);
+                victim.Kill(entireProcessTree: true);
+                victim.WaitForExit();
+            }
+            Assert.False(File.Exists(Path.Combine(runDir, "summary.json")), "the killed run must not have finished");
+
+            var resumed = AdanCli.Run([.. s_job, "--set", $"run_dir={runDir}"]);
+            Assert.True(resumed.ExitCode == 0, resumed.Describe());
+            var resumedLine = Assert.Single(resumed.StdoutLines, l => l.StartsWith("resumed from "));
+            Assert.Contains(Path.Combine(runDir, "checkpoints", "step-"), resumedLine);
+
+            var expected = Summary(Path.Combine(root, "a"));
+            var actual = Summary(runDir);
+            foreach (var key in new[] { "final_loss", "test_accuracy", "test_loss" })
+            {
+                Assert.True(expected.GetProperty(key).GetDouble() == actual.GetProperty(key).GetDouble(),
+                    $"{key}: resumed {actual.GetProperty(key).GetDouble():R}, uninterrupted {expected.GetProperty(key).GetDouble():R}");
+            }
+            Assert.Equal(expected.GetProperty("steps").GetInt64(), actual.GetProperty("steps").GetInt64());
+            Assert.StartsWith(Path.Combine(runDir, "checkpoints"), actual.GetProperty("resumed_from").GetString());
+            // Every step after the resume point logs the same loss as the uninterrupted run.
+            var before = uninterrupted.StdoutLines.Where(l => l.StartsWith("epoch ")).Select(l => l[..l.IndexOf(" lr ")]).ToHashSet();
+            var after = resumed.StdoutLines.Where(l => l.StartsWith("epoch ")).Select(l => l[..l.IndexOf(" lr ")]).ToList();
+            Assert.NotEmpty(after);
+            Assert.All(after, l => Assert.Contains(l, before));
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
+    private static JsonElement Summary(string runDir) => JsonDocument.Parse(File.ReadAllText(Path.Combine(runDir, "summary.json"))).RootElement.Clone();
+}
