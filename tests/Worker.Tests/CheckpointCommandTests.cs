@@ -95,7 +95,7 @@ public sealed class CheckpointCommandTests : IDisposable
 
     private static async Task<(int Code, string Stdout, string Stderr)> Run(string arguments)
     {
-        var info = new ProcessStartInfo(AdanExecutable(), arguments)
+        var info = new ProcessStartInfo(Cli.AdanCli.Executable, arguments)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
@@ -106,20 +106,5 @@ public sealed class CheckpointCommandTests : IDisposable
         var stderr = process.StandardError.ReadToEndAsync();
         await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(120));
         return (process.ExitCode, await stdout, await stderr);
-    }
-
-    /// <summary>The Worker's own build output, in the configuration this test was built in.</summary>
-    private static string AdanExecutable()
-    {
-        var testDir = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
-        var root = testDir;
-        while (root is not null && !File.Exists(Path.Combine(root.FullName, "Adan.sln")))
-        {
-            root = root.Parent;
-        }
-        Assert.NotNull(root);
-        var path = Path.Combine(root.FullName, "src", "Worker", "bin", testDir.Parent!.Name, testDir.Name, "adan");
-        Assert.True(File.Exists(path), $"build the Worker first: {path} does not exist");
-        return path;
     }
 }

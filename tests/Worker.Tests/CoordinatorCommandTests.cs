@@ -52,7 +52,7 @@ public sealed partial class CoordinatorCommandTests
 
     private static Process Start(string arguments)
     {
-        var info = new ProcessStartInfo(AdanExecutable(), arguments)
+        var info = new ProcessStartInfo(Cli.AdanCli.Executable, arguments)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
@@ -60,22 +60,5 @@ public sealed partial class CoordinatorCommandTests
         };
         info.Environment["ADAN_JOB_TOKEN"] = "env-token";
         return Process.Start(info)!;
-    }
-
-    /// <summary>The Worker's own build output, in the configuration this test was built in.</summary>
-    private static string AdanExecutable()
-    {
-        var testDir = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
-        var framework = testDir.Name;
-        var configuration = testDir.Parent!.Name;
-        var root = testDir;
-        while (root is not null && !File.Exists(Path.Combine(root.FullName, "Adan.sln")))
-        {
-            root = root.Parent;
-        }
-        Assert.NotNull(root);
-        var path = Path.Combine(root.FullName, "src", "Worker", "bin", configuration, framework, "adan");
-        Assert.True(File.Exists(path), $"build the Worker first: {path} does not exist");
-        return path;
     }
 }

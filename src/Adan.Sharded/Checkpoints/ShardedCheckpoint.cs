@@ -2,6 +2,7 @@ using System.Globalization;
 using Adan.Sharded.Collectives;
 using Adan.Sharded.Flat;
 using Adan.Sharded.IO;
+using Adan.Sharded.Telemetry;
 using Adan.Sharded.Tensors;
 using Adan.Sharded.Zero;
 using TorchSharp;
@@ -65,7 +66,12 @@ public static class ShardedCheckpoint
         try
         {
             ticket = await catalog.BeginAsync(step, cancellationToken).ConfigureAwait(false);
-            var shard = WriteShard(ticket.Directory, adan, rank, worldSize, step);
+            CheckpointShard shard;
+            using (var write = ShardedTelemetry.ActivitySource.StartActivity("checkpoint.write"))
+            {
+                shard = WriteShard(ticket.Directory, adan, rank, worldSize, step);
+                write?.SetTag("bytes", shard.Bytes);
+            }
             await catalog.ReportShardAsync(ticket, shard, cancellationToken).ConfigureAwait(false);
             exchange[rank * 5] = shard.Bytes;
             var sha = Convert.FromHexString(shard.Sha256);
@@ -105,6 +111,7 @@ public static class ShardedCheckpoint
 
         if (rank == 0)
         {
+            using var commit = ShardedTelemetry.ActivitySource.StartActivity("checkpoint.commit");
             try
             {
                 await catalog.CommitAsync(ticket!, manifest.ToBodyJson(), shards, cancellationToken).ConfigureAwait(false);

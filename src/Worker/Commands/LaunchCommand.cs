@@ -113,6 +113,11 @@ internal static class LaunchCommand
         psi.Environment[JobLink.AddressVariable] = coordinatorUrl.ToString();
         psi.Environment[JobLink.TokenVariable] = token;
         psi.Environment[JobLink.JobVariable] = jobId;
+        if (!Console.IsOutputRedirected)
+        {
+            psi.Environment[Progress.ProgressReporterFactory.TerminalVariable] = "1";
+            psi.Environment[Progress.ProgressReporterFactory.ColumnsVariable] = Console.WindowWidth.ToString();
+        }
 
         Process process;
         try

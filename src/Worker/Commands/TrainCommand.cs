@@ -18,9 +18,10 @@ internal static class TrainCommand
     public static Command Create()
     {
         var options = new ConfigOptions();
-        var command = new Command("train", "Train a model data-parallel with ZeRO-sharded Adan (one process per rank).");
+        var telemetry = new Option<string?>("--telemetry") { Description = "Telemetry exporter: none | console (OTLP is used when OTEL_EXPORTER_OTLP_ENDPOINT is set); same as --set telemetry=..." };
+        var command = new Command("train", "Train a model data-parallel with ZeRO-sharded Adan (one process per rank).") { telemetry };
         options.AddTo(command);
-        command.SetAction(result => Run(options, result));
+        command.SetAction(result => Run(options, result, result.GetValue(telemetry)));
         return command;
     }
 
@@ -31,12 +32,16 @@ internal static class TrainCommand
 
     private static bool IsFirstRank => Environment.GetEnvironmentVariable("PMI_RANK") is null or "0";
 
-    private static int Run(ConfigOptions options, ParseResult result)
+    private static int Run(ConfigOptions options, ParseResult result, string? telemetry)
     {
         TrainConfig config;
         try
         {
             config = options.Bind(result);
+            if (telemetry is not null)
+            {
+                config = ConfigBinder.Set(config, "telemetry", telemetry);
+            }
             if (config.Optimizer != OptimizerKind.Adan && (config.CheckpointEvery > 0 || config.Resume is not ("none" or "latest")))
             {
                 throw new ConfigException(

@@ -16,9 +16,7 @@ public sealed class ImageDataset : IBatchDataset
     private readonly byte[] _pixels;
     private readonly byte[] _labels;
     private readonly float[] _lookup = new float[256];
-    private torch.Tensor? _inputBuffer;
-    private torch.Tensor? _targetBuffer;
-    private int _capacity;
+    private readonly BatchBuffers _buffers;
 
     /// <summary>Creates the dataset over <paramref name="pixels"/> (row-major <c>[N, H, W]</c>) and <paramref name="labels"/> (<c>[N]</c>).</summary>
     /// <param name="pixels">Raw 8-bit pixels of all images.</param>
@@ -42,6 +40,7 @@ public sealed class ImageDataset : IBatchDataset
         _pixels = pixels;
         _labels = labels;
         Height = height;
+        _buffers = new BatchBuffers([1, height, width], torch.float32, []);
         Width = width;
         for (var i = 0; i < _lookup.Length; i++)
         {
@@ -73,16 +72,16 @@ public sealed class ImageDataset : IBatchDataset
     /// <inheritdoc />
     public (torch.Tensor Input, torch.Tensor Target) Batch(ReadOnlySpan<long> indices)
     {
-        ObjectDisposedException.ThrowIf(_capacity < 0, this);
+        ObjectDisposedException.ThrowIf(_buffers.IsDisposed, this);
         if (indices.IsEmpty)
         {
             throw new ArgumentException("A batch needs at least one index.", nameof(indices));
         }
-        EnsureCapacity(indices.Length);
+        _buffers.Ensure(indices.Length);
 
         var pixelsPerImage = Height * Width;
-        var inputs = TensorMemory.AsFloatSpan(_inputBuffer!, "image batch buffer");
-        var targets = LongSpan(_targetBuffer!);
+        var inputs = TensorMemory.AsFloatSpan(_buffers.Input, "image batch buffer");
+        var targets = LongSpan(_buffers.Target);
         var fill = _lookup[0];
         for (var b = 0; b < indices.Length; b++)
         {
@@ -107,32 +106,12 @@ public sealed class ImageDataset : IBatchDataset
             }
             targets[b] = _labels[index];
         }
-        return (_inputBuffer!.narrow(0, 0, indices.Length), _targetBuffer!.narrow(0, 0, indices.Length));
+        return _buffers.First(indices.Length);
     }
 
     /// <inheritdoc />
-    public void Dispose()
-    {
-        _inputBuffer?.Dispose();
-        _targetBuffer?.Dispose();
-        _inputBuffer = null;
-        _targetBuffer = null;
-        _capacity = -1;
-    }
+    public void Dispose() => _buffers.Dispose();
 
-    private void EnsureCapacity(int batch)
-    {
-        if (batch <= _capacity)
-        {
-            return;
-        }
-        _inputBuffer?.Dispose();
-        _targetBuffer?.Dispose();
-        // Detached from any dispose scope the caller has open: the buffers live as long as the dataset.
-        _inputBuffer = torch.empty([batch, 1, Height, Width], torch.float32).DetachFromDisposeScope();
-        _targetBuffer = torch.empty([batch], torch.int64).DetachFromDisposeScope();
-        _capacity = batch;
-    }
 
     internal static unsafe Span<long> LongSpan(torch.Tensor tensor)
     {

@@ -11,9 +11,7 @@ namespace Adan.Worker.Data;
 public sealed class TextDataset : IBatchDataset
 {
     private readonly int[] _tokens;
-    private torch.Tensor? _inputBuffer;
-    private torch.Tensor? _targetBuffer;
-    private int _capacity;
+    private readonly BatchBuffers _buffers;
 
     /// <summary>Creates the dataset over <paramref name="tokens"/> with windows of <paramref name="context"/> + 1.</summary>
     /// <exception cref="ArgumentException">The sequence is shorter than one window.</exception>
@@ -29,6 +27,7 @@ public sealed class TextDataset : IBatchDataset
         }
         _tokens = tokens;
         Context = context;
+        _buffers = new BatchBuffers([context], torch.int64, [context]);
     }
 
     /// <inheritdoc />
@@ -44,14 +43,14 @@ public sealed class TextDataset : IBatchDataset
     /// <remarks>Input and target are int64 <c>[B, context]</c>; the target is the input shifted by one.</remarks>
     public (torch.Tensor Input, torch.Tensor Target) Batch(ReadOnlySpan<long> indices)
     {
-        ObjectDisposedException.ThrowIf(_capacity < 0, this);
+        ObjectDisposedException.ThrowIf(_buffers.IsDisposed, this);
         if (indices.IsEmpty)
         {
             throw new ArgumentException("A batch needs at least one index.", nameof(indices));
         }
-        EnsureCapacity(indices.Length);
-        var inputs = ImageDataset.LongSpan(_inputBuffer!);
-        var targets = ImageDataset.LongSpan(_targetBuffer!);
+        _buffers.Ensure(indices.Length);
+        var inputs = ImageDataset.LongSpan(_buffers.Input);
+        var targets = ImageDataset.LongSpan(_buffers.Target);
         for (var b = 0; b < indices.Length; b++)
         {
             var start = indices[b];
@@ -68,30 +67,10 @@ public sealed class TextDataset : IBatchDataset
                 target[t] = window[t + 1];
             }
         }
-        return (_inputBuffer!.narrow(0, 0, indices.Length), _targetBuffer!.narrow(0, 0, indices.Length));
+        return _buffers.First(indices.Length);
     }
 
     /// <inheritdoc />
-    public void Dispose()
-    {
-        _inputBuffer?.Dispose();
-        _targetBuffer?.Dispose();
-        _inputBuffer = null;
-        _targetBuffer = null;
-        _capacity = -1;
-    }
+    public void Dispose() => _buffers.Dispose();
 
-    private void EnsureCapacity(int batch)
-    {
-        if (batch <= _capacity)
-        {
-            return;
-        }
-        _inputBuffer?.Dispose();
-        _targetBuffer?.Dispose();
-        // Detached from any dispose scope the caller has open: the buffers live as long as the dataset.
-        _inputBuffer = torch.empty([batch, Context], torch.int64).DetachFromDisposeScope();
-        _targetBuffer = torch.empty([batch, Context], torch.int64).DetachFromDisposeScope();
-        _capacity = batch;
-    }
 }

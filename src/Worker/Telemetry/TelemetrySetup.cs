@@ -17,7 +17,7 @@ public static class TelemetrySetup
     public const string OtlpEndpointVariable = "OTEL_EXPORTER_OTLP_ENDPOINT";
 
     /// <summary>The library's meter and activity source, exported alongside the worker's own.</summary>
-    public const string ShardedName = "Adan.Sharded";
+    public const string ShardedName = Adan.Sharded.Telemetry.ShardedTelemetry.Name;
 
     /// <summary>
     /// Starts exporting; dispose the result at the end of the run to flush. Returns an empty
