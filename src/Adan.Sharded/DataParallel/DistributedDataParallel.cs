@@ -53,6 +53,14 @@ public sealed class DistributedDataParallel : IDisposable
     /// </summary>
     public double GradientScale { get; private set; } = 1.0;
 
+    /// <summary>
+    /// How many bucket all-reduces may be outstanding at once (default 2). More in flight gains nothing
+    /// without backward overlap and, measured on MPICH's shared-memory transport, streams through more
+    /// memory than the caches hold: at 256 MiB on 2 ranks, all 11 buckets in flight reached 0.83× one
+    /// blocking all-reduce of the whole buffer, a window of 2 reached 1.2×.
+    /// </summary>
+    public int MaxBucketsInFlight { get; init; } = 2;
+
     /// <summary>The number of gradient buckets.</summary>
     public int BucketCount => _plan.Count;
 
@@ -78,14 +86,7 @@ public sealed class DistributedDataParallel : IDisposable
         BindBuckets(gradients);
         if (_collective.WorldSize > 1)
         {
-            for (var b = 0; b < _bucketViews.Count; b++)
-            {
-                _requests[b] = _collective.AllReduceAsync(_bucketViews[b], ReduceOp.Sum);
-            }
-            foreach (var request in _requests)
-            {
-                request.Wait();
-            }
+            AllReduceBuckets();
         }
         var divisor = _collective.WorldSize * microBatches;
         if (DeferScaling)
@@ -100,6 +101,30 @@ public sealed class DistributedDataParallel : IDisposable
 
     /// <inheritdoc />
     public void Dispose() => DisposeBuckets();
+
+    /// <summary>
+    /// Sums every bucket over the ranks with at most <see cref="MaxBucketsInFlight"/> nonblocking
+    /// all-reduces outstanding; the last bucket (or a single one) uses the blocking call, since
+    /// nothing is left to overlap it with.
+    /// </summary>
+    private void AllReduceBuckets()
+    {
+        var window = Math.Max(1, MaxBucketsInFlight);
+        var last = _bucketViews.Count - 1;
+        for (var b = 0; b < last; b++)
+        {
+            if (b >= window)
+            {
+                _requests[b - window].Wait();
+            }
+            _requests[b] = _collective.AllReduceAsync(_bucketViews[b], ReduceOp.Sum);
+        }
+        for (var b = Math.Max(0, last - window); b < last; b++)
+        {
+            _requests[b].Wait();
+        }
+        _collective.AllReduce(_bucketViews[last], ReduceOp.Sum);
+    }
 
     private void BindBuckets(torch.Tensor gradients)
     {

@@ -24,16 +24,17 @@ internal static class AllReduceBench
         var json = new Option<FileInfo?>("--json") { Description = "Write the result as JSON to this file (rank 0)" };
         var iterations = new Option<int>("--iterations") { Description = "Timed repetitions of each variant (0 = choose by size)", DefaultValueFactory = _ => 0 };
         var bucketMib = new Option<double>("--bucket-mib") { Description = "Bucket size in MiB", DefaultValueFactory = _ => GradientBuckets.DefaultBucketBytes / 1048576.0 };
-        var command = new Command("allreduce", "Gradient synchronisation vs raw MPI_Allreduce (run under mpiexec.mpich -n W)") { mib, json, iterations, bucketMib };
-        command.SetAction(r => Run(r.GetValue(mib), r.GetValue(json), r.GetValue(iterations), r.GetValue(bucketMib)));
+        var inFlight = new Option<int>("--buckets-in-flight") { Description = "Bucket all-reduces outstanding at once", DefaultValueFactory = _ => 2 };
+        var command = new Command("allreduce", "Gradient synchronisation vs raw MPI_Allreduce (run under mpiexec.mpich -n W)") { mib, json, iterations, bucketMib, inFlight };
+        command.SetAction(r => Run(r.GetValue(mib), r.GetValue(json), r.GetValue(iterations), r.GetValue(bucketMib), r.GetValue(inFlight)));
         return command;
     }
 
-    private static int Run(int mib, FileInfo? json, int iterations, double bucketMib)
+    private static int Run(int mib, FileInfo? json, int iterations, double bucketMib, int inFlight)
     {
-        if (mib < 1)
+        if (mib < 1 || inFlight < 1)
         {
-            Console.Error.WriteLine($"adan bench allreduce: --mib {mib} must be ≥ 1");
+            Console.Error.WriteLine($"adan bench allreduce: --mib ({mib}) and --buckets-in-flight ({inFlight}) must be ≥ 1");
             return 2;
         }
         torch.set_num_threads(1);
@@ -41,7 +42,7 @@ internal static class AllReduceBench
         var elements = (long)mib * 1024 * 1024 / sizeof(float);
         using var parameter = new Parameter(torch.zeros(elements - elements % (16L * collective.WorldSize)));
         using var flat = new FlatParameters([("gradients", parameter)], collective.WorldSize);
-        using var ddp = new DistributedDataParallel(flat, collective, (long)(bucketMib * 1048576), deferScaling: true);
+        using var ddp = new DistributedDataParallel(flat, collective, (long)(bucketMib * 1048576), deferScaling: true) { MaxBucketsInFlight = inFlight };
         using var raw = torch.ones(flat.Layout.TotalNumel);
         flat.ZeroGrad();
         flat.Gradients!.fill_(1f);
@@ -49,15 +50,19 @@ internal static class AllReduceBench
 
         var rawTimes = new List<double>();
         var ourTimes = new List<double>();
+        Action rawAllReduce = () => MpiRuntime.Check(MPI.Unsafe.MPI_Allreduce(MpiNative.InPlace, TensorMemory.DataPointer(raw),
+            (int)raw.numel(), MpiNative.Float, MpiNative.OpSum, MpiNative.CommWorld), "MPI_Allreduce", collective.Rank);
+        Action ourSync = () => ddp.SynchronizeGradients();
         for (var i = -2; i < iterations; i++)
         {
-            var rawSeconds = Time(collective, () => MpiRuntime.Check(MPI.Unsafe.MPI_Allreduce(MpiNative.InPlace, TensorMemory.DataPointer(raw),
-                (int)raw.numel(), MpiNative.Float, MpiNative.OpSum, MpiNative.CommWorld), "MPI_Allreduce", collective.Rank));
-            var ourSeconds = Time(collective, () => ddp.SynchronizeGradients());
+            // Alternate which variant goes first, so neither always finds the caches warmed by the other.
+            var rawFirst = i % 2 == 0;
+            var first = Time(collective, rawFirst ? rawAllReduce : ourSync);
+            var second = Time(collective, rawFirst ? ourSync : rawAllReduce);
             if (i >= 0)
             {
-                rawTimes.Add(rawSeconds);
-                ourTimes.Add(ourSeconds);
+                rawTimes.Add(rawFirst ? first : second);
+                ourTimes.Add(rawFirst ? second : first);
             }
             // Keep values bounded: a sum of ones over W ranks grows by W each round.
             raw.fill_(1f);
@@ -69,7 +74,7 @@ internal static class AllReduceBench
         if (collective.Rank == 0)
         {
             var result = new { mib, ranks = collective.WorldSize, ours_gbps = Math.Round(ourGbps, 3), raw_mpi_gbps = Math.Round(rawGbps, 3),
-                ratio = Math.Round(ourGbps / rawGbps, 3), buckets = ddp.BucketCount, iterations };
+                ratio = Math.Round(ourGbps / rawGbps, 3), buckets = ddp.BucketCount, buckets_in_flight = inFlight, iterations };
             var text = JsonSerializer.Serialize(result);
             Console.WriteLine(text);
             if (json is not null)
