@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p bench/results
-dotnet build src/Worker -c Release -v quiet -nologo >/dev/null
-adan="src/Worker/bin/Release/net10.0/adan"
+source scripts/bench-lib.sh
+adan=$(bench_adan)
 mpiexec.mpich -n 2 "$adan" bench checkpoint --mib "${MIB:-256}" --repeats "${REPEATS:-5}" \
     ${DIR:+--dir "$DIR"} --json bench/results/checkpoint.json

@@ -1,20 +1,27 @@
+using System.Collections.Concurrent;
 using System.Security.Cryptography;
 
 namespace Adan.Sharded.Checkpoints;
 
 /// <summary>
-/// Writes a new file sequentially in large unbuffered writes and computes its SHA-256 on the way: each chunk is
-/// hashed on a pool thread while the same chunk is written, so the checksum costs no second read and, on two or
-/// more cores, little extra time.
+/// Writes a new file sequentially in large unbuffered writes and computes its SHA-256 on the way, from the same
+/// memory, on a second thread that may lag behind the writes: the checksum costs no second read, and its CPU time
+/// overlaps both the writes and the final fsync (an I/O wait), which on a 2-core machine is where it fits.
 /// </summary>
+/// <remarks>
+/// The hashing thread reads the caller's memory after <see cref="Write(IntPtr, long)"/> has returned, so that memory
+/// must stay unchanged until <see cref="Complete"/> returns (the checkpoint writer passes live tensors and the training
+/// step waits for the save). Small managed buffers are copied before they are queued.
+/// </remarks>
 internal sealed unsafe class HashingFileWriter : IDisposable
 {
-    /// <summary>Bytes per write: large enough for sequential throughput, small enough to overlap hash and write.</summary>
+    /// <summary>Bytes per write: large enough for sequential throughput, small enough to start hashing early.</summary>
     private const int ChunkBytes = 8 << 20;
 
     private readonly FileStream _stream;
     private readonly IncrementalHash _hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-    private Task? _pendingHash;
+    private readonly BlockingCollection<(IntPtr Data, int Length, byte[]? Copy)> _toHash = new();
+    private readonly Task _hashing;
 
     /// <summary>Creates (or truncates) the file.</summary>
     public HashingFileWriter(string path, long crashAfterBytes = -1)
@@ -22,6 +29,7 @@ internal sealed unsafe class HashingFileWriter : IDisposable
         // bufferSize 0: writes go straight from the caller's memory to the kernel, no managed copy.
         _stream = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, bufferSize: 0);
         CrashAfterBytes = crashAfterBytes;
+        _hashing = Task.Factory.StartNew(HashQueued, TaskCreationOptions.LongRunning);
     }
 
     /// <summary>Bytes written so far.</summary>
@@ -33,8 +41,7 @@ internal sealed unsafe class HashingFileWriter : IDisposable
     /// <summary>Writes a small managed buffer (e.g. a header).</summary>
     public void Write(ReadOnlySpan<byte> bytes)
     {
-        WaitForHash();
-        _hash.AppendData(bytes);
+        _toHash.Add((IntPtr.Zero, bytes.Length, bytes.ToArray()));
         _stream.Write(bytes);
         Advance(bytes.Length);
     }
@@ -46,29 +53,30 @@ internal sealed unsafe class HashingFileWriter : IDisposable
         for (long done = 0; done < length;)
         {
             var n = (int)Math.Min(ChunkBytes, length - done);
-            WaitForHash();
             var chunk = (IntPtr)(p + done);
-            _pendingHash = Task.Run(() => _hash.AppendData(new ReadOnlySpan<byte>((void*)chunk, n)));
+            _toHash.Add((chunk, n, null));
             _stream.Write(new ReadOnlySpan<byte>((void*)chunk, n));
             done += n;
             Advance(n);
         }
     }
 
-    /// <summary>fsyncs the file and returns its size and SHA-256 (lowercase hex).</summary>
+    /// <summary>fsyncs the file while the hash catches up, and returns its size and SHA-256 (lowercase hex).</summary>
     public (long Bytes, string Sha256) Complete()
     {
-        WaitForHash();
+        _toHash.CompleteAdding();
         _stream.Flush(flushToDisk: true);
+        _hashing.GetAwaiter().GetResult();
         return (Written, Convert.ToHexStringLower(_hash.GetHashAndReset()));
     }
 
     /// <inheritdoc />
     public void Dispose()
     {
+        _toHash.CompleteAdding();
         try
         {
-            _pendingHash?.Wait();
+            _hashing.Wait();
         }
         catch (AggregateException)
         {
@@ -76,12 +84,15 @@ internal sealed unsafe class HashingFileWriter : IDisposable
         }
         _stream.Dispose();
         _hash.Dispose();
+        _toHash.Dispose();
     }
 
-    private void WaitForHash()
+    private void HashQueued()
     {
-        _pendingHash?.GetAwaiter().GetResult();
-        _pendingHash = null;
+        foreach (var (data, length, copy) in _toHash.GetConsumingEnumerable())
+        {
+            _hash.AppendData(copy is not null ? copy : new ReadOnlySpan<byte>((void*)data, length));
+        }
     }
 
     private void Advance(long n)
