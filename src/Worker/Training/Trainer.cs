@@ -193,6 +193,8 @@ internal sealed class Trainer
             OptimizerStateBytes = optimizer.StateBytes,
             ResumedFrom = resumedFrom,
         };
+        // Flush the exporters now, so that the summary line is the last thing rank 0 prints.
+        telemetry.Dispose();
         if (Rank == 0)
         {
             if (lastCheckpoint is not null)

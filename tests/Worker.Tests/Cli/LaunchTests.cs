@@ -1,0 +1,107 @@
+using System.Diagnostics;
+
+namespace Adan.Worker.Tests.Cli;
+
+/// <summary><c>adan launch</c> when a rank dies or the run asks for telemetry.</summary>
+public class LaunchTests
+{
+    [Fact]
+    public async Task WhenARankIsKilledTheJobEndsAndNamesTheRank()
+    {
+        var runDir = Directory.CreateTempSubdirectory("adan-cli-kill-").FullName;
+        try
+        {
+            using var launcher = AdanCli.Start(["launch", "-n", "2", "--heartbeat-timeout", "5", "--", "train", "--set", "model=mlp",
+                "--set", "epochs=50", "--set", "micro_batch=16", "--set", "log_every=1", "--set", "resume=none", "--set", $"run_dir={runDir}"]);
+            var stderr = launcher.StandardError.ReadToEndAsync();
+            string? line;
+            while ((line = launcher.StandardOutput.ReadLine()) is not null && !line.StartsWith("epoch 1 step 20/"))
+            {
+            }
+            Assert.NotNull(line);
+            var victim = RankProcesses(launcher.Id).Last();
+            victim.Kill();
+            var drain = launcher.StandardOutput.ReadToEndAsync();
+            var watch = Stopwatch.StartNew();
+            using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            await launcher.WaitForExitAsync(limit.Token);
+            Assert.InRange(watch.Elapsed.TotalSeconds, 0, 15);
+            Assert.NotEqual(0, launcher.ExitCode);
+            Assert.Matches(@"adan launch: job \S+ failed .*rank [01] \(pid \d+", await stderr);
+            await drain;
+        }
+        finally
+        {
+            Directory.Delete(runDir, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void TelemetryConsoleExportsTheTrainingMetrics()
+    {
+        var runDir = Directory.CreateTempSubdirectory("adan-cli-otel-").FullName;
+        try
+        {
+            var result = AdanCli.Run(["train", "--telemetry", "console", "--set", "model=mlp", "--set", "train_subset=256", "--set", "test_subset=100",
+                "--set", "epochs=1", "--set", "micro_batch=32", "--set", "resume=none", "--set", $"run_dir={runDir}"]);
+            Assert.True(result.ExitCode == 0, result.Describe());
+            foreach (var instrument in new[] { "adan.train.step.duration", "adan.train.samples", "adan.train.loss", "adan.train.lr", "adan.optimizer.state.bytes" })
+            {
+                Assert.Contains(instrument, result.Stdout);
+            }
+            Assert.Contains("train.step", result.Stdout);
+            Assert.StartsWith("summary: ", result.StdoutLines[^1]);
+        }
+        finally
+        {
+            Directory.Delete(runDir, recursive: true);
+        }
+    }
+
+    /// <summary>The <c>adan train</c> processes started under the launcher (its mpiexec's children), by pid.</summary>
+    private static List<Process> RankProcesses(int launcherPid)
+    {
+        var ranks = new List<Process>();
+        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(dir), out var pid))
+            {
+                continue;
+            }
+            try
+            {
+                var argv = File.ReadAllText(Path.Combine(dir, "cmdline")).Split('\0');
+                if (argv.Length > 1 && argv[0].EndsWith("/adan") && argv[1] == "train")
+                {
+                    if (IsDescendant(pid, launcherPid))
+                    {
+                        ranks.Add(Process.GetProcessById(pid));
+                    }
+                }
+            }
+            catch (IOException)
+            {
+            }
+            catch (ArgumentException)
+            {
+            }
+        }
+        Assert.Equal(2, ranks.Count);
+        return ranks.OrderBy(p => p.Id).ToList();
+    }
+
+    private static bool IsDescendant(int pid, int ancestor)
+    {
+        for (var current = pid; current > 1;)
+        {
+            var stat = File.ReadAllText($"/proc/{current}/stat");
+            var parent = int.Parse(stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[1]);
+            if (parent == ancestor)
+            {
+                return true;
+            }
+            current = parent;
+        }
+        return false;
+    }
+}
