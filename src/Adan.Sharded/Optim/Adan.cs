@@ -59,11 +59,7 @@ public sealed class Adan : OptimizerHelper
         double eps = 1e-8, double weightDecay = 0, double maxGradNorm = 0, bool noProx = false)
     {
         ArgumentNullException.ThrowIfNull(parameters);
-        if (!(maxGradNorm >= 0))
-        {
-            throw new ArgumentException(
-                $"Invalid max_grad_norm: {Format(maxGradNorm)}; it must be >= 0 (0 disables clipping).", nameof(maxGradNorm));
-        }
+        AdanValidation.MaxGradNorm(maxGradNorm);
         var defaults = new Options
         {
             LearningRate = lr,
@@ -279,33 +275,9 @@ public sealed class Adan : OptimizerHelper
         return (maxGradNorm / (sumOfSquares.sqrt() + eps)).clamp(max: 1.0).item<float>();
     }
 
-    private static void Validate(Options options, string where)
-    {
-        RequireNonNegative(options.LearningRate!.Value, "lr", "learning rate", where);
-        RequireNonNegative(options.Eps!.Value, "eps", "epsilon", where);
-        RequireNonNegative(options.WeightDecay!.Value, "weight_decay", "weight decay", where);
-        RequireBeta(options.Beta1!.Value, "beta1", where);
-        RequireBeta(options.Beta2!.Value, "beta2", where);
-        RequireBeta(options.Beta3!.Value, "beta3", where);
-    }
-
-    private static void RequireNonNegative(double value, string name, string what, string where)
-    {
-        if (!(value >= 0))
-        {
-            throw new ArgumentException($"Invalid {what} {name}{where}: {Format(value)}; it must be >= 0.", name);
-        }
-    }
-
-    private static void RequireBeta(double value, string name, string where)
-    {
-        if (!(value >= 0 && value < 1))
-        {
-            throw new ArgumentException($"Invalid {name}{where}: {Format(value)}; it must be in [0, 1).", name);
-        }
-    }
-
-    private static string Format(double value) => value.ToString("R", CultureInfo.InvariantCulture);
+    private static void Validate(Options options, string where) =>
+        AdanValidation.HyperParameters(options.LearningRate!.Value, options.Eps!.Value, options.WeightDecay!.Value,
+            options.Beta1!.Value, options.Beta2!.Value, options.Beta3!.Value, where);
 
     /// <summary>
     /// The hyper-parameters of one parameter group, and its step counter (the official

@@ -28,21 +28,5 @@ public sealed record AdanGroupOptions
     public bool NoProx { get; init; }
 
     /// <summary>Throws <see cref="ArgumentException"/> naming the first value out of range.</summary>
-    public void Validate()
-    {
-        Require(LearningRate >= 0, "lr", LearningRate, "≥ 0");
-        Require(Eps >= 0, "eps", Eps, "≥ 0");
-        Require(WeightDecay >= 0, "weight_decay", WeightDecay, "≥ 0");
-        Require(Beta1 is >= 0 and < 1, "beta1", Beta1, "in [0, 1)");
-        Require(Beta2 is >= 0 and < 1, "beta2", Beta2, "in [0, 1)");
-        Require(Beta3 is >= 0 and < 1, "beta3", Beta3, "in [0, 1)");
-    }
-
-    private static void Require(bool ok, string name, double value, string range)
-    {
-        if (!ok || double.IsNaN(value))
-        {
-            throw new ArgumentException($"Invalid {name}: {value}; it must be {range}.", name);
-        }
-    }
+    public void Validate() => Optim.AdanValidation.HyperParameters(LearningRate, Eps, WeightDecay, Beta1, Beta2, Beta3);
 }

@@ -52,10 +52,7 @@ public sealed class ShardedAdan : IDisposable
     {
         ArgumentNullException.ThrowIfNull(flat);
         ArgumentNullException.ThrowIfNull(collective);
-        if (maxGradNorm < 0 || double.IsNaN(maxGradNorm))
-        {
-            throw new ArgumentException($"Invalid max_grad_norm: {maxGradNorm}; it must be ≥ 0 (0 disables clipping).", nameof(maxGradNorm));
-        }
+        AdanValidation.MaxGradNorm(maxGradNorm);
         if (maxConsecutiveSkips < 1)
         {
             throw new ArgumentException($"Invalid max consecutive skips: {maxConsecutiveSkips}; it must be ≥ 1.", nameof(maxConsecutiveSkips));
