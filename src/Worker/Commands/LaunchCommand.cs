@@ -85,6 +85,11 @@ internal static class LaunchCommand
         {
             return Usage(e.Message);
         }
+        catch (IOException e)
+        {
+            Console.Error.WriteLine($"adan launch: cannot start the coordinator on {listen}: {e.Message}");
+            return 1;
+        }
         finally
         {
             if (host is not null)

@@ -67,5 +67,12 @@ internal static class TrainCommand
             Console.Error.WriteLine($"adan train: {e.Message}");
             return 1;
         }
+        catch (Exception e)
+        {
+            // Not an expected failure: say what it was first, then give the trace for a bug report.
+            Console.Error.WriteLine($"adan train: unexpected {e.GetType().Name}: {e.Message}");
+            Console.Error.WriteLine(e.StackTrace);
+            return 1;
+        }
     }
 }
