@@ -32,6 +32,7 @@ public sealed class ShardedAdan : IDisposable
     private readonly bool[] _hasPreviousGradient;
     private readonly bool[] _hadGradient;
     private readonly double[] _stats;
+    private readonly AdanScalars[] _scalars;
     private readonly torch.Tensor _expAvg;
     private readonly torch.Tensor _expAvgSq;
     private readonly torch.Tensor _expAvgDiff;
@@ -96,6 +97,7 @@ public sealed class ShardedAdan : IDisposable
             throw new ArgumentException("optimizer got an empty parameter list; give it at least one parameter.", nameof(groups));
         }
         _groups = groupList.ToArray();
+        _scalars = new AdanScalars[_groups.Length];
 
         StateStart = stage == ZeroStage.Replicated ? 0 : flat.Layout.ShardStart(collective.Rank);
         StateLength = stage == ZeroStage.Replicated ? flat.Layout.TotalNumel : flat.Layout.ShardSize;
@@ -320,7 +322,7 @@ public sealed class ShardedAdan : IDisposable
 
     private void Update(ReadOnlySpan<float> grad, double gradientCoefficient)
     {
-        var scalars = new AdanScalars[_groups.Length];
+        var scalars = _scalars;
         for (var g = 0; g < _groups.Length; g++)
         {
             var group = _groups[g];
