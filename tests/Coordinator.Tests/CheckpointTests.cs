@@ -102,6 +102,7 @@ public sealed class CheckpointTests
             committed.Add(await CommitAsync(c, await WriteShardsAsync(c, step, 2, 2)));
         }
         var list = (await c.Checkpoints.ListAsync(new ListCheckpointsRequest { JobId = Job }, c.Headers)).Checkpoints;
+        await c.WhenRetentionDone();
         Assert.Equal([CheckpointState.Open, CheckpointState.Deleted, CheckpointState.Deleted, CheckpointState.Committed, CheckpointState.Committed],
             list.Select(i => i.State));
         Assert.False(Directory.Exists(committed[0].Directory));

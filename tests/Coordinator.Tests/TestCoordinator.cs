@@ -47,6 +47,9 @@ internal sealed class TestCoordinator : IAsyncDisposable
         await StartHostAsync();
     }
 
+    /// <summary>Completes when retention's background deletions queued so far are done.</summary>
+    public Task WhenRetentionDone() => _host?.WhenRetentionDone() ?? Task.CompletedTask;
+
     public Membership.MembershipClient Membership => new(Channel);
 
     public Checkpoints.CheckpointsClient Checkpoints => new(Channel);

@@ -17,7 +17,11 @@ public static class CheckpointFiles
     public static bool IsCommitted(string directory) => File.Exists(Path.Combine(directory, CheckpointManifest.FileName));
 
     /// <summary>The committed checkpoints under a root as (step, directory), oldest first.</summary>
-    public static IReadOnlyList<(long Step, string Directory)> Committed(string root)
+    public static IReadOnlyList<(long Step, string Directory)> Committed(string root) =>
+        [.. StepDirectories(root).Where(c => IsCommitted(c.Directory))];
+
+    /// <summary>Every <c>step-*</c> directory under a root, committed or not, as (step, directory), oldest first.</summary>
+    public static IReadOnlyList<(long Step, string Directory)> StepDirectories(string root)
     {
         if (!Directory.Exists(root))
         {
@@ -27,7 +31,7 @@ public static class CheckpointFiles
         foreach (var directory in Directory.EnumerateDirectories(root, "step-*"))
         {
             var name = Path.GetFileName(directory);
-            if (long.TryParse(name.AsSpan("step-".Length), NumberStyles.None, CultureInfo.InvariantCulture, out var step) && IsCommitted(directory))
+            if (long.TryParse(name.AsSpan("step-".Length), NumberStyles.None, CultureInfo.InvariantCulture, out var step))
             {
                 found.Add((step, Path.GetFullPath(directory)));
             }

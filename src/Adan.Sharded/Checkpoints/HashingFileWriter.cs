@@ -1,107 +1,174 @@
 using System.Collections.Concurrent;
 using System.Security.Cryptography;
+using Adan.Sharded.IO;
 
 namespace Adan.Sharded.Checkpoints;
 
 /// <summary>
-/// Writes a new file sequentially in large unbuffered writes and computes its SHA-256 on the way, from the same
-/// memory, on a second thread that may lag behind the writes: the checksum costs no second read, and its CPU time
-/// overlaps both the writes and the final fsync (an I/O wait), which on a 2-core machine is where it fits.
+/// Writes a new file sequentially and computes its SHA-256 on the way: the bytes are copied into a ring of aligned
+/// slots, hashed there while still in cache, and a second thread writes each full slot with direct I/O
+/// (<see cref="DirectFile"/>) while the caller fills and hashes the next. The checksum is of exactly the bytes
+/// written, costs no second read, and its CPU time overlaps the device's work instead of competing with page-cache
+/// copies.
 /// </summary>
 /// <remarks>
-/// The hashing thread reads the caller's memory after <see cref="Write(IntPtr, long)"/> has returned, so that memory
-/// must stay unchanged until <see cref="Complete"/> returns (the checkpoint writer passes live tensors and the training
-/// step waits for the save). Small managed buffers are copied before they are queued.
+/// The caller's memory is copied before <see cref="Write(IntPtr, long)"/> returns, so it may change afterwards. The
+/// last slot is padded to the direct-I/O alignment and the file cut back to its real length in <see cref="Complete"/>.
 /// </remarks>
 internal sealed unsafe class HashingFileWriter : IDisposable
 {
-    /// <summary>Bytes per write: large enough for sequential throughput, small enough to start hashing early.</summary>
-    private const int ChunkBytes = 8 << 20;
+    private const int SlotBytes = StagingRings.SlotBytes;
+    private const int SlotCount = StagingRings.SlotCount;
 
-    private readonly FileStream _stream;
+    private readonly DirectFile _file;
     private readonly IncrementalHash _hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-    private readonly BlockingCollection<(IntPtr Data, int Length, byte[]? Copy)> _toHash = new();
-    private readonly Task _hashing;
+    private readonly byte* _ring;
+    private readonly BlockingCollection<(int Slot, int Length, long Offset)> _toWrite = new();
+    private readonly SemaphoreSlim _freeSlots = new(SlotCount, SlotCount);
+    private readonly Task _writing;
+    private volatile Exception? _writeError;
+    private int _slot;
+    private int _fill;
+    private long _submitted;
+    private bool _completed;
 
     /// <summary>Creates (or truncates) the file.</summary>
+    /// <param name="path">The file to write.</param>
+    /// <param name="crashAfterBytes">Fault injection for tests: make the written part durable and kill the process once
+    /// this many bytes are written (-1: never).</param>
     public HashingFileWriter(string path, long crashAfterBytes = -1)
     {
-        // bufferSize 0: writes go straight from the caller's memory to the kernel, no managed copy.
-        _stream = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, bufferSize: 0);
+        _file = DirectFile.Create(path);
+        _ring = StagingRings.Rent();
         CrashAfterBytes = crashAfterBytes;
-        _hashing = Task.Factory.StartNew(HashQueued, TaskCreationOptions.LongRunning);
+        _freeSlots.Wait();
+        _writing = Task.Factory.StartNew(WriteQueued, TaskCreationOptions.LongRunning);
     }
 
-    /// <summary>Bytes written so far.</summary>
+    /// <summary>Bytes written so far (accepted from the caller).</summary>
     public long Written { get; private set; }
 
-    /// <summary>Fault injection for tests: flush and kill the process once this many bytes are written (-1: never).</summary>
+    /// <summary>Fault injection for tests (-1: never).</summary>
     public long CrashAfterBytes { get; }
 
-    /// <summary>Writes a small managed buffer (e.g. a header).</summary>
+    /// <summary>Writes a managed buffer (e.g. a header).</summary>
     public void Write(ReadOnlySpan<byte> bytes)
     {
-        _toHash.Add((IntPtr.Zero, bytes.Length, bytes.ToArray()));
-        _stream.Write(bytes);
-        Advance(bytes.Length);
-    }
-
-    /// <summary>Writes <paramref name="length"/> bytes from native memory (a tensor's data) in large chunks.</summary>
-    public void Write(IntPtr data, long length)
-    {
-        var p = (byte*)data;
-        for (long done = 0; done < length;)
+        fixed (byte* p = bytes)
         {
-            var n = (int)Math.Min(ChunkBytes, length - done);
-            var chunk = (IntPtr)(p + done);
-            _toHash.Add((chunk, n, null));
-            _stream.Write(new ReadOnlySpan<byte>((void*)chunk, n));
-            done += n;
-            Advance(n);
+            Write((IntPtr)p, bytes.Length);
         }
     }
 
-    /// <summary>fsyncs the file while the hash catches up, and returns its size and SHA-256 (lowercase hex).</summary>
+    /// <summary>Writes <paramref name="length"/> bytes from native memory (a tensor's data).</summary>
+    public void Write(IntPtr data, long length)
+    {
+        ObjectDisposedException.ThrowIf(_completed, this);
+        var source = (byte*)data;
+        while (length > 0)
+        {
+            var n = (int)Math.Min(length, SlotBytes - _fill);
+            Buffer.MemoryCopy(source, SlotStart(_slot) + _fill, n, n);
+            _fill += n;
+            source += n;
+            length -= n;
+            Written += n;
+            if (_fill == SlotBytes)
+            {
+                Submit();
+            }
+            if (CrashAfterBytes >= 0 && Written >= CrashAfterBytes)
+            {
+                Finish();
+                Environment.FailFast($"fault injection: killed after writing {Written} bytes of {_file.Path}");
+            }
+        }
+    }
+
+    /// <summary>Writes what is left, fsyncs the file, and returns its size and SHA-256 (lowercase hex).</summary>
+    /// <exception cref="IOException">A write or the fsync failed; the message names the file.</exception>
     public (long Bytes, string Sha256) Complete()
     {
-        _toHash.CompleteAdding();
-        _stream.Flush(flushToDisk: true);
-        _hashing.GetAwaiter().GetResult();
+        Finish();
         return (Written, Convert.ToHexStringLower(_hash.GetHashAndReset()));
     }
 
     /// <inheritdoc />
     public void Dispose()
     {
-        _toHash.CompleteAdding();
+        _toWrite.CompleteAdding();
         try
         {
-            _hashing.Wait();
+            _writing.Wait();
         }
         catch (AggregateException)
         {
             // The writer is being abandoned after an error; that error is the one to report.
         }
-        _stream.Dispose();
+        _file.Dispose();
+        StagingRings.Return(_ring);
         _hash.Dispose();
-        _toHash.Dispose();
+        _toWrite.Dispose();
+        _freeSlots.Dispose();
     }
 
-    private void HashQueued()
+    private byte* SlotStart(int slot) => StagingRings.Slot(_ring, slot);
+
+    /// <summary>Hashes the filled part of the current slot, queues it (padded to the alignment) and takes the next slot.</summary>
+    private void Submit()
     {
-        foreach (var (data, length, copy) in _toHash.GetConsumingEnumerable())
+        ThrowIfWriteFailed();
+        var start = SlotStart(_slot);
+        _hash.AppendData(new ReadOnlySpan<byte>(start, _fill));
+        var length = (_fill + DirectFile.Alignment - 1) / DirectFile.Alignment * DirectFile.Alignment;
+        new Span<byte>(start + _fill, length - _fill).Clear();
+        _toWrite.Add((_slot, length, _submitted));
+        _submitted += _fill;
+        _freeSlots.Wait();
+        _slot = (_slot + 1) % SlotCount;
+        _fill = 0;
+    }
+
+    /// <summary>Queues the partial last slot, waits for the writes, cuts off the padding and fsyncs.</summary>
+    private void Finish()
+    {
+        ObjectDisposedException.ThrowIf(_completed, this);
+        _completed = true;
+        if (_fill > 0)
         {
-            _hash.AppendData(copy is not null ? copy : new ReadOnlySpan<byte>((void*)data, length));
+            Submit();
+        }
+        _toWrite.CompleteAdding();
+        _writing.GetAwaiter().GetResult();
+        ThrowIfWriteFailed();
+        _file.SetLength(Written);
+        _file.Flush();
+    }
+
+    private void ThrowIfWriteFailed()
+    {
+        if (_writeError is { } e)
+        {
+            throw new IOException(e.Message, e);
         }
     }
 
-    private void Advance(long n)
+    private void WriteQueued()
     {
-        Written += n;
-        if (CrashAfterBytes >= 0 && Written >= CrashAfterBytes)
+        foreach (var (slot, length, offset) in _toWrite.GetConsumingEnumerable())
         {
-            _stream.Flush(flushToDisk: true);
-            Environment.FailFast($"fault injection: killed after writing {Written} bytes of {_stream.Name}");
+            if (_writeError is null)
+            {
+                try
+                {
+                    _file.Write(new ReadOnlySpan<byte>(SlotStart(slot), length), offset);
+                }
+                catch (IOException e)
+                {
+                    _writeError = e;
+                }
+            }
+            _freeSlots.Release();
         }
     }
 }

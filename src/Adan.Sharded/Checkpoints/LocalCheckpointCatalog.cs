@@ -9,8 +9,14 @@ namespace Adan.Sharded.Checkpoints;
 /// <c>&lt;root&gt;/step-&lt;step:D10&gt;</c>, a directory is committed exactly when it holds <c>manifest.json</c>, which
 /// rank 0 writes atomically after every rank's shard is durable. The root must be a file system every rank sees.
 /// </summary>
-public sealed class LocalCheckpointCatalog : ICheckpointCatalog
+/// <remarks>
+/// Retention runs in the background after a commit (see <see cref="BackgroundDeleter"/>), so deleting old
+/// checkpoints never blocks training; <see cref="Dispose"/> and <see cref="WhenRetentionDone"/> wait for it.
+/// </remarks>
+public sealed class LocalCheckpointCatalog : ICheckpointCatalog, IDisposable
 {
+    private readonly BackgroundDeleter _deleter;
+
     /// <summary>Creates a catalogue under <paramref name="root"/> (created when missing).</summary>
     /// <param name="root">The job's checkpoint root.</param>
     /// <param name="keepLast">Committed checkpoints to keep (older committed ones are deleted after a commit); 0 keeps all.</param>
@@ -23,6 +29,8 @@ public sealed class LocalCheckpointCatalog : ICheckpointCatalog
         }
         Root = Path.GetFullPath(root);
         KeepLast = keepLast;
+        _deleter = new BackgroundDeleter(CheckpointManifest.FileName,
+            (directory, e) => Console.Error.WriteLine($"warning: retention could not delete {directory}: {e.Message}"));
     }
 
     /// <summary>The absolute checkpoint root.</summary>
@@ -94,7 +102,17 @@ public sealed class LocalCheckpointCatalog : ICheckpointCatalog
         return Task.FromResult(committed.Count == 0 ? null : committed[^1].Directory);
     }
 
-    /// <summary>Deletes committed checkpoints older than the newest <see cref="KeepLast"/>; uncommitted directories are left alone.</summary>
+    /// <summary>Completes when the deletions queued by retention so far are done.</summary>
+    public Task WhenRetentionDone() => _deleter.WhenIdle();
+
+    /// <summary>Waits for retention's queued deletions.</summary>
+    public void Dispose() => _deleter.Dispose();
+
+    /// <summary>
+    /// Queues for deletion the committed checkpoints older than the newest <see cref="KeepLast"/>, and uncommitted
+    /// directories older than the newest commit (left by a save that crashed, or by a deletion cut short): no save can
+    /// still be writing those. Uncommitted directories newer than the newest commit are left alone.
+    /// </summary>
     private void ApplyRetention()
     {
         if (KeepLast == 0)
@@ -102,12 +120,18 @@ public sealed class LocalCheckpointCatalog : ICheckpointCatalog
             return;
         }
         var committed = CheckpointFiles.Committed(Root);
-        foreach (var (_, directory) in committed.Take(Math.Max(0, committed.Count - KeepLast)))
+        if (committed.Count == 0)
         {
-            // Manifest first: a crash mid-delete leaves an uncommitted directory, never a committed one with holes.
-            File.Delete(Path.Combine(directory, CheckpointManifest.FileName));
-            AtomicFile.SyncDirectory(directory);
-            Directory.Delete(directory, recursive: true);
+            return;
+        }
+        var newest = committed[^1].Step;
+        var kept = committed.TakeLast(KeepLast).Select(c => c.Directory).ToHashSet(StringComparer.Ordinal);
+        foreach (var (step, directory) in CheckpointFiles.StepDirectories(Root))
+        {
+            if (step < newest && !kept.Contains(directory))
+            {
+                _deleter.Enqueue(directory);
+            }
         }
     }
 }

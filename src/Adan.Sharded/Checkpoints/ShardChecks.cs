@@ -1,5 +1,5 @@
-using System.Buffers;
 using System.Security.Cryptography;
+using Adan.Sharded.IO;
 
 namespace Adan.Sharded.Checkpoints;
 
@@ -52,24 +52,11 @@ internal static class ShardChecks
         return (ShardProblem.None, null);
     }
 
-    /// <summary>SHA-256 of a file as lowercase hex, read sequentially in 4 MiB blocks.</summary>
+    /// <summary>SHA-256 of a file as lowercase hex; the hashing of each chunk overlaps the reading of the next.</summary>
     public static string Sha256(string path)
     {
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        var buffer = ArrayPool<byte>.Shared.Rent(4 << 20);
-        try
-        {
-            using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 0, FileOptions.SequentialScan);
-            int n;
-            while ((n = stream.Read(buffer, 0, buffer.Length)) > 0)
-            {
-                hash.AppendData(buffer, 0, n);
-            }
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
-        }
+        SequentialFileReader.ForEachChunk(path, (chunk, _) => hash.AppendData(chunk));
         return Convert.ToHexStringLower(hash.GetHashAndReset());
     }
 

@@ -141,8 +141,14 @@ public static class ShardedCheckpoint
     /// <param name="adan">The freshly built optimizer over the model's flat parameters.</param>
     /// <param name="collective">The job's collective.</param>
     /// <exception cref="CheckpointException">Not committed, unknown manifest version, a layout that does not fit the model, or
-    /// a shard missing, of another size or checksum; the message names the file. Nothing has been changed then.</exception>
-    /// <remarks>Collective: every rank must call. Every rank verifies the checksums of the shards it reads.</remarks>
+    /// a shard missing, of another size or header: found before anything is read, nothing has been changed. A shard whose
+    /// SHA-256 differs from the manifest: found while that shard is read into place, so the parameters and optimizer
+    /// state are partly overwritten; loading an intact checkpoint afterwards overwrites all of them. The message names
+    /// the file either way.</exception>
+    /// <remarks>
+    /// Collective: every rank must call. Every rank reads each shard it needs once, front to back, hashing all of it while
+    /// copying its slices into place: verifying first would read every byte twice and make a restore half as fast.
+    /// </remarks>
     public static CheckpointManifest Load(string path, ShardedAdan adan, ICollective collective)
     {
         ArgumentNullException.ThrowIfNull(adan);
@@ -161,56 +167,55 @@ public static class ShardedCheckpoint
             : Pieces(layout, oldLayout, adan.StateStart, adan.StateLength);
         var needed = paramPieces.Concat(statePieces).Select(p => p.Shard).ToHashSet();
 
-        // Every rank checks what it needs; one all-reduce makes every rank refuse together (no rank left in a collective).
+        // Every shard's presence, size and header first (cheap); one all-reduce makes every rank refuse together, so
+        // no rank is left waiting in a collective, and a checkpoint with a missing or truncated shard changes nothing.
         var problems = new long[manifest.WorldSize];
         var messages = new string?[manifest.WorldSize];
         foreach (var shard in manifest.Shards)
         {
-            (var kind, messages[shard.Rank]) = ShardChecks.Check(directory, shard, needed.Contains(shard.Rank), oldLayout.ShardSize, manifest.Tensors);
+            (var kind, messages[shard.Rank]) = ShardChecks.Check(directory, shard, checksum: false, oldLayout.ShardSize, manifest.Tensors);
             problems[shard.Rank] = (long)kind;
         }
-        collective.AllReduce(problems.AsSpan(), ReduceOp.Max);
-        for (var r = 0; r < problems.Length; r++)
-        {
-            if (problems[r] != 0)
-            {
-                throw new CheckpointException(messages[r]
-                    ?? ShardChecks.Describe((ShardProblem)problems[r], Path.Combine(directory, manifest.Shards[r].File)) + " (found by another rank)");
-            }
-        }
+        ThrowIfAnyRankFound(problems, messages, directory, manifest, collective);
 
-        string? failure = null;
-        var files = new Dictionary<int, SafetensorsFile>();
+        // Then one pass over each shard this rank needs: hash all of it while its slices go into place.
+        var readFailure = 0L;
+        string? readMessage = null;
         try
         {
-            foreach (var r in needed)
+            using var own = adan.Flat.Values.narrow(0, paramStart, layout.ShardSize);
+            var destinations = ShardedAdan.StateNames.Select(n => (Name: n, Tensor: adan.StateBuffer(n), Pieces: statePieces))
+                .Prepend(("param", own, paramPieces)).ToArray();
+            foreach (var (name, tensor, pieces) in destinations)
             {
-                files[r] = SafetensorsFile.Open(Path.Combine(directory, manifest.Shards[r].File));
+                TensorMemory.RequireContiguousCpu(tensor, torch.ScalarType.Float32, name);
+                ZeroUncovered(tensor, pieces);
             }
-            using (var own = adan.Flat.Values.narrow(0, paramStart, layout.ShardSize))
+            foreach (var r in needed.Order())
             {
-                ReadInto(own, "param", paramPieces, files);
-            }
-            foreach (var name in ShardedAdan.StateNames)
-            {
-                ReadInto(adan.StateBuffer(name), name, statePieces, files);
+                var shard = manifest.Shards[r];
+                var shardPath = Path.Combine(directory, shard.File);
+                var (bytes, sha256) = ShardScatter.HashAndScatter(shardPath, Copies(shardPath, r, destinations));
+                if (bytes != shard.Bytes || sha256 != shard.Sha256)
+                {
+                    problems[r] = (long)(bytes != shard.Bytes ? ShardProblem.Size : ShardProblem.Checksum);
+                    messages[r] = bytes != shard.Bytes
+                        ? $"{shardPath} has {bytes} bytes, the manifest says {shard.Bytes} (changed while being read)."
+                        : $"{shardPath} has sha256 {sha256}, the manifest says {shard.Sha256} (altered).";
+                }
             }
         }
-        catch (CheckpointException e)
+        catch (Exception e) when (e is IOException or CheckpointException)
         {
-            failure = e.Message;
+            readFailure = 1;
+            readMessage = $"rank {collective.Rank} could not read {directory}: {e.Message}";
         }
-        finally
+        var failed = collective.AllReduce(readFailure, ReduceOp.Max);
+        if (failed > 0)
         {
-            foreach (var f in files.Values)
-            {
-                f.Dispose();
-            }
+            throw new CheckpointException(readMessage ?? $"{directory}: another rank could not read its shards; the parameters and optimizer state are partly overwritten.");
         }
-        if (collective.AllReduce(failure is null ? 0.0 : 1.0, ReduceOp.Max) > 0)
-        {
-            throw new CheckpointException(failure ?? $"{directory}: another rank could not read its slices.");
-        }
+        ThrowIfAnyRankFound(problems, messages, directory, manifest, collective);
         using (var own = adan.Flat.Values.narrow(0, paramStart, layout.ShardSize))
         {
             collective.AllGather(own, adan.Flat.Values);
@@ -250,13 +255,50 @@ public static class ShardedCheckpoint
         return pieces;
     }
 
-    private static void ReadInto(torch.Tensor destination, string name, List<Piece> pieces, Dictionary<int, SafetensorsFile> files)
+    /// <summary>Zeroes what no piece fills (padding must read as zero), without writing the rest twice.</summary>
+    private static void ZeroUncovered(torch.Tensor destination, List<Piece> pieces)
     {
-        destination.zero_();
-        var span = TensorMemory.AsFloatSpan(destination, name);
-        foreach (var p in pieces)
+        var at = 0L;
+        foreach (var p in pieces.OrderBy(p => p.DestinationOffset).Append(new Piece(-1, 0, destination.numel(), 0)))
         {
-            files[p.Shard].ReadFloats(name, p.SourceOffset, span.Slice(checked((int)p.DestinationOffset), checked((int)p.Count)));
+            if (p.DestinationOffset > at)
+            {
+                using var gap = destination.narrow(0, at, p.DestinationOffset - at);
+                gap.zero_();
+            }
+            at = Math.Max(at, p.DestinationOffset + p.Count);
+        }
+    }
+
+    /// <summary>The copies from old shard <paramref name="shard"/> into each destination: its pieces, as file byte ranges.</summary>
+    private static List<ShardScatter.Copy> Copies(string path, int shard, (string Name, torch.Tensor Tensor, List<Piece> Pieces)[] destinations)
+    {
+        using var file = SafetensorsFile.Open(path);
+        var copies = new List<ShardScatter.Copy>();
+        foreach (var (name, tensor, pieces) in destinations)
+        {
+            var data = file.DataStart + file.Tensor(name).Begin;
+            var memory = TensorMemory.DataPointer(tensor);
+            foreach (var p in pieces.Where(p => p.Shard == shard))
+            {
+                copies.Add(new ShardScatter.Copy(data + p.SourceOffset * sizeof(float), p.Count * sizeof(float), memory + (nint)(p.DestinationOffset * sizeof(float))));
+            }
+        }
+        return copies;
+    }
+
+    /// <summary>Agrees on every rank's findings (one all-reduce of problem codes) and throws the same refusal everywhere.</summary>
+    /// <remarks>Collective: every rank must call.</remarks>
+    private static void ThrowIfAnyRankFound(long[] problems, string?[] messages, string directory, CheckpointManifest manifest, ICollective collective)
+    {
+        collective.AllReduce(problems.AsSpan(), ReduceOp.Max);
+        for (var r = 0; r < problems.Length; r++)
+        {
+            if (problems[r] != 0)
+            {
+                throw new CheckpointException(messages[r]
+                    ?? ShardChecks.Describe((ShardProblem)problems[r], Path.Combine(directory, manifest.Shards[r].File)) + " (found by another rank)");
+            }
         }
     }
 

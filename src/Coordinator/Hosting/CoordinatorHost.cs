@@ -94,6 +94,10 @@ public sealed class CoordinatorHost : IAsyncDisposable
         return Address;
     }
 
+    /// <summary>Completes when the checkpoint directories that retention queued so far are deleted.</summary>
+    internal Task WhenRetentionDone() =>
+        _app?.Services.GetRequiredService<CheckpointCatalog>().WhenRetentionDone() ?? Task.CompletedTask;
+
     /// <summary>Completes when the host stops (Ctrl+C, SIGTERM or <see cref="StopAsync"/>).</summary>
     public Task WaitForShutdownAsync(CancellationToken cancellationToken = default) =>
         _app?.WaitForShutdownAsync(cancellationToken) ?? Task.CompletedTask;

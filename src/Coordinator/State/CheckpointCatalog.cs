@@ -17,9 +17,11 @@ namespace Adan.Coordinator.State;
 /// One lock serialises every checkpoint operation: they are rare (one per checkpoint per rank) and serialising them
 /// makes "all shards in, then manifest, then COMMITTED" trivially race-free. The catalogue row turns COMMITTED only
 /// after manifest.json is durable, so Latest never returns a checkpoint whose manifest could be missing; a crash
-/// in between leaves the row OPEN and the previous checkpoint latest.
+/// in between leaves the row OPEN and the previous checkpoint latest. Retention marks rows DELETED under the lock
+/// and deletes their directories in the background (<see cref="BackgroundDeleter"/>), so a commit, and the rank 0
+/// waiting for it, never waits for hundreds of MB to be freed.
 /// </remarks>
-internal sealed partial class CheckpointCatalog
+internal sealed partial class CheckpointCatalog : IDisposable
 {
     /// <summary>Name of the commit record in every checkpoint directory.</summary>
     public const string ManifestFileName = "manifest.json";
@@ -29,6 +31,7 @@ internal sealed partial class CheckpointCatalog
     private readonly JobRegistry _jobs;
     private readonly CoordinatorOptions _options;
     private readonly ILogger<CheckpointCatalog> _logger;
+    private readonly BackgroundDeleter _deleter;
 
     public CheckpointCatalog(CoordinatorStore store, JobRegistry jobs, CoordinatorOptions options, ILogger<CheckpointCatalog> logger)
     {
@@ -36,8 +39,16 @@ internal sealed partial class CheckpointCatalog
         _jobs = jobs;
         _options = options;
         _logger = logger;
+        _deleter = new BackgroundDeleter(ManifestFileName,
+            (directory, e) => _logger.LogWarning("Retention could not delete '{Directory}': {Message}", directory, e.Message));
         _jobs.JobFailed += AbortOpen;
     }
+
+    /// <summary>Completes when the directories retention queued so far are deleted.</summary>
+    public Task WhenRetentionDone() => _deleter.WhenIdle();
+
+    /// <summary>Waits for retention's queued deletions (the host disposes the catalogue when it stops).</summary>
+    public void Dispose() => _deleter.Dispose();
 
     [GeneratedRegex("^[0-9a-f]{64}$")]
     private static partial Regex Sha256Pattern();
@@ -224,7 +235,7 @@ internal sealed partial class CheckpointCatalog
         }
     }
 
-    /// <summary>Deletes committed checkpoints beyond the newest K; never the newest, never an open or aborted one.</summary>
+    /// <summary>Deletes (in the background) committed checkpoints beyond the newest K; never the newest, never an open or aborted one.</summary>
     private void ApplyRetention(string jobId)
     {
         if (_options.KeepLast == 0)
@@ -242,17 +253,9 @@ internal sealed partial class CheckpointCatalog
         {
             // Catalogue first: a crash mid-delete must not leave a COMMITTED row pointing at a half-deleted directory.
             _store.SetCheckpointState(old.CheckpointId, CheckpointState.Deleted, old.ManifestPath, old.CommittedUnixTimeMs);
-            if (protectedDirectories.Contains(old.Directory))
+            if (!protectedDirectories.Contains(old.Directory))
             {
-                continue;
-            }
-            try
-            {
-                Directory.Delete(old.Directory, recursive: true);
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                _logger.LogWarning("Retention could not delete '{Directory}': {Message}", old.Directory, e.Message);
+                _deleter.Enqueue(old.Directory);
             }
         }
     }

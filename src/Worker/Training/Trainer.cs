@@ -91,6 +91,8 @@ internal sealed class Trainer
         ICheckpointCatalog? catalog = sharded is null || _config.CheckpointEvery <= 0
             ? null
             : link is not null ? new CoordinatorCheckpointCatalog(link.Client, checkpointRoot) : new LocalCheckpointCatalog(checkpointRoot, _config.KeepLast);
+        // The local catalogue deletes old checkpoints in the background; leaving waits for that.
+        using var catalogLifetime = catalog as IDisposable;
         var startStep = 0L;
         var lastLoss = double.NaN;
         string? resumedFrom = null;

@@ -1,0 +1,266 @@
+using System.Runtime.InteropServices;
+
+namespace Adan.Sharded.IO;
+
+/// <summary>
+/// A file opened for positioned reads, or created for positioned writes, that bypass the page cache (Linux
+/// <c>O_DIRECT</c>) where the file system allows it, and go through the page cache elsewhere (tmpfs, some FUSE mounts,
+/// other systems).
+/// </summary>
+/// <remarks>
+/// <para>
+/// Why: a buffered write copies every byte into page-cache pages that the kernel must first allocate, which on the
+/// virtual machines this runs on costs as much CPU as the copy itself; a checkpoint of hundreds of MB then competes
+/// for the cores with its own SHA-256. Direct writes move the bytes from the caller's memory to the device without
+/// that copy, so the process's CPU is free for hashing while the device works.
+/// </para>
+/// <para>
+/// Direct I/O needs the memory address, length and file offset of every read and write aligned to
+/// <see cref="Alignment"/> (a read may return less at the end of the file); a writer pads the last write and calls
+/// <see cref="SetLength"/> to cut the padding off. When the file system refuses <c>O_DIRECT</c> (at open, or with
+/// <c>EINVAL</c> on an access), the file silently continues as a buffered one; <see cref="IsDirect"/> says which.
+/// Reads see what buffered writers wrote: the kernel writes dirty cached pages back before a direct read.
+/// </para>
+/// </remarks>
+internal sealed partial class DirectFile : IDisposable
+{
+    /// <summary>Alignment of addresses, lengths and offsets for direct writes (covers 512-byte and 4 KiB sectors).</summary>
+    public const int Alignment = 4096;
+
+    private const int ORdOnly = 0x0;
+    private const int OWrOnly = 0x1;
+    private const int OCreat = 0x40;
+    private const int OTrunc = 0x200;
+    private const int OCloExec = 0x80000;
+    private const int FGetFl = 3;
+    private const int FSetFl = 4;
+    private const int EIntr = 4;
+    private const int EInval = 22;
+
+    private readonly int _fd = -1;
+    private readonly FileStream? _managed;
+    private readonly int _directFlag;
+
+    private DirectFile(string path, int fd, int directFlag, FileStream? managed)
+    {
+        Path = path;
+        _fd = fd;
+        _directFlag = directFlag;
+        _managed = managed;
+        IsDirect = directFlag != 0;
+    }
+
+    /// <summary>The file's path.</summary>
+    public string Path { get; }
+
+    /// <summary>Whether writes bypass the page cache (they need <see cref="Alignment"/> then).</summary>
+    public bool IsDirect { get; private set; }
+
+    /// <summary>Creates (or truncates) <paramref name="path"/> for writing, with direct I/O where the platform and file system allow it.</summary>
+    /// <exception cref="IOException">The file cannot be created; the message names it and the system's reason.</exception>
+    public static DirectFile Create(string path) =>
+        OperatingSystem.IsLinux()
+            ? OpenNative(path, OWrOnly | OCreat | OTrunc | OCloExec, "create")
+            : new DirectFile(path, -1, 0, new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, bufferSize: 0));
+
+    /// <summary>Opens an existing file for reading, with direct I/O where the platform and file system allow it.</summary>
+    /// <exception cref="FileNotFoundException">There is no such file.</exception>
+    /// <exception cref="IOException">The file cannot be opened; the message names it and the system's reason.</exception>
+    public static DirectFile OpenRead(string path)
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return new DirectFile(path, -1, 0, new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 0));
+        }
+        if (!File.Exists(path))
+        {
+            throw new FileNotFoundException($"'{path}' does not exist.", path);
+        }
+        return OpenNative(path, ORdOnly | OCloExec, "open");
+    }
+
+    /// <summary>
+    /// Reads up to <paramref name="buffer"/>'s length at <paramref name="offset"/> (aligned when <see cref="IsDirect"/>);
+    /// returns the bytes read, less than asked only at the end of the file.
+    /// </summary>
+    /// <exception cref="IOException">The read failed; the message names the file.</exception>
+    public unsafe int Read(Span<byte> buffer, long offset)
+    {
+        if (_managed is not null)
+        {
+            _managed.Position = offset;
+            return _managed.ReadAtLeast(buffer, buffer.Length, throwOnEndOfStream: false);
+        }
+        var total = 0;
+        fixed (byte* start = buffer)
+        {
+            while (total < buffer.Length)
+            {
+                var n = PRead(_fd, start + total, buffer.Length - total, offset + total);
+                if (n < 0)
+                {
+                    var errno = Marshal.GetLastPInvokeError();
+                    if (errno == EIntr)
+                    {
+                        continue;
+                    }
+                    if (errno == EInval && IsDirect)
+                    {
+                        DropDirect();
+                        continue;
+                    }
+                    throw Failure("read", Path, errno);
+                }
+                if (n == 0)
+                {
+                    break;
+                }
+                total += (int)n;
+            }
+        }
+        return total;
+    }
+
+    /// <summary>Writes all of <paramref name="data"/> at <paramref name="offset"/> (aligned when <see cref="IsDirect"/>).</summary>
+    /// <exception cref="IOException">The write failed (disk full, I/O error); the message names the file.</exception>
+    public unsafe void Write(ReadOnlySpan<byte> data, long offset)
+    {
+        if (_managed is not null)
+        {
+            _managed.Position = offset;
+            _managed.Write(data);
+            return;
+        }
+        fixed (byte* start = data)
+        {
+            var p = start;
+            var left = (nint)data.Length;
+            while (left > 0)
+            {
+                var n = PWrite(_fd, p, left, offset);
+                if (n < 0)
+                {
+                    var errno = Marshal.GetLastPInvokeError();
+                    if (errno == EIntr)
+                    {
+                        continue;
+                    }
+                    if (errno == EInval && IsDirect)
+                    {
+                        // The file system took O_DIRECT at open but not these writes: continue through the page cache.
+                        DropDirect();
+                        continue;
+                    }
+                    throw Failure("write", Path, errno);
+                }
+                p += n;
+                left -= n;
+                offset += n;
+            }
+        }
+    }
+
+    /// <summary>Sets the file's length (cuts off the padding of the last aligned write).</summary>
+    public void SetLength(long length)
+    {
+        if (_managed is not null)
+        {
+            _managed.SetLength(length);
+        }
+        else if (FTruncate(_fd, length) != 0)
+        {
+            throw Failure("truncate", Path);
+        }
+    }
+
+    /// <summary>Makes the file's data and size durable (fsync).</summary>
+    public void Flush()
+    {
+        if (_managed is not null)
+        {
+            _managed.Flush(flushToDisk: true);
+        }
+        else if (FSync(_fd) != 0)
+        {
+            throw Failure("fsync", Path);
+        }
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        if (_managed is not null)
+        {
+            _managed.Dispose();
+        }
+        else if (_fd >= 0)
+        {
+            _ = Close(_fd);
+        }
+    }
+
+    private static DirectFile OpenNative(string path, int flags, string what)
+    {
+        var mode = Convert.ToInt32("644", 8);
+        var directFlag = DirectFlagForArchitecture();
+        if (directFlag != 0)
+        {
+            var fd = Open(path, flags | directFlag, mode);
+            if (fd >= 0)
+            {
+                return new DirectFile(path, fd, directFlag, null);
+            }
+            if (Marshal.GetLastPInvokeError() != EInval)
+            {
+                throw Failure(what, path);
+            }
+        }
+        var buffered = Open(path, flags, mode);
+        return buffered >= 0 ? new DirectFile(path, buffered, 0, null) : throw Failure(what, path);
+    }
+
+    private void DropDirect()
+    {
+        var flags = Fcntl(_fd, FGetFl, 0);
+        if (flags < 0 || Fcntl(_fd, FSetFl, flags & ~_directFlag) < 0)
+        {
+            throw Failure("turn off direct I/O on", Path);
+        }
+        IsDirect = false;
+    }
+
+    /// <summary>O_DIRECT differs between architectures; 0 where it is not known (then the file is buffered).</summary>
+    private static int DirectFlagForArchitecture() => RuntimeInformation.ProcessArchitecture switch
+    {
+        Architecture.X64 or Architecture.X86 => 0x4000,
+        Architecture.Arm64 or Architecture.Arm => 0x10000,
+        _ => 0,
+    };
+
+    private static IOException Failure(string what, string path, int? errno = null)
+    {
+        var code = errno ?? Marshal.GetLastPInvokeError();
+        return new IOException($"cannot {what} '{path}': {Marshal.GetPInvokeErrorMessage(code)} (errno {code})");
+    }
+
+    [LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int Open(string path, int flags, int mode);
+
+    [LibraryImport("libc", EntryPoint = "pread", SetLastError = true)]
+    private static unsafe partial nint PRead(int fd, byte* buffer, nint count, long offset);
+
+    [LibraryImport("libc", EntryPoint = "pwrite", SetLastError = true)]
+    private static unsafe partial nint PWrite(int fd, byte* buffer, nint count, long offset);
+
+    [LibraryImport("libc", EntryPoint = "ftruncate", SetLastError = true)]
+    private static partial int FTruncate(int fd, long length);
+
+    [LibraryImport("libc", EntryPoint = "fsync", SetLastError = true)]
+    private static partial int FSync(int fd);
+
+    [LibraryImport("libc", EntryPoint = "fcntl", SetLastError = true)]
+    private static partial int Fcntl(int fd, int command, int argument);
+
+    [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
+    private static partial int Close(int fd);
+}
