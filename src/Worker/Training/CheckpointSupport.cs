@@ -27,6 +27,24 @@ internal static class CheckpointSupport
         }
     }
 
+    /// <summary>
+    /// Refuses to start a run that saves into <paramref name="checkpointRoot"/> while it holds committed checkpoints
+    /// newer than the run's start: the run would reach those steps and have to overwrite them. Found at start, not
+    /// after hours of training at the first colliding save.
+    /// </summary>
+    /// <exception cref="CheckpointException">Such checkpoints exist; the message names them and the ways out.</exception>
+    public static void RefuseNewerCheckpoints(string checkpointRoot, long startStep)
+    {
+        var newer = CheckpointFiles.Committed(checkpointRoot).Where(c => c.Step > startStep).Select(c => c.Step).ToList();
+        if (newer.Count > 0)
+        {
+            throw new CheckpointException(
+                $"{checkpointRoot} already holds committed checkpoint(s) of step {string.Join(", ", newer)}, after this run's start (step {startStep}); " +
+                "saving would overwrite them, and a committed checkpoint is never overwritten. Write this run's checkpoints elsewhere " +
+                "(--set checkpoint_dir=DIR) or move those checkpoints away.");
+        }
+    }
+
     public static JsonObject Extra(string model, double lastLoss, torch.nn.Module module)
     {
         var buffers = new JsonObject();

@@ -109,6 +109,10 @@ internal sealed class Trainer
                 _output.WriteLine($"resumed from {resumeDirectory} at step {startStep} (epoch {manifest.Sampler.Epoch + 1}, batch {manifest.Sampler.Batch})");
             }
         }
+        if (catalog is not null)
+        {
+            CheckpointSupport.RefuseNewerCheckpoints(checkpointRoot, startStep);
+        }
 
         using var progress = ProgressReporterFactory.Create(Rank, _config.LogEvery);
         progress.Start(totalSteps);

@@ -63,5 +63,37 @@ public class ResumeTests
         }
     }
 
+    [Fact]
+    public void ResumingFromAnOlderCheckpointIntoARootWithNewerOnesIsRefusedAtStart()
+    {
+        var root = Directory.CreateTempSubdirectory("adan-cli-rollback-").FullName;
+        try
+        {
+            string[] job =
+            [
+                "train", "--set", "model=mlp", "--set", "train_subset=256", "--set", "test_subset=64", "--set", "micro_batch=16",
+                "--set", "max_steps=10", "--set", "checkpoint_every=5", "--set", $"run_dir={root}",
+            ];
+            var first = AdanCli.Run([.. job, "--set", "resume=none"]);
+            Assert.True(first.ExitCode == 0, first.Describe());
+            var step5 = Path.Combine(root, "checkpoints", "step-0000000005");
+
+            var rollback = AdanCli.Run([.. job, "--set", $"resume={step5}"]);
+            Assert.True(rollback.ExitCode != 0, rollback.Describe());
+            Assert.Contains("step 10", rollback.Stderr);
+            Assert.Contains("checkpoint_dir", rollback.Stderr);
+            Assert.True(File.Exists(Path.Combine(root, "checkpoints", "step-0000000010", "manifest.json")), "the newer checkpoint must be kept");
+
+            var elsewhere = AdanCli.Run([.. job, "--set", $"resume={step5}", "--set", $"checkpoint_dir={Path.Combine(root, "rollback")}"]);
+            Assert.True(elsewhere.ExitCode == 0, elsewhere.Describe());
+            Assert.Contains(elsewhere.StdoutLines, l => l.StartsWith($"resumed from {step5} at step 5"));
+            Assert.True(File.Exists(Path.Combine(root, "rollback", "step-0000000010", "manifest.json")));
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
     private static JsonElement Summary(string runDir) => JsonDocument.Parse(File.ReadAllText(Path.Combine(runDir, "summary.json"))).RootElement.Clone();
 }
