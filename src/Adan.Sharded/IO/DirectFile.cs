@@ -99,17 +99,8 @@ internal sealed partial class DirectFile : IDisposable
                 var n = PRead(_fd, start + total, buffer.Length - total, offset + total);
                 if (n < 0)
                 {
-                    var errno = Marshal.GetLastPInvokeError();
-                    if (errno == EIntr)
-                    {
-                        continue;
-                    }
-                    if (errno == EInval && IsDirect)
-                    {
-                        DropDirect();
-                        continue;
-                    }
-                    throw Failure("read", Path, errno);
+                    ThrowUnlessRetryable("read");
+                    continue;
                 }
                 if (n == 0)
                 {
@@ -140,18 +131,8 @@ internal sealed partial class DirectFile : IDisposable
                 var n = PWrite(_fd, p, left, offset);
                 if (n < 0)
                 {
-                    var errno = Marshal.GetLastPInvokeError();
-                    if (errno == EIntr)
-                    {
-                        continue;
-                    }
-                    if (errno == EInval && IsDirect)
-                    {
-                        // The file system took O_DIRECT at open but not these writes: continue through the page cache.
-                        DropDirect();
-                        continue;
-                    }
-                    throw Failure("write", Path, errno);
+                    ThrowUnlessRetryable("write");
+                    continue;
                 }
                 p += n;
                 left -= n;
@@ -217,6 +198,23 @@ internal sealed partial class DirectFile : IDisposable
         }
         var buffered = Open(path, flags, mode);
         return buffered >= 0 ? new DirectFile(path, buffered, 0, null) : throw Failure(what, path);
+    }
+
+    /// <summary>After a failed read or write: returns when it may be retried (interrupted, or direct I/O refused and now turned off), throws otherwise.</summary>
+    private void ThrowUnlessRetryable(string what)
+    {
+        var errno = Marshal.GetLastPInvokeError();
+        if (errno == EIntr)
+        {
+            return;
+        }
+        if (errno == EInval && IsDirect)
+        {
+            // The file system took O_DIRECT at open but not this access: continue through the page cache.
+            DropDirect();
+            return;
+        }
+        throw Failure(what, Path, errno);
     }
 
     private void DropDirect()
