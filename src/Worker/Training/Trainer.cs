@@ -63,9 +63,16 @@ internal sealed class Trainer
         metrics.OptimizerState(optimizer.StateBytes);
 
         var perRankBatch = _config.MicroBatch * _config.Accumulation;
+        var globalBatch = (long)WorldSize * perRankBatch;
         var sampler = new DistributedSampler(data.Train.Count, Rank, WorldSize, perRankBatch, (ulong)_config.Seed);
-        var totalSteps = _config.Epochs * sampler.BatchesPerEpoch;
-        if (_config.MaxSteps > 0)
+        var sharded = (optimizer as ShardedAdanOptimizer)?.Adan;
+        var checkpointRoot = Path.GetFullPath(_config.ResolvedCheckpointDir);
+        // Planned before the schedule, which is sized by the last step.
+        var resume = sharded is not null && CheckpointSupport.ResumeDirectory(_config.Resume, checkpointRoot) is { } resumeDirectory
+            ? ResumePlan.Create(resumeDirectory, sampler, globalBatch, _config.Epochs, _config.MaxSteps)
+            : null;
+        var totalSteps = resume?.LastStep ?? _config.Epochs * sampler.BatchesPerEpoch;
+        if (resume is null && _config.MaxSteps > 0)
         {
             totalSteps = Math.Min(totalSteps, _config.MaxSteps);
         }
@@ -86,8 +93,6 @@ internal sealed class Trainer
             schedule = await link.ScheduleAsync();
         }
 
-        var sharded = (optimizer as ShardedAdanOptimizer)?.Adan;
-        var checkpointRoot = Path.GetFullPath(_config.ResolvedCheckpointDir);
         ICheckpointCatalog? catalog = sharded is null || _config.CheckpointEvery <= 0
             ? null
             : link is not null ? new CoordinatorCheckpointCatalog(link.Client, checkpointRoot) : new LocalCheckpointCatalog(checkpointRoot, _config.KeepLast);
@@ -97,16 +102,16 @@ internal sealed class Trainer
         var lastLoss = double.NaN;
         string? resumedFrom = null;
         string? lastCheckpoint = null;
-        if (sharded is not null && CheckpointSupport.ResumeDirectory(_config.Resume, checkpointRoot) is { } resumeDirectory)
+        if (resume is not null)
         {
-            var manifest = ShardedCheckpoint.Load(resumeDirectory, sharded, _collective);
-            lastLoss = CheckpointSupport.Restore(manifest.Extra, model, resumeDirectory);
-            sampler.Restore(manifest.Sampler);
-            startStep = manifest.Step;
-            resumedFrom = lastCheckpoint = resumeDirectory;
+            var manifest = ShardedCheckpoint.Load(resume.Directory, sharded!, _collective);
+            lastLoss = CheckpointSupport.Restore(manifest.Extra, model, resume.Directory);
+            sampler.Restore(resume.Position);
+            startStep = resume.StartStep;
+            resumedFrom = lastCheckpoint = resume.Directory;
             if (Rank == 0)
             {
-                _output.WriteLine($"resumed from {resumeDirectory} at step {startStep} (epoch {manifest.Sampler.Epoch + 1}, batch {manifest.Sampler.Batch})");
+                _output.WriteLine(resume.Description);
             }
         }
         if (catalog is not null)
@@ -117,7 +122,6 @@ internal sealed class Trainer
         using var progress = ProgressReporterFactory.Create(Rank, _config.LogEvery);
         progress.Start(totalSteps);
         model.train();
-        var globalBatch = (long)WorldSize * perRankBatch;
         var samplesSeen = 0L;
         var forwardBackward = TimeSpan.Zero;
         var communication = TimeSpan.Zero;
@@ -224,6 +228,7 @@ internal sealed class Trainer
         // Every rank must store the same buffers, and the live model keeps using what was stored.
         AverageBuffers(model);
         var extra = CheckpointSupport.Extra(_config.Model.ToString().ToLowerInvariant(), lastLoss, model);
+        extra[ResumePlan.GlobalBatchKey] = (long)WorldSize * _config.MicroBatch * _config.Accumulation;
         var progress = new TrainingProgress(step, sampler.Position, new Dictionary<string, long> { ["seed"] = _config.Seed }, extra);
         var manifest = await ShardedCheckpoint.SaveAsync(catalog, adan, _collective, step, progress);
         metrics.Checkpoint(Stopwatch.GetElapsedTime(start));

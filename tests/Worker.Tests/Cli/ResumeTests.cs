@@ -95,5 +95,36 @@ public class ResumeTests
         }
     }
 
+    [Fact]
+    public void ResumingWithAnotherGlobalBatchContinuesTheEpochWithoutSkippingSamples()
+    {
+        var root = Directory.CreateTempSubdirectory("adan-cli-rebatch-").FullName;
+        try
+        {
+            string[] job =
+            [
+                "train", "--set", "model=mlp", "--set", "train_subset=512", "--set", "test_subset=64", "--set", "epochs=1",
+                "--set", "checkpoint_every=10", "--set", "resume=latest", "--set", $"run_dir={root}",
+            ];
+            // 512 samples in batches of 32: 16 steps per epoch; stopped and saved after 10 (320 samples).
+            var first = AdanCli.Run([.. job, "--set", "micro_batch=32", "--set", "max_steps=10"]);
+            Assert.True(first.ExitCode == 0, first.Describe());
+
+            // Batches of 48 (as a third rank would make them): 10 per epoch; 320 samples = 6 whole batches + 32 seen again.
+            var resumed = AdanCli.Run([.. job, "--set", "micro_batch=48"]);
+            Assert.True(resumed.ExitCode == 0, resumed.Describe());
+            var line = Assert.Single(resumed.StdoutLines, l => l.StartsWith("resumed from "));
+            Assert.Contains("global batch of 32, this run has 48", line);
+            Assert.Contains("continues at sample 288 of the 320 used (32 seen again) as batch 6 of epoch 1", line);
+            var summary = Summary(root);
+            Assert.Equal(14, summary.GetProperty("steps").GetInt64());
+            Assert.True(File.Exists(Path.Combine(root, "checkpoints", "step-0000000014", "manifest.json")));
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
     private static JsonElement Summary(string runDir) => JsonDocument.Parse(File.ReadAllText(Path.Combine(runDir, "summary.json"))).RootElement.Clone();
 }

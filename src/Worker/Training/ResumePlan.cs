@@ -1,0 +1,51 @@
+using System.Globalization;
+using Adan.Sharded.Checkpoints;
+using Adan.Sharded.Sampling;
+
+namespace Adan.Worker.Training;
+
+/// <summary>
+/// Where a resumed run continues: the optimizer step count, the sampler position and the last step, worked out from
+/// the checkpoint's manifest before anything is built, because the learning-rate schedule is sized by the last step.
+/// </summary>
+/// <remarks>
+/// The step count is the number of optimizer updates done, so it carries on from the checkpoint's. The sampler
+/// position is kept in samples: a run resumed with another global batch (another world size at the same micro-batch)
+/// continues the epoch at the first sample the saved run had not used, rounded down to a whole new batch, so it may see
+/// up to one batch of samples again but never skips any. The run then ends where the configured epochs end.
+/// </remarks>
+internal sealed record ResumePlan(string Directory, long StartStep, SamplerPosition Position, long LastStep, string Description)
+{
+    /// <summary>The trainer's <c>extra</c> key holding the samples of one optimizer step over all ranks.</summary>
+    public const string GlobalBatchKey = "global_batch";
+
+    /// <summary>Plans a resume from <paramref name="directory"/> with this run's sampler and global batch.</summary>
+    /// <param name="directory">The committed checkpoint.</param>
+    /// <param name="sampler">This run's sampler (its batches per epoch are in this run's global batch).</param>
+    /// <param name="globalBatch">This run's samples per optimizer step over all ranks.</param>
+    /// <param name="epochs">Configured epochs.</param>
+    /// <param name="maxSteps">Configured step limit (0: none).</param>
+    /// <exception cref="CheckpointException">The manifest cannot be read.</exception>
+    public static ResumePlan Create(string directory, DistributedSampler sampler, long globalBatch, long epochs, long maxSteps)
+    {
+        var manifest = CheckpointManifest.Read(directory);
+        var saved = manifest.Sampler;
+        var savedGlobalBatch = manifest.Extra[GlobalBatchKey]?.GetValue<long>() ?? globalBatch;
+        var position = saved;
+        var description = string.Create(CultureInfo.InvariantCulture,
+            $"resumed from {directory} at step {manifest.Step} (epoch {saved.Epoch + 1}, batch {saved.Batch})");
+        if (savedGlobalBatch != globalBatch)
+        {
+            var samples = saved.Batch * savedGlobalBatch;
+            var batch = Math.Min(samples / globalBatch, sampler.BatchesPerEpoch);
+            position = batch == sampler.BatchesPerEpoch ? new SamplerPosition(saved.Epoch + 1, 0) : new SamplerPosition(saved.Epoch, batch);
+            description = string.Create(CultureInfo.InvariantCulture,
+                $"resumed from {directory} at step {manifest.Step}: it was saved with a global batch of {savedGlobalBatch}, this run has " +
+                $"{globalBatch}, so epoch {saved.Epoch + 1} continues at sample {batch * globalBatch} of the {samples} used " +
+                $"({samples - batch * globalBatch} seen again) as batch {position.Batch} of epoch {position.Epoch + 1}");
+        }
+        var remaining = epochs * sampler.BatchesPerEpoch - (position.Epoch * sampler.BatchesPerEpoch + position.Batch);
+        var lastStep = manifest.Step + Math.Max(0, remaining);
+        return new ResumePlan(directory, manifest.Step, position, maxSteps > 0 ? Math.Min(lastStep, maxSteps) : lastStep, description);
+    }
+}
