@@ -31,6 +31,7 @@ internal sealed unsafe class HashingFileWriter : IDisposable
     private int _fill;
     private long _submitted;
     private bool _completed;
+    private bool _disposed;
 
     /// <summary>Creates (or truncates) the file.</summary>
     /// <param name="path">The file to write.</param>
@@ -63,7 +64,11 @@ internal sealed unsafe class HashingFileWriter : IDisposable
     /// <summary>Writes <paramref name="length"/> bytes from native memory (a tensor's data).</summary>
     public void Write(IntPtr data, long length)
     {
-        ObjectDisposedException.ThrowIf(_completed, this);
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_completed)
+        {
+            throw new InvalidOperationException($"{_file.Path} is already complete; nothing more can be written.");
+        }
         var source = (byte*)data;
         while (length > 0)
         {
@@ -96,6 +101,11 @@ internal sealed unsafe class HashingFileWriter : IDisposable
     /// <inheritdoc />
     public void Dispose()
     {
+        if (_disposed)
+        {
+            return;
+        }
+        _disposed = true;
         _toWrite.CompleteAdding();
         try
         {
@@ -132,7 +142,11 @@ internal sealed unsafe class HashingFileWriter : IDisposable
     /// <summary>Queues the partial last slot, waits for the writes, cuts off the padding and fsyncs.</summary>
     private void Finish()
     {
-        ObjectDisposedException.ThrowIf(_completed, this);
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_completed)
+        {
+            throw new InvalidOperationException($"{_file.Path} is already complete.");
+        }
         _completed = true;
         if (_fill > 0)
         {
@@ -163,8 +177,9 @@ internal sealed unsafe class HashingFileWriter : IDisposable
                 {
                     _file.Write(new ReadOnlySpan<byte>(SlotStart(slot), length), offset);
                 }
-                catch (IOException e)
+                catch (Exception e)
                 {
+                    // Kept for the caller, who sees it at its next slot; the queue is still drained so it never waits forever.
                     _writeError = e;
                 }
             }

@@ -16,8 +16,10 @@ internal static unsafe class ShardScatter
     /// <summary>Streams the file, performing <paramref name="copies"/>, and returns the bytes read and the SHA-256 of all of them.</summary>
     /// <param name="path">The shard file.</param>
     /// <param name="copies">Non-overlapping file ranges, in any order.</param>
+    /// <param name="direct">Read around the page cache: right for a shard only this process reads; a shard that several
+    /// ranks of a node read (ZeRO-0, resharding) is better read through the cache they share.</param>
     /// <exception cref="IOException">The file cannot be read.</exception>
-    public static (long Bytes, string Sha256) HashAndScatter(string path, IEnumerable<Copy> copies)
+    public static (long Bytes, string Sha256) HashAndScatter(string path, IEnumerable<Copy> copies, bool direct)
     {
         var sorted = copies.Where(c => c.Bytes > 0).OrderBy(c => c.FileOffset).ToArray();
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
@@ -37,7 +39,7 @@ internal static unsafe class ShardScatter
                 var to = Math.Min(c.FileOffset + c.Bytes, end);
                 chunk[(int)(from - offset)..(int)(to - offset)].CopyTo(new Span<byte>((byte*)c.Destination + (from - c.FileOffset), (int)(to - from)));
             }
-        });
+        }, direct);
         return (bytes, Convert.ToHexStringLower(hash.GetHashAndReset()));
     }
 }

@@ -191,11 +191,14 @@ public static class ShardedCheckpoint
                 TensorMemory.RequireContiguousCpu(tensor, torch.ScalarType.Float32, name);
                 ZeroUncovered(tensor, pieces);
             }
+            // At the same world size each shard is read by its own rank only; otherwise ranks share shards, and the
+            // page cache lets the ranks of a node read each from the disk once.
+            var direct = manifest.WorldSize == collective.WorldSize && needed.SetEquals([collective.Rank]);
             foreach (var r in needed.Order())
             {
                 var shard = manifest.Shards[r];
                 var shardPath = Path.Combine(directory, shard.File);
-                var (bytes, sha256) = ShardScatter.HashAndScatter(shardPath, Copies(shardPath, r, destinations));
+                var (bytes, sha256) = ShardScatter.HashAndScatter(shardPath, Copies(shardPath, r, destinations), direct);
                 if (bytes != shard.Bytes || sha256 != shard.Sha256)
                 {
                     problems[r] = (long)(bytes != shard.Bytes ? ShardProblem.Size : ShardProblem.Checksum);

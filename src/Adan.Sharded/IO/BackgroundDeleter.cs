@@ -19,7 +19,7 @@ public sealed class BackgroundDeleter : IDisposable
 
     /// <summary>Creates a deleter.</summary>
     /// <param name="commitFile">The file whose presence commits a directory (e.g. <c>manifest.json</c>); deleted first.</param>
-    /// <param name="onError">Told about a directory that could not be deleted (it stays; nothing is retried).</param>
+    /// <param name="onError">Told about a directory that could not be deleted (it stays until it is queued again).</param>
     public BackgroundDeleter(string commitFile, Action<string, Exception> onError)
     {
         ArgumentException.ThrowIfNullOrEmpty(commitFile);
@@ -66,11 +66,19 @@ public sealed class BackgroundDeleter : IDisposable
             }
             Directory.Delete(directory, recursive: true);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (Exception e)
         {
-            if (Directory.Exists(directory))
+            // Never leaves the queue faulted: a directory that could not go is reported and stays.
+            try
             {
-                _onError(directory, e);
+                if (Directory.Exists(directory))
+                {
+                    _onError(directory, e);
+                }
+            }
+            catch (Exception reportFailure)
+            {
+                Console.Error.WriteLine($"warning: could not delete {directory} ({e.Message}) nor report it ({reportFailure.Message})");
             }
         }
     }

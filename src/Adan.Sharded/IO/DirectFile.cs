@@ -37,7 +37,7 @@ internal sealed partial class DirectFile : IDisposable
     private const int EIntr = 4;
     private const int EInval = 22;
 
-    private readonly int _fd = -1;
+    private int _fd = -1;
     private readonly FileStream? _managed;
     private readonly int _directFlag;
 
@@ -60,13 +60,15 @@ internal sealed partial class DirectFile : IDisposable
     /// <exception cref="IOException">The file cannot be created; the message names it and the system's reason.</exception>
     public static DirectFile Create(string path) =>
         OperatingSystem.IsLinux()
-            ? OpenNative(path, OWrOnly | OCreat | OTrunc | OCloExec, "create")
+            ? OpenNative(path, OWrOnly | OCreat | OTrunc | OCloExec, "create", direct: true)
             : new DirectFile(path, -1, 0, new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, bufferSize: 0));
 
-    /// <summary>Opens an existing file for reading, with direct I/O where the platform and file system allow it.</summary>
+    /// <summary>Opens an existing file for reading, with direct I/O (when <paramref name="direct"/>) where the platform and file system allow it.</summary>
+    /// <param name="path">The file.</param>
+    /// <param name="direct">False to read through the page cache, e.g. a file that other processes on the node read too.</param>
     /// <exception cref="FileNotFoundException">There is no such file.</exception>
     /// <exception cref="IOException">The file cannot be opened; the message names it and the system's reason.</exception>
-    public static DirectFile OpenRead(string path)
+    public static DirectFile OpenRead(string path, bool direct = true)
     {
         if (!OperatingSystem.IsLinux())
         {
@@ -76,7 +78,7 @@ internal sealed partial class DirectFile : IDisposable
         {
             throw new FileNotFoundException($"'{path}' does not exist.", path);
         }
-        return OpenNative(path, ORdOnly | OCloExec, "open");
+        return OpenNative(path, ORdOnly | OCloExec, "open", direct);
     }
 
     /// <summary>
@@ -134,6 +136,10 @@ internal sealed partial class DirectFile : IDisposable
                     ThrowUnlessRetryable("write");
                     continue;
                 }
+                if (n == 0)
+                {
+                    throw new IOException($"cannot write '{Path}': the system wrote nothing at byte {offset}.");
+                }
                 p += n;
                 left -= n;
                 offset += n;
@@ -174,16 +180,21 @@ internal sealed partial class DirectFile : IDisposable
         {
             _managed.Dispose();
         }
-        else if (_fd >= 0)
+        else
         {
-            _ = Close(_fd);
+            var fd = Interlocked.Exchange(ref _fd, -1);
+            if (fd >= 0)
+            {
+                _ = Close(fd);
+            }
         }
     }
 
-    private static DirectFile OpenNative(string path, int flags, string what)
+    private static DirectFile OpenNative(string path, int flags, string what, bool direct)
     {
-        var mode = Convert.ToInt32("644", 8);
-        var directFlag = DirectFlagForArchitecture();
+        // As .NET creates files: rw for everyone, less the umask.
+        var mode = Convert.ToInt32("666", 8);
+        var directFlag = direct ? DirectFlagForArchitecture() : 0;
         if (directFlag != 0)
         {
             var fd = Open(path, flags | directFlag, mode);

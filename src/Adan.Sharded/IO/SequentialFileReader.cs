@@ -14,12 +14,15 @@ internal static unsafe class SequentialFileReader
     public delegate void ChunkHandler(ReadOnlySpan<byte> chunk, long offset);
 
     /// <summary>Calls <paramref name="handle"/> for consecutive chunks that together cover the whole file.</summary>
+    /// <param name="path">The file.</param>
+    /// <param name="handle">Called for each chunk, in order.</param>
+    /// <param name="direct">False to read through the page cache (a file several processes of the node read).</param>
     /// <returns>The bytes read (the file's length when it did not change while being read).</returns>
     /// <exception cref="IOException">The file cannot be opened or read; the message names it.</exception>
-    public static long ForEachChunk(string path, ChunkHandler handle)
+    public static long ForEachChunk(string path, ChunkHandler handle, bool direct = true)
     {
         ArgumentNullException.ThrowIfNull(handle);
-        using var file = DirectFile.OpenRead(path);
+        using var file = DirectFile.OpenRead(path, direct);
         var ring = StagingRings.Rent();
         using var filled = new BlockingCollection<(int Slot, int Length)>();
         using var free = new SemaphoreSlim(StagingRings.SlotCount, StagingRings.SlotCount);

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text.Json.Nodes;
 using Adan.Sharded.Checkpoints;
 using Adan.Sharded.Sampling;
 
@@ -19,30 +20,34 @@ internal sealed record ResumePlan(string Directory, long StartStep, SamplerPosit
     /// <summary>The trainer's <c>extra</c> key holding the samples of one optimizer step over all ranks.</summary>
     public const string GlobalBatchKey = "global_batch";
 
-    /// <summary>Plans a resume from <paramref name="directory"/> with this run's sampler and global batch.</summary>
+    /// <summary>Plans a resume from <paramref name="directory"/> with this run's sampler and batch.</summary>
     /// <param name="directory">The committed checkpoint.</param>
     /// <param name="sampler">This run's sampler (its batches per epoch are in this run's global batch).</param>
-    /// <param name="globalBatch">This run's samples per optimizer step over all ranks.</param>
+    /// <param name="perRankBatch">This run's samples per optimizer step on one rank (micro-batch × accumulation).</param>
     /// <param name="epochs">Configured epochs.</param>
     /// <param name="maxSteps">Configured step limit (0: none).</param>
     /// <exception cref="CheckpointException">The manifest cannot be read.</exception>
-    public static ResumePlan Create(string directory, DistributedSampler sampler, long globalBatch, long epochs, long maxSteps)
+    public static ResumePlan Create(string directory, DistributedSampler sampler, long perRankBatch, long epochs, long maxSteps)
     {
         var manifest = CheckpointManifest.Read(directory);
         var saved = manifest.Sampler;
-        var savedGlobalBatch = manifest.Extra[GlobalBatchKey]?.GetValue<long>() ?? globalBatch;
-        var position = saved;
+        var globalBatch = sampler.WorldSize * perRankBatch;
+        // A checkpoint that does not record its global batch is taken to have this run's per-rank batch at its world size.
+        var savedGlobalBatch = manifest.Extra?[GlobalBatchKey] is JsonValue value && value.TryGetValue<long>(out var recorded) && recorded > 0
+            ? recorded
+            : manifest.WorldSize * perRankBatch;
+        var samples = saved.Batch * savedGlobalBatch;
+        var batch = samples / globalBatch;
+        var position = batch >= sampler.BatchesPerEpoch ? new SamplerPosition(saved.Epoch + 1, 0) : new SamplerPosition(saved.Epoch, batch);
         var description = string.Create(CultureInfo.InvariantCulture,
             $"resumed from {directory} at step {manifest.Step} (epoch {saved.Epoch + 1}, batch {saved.Batch})");
         if (savedGlobalBatch != globalBatch)
         {
-            var samples = saved.Batch * savedGlobalBatch;
-            var batch = Math.Min(samples / globalBatch, sampler.BatchesPerEpoch);
-            position = batch == sampler.BatchesPerEpoch ? new SamplerPosition(saved.Epoch + 1, 0) : new SamplerPosition(saved.Epoch, batch);
+            var where = position.Epoch == saved.Epoch
+                ? $"epoch {saved.Epoch + 1} continues at sample {batch * globalBatch} of the {samples} used ({samples - batch * globalBatch} seen again) as batch {position.Batch}"
+                : $"epoch {saved.Epoch + 1} is done (what is left of it is less than a batch) and epoch {position.Epoch + 1} starts";
             description = string.Create(CultureInfo.InvariantCulture,
-                $"resumed from {directory} at step {manifest.Step}: it was saved with a global batch of {savedGlobalBatch}, this run has " +
-                $"{globalBatch}, so epoch {saved.Epoch + 1} continues at sample {batch * globalBatch} of the {samples} used " +
-                $"({samples - batch * globalBatch} seen again) as batch {position.Batch} of epoch {position.Epoch + 1}");
+                $"resumed from {directory} at step {manifest.Step}: it was saved with a global batch of {savedGlobalBatch}, this run has {globalBatch}, so {where}");
         }
         var remaining = epochs * sampler.BatchesPerEpoch - (position.Epoch * sampler.BatchesPerEpoch + position.Batch);
         var lastStep = manifest.Step + Math.Max(0, remaining);

@@ -69,8 +69,14 @@ internal sealed class Trainer
         var checkpointRoot = Path.GetFullPath(_config.ResolvedCheckpointDir);
         // Planned before the schedule, which is sized by the last step.
         var resume = sharded is not null && CheckpointSupport.ResumeDirectory(_config.Resume, checkpointRoot) is { } resumeDirectory
-            ? ResumePlan.Create(resumeDirectory, sampler, globalBatch, _config.Epochs, _config.MaxSteps)
+            ? ResumePlan.Create(resumeDirectory, sampler, perRankBatch, _config.Epochs, _config.MaxSteps)
             : null;
+        var checkpointing = sharded is not null && _config.CheckpointEvery > 0;
+        if (checkpointing)
+        {
+            // Before any loading: a run that would have to overwrite newer checkpoints is refused at once.
+            CheckpointSupport.RefuseNewerCheckpoints(checkpointRoot, resume?.StartStep ?? 0);
+        }
         var totalSteps = resume?.LastStep ?? _config.Epochs * sampler.BatchesPerEpoch;
         if (resume is null && _config.MaxSteps > 0)
         {
@@ -93,7 +99,7 @@ internal sealed class Trainer
             schedule = await link.ScheduleAsync();
         }
 
-        ICheckpointCatalog? catalog = sharded is null || _config.CheckpointEvery <= 0
+        ICheckpointCatalog? catalog = !checkpointing
             ? null
             : link is not null ? new CoordinatorCheckpointCatalog(link.Client, checkpointRoot) : new LocalCheckpointCatalog(checkpointRoot, _config.KeepLast);
         // The local catalogue deletes old checkpoints in the background; leaving waits for that.
@@ -113,10 +119,6 @@ internal sealed class Trainer
             {
                 _output.WriteLine(resume.Description);
             }
-        }
-        if (catalog is not null)
-        {
-            CheckpointSupport.RefuseNewerCheckpoints(checkpointRoot, startStep);
         }
 
         using var progress = ProgressReporterFactory.Create(Rank, _config.LogEvery);

@@ -67,8 +67,10 @@ public sealed unsafe class ShardFileIoTests : IDisposable
         }
     }
 
-    [Fact]
-    public void ScatterCopiesRangesAcrossSlotBoundariesInAnyOrder()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void ScatterCopiesRangesAcrossSlotBoundariesInAnyOrder(bool direct)
     {
         var size = 2L * StagingRings.SlotCount * Slot + 999;
         var data = Bytes(size, seed: 3);
@@ -79,7 +81,7 @@ public sealed unsafe class ShardFileIoTests : IDisposable
         try
         {
             var copies = ranges.Select((r, i) => new ShardScatter.Copy(r.Offset, r.Length, destinations[i])).Reverse();
-            var (bytes, sha256) = ShardScatter.HashAndScatter(path, copies);
+            var (bytes, sha256) = ShardScatter.HashAndScatter(path, copies, direct);
             Assert.Equal(size, bytes);
             Assert.Equal(Convert.ToHexStringLower(SHA256.HashData(data)), sha256);
             for (var i = 0; i < ranges.Length; i++)
@@ -95,6 +97,20 @@ public sealed unsafe class ShardFileIoTests : IDisposable
                 NativeMemory.Free((void*)d);
             }
         }
+    }
+
+    [Fact]
+    public void AWriterRefusesWritesAfterCompleteOrDispose()
+    {
+        var path = Path.Combine(Scratch("temp"), "file.bin");
+        var writer = new HashingFileWriter(path);
+        writer.Write([1, 2, 3]);
+        writer.Complete();
+        Assert.Throws<InvalidOperationException>(() => writer.Write([4]));
+        writer.Dispose();
+        writer.Dispose();
+        Assert.Throws<ObjectDisposedException>(() => writer.Write([5]));
+        Assert.Equal([1, 2, 3], File.ReadAllBytes(path));
     }
 
     [Fact]

@@ -115,7 +115,7 @@ public class ResumeTests
             Assert.True(resumed.ExitCode == 0, resumed.Describe());
             var line = Assert.Single(resumed.StdoutLines, l => l.StartsWith("resumed from "));
             Assert.Contains("global batch of 32, this run has 48", line);
-            Assert.Contains("continues at sample 288 of the 320 used (32 seen again) as batch 6 of epoch 1", line);
+            Assert.Contains("epoch 1 continues at sample 288 of the 320 used (32 seen again) as batch 6", line);
             var summary = Summary(root);
             Assert.Equal(14, summary.GetProperty("steps").GetInt64());
             Assert.True(File.Exists(Path.Combine(root, "checkpoints", "step-0000000014", "manifest.json")));
