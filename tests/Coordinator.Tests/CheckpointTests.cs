@@ -113,6 +113,40 @@ public sealed class CheckpointTests
     }
 
     [Fact]
+    public async Task ACheckpointWhoseManifestIsGoneIsDeletedAndLatestFallsBack()
+    {
+        await using var c = await TestCoordinator.StartAsync(keepLast: 0);
+        await c.JoinAllAsync(Job, 2);
+        var older = await CommitAsync(c, await WriteShardsAsync(c, 10, 2, 2));
+        var newer = await CommitAsync(c, await WriteShardsAsync(c, 20, 2, 2));
+        // The job's own retention (or a person) deleted the newer one behind the coordinator's back.
+        Directory.Delete(newer.Directory, recursive: true);
+
+        Assert.Equal(older.CheckpointId, (await LatestAsync(c))!.CheckpointId);
+        var list = (await c.Checkpoints.ListAsync(new ListCheckpointsRequest { JobId = Job }, c.Headers)).Checkpoints;
+        Assert.Equal([CheckpointState.Committed, CheckpointState.Deleted], list.Select(i => i.State));
+    }
+
+    [Fact]
+    public async Task BeginRefusesADirectoryCommittedByAnotherRun()
+    {
+        await using var c = await TestCoordinator.StartAsync();
+        await c.JoinAllAsync(Job, 2);
+        var committed = await CommitAsync(c, await WriteShardsAsync(c, 10, 2, 2));
+        var manifest = await File.ReadAllTextAsync(committed.ManifestPath);
+
+        // A new coordinator (as every adan launch starts) knows nothing of that checkpoint; the manifest on disk decides.
+        await using var other = await TestCoordinator.StartAsync();
+        await other.JoinAllAsync(Job, 2);
+        var root = Path.GetDirectoryName(committed.Directory)!;
+        var e = await Assert.ThrowsAsync<RpcException>(async () =>
+            await other.Checkpoints.BeginAsync(new BeginCheckpointRequest { JobId = Job, Step = 10, CheckpointRoot = root }, other.Headers));
+        Assert.Equal(StatusCode.AlreadyExists, e.StatusCode);
+        Assert.Contains("never overwritten", e.Status.Detail);
+        Assert.Equal(manifest, await File.ReadAllTextAsync(committed.ManifestPath));
+    }
+
+    [Fact]
     public async Task RestartServesTheSameCatalogue()
     {
         await using var c = await TestCoordinator.StartAsync();

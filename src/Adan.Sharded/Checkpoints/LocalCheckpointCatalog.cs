@@ -10,12 +10,12 @@ namespace Adan.Sharded.Checkpoints;
 /// rank 0 writes atomically after every rank's shard is durable. The root must be a file system every rank sees.
 /// </summary>
 /// <remarks>
-/// Retention runs in the background after a commit (see <see cref="BackgroundDeleter"/>), so deleting old
-/// checkpoints never blocks training; <see cref="Dispose"/> and <see cref="WhenRetentionDone"/> wait for it.
+/// Retention (<see cref="CheckpointRetention"/>) runs in the background after a commit, so deleting old checkpoints
+/// never blocks training; <see cref="Dispose"/> and <see cref="WhenRetentionDone"/> wait for it.
 /// </remarks>
 public sealed class LocalCheckpointCatalog : ICheckpointCatalog, IDisposable
 {
-    private readonly BackgroundDeleter _deleter;
+    private readonly CheckpointRetention? _retention;
 
     /// <summary>Creates a catalogue under <paramref name="root"/> (created when missing).</summary>
     /// <param name="root">The job's checkpoint root.</param>
@@ -29,8 +29,7 @@ public sealed class LocalCheckpointCatalog : ICheckpointCatalog, IDisposable
         }
         Root = Path.GetFullPath(root);
         KeepLast = keepLast;
-        _deleter = new BackgroundDeleter(CheckpointManifest.FileName,
-            (directory, e) => Console.Error.WriteLine($"warning: retention could not delete {directory}: {e.Message}"));
+        _retention = keepLast > 0 ? new CheckpointRetention(Root, keepLast) : null;
     }
 
     /// <summary>The absolute checkpoint root.</summary>
@@ -79,7 +78,7 @@ public sealed class LocalCheckpointCatalog : ICheckpointCatalog, IDisposable
             ?? throw new ArgumentException("the manifest body must be a JSON object.", nameof(manifestBody));
         manifest["shards"] = JsonSerializer.SerializeToNode(shards.OrderBy(s => s.Rank).ToArray());
         AtomicFile.WriteAllText(manifestPath, manifest.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
-        ApplyRetention();
+        _retention?.Apply();
         return Task.CompletedTask;
     }
 
@@ -103,35 +102,8 @@ public sealed class LocalCheckpointCatalog : ICheckpointCatalog, IDisposable
     }
 
     /// <summary>Completes when the deletions queued by retention so far are done.</summary>
-    public Task WhenRetentionDone() => _deleter.WhenIdle();
+    public Task WhenRetentionDone() => _retention?.WhenDone() ?? Task.CompletedTask;
 
     /// <summary>Waits for retention's queued deletions.</summary>
-    public void Dispose() => _deleter.Dispose();
-
-    /// <summary>
-    /// Queues for deletion the committed checkpoints older than the newest <see cref="KeepLast"/>, and uncommitted
-    /// directories older than the newest commit (left by a save that crashed, or by a deletion cut short): no save can
-    /// still be writing those. Uncommitted directories newer than the newest commit are left alone.
-    /// </summary>
-    private void ApplyRetention()
-    {
-        if (KeepLast == 0)
-        {
-            return;
-        }
-        var committed = CheckpointFiles.Committed(Root);
-        if (committed.Count == 0)
-        {
-            return;
-        }
-        var newest = committed[^1].Step;
-        var kept = committed.TakeLast(KeepLast).Select(c => c.Directory).ToHashSet(StringComparer.Ordinal);
-        foreach (var (step, directory) in CheckpointFiles.StepDirectories(Root))
-        {
-            if (step < newest && !kept.Contains(directory))
-            {
-                _deleter.Enqueue(directory);
-            }
-        }
-    }
+    public void Dispose() => _retention?.Dispose();
 }

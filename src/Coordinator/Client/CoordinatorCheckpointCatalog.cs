@@ -7,22 +7,32 @@ namespace Adan.Coordinator.Client;
 /// <see cref="ICheckpointCatalog"/> backed by the coordinator's Checkpoints service: every rank calls Begin (the
 /// coordinator returns the one open checkpoint of the step to all of them, so no id has to be broadcast) and reports
 /// its shard; rank 0 commits with the manifest body, and the coordinator writes <c>manifest.json</c> atomically,
-/// adding <c>job_id</c>, <c>checkpoint_id</c> and <c>shards</c> (the reports it received) and applying its keep-last-K
-/// retention.
+/// adding <c>job_id</c>, <c>checkpoint_id</c> and <c>shards</c> (the reports it received) and applying its own
+/// keep-last-K (the coordinator's <c>--keep-last</c>) to the checkpoints it knows.
 /// </summary>
-public sealed class CoordinatorCheckpointCatalog : ICheckpointCatalog
+/// <remarks>
+/// With <c>keepLast</c> the committing rank also applies the job's own keep-last-K to the checkpoint root after each
+/// commit (<see cref="CheckpointRetention"/>, in the background), which counts checkpoints of earlier runs in that root
+/// too: a coordinator started per launch knows only its own. <see cref="Dispose"/> waits for those deletions.
+/// </remarks>
+public sealed class CoordinatorCheckpointCatalog : ICheckpointCatalog, IDisposable
 {
     private readonly CoordinatorClient _client;
     private readonly string? _checkpointRoot;
+    private readonly int _keepLast;
+    private CheckpointRetention? _retention;
 
     /// <summary>Creates the catalogue over a joined client.</summary>
     /// <param name="client">This rank's coordinator client.</param>
     /// <param name="checkpointRoot">Absolute root of the job's checkpoints, or null for the coordinator's configured root.</param>
-    public CoordinatorCheckpointCatalog(CoordinatorClient client, string? checkpointRoot = null)
+    /// <param name="keepLast">The job's keep-last-K over the checkpoint root (0: only the coordinator's retention).</param>
+    public CoordinatorCheckpointCatalog(CoordinatorClient client, string? checkpointRoot = null, int keepLast = 0)
     {
         ArgumentNullException.ThrowIfNull(client);
+        ArgumentOutOfRangeException.ThrowIfNegative(keepLast);
         _client = client;
         _checkpointRoot = checkpointRoot is null ? null : Path.GetFullPath(checkpointRoot);
+        _keepLast = keepLast;
     }
 
     /// <inheritdoc />
@@ -61,6 +71,11 @@ public sealed class CoordinatorCheckpointCatalog : ICheckpointCatalog
         {
             throw new CheckpointException($"the coordinator refused to commit {ticket.Directory}: {e.Status.Detail}", e);
         }
+        if (_keepLast > 0)
+        {
+            _retention ??= new CheckpointRetention(_checkpointRoot ?? Path.GetDirectoryName(ticket.Directory)!, _keepLast);
+            _retention.Apply();
+        }
     }
 
     /// <inheritdoc />
@@ -76,4 +91,7 @@ public sealed class CoordinatorCheckpointCatalog : ICheckpointCatalog
         var latest = await _client.LatestCheckpointAsync(cancellationToken).ConfigureAwait(false);
         return latest is null || latest.Directory.Length == 0 ? null : latest.Directory;
     }
+
+    /// <summary>Waits for the deletions the job's retention queued.</summary>
+    public void Dispose() => _retention?.Dispose();
 }

@@ -80,7 +80,7 @@ internal sealed partial class CheckpointCatalog : IDisposable
         var directory = Path.Combine(root, string.Create(CultureInfo.InvariantCulture, $"step-{request.Step:D10}"));
         lock (_gate)
         {
-            var sameStep = _store.GetCheckpoints(request.JobId).Where(c => c.Step == request.Step).ToList();
+            var sameStep = CheckpointsOnDisk(request.JobId).Where(c => c.Step == request.Step).ToList();
             if (sameStep.Any(c => c.State == CheckpointState.Committed))
             {
                 throw Errors.AlreadyExists($"step {request.Step} of job '{request.JobId}' is already committed");
@@ -90,6 +90,11 @@ internal sealed partial class CheckpointCatalog : IDisposable
             if (open is not null)
             {
                 return open;
+            }
+            if (File.Exists(Path.Combine(directory, ManifestFileName)))
+            {
+                // Committed by another run (or another coordinator) in the same root: the files are the record.
+                throw Errors.AlreadyExists($"'{directory}' already holds a committed checkpoint ({ManifestFileName}); a committed checkpoint is never overwritten");
             }
             try
             {
@@ -211,7 +216,7 @@ internal sealed partial class CheckpointCatalog : IDisposable
         _ = _jobs.Describe(jobId);
         lock (_gate)
         {
-            return _store.GetCheckpoints(jobId).LastOrDefault(c => c.State == CheckpointState.Committed);
+            return CheckpointsOnDisk(jobId).LastOrDefault(c => c.State == CheckpointState.Committed);
         }
     }
 
@@ -220,8 +225,23 @@ internal sealed partial class CheckpointCatalog : IDisposable
         _ = _jobs.Describe(jobId);
         lock (_gate)
         {
-            return _store.GetCheckpoints(jobId);
+            return CheckpointsOnDisk(jobId);
         }
+    }
+
+    /// <summary>
+    /// The job's checkpoints, after marking DELETED the committed ones whose manifest is gone: the files are the record,
+    /// and the job's own retention (or a person) may delete checkpoints this catalogue still lists.
+    /// </summary>
+    private List<CheckpointInfo> CheckpointsOnDisk(string jobId)
+    {
+        var checkpoints = _store.GetCheckpoints(jobId);
+        var gone = checkpoints.Where(c => c.State == CheckpointState.Committed && !File.Exists(c.ManifestPath)).ToList();
+        foreach (var c in gone)
+        {
+            _store.SetCheckpointState(c.CheckpointId, CheckpointState.Deleted, c.ManifestPath, c.CommittedUnixTimeMs);
+        }
+        return gone.Count == 0 ? checkpoints : _store.GetCheckpoints(jobId);
     }
 
     private void AbortOpen(string jobId)

@@ -71,6 +71,9 @@ internal static class LaunchCommand
                     Token = token,
                     DataDirectory = dataDirectory.FullName,
                     HeartbeatTimeout = TimeSpan.FromSeconds(heartbeatTimeout),
+                    // The trainer's keep_last governs the checkpoint root (it also counts earlier runs' checkpoints,
+                    // which this per-launch coordinator never saw); this one only indexes.
+                    KeepLast = 0,
                 });
                 coordinatorUrl = await host.StartAsync();
             }
@@ -170,10 +173,17 @@ internal static class LaunchCommand
             while (!cancellationToken.IsCancellationRequested)
             {
                 await Task.Delay(TimeSpan.FromMilliseconds(200), cancellationToken);
-                var dead = members.Where(m => !IsAlive(m.Pid)).Select(m => $"rank {m.Rank} (pid {m.Pid} on {m.Host})").ToList();
-                if (firstDeath is null && dead.Count > 0)
+                var gone = members.Where(m => !IsAlive(m.Pid)).ToList();
+                if (firstDeath is null && gone.Count > 0)
                 {
-                    firstDeath = $"{string.Join(", ", dead)} died";
+                    // The member list may be up to a second old: a rank that left the job and exited normally is no death.
+                    var left = await LeftRanksAsync(status, cancellationToken);
+                    var dead = gone.Where(m => left is not null && !left.Contains(m.Rank)).Select(m => $"rank {m.Rank} (pid {m.Pid} on {m.Host})").ToList();
+                    if (dead.Count > 0)
+                    {
+                        firstDeath = $"{string.Join(", ", dead)} died";
+                    }
+                    members.RemoveAll(m => left?.Contains(m.Rank) == true);
                 }
                 if (DateTime.UtcNow - lastStatus < TimeSpan.FromSeconds(1))
                 {
@@ -206,6 +216,20 @@ internal static class LaunchCommand
         {
         }
         return firstDeath;
+    }
+
+    /// <summary>The ranks that have left the job by now, or null when the coordinator cannot say.</summary>
+    private static async Task<HashSet<int>?> LeftRanksAsync(CoordinatorClient status, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var reply = await status.StatusAsync(cancellationToken);
+            return reply.Members.Where(m => m.Left).Select(m => m.Rank).ToHashSet();
+        }
+        catch (Grpc.Core.RpcException)
+        {
+            return null;
+        }
     }
 
     /// <summary>After mpiexec failed: which ranks' processes are gone (they ran on this host) or went silent.</summary>

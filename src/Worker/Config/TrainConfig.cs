@@ -113,7 +113,10 @@ public sealed record TrainConfig
     /// <summary><c>checkpoint_dir</c>: where checkpoints go; a relative path is under <see cref="RunDir"/>.</summary>
     public string CheckpointDir { get; init; } = "checkpoints";
 
-    /// <summary><c>keep_last</c>: committed checkpoints to keep (older ones are deleted).</summary>
+    /// <summary>
+    /// <c>keep_last</c>: committed checkpoints to keep in the checkpoint directory, earlier runs' included (older ones
+    /// are deleted in the background after each commit).
+    /// </summary>
     [ConfigRange(1, 1_000)]
     public int KeepLast { get; init; } = 3;
 

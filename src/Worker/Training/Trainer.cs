@@ -101,8 +101,9 @@ internal sealed class Trainer
 
         ICheckpointCatalog? catalog = !checkpointing
             ? null
-            : link is not null ? new CoordinatorCheckpointCatalog(link.Client, checkpointRoot) : new LocalCheckpointCatalog(checkpointRoot, _config.KeepLast);
-        // The local catalogue deletes old checkpoints in the background; leaving waits for that.
+            : link is not null ? new CoordinatorCheckpointCatalog(link.Client, checkpointRoot, _config.KeepLast)
+                : new LocalCheckpointCatalog(checkpointRoot, _config.KeepLast);
+        // Both catalogues delete old checkpoints in the background; leaving waits for that.
         using var catalogLifetime = catalog as IDisposable;
         var startStep = 0L;
         var lastLoss = double.NaN;

@@ -126,5 +126,32 @@ public class ResumeTests
         }
     }
 
+    [Fact]
+    public void KeepLastHoldsUnderLaunchAcrossRuns()
+    {
+        var root = Directory.CreateTempSubdirectory("adan-cli-keep-").FullName;
+        try
+        {
+            string[] job =
+            [
+                "launch", "-n", "2", "--", "train", "--set", "model=mlp", "--set", "train_subset=512", "--set", "test_subset=64",
+                "--set", "micro_batch=16", "--set", "checkpoint_every=4", "--set", "keep_last=1", "--set", "resume=latest", "--set", $"run_dir={root}",
+            ];
+            var checkpoints = Path.Combine(root, "checkpoints");
+            var first = AdanCli.Run([.. job, "--set", "max_steps=8"]);
+            Assert.True(first.ExitCode == 0, first.Describe());
+            Assert.Equal(["step-0000000008"], Directory.GetDirectories(checkpoints).Select(Path.GetFileName).Order());
+
+            // A new launch (a new coordinator, which never saw step 8) still counts it.
+            var second = AdanCli.Run([.. job, "--set", "max_steps=16"]);
+            Assert.True(second.ExitCode == 0, second.Describe());
+            Assert.Equal(["step-0000000016"], Directory.GetDirectories(checkpoints).Select(Path.GetFileName).Order());
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
     private static JsonElement Summary(string runDir) => JsonDocument.Parse(File.ReadAllText(Path.Combine(runDir, "summary.json"))).RootElement.Clone();
 }
