@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using Adan.Coordinator.Client;
 using Adan.Sharded.Checkpoints;
 using Adan.Sharded.Collectives;
@@ -171,8 +172,10 @@ internal sealed class Trainer
 
             if (catalog is not null && ((step + 1) % _config.CheckpointEvery == 0 || step + 1 == totalSteps))
             {
-                lastCheckpoint = await SaveAsync(catalog, sharded!, model, step + 1, sampler, lastLoss, metrics);
-                progress.Message($"checkpoint step {step + 1}: {lastCheckpoint}");
+                var (directory, bytes, pause) = await SaveAsync(catalog, sharded!, model, step + 1, sampler, lastLoss, metrics);
+                lastCheckpoint = directory;
+                progress.Message(string.Create(CultureInfo.InvariantCulture,
+                    $"checkpoint step {step + 1}: {directory} ({bytes / 1e6:F1} MB, training paused {pause.TotalSeconds:F2} s)"));
                 model.train();
             }
             if (_config.EvalEvery > 0 && (step + 1) % _config.EvalEvery == 0 && step + 1 < totalSteps)
@@ -220,9 +223,9 @@ internal sealed class Trainer
         return 0;
     }
 
-    /// <summary>Saves a checkpoint after <paramref name="step"/> steps; returns its directory.</summary>
+    /// <summary>Saves a checkpoint after <paramref name="step"/> steps; returns its directory, size over all shards and the time training paused.</summary>
     /// <remarks>Collective: every rank must call.</remarks>
-    private async Task<string> SaveAsync(ICheckpointCatalog catalog, ShardedAdan adan, nn.Module<Tensor, Tensor> model, long step,
+    private async Task<(string Directory, long Bytes, TimeSpan Pause)> SaveAsync(ICheckpointCatalog catalog, ShardedAdan adan, nn.Module<Tensor, Tensor> model, long step,
         DistributedSampler sampler, double lastLoss, WorkerMetrics metrics)
     {
         using var activity = WorkerTelemetry.ActivitySource.StartActivity("checkpoint.save");
@@ -234,8 +237,9 @@ internal sealed class Trainer
         extra[ResumePlan.GlobalBatchKey] = (long)WorldSize * _config.MicroBatch * _config.Accumulation;
         var progress = new TrainingProgress(step, sampler.Position, new Dictionary<string, long> { ["seed"] = _config.Seed }, extra);
         var manifest = await ShardedCheckpoint.SaveAsync(catalog, adan, _collective, step, progress);
-        metrics.Checkpoint(Stopwatch.GetElapsedTime(start));
-        return CheckpointFiles.StepDirectory(Path.GetFullPath(_config.ResolvedCheckpointDir), manifest.Step);
+        var pause = Stopwatch.GetElapsedTime(start);
+        metrics.Checkpoint(pause);
+        return (CheckpointFiles.StepDirectory(Path.GetFullPath(_config.ResolvedCheckpointDir), manifest.Step), manifest.Shards.Sum(s => s.Bytes), pause);
     }
 
     private ITrainingOptimizer CreateOptimizer(FlatParameters flat)
