@@ -114,6 +114,25 @@ public sealed unsafe class ShardFileIoTests : IDisposable
     }
 
     [Fact]
+    public void AFailingDeviceFailsTheWriterWithTheFileNamedAndNeverHangs()
+    {
+        if (!File.Exists("/dev/full"))
+        {
+            return;
+        }
+        // /dev/full fails every write (ENOSPC): the error comes from the writer thread, several slots in.
+        var data = Bytes(3L * StagingRings.SlotCount * Slot, seed: 1);
+        using var writer = new HashingFileWriter("/dev/full");
+        var e = Assert.ThrowsAny<IOException>(() =>
+        {
+            writer.Write(data);
+            writer.Complete();
+        });
+        Assert.Contains("/dev/full", e.Message);
+        Assert.Contains("cannot write", e.Message);
+    }
+
+    [Fact]
     public void AWriterThatCannotCreateItsFileNamesIt()
     {
         var path = Path.Combine(Scratch("temp"), "no-such-directory", "file.bin");
