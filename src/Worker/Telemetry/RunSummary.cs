@@ -49,4 +49,10 @@ public sealed record RunSummary(
 
     /// <summary>The checkpoint this run resumed from, if any.</summary>
     public string? ResumedFrom { get; init; }
+
+    /// <summary>Checkpoints this run saved.</summary>
+    public int? CheckpointsSaved { get; init; }
+
+    /// <summary>Seconds training paused for them, all together (saving blocks training; see docs/architecture.md).</summary>
+    public double? CheckpointSeconds { get; init; }
 }

@@ -127,6 +127,8 @@ internal sealed class Trainer
         progress.Start(totalSteps);
         model.train();
         var samplesSeen = 0L;
+        var checkpointsSaved = 0;
+        var checkpointPause = TimeSpan.Zero;
         var forwardBackward = TimeSpan.Zero;
         var communication = TimeSpan.Zero;
         var optimizerTime = TimeSpan.Zero;
@@ -174,6 +176,8 @@ internal sealed class Trainer
             {
                 var (directory, bytes, pause) = await SaveAsync(catalog, sharded!, model, step + 1, sampler, lastLoss, metrics);
                 lastCheckpoint = directory;
+                checkpointsSaved++;
+                checkpointPause += pause;
                 progress.Message(string.Create(CultureInfo.InvariantCulture,
                     $"checkpoint step {step + 1}: {directory} ({bytes / 1e6:F1} MB, training paused {pause.TotalSeconds:F2} s)"));
                 model.train();
@@ -208,6 +212,8 @@ internal sealed class Trainer
             OptimizerShare = Share(optimizerTime, forwardBackward + communication + optimizerTime),
             OptimizerStateBytes = optimizer.StateBytes,
             ResumedFrom = resumedFrom,
+            CheckpointsSaved = catalog is null ? null : checkpointsSaved,
+            CheckpointSeconds = catalog is null ? null : Math.Round(checkpointPause.TotalSeconds, 3),
         };
         // Flush the exporters now, so that the summary line is the last thing rank 0 prints.
         telemetry.Dispose();

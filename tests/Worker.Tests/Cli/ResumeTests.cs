@@ -118,6 +118,8 @@ public class ResumeTests
             Assert.Contains("epoch 1 continues at sample 288 of the 320 used (32 seen again) as batch 6", line);
             var summary = Summary(root);
             Assert.Equal(14, summary.GetProperty("steps").GetInt64());
+            Assert.Equal(1, summary.GetProperty("checkpoints_saved").GetInt32());
+            Assert.True(summary.GetProperty("checkpoint_seconds").GetDouble() > 0);
             Assert.True(File.Exists(Path.Combine(root, "checkpoints", "step-0000000014", "manifest.json")));
         }
         finally
