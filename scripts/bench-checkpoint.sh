@@ -6,5 +6,5 @@ cd "$(dirname "$0")/.."
 mkdir -p bench/results
 source scripts/bench-lib.sh
 adan=$(bench_adan)
-mpiexec.mpich -n 2 "$adan" bench checkpoint --mib "${MIB:-256}" --repeats "${REPEATS:-5}" \
+mpiexec.mpich -n 2 "$adan" bench checkpoint --mib "${MIB:-256}" --repeats "${REPEATS:-9}" \
     ${DIR:+--dir "$DIR"} --json bench/results/checkpoint.json
