@@ -59,6 +59,22 @@ internal static class CollectiveScenarios
 
         c.Barrier();
         Check.That(c.AllReduce(r + 0.5, ReduceOp.Max) == w - 0.5, "scalar AllReduce max");
+
+        // The sleeping barrier holds every rank until the last arrives: the last rank arrives late, after writing a
+        // file every rank must then see.
+        var marker = Path.Combine(Path.GetTempPath(), $"adan-sleeping-barrier-{Environment.GetEnvironmentVariable("PMI_JOBID") ?? "job"}-{c.AllReduce((double)Environment.ProcessId, ReduceOp.Max)}");
+        if (r == w - 1)
+        {
+            Thread.Sleep(300);
+            File.WriteAllText(marker, "arrived");
+        }
+        c.SleepingBarrier();
+        Check.That(File.Exists(marker), "SleepingBarrier returned before the last rank arrived");
+        c.Barrier();
+        if (r == w - 1)
+        {
+            File.Delete(marker);
+        }
         Span<long> counts = [1, r];
         c.AllReduce(counts);
         Check.That(counts[0] == w && counts[1] == w * (w - 1) / 2, "AllReduce of longs");

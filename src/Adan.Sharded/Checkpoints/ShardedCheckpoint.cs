@@ -85,6 +85,8 @@ public static class ShardedCheckpoint
             failure = e.Message;
             exchange[^1] = 1;
         }
+        // Ranks finish their shards at different times; those done first wait without taking a core from the rest.
+        collective.SleepingBarrier();
         collective.AllReduce(exchange.AsSpan(), ReduceOp.Sum);
         if (exchange[^1] > 0)
         {
@@ -213,6 +215,7 @@ public static class ShardedCheckpoint
             readFailure = 1;
             readMessage = $"rank {collective.Rank} could not read {directory}: {e.Message}";
         }
+        collective.SleepingBarrier();
         var failed = collective.AllReduce(readFailure, ReduceOp.Max);
         if (failed > 0)
         {

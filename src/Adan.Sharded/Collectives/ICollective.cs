@@ -50,6 +50,14 @@ public interface ICollective : IDisposable
     /// <remarks>Collective: every rank must call.</remarks>
     void Barrier();
 
+    /// <summary>
+    /// Returns once every rank has called it, sleeping rather than spinning while it waits: for a wait that may last
+    /// tens of milliseconds (ranks finishing checkpoint I/O at different times), so a rank that arrives early leaves the
+    /// cores to the ranks still working. <see cref="Barrier"/> is faster for short waits.
+    /// </summary>
+    /// <remarks>Collective: every rank must call.</remarks>
+    void SleepingBarrier();
+
     /// <summary>Reduces one double over all ranks.</summary>
     /// <remarks>Collective: every rank must call.</remarks>
     double AllReduce(double value, ReduceOp op = ReduceOp.Sum);

@@ -126,6 +126,21 @@ public sealed class MpiCollective : ICollective
     public void Barrier() => Check(MPI.Unsafe.MPI_Barrier(MpiNative.CommWorld), "MPI_Barrier");
 
     /// <inheritdoc />
+    public void SleepingBarrier()
+    {
+        Check(MpiNative.MPI_Ibarrier(MpiNative.CommWorld, out var request), "MPI_Ibarrier");
+        while (true)
+        {
+            Check(MpiNative.MPI_Test(ref request, out var done, out _), "MPI_Test");
+            if (done != 0)
+            {
+                return;
+            }
+            Thread.Sleep(1);
+        }
+    }
+
+    /// <inheritdoc />
     public unsafe double AllReduce(double value, ReduceOp op = ReduceOp.Sum)
     {
         var result = value;

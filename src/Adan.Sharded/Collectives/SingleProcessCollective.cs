@@ -57,6 +57,11 @@ public sealed class SingleProcessCollective : ICollective
     }
 
     /// <inheritdoc />
+    public void SleepingBarrier()
+    {
+    }
+
+    /// <inheritdoc />
     public double AllReduce(double value, ReduceOp op = ReduceOp.Sum) => value;
 
     /// <inheritdoc />

@@ -48,6 +48,12 @@ internal static unsafe class MpiNative
     public static extern int MPI_Wait(ref int request, out Status status);
 
     [DllImport(Library)]
+    public static extern int MPI_Ibarrier(int comm, out int request);
+
+    [DllImport(Library)]
+    public static extern int MPI_Test(ref int request, out int flag, out Status status);
+
+    [DllImport(Library)]
     public static extern int MPI_Error_string(int errorcode, byte* message, out int length);
 
     [DllImport(Library)]
