@@ -18,141 +18,117 @@ public class ResumeTests
     [Fact]
     public void AKilledRunResumesFromTheLatestCheckpointAndFinishesLikeAnUninterruptedOne()
     {
-        var root = Directory.CreateTempSubdirectory("adan-cli-resume-").FullName;
-        try
+        using var temp = TestFiles.CreateTempDirectory();
+        var root = temp.Path;
+        var uninterrupted = AdanCli.Run([.. s_job, "--set", $"run_dir={Path.Combine(root, "a")}"]);
+        Assert.True(uninterrupted.ExitCode == 0, uninterrupted.Describe());
+
+        var runDir = Path.Combine(root, "b");
+        using (var victim = AdanCli.Start([.. s_job, "--set", $"run_dir={runDir}"]))
         {
-            var uninterrupted = AdanCli.Run([.. s_job, "--set", $"run_dir={Path.Combine(root, "a")}"]);
-            Assert.True(uninterrupted.ExitCode == 0, uninterrupted.Describe());
-
-            var runDir = Path.Combine(root, "b");
-            using (var victim = AdanCli.Start([.. s_job, "--set", $"run_dir={runDir}"]))
+            string? line;
+            while ((line = victim.StandardOutput.ReadLine()) is not null && !line.StartsWith("checkpoint step 30:"))
             {
-                string? line;
-                while ((line = victim.StandardOutput.ReadLine()) is not null && !line.StartsWith("checkpoint step 30:"))
-                {
-                }
-                Assert.NotNull(line);
-                victim.Kill(entireProcessTree: true);
-                victim.WaitForExit();
             }
-            Assert.False(File.Exists(Path.Combine(runDir, "summary.json")), "the killed run must not have finished");
-
-            var resumed = AdanCli.Run([.. s_job, "--set", $"run_dir={runDir}"]);
-            Assert.True(resumed.ExitCode == 0, resumed.Describe());
-            var resumedLine = Assert.Single(resumed.StdoutLines, l => l.StartsWith("resumed from "));
-            Assert.Contains(Path.Combine(runDir, "checkpoints", "step-"), resumedLine);
-
-            var expected = Summary(Path.Combine(root, "a"));
-            var actual = Summary(runDir);
-            foreach (var key in new[] { "final_loss", "test_accuracy", "test_loss" })
-            {
-                Assert.True(expected.GetProperty(key).GetDouble() == actual.GetProperty(key).GetDouble(),
-                    $"{key}: resumed {actual.GetProperty(key).GetDouble():R}, uninterrupted {expected.GetProperty(key).GetDouble():R}");
-            }
-            Assert.Equal(expected.GetProperty("steps").GetInt64(), actual.GetProperty("steps").GetInt64());
-            Assert.StartsWith(Path.Combine(runDir, "checkpoints"), actual.GetProperty("resumed_from").GetString());
-            // Every step after the resume point logs the same loss as the uninterrupted run.
-            var before = uninterrupted.StdoutLines.Where(l => l.StartsWith("epoch ")).Select(l => l[..l.IndexOf(" lr ")]).ToHashSet();
-            var after = resumed.StdoutLines.Where(l => l.StartsWith("epoch ")).Select(l => l[..l.IndexOf(" lr ")]).ToList();
-            Assert.NotEmpty(after);
-            Assert.All(after, l => Assert.Contains(l, before));
+            Assert.NotNull(line);
+            victim.Kill(entireProcessTree: true);
+            victim.WaitForExit();
         }
-        finally
+        Assert.False(File.Exists(Path.Combine(runDir, "summary.json")), "the killed run must not have finished");
+
+        var resumed = AdanCli.Run([.. s_job, "--set", $"run_dir={runDir}"]);
+        Assert.True(resumed.ExitCode == 0, resumed.Describe());
+        var resumedLine = Assert.Single(resumed.StdoutLines, l => l.StartsWith("resumed from "));
+        Assert.Contains(Path.Combine(runDir, "checkpoints", "step-"), resumedLine);
+
+        var expected = Summary(Path.Combine(root, "a"));
+        var actual = Summary(runDir);
+        foreach (var key in new[] { "final_loss", "test_accuracy", "test_loss" })
         {
-            Directory.Delete(root, recursive: true);
+            Assert.True(expected.GetProperty(key).GetDouble() == actual.GetProperty(key).GetDouble(),
+                $"{key}: resumed {actual.GetProperty(key).GetDouble():R}, uninterrupted {expected.GetProperty(key).GetDouble():R}");
         }
+        Assert.Equal(expected.GetProperty("steps").GetInt64(), actual.GetProperty("steps").GetInt64());
+        Assert.StartsWith(Path.Combine(runDir, "checkpoints"), actual.GetProperty("resumed_from").GetString());
+        // Every step after the resume point logs the same loss as the uninterrupted run.
+        var before = uninterrupted.StdoutLines.Where(l => l.StartsWith("epoch ")).Select(l => l[..l.IndexOf(" lr ")]).ToHashSet();
+        var after = resumed.StdoutLines.Where(l => l.StartsWith("epoch ")).Select(l => l[..l.IndexOf(" lr ")]).ToList();
+        Assert.NotEmpty(after);
+        Assert.All(after, l => Assert.Contains(l, before));
     }
 
     [Fact]
     public void ResumingFromAnOlderCheckpointIntoARootWithNewerOnesIsRefusedAtStart()
     {
-        var root = Directory.CreateTempSubdirectory("adan-cli-rollback-").FullName;
-        try
-        {
-            string[] job =
-            [
-                "train", "--set", "model=mlp", "--set", "train_subset=256", "--set", "test_subset=64", "--set", "micro_batch=16",
-                "--set", "max_steps=10", "--set", "checkpoint_every=5", "--set", $"run_dir={root}",
-            ];
-            var first = AdanCli.Run([.. job, "--set", "resume=none"]);
-            Assert.True(first.ExitCode == 0, first.Describe());
-            var step5 = Path.Combine(root, "checkpoints", "step-0000000005");
+        using var temp = TestFiles.CreateTempDirectory();
+        var root = temp.Path;
+        string[] job =
+        [
+            "train", "--set", "model=mlp", "--set", "train_subset=256", "--set", "test_subset=64", "--set", "micro_batch=16",
+            "--set", "max_steps=10", "--set", "checkpoint_every=5", "--set", $"run_dir={root}",
+        ];
+        var first = AdanCli.Run([.. job, "--set", "resume=none"]);
+        Assert.True(first.ExitCode == 0, first.Describe());
+        var step5 = Path.Combine(root, "checkpoints", "step-0000000005");
 
-            var rollback = AdanCli.Run([.. job, "--set", $"resume={step5}"]);
-            Assert.True(rollback.ExitCode != 0, rollback.Describe());
-            Assert.Contains("step 10", rollback.Stderr);
-            Assert.Contains("checkpoint_dir", rollback.Stderr);
-            Assert.True(File.Exists(Path.Combine(root, "checkpoints", "step-0000000010", "manifest.json")), "the newer checkpoint must be kept");
+        var rollback = AdanCli.Run([.. job, "--set", $"resume={step5}"]);
+        Assert.True(rollback.ExitCode != 0, rollback.Describe());
+        Assert.Contains("step 10", rollback.Stderr);
+        Assert.Contains("checkpoint_dir", rollback.Stderr);
+        Assert.True(File.Exists(Path.Combine(root, "checkpoints", "step-0000000010", "manifest.json")), "the newer checkpoint must be kept");
 
-            var elsewhere = AdanCli.Run([.. job, "--set", $"resume={step5}", "--set", $"checkpoint_dir={Path.Combine(root, "rollback")}"]);
-            Assert.True(elsewhere.ExitCode == 0, elsewhere.Describe());
-            Assert.Contains(elsewhere.StdoutLines, l => l.StartsWith($"resumed from {step5} at step 5"));
-            Assert.True(File.Exists(Path.Combine(root, "rollback", "step-0000000010", "manifest.json")));
-        }
-        finally
-        {
-            Directory.Delete(root, recursive: true);
-        }
+        var elsewhere = AdanCli.Run([.. job, "--set", $"resume={step5}", "--set", $"checkpoint_dir={Path.Combine(root, "rollback")}"]);
+        Assert.True(elsewhere.ExitCode == 0, elsewhere.Describe());
+        Assert.Contains(elsewhere.StdoutLines, l => l.StartsWith($"resumed from {step5} at step 5"));
+        Assert.True(File.Exists(Path.Combine(root, "rollback", "step-0000000010", "manifest.json")));
     }
 
     [Fact]
     public void ResumingWithAnotherGlobalBatchContinuesTheEpochWithoutSkippingSamples()
     {
-        var root = Directory.CreateTempSubdirectory("adan-cli-rebatch-").FullName;
-        try
-        {
-            string[] job =
-            [
-                "train", "--set", "model=mlp", "--set", "train_subset=512", "--set", "test_subset=64", "--set", "epochs=1",
-                "--set", "checkpoint_every=10", "--set", "resume=latest", "--set", $"run_dir={root}",
-            ];
-            // 512 samples in batches of 32: 16 steps per epoch; stopped and saved after 10 (320 samples).
-            var first = AdanCli.Run([.. job, "--set", "micro_batch=32", "--set", "max_steps=10"]);
-            Assert.True(first.ExitCode == 0, first.Describe());
+        using var temp = TestFiles.CreateTempDirectory();
+        var root = temp.Path;
+        string[] job =
+        [
+            "train", "--set", "model=mlp", "--set", "train_subset=512", "--set", "test_subset=64", "--set", "epochs=1",
+            "--set", "checkpoint_every=10", "--set", "resume=latest", "--set", $"run_dir={root}",
+        ];
+        // 512 samples in batches of 32: 16 steps per epoch; stopped and saved after 10 (320 samples).
+        var first = AdanCli.Run([.. job, "--set", "micro_batch=32", "--set", "max_steps=10"]);
+        Assert.True(first.ExitCode == 0, first.Describe());
 
-            // Batches of 48 (as a third rank would make them): 10 per epoch; 320 samples = 6 whole batches + 32 seen again.
-            var resumed = AdanCli.Run([.. job, "--set", "micro_batch=48"]);
-            Assert.True(resumed.ExitCode == 0, resumed.Describe());
-            var line = Assert.Single(resumed.StdoutLines, l => l.StartsWith("resumed from "));
-            Assert.Contains("global batch of 32, this run has 48", line);
-            Assert.Contains("epoch 1 continues at sample 288 of the 320 used (32 seen again) as batch 6", line);
-            var summary = Summary(root);
-            Assert.Equal(14, summary.GetProperty("steps").GetInt64());
-            Assert.Equal(1, summary.GetProperty("checkpoints_saved").GetInt32());
-            Assert.True(summary.GetProperty("checkpoint_seconds").GetDouble() > 0);
-            Assert.True(File.Exists(Path.Combine(root, "checkpoints", "step-0000000014", "manifest.json")));
-        }
-        finally
-        {
-            Directory.Delete(root, recursive: true);
-        }
+        // Batches of 48 (as a third rank would make them): 10 per epoch; 320 samples = 6 whole batches + 32 seen again.
+        var resumed = AdanCli.Run([.. job, "--set", "micro_batch=48"]);
+        Assert.True(resumed.ExitCode == 0, resumed.Describe());
+        var line = Assert.Single(resumed.StdoutLines, l => l.StartsWith("resumed from "));
+        Assert.Contains("global batch of 32, this run has 48", line);
+        Assert.Contains("epoch 1 continues at sample 288 of the 320 used (32 seen again) as batch 6", line);
+        var summary = Summary(root);
+        Assert.Equal(14, summary.GetProperty("steps").GetInt64());
+        Assert.Equal(1, summary.GetProperty("checkpoints_saved").GetInt32());
+        Assert.True(summary.GetProperty("checkpoint_seconds").GetDouble() > 0);
+        Assert.True(File.Exists(Path.Combine(root, "checkpoints", "step-0000000014", "manifest.json")));
     }
 
     [Fact]
     public void KeepLastHoldsUnderLaunchAcrossRuns()
     {
-        var root = Directory.CreateTempSubdirectory("adan-cli-keep-").FullName;
-        try
-        {
-            string[] job =
-            [
-                "launch", "-n", "2", "--", "train", "--set", "model=mlp", "--set", "train_subset=512", "--set", "test_subset=64",
-                "--set", "micro_batch=16", "--set", "checkpoint_every=4", "--set", "keep_last=1", "--set", "resume=latest", "--set", $"run_dir={root}",
-            ];
-            var checkpoints = Path.Combine(root, "checkpoints");
-            var first = AdanCli.Run([.. job, "--set", "max_steps=8"]);
-            Assert.True(first.ExitCode == 0, first.Describe());
-            Assert.Equal(["step-0000000008"], Directory.GetDirectories(checkpoints).Select(Path.GetFileName).Order());
+        using var temp = TestFiles.CreateTempDirectory();
+        var root = temp.Path;
+        string[] job =
+        [
+            "launch", "-n", "2", "--", "train", "--set", "model=mlp", "--set", "train_subset=512", "--set", "test_subset=64",
+            "--set", "micro_batch=16", "--set", "checkpoint_every=4", "--set", "keep_last=1", "--set", "resume=latest", "--set", $"run_dir={root}",
+        ];
+        var checkpoints = Path.Combine(root, "checkpoints");
+        var first = AdanCli.Run([.. job, "--set", "max_steps=8"]);
+        Assert.True(first.ExitCode == 0, first.Describe());
+        Assert.Equal(["step-0000000008"], Directory.GetDirectories(checkpoints).Select(Path.GetFileName).Order());
 
-            // A new launch (a new coordinator, which never saw step 8) still counts it.
-            var second = AdanCli.Run([.. job, "--set", "max_steps=16"]);
-            Assert.True(second.ExitCode == 0, second.Describe());
-            Assert.Equal(["step-0000000016"], Directory.GetDirectories(checkpoints).Select(Path.GetFileName).Order());
-        }
-        finally
-        {
-            Directory.Delete(root, recursive: true);
-        }
+        // A new launch (a new coordinator, which never saw step 8) still counts it.
+        var second = AdanCli.Run([.. job, "--set", "max_steps=16"]);
+        Assert.True(second.ExitCode == 0, second.Describe());
+        Assert.Equal(["step-0000000016"], Directory.GetDirectories(checkpoints).Select(Path.GetFileName).Order());
     }
 
     private static JsonElement Summary(string runDir) => JsonDocument.Parse(File.ReadAllText(Path.Combine(runDir, "summary.json"))).RootElement.Clone();
