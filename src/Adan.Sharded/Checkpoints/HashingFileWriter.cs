@@ -29,7 +29,6 @@ internal sealed unsafe class HashingFileWriter : IDisposable
     private volatile Exception? _writeError;
     private int _slot;
     private int _fill;
-    private long _submitted;
     private bool _completed;
     private bool _disposed;
 
@@ -132,8 +131,8 @@ internal sealed unsafe class HashingFileWriter : IDisposable
         _hash.AppendData(new ReadOnlySpan<byte>(start, _fill));
         var length = (_fill + DirectFile.Alignment - 1) / DirectFile.Alignment * DirectFile.Alignment;
         new Span<byte>(start + _fill, length - _fill).Clear();
-        _toWrite.Add((_slot, length, _submitted));
-        _submitted += _fill;
+        // Written counts this slot's bytes too, so the slot starts at Written - _fill in the file.
+        _toWrite.Add((_slot, length, Written - _fill));
         _freeSlots.Wait();
         _slot = (_slot + 1) % SlotCount;
         _fill = 0;

@@ -61,6 +61,9 @@ public sealed class DistributedSampler
     /// <summary>Samples per batch on this rank.</summary>
     public int BatchSize { get; }
 
+    /// <summary>Samples per batch over all ranks (<see cref="WorldSize"/> × <see cref="BatchSize"/>).</summary>
+    public long GlobalBatch => (long)WorldSize * BatchSize;
+
     /// <summary>The base seed of the permutations.</summary>
     public ulong Seed { get; }
 

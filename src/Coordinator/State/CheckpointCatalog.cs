@@ -1,9 +1,9 @@
-using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using Adan.Coordinator.Hosting;
 using Adan.Coordinator.V1;
+using Adan.Sharded.Checkpoints;
 using Adan.Sharded.IO;
 using Microsoft.Extensions.Logging;
 
@@ -24,7 +24,7 @@ namespace Adan.Coordinator.State;
 internal sealed partial class CheckpointCatalog : IDisposable
 {
     /// <summary>Name of the commit record in every checkpoint directory.</summary>
-    public const string ManifestFileName = "manifest.json";
+    public const string ManifestFileName = CheckpointManifest.FileName;
 
     private readonly Lock _gate = new();
     private readonly CoordinatorStore _store;
@@ -77,7 +77,7 @@ internal sealed partial class CheckpointCatalog : IDisposable
         {
             root = Path.Combine(_options.EffectiveCheckpointRoot, request.JobId);
         }
-        var directory = Path.Combine(root, string.Create(CultureInfo.InvariantCulture, $"step-{request.Step:D10}"));
+        var directory = CheckpointFiles.StepDirectory(root, request.Step);
         lock (_gate)
         {
             var sameStep = CheckpointsOnDisk(request.JobId).Where(c => c.Step == request.Step).ToList();
@@ -91,7 +91,7 @@ internal sealed partial class CheckpointCatalog : IDisposable
             {
                 return open;
             }
-            if (File.Exists(Path.Combine(directory, ManifestFileName)))
+            if (CheckpointFiles.IsCommitted(directory))
             {
                 // Committed by another run (or another coordinator) in the same root: the files are the record.
                 throw Errors.AlreadyExists($"'{directory}' already holds a committed checkpoint ({ManifestFileName}); a committed checkpoint is never overwritten");

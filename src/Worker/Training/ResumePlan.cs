@@ -20,22 +20,20 @@ internal sealed record ResumePlan(string Directory, long StartStep, SamplerPosit
     /// <summary>The trainer's <c>extra</c> key holding the samples of one optimizer step over all ranks.</summary>
     public const string GlobalBatchKey = "global_batch";
 
-    /// <summary>Plans a resume from <paramref name="directory"/> with this run's sampler and batch.</summary>
+    /// <summary>Plans a resume from <paramref name="directory"/> with this run's sampler (one batch per optimizer step).</summary>
     /// <param name="directory">The committed checkpoint.</param>
     /// <param name="sampler">This run's sampler (its batches per epoch are in this run's global batch).</param>
-    /// <param name="perRankBatch">This run's samples per optimizer step on one rank (micro-batch × accumulation).</param>
-    /// <param name="epochs">Configured epochs.</param>
-    /// <param name="maxSteps">Configured step limit (0: none).</param>
+    /// <param name="epochs">Configured epochs; the plan's last step is where they end (the caller applies max_steps).</param>
     /// <exception cref="CheckpointException">The manifest cannot be read.</exception>
-    public static ResumePlan Create(string directory, DistributedSampler sampler, long perRankBatch, long epochs, long maxSteps)
+    public static ResumePlan Create(string directory, DistributedSampler sampler, long epochs)
     {
         var manifest = CheckpointManifest.Read(directory);
         var saved = manifest.Sampler;
-        var globalBatch = sampler.WorldSize * perRankBatch;
+        var globalBatch = sampler.GlobalBatch;
         // A checkpoint that does not record its global batch is taken to have this run's per-rank batch at its world size.
         var savedGlobalBatch = manifest.Extra?[GlobalBatchKey] is JsonValue value && value.TryGetValue<long>(out var recorded) && recorded > 0
             ? recorded
-            : manifest.WorldSize * perRankBatch;
+            : (long)manifest.WorldSize * sampler.BatchSize;
         var samples = saved.Batch * savedGlobalBatch;
         var batch = samples / globalBatch;
         var position = batch >= sampler.BatchesPerEpoch ? new SamplerPosition(saved.Epoch + 1, 0) : new SamplerPosition(saved.Epoch, batch);
@@ -50,7 +48,6 @@ internal sealed record ResumePlan(string Directory, long StartStep, SamplerPosit
                 $"resumed from {directory} at step {manifest.Step}: it was saved with a global batch of {savedGlobalBatch}, this run has {globalBatch}, so {where}");
         }
         var remaining = epochs * sampler.BatchesPerEpoch - (position.Epoch * sampler.BatchesPerEpoch + position.Batch);
-        var lastStep = manifest.Step + Math.Max(0, remaining);
-        return new ResumePlan(directory, manifest.Step, position, maxSteps > 0 ? Math.Min(lastStep, maxSteps) : lastStep, description);
+        return new ResumePlan(directory, manifest.Step, position, manifest.Step + Math.Max(0, remaining), description);
     }
 }

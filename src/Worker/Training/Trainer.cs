@@ -63,14 +63,13 @@ internal sealed class Trainer
         using var optimizer = CreateOptimizer(flat);
         metrics.OptimizerState(optimizer.StateBytes);
 
-        var perRankBatch = _config.MicroBatch * _config.Accumulation;
-        var globalBatch = (long)WorldSize * perRankBatch;
-        var sampler = new DistributedSampler(data.Train.Count, Rank, WorldSize, perRankBatch, (ulong)_config.Seed);
+        var sampler = new DistributedSampler(data.Train.Count, Rank, WorldSize, _config.MicroBatch * _config.Accumulation, (ulong)_config.Seed);
+        var globalBatch = sampler.GlobalBatch;
         var sharded = (optimizer as ShardedAdanOptimizer)?.Adan;
         var checkpointRoot = Path.GetFullPath(_config.ResolvedCheckpointDir);
         // Planned before the schedule, which is sized by the last step.
         var resume = sharded is not null && CheckpointSupport.ResumeDirectory(_config.Resume, checkpointRoot) is { } resumeDirectory
-            ? ResumePlan.Create(resumeDirectory, sampler, perRankBatch, _config.Epochs, _config.MaxSteps)
+            ? ResumePlan.Create(resumeDirectory, sampler, _config.Epochs)
             : null;
         var checkpointing = sharded is not null && _config.CheckpointEvery > 0;
         if (checkpointing)
@@ -79,7 +78,7 @@ internal sealed class Trainer
             CheckpointSupport.RefuseNewerCheckpoints(checkpointRoot, resume?.StartStep ?? 0);
         }
         var totalSteps = resume?.LastStep ?? _config.Epochs * sampler.BatchesPerEpoch;
-        if (resume is null && _config.MaxSteps > 0)
+        if (_config.MaxSteps > 0)
         {
             totalSteps = Math.Min(totalSteps, _config.MaxSteps);
         }
@@ -240,7 +239,7 @@ internal sealed class Trainer
         // Every rank must store the same buffers, and the live model keeps using what was stored.
         AverageBuffers(model);
         var extra = CheckpointSupport.Extra(_config.Model.ToString().ToLowerInvariant(), lastLoss, model);
-        extra[ResumePlan.GlobalBatchKey] = (long)WorldSize * _config.MicroBatch * _config.Accumulation;
+        extra[ResumePlan.GlobalBatchKey] = sampler.GlobalBatch;
         var progress = new TrainingProgress(step, sampler.Position, new Dictionary<string, long> { ["seed"] = _config.Seed }, extra);
         var manifest = await ShardedCheckpoint.SaveAsync(catalog, adan, _collective, step, progress);
         var pause = Stopwatch.GetElapsedTime(start);
