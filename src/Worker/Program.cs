@@ -1,6 +1,11 @@
 using System.CommandLine;
 using Adan.Worker.Commands;
 
+if (args.Length > 0 && args[0] == CoordinatorCommand.Name)
+{
+    return CoordinatorCommand.Run(args[1..]);
+}
+
 var root = new RootCommand("adan: data-parallel training with ZeRO-sharded Adan over MPI");
 root.Subcommands.Add(MpiCheckCommand.Create());
 root.Subcommands.Add(BenchCommand.Create());

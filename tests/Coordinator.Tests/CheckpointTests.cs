@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text.Json.Nodes;
 using Adan.Coordinator.V1;
+using Adan.TestSupport;
 using Grpc.Core;
 
 namespace Adan.Coordinator.Tests;
@@ -30,8 +31,13 @@ public sealed class CheckpointTests
         return info!;
     }
 
-    private static Task<CheckpointInfo> CommitAsync(TestCoordinator c, CheckpointInfo info, string body = """{"format_version":1}""") =>
-        c.Checkpoints.CommitAsync(new CommitCheckpointRequest { JobId = Job, CheckpointId = info.CheckpointId, ManifestJson = body }, c.Headers).ResponseAsync;
+    private static Task<CheckpointInfo> CommitAsync(TestCoordinator c, CheckpointInfo info, string? body = null) =>
+        c.Checkpoints.CommitAsync(new CommitCheckpointRequest
+        {
+            JobId = Job,
+            CheckpointId = info.CheckpointId,
+            ManifestJson = body ?? TestManifests.Create(info.Step, info.WorldSize).ToJson(),
+        }, c.Headers).ResponseAsync;
 
     private static async Task<CheckpointInfo?> LatestAsync(TestCoordinator c) =>
         (await c.Checkpoints.LatestAsync(new LatestCheckpointRequest { JobId = Job }, c.Headers)).Checkpoint;
@@ -84,7 +90,7 @@ public sealed class CheckpointTests
         await using var c = await TestCoordinator.StartAsync();
         await c.JoinAllAsync(Job, 1);
         var info = await WriteShardsAsync(c, 5, 1, 1);
-        var error = await Assert.ThrowsAsync<RpcException>(() => CommitAsync(c, info, """{"step":6}"""));
+        var error = await Assert.ThrowsAsync<RpcException>(() => CommitAsync(c, info, TestManifests.Create(6, 1).ToJson()));
         Assert.Equal(StatusCode.InvalidArgument, error.StatusCode);
         Assert.Contains("'step'", error.Status.Detail);
         Assert.Null(await LatestAsync(c));
@@ -168,7 +174,7 @@ public sealed class CheckpointTests
         var bytes = new byte[] { 1, 2, 3 };
         await File.WriteAllBytesAsync(Path.Combine(again.Directory, "shard-00001-of-00002.safetensors"), bytes);
         await client.ReportShardAsync(again.CheckpointId, "shard-00001-of-00002.safetensors", 3, Convert.ToHexStringLower(SHA256.HashData(bytes)));
-        var second = await client.CommitCheckpointAsync(again.CheckpointId, "{}");
+        var second = await client.CommitCheckpointAsync(again.CheckpointId, TestManifests.Create(20, 2));
         Assert.Equal(20, (await client.LatestCheckpointAsync())!.Step);
         Assert.Equal(CheckpointState.Committed, second.State);
     }

@@ -116,7 +116,7 @@ public static class ShardedCheckpoint
             using var commit = ShardedTelemetry.ActivitySource.StartActivity("checkpoint.commit");
             try
             {
-                await catalog.CommitAsync(ticket!, manifest.ToBodyJson(), shards, cancellationToken).ConfigureAwait(false);
+                await catalog.CommitAsync(ticket!, manifest, cancellationToken).ConfigureAwait(false);
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {

@@ -126,9 +126,8 @@ public static class CoordinatorCommandLine
         public override int Invoke(ParseResult parseResult)
         {
             var error = parseResult.InvocationConfiguration.Error;
-            var root = parseResult.RootCommandResult.Command.Name;
-            var command = parseResult.CommandResult.Command.Name;
-            var name = root == command ? root : $"{root} {command}";
+            // One name whether started as Adan.Coordinator or through `adan coordinator`, which runs this executable.
+            const string name = "adan coordinator";
             if (parseResult.UnmatchedTokens.Count > 0)
             {
                 error.WriteLine($"{name}: unrecognized argument(s): {string.Join(" ", parseResult.UnmatchedTokens)} (see --help)");

@@ -1,3 +1,4 @@
+using Adan.Coordinator.Protocol;
 using Adan.Coordinator.State;
 using Adan.Coordinator.V1;
 using Grpc.Core;

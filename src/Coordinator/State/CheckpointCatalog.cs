@@ -1,16 +1,13 @@
-using System.Text.Json;
-using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using Adan.Coordinator.Hosting;
 using Adan.Coordinator.V1;
 using Adan.Sharded.Checkpoints;
-using Adan.Sharded.IO;
 using Microsoft.Extensions.Logging;
 
 namespace Adan.Coordinator.State;
 
 /// <summary>
-/// The two-phase checkpoint commit: Begin, one shard report per rank, Commit (manifest written atomically), and
+/// The two-phase checkpoint commit: Begin, one shard report per rank, Commit (through <see cref="CheckpointCommit"/>, the same path as the local catalogue), and
 /// keep-last-K retention.
 /// </summary>
 /// <remarks>
@@ -18,7 +15,7 @@ namespace Adan.Coordinator.State;
 /// makes "all shards in, then manifest, then COMMITTED" trivially race-free. The catalogue row turns COMMITTED only
 /// after manifest.json is durable, so Latest never returns a checkpoint whose manifest could be missing; a crash
 /// in between leaves the row OPEN and the previous checkpoint latest. Retention marks rows DELETED under the lock
-/// and deletes their directories in the background (<see cref="BackgroundDeleter"/>), so a commit, and the rank 0
+/// and deletes their directories in the background (<see cref="CheckpointRetention"/>), so a commit, and the rank 0
 /// waiting for it, never waits for hundreds of MB to be freed.
 /// </remarks>
 internal sealed partial class CheckpointCatalog : IDisposable
@@ -31,7 +28,7 @@ internal sealed partial class CheckpointCatalog : IDisposable
     private readonly JobRegistry _jobs;
     private readonly CoordinatorOptions _options;
     private readonly ILogger<CheckpointCatalog> _logger;
-    private readonly BackgroundDeleter _deleter;
+    private readonly CheckpointRetention? _retention;
 
     public CheckpointCatalog(CoordinatorStore store, JobRegistry jobs, CoordinatorOptions options, ILogger<CheckpointCatalog> logger)
     {
@@ -39,16 +36,17 @@ internal sealed partial class CheckpointCatalog : IDisposable
         _jobs = jobs;
         _options = options;
         _logger = logger;
-        _deleter = new BackgroundDeleter(ManifestFileName,
-            (directory, e) => _logger.LogWarning("Retention could not delete '{Directory}': {Message}", directory, e.Message));
+        _retention = options.KeepLast > 0
+            ? new CheckpointRetention(options.KeepLast, (directory, e) => _logger.LogWarning("Retention could not delete '{Directory}': {Message}", directory, e.Message))
+            : null;
         _jobs.JobFailed += AbortOpen;
     }
 
     /// <summary>Completes when the directories retention queued so far are deleted.</summary>
-    public Task WhenRetentionDone() => _deleter.WhenIdle();
+    public Task WhenRetentionDone() => _retention?.WhenDone() ?? Task.CompletedTask;
 
     /// <summary>Waits for retention's queued deletions (the host disposes the catalogue when it stops).</summary>
-    public void Dispose() => _deleter.Dispose();
+    public void Dispose() => _retention?.Dispose();
 
     [GeneratedRegex("^[0-9a-f]{64}$")]
     private static partial Regex Sha256Pattern();
@@ -164,29 +162,23 @@ internal sealed partial class CheckpointCatalog : IDisposable
                 throw Errors.FailedPrecondition(
                     $"checkpoint {checkpoint.CheckpointId} has {checkpoint.Shards.Count} of {checkpoint.WorldSize} shards; missing ranks {string.Join(", ", missing.Take(16))}{(missing.Count > 16 ? ", ..." : "")}");
             }
-            foreach (var shard in checkpoint.Shards)
-            {
-                var path = Path.Combine(checkpoint.Directory, shard.File);
-                var info = new FileInfo(path);
-                if (!info.Exists || info.Length != shard.Bytes)
-                {
-                    throw Errors.FailedPrecondition(
-                        $"shard of rank {shard.Rank} '{path}' {(info.Exists ? $"has {info.Length} bytes, reported {shard.Bytes}" : "does not exist")}");
-                }
-            }
-            var manifest = BuildManifest(checkpoint, request.ManifestJson);
-            var manifestPath = Path.Combine(checkpoint.Directory, ManifestFileName);
+            var manifest = ParseManifest(checkpoint, request.ManifestJson);
+            string manifestPath;
             try
             {
-                AtomicFile.WriteAllText(manifestPath, manifest);
+                manifestPath = CheckpointCommit.Commit(checkpoint.Directory, manifest);
+            }
+            catch (CheckpointException e)
+            {
+                throw Errors.FailedPrecondition(e.Message);
             }
             catch (IOException e)
             {
-                throw Errors.Internal($"cannot write '{manifestPath}': {e.Message}");
+                throw Errors.Internal($"cannot commit checkpoint {checkpoint.CheckpointId} in '{checkpoint.Directory}': {e.Message}");
             }
             _store.SetCheckpointState(checkpoint.CheckpointId, CheckpointState.Committed, manifestPath, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
             committed = _store.GetCheckpoint(checkpoint.CheckpointId)!;
-            ApplyRetention(request.JobId);
+            ApplyRetention(request.JobId, checkpoint.Directory);
         }
         _jobs.Publish(request.JobId, JobEventKind.CheckpointCommitted, $"checkpoint {committed.CheckpointId} of step {committed.Step} committed", committed.Step);
         return committed;
@@ -256,77 +248,68 @@ internal sealed partial class CheckpointCatalog : IDisposable
     }
 
     /// <summary>Deletes (in the background) committed checkpoints beyond the newest K; never the newest, never an open or aborted one.</summary>
-    private void ApplyRetention(string jobId)
+    private void ApplyRetention(string jobId, string directory)
     {
-        if (_options.KeepLast == 0)
+        if (_retention is null)
         {
             return;
         }
-        var committed = _store.GetCheckpoints(jobId).Where(c => c.State == CheckpointState.Committed).ToList();
-        var keep = committed.TakeLast(_options.KeepLast).ToList();
-        var protectedDirectories = _store.GetCheckpoints(jobId)
-            .Where(c => c.State == CheckpointState.Open)
-            .Select(c => c.Directory)
-            .Concat(keep.Select(c => c.Directory))
-            .ToHashSet(StringComparer.Ordinal);
-        foreach (var old in committed.SkipLast(_options.KeepLast))
+        var root = Path.GetDirectoryName(directory) ?? directory;
+        var open = _store.GetCheckpoints(jobId).Where(c => c.State == CheckpointState.Open).Select(c => c.Directory).ToHashSet(StringComparer.Ordinal);
+        var doomed = _retention.Apply(root, open).ToHashSet(StringComparer.Ordinal);
+        foreach (var old in _store.GetCheckpoints(jobId).Where(c => c.State == CheckpointState.Committed && doomed.Contains(c.Directory)))
         {
-            // Catalogue first: a crash mid-delete must not leave a COMMITTED row pointing at a half-deleted directory.
+            // The deleter removes the manifest first, so the row and the files agree even if a deletion is cut short.
             _store.SetCheckpointState(old.CheckpointId, CheckpointState.Deleted, old.ManifestPath, old.CommittedUnixTimeMs);
-            if (!protectedDirectories.Contains(old.Directory))
-            {
-                _deleter.Enqueue(old.Directory);
-            }
         }
     }
 
-    private static string BuildManifest(CheckpointInfo checkpoint, string body)
+    /// <summary>
+    /// The typed manifest rank 0 sent, stamped with the catalogue's job and checkpoint id and the shards reported to
+    /// it; <c>step</c>, <c>world_size</c> and any shards the client listed must agree with the catalogue.
+    /// </summary>
+    private static CheckpointManifest ParseManifest(CheckpointInfo checkpoint, string body)
     {
-        JsonObject manifest;
+        CheckpointManifest manifest;
         try
         {
-            manifest = (body.Length == 0 ? new JsonObject() : JsonNode.Parse(body)) as JsonObject
-                ?? throw Errors.InvalidArgument("invalid manifest: the body must be a JSON object");
+            manifest = CheckpointManifest.Parse(body, $"the manifest of checkpoint {checkpoint.CheckpointId}");
         }
-        catch (JsonException e)
+        catch (CheckpointException e)
         {
-            throw Errors.InvalidArgument($"invalid manifest JSON: {e.Message}");
+            throw Errors.InvalidArgument(e.Message);
         }
-        var shards = new JsonArray();
-        foreach (var shard in checkpoint.Shards)
+        var reported = checkpoint.Shards.Select(s => new CheckpointShard(s.Rank, s.File, s.Bytes, s.Sha256)).OrderBy(s => s.Rank).ToArray();
+        Check("step", manifest.Step, checkpoint.Step);
+        Check("world_size", manifest.WorldSize, checkpoint.WorldSize);
+        if (manifest.Shards.Length > 0 && !manifest.Shards.SequenceEqual(reported))
         {
-            shards.Add(new JsonObject
-            {
-                ["rank"] = shard.Rank,
-                ["file"] = shard.File,
-                ["bytes"] = shard.Bytes,
-                ["sha256"] = shard.Sha256,
-            });
+            throw Errors.InvalidArgument($"manifest field 'shards' does not match the {reported.Length} shard(s) reported for checkpoint {checkpoint.CheckpointId}");
         }
-        SetOrCheck(manifest, "job_id", JsonValue.Create(checkpoint.JobId));
-        SetOrCheck(manifest, "checkpoint_id", JsonValue.Create(checkpoint.CheckpointId));
-        SetOrCheck(manifest, "step", JsonValue.Create(checkpoint.Step));
-        SetOrCheck(manifest, "world_size", JsonValue.Create(checkpoint.WorldSize));
-        SetOrCheck(manifest, "shards", shards);
-        return manifest.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
+        if (manifest.JobId is { } jobId && jobId != checkpoint.JobId)
+        {
+            throw Errors.InvalidArgument($"manifest field 'job_id' is '{jobId}' but the coordinator has '{checkpoint.JobId}'");
+        }
+        if (manifest.CheckpointId is { } id && id != checkpoint.CheckpointId)
+        {
+            throw Errors.InvalidArgument($"manifest field 'checkpoint_id' is {id} but the coordinator has {checkpoint.CheckpointId}");
+        }
+        return manifest with { JobId = checkpoint.JobId, CheckpointId = checkpoint.CheckpointId, Shards = reported };
     }
 
-    /// <summary>The worker may pre-fill catalogue fields; they must then agree, since the manifest is the commit record.</summary>
-    private static void SetOrCheck(JsonObject manifest, string key, JsonNode expected)
+    private static void Check(string field, long given, long expected)
     {
-        if (manifest.TryGetPropertyValue(key, out var given) && given is not null && !JsonNode.DeepEquals(given, expected))
+        if (given != expected)
         {
-            throw Errors.InvalidArgument($"manifest field '{key}' is {given.ToJsonString()} but the coordinator has {expected.ToJsonString()}");
+            throw Errors.InvalidArgument($"manifest field '{field}' is {given} but the coordinator has {expected}");
         }
-        manifest[key] = expected;
     }
 
     private static void ValidateFileName(string file)
     {
-        if (file.Length == 0 || Path.IsPathRooted(file) || file.Split('/', '\\').Any(part => part is "" or "." or "..")
-            || file == ManifestFileName)
+        if (!CheckpointFiles.IsPlainFileName(file))
         {
-            throw Errors.InvalidArgument($"invalid shard file '{file}' (a relative path inside the checkpoint directory, without '..', not {ManifestFileName})");
+            throw Errors.InvalidArgument($"invalid shard file '{file}' (a plain file name inside the checkpoint directory: no '/', not '..', not {ManifestFileName})");
         }
     }
 

@@ -2,7 +2,7 @@ using System.Collections.Concurrent;
 using System.Text.RegularExpressions;
 using System.Threading.Channels;
 using Adan.Coordinator.Hosting;
-using Adan.Coordinator.Services;
+using Adan.Coordinator.Protocol;
 using Adan.Coordinator.V1;
 using LearningRateSchedule = Adan.Sharded.Schedules.LearningRateSchedule;
 using Microsoft.Extensions.Logging;

@@ -1,8 +1,8 @@
 using System.CommandLine;
 using System.Diagnostics;
+using System.Globalization;
 using System.Security.Cryptography;
 using Adan.Coordinator.Client;
-using Adan.Coordinator.Hosting;
 using Adan.Coordinator.V1;
 using Adan.Worker.Training;
 
@@ -46,59 +46,51 @@ internal static class LaunchCommand
         {
             return Usage($"--hostfile {hostfile.FullName}: no such file");
         }
-        ListenAddress address;
-        try
-        {
-            address = ListenAddress.Parse(listen);
-        }
-        catch (FormatException e)
-        {
-            return Usage($"--listen {listen}: {e.Message}");
-        }
         jobId ??= $"job-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6))}";
 
-        CoordinatorHost? host = null;
+        if (coordinatorUrl is not null)
+        {
+            var given = Environment.GetEnvironmentVariable(JobLink.TokenVariable);
+            return string.IsNullOrWhiteSpace(given)
+                ? Usage($"--coordinator needs the job token in {JobLink.TokenVariable}")
+                : await RunJobAsync(ranks, hostfile, coordinatorUrl, given, jobId, arguments);
+        }
+
         var dataDirectory = Directory.CreateTempSubdirectory("adan-coordinator-");
-        string token;
         try
         {
-            if (coordinatorUrl is null)
+            var token = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32));
+            CoordinatorProcess coordinator;
+            try
             {
-                token = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32));
-                host = new CoordinatorHost(new CoordinatorOptions
-                {
-                    Listen = address,
-                    Token = token,
-                    DataDirectory = dataDirectory.FullName,
-                    HeartbeatTimeout = TimeSpan.FromSeconds(heartbeatTimeout),
+                coordinator = await CoordinatorProcess.StartAsync(
+                [
+                    "--listen", listen,
+                    "--data-dir", dataDirectory.FullName,
+                    "--heartbeat-timeout", heartbeatTimeout.ToString("R", CultureInfo.InvariantCulture),
                     // The trainer's keep_last governs the checkpoint root (it also counts earlier runs' checkpoints,
                     // which this per-launch coordinator never saw); this one only indexes.
-                    KeepLast = 0,
-                });
-                coordinatorUrl = await host.StartAsync();
+                    "--keep-last", "0",
+                ], token, TimeSpan.FromSeconds(60));
             }
-            else
+            catch (CoordinatorStartException e)
             {
-                token = Environment.GetEnvironmentVariable(JobLink.TokenVariable)
-                    ?? throw new InvalidOperationException($"--coordinator needs the job token in {JobLink.TokenVariable}");
+                // A usage error in what we passed on (e.g. --listen) keeps exit code 2.
+                Console.Error.WriteLine($"adan launch: cannot start the coordinator on {listen}: {e.Message}");
+                return e.ExitCode == 2 ? 2 : 1;
             }
-            return await RunJobAsync(ranks, hostfile, coordinatorUrl, token, jobId, arguments);
-        }
-        catch (InvalidOperationException e)
-        {
-            return Usage(e.Message);
-        }
-        catch (IOException e)
-        {
-            Console.Error.WriteLine($"adan launch: cannot start the coordinator on {listen}: {e.Message}");
-            return 1;
+            catch (FileNotFoundException e)
+            {
+                Console.Error.WriteLine($"adan launch: {e.Message}");
+                return 1;
+            }
+            await using (coordinator)
+            {
+                return await RunJobAsync(ranks, hostfile, coordinator.Address, token, jobId, arguments);
+            }
         }
         finally
         {
-            if (host is not null)
-            {
-                await host.DisposeAsync();
-            }
             dataDirectory.Delete(recursive: true);
         }
     }

@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using Adan.Sharded.Checkpoints;
+using Adan.TestSupport;
 
 namespace Adan.Sharded.Tests.Checkpoints;
 
@@ -70,6 +71,6 @@ public sealed class LocalCatalogRetentionTests : IDisposable
     {
         var ticket = await WriteShardAsync(catalog, step);
         var shard = new CheckpointShard(0, CheckpointFiles.ShardFileName(0, 1), 4096, Convert.ToHexStringLower(SHA256.HashData(new byte[4096])));
-        await catalog.CommitAsync(ticket, "{}", [shard]);
+        await catalog.CommitAsync(ticket, TestManifests.Create(step, 1, shard));
     }
 }

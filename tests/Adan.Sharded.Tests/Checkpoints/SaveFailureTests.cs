@@ -49,7 +49,7 @@ public sealed class SaveFailureTests : IDisposable
 
         public Task ReportShardAsync(CheckpointTicket ticket, CheckpointShard shard, CancellationToken cancellationToken = default) => Task.CompletedTask;
 
-        public Task CommitAsync(CheckpointTicket ticket, string manifestBody, IReadOnlyList<CheckpointShard> shards, CancellationToken cancellationToken = default)
+        public Task CommitAsync(CheckpointTicket ticket, CheckpointManifest manifest, CancellationToken cancellationToken = default)
         {
             Commits++;
             return Task.CompletedTask;

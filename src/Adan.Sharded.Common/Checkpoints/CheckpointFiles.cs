@@ -13,6 +13,13 @@ public static class CheckpointFiles
     public static string StepDirectory(string root, long step) =>
         Path.Combine(Path.GetFullPath(root), string.Create(CultureInfo.InvariantCulture, $"step-{step:D10}"));
 
+    /// <summary>
+    /// True when <paramref name="name"/> names a file directly inside a checkpoint directory: not empty, no directory
+    /// separator, not <c>.</c> or <c>..</c>, and not the manifest itself.
+    /// </summary>
+    public static bool IsPlainFileName(string name) =>
+        !string.IsNullOrEmpty(name) && name.IndexOfAny(['/', '\\', '\0']) < 0 && name is not ("." or "..") && name != CheckpointManifest.FileName;
+
     /// <summary>True when the directory holds a manifest, i.e. the checkpoint was committed.</summary>
     public static bool IsCommitted(string directory) => File.Exists(Path.Combine(directory, CheckpointManifest.FileName));
 

@@ -1,7 +1,3 @@
-using System.Text.Json;
-using System.Text.Json.Nodes;
-using Adan.Sharded.IO;
-
 namespace Adan.Sharded.Checkpoints;
 
 /// <summary>
@@ -29,7 +25,7 @@ public sealed class LocalCheckpointCatalog : ICheckpointCatalog, IDisposable
         }
         Root = Path.GetFullPath(root);
         KeepLast = keepLast;
-        _retention = keepLast > 0 ? new CheckpointRetention(Root, keepLast) : null;
+        _retention = keepLast > 0 ? new CheckpointRetention(keepLast) : null;
     }
 
     /// <summary>The absolute checkpoint root.</summary>
@@ -57,28 +53,11 @@ public sealed class LocalCheckpointCatalog : ICheckpointCatalog, IDisposable
     public Task ReportShardAsync(CheckpointTicket ticket, CheckpointShard shard, CancellationToken cancellationToken = default) => Task.CompletedTask;
 
     /// <inheritdoc />
-    public Task CommitAsync(CheckpointTicket ticket, string manifestBody, IReadOnlyList<CheckpointShard> shards, CancellationToken cancellationToken = default)
+    public Task CommitAsync(CheckpointTicket ticket, CheckpointManifest manifest, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(ticket);
-        var manifestPath = Path.Combine(ticket.Directory, CheckpointManifest.FileName);
-        if (File.Exists(manifestPath))
-        {
-            throw new CheckpointException($"{manifestPath} already exists; a committed checkpoint is never overwritten.");
-        }
-        foreach (var shard in shards)
-        {
-            var info = new FileInfo(Path.Combine(ticket.Directory, shard.File));
-            if (!info.Exists || info.Length != shard.Bytes)
-            {
-                throw new CheckpointException(
-                    $"{info.FullName} {(info.Exists ? $"has {info.Length} bytes, rank {shard.Rank} reported {shard.Bytes}" : "does not exist")}; not committing.");
-            }
-        }
-        var manifest = JsonNode.Parse(manifestBody) as JsonObject
-            ?? throw new ArgumentException("the manifest body must be a JSON object.", nameof(manifestBody));
-        manifest["shards"] = JsonSerializer.SerializeToNode(shards.OrderBy(s => s.Rank).ToArray());
-        AtomicFile.WriteAllText(manifestPath, manifest.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
-        _retention?.Apply();
+        CheckpointCommit.Commit(ticket.Directory, manifest);
+        _retention?.Apply(Root);
         return Task.CompletedTask;
     }
 

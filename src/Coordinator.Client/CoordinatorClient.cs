@@ -1,5 +1,6 @@
-using Adan.Coordinator.Services;
+using Adan.Coordinator.Protocol;
 using Adan.Coordinator.V1;
+using Adan.Sharded.Checkpoints;
 using Grpc.Core;
 using Grpc.Net.Client;
 using LearningRateSchedule = Adan.Sharded.Schedules.LearningRateSchedule;
@@ -162,13 +163,17 @@ public sealed class CoordinatorClient : IAsyncDisposable
         return _retry.RunAsync((deadline, ct) => _checkpoints.ReportShardAsync(request, _headers, deadline, ct).ResponseAsync, cancellationToken);
     }
 
-    /// <summary>Commits a checkpoint once every rank reported; the coordinator adds the shard list to the manifest.</summary>
+    /// <summary>
+    /// Commits a checkpoint once every rank reported: the coordinator checks the manifest against its catalogue, sets
+    /// the shard list from the reports it received and commits through <see cref="CheckpointCommit"/>.
+    /// </summary>
     /// <param name="checkpointId">From <see cref="BeginCheckpointAsync"/>.</param>
-    /// <param name="manifestJson">The manifest body (a JSON object) without the shard list.</param>
+    /// <param name="manifest">The typed manifest; its shards may be empty (the coordinator has them) or must match the reports.</param>
     /// <param name="cancellationToken">Cancels the call.</param>
-    public Task<CheckpointInfo> CommitCheckpointAsync(long checkpointId, string manifestJson, CancellationToken cancellationToken = default)
+    public Task<CheckpointInfo> CommitCheckpointAsync(long checkpointId, CheckpointManifest manifest, CancellationToken cancellationToken = default)
     {
-        var request = new CommitCheckpointRequest { JobId = _options.JobId, CheckpointId = checkpointId, ManifestJson = manifestJson };
+        ArgumentNullException.ThrowIfNull(manifest);
+        var request = new CommitCheckpointRequest { JobId = _options.JobId, CheckpointId = checkpointId, ManifestJson = manifest.ToJson() };
         return _retry.RunAsync((deadline, ct) => _checkpoints.CommitAsync(request, _headers, deadline, ct).ResponseAsync, cancellationToken);
     }
 

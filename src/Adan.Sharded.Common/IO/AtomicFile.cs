@@ -17,7 +17,9 @@ public static partial class AtomicFile
     /// <param name="path">Target file; its directory must exist.</param>
     /// <param name="contents">The complete new content.</param>
     /// <exception cref="IOException">Writing, syncing or renaming failed; the previous file is unchanged.</exception>
-    public static void WriteAllBytes(string path, ReadOnlySpan<byte> contents)
+    public static void WriteAllBytes(string path, ReadOnlySpan<byte> contents) => Write(path, contents, overwrite: true);
+
+    private static void Write(string path, ReadOnlySpan<byte> contents, bool overwrite)
     {
         var fullPath = Path.GetFullPath(path);
         var directory = Path.GetDirectoryName(fullPath)
@@ -31,7 +33,7 @@ public static partial class AtomicFile
                 stream.Write(contents);
                 stream.Flush(flushToDisk: true);
             }
-            File.Move(temp, fullPath, overwrite: true);
+            File.Move(temp, fullPath, overwrite);
         }
         catch
         {
@@ -40,6 +42,17 @@ public static partial class AtomicFile
         }
         SyncDirectory(directory);
     }
+
+    /// <summary>
+    /// Atomically creates <paramref name="path"/> with <paramref name="contents"/> as UTF-8 (without BOM); fails when
+    /// the file exists, even when another process creates it at the same moment.
+    /// </summary>
+    /// <param name="path">Target file; its directory must exist.</param>
+    /// <param name="contents">The complete content.</param>
+    /// <exception cref="IOException">The file exists, or writing, syncing or linking failed; nothing is left behind.</exception>
+    /// <remarks>The temporary file is moved without overwriting, which on Unix is <c>link</c> + <c>unlink</c>: exactly one creator wins.</remarks>
+    public static void CreateNewText(string path, string contents) =>
+        Write(path, new UTF8Encoding(encoderShouldEmitUTF8Identifier: false).GetBytes(contents), overwrite: false);
 
     /// <summary>Atomically writes <paramref name="contents"/> as UTF-8 (without BOM) to <paramref name="path"/>.</summary>
     /// <param name="path">Target file; its directory must exist.</param>

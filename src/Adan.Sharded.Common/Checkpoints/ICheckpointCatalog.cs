@@ -8,8 +8,8 @@ namespace Adan.Sharded.Checkpoints;
 /// </summary>
 /// <remarks>
 /// <see cref="LocalCheckpointCatalog"/> keeps the catalogue in the file system; the coordinator-backed catalogue
-/// (<c>Adan.Coordinator.Client.CoordinatorCheckpointCatalog</c>) keeps it in the gRPC coordinator, which writes the
-/// manifest itself from the body rank 0 sends. Both produce the same <c>manifest.json</c> fields.
+/// (<c>Adan.Coordinator.Client.CoordinatorCheckpointCatalog</c>) keeps it in the gRPC coordinator, which commits the
+/// manifest rank 0 sends. Both commit through <see cref="CheckpointCommit"/>, so both write the same <c>manifest.json</c>.
 /// </remarks>
 public interface ICheckpointCatalog
 {
@@ -24,14 +24,15 @@ public interface ICheckpointCatalog
     Task ReportShardAsync(CheckpointTicket ticket, CheckpointShard shard, CancellationToken cancellationToken = default);
 
     /// <summary>
-    /// Rank 0, after every rank reported: writes <c>manifest.json</c> (the body plus the shard list) atomically, which
-    /// commits the checkpoint, then applies retention.
+    /// Rank 0, after every rank reported: commits <paramref name="manifest"/> through <see cref="CheckpointCommit"/>
+    /// (the shard files are checked, then <c>manifest.json</c> is created atomically and never replaced), then applies
+    /// retention.
     /// </summary>
     /// <param name="ticket">From <see cref="BeginAsync"/>.</param>
-    /// <param name="manifestBody">The manifest as a JSON object without <c>shards</c> (see <see cref="CheckpointManifest.ToBodyJson"/>).</param>
-    /// <param name="shards">Every rank's shard, by rank (the coordinator checks them against the reports it received).</param>
+    /// <param name="manifest">The complete manifest, with every rank's shard (the coordinator checks them against the reports it received).</param>
     /// <param name="cancellationToken">Cancels the call.</param>
-    Task CommitAsync(CheckpointTicket ticket, string manifestBody, IReadOnlyList<CheckpointShard> shards, CancellationToken cancellationToken = default);
+    /// <exception cref="CheckpointException">The commit was refused; the checkpoint stays uncommitted.</exception>
+    Task CommitAsync(CheckpointTicket ticket, CheckpointManifest manifest, CancellationToken cancellationToken = default);
 
     /// <summary>Abandons an open checkpoint; the previous committed one stays the latest.</summary>
     Task AbortAsync(CheckpointTicket ticket, string reason, CancellationToken cancellationToken = default);

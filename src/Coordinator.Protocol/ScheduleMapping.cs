@@ -1,7 +1,7 @@
 using Adan.Sharded.Schedules;
 using Proto = Adan.Coordinator.V1;
 
-namespace Adan.Coordinator.Services;
+namespace Adan.Coordinator.Protocol;
 
 /// <summary>Converts between the wire form of a schedule and the pure <see cref="LearningRateSchedule"/>.</summary>
 public static class ScheduleMapping

@@ -6,9 +6,9 @@ namespace Adan.Coordinator.Client;
 /// <summary>
 /// <see cref="ICheckpointCatalog"/> backed by the coordinator's Checkpoints service: every rank calls Begin (the
 /// coordinator returns the one open checkpoint of the step to all of them, so no id has to be broadcast) and reports
-/// its shard; rank 0 commits with the manifest body, and the coordinator writes <c>manifest.json</c> atomically,
-/// adding <c>job_id</c>, <c>checkpoint_id</c> and <c>shards</c> (the reports it received) and applying its own
-/// keep-last-K (the coordinator's <c>--keep-last</c>) to the checkpoints it knows.
+/// its shard; rank 0 commits with the typed manifest, which the coordinator checks against the reports it received,
+/// stamps with <c>job_id</c> and <c>checkpoint_id</c> and commits through <see cref="CheckpointCommit"/>, applying its
+/// own keep-last-K (the coordinator's <c>--keep-last</c>) with <see cref="CheckpointRetention"/>.
 /// </summary>
 /// <remarks>
 /// With <c>keepLast</c> the committing rank also applies the job's own keep-last-K to the checkpoint root after each
@@ -19,8 +19,7 @@ public sealed class CoordinatorCheckpointCatalog : ICheckpointCatalog, IDisposab
 {
     private readonly CoordinatorClient _client;
     private readonly string? _checkpointRoot;
-    private readonly int _keepLast;
-    private CheckpointRetention? _retention;
+    private readonly CheckpointRetention? _retention;
 
     /// <summary>Creates the catalogue over a joined client.</summary>
     /// <param name="client">This rank's coordinator client.</param>
@@ -32,7 +31,7 @@ public sealed class CoordinatorCheckpointCatalog : ICheckpointCatalog, IDisposab
         ArgumentOutOfRangeException.ThrowIfNegative(keepLast);
         _client = client;
         _checkpointRoot = checkpointRoot is null ? null : Path.GetFullPath(checkpointRoot);
-        _keepLast = keepLast;
+        _retention = keepLast > 0 ? new CheckpointRetention(keepLast) : null;
     }
 
     /// <inheritdoc />
@@ -58,23 +57,23 @@ public sealed class CoordinatorCheckpointCatalog : ICheckpointCatalog, IDisposab
     }
 
     /// <inheritdoc />
-    /// <remarks>The coordinator takes the shard list from the reports it received and checks each file's size.</remarks>
-    public async Task CommitAsync(CheckpointTicket ticket, string manifestBody, IReadOnlyList<CheckpointShard> shards,
-        CancellationToken cancellationToken = default)
+    /// <remarks>The coordinator checks the shard list against the reports it received and commits through the same
+    /// <see cref="CheckpointCommit"/> as the local catalogue.</remarks>
+    public async Task CommitAsync(CheckpointTicket ticket, CheckpointManifest manifest, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(ticket);
+        ArgumentNullException.ThrowIfNull(manifest);
         try
         {
-            await _client.CommitCheckpointAsync(ticket.Id, manifestBody, cancellationToken).ConfigureAwait(false);
+            await _client.CommitCheckpointAsync(ticket.Id, manifest, cancellationToken).ConfigureAwait(false);
         }
-        catch (RpcException e) when (e.StatusCode is StatusCode.FailedPrecondition or StatusCode.InvalidArgument)
+        catch (RpcException e) when (e.StatusCode is StatusCode.FailedPrecondition or StatusCode.InvalidArgument or StatusCode.AlreadyExists)
         {
             throw new CheckpointException($"the coordinator refused to commit {ticket.Directory}: {e.Status.Detail}", e);
         }
-        if (_keepLast > 0)
+        if (_retention is not null)
         {
-            _retention ??= new CheckpointRetention(_checkpointRoot ?? Path.GetDirectoryName(ticket.Directory)!, _keepLast);
-            _retention.Apply();
+            _retention.Apply(_checkpointRoot ?? Path.GetDirectoryName(ticket.Directory) ?? ticket.Directory);
         }
     }
 

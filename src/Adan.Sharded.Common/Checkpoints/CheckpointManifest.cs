@@ -58,24 +58,20 @@ public sealed record CheckpointManifest
     /// <summary>Every shard, by rank; empty in the body sent to a catalogue before commit.</summary>
     public CheckpointShard[] Shards { get; init; } = [];
 
+    /// <summary>The coordinator's job id, when a coordinator committed the checkpoint; absent otherwise.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? JobId { get; init; }
+
+    /// <summary>The coordinator's checkpoint id, when a coordinator committed the checkpoint; absent otherwise.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public long? CheckpointId { get; init; }
+
     /// <summary>The trainer's part, as it was passed to the save.</summary>
     [JsonIgnore]
     public TrainingProgress Progress => new(LearningRateStep, Sampler, RngSeeds, Extra);
 
     /// <summary>The full manifest as indented JSON.</summary>
     public string ToJson() => JsonSerializer.Serialize(this, s_json);
-
-    /// <summary>
-    /// The manifest without <c>shards</c>: what rank 0 sends to <see cref="ICheckpointCatalog.CommitAsync"/>. The
-    /// coordinator adds <c>job_id</c>, <c>checkpoint_id</c> and <c>shards</c> and checks <c>step</c> and
-    /// <c>world_size</c> against its catalogue.
-    /// </summary>
-    public string ToBodyJson()
-    {
-        var node = JsonSerializer.SerializeToNode(this, s_json)!.AsObject();
-        node.Remove("shards");
-        return node.ToJsonString(s_json);
-    }
 
     /// <summary>Parses a manifest; <paramref name="source"/> names the file in errors.</summary>
     /// <exception cref="CheckpointException">Not JSON, an unknown format version, or a required field missing.</exception>
@@ -112,20 +108,6 @@ public sealed record CheckpointManifest
             throw new CheckpointException($"{path} does not exist: the checkpoint was never committed.");
         }
         return Parse(File.ReadAllText(path), path);
-    }
-
-    /// <summary>The layout the shards slice, checked for self-consistency.</summary>
-    /// <exception cref="CheckpointException">The layout breaks the layout rules.</exception>
-    public FlatLayout ReadLayout(string source)
-    {
-        try
-        {
-            return FlatLayout.FromDocument(Layout);
-        }
-        catch (Exception e) when (e is InvalidDataException or ArgumentException)
-        {
-            throw new CheckpointException($"{source}: the layout is not valid: {e.Message}", e);
-        }
     }
 
     private static readonly JsonSerializerOptions s_json = new()
