@@ -14,7 +14,7 @@ namespace Adan.MultiRank;
 /// Trains the MLP of <see cref="MlpProblem"/> with <see cref="ShardedAdan"/> on W ranks up to STEPS, saving a sharded
 /// checkpoint under ROOT after each step listed in SAVES, or first resuming from ROOT's latest checkpoint. Rank 0
 /// writes the first step run, the losses from there and the final parameters to OUTPUT. With CRASH_AT, rank 1 kills
-/// itself halfway through writing its shard of that step (fault injection).
+/// itself halfway through writing its shard of that step (fault injection through <see cref="ICheckpointFaults"/>).
 /// Arguments: STAGE STEPS ROOT SAVES(comma list or -) RESUME(0|1) OUTPUT [CRASH_AT].
 /// </summary>
 internal static class CheckpointScenario
@@ -62,13 +62,10 @@ internal static class CheckpointScenario
             }
             if (saves.Contains(step + 1))
             {
-                if (step + 1 == crashAt)
-                {
-                    Environment.SetEnvironmentVariable(ShardedCheckpoint.FaultRankVariable, "1");
-                }
+                var writer = new CheckpointWriter(catalog, c, step + 1 == crashAt ? new KillRankHalfway(1) : null);
                 var progress = new TrainingProgress(step + 1, new SamplerPosition(0, step + 1),
                     new Dictionary<string, long> { ["torch"] = 11, ["data"] = 5000 }, new JsonObject { ["model"] = ModelName });
-                ShardedCheckpoint.SaveAsync(catalog, adan, c, step + 1, progress).GetAwaiter().GetResult();
+                writer.SaveAsync(adan, step + 1, progress).GetAwaiter().GetResult();
             }
         }
         if (c.Rank == 0)
@@ -86,5 +83,11 @@ internal static class CheckpointScenario
             _ = adan.GatherState("exp_avg_sq");
         }
         return 0;
+    }
+
+    /// <summary>Kills <paramref name="victim"/> once half of its shard file is written.</summary>
+    private sealed class KillRankHalfway(int victim) : ICheckpointFaults
+    {
+        public long? KillAfterBytes(int rank, long shardBytes) => rank == victim ? shardBytes / 2 : null;
     }
 }

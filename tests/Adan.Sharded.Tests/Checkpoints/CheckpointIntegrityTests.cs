@@ -114,6 +114,25 @@ public sealed class CheckpointIntegrityTests(SavedCheckpointFixture saved) : ICl
     }
 
     [Fact]
+    public void ACheckpointWithAParameterTheModelLacksIsRefused()
+    {
+        manual_seed(3);
+        using var other = nn.Sequential(("fc1", nn.Linear(10, 33)), ("act", nn.Tanh()), ("fc2", nn.Linear(33, 5, hasBias: false)));
+        var problem = LoadDamaged(_ => { }, other);
+        Assert.Contains(CheckpointManifest.FileName, problem);
+        Assert.Contains("parameter #3: (none) (model) vs fc2.bias [5] (checkpoint)", problem);
+    }
+
+    [Fact]
+    public void ACheckpointWithItsParametersInAnotherOrderIsRefused()
+    {
+        manual_seed(3);
+        using var other = nn.Sequential(("fc2", nn.Linear(10, 33)), ("act", nn.Tanh()), ("fc1", nn.Linear(33, 5)));
+        var problem = LoadDamaged(_ => { }, other);
+        Assert.Contains("parameter #0: fc2.weight [33, 10] (model) vs fc1.weight [33, 10] (checkpoint)", problem);
+    }
+
+    [Fact]
     public async Task ACommittedCheckpointIsNeverOverwritten()
     {
         var manifestBefore = File.ReadAllText(Path.Combine(saved.CheckpointDirectory, CheckpointManifest.FileName));
