@@ -5,7 +5,7 @@ using static TorchSharp.torch;
 namespace Adan.MultiRank;
 
 /// <summary>The MLP, data and Adan options shared by the sharded scenario and its single-process reference.</summary>
-internal static class MlpProblem
+public static class MlpProblem
 {
     public const int GlobalBatch = 24;
 

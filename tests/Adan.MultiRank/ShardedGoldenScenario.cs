@@ -1,8 +1,8 @@
 using System.Text.Json;
 using Adan.Sharded.Collectives;
 using Adan.Sharded.Flat;
-using Adan.Sharded.Tests.Optim;
 using Adan.Sharded.Zero;
+using Adan.TestSupport;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;

@@ -1,6 +1,5 @@
 using Adan.Sharded.Checkpoints;
 using Adan.TestSupport;
-
 namespace Adan.Sharded.Tests.Checkpoints;
 
 /// <summary>

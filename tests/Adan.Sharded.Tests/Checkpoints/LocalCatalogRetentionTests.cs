@@ -1,7 +1,6 @@
 using System.Security.Cryptography;
 using Adan.Sharded.Checkpoints;
 using Adan.TestSupport;
-
 namespace Adan.Sharded.Tests.Checkpoints;
 
 /// <summary>

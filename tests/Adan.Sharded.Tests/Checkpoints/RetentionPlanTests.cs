@@ -1,6 +1,5 @@
 using Adan.Sharded.Checkpoints;
 using Adan.TestSupport;
-
 namespace Adan.Sharded.Tests.Checkpoints;
 
 /// <summary>The retention plan both catalogues and the coordinator apply, on a root laid out by hand.</summary>

@@ -1,4 +1,5 @@
 using Adan.Sharded.Optim;
+using Adan.TestSupport;
 using TorchSharp;
 using TorchSharp.Modules;
 using AdanOptimizer = Adan.Sharded.Optim.Adan;

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Adan.Sharded.Tests.MultiRank;
 using Adan.Sharded.Tests.Optim;
+using Adan.TestSupport;
 
 namespace Adan.Sharded.Tests.Zero;
 

@@ -1,9 +1,9 @@
 using System.Text.Json;
 
-namespace Adan.Sharded.Tests.Optim;
+namespace Adan.TestSupport;
 
 /// <summary>One reference trajectory of the official Adan (format: shared/golden/adan/README.md).</summary>
-internal sealed record GoldenCase(
+public sealed record GoldenCase(
     string Name,
     double MaxGradNorm,
     IReadOnlyList<GoldenGroup> Groups,
@@ -55,10 +55,10 @@ internal sealed record GoldenCase(
     private static float[] Floats(JsonElement array) => array.EnumerateArray().Select(v => (float)v.GetDouble()).ToArray();
 }
 
-internal sealed record GoldenGroup(double Lr, double Beta1, double Beta2, double Beta3, double Eps, double WeightDecay, bool NoProx, int[] Params);
+public sealed record GoldenGroup(double Lr, double Beta1, double Beta2, double Beta3, double Eps, double WeightDecay, bool NoProx, int[] Params);
 
-internal sealed record GoldenParam(string Name, long[] Shape, float[] Init);
+public sealed record GoldenParam(string Name, long[] Shape, float[] Init);
 
-internal sealed record GoldenStep(bool Restart, double[]? Lr, float[]?[] Grads, float[][] ParamsAfter);
+public sealed record GoldenStep(bool Restart, double[]? Lr, float[]?[] Grads, float[][] ParamsAfter);
 
-internal sealed record GoldenState(long Step, float[] ExpAvg, float[] ExpAvgSq, float[] ExpAvgDiff, float[] NegPreGrad);
+public sealed record GoldenState(long Step, float[] ExpAvg, float[] ExpAvgSq, float[] ExpAvgDiff, float[] NegPreGrad);

@@ -1,7 +1,7 @@
-namespace Adan.Sharded.Tests;
+namespace Adan.TestSupport;
 
 /// <summary>Locations the tests read: the repository root and the golden trajectories.</summary>
-internal static class TestPaths
+public static class TestPaths
 {
     public static string RepoRoot { get; } = FindRepoRoot();
 
