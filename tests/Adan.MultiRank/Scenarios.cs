@@ -14,6 +14,7 @@ internal static class Scenarios
         ["sharded-golden"] = ShardedGoldenScenario.Run,
         ["sharded-mlp"] = ShardedMlpScenario.Run,
         ["checkpoint-mlp"] = CheckpointScenario.Run,
+        ["abort"] = AbortScenario.Run,
     };
 
     public static int Run(string[] args)

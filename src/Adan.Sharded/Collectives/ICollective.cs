@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using TorchSharp;
 
 namespace Adan.Sharded.Collectives;
@@ -69,4 +70,17 @@ public interface ICollective : IDisposable
     /// <summary>Reduces a small array of longs over all ranks, in place.</summary>
     /// <remarks>Collective: every rank must call.</remarks>
     void AllReduce(Span<long> values, ReduceOp op = ReduceOp.Sum);
+
+    /// <summary>
+    /// Ends every rank of the job with exit code <paramref name="errorCode"/>; never returns. For a rank that cannot go on
+    /// while the others may be blocked in a collective it will never join (the job was declared failed): only ending the
+    /// whole job frees them.
+    /// </summary>
+    /// <remarks>
+    /// Not collective: one rank calls it, from any thread, including one other than the thread in a collective call.
+    /// Nothing is flushed or disposed on the way out beyond what the runtime does when the process exits.
+    /// </remarks>
+    /// <param name="errorCode">The exit code of the job (and of this process).</param>
+    [DoesNotReturn]
+    void Abort(int errorCode);
 }

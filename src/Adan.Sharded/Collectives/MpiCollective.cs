@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using Adan.Sharded.Mpi;
 using Adan.Sharded.Tensors;
 using TorchSharp;
@@ -175,6 +176,16 @@ public sealed class MpiCollective : ICollective
         {
             Check(MPI.Unsafe.MPI_Allreduce(MpiNative.InPlace, (IntPtr)p, values.Length, MpiNative.Long, ScalarOp(op), MpiNative.CommWorld), "MPI_Allreduce");
         }
+    }
+
+    /// <inheritdoc />
+    /// <remarks>MPI_Abort on <c>MPI_COMM_WORLD</c>: the launcher ends every rank and exits with <paramref name="errorCode"/>.</remarks>
+    [DoesNotReturn]
+    public void Abort(int errorCode)
+    {
+        _runtime.Abort(errorCode);
+        // The standard asks MPI_Abort only for a best attempt; should it come back, this process still ends as promised.
+        Environment.Exit(errorCode);
     }
 
     /// <summary>Finalises MPI.</summary>

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using TorchSharp;
 
 namespace Adan.Sharded.Collectives;
@@ -77,6 +78,15 @@ public sealed class SingleProcessCollective : ICollective
             throw new ArgumentException("AllReduce: Average is not defined for integers; use Sum and divide.", nameof(op));
         }
     }
+
+    /// <inheritdoc />
+    /// <remarks>
+    /// The job is this process, so it exits with <paramref name="errorCode"/> through <see cref="Environment.Exit"/>: unlike
+    /// <see cref="Environment.FailFast(string)"/> it keeps the exit code and runs the process-exit handlers, as a job ended
+    /// by MPI_Abort reports the code it was given.
+    /// </remarks>
+    [DoesNotReturn]
+    public void Abort(int errorCode) => Environment.Exit(errorCode);
 
     /// <inheritdoc />
     public void Dispose()

@@ -60,7 +60,8 @@ internal static class TrainCommand
         try
         {
             using ICollective collective = LaunchedByMpi ? new MpiCollective() : new SingleProcessCollective();
-            return new Trainer(config, collective, Console.Out).RunAsync().GetAwaiter().GetResult();
+            new Trainer(config, collective, Console.Out).RunAsync().GetAwaiter().GetResult();
+            return 0;
         }
         catch (Exception e) when (e is Adan.Sharded.Checkpoints.CheckpointException or DatasetNotFoundException or MpiLibraryException or NonFiniteGradientException or ArgumentException or InvalidDataException or IOException)
         {

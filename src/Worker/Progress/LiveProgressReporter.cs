@@ -6,7 +6,7 @@ namespace Adan.Worker.Progress;
 
 /// <summary>
 /// A Spectre.Console progress bar for an interactive terminal: epoch, step, loss, learning rate,
-/// samples/s, elapsed time and ETA, redrawn a few times a second.
+/// samples/s, skipped steps (once there are any), elapsed time and ETA, redrawn a few times a second.
 /// </summary>
 /// <remarks>
 /// Spectre's progress display owns the console from inside a callback, while the training loop
@@ -109,7 +109,7 @@ public sealed class LiveProgressReporter : IProgressReporter
                 task.MaxValue = Math.Max(report.TotalSteps, 1);
                 task.Value = report.Step;
                 task.Description = Markup.Escape(string.Create(CultureInfo.InvariantCulture,
-                    $"epoch {report.Epoch} step {report.Step}/{report.TotalSteps} loss {report.Loss:F4} lr {ProgressFormat.LearningRate(report.Lr)} {report.SamplesPerSecond:F0} samples/s"));
+                    $"epoch {report.Epoch} step {report.Step}/{report.TotalSteps} loss {report.Loss:F4} lr {ProgressFormat.LearningRate(report.Lr)} {report.SamplesPerSecond:F0} samples/s{ProgressFormat.Skipped(report.SkippedSteps)}"));
             }
             if (stopping)
             {

@@ -6,11 +6,16 @@ namespace Adan.Worker.Progress;
 public static class ProgressFormat
 {
     /// <summary>
-    /// One plain log line, e.g. <c>epoch 1 step 120/940 loss 0.4123 lr 1.2e-03 samples/s 2150 eta 00:03:12</c>.
+    /// One plain log line, e.g. <c>epoch 1 step 120/940 loss 0.4123 lr 1.2e-03 samples/s 2150 eta 00:03:12</c>, with
+    /// <c>skipped N</c> before the ETA once steps were skipped.
     /// </summary>
     public static string Line(StepReport report, TimeSpan? eta) =>
         string.Create(CultureInfo.InvariantCulture,
-            $"epoch {report.Epoch} step {report.Step}/{report.TotalSteps} loss {report.Loss:F4} lr {LearningRate(report.Lr)} samples/s {report.SamplesPerSecond:F0} eta {Duration(eta)}");
+            $"epoch {report.Epoch} step {report.Step}/{report.TotalSteps} loss {report.Loss:F4} lr {LearningRate(report.Lr)} samples/s {report.SamplesPerSecond:F0}{Skipped(report.SkippedSteps)} eta {Duration(eta)}");
+
+    /// <summary><c> skipped N</c> (with its leading space) when <paramref name="skippedSteps"/> &gt; 0, else empty: a healthy run's line stays as it was.</summary>
+    public static string Skipped(long skippedSteps) =>
+        skippedSteps > 0 ? string.Create(CultureInfo.InvariantCulture, $" skipped {skippedSteps}") : string.Empty;
 
     /// <summary>A learning rate in two significant digits, e.g. <c>1.2e-03</c>.</summary>
     public static string LearningRate(double lr) => lr.ToString("0.0e+00", CultureInfo.InvariantCulture);

@@ -7,4 +7,5 @@ namespace Adan.Worker.Progress;
 /// <param name="Loss">The training loss to show (e.g. the mean over the last log interval).</param>
 /// <param name="Lr">The learning rate of this step.</param>
 /// <param name="SamplesPerSecond">Global training throughput (all ranks).</param>
-public readonly record struct StepReport(int Epoch, long Step, long TotalSteps, double Loss, double Lr, double SamplesPerSecond);
+/// <param name="SkippedSteps">Steps skipped so far because the gradients were not finite; shown only when some were.</param>
+public readonly record struct StepReport(int Epoch, long Step, long TotalSteps, double Loss, double Lr, double SamplesPerSecond, long SkippedSteps = 0);

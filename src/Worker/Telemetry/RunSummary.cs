@@ -55,4 +55,10 @@ public sealed record RunSummary(
 
     /// <summary>Seconds training paused for them, all together (saving blocks training; see docs/architecture.md).</summary>
     public double? CheckpointSeconds { get; init; }
+
+    /// <summary>
+    /// Optimizer steps skipped because the averaged gradients were not finite (including those before a resume); 0 when
+    /// none, never absent.
+    /// </summary>
+    public long SkippedSteps { get; init; }
 }

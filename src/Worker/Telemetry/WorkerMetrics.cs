@@ -20,13 +20,17 @@ public sealed class WorkerMetrics
     /// <summary>The rank tag value.</summary>
     public int Rank { get; }
 
-    /// <summary>Records a finished optimizer step.</summary>
-    public void Step(TimeSpan duration, long samples, double loss, double lr)
+    /// <summary>Records a finished optimizer step; <paramref name="applied"/> is false when the optimizer skipped its update (non-finite gradients).</summary>
+    public void Step(TimeSpan duration, long samples, double loss, double lr, bool applied)
     {
         WorkerTelemetry.StepDuration.Record(duration.TotalSeconds, _rankTags);
         WorkerTelemetry.Samples.Add(samples, _rankTags);
         WorkerTelemetry.Loss.Record(loss, _rankTags);
         WorkerTelemetry.Lr.Record(lr, _rankTags);
+        if (!applied)
+        {
+            WorkerTelemetry.SkippedSteps.Add(1, _rankTags);
+        }
     }
 
     /// <summary>Records one collective, e.g. <c>reduce_scatter</c>, <c>all_gather</c>, <c>all_reduce</c>.</summary>

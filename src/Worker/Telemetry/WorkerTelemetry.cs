@@ -27,6 +27,10 @@ public static class WorkerTelemetry
     public static readonly Counter<long> Samples =
         Meter.CreateCounter<long>("adan.train.samples", "{sample}", "Training samples processed by this rank.");
 
+    /// <summary><c>adan.train.skipped_steps</c>: optimizer steps this rank skipped because the averaged gradients were not finite.</summary>
+    public static readonly Counter<long> SkippedSteps =
+        Meter.CreateCounter<long>("adan.train.skipped_steps", "{step}", "Optimizer steps skipped for non-finite gradients.");
+
     /// <summary><c>adan.train.loss</c>: the latest training loss.</summary>
     public static readonly Gauge<double> Loss =
         Meter.CreateGauge<double>("adan.train.loss", description: "Latest training loss.");

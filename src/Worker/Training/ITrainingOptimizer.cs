@@ -1,3 +1,5 @@
+using Adan.Sharded.Zero;
+
 namespace Adan.Worker.Training;
 
 /// <summary>The optimizer side of a data-parallel step: gradient synchronisation plus the update.</summary>
@@ -9,6 +11,18 @@ internal interface ITrainingOptimizer : IDisposable
     /// <summary>Bytes of optimizer state this rank holds.</summary>
     long StateBytes { get; }
 
+    /// <summary>
+    /// The ZeRO-sharded Adan behind this optimizer, which sharded checkpoints save and load; null for the replicated
+    /// baselines, whose state no checkpoint format holds.
+    /// </summary>
+    ShardedAdan? Sharded { get; }
+
+    /// <summary>
+    /// Steps skipped because the averaged gradients were not finite, over the whole training: a resumed run carries on
+    /// from the count its checkpoint holds.
+    /// </summary>
+    long SkippedSteps { get; }
+
     /// <summary>Sets the learning rate of every group for the next step.</summary>
     void SetLearningRate(double lr);
 
@@ -17,6 +31,7 @@ internal interface ITrainingOptimizer : IDisposable
     /// updates the parameters. Returns false when the step was skipped (non-finite gradients).
     /// </summary>
     /// <remarks>Collective: every rank must call.</remarks>
+    /// <exception cref="NonFiniteGradientException">Too many consecutive steps were skipped.</exception>
     bool Step(int microBatches);
 
     /// <summary>Time spent in communication during the last step.</summary>

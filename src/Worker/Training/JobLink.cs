@@ -1,4 +1,5 @@
 using Adan.Coordinator.Client;
+using Adan.Sharded.Collectives;
 using Adan.Sharded.Schedules;
 
 namespace Adan.Worker.Training;
@@ -6,23 +7,39 @@ namespace Adan.Worker.Training;
 /// <summary>
 /// This rank's link to the coordinator when the job was started by <c>adan launch</c> (or with the
 /// <c>ADAN_COORDINATOR</c>, <c>ADAN_JOB_TOKEN</c> and <c>ADAN_JOB_ID</c> variables): membership,
-/// heartbeats, the job's learning-rate schedule and failure notification.
+/// heartbeats with the step reached, the job's learning-rate schedule and failure notification.
 /// </summary>
+/// <remarks>
+/// When the coordinator declares the job failed (a rank went silent), this rank ends the whole job through
+/// <see cref="ICollective.Abort"/>: the ranks still alive may be blocked in a collective the failed rank will never
+/// join, and only an abort frees them.
+/// </remarks>
 internal sealed class JobLink : IAsyncDisposable
 {
+    /// <summary>The coordinator's address.</summary>
     public const string AddressVariable = "ADAN_COORDINATOR";
+    /// <summary>The job's bearer token.</summary>
     public const string TokenVariable = "ADAN_JOB_TOKEN";
+    /// <summary>The job's id.</summary>
     public const string JobVariable = "ADAN_JOB_ID";
 
-    private JobLink(CoordinatorClient client)
+    private const int FailedJobExitCode = 1;
+
+    private readonly ICollective _collective;
+
+    private JobLink(CoordinatorClient client, ICollective collective)
     {
         Client = client;
+        _collective = collective;
     }
 
+    /// <summary>The joined client, which the coordinator's checkpoint catalogue commits through.</summary>
     public CoordinatorClient Client { get; }
 
     /// <summary>Connects and joins when the environment names a coordinator; null otherwise.</summary>
-    public static async Task<JobLink?> ConnectAsync(int rank, int worldSize, LearningRateSchedule schedule, Action<string> onFailure)
+    /// <param name="collective">The job's ranks, aborted when the coordinator declares the job failed.</param>
+    /// <param name="schedule">The job's learning-rate schedule, which rank 0 registers at join.</param>
+    public static async Task<JobLink?> ConnectAsync(ICollective collective, LearningRateSchedule schedule)
     {
         var address = Environment.GetEnvironmentVariable(AddressVariable);
         if (string.IsNullOrWhiteSpace(address))
@@ -40,18 +57,31 @@ internal sealed class JobLink : IAsyncDisposable
             Address = new Uri(address),
             Token = token,
             JobId = job,
-            Rank = rank,
-            WorldSize = worldSize,
+            Rank = collective.Rank,
+            WorldSize = collective.WorldSize,
         });
-        client.JobFailed += (_, e) => onFailure(e.Reason);
-        await client.JoinAsync(rank == 0 ? schedule : null);
+        client.JobFailed += (_, e) =>
+        {
+            Console.Error.WriteLine($"adan: rank {collective.Rank}: the coordinator reports the job failed: {e.Reason}; aborting");
+            collective.Abort(FailedJobExitCode);
+        };
+        await client.JoinAsync(collective.Rank == 0 ? schedule : null);
         client.StartBackground();
-        return new JobLink(client);
+        return new JobLink(client, collective);
     }
 
-    /// <summary>The job's schedule as the coordinator serves it (set by rank 0 at join).</summary>
-    public Task<LearningRateSchedule> ScheduleAsync() => Client.GetScheduleAsync();
+    /// <summary>The job's schedule as the coordinator serves it, read once every rank has joined (rank 0 set it at join).</summary>
+    /// <remarks>Collective: every rank must call.</remarks>
+    public async Task<LearningRateSchedule> ScheduleAsync()
+    {
+        _collective.Barrier();
+        return await Client.GetScheduleAsync();
+    }
 
+    /// <summary>Records the optimizer steps done, which the next heartbeat reports.</summary>
+    public void ReportStep(long step) => Client.Step = step;
+
+    /// <summary>Leaves the job and closes the connection.</summary>
     public async ValueTask DisposeAsync()
     {
         try

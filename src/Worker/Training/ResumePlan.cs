@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Text.Json.Nodes;
 using Adan.Sharded.Checkpoints;
 using Adan.Sharded.Sampling;
 
@@ -17,9 +16,6 @@ namespace Adan.Worker.Training;
 /// </remarks>
 internal sealed record ResumePlan(string Directory, long StartStep, SamplerPosition Position, long LastStep, string Description)
 {
-    /// <summary>The trainer's <c>extra</c> key holding the samples of one optimizer step over all ranks.</summary>
-    public const string GlobalBatchKey = "global_batch";
-
     /// <summary>Plans a resume from <paramref name="directory"/> with this run's sampler (one batch per optimizer step).</summary>
     /// <param name="directory">The committed checkpoint.</param>
     /// <param name="sampler">This run's sampler (its batches per epoch are in this run's global batch).</param>
@@ -31,9 +27,7 @@ internal sealed record ResumePlan(string Directory, long StartStep, SamplerPosit
         var saved = manifest.Sampler;
         var globalBatch = sampler.GlobalBatch;
         // A checkpoint that does not record its global batch is taken to have this run's per-rank batch at its world size.
-        var savedGlobalBatch = manifest.Extra?[GlobalBatchKey] is JsonValue value && value.TryGetValue<long>(out var recorded) && recorded > 0
-            ? recorded
-            : (long)manifest.WorldSize * sampler.BatchSize;
+        var savedGlobalBatch = CheckpointExtra.Of(manifest.Extra).GlobalBatch ?? (long)manifest.WorldSize * sampler.BatchSize;
         var samples = saved.Batch * savedGlobalBatch;
         var batch = samples / globalBatch;
         var position = batch >= sampler.BatchesPerEpoch ? new SamplerPosition(saved.Epoch + 1, 0) : new SamplerPosition(saved.Epoch, batch);

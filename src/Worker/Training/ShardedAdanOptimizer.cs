@@ -5,23 +5,33 @@ namespace Adan.Worker.Training;
 /// <summary>Adan with ZeRO-sharded state (<see cref="ShardedAdan"/>).</summary>
 internal sealed class ShardedAdanOptimizer(ShardedAdan adan) : ITrainingOptimizer
 {
-    public ShardedAdan Adan { get; } = adan;
-
+    /// <inheritdoc />
     public string Name => "adan";
 
-    public long StateBytes => Adan.StateBytes;
+    /// <inheritdoc />
+    public long StateBytes => adan.StateBytes;
 
-    public TimeSpan LastCommunication => Adan.LastTimings.Reduce + Adan.LastTimings.Statistics + Adan.LastTimings.AllGather;
+    /// <inheritdoc />
+    public ShardedAdan Sharded => adan;
 
+    /// <inheritdoc />
+    public long SkippedSteps => adan.SkippedSteps;
+
+    /// <inheritdoc />
+    public TimeSpan LastCommunication => adan.LastTimings.Reduce + adan.LastTimings.Statistics + adan.LastTimings.AllGather;
+
+    /// <inheritdoc />
     public void SetLearningRate(double lr)
     {
-        foreach (var group in Adan.Groups)
+        foreach (var group in adan.Groups)
         {
             group.Options.LearningRate = lr;
         }
     }
 
-    public bool Step(int microBatches) => Adan.Step(microBatches);
+    /// <inheritdoc />
+    public bool Step(int microBatches) => adan.Step(microBatches);
 
-    public void Dispose() => Adan.Dispose();
+    /// <inheritdoc />
+    public void Dispose() => adan.Dispose();
 }

@@ -20,6 +20,16 @@ public class CollectiveTests
         }
     }
 
+    [Theory]
+    [InlineData(1, "single")]
+    [InlineData(1, "mpi")]
+    [InlineData(3, "mpi")]
+    public void AbortFromASecondThreadEndsTheJobWithItsCode(int ranks, string backend)
+    {
+        var result = MpiHarness.Run(ranks, "abort", [backend, "3"], TimeSpan.FromMinutes(1));
+        Assert.True(result.ExitCode == 3, result.Describe());
+    }
+
     [Fact]
     public void SingleProcessBackendRefusesWhatMpiRefuses()
     {

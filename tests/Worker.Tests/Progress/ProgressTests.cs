@@ -15,6 +15,16 @@ public class ProgressTests
     }
 
     [Fact]
+    public void SkippedStepsAppearOnlyOnceThereAreAny()
+    {
+        var report = new StepReport(Epoch: 1, Step: 120, TotalSteps: 940, Loss: 0.41234, Lr: 0.0012, SamplesPerSecond: 2150.4, SkippedSteps: 3);
+        Assert.Equal(
+            "epoch 1 step 120/940 loss 0.4123 lr 1.2e-03 samples/s 2150 skipped 3 eta 00:03:12",
+            ProgressFormat.Line(report, TimeSpan.FromSeconds(192)));
+        Assert.DoesNotContain("skipped", ProgressFormat.Line(report with { SkippedSteps = 0 }, null));
+    }
+
+    [Fact]
     public void DurationsAndEtasAreFormatted()
     {
         Assert.Equal("27:46:40", ProgressFormat.Duration(TimeSpan.FromSeconds(100_000)));
@@ -71,5 +81,22 @@ public class ProgressTests
         reporter.Message("[not markup]");
         reporter.Complete();
         reporter.Complete();
+    }
+
+    [Fact]
+    public void LiveReporterShowsSkippedSteps()
+    {
+        var output = new StringWriter();
+        var console = Spectre.Console.AnsiConsole.Create(new Spectre.Console.AnsiConsoleSettings
+        {
+            Out = new Spectre.Console.AnsiConsoleOutput(output),
+            Interactive = Spectre.Console.InteractionSupport.Yes,
+        });
+        console.Profile.Width = 200;
+        using var reporter = new LiveProgressReporter(console);
+        reporter.Start(3);
+        reporter.Report(new StepReport(1, 3, 3, 0.25, 1e-3, 500, SkippedSteps: 2));
+        reporter.Complete();
+        Assert.Contains("500 samples/s skipped 2", output.ToString());
     }
 }

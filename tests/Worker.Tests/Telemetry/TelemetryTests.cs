@@ -29,6 +29,7 @@ public class TelemetryTests
         Assert.Equal(1, root.GetProperty("zero_stage").GetInt32());
         Assert.Equal(128, root.GetProperty("global_batch").GetInt64());
         Assert.Equal(JsonValueKind.Null, root.GetProperty("test_loss").ValueKind);
+        Assert.Equal(0, root.GetProperty("skipped_steps").GetInt64());
         Assert.Equal(summary, RunSummaryWriter.Read(path));
         Assert.False(File.Exists(path + ".tmp"));
     }
@@ -64,13 +65,14 @@ public class TelemetryTests
         listener.Start();
 
         var metrics = new WorkerMetrics(rank: 3);
-        metrics.Step(TimeSpan.FromMilliseconds(20), 64, 0.5, 1e-3);
+        metrics.Step(TimeSpan.FromMilliseconds(20), 64, 0.5, 1e-3, applied: false);
         metrics.Collective("all_gather", 4096, TimeSpan.FromMilliseconds(2));
         metrics.OptimizerState(1 << 20);
         metrics.Checkpoint(TimeSpan.FromSeconds(1));
 
         Assert.Contains(("adan.train.step.duration", "s", "rank=3"), seen);
         Assert.Contains(("adan.train.samples", "{sample}", "rank=3"), seen);
+        Assert.Contains(("adan.train.skipped_steps", "{step}", "rank=3"), seen);
         Assert.Contains(seen, m => m.Name == "adan.train.loss" && m.Tags == "rank=3");
         Assert.Contains(seen, m => m.Name == "adan.train.lr" && m.Tags == "rank=3");
         Assert.Contains(("adan.comm.bytes", "By", "rank=3,collective=all_gather"), seen);

@@ -1,0 +1,83 @@
+using System.Text.Json.Nodes;
+using Adan.Sharded.Checkpoints;
+using TorchSharp;
+
+namespace Adan.Worker.Training;
+
+/// <summary>
+/// The trainer's part of a checkpoint, kept in the manifest's free-form <c>extra</c> object besides the flat parameters
+/// and Adan's state: the model name, the last global loss, the samples of one optimizer step over all ranks, and the
+/// module's buffers (BatchNorm running statistics, averaged over ranks at save time) as base64 fp32. Every read and
+/// write of those keys goes through this type.
+/// </summary>
+internal sealed class CheckpointExtra
+{
+    private const string ModelKey = "model";
+    private const string LastLossKey = "last_loss";
+    private const string BuffersKey = "buffers";
+    private const string GlobalBatchKey = "global_batch";
+
+    private readonly JsonObject? _json;
+
+    private CheckpointExtra(JsonObject? json)
+    {
+        _json = json;
+    }
+
+    /// <summary>The last global training loss, NaN when the checkpoint does not record it.</summary>
+    public double LastLoss => _json?[LastLossKey]?.GetValue<double>() ?? double.NaN;
+
+    /// <summary>
+    /// Samples of one optimizer step over all ranks, null when the checkpoint does not record it (one written before
+    /// the global batch was kept).
+    /// </summary>
+    public long? GlobalBatch => _json?[GlobalBatchKey] is JsonValue value && value.TryGetValue<long>(out var recorded) && recorded > 0
+        ? recorded
+        : null;
+
+    /// <summary>Reads the trainer's values from a manifest's <c>extra</c> object (null reads as empty).</summary>
+    public static CheckpointExtra Of(JsonObject? extra) => new(extra);
+
+    /// <summary>The <c>extra</c> object for a checkpoint of <paramref name="module"/> (model name, loss, global batch, buffers).</summary>
+    public static JsonObject Capture(string model, double lastLoss, long globalBatch, torch.nn.Module module)
+    {
+        var buffers = new JsonObject();
+        foreach (var (name, buffer) in module.named_buffers())
+        {
+            if (buffer.dtype == torch.ScalarType.Float32)
+            {
+                buffers[name] = Convert.ToBase64String(buffer.contiguous().bytes);
+            }
+        }
+        return new JsonObject { [ModelKey] = model, [LastLossKey] = lastLoss, [BuffersKey] = buffers, [GlobalBatchKey] = globalBatch };
+    }
+
+    /// <summary>Restores the buffers saved by <see cref="Capture"/> into <paramref name="module"/>; a checkpoint without buffers leaves it as it is.</summary>
+    /// <param name="module">The model, built as the saved one was.</param>
+    /// <param name="source">The checkpoint, for error messages.</param>
+    /// <exception cref="CheckpointException">A buffer of the model is missing or has another size.</exception>
+    public void RestoreBuffers(torch.nn.Module module, string source)
+    {
+        if (_json?[BuffersKey] is not JsonObject buffers)
+        {
+            return;
+        }
+        foreach (var (name, buffer) in module.named_buffers())
+        {
+            if (buffer.dtype != torch.ScalarType.Float32)
+            {
+                continue;
+            }
+            if (buffers[name]?.GetValue<string>() is not { } text)
+            {
+                throw new CheckpointException($"{source}: the checkpoint has no value for buffer '{name}' of this model.");
+            }
+            var bytes = Convert.FromBase64String(text);
+            if (bytes.Length != buffer.numel() * sizeof(float))
+            {
+                throw new CheckpointException($"{source}: buffer '{name}' has {bytes.Length / sizeof(float)} values, the model expects {buffer.numel()}.");
+            }
+            buffer.bytes = bytes;
+        }
+    }
+}

@@ -1,0 +1,176 @@
+using System.Diagnostics;
+using Adan.Coordinator.Client;
+using Adan.Sharded.Checkpoints;
+using Adan.Sharded.Collectives;
+using Adan.Sharded.Sampling;
+using Adan.Sharded.Zero;
+using Adan.Worker.Config;
+using Adan.Worker.Telemetry;
+using static TorchSharp.torch;
+
+namespace Adan.Worker.Training;
+
+/// <summary>
+/// A run's sharded checkpoints: the checkpoint it resumes from, the refusal to start over newer ones, the catalogue
+/// that commits saves (the coordinator's when the job has one, else the checkpoint directory's own), loading and saving.
+/// </summary>
+/// <remarks>
+/// Sharded checkpoints hold ZeRO-sharded Adan state, so only a run with Adan has one of these. It is made in two
+/// steps because the resume plan sizes the learning-rate schedule, which the coordinator link registers at join:
+/// <see cref="Plan"/> before the link, <see cref="OpenCatalog"/> after it.
+/// </remarks>
+internal sealed class Checkpointing : IDisposable
+{
+    private readonly ICollective _collective;
+    private readonly ShardedAdan _adan;
+    private readonly nn.Module<Tensor, Tensor> _model;
+    private readonly DistributedSampler _sampler;
+    private readonly string _root;
+    private readonly long _every;
+    private readonly int _keepLast;
+    private readonly string _modelName;
+    private readonly long _seed;
+    private ICheckpointCatalog? _catalog;
+    private IDisposable? _catalogLifetime;
+
+    private Checkpointing(TrainConfig config, ICollective collective, ShardedAdan adan, TrainingSetup run, string root, ResumePlan? resume)
+    {
+        _collective = collective;
+        _adan = adan;
+        _model = run.Model;
+        _sampler = run.Sampler;
+        _root = root;
+        _every = config.CheckpointEvery;
+        _keepLast = config.KeepLast;
+        _modelName = config.Model.ToString().ToLowerInvariant();
+        _seed = config.Seed;
+        Resume = resume;
+    }
+
+    /// <summary>Where the run continues from; null for a fresh start.</summary>
+    public ResumePlan? Resume { get; }
+
+    /// <summary>Whether the run saves checkpoints (checkpoint_every &gt; 0).</summary>
+    public bool Saves => _every > 0;
+
+    /// <summary>
+    /// Plans the resume (the resume setting: none, latest in the checkpoint directory, or a path) and, when the run
+    /// saves, refuses a checkpoint directory that holds checkpoints newer than the run's start. Null when the
+    /// optimizer has no sharded state to checkpoint.
+    /// </summary>
+    /// <exception cref="CheckpointException">The resume path is not a committed checkpoint, or newer checkpoints are in the way.</exception>
+    public static Checkpointing? Plan(TrainConfig config, ICollective collective, TrainingSetup run)
+    {
+        if (run.Optimizer.Sharded is not { } adan)
+        {
+            return null;
+        }
+        var root = Path.GetFullPath(config.ResolvedCheckpointDir);
+        var resume = ResumeDirectory(config.Resume, root) is { } directory ? ResumePlan.Create(directory, run.Sampler, config.Epochs) : null;
+        var checkpointing = new Checkpointing(config, collective, adan, run, root, resume);
+        if (checkpointing.Saves)
+        {
+            // Before any loading: a run that would have to overwrite newer checkpoints is refused at once.
+            RefuseNewerCheckpoints(root, resume?.StartStep ?? 0);
+        }
+        return checkpointing;
+    }
+
+    /// <summary>Picks the catalogue that commits this run's checkpoints; call before the first <see cref="SaveAsync"/>.</summary>
+    public void OpenCatalog(JobLink? link)
+    {
+        if (!Saves)
+        {
+            return;
+        }
+        if (link is not null)
+        {
+            Use(new CoordinatorCheckpointCatalog(link.Client, _root, _keepLast));
+        }
+        else
+        {
+            Use(new LocalCheckpointCatalog(_root, _keepLast));
+        }
+    }
+
+    /// <summary>
+    /// Loads the planned checkpoint into Adan's state, the model's buffers and the sampler. Returns the step to start at
+    /// and the last loss the checkpoint recorded; (0, NaN) for a fresh start.
+    /// </summary>
+    /// <remarks>Collective: every rank must call.</remarks>
+    public (long StartStep, double LastLoss) Restore()
+    {
+        if (Resume is null)
+        {
+            return (0, double.NaN);
+        }
+        var manifest = ShardedCheckpoint.Load(Resume.Directory, _adan, _collective);
+        var extra = CheckpointExtra.Of(manifest.Extra);
+        extra.RestoreBuffers(_model, Resume.Directory);
+        _sampler.Restore(Resume.Position);
+        return (Resume.StartStep, extra.LastLoss);
+    }
+
+    /// <summary>Whether a checkpoint is due after <paramref name="step"/> steps: every checkpoint_every steps and at the last.</summary>
+    public bool IsDue(long step, long totalSteps) => Saves && (step % _every == 0 || step == totalSteps);
+
+    /// <summary>Saves a checkpoint after <paramref name="step"/> steps, with <paramref name="lastLoss"/> the last global loss.</summary>
+    /// <remarks>Collective: every rank must call.</remarks>
+    public async Task<SavedCheckpoint> SaveAsync(long step, double lastLoss)
+    {
+        var catalog = _catalog ?? throw new InvalidOperationException("no checkpoint catalogue: this run does not save checkpoints, or OpenCatalog was not called.");
+        using var activity = WorkerTelemetry.ActivitySource.StartActivity("checkpoint.save");
+        activity?.SetTag("step", step);
+        var start = Stopwatch.GetTimestamp();
+        // Every rank must store the same buffers, and the live model keeps using what was stored.
+        ModelBuffers.Average(_model, _collective);
+        var extra = CheckpointExtra.Capture(_modelName, lastLoss, _sampler.GlobalBatch, _model);
+        var progress = new TrainingProgress(step, _sampler.Position, new Dictionary<string, long> { ["seed"] = _seed }, extra);
+        var manifest = await ShardedCheckpoint.SaveAsync(catalog, _adan, _collective, step, progress);
+        return new SavedCheckpoint(CheckpointFiles.StepDirectory(_root, manifest.Step), manifest.Shards.Sum(s => s.Bytes), Stopwatch.GetElapsedTime(start));
+    }
+
+    /// <summary>Waits for the catalogue's background deletion of old checkpoints.</summary>
+    public void Dispose() => _catalogLifetime?.Dispose();
+
+    private void Use<TCatalog>(TCatalog catalog)
+        where TCatalog : ICheckpointCatalog, IDisposable
+    {
+        _catalog = catalog;
+        _catalogLifetime = catalog;
+    }
+
+    /// <summary>Where a run resumes from: null for a fresh start.</summary>
+    /// <exception cref="CheckpointException">An explicit path is not a committed checkpoint.</exception>
+    private static string? ResumeDirectory(string resume, string checkpointRoot)
+    {
+        switch (resume)
+        {
+            case "none":
+                return null;
+            case "latest":
+                var committed = Directory.Exists(checkpointRoot) ? CheckpointFiles.Committed(checkpointRoot) : [];
+                return committed.Count == 0 ? null : committed[^1].Directory;
+            default:
+                return CheckpointFiles.Resolve(resume);
+        }
+    }
+
+    /// <summary>
+    /// Refuses to start a run that saves into <paramref name="checkpointRoot"/> while it holds committed checkpoints
+    /// newer than the run's start: the run would reach those steps and have to overwrite them. Found at start, not
+    /// after hours of training at the first colliding save.
+    /// </summary>
+    /// <exception cref="CheckpointException">Such checkpoints exist; the message names them and the ways out.</exception>
+    private static void RefuseNewerCheckpoints(string checkpointRoot, long startStep)
+    {
+        var newer = CheckpointFiles.Committed(checkpointRoot).Where(c => c.Step > startStep).Select(c => c.Step).ToList();
+        if (newer.Count > 0)
+        {
+            throw new CheckpointException(
+                $"{checkpointRoot} already holds committed checkpoint(s) of step {string.Join(", ", newer)}, after this run's start (step {startStep}); " +
+                "saving would overwrite them, and a committed checkpoint is never overwritten. Write this run's checkpoints elsewhere " +
+                "(--set checkpoint_dir=DIR) or move those checkpoints away.");
+        }
+    }
+}

@@ -1,0 +1,142 @@
+using Adan.Sharded.Collectives;
+using Adan.Sharded.DataParallel;
+using Adan.Sharded.Flat;
+using Adan.Sharded.Mpi;
+using Adan.Sharded.Optim;
+using Adan.Sharded.Sampling;
+using Adan.Sharded.Schedules;
+using Adan.Sharded.Zero;
+using Adan.Worker.Config;
+using Adan.Worker.Models;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Adan.Worker.Training;
+
+/// <summary>
+/// What one rank trains with, built from the config: the data, the model, its flat parameter buffers (identical on
+/// every rank), the data-parallel optimizer and the sampler; and the run's length and learning-rate schedule.
+/// </summary>
+internal sealed class TrainingSetup : IDisposable
+{
+    private readonly TrainConfig _config;
+    private readonly int _worldSize;
+
+    private TrainingSetup(TrainConfig config, int worldSize, TrainingData data, nn.Module<Tensor, Tensor> model, FlatParameters flat,
+        ITrainingOptimizer optimizer, DistributedSampler sampler)
+    {
+        _config = config;
+        _worldSize = worldSize;
+        Data = data;
+        Model = model;
+        Flat = flat;
+        Optimizer = optimizer;
+        Sampler = sampler;
+    }
+
+    /// <summary>The train and test sets.</summary>
+    public TrainingData Data { get; }
+
+    /// <summary>The model, its parameters views into <see cref="Flat"/>.</summary>
+    public nn.Module<Tensor, Tensor> Model { get; }
+
+    /// <summary>The model's parameters and gradients as flat buffers.</summary>
+    public FlatParameters Flat { get; }
+
+    /// <summary>Gradient synchronisation and the update: sharded Adan or a replicated baseline.</summary>
+    public ITrainingOptimizer Optimizer { get; }
+
+    /// <summary>This rank's batches: one global batch (micro-batch × accumulation per rank) per optimizer step.</summary>
+    public DistributedSampler Sampler { get; }
+
+    /// <summary>Sets torch's and Adan's compute threads for this rank (the cores shared among the ranks on this host) and returns them.</summary>
+    public static int UseThreads(TrainConfig config)
+    {
+        var threads = config.EffectiveThreads(HostThreads.LocalRanks());
+        set_num_threads(threads);
+        AdanKernel.Threads = threads;
+        return threads;
+    }
+
+    /// <summary>Loads the data and builds the model, flat buffers, optimizer and sampler.</summary>
+    /// <remarks>Collective: every rank must call.</remarks>
+    public static TrainingSetup Create(TrainConfig config, ICollective collective)
+    {
+        var data = TrainingData.Load(config);
+        nn.Module<Tensor, Tensor>? model = null;
+        FlatParameters? flat = null;
+        try
+        {
+            model = ModelFactory.Create(config, data.VocabularySize);
+            flat = FlatParameters.FromModule(model, collective.WorldSize);
+            // Identical seeds give identical weights; the broadcast makes it a guarantee.
+            collective.Broadcast(flat.Values);
+            var optimizer = CreateOptimizer(config, flat, collective);
+            var sampler = new DistributedSampler(data.Train.Count, collective.Rank, collective.WorldSize, config.MicroBatch * config.Accumulation,
+                (ulong)config.Seed);
+            return new TrainingSetup(config, collective.WorldSize, data, model, flat, optimizer, sampler);
+        }
+        catch
+        {
+            flat?.Dispose();
+            model?.Dispose();
+            data.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The step the run ends after: where the configured epochs end (counted on from a resumed checkpoint), capped by max_steps.</summary>
+    public long TotalSteps(ResumePlan? resume)
+    {
+        var lastStep = resume?.LastStep ?? _config.Epochs * Sampler.BatchesPerEpoch;
+        return _config.MaxSteps > 0 ? Math.Min(lastStep, _config.MaxSteps) : lastStep;
+    }
+
+    /// <summary>The learning-rate schedule of a run of <paramref name="totalSteps"/> steps.</summary>
+    public LearningRateSchedule Schedule(long totalSteps) => new()
+    {
+        BaseLearningRate = _config.Lr,
+        BaseBatchSize = _config.BaseBatch,
+        Scaling = _config.LrPolicy switch
+        {
+            LrPolicy.Linear => LearningRateScaling.Linear,
+            LrPolicy.Sqrt => LearningRateScaling.Sqrt,
+            _ => LearningRateScaling.None,
+        },
+        WorldSize = _worldSize,
+        MicroBatchSize = _config.MicroBatch,
+        AccumulationSteps = _config.Accumulation,
+        // A run shorter than the configured warm-up warms up for all but its last step.
+        WarmupSteps = Math.Min(_config.WarmupSteps, Math.Max(0, totalSteps - 1)),
+        Decay = _config.Schedule == LrSchedule.Cosine ? LearningRateDecay.Cosine : LearningRateDecay.Constant,
+        TotalSteps = Math.Max(totalSteps, 1),
+        MinLearningRate = _config.MinLr,
+    };
+
+    /// <summary>Disposes what <see cref="Create"/> built, the optimizer first.</summary>
+    public void Dispose()
+    {
+        Optimizer.Dispose();
+        Flat.Dispose();
+        Model.Dispose();
+        Data.Dispose();
+    }
+
+    private static ITrainingOptimizer CreateOptimizer(TrainConfig c, FlatParameters flat, ICollective collective)
+    {
+        if (c.Optimizer == OptimizerKind.Adan)
+        {
+            var options = new AdanGroupOptions
+            {
+                LearningRate = c.Lr, Beta1 = c.Beta1, Beta2 = c.Beta2, Beta3 = c.Beta3, Eps = c.Eps, WeightDecay = c.WeightDecay, NoProx = c.NoProx,
+            };
+            return new ShardedAdanOptimizer(new ShardedAdan(flat, collective, options, c.MaxGradNorm, (ZeroStage)c.ZeroStage));
+        }
+        var ddp = new DistributedDataParallel(flat, collective, (long)c.BucketMib * 1024 * 1024);
+        var parameters = flat.Parameters;
+        var elements = flat.Layout.ParameterNumel;
+        return c.Optimizer == OptimizerKind.AdamW
+            ? new ReplicatedTorchOptimizer("adamw", ddp, torch.optim.AdamW(parameters, c.Lr, c.Beta1, c.Beta2, c.Eps, c.WeightDecay), () => 8 * elements)
+            : new ReplicatedTorchOptimizer("sgd", ddp, torch.optim.SGD(parameters, c.Lr, c.Momentum, weight_decay: c.WeightDecay), () => 4 * elements);
+    }
+}

@@ -1,0 +1,102 @@
+using System.Text.Json;
+using Adan.Sharded.Zero;
+using Adan.Worker.Telemetry;
+using Adan.Worker.Training;
+
+namespace Adan.Worker.Tests.Training;
+
+public class RunSummaryBuilderTests
+{
+    /// <summary>A clock that moves only when told to.</summary>
+    private sealed class ManualClock : TimeProvider
+    {
+        private long _ticks;
+
+        public override long TimestampFrequency => TimeSpan.TicksPerSecond;
+
+        public override long GetTimestamp() => _ticks;
+
+        public void Advance(TimeSpan by) => _ticks += by.Ticks;
+    }
+
+    private sealed class FixedOptimizer(long skippedSteps) : ITrainingOptimizer
+    {
+        public string Name => "adamw";
+
+        public long StateBytes => 800;
+
+        public ShardedAdan? Sharded => null;
+
+        public long SkippedSteps => skippedSteps;
+
+        public TimeSpan LastCommunication => TimeSpan.Zero;
+
+        public void SetLearningRate(double lr)
+        {
+        }
+
+        public bool Step(int microBatches) => true;
+
+        public void Dispose()
+        {
+        }
+    }
+
+    [Fact]
+    public void SharesThroughputCheckpointsAndSkippedStepsAreSummarised()
+    {
+        var clock = new ManualClock();
+        var builder = new RunSummaryBuilder(clock);
+        clock.Advance(TimeSpan.FromSeconds(5));
+        builder.Resumed("/ckpt/step_00000010");
+        builder.StartTraining();
+        Assert.Equal(0, builder.SamplesPerSecond);
+        for (var i = 0; i < 4; i++)
+        {
+            clock.Advance(TimeSpan.FromSeconds(1));
+            // 0.5 s forward/backward, 0.5 s in the optimizer of which 0.2 s communicating.
+            builder.Step(TimeSpan.FromSeconds(0.5), TimeSpan.FromSeconds(0.5), TimeSpan.FromSeconds(0.2), samples: 32);
+        }
+        Assert.Equal(32, builder.SamplesPerSecond, 9);
+        builder.Saved(new SavedCheckpoint("/ckpt/step_00000014", 1000, TimeSpan.FromSeconds(0.25)));
+        builder.Saved(new SavedCheckpoint("/ckpt/step_00000015", 1000, TimeSpan.FromSeconds(0.5)));
+        builder.EndTraining();
+        clock.Advance(TimeSpan.FromSeconds(3));
+
+        var summary = builder.Build(worldSize: 2, steps: 15, batchesPerEpoch: 10, finalLoss: 0.5, evaluation: (0.9, 0.3), model: "mlp",
+            globalBatch: 32, new FixedOptimizer(skippedSteps: 2), zeroStage: 0, savesCheckpoints: true);
+
+        Assert.Equal(1.5, summary.Epochs);
+        Assert.Equal(32, summary.SamplesPerSecond, 9);
+        Assert.Equal(12, summary.WallSeconds, 9);
+        Assert.Equal(0.5, summary.ForwardBackwardShare);
+        Assert.Equal(0.2, summary.CommunicationShare);
+        Assert.Equal(0.3, summary.OptimizerShare);
+        Assert.Equal("/ckpt/step_00000010", summary.ResumedFrom);
+        Assert.Equal("/ckpt/step_00000015", summary.CheckpointDir);
+        Assert.Equal("/ckpt/step_00000015", builder.LastCheckpoint);
+        Assert.Equal(2, summary.CheckpointsSaved);
+        Assert.Equal(0.75, summary.CheckpointSeconds);
+        Assert.Equal(2, summary.SkippedSteps);
+        Assert.Equal(("adamw", 800L, 0.9, 0.3), (summary.Optimizer, summary.OptimizerStateBytes, summary.TestAccuracy, summary.TestLoss));
+    }
+
+    [Fact]
+    public void ARunWithoutCheckpointsOrStepsHasNullCheckpointFieldsAndZeroSkipped()
+    {
+        var builder = new RunSummaryBuilder(new ManualClock());
+        builder.StartTraining();
+        builder.EndTraining();
+
+        var summary = builder.Build(worldSize: 1, steps: 0, batchesPerEpoch: 10, finalLoss: double.NaN, evaluation: (null, 2.0), model: "gpt",
+            globalBatch: 8, new FixedOptimizer(skippedSteps: 0), zeroStage: 0, savesCheckpoints: false);
+
+        Assert.Equal(0, summary.SamplesPerSecond);
+        Assert.Equal(0, summary.ForwardBackwardShare);
+        Assert.Null(summary.CheckpointsSaved);
+        Assert.Null(summary.CheckpointSeconds);
+        Assert.Null(summary.CheckpointDir);
+        using var json = JsonDocument.Parse(RunSummaryWriter.ToJson(summary));
+        Assert.Equal(0, json.RootElement.GetProperty("skipped_steps").GetInt64());
+    }
+}
