@@ -70,17 +70,26 @@ public class ProgressTests
     [Fact]
     public void LiveReporterRendersAndStops()
     {
+        var output = new StringWriter();
         var console = Spectre.Console.AnsiConsole.Create(new Spectre.Console.AnsiConsoleSettings
         {
-            Out = new Spectre.Console.AnsiConsoleOutput(new StringWriter()),
+            Out = new Spectre.Console.AnsiConsoleOutput(output),
             Interactive = Spectre.Console.InteractionSupport.Yes,
         });
+        console.Profile.Width = 200;
         using var reporter = new LiveProgressReporter(console);
         reporter.Start(3);
         reporter.Report(new StepReport(1, 3, 3, 0.25, 1e-3, 500));
+        // Square brackets are Spectre markup: a message must be printed literally, not parsed (or rejected).
         reporter.Message("[not markup]");
         reporter.Complete();
+        var rendered = output.ToString();
         reporter.Complete();
+
+        Assert.Contains("[not markup]", rendered);
+        Assert.Contains("0.2500", rendered);
+        Assert.Contains("500 samples/s", rendered);
+        Assert.Equal(rendered, output.ToString());
     }
 
     [Fact]

@@ -83,10 +83,26 @@ public class TelemetryTests
     }
 
     [Fact]
-    public void SetupStartsAndStopsEachMode()
+    public void ConsoleModeRecordsTheWorkersSpans()
     {
-        TelemetrySetup.Start(TelemetryMode.None, 0, otlpEndpoint: "").Dispose();
-        TelemetrySetup.Start(TelemetryMode.Console, 0, otlpEndpoint: "").Dispose();
-        TelemetrySetup.Start(TelemetryMode.None, 0, otlpEndpoint: "http://127.0.0.1:4317").Dispose();
+        using (TelemetrySetup.Start(TelemetryMode.Console, 0, otlpEndpoint: ""))
+        {
+            using var activity = WorkerTelemetry.ActivitySource.StartActivity("telemetry.test");
+            Assert.NotNull(activity);
+            Assert.True(activity.Recorded, "the console exporter's tracer must sample the worker's spans");
+        }
+    }
+
+    [Fact]
+    public void AnUnreachableCollectorDoesNotFailTheRun()
+    {
+        // Port 9 (discard) on loopback: nothing answers, as when a collector is down.
+        var error = Record.Exception(() =>
+        {
+            using var providers = TelemetrySetup.Start(TelemetryMode.None, 0, otlpEndpoint: "http://127.0.0.1:9");
+            using var activity = WorkerTelemetry.ActivitySource.StartActivity("telemetry.test");
+            Assert.NotNull(activity);
+        });
+        Assert.Null(error);
     }
 }
