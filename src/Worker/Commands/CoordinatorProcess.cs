@@ -19,7 +19,7 @@ internal sealed class CoordinatorProcess : IAsyncDisposable
     public const string ExecutableVariable = "ADAN_COORDINATOR_EXECUTABLE";
 
     /// <summary>Environment variable the coordinator reads its token from.</summary>
-    public const string TokenVariable = "ADAN_JOB_TOKEN";
+    public const string TokenVariable = Adan.Coordinator.Protocol.CoordinatorEnvironment.TokenVariable;
 
     private const string ListeningPrefix = "listening on ";
 

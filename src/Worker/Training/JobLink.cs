@@ -10,9 +10,9 @@ namespace Adan.Worker.Training;
 /// </summary>
 internal sealed class JobLink : IAsyncDisposable
 {
-    public const string AddressVariable = "ADAN_COORDINATOR";
-    public const string TokenVariable = "ADAN_JOB_TOKEN";
-    public const string JobVariable = "ADAN_JOB_ID";
+    public const string AddressVariable = Adan.Coordinator.Protocol.CoordinatorEnvironment.AddressVariable;
+    public const string TokenVariable = Adan.Coordinator.Protocol.CoordinatorEnvironment.TokenVariable;
+    public const string JobVariable = Adan.Coordinator.Protocol.CoordinatorEnvironment.JobVariable;
 
     private JobLink(CoordinatorClient client)
     {
