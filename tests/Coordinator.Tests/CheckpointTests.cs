@@ -182,10 +182,13 @@ public sealed class CheckpointTests
     [Fact]
     public async Task JobFailureAbortsOpenCheckpoints()
     {
-        await using var c = await TestCoordinator.StartAsync(heartbeatTimeout: TimeSpan.FromSeconds(1));
+        await using var c = await TestCoordinator.StartAsync();
         await c.JoinAllAsync(Job, 2);
         var open = await WriteShardsAsync(c, 10, 2, 2);
-        await Task.Delay(TimeSpan.FromSeconds(2));
+        using var watch = await c.WatchAsync(Job);
+        c.Time.Advance(c.HeartbeatTimeout * 2);
+        // Open checkpoints are aborted before watchers hear of the failure, so a commit after the event must fail.
+        await TestCoordinator.NextAsync(watch, JobEventKind.JobFailed);
         var error = await Assert.ThrowsAsync<RpcException>(() => CommitAsync(c, open));
         Assert.Equal(StatusCode.FailedPrecondition, error.StatusCode);
         Assert.Null(await LatestAsync(c));

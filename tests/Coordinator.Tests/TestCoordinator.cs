@@ -3,10 +3,14 @@ using Adan.Coordinator.Hosting;
 using Adan.Coordinator.V1;
 using Grpc.Core;
 using Grpc.Net.Client;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Adan.Coordinator.Tests;
 
-/// <summary>A coordinator on an ephemeral loopback port with its own temporary data directory.</summary>
+/// <summary>
+/// A coordinator on an ephemeral loopback port with its own temporary data directory and a fake clock: heartbeat
+/// deadlines pass when a test advances <see cref="Time"/>, never by waiting.
+/// </summary>
 internal sealed class TestCoordinator : IAsyncDisposable
 {
     public const string Token = "test-token-0123456789";
@@ -25,6 +29,9 @@ internal sealed class TestCoordinator : IAsyncDisposable
     public TimeSpan HeartbeatTimeout { get; }
 
     public int KeepLast { get; }
+
+    /// <summary>The coordinator's clock, shared across restarts.</summary>
+    public FakeTimeProvider Time { get; } = new();
 
     public Uri Address { get; private set; } = null!;
 
@@ -88,6 +95,32 @@ internal sealed class TestCoordinator : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Opens a Watch on <paramref name="jobId"/> and reads its snapshot, so the stream is subscribed before the caller
+    /// moves the clock; read the later events from the returned call.
+    /// </summary>
+    public async Task<AsyncServerStreamingCall<JobEvent>> WatchAsync(string jobId)
+    {
+        var call = Membership.Watch(new WatchRequest { JobId = jobId, Rank = -1 }, Headers);
+        Assert.True(await call.ResponseStream.MoveNext(CancellationToken.None));
+        Assert.Equal(JobEventKind.Snapshot, call.ResponseStream.Current.Kind);
+        return call;
+    }
+
+    /// <summary>Reads events from a watch until one of <paramref name="kind"/> (at most 10 s, so a bug fails instead of hanging).</summary>
+    public static async Task<JobEvent> NextAsync(AsyncServerStreamingCall<JobEvent> call, JobEventKind kind)
+    {
+        using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        while (await call.ResponseStream.MoveNext(bound.Token))
+        {
+            if (call.ResponseStream.Current.Kind == kind)
+            {
+                return call.ResponseStream.Current;
+            }
+        }
+        throw new InvalidOperationException($"the watch ended without a {kind} event");
+    }
+
     public async ValueTask DisposeAsync()
     {
         await StopHostAsync();
@@ -110,6 +143,7 @@ internal sealed class TestCoordinator : IAsyncDisposable
             DataDirectory = DataDirectory,
             HeartbeatTimeout = HeartbeatTimeout,
             KeepLast = KeepLast,
+            TimeProvider = Time,
         });
         Address = await _host.StartAsync();
         Channel = GrpcChannel.ForAddress(Address, new GrpcChannelOptions

@@ -1,12 +1,21 @@
 using System.CommandLine;
 using System.CommandLine.Invocation;
+using System.CommandLine.Parsing;
 using System.Globalization;
+using System.Numerics;
+using Adan.Coordinator.Protocol;
+using Microsoft.Extensions.Logging;
 
 namespace Adan.Coordinator.Hosting;
 
 /// <summary>
-/// The coordinator's command line, shared by <c>Adan.Coordinator</c> and <c>adan coordinator</c> so both accept the same flags.
+/// The coordinator's command line, shared by <c>Adan.Coordinator</c> and <c>adan coordinator</c> (which runs this
+/// executable with the same arguments), so both accept the same flags.
 /// </summary>
+/// <remarks>
+/// Options are typed and validated by the parser, so a bad value is reported with the flag, the value and the valid
+/// range before anything starts.
+/// </remarks>
 public static class CoordinatorCommandLine
 {
     /// <summary>Exit code for a bad flag, as for other Unix tools.</summary>
@@ -15,45 +24,58 @@ public static class CoordinatorCommandLine
     /// <summary>Exit code when the coordinator could not start (port taken, unreadable data directory...).</summary>
     public const int StartFailureExitCode = 1;
 
-    /// <summary>Environment variable holding the job token when no <c>--token-file</c> is given.</summary>
-    public const string TokenVariable = "ADAN_JOB_TOKEN";
+    /// <summary>Environment variable holding the password of a PKCS#12 <c>--tls-cert</c>, kept off the command line.</summary>
+    public const string TlsPfxPasswordVariable = "ADAN_TLS_PFX_PASSWORD";
 
     /// <summary>Adds the coordinator's options and action to <paramref name="command"/>.</summary>
     public static void Configure(Command command)
     {
-        var listen = new Option<string>("--listen") { Description = "HOST:PORT to listen on (port 0 picks a free port)", DefaultValueFactory = _ => "127.0.0.1:50051" };
-        var tokenFile = new Option<string?>("--token-file") { Description = $"File holding the job token (default: ${TokenVariable})" };
-        var dataDir = new Option<string>("--data-dir") { Description = "Directory of the coordinator's SQLite catalogue", Required = true };
-        var timeout = new Option<string>("--heartbeat-timeout") { Description = "Seconds of silence after which a rank fails its job", DefaultValueFactory = _ => "30" };
-        var checkpointRoot = new Option<string?>("--checkpoint-root") { Description = "Default checkpoint root (default: DATA_DIR/checkpoints)" };
-        var keepLast = new Option<string>("--keep-last") { Description = "Committed checkpoints kept per job; 0 keeps all", DefaultValueFactory = _ => "3" };
-        var tlsCert = new Option<string?>("--tls-cert") { Description = "PEM certificate (with --tls-key) or PKCS#12 file: serve TLS instead of h2c" };
-        var tlsKey = new Option<string?>("--tls-key") { Description = "PEM private key of --tls-cert" };
+        var listen = new Option<ListenAddress>("--listen")
+        {
+            Description = "HOST:PORT to listen on (port 0 picks a free port)",
+            DefaultValueFactory = _ => new ListenAddress("127.0.0.1", 50051),
+            CustomParser = ParseListenAddress,
+        };
+        var tokenFile = new Option<FileInfo?>("--token-file") { Description = $"File holding the job token (default: ${CoordinatorEnvironment.TokenVariable})" };
+        var dataDir = new Option<DirectoryInfo>("--data-dir") { Description = "Directory of the coordinator's SQLite catalogue", Required = true };
+        var timeout = new Option<double>("--heartbeat-timeout")
+        {
+            Description = $"Seconds of silence after which a rank fails its job, in (0, {CoordinatorOptions.MaxHeartbeatTimeout.TotalSeconds}]",
+            DefaultValueFactory = _ => 30,
+        };
+        var checkpointRoot = new Option<DirectoryInfo?>("--checkpoint-root") { Description = "Default checkpoint root (default: DATA_DIR/checkpoints)" };
+        var keepLast = new Option<int>("--keep-last") { Description = "Committed checkpoints kept per job; 0 keeps all", DefaultValueFactory = _ => 3 };
+        var tlsCert = new Option<FileInfo?>("--tls-cert") { Description = "PEM certificate (with --tls-key) or PKCS#12 file: serve TLS instead of h2c" };
+        var tlsKey = new Option<FileInfo?>("--tls-key") { Description = "PEM private key of --tls-cert" };
         var verbose = new Option<bool>("--verbose") { Description = "Log every membership change to stderr" };
+
+        var seconds = $"expected a number of seconds > 0, at most {CoordinatorOptions.MaxHeartbeatTimeout.TotalSeconds} = one day";
+        timeout.CustomParser = result => ParseNumber<double>(result, timeout, NumberStyles.Float, seconds);
+        timeout.Validators.Add(result => Check(result, timeout, s => double.IsFinite(s) && s > 0 && s <= CoordinatorOptions.MaxHeartbeatTimeout.TotalSeconds, seconds));
+        const string count = "expected an integer >= 0; 0 keeps all";
+        keepLast.CustomParser = result => ParseNumber<int>(result, keepLast, NumberStyles.Integer, count);
+        keepLast.Validators.Add(result => Check(result, keepLast, k => k >= 0, count));
+        foreach (var file in new[] { tokenFile, tlsCert, tlsKey })
+        {
+            file.Validators.Add(result => Check(result, file, info => info is null || info.Exists, "the file does not exist"));
+        }
+
         foreach (var option in new Option[] { listen, tokenFile, dataDir, timeout, checkpointRoot, keepLast, tlsCert, tlsKey, verbose })
         {
             command.Options.Add(option);
         }
-        command.Action = new RunAction(parse =>
+        command.Action = new RunAction(parse => new CoordinatorOptions
         {
-            var listenAddress = ListenAddress.Parse(parse.GetValue(listen)!);
-            var heartbeatTimeout = TimeSpan.FromSeconds(ParsePositive(parse.GetValue(timeout)!, "--heartbeat-timeout"));
-            var keep = ParseCount(parse.GetValue(keepLast)!, "--keep-last");
-            var tlsCertFile = RequireExistingFile(parse.GetValue(tlsCert), "--tls-cert");
-            var tlsKeyFile = RequireExistingFile(parse.GetValue(tlsKey), "--tls-key");
-            return new CoordinatorOptions
-            {
-                Listen = listenAddress,
-                Token = ReadToken(parse.GetValue(tokenFile)),
-                DataDirectory = Path.GetFullPath(parse.GetValue(dataDir)!),
-                HeartbeatTimeout = heartbeatTimeout,
-                CheckpointRoot = parse.GetValue(checkpointRoot) is { } root ? Path.GetFullPath(root) : null,
-                KeepLast = keep,
-                TlsCertificateFile = tlsCertFile,
-                TlsKeyFile = tlsKeyFile,
-                TlsPfxPassword = Environment.GetEnvironmentVariable("ADAN_TLS_PFX_PASSWORD"),
-                MinimumLogLevel = parse.GetValue(verbose) ? Microsoft.Extensions.Logging.LogLevel.Information : Microsoft.Extensions.Logging.LogLevel.Warning,
-            };
+            Listen = parse.GetValue(listen)!,
+            Token = ReadToken(parse.GetValue(tokenFile)),
+            DataDirectory = parse.GetValue(dataDir)!.FullName,
+            HeartbeatTimeout = TimeSpan.FromSeconds(parse.GetValue(timeout)),
+            CheckpointRoot = parse.GetValue(checkpointRoot)?.FullName,
+            KeepLast = parse.GetValue(keepLast),
+            TlsCertificateFile = parse.GetValue(tlsCert)?.FullName,
+            TlsKeyFile = parse.GetValue(tlsKey)?.FullName,
+            TlsPfxPassword = Environment.GetEnvironmentVariable(TlsPfxPasswordVariable),
+            MinimumLogLevel = parse.GetValue(verbose) ? LogLevel.Information : LogLevel.Warning,
         });
     }
 
@@ -79,40 +101,73 @@ public static class CoordinatorCommandLine
         }
     }
 
-    private static string ReadToken(string? tokenFile)
+    /// <summary>
+    /// Parses a number in the invariant culture, so that a value that is no number gets the same message as one out of
+    /// range rather than the parser's, which names a CLR type.
+    /// </summary>
+    private static T ParseNumber<T>(ArgumentResult result, Option<T> option, NumberStyles styles, string rule) where T : struct, INumberBase<T>
     {
-        string? token;
-        if (tokenFile is not null)
+        var text = result.Tokens.Count > 0 ? result.Tokens[^1].Value : "";
+        if (T.TryParse(text, styles, CultureInfo.InvariantCulture, out var value))
         {
-            if (!File.Exists(tokenFile))
-            {
-                throw new UsageException($"--token-file: '{tokenFile}' does not exist");
-            }
-            token = File.ReadAllText(tokenFile).Trim();
+            return value;
         }
-        else
+        result.AddError(InvalidValue(option, text, rule));
+        return default;
+    }
+
+    /// <summary>Adds the invalid-value message when the given value breaks <paramref name="valid"/>; a default is valid by construction.</summary>
+    private static void Check<T>(OptionResult result, Option<T> option, Func<T, bool> valid, string rule)
+    {
+        if (result.Implicit || result.Tokens.Count == 0)
         {
-            token = Environment.GetEnvironmentVariable(TokenVariable)?.Trim();
+            return;
         }
+        T value;
+        try
+        {
+            value = result.GetValueOrDefault<T>();
+        }
+        catch (InvalidOperationException)
+        {
+            // Not a T: the parser already reported it.
+            return;
+        }
+        if (!valid(value))
+        {
+            result.AddError(InvalidValue(option, result.Tokens[^1].Value, rule));
+        }
+    }
+
+    private static string InvalidValue(Option option, string text, string rule) => $"{option.Name}: invalid value '{text}' ({rule})";
+
+    private static ListenAddress? ParseListenAddress(ArgumentResult result)
+    {
+        var text = result.Tokens.Count > 0 ? result.Tokens[^1].Value : "";
+        try
+        {
+            return ListenAddress.Parse(text);
+        }
+        catch (FormatException e)
+        {
+            result.AddError($"--listen: {e.Message}");
+            return null;
+        }
+    }
+
+    private static string ReadToken(FileInfo? tokenFile)
+    {
+        var token = tokenFile is not null
+            ? File.ReadAllText(tokenFile.FullName).Trim()
+            : Environment.GetEnvironmentVariable(CoordinatorEnvironment.TokenVariable)?.Trim();
         return string.IsNullOrEmpty(token)
-            ? throw new UsageException($"no job token: give --token-file FILE or set {TokenVariable}")
+            ? throw new UsageException(tokenFile is not null
+                ? $"--token-file: '{tokenFile.FullName}' is empty"
+                : $"no job token: give --token-file FILE or set {CoordinatorEnvironment.TokenVariable}")
             : token;
     }
 
-    private static string? RequireExistingFile(string? path, string flag) =>
-        path is null || File.Exists(path) ? path : throw new UsageException($"{flag}: '{path}' does not exist");
-
-    private static double ParsePositive(string text, string flag) =>
-        double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var value) && value > 0 && double.IsFinite(value)
-            ? value
-            : throw new UsageException($"{flag}: invalid value '{text}' (expected a number of seconds > 0)");
-
-    private static int ParseCount(string text, string flag) =>
-        int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var value)
-            ? value
-            : throw new UsageException($"{flag}: invalid value '{text}' (expected an integer >= 0)");
-
-    /// <summary>A flag error: reported as one line on stderr with exit code 2.</summary>
+    /// <summary>A flag error found after parsing: reported as one line on stderr with exit code 2.</summary>
     private sealed class UsageException(string message) : Exception(message);
 
     /// <summary>
@@ -144,7 +199,7 @@ public static class CoordinatorCommandLine
                 options = bind(parseResult);
                 options.Validate();
             }
-            catch (Exception e) when (e is UsageException or FormatException or ArgumentException)
+            catch (Exception e) when (e is UsageException or IOException or UnauthorizedAccessException or ArgumentException)
             {
                 error.WriteLine($"{name}: {e.Message}");
                 return UsageExitCode;

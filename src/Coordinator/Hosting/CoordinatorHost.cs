@@ -1,7 +1,7 @@
 using System.Security.Cryptography.X509Certificates;
 using Adan.Coordinator.Auth;
+using Adan.Coordinator.Domain;
 using Adan.Coordinator.Services;
-using Adan.Coordinator.State;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -15,8 +15,8 @@ using Microsoft.Extensions.Logging;
 namespace Adan.Coordinator.Hosting;
 
 /// <summary>
-/// The coordinator as an object: Kestrel with HTTP/2 only, the gRPC services, the auth interceptor, the health service
-/// and the heartbeat monitor. Used by the coordinator's Program, by <c>adan coordinator</c> and by the tests.
+/// The coordinator as an object: Kestrel with HTTP/2 only, the gRPC services over the domain (job registry, checkpoint
+/// catalogue, SQLite store), the auth and domain-error interceptors, the health service and the heartbeat monitor. Used by the coordinator's Program, by <c>adan coordinator</c> and by the tests.
 /// </summary>
 public sealed class CoordinatorHost : IAsyncDisposable
 {
@@ -67,14 +67,21 @@ public sealed class CoordinatorHost : IAsyncDisposable
             });
         });
 
-        builder.Services.AddSingleton(_options);
+        builder.Services.AddSingleton(_options.TimeProvider ?? TimeProvider.System);
+        builder.Services.AddSingleton(_options.ToDomainOptions());
         builder.Services.AddSingleton(new JobToken(_options.Token));
         builder.Services.AddSingleton(_ => new CoordinatorStore(_options.DataDirectory));
         builder.Services.AddSingleton<JobRegistry>();
         builder.Services.AddSingleton<CheckpointCatalog>();
         builder.Services.AddSingleton<TokenAuthInterceptor>();
+        builder.Services.AddSingleton<DomainErrorInterceptor>();
         builder.Services.AddHostedService<HeartbeatMonitor>();
-        builder.Services.AddGrpc(grpc => grpc.Interceptors.Add<TokenAuthInterceptor>());
+        // Authentication first, so an unauthenticated call never reaches the domain, not even to be refused by it.
+        builder.Services.AddGrpc(grpc =>
+        {
+            grpc.Interceptors.Add<TokenAuthInterceptor>();
+            grpc.Interceptors.Add<DomainErrorInterceptor>();
+        });
         // With no registered check the health service answers Unknown; serving calls is what "healthy" means here.
         builder.Services.AddGrpcHealthChecks().AddCheck("coordinator", () => HealthCheckResult.Healthy());
 

@@ -1,3 +1,6 @@
+using Adan.Coordinator.Domain;
+using Adan.Coordinator.Protocol;
+
 namespace Adan.Coordinator.Hosting;
 
 /// <summary>Configuration of one coordinator process.</summary>
@@ -15,7 +18,10 @@ public sealed record CoordinatorOptions
     /// <summary>Default root of checkpoint directories (<c>&lt;root&gt;/&lt;job&gt;/step-…</c>); null means <c>&lt;data dir&gt;/checkpoints</c>.</summary>
     public string? CheckpointRoot { get; init; }
 
-    /// <summary>A rank silent for longer than this fails its job. Default 30 s.</summary>
+    /// <summary>Longest <see cref="HeartbeatTimeout"/> accepted: beyond a day a hung job would hold its nodes unnoticed.</summary>
+    public static readonly TimeSpan MaxHeartbeatTimeout = TimeSpan.FromDays(1);
+
+    /// <summary>A rank silent for longer than this fails its job; in (0, <see cref="MaxHeartbeatTimeout"/>]. Default 30 s.</summary>
     public TimeSpan HeartbeatTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
     /// <summary>Committed checkpoints kept per job; older ones are deleted after each commit. 0 keeps all. Default 3.</summary>
@@ -33,6 +39,9 @@ public sealed record CoordinatorOptions
     /// <summary>Lowest level logged (to stderr, so stdout carries only the listening line). Default Warning: per-call information is noise at 200 ranks.</summary>
     public Microsoft.Extensions.Logging.LogLevel MinimumLogLevel { get; init; } = Microsoft.Extensions.Logging.LogLevel.Warning;
 
+    /// <summary>The clock of heartbeat deadlines, the monitor's period and stored timestamps; null is the system clock. Tests pass a fake one.</summary>
+    public TimeProvider? TimeProvider { get; init; }
+
     /// <summary>The effective checkpoint root.</summary>
     public string EffectiveCheckpointRoot => Path.GetFullPath(CheckpointRoot ?? Path.Combine(DataDirectory, "checkpoints"));
 
@@ -41,15 +50,16 @@ public sealed record CoordinatorOptions
     {
         if (string.IsNullOrWhiteSpace(Token))
         {
-            throw new ArgumentException("Invalid job token: empty (give --token-file FILE or set ADAN_JOB_TOKEN)", nameof(Token));
+            throw new ArgumentException($"Invalid job token: empty (give --token-file FILE or set {CoordinatorEnvironment.TokenVariable})", nameof(Token));
         }
         if (string.IsNullOrWhiteSpace(DataDirectory))
         {
             throw new ArgumentException("Invalid data directory: empty (give --data-dir DIR)", nameof(DataDirectory));
         }
-        if (HeartbeatTimeout <= TimeSpan.Zero)
+        if (HeartbeatTimeout <= TimeSpan.Zero || HeartbeatTimeout > MaxHeartbeatTimeout)
         {
-            throw new ArgumentException($"Invalid heartbeat timeout: {HeartbeatTimeout.TotalSeconds} s (must be > 0)", nameof(HeartbeatTimeout));
+            throw new ArgumentException(
+                $"Invalid heartbeat timeout: {HeartbeatTimeout.TotalSeconds} s (must be > 0 and <= {MaxHeartbeatTimeout.TotalSeconds} s)", nameof(HeartbeatTimeout));
         }
         if (KeepLast < 0)
         {
@@ -60,4 +70,12 @@ public sealed record CoordinatorOptions
             throw new ArgumentException("Invalid TLS options: --tls-key given without --tls-cert", nameof(TlsKeyFile));
         }
     }
+
+    /// <summary>The policies the job registry and the checkpoint catalogue run under.</summary>
+    internal DomainOptions ToDomainOptions() => new()
+    {
+        CheckpointRoot = EffectiveCheckpointRoot,
+        HeartbeatTimeout = HeartbeatTimeout,
+        KeepLast = KeepLast,
+    };
 }

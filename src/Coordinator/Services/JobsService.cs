@@ -1,4 +1,4 @@
-using Adan.Coordinator.State;
+using Adan.Coordinator.Domain;
 using Adan.Coordinator.V1;
 using Grpc.Core;
 
@@ -9,8 +9,7 @@ internal sealed class JobsService(JobRegistry jobs, CheckpointCatalog catalog) :
 {
     public override Task<JobStatusReply> Status(JobStatusRequest request, ServerCallContext context)
     {
-        var reply = jobs.Status(request.JobId);
-        reply.LatestCheckpointStep = catalog.Latest(request.JobId)?.Step ?? -1;
-        return Task.FromResult(reply);
+        var status = jobs.Status(request.JobId);
+        return Task.FromResult(ProtoMapping.ToMessage(status, catalog.Latest(request.JobId)?.Step ?? -1));
     }
 }

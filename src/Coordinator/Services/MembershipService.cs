@@ -1,19 +1,36 @@
-using Adan.Coordinator.State;
+using Adan.Coordinator.Protocol;
 using Adan.Coordinator.V1;
 using Grpc.Core;
+using CoordinatorException = Adan.Coordinator.Domain.CoordinatorException;
+using JobRegistry = Adan.Coordinator.Domain.JobRegistry;
 using Microsoft.Extensions.Hosting;
+using static Adan.Coordinator.Services.ProtoMapping;
 
 namespace Adan.Coordinator.Services;
 
 /// <summary>gRPC Membership: join, heartbeat, leave and the job-event stream.</summary>
 internal sealed class MembershipService(JobRegistry jobs, IHostApplicationLifetime lifetime) : Membership.MembershipBase
 {
-    public override Task<JoinReply> Join(JoinRequest request, ServerCallContext context) => Task.FromResult(jobs.Join(request));
+    public override Task<JoinReply> Join(JoinRequest request, ServerCallContext context)
+    {
+        var joined = jobs.Join(request.JobId, request.Rank, request.WorldSize, request.Host, request.Pid, ScheduleOf(request));
+        return Task.FromResult(new JoinReply
+        {
+            State = ToMessage(joined.State),
+            Joined = joined.Joined,
+            HeartbeatIntervalMs = (long)joined.HeartbeatInterval.TotalMilliseconds,
+            HeartbeatTimeoutMs = (long)joined.HeartbeatTimeout.TotalMilliseconds,
+        });
+    }
 
-    public override Task<HeartbeatReply> Heartbeat(HeartbeatRequest request, ServerCallContext context) =>
-        Task.FromResult(jobs.Heartbeat(request));
+    public override Task<HeartbeatReply> Heartbeat(HeartbeatRequest request, ServerCallContext context)
+    {
+        var condition = jobs.Heartbeat(request.JobId, request.Rank, request.Step);
+        return Task.FromResult(new HeartbeatReply { State = ToMessage(condition.State), Reason = condition.Reason });
+    }
 
-    public override Task<LeaveReply> Leave(LeaveRequest request, ServerCallContext context) => Task.FromResult(jobs.Leave(request));
+    public override Task<LeaveReply> Leave(LeaveRequest request, ServerCallContext context) =>
+        Task.FromResult(new LeaveReply { State = ToMessage(jobs.Leave(request.JobId, request.Rank)) });
 
     public override async Task Watch(WatchRequest request, IServerStreamWriter<JobEvent> responseStream, ServerCallContext context)
     {
@@ -24,7 +41,7 @@ internal sealed class MembershipService(JobRegistry jobs, IHostApplicationLifeti
         {
             await foreach (var jobEvent in events.ReadAllAsync(cancel.Token))
             {
-                await responseStream.WriteAsync(jobEvent, cancel.Token);
+                await responseStream.WriteAsync(ToMessage(jobEvent), cancel.Token);
             }
         }
         catch (OperationCanceledException) when (cancel.IsCancellationRequested)
@@ -34,6 +51,23 @@ internal sealed class MembershipService(JobRegistry jobs, IHostApplicationLifeti
         finally
         {
             unsubscribe();
+        }
+    }
+
+    /// <summary>Rank 0's schedule; what other ranks send is ignored, as the protocol documents.</summary>
+    private static Sharded.Schedules.LearningRateSchedule? ScheduleOf(JoinRequest request)
+    {
+        if (request.Rank != 0 || request.Schedule is null)
+        {
+            return null;
+        }
+        try
+        {
+            return ScheduleMapping.ToSchedule(request.Schedule);
+        }
+        catch (ArgumentException e)
+        {
+            throw CoordinatorException.InvalidArgument($"invalid learning-rate schedule: {e.Message}");
         }
     }
 }

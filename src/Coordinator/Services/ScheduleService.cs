@@ -1,5 +1,5 @@
+using Adan.Coordinator.Domain;
 using Adan.Coordinator.Protocol;
-using Adan.Coordinator.State;
 using Adan.Coordinator.V1;
 using Grpc.Core;
 
@@ -13,7 +13,7 @@ internal sealed class ScheduleService(JobRegistry jobs) : V1.Schedule.ScheduleBa
         var schedule = jobs.GetSchedule(request.JobId);
         if (request.Step < 0)
         {
-            throw Errors.InvalidArgument($"invalid step {request.Step} (must be >= 0)");
+            throw CoordinatorException.InvalidArgument($"invalid step {request.Step} (must be >= 0)");
         }
         return Task.FromResult(new LearningRateReply
         {

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text;
+using Adan.Coordinator.Protocol;
 
 namespace Adan.Worker.Commands;
 
@@ -17,9 +18,6 @@ internal sealed class CoordinatorProcess : IAsyncDisposable
 {
     /// <summary>Overrides where the coordinator executable is found (its apphost or its <c>.dll</c>).</summary>
     public const string ExecutableVariable = "ADAN_COORDINATOR_EXECUTABLE";
-
-    /// <summary>Environment variable the coordinator reads its token from.</summary>
-    public const string TokenVariable = "ADAN_JOB_TOKEN";
 
     private const string ListeningPrefix = "listening on ";
 
@@ -79,7 +77,7 @@ internal sealed class CoordinatorProcess : IAsyncDisposable
         var info = StartInfo(arguments);
         info.RedirectStandardOutput = true;
         info.RedirectStandardError = true;
-        info.Environment[TokenVariable] = token;
+        info.Environment[CoordinatorEnvironment.TokenVariable] = token;
         var process = Process.Start(info) ?? throw new CoordinatorStartException(1, $"could not start {info.FileName}");
         // Until it listens, its stderr is the reason it could not start and goes into the exception; afterwards its
         // warnings (a rank that went silent, a failed deletion) pass through to ours.

@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Security.Cryptography;
 using Adan.Coordinator.Client;
+using Adan.Coordinator.Protocol;
 using Adan.Coordinator.V1;
 using Adan.Worker.Training;
 
@@ -50,9 +51,9 @@ internal static class LaunchCommand
 
         if (coordinatorUrl is not null)
         {
-            var given = Environment.GetEnvironmentVariable(JobLink.TokenVariable);
+            var given = Environment.GetEnvironmentVariable(CoordinatorEnvironment.TokenVariable);
             return string.IsNullOrWhiteSpace(given)
-                ? Usage($"--coordinator needs the job token in {JobLink.TokenVariable}")
+                ? Usage($"--coordinator needs the job token in {CoordinatorEnvironment.TokenVariable}")
                 : await RunJobAsync(ranks, hostfile, coordinatorUrl, given, jobId, arguments);
         }
 
@@ -110,9 +111,9 @@ internal static class LaunchCommand
         {
             psi.ArgumentList.Add(a);
         }
-        psi.Environment[JobLink.AddressVariable] = coordinatorUrl.ToString();
-        psi.Environment[JobLink.TokenVariable] = token;
-        psi.Environment[JobLink.JobVariable] = jobId;
+        psi.Environment[CoordinatorEnvironment.AddressVariable] = coordinatorUrl.ToString();
+        psi.Environment[CoordinatorEnvironment.TokenVariable] = token;
+        psi.Environment[CoordinatorEnvironment.JobVariable] = jobId;
         if (!Console.IsOutputRedirected)
         {
             psi.Environment[Progress.ProgressReporterFactory.TerminalVariable] = "1";

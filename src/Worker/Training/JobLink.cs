@@ -1,4 +1,5 @@
 using Adan.Coordinator.Client;
+using Adan.Coordinator.Protocol;
 using Adan.Sharded.Collectives;
 using Adan.Sharded.Schedules;
 
@@ -16,13 +17,6 @@ namespace Adan.Worker.Training;
 /// </remarks>
 internal sealed class JobLink : IAsyncDisposable
 {
-    /// <summary>The coordinator's address.</summary>
-    public const string AddressVariable = "ADAN_COORDINATOR";
-    /// <summary>The job's bearer token.</summary>
-    public const string TokenVariable = "ADAN_JOB_TOKEN";
-    /// <summary>The job's id.</summary>
-    public const string JobVariable = "ADAN_JOB_ID";
-
     private const int FailedJobExitCode = 1;
 
     private readonly ICollective _collective;
@@ -41,16 +35,16 @@ internal sealed class JobLink : IAsyncDisposable
     /// <param name="schedule">The job's learning-rate schedule, which rank 0 registers at join.</param>
     public static async Task<JobLink?> ConnectAsync(ICollective collective, LearningRateSchedule schedule)
     {
-        var address = Environment.GetEnvironmentVariable(AddressVariable);
+        var address = Environment.GetEnvironmentVariable(CoordinatorEnvironment.AddressVariable);
         if (string.IsNullOrWhiteSpace(address))
         {
             return null;
         }
-        var token = Environment.GetEnvironmentVariable(TokenVariable);
-        var job = Environment.GetEnvironmentVariable(JobVariable);
+        var token = Environment.GetEnvironmentVariable(CoordinatorEnvironment.TokenVariable);
+        var job = Environment.GetEnvironmentVariable(CoordinatorEnvironment.JobVariable);
         if (string.IsNullOrWhiteSpace(token) || string.IsNullOrWhiteSpace(job))
         {
-            throw new InvalidOperationException($"{AddressVariable} is set but {TokenVariable} or {JobVariable} is not; set all three or none.");
+            throw new InvalidOperationException($"{CoordinatorEnvironment.AddressVariable} is set but {CoordinatorEnvironment.TokenVariable} or {CoordinatorEnvironment.JobVariable} is not; set all three or none.");
         }
         var client = new CoordinatorClient(new CoordinatorClientOptions
         {

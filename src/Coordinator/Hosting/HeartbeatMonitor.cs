@@ -1,14 +1,19 @@
+using Adan.Coordinator.Domain;
 using Microsoft.Extensions.Hosting;
 
-namespace Adan.Coordinator.State;
+namespace Adan.Coordinator.Hosting;
 
 /// <summary>Checks heartbeat deadlines every tenth of the timeout, so a silent rank is detected at most 10% late.</summary>
-internal sealed class HeartbeatMonitor(JobRegistry jobs) : BackgroundService
+/// <remarks>
+/// The period runs on the injected <see cref="TimeProvider"/>: under a fake clock a test advances time and the check
+/// follows, with no wall-clock wait.
+/// </remarks>
+internal sealed class HeartbeatMonitor(JobRegistry jobs, TimeProvider time) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var period = TimeSpan.FromMilliseconds(Math.Max(10, jobs.HeartbeatTimeout.TotalMilliseconds / 10));
-        using var timer = new PeriodicTimer(period);
+        using var timer = new PeriodicTimer(period, time);
         try
         {
             while (await timer.WaitForNextTickAsync(stoppingToken))

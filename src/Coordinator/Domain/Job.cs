@@ -1,8 +1,7 @@
 using System.Threading.Channels;
-using Adan.Coordinator.V1;
-using LearningRateSchedule = Adan.Sharded.Schedules.LearningRateSchedule;
+using Adan.Sharded.Schedules;
 
-namespace Adan.Coordinator.State;
+namespace Adan.Coordinator.Domain;
 
 /// <summary>In-memory state of one job. Every member is read and written under <see cref="Gate"/>.</summary>
 internal sealed class Job(string jobId, int worldSize)
@@ -11,7 +10,7 @@ internal sealed class Job(string jobId, int worldSize)
 
     public int WorldSize { get; } = worldSize;
 
-    public object Gate { get; } = new();
+    public Lock Gate { get; } = new();
 
     public JobState State { get; set; } = JobState.Pending;
 
@@ -28,30 +27,31 @@ internal sealed class Job(string jobId, int worldSize)
 
     public int JoinedCount => Members.Count(m => m is not null);
 
-    /// <summary>Sends an event to every watcher; the caller holds <see cref="Gate"/> so watchers see events in order.</summary>
+    /// <summary>
+    /// Sends an event to every watcher and ends their streams after a terminal one; the caller holds <see cref="Gate"/>
+    /// so watchers see events in order.
+    /// </summary>
+    /// <remarks>
+    /// Streams end on the terminal event, not on the terminal state: the registry sets FAILED before it aborts the
+    /// job's open checkpoints and publishes JOB_FAILED only afterwards, and an event published in between must not
+    /// end a stream before JOB_FAILED reaches it.
+    /// </remarks>
     public void Publish(JobEvent jobEvent)
     {
         foreach (var watcher in Watchers)
         {
             watcher.Writer.TryWrite(jobEvent);
-        }
-        if (IsTerminal)
-        {
-            foreach (var watcher in Watchers)
+            if (jobEvent.IsTerminal)
             {
                 watcher.Writer.TryComplete();
             }
         }
+        if (jobEvent.IsTerminal)
+        {
+            Watchers.Clear();
+        }
     }
 
-    public JobEvent NewEvent(JobEventKind kind, int rank, string message, long step = 0) => new()
-    {
-        Kind = kind,
-        JobId = JobId,
-        State = State,
-        Rank = rank,
-        Message = message,
-        UnixTimeMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(),
-        Step = step,
-    };
+    public JobEvent NewEvent(JobEventKind kind, int rank, string message, DateTimeOffset time, long step = 0) =>
+        new(kind, JobId, State, rank, message, time, step);
 }

@@ -1,10 +1,10 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using Adan.Coordinator.V1;
-using LearningRateSchedule = Adan.Sharded.Schedules.LearningRateSchedule;
+using Adan.Sharded.Checkpoints;
+using Adan.Sharded.Schedules;
 using Microsoft.Data.Sqlite;
 
-namespace Adan.Coordinator.State;
+namespace Adan.Coordinator.Domain;
 
 /// <summary>
 /// Durable state (jobs, members, checkpoint catalogue) in SQLite, so a restarted coordinator serves the same catalogue.
@@ -13,7 +13,8 @@ namespace Adan.Coordinator.State;
 /// One connection behind a lock: the coordinator's write rate is a few rows per join or checkpoint, far below what
 /// SQLite serialises, and one connection makes every statement see the previous one. Heartbeats are deliberately not
 /// stored (they would be thousands of fsyncs a second for no benefit: after a restart every rank gets a fresh
-/// timeout). WAL with synchronous=FULL: a committed catalogue row survives a power loss.
+/// timeout). WAL with synchronous=FULL: a committed catalogue row survives a power loss. States are stored as the
+/// numeric values of <see cref="JobState"/> and <see cref="CheckpointState"/>, which therefore never change.
 /// </remarks>
 internal sealed class CoordinatorStore : IDisposable
 {
@@ -21,6 +22,7 @@ internal sealed class CoordinatorStore : IDisposable
     private readonly Lock _gate = new();
     private readonly SqliteConnection _connection;
 
+    /// <summary>Opens (creating if needed) <c>coordinator.db</c> in <paramref name="dataDirectory"/>.</summary>
     public CoordinatorStore(string dataDirectory)
     {
         Directory.CreateDirectory(dataDirectory);
@@ -48,6 +50,7 @@ internal sealed class CoordinatorStore : IDisposable
             """);
     }
 
+    /// <summary>Writes a job's state, reason and schedule.</summary>
     public void SaveJob(Job job)
     {
         var schedule = job.Schedule is null ? null : JsonSerializer.Serialize(job.Schedule, s_json);
@@ -58,6 +61,7 @@ internal sealed class CoordinatorStore : IDisposable
             ("$id", job.JobId), ("$w", job.WorldSize), ("$state", (int)job.State), ("$reason", job.Reason), ("$schedule", schedule));
     }
 
+    /// <summary>Writes a member's identity and whether it left.</summary>
     public void SaveMember(string jobId, Member member) =>
         Execute("""
             INSERT INTO members (job_id, rank, host, pid, left_job) VALUES ($job, $rank, $host, $pid, $left)
@@ -65,7 +69,7 @@ internal sealed class CoordinatorStore : IDisposable
             """,
             ("$job", jobId), ("$rank", member.Rank), ("$host", member.Host), ("$pid", member.Pid), ("$left", member.Left ? 1 : 0));
 
-    /// <summary>Every stored job with its members; each member's heartbeat clock starts at <paramref name="now"/>.</summary>
+    /// <summary>Every stored job with its members; each member's heartbeat clock starts at <paramref name="now"/>, a <see cref="TimeProvider"/> timestamp.</summary>
     public List<Job> LoadJobs(long now)
     {
         lock (_gate)
@@ -105,6 +109,7 @@ internal sealed class CoordinatorStore : IDisposable
         }
     }
 
+    /// <summary>Adds an OPEN checkpoint and returns its id.</summary>
     public long InsertCheckpoint(string jobId, long step, string directory, int worldSize)
     {
         lock (_gate)
@@ -120,25 +125,28 @@ internal sealed class CoordinatorStore : IDisposable
         }
     }
 
-    public void SaveShard(long checkpointId, ShardInfo shard) =>
+    /// <summary>Records one rank's shard of a checkpoint.</summary>
+    public void SaveShard(long checkpointId, CheckpointShard shard) =>
         Execute("INSERT INTO shards (checkpoint_id, rank, file, bytes, sha256) VALUES ($id, $rank, $file, $bytes, $sha)",
             ("$id", checkpointId), ("$rank", shard.Rank), ("$file", shard.File), ("$bytes", shard.Bytes), ("$sha", shard.Sha256));
 
-    public void SetCheckpointState(long checkpointId, CheckpointState state, string manifestPath = "", long committedMs = 0) =>
+    /// <summary>Moves a checkpoint to <paramref name="state"/>, with its manifest path and commit time once committed.</summary>
+    public void SetCheckpointState(long checkpointId, CheckpointState state, string manifestPath = "", DateTimeOffset? committedAt = null) =>
         Execute("UPDATE checkpoints SET state = $state, manifest_path = $manifest, committed_ms = $ms WHERE id = $id",
-            ("$id", checkpointId), ("$state", (int)state), ("$manifest", manifestPath), ("$ms", committedMs));
+            ("$id", checkpointId), ("$state", (int)state), ("$manifest", manifestPath), ("$ms", committedAt?.ToUnixTimeMilliseconds() ?? 0));
 
-    public CheckpointInfo? GetCheckpoint(long checkpointId) =>
+    /// <summary>One checkpoint with its shards, or null.</summary>
+    public CheckpointRecord? GetCheckpoint(long checkpointId) =>
         QueryCheckpoints("WHERE id = $p", checkpointId).FirstOrDefault();
 
     /// <summary>Checkpoints of a job, by step then id (oldest attempt first).</summary>
-    public List<CheckpointInfo> GetCheckpoints(string jobId) => QueryCheckpoints("WHERE job_id = $p", jobId);
+    public List<CheckpointRecord> GetCheckpoints(string jobId) => QueryCheckpoints("WHERE job_id = $p", jobId);
 
-    private List<CheckpointInfo> QueryCheckpoints(string where, object parameter)
+    private List<CheckpointRecord> QueryCheckpoints(string where, object parameter)
     {
         lock (_gate)
         {
-            var result = new List<CheckpointInfo>();
+            var rows = new List<(long Id, string JobId, long Step, CheckpointState State, string Directory, string ManifestPath, int WorldSize, long CommittedMs)>();
             using (var command = _connection.CreateCommand())
             {
                 command.CommandText = $"""
@@ -149,35 +157,25 @@ internal sealed class CoordinatorStore : IDisposable
                 using var reader = command.ExecuteReader();
                 while (reader.Read())
                 {
-                    result.Add(new CheckpointInfo
-                    {
-                        CheckpointId = reader.GetInt64(0),
-                        JobId = reader.GetString(1),
-                        Step = reader.GetInt64(2),
-                        State = (CheckpointState)reader.GetInt32(3),
-                        Directory = reader.GetString(4),
-                        ManifestPath = reader.GetString(5),
-                        WorldSize = reader.GetInt32(6),
-                        CommittedUnixTimeMs = reader.GetInt64(7),
-                    });
+                    rows.Add((reader.GetInt64(0), reader.GetString(1), reader.GetInt64(2), (CheckpointState)reader.GetInt32(3),
+                        reader.GetString(4), reader.GetString(5), reader.GetInt32(6), reader.GetInt64(7)));
                 }
             }
-            foreach (var checkpoint in result)
+            var result = new List<CheckpointRecord>(rows.Count);
+            foreach (var row in rows)
             {
+                var shards = new List<CheckpointShard>();
                 using var command = _connection.CreateCommand();
                 command.CommandText = "SELECT rank, file, bytes, sha256 FROM shards WHERE checkpoint_id = $id ORDER BY rank";
-                Bind(command, ("$id", checkpoint.CheckpointId));
+                Bind(command, ("$id", row.Id));
                 using var reader = command.ExecuteReader();
                 while (reader.Read())
                 {
-                    checkpoint.Shards.Add(new ShardInfo
-                    {
-                        Rank = reader.GetInt32(0),
-                        File = reader.GetString(1),
-                        Bytes = reader.GetInt64(2),
-                        Sha256 = reader.GetString(3),
-                    });
+                    shards.Add(new CheckpointShard(reader.GetInt32(0), reader.GetString(1), reader.GetInt64(2), reader.GetString(3)));
                 }
+                // 0 is the column's "never committed": no checkpoint is committed at the Unix epoch.
+                var committedAt = row.CommittedMs == 0 ? (DateTimeOffset?)null : DateTimeOffset.FromUnixTimeMilliseconds(row.CommittedMs);
+                result.Add(new CheckpointRecord(row.Id, row.JobId, row.Step, row.State, row.Directory, row.ManifestPath, row.WorldSize, shards, committedAt));
             }
             return result;
         }
@@ -202,5 +200,6 @@ internal sealed class CoordinatorStore : IDisposable
         }
     }
 
+    /// <summary>Closes the database, releasing the file.</summary>
     public void Dispose() => _connection.Dispose();
 }

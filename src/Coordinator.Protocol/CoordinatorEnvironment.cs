@@ -1,0 +1,20 @@
+namespace Adan.Coordinator.Protocol;
+
+/// <summary>
+/// Names of the environment variables that carry a job's coordinator connection from the launcher to its ranks and to
+/// the coordinator process. Defined here, in the one project the server, the client and the worker all reference, so
+/// the three can never disagree on a name.
+/// </summary>
+public static class CoordinatorEnvironment
+{
+    /// <summary>The coordinator's address, e.g. <c>http://127.0.0.1:50051</c>.</summary>
+    public const string AddressVariable = "ADAN_COORDINATOR";
+
+    /// <summary>
+    /// The job token. It travels in the environment, never on a command line, where other users' <c>ps</c> would show it.
+    /// </summary>
+    public const string TokenVariable = "ADAN_JOB_TOKEN";
+
+    /// <summary>The job id the ranks join.</summary>
+    public const string JobVariable = "ADAN_JOB_ID";
+}

@@ -1,0 +1,353 @@
+using System.Text.RegularExpressions;
+using Adan.Sharded.Checkpoints;
+using Microsoft.Extensions.Logging;
+
+namespace Adan.Coordinator.Domain;
+
+/// <summary>
+/// The two-phase checkpoint commit: Begin, one shard report per rank, Commit (through <see cref="CheckpointCommit"/>, the same path as the local catalogue), and
+/// keep-last-K retention.
+/// </summary>
+/// <remarks>
+/// One lock serialises every checkpoint operation: they are rare (one per checkpoint per rank) and serialising them
+/// makes "all shards in, then manifest, then COMMITTED" trivially race-free. The catalogue row turns COMMITTED only
+/// after manifest.json is durable, so Latest never returns a checkpoint whose manifest could be missing; a crash
+/// in between leaves the row OPEN and the previous checkpoint latest. Retention marks rows DELETED under the lock
+/// and deletes their directories in the background (<see cref="CheckpointRetention"/>), so a commit, and the rank 0
+/// waiting for it, never waits for hundreds of MB to be freed.
+/// </remarks>
+internal sealed partial class CheckpointCatalog : IDisposable
+{
+    private readonly Lock _gate = new();
+    private readonly CoordinatorStore _store;
+    private readonly JobRegistry _jobs;
+    private readonly DomainOptions _options;
+    private readonly TimeProvider _time;
+    private readonly ILogger<CheckpointCatalog> _logger;
+    private readonly CheckpointRetention? _retention;
+
+    /// <summary>Creates the catalogue over <paramref name="store"/>; a job that fails has its open checkpoints aborted.</summary>
+    public CheckpointCatalog(CoordinatorStore store, JobRegistry jobs, DomainOptions options, TimeProvider time, ILogger<CheckpointCatalog> logger)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(options.KeepLast);
+        _store = store;
+        _jobs = jobs;
+        _options = options;
+        _time = time;
+        _logger = logger;
+        _retention = options.KeepLast > 0
+            ? new CheckpointRetention(options.KeepLast, (directory, e) => _logger.LogWarning("Retention could not delete '{Directory}': {Message}", directory, e.Message))
+            : null;
+        _jobs.JobFailed += AbortOpen;
+    }
+
+    /// <summary>Completes when the directories retention queued so far are deleted.</summary>
+    public Task WhenRetentionDone() => _retention?.WhenDone() ?? Task.CompletedTask;
+
+    /// <summary>Waits for retention's queued deletions (the host disposes the catalogue when it stops).</summary>
+    public void Dispose() => _retention?.Dispose();
+
+    [GeneratedRegex("^[0-9a-f]{64}$")]
+    private static partial Regex Sha256Pattern();
+
+    /// <summary>
+    /// Opens the checkpoint of a step, or returns the one already open: every rank calls Begin and all get the same
+    /// id and directory, so no rank has to broadcast it.
+    /// </summary>
+    /// <param name="jobId">The job; it must be RUNNING.</param>
+    /// <param name="step">Optimizer step the checkpoint captures, ≥ 0.</param>
+    /// <param name="checkpointRoot">Absolute root of the job's checkpoints; null or empty for <c>&lt;configured root&gt;/&lt;job&gt;</c>.</param>
+    /// <exception cref="CoordinatorException">
+    /// InvalidArgument (step, root), FailedPrecondition (job not RUNNING, directory not creatable), AlreadyExists (step
+    /// committed, here or by another run in the same root), NotFound (job).
+    /// </exception>
+    public CheckpointRecord Begin(string jobId, long step, string? checkpointRoot)
+    {
+        var (worldSize, state) = _jobs.Describe(jobId);
+        if (step < 0)
+        {
+            throw CoordinatorException.InvalidArgument($"invalid checkpoint step {step} (must be >= 0)");
+        }
+        if (state != JobState.Running)
+        {
+            throw CoordinatorException.FailedPrecondition($"job '{jobId}' is {state}; checkpoints need a RUNNING job");
+        }
+        string root;
+        if (!string.IsNullOrEmpty(checkpointRoot))
+        {
+            if (!Path.IsPathFullyQualified(checkpointRoot))
+            {
+                throw CoordinatorException.InvalidArgument($"invalid checkpoint root '{checkpointRoot}' (must be an absolute path)");
+            }
+            root = Path.GetFullPath(checkpointRoot);
+        }
+        else
+        {
+            root = Path.Combine(_options.CheckpointRoot, jobId);
+        }
+        var directory = CheckpointFiles.StepDirectory(root, step);
+        lock (_gate)
+        {
+            var sameStep = CheckpointsOnDisk(jobId).Where(c => c.Step == step).ToList();
+            if (sameStep.Any(c => c.State == CheckpointState.Committed))
+            {
+                throw CoordinatorException.AlreadyExists($"step {step} of job '{jobId}' is already committed");
+            }
+            var open = sameStep.FirstOrDefault(c => c.State == CheckpointState.Open);
+            if (open is not null)
+            {
+                return open;
+            }
+            if (CheckpointFiles.IsCommitted(directory))
+            {
+                // Committed by another run (or another coordinator) in the same root: the files are the record.
+                throw CoordinatorException.AlreadyExists(
+                    $"'{directory}' already holds a committed checkpoint ({CheckpointManifest.FileName}); a committed checkpoint is never overwritten");
+            }
+            try
+            {
+                Directory.CreateDirectory(directory);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw CoordinatorException.FailedPrecondition($"cannot create checkpoint directory '{directory}': {e.Message}");
+            }
+            var id = _store.InsertCheckpoint(jobId, step, directory, worldSize);
+            return _store.GetCheckpoint(id)!;
+        }
+    }
+
+    /// <summary>Records one rank's shard; an identical repeat succeeds, so ranks may retry.</summary>
+    /// <exception cref="CoordinatorException">
+    /// InvalidArgument (rank, file name, size, sha256), AlreadyExists (the rank reported another shard),
+    /// FailedPrecondition (checkpoint not open), NotFound (job or checkpoint).
+    /// </exception>
+    public ShardProgress ReportShard(string jobId, long checkpointId, CheckpointShard shard)
+    {
+        lock (_gate)
+        {
+            var checkpoint = FindOpenOrCommitted(jobId, checkpointId);
+            if (shard.Rank < 0 || shard.Rank >= checkpoint.WorldSize)
+            {
+                throw CoordinatorException.InvalidArgument($"invalid shard rank {shard.Rank} (must be in [0, {checkpoint.WorldSize}))");
+            }
+            if (!CheckpointFiles.IsPlainFileName(shard.File))
+            {
+                throw CoordinatorException.InvalidArgument(
+                    $"invalid shard file '{shard.File}' (a plain file name inside the checkpoint directory: no '/', not '..', not {CheckpointManifest.FileName})");
+            }
+            if (shard.Bytes < 0)
+            {
+                throw CoordinatorException.InvalidArgument($"invalid shard size {shard.Bytes} bytes for rank {shard.Rank} (must be >= 0)");
+            }
+            if (!Sha256Pattern().IsMatch(shard.Sha256))
+            {
+                throw CoordinatorException.InvalidArgument($"invalid sha256 '{shard.Sha256}' for rank {shard.Rank} (expected 64 lowercase hex digits)");
+            }
+            var previous = checkpoint.Shards.FirstOrDefault(s => s.Rank == shard.Rank);
+            if (previous is not null)
+            {
+                // A retried report is harmless; a different one means two writers for one shard.
+                if (previous != shard)
+                {
+                    throw CoordinatorException.AlreadyExists(
+                        $"rank {shard.Rank} already reported '{previous.File}' ({previous.Bytes} bytes, sha256 {previous.Sha256}) for checkpoint {checkpoint.Id}");
+                }
+                return new ShardProgress(checkpoint.Shards.Count, checkpoint.WorldSize);
+            }
+            if (checkpoint.State != CheckpointState.Open)
+            {
+                throw CoordinatorException.FailedPrecondition($"checkpoint {checkpoint.Id} is {checkpoint.State} and takes no new shards");
+            }
+            _store.SaveShard(checkpoint.Id, shard);
+            return new ShardProgress(checkpoint.Shards.Count + 1, checkpoint.WorldSize);
+        }
+    }
+
+    /// <summary>
+    /// Commits once every rank reported: stamps <paramref name="manifest"/> with the job, the checkpoint id and the
+    /// reported shards, writes manifest.json through <see cref="CheckpointCommit"/>, then applies retention. Committing
+    /// a committed checkpoint again returns it.
+    /// </summary>
+    /// <exception cref="CoordinatorException">
+    /// FailedPrecondition (ranks missing, checkpoint aborted, files disagree with the reports), InvalidArgument (the
+    /// manifest disagrees with the catalogue), Internal (manifest not writable), NotFound (job or checkpoint).
+    /// </exception>
+    public CheckpointRecord Commit(string jobId, long checkpointId, CheckpointManifest manifest)
+    {
+        CheckpointRecord committed;
+        lock (_gate)
+        {
+            var checkpoint = FindOpenOrCommitted(jobId, checkpointId);
+            if (checkpoint.State == CheckpointState.Committed)
+            {
+                return checkpoint;
+            }
+            var missing = Enumerable.Range(0, checkpoint.WorldSize).Except(checkpoint.Shards.Select(s => s.Rank)).ToList();
+            if (missing.Count > 0)
+            {
+                throw CoordinatorException.FailedPrecondition(
+                    $"checkpoint {checkpoint.Id} has {checkpoint.Shards.Count} of {checkpoint.WorldSize} shards; missing ranks {string.Join(", ", missing.Take(16))}{(missing.Count > 16 ? ", ..." : "")}");
+            }
+            var stamped = Stamp(checkpoint, manifest);
+            string manifestPath;
+            try
+            {
+                manifestPath = CheckpointCommit.Commit(checkpoint.Directory, stamped);
+            }
+            catch (CheckpointException e)
+            {
+                throw CoordinatorException.FailedPrecondition(e.Message);
+            }
+            catch (IOException e)
+            {
+                throw CoordinatorException.Internal($"cannot commit checkpoint {checkpoint.Id} in '{checkpoint.Directory}': {e.Message}");
+            }
+            _store.SetCheckpointState(checkpoint.Id, CheckpointState.Committed, manifestPath, _time.GetUtcNow());
+            committed = _store.GetCheckpoint(checkpoint.Id)!;
+            ApplyRetention(jobId, checkpoint.Directory);
+        }
+        _jobs.Publish(jobId, JobEventKind.CheckpointCommitted, $"checkpoint {committed.Id} of step {committed.Step} committed", committed.Step);
+        return committed;
+    }
+
+    /// <summary>Abandons an open checkpoint (aborting an aborted one again is harmless); the previous commit stays latest.</summary>
+    /// <exception cref="CoordinatorException">FailedPrecondition (committed or deleted), NotFound (job or checkpoint).</exception>
+    public CheckpointRecord Abort(string jobId, long checkpointId, string reason)
+    {
+        lock (_gate)
+        {
+            var checkpoint = Find(jobId, checkpointId);
+            if (checkpoint.State is CheckpointState.Committed or CheckpointState.Deleted)
+            {
+                throw CoordinatorException.FailedPrecondition(
+                    $"checkpoint {checkpoint.Id} is {checkpoint.State}; only an open checkpoint can be aborted");
+            }
+            if (checkpoint.State == CheckpointState.Open)
+            {
+                _store.SetCheckpointState(checkpoint.Id, CheckpointState.Aborted);
+                _logger.LogWarning("Checkpoint {Id} of job {JobId} aborted: {Reason}", checkpoint.Id, jobId, reason);
+            }
+            return _store.GetCheckpoint(checkpoint.Id)!;
+        }
+    }
+
+    /// <summary>The committed checkpoint with the highest step whose manifest is still on disk, or null.</summary>
+    /// <exception cref="CoordinatorException">NotFound or InvalidArgument for the job id.</exception>
+    public CheckpointRecord? Latest(string jobId)
+    {
+        _ = _jobs.Describe(jobId);
+        lock (_gate)
+        {
+            return CheckpointsOnDisk(jobId).LastOrDefault(c => c.State == CheckpointState.Committed);
+        }
+    }
+
+    /// <summary>Every checkpoint of a job, by step then id, in every state.</summary>
+    /// <exception cref="CoordinatorException">NotFound or InvalidArgument for the job id.</exception>
+    public IReadOnlyList<CheckpointRecord> List(string jobId)
+    {
+        _ = _jobs.Describe(jobId);
+        lock (_gate)
+        {
+            return CheckpointsOnDisk(jobId);
+        }
+    }
+
+    /// <summary>
+    /// The job's checkpoints, after marking DELETED the committed ones whose manifest is gone: the files are the record,
+    /// and the job's own retention (or a person) may delete checkpoints this catalogue still lists.
+    /// </summary>
+    private List<CheckpointRecord> CheckpointsOnDisk(string jobId)
+    {
+        var checkpoints = _store.GetCheckpoints(jobId);
+        var gone = checkpoints.Where(c => c.State == CheckpointState.Committed && !File.Exists(c.ManifestPath)).ToList();
+        foreach (var c in gone)
+        {
+            _store.SetCheckpointState(c.Id, CheckpointState.Deleted, c.ManifestPath, c.CommittedAt);
+        }
+        return gone.Count == 0 ? checkpoints : _store.GetCheckpoints(jobId);
+    }
+
+    private void AbortOpen(string jobId)
+    {
+        lock (_gate)
+        {
+            foreach (var checkpoint in _store.GetCheckpoints(jobId).Where(c => c.State == CheckpointState.Open))
+            {
+                _store.SetCheckpointState(checkpoint.Id, CheckpointState.Aborted);
+            }
+        }
+    }
+
+    /// <summary>Deletes (in the background) committed checkpoints beyond the newest K; never the newest, never an open or aborted one.</summary>
+    private void ApplyRetention(string jobId, string directory)
+    {
+        if (_retention is null)
+        {
+            return;
+        }
+        var root = Path.GetDirectoryName(directory) ?? directory;
+        var open = _store.GetCheckpoints(jobId).Where(c => c.State == CheckpointState.Open).Select(c => c.Directory).ToHashSet(StringComparer.Ordinal);
+        var doomed = _retention.Apply(root, open).ToHashSet(StringComparer.Ordinal);
+        foreach (var old in _store.GetCheckpoints(jobId).Where(c => c.State == CheckpointState.Committed && doomed.Contains(c.Directory)))
+        {
+            // The deleter removes the manifest first, so the row and the files agree even if a deletion is cut short.
+            _store.SetCheckpointState(old.Id, CheckpointState.Deleted, old.ManifestPath, old.CommittedAt);
+        }
+    }
+
+    /// <summary>
+    /// The manifest rank 0 sent, stamped with the catalogue's job and checkpoint id and the shards reported to it;
+    /// <c>step</c>, <c>world_size</c> and any shards, job or id it names must agree with the catalogue.
+    /// </summary>
+    private static CheckpointManifest Stamp(CheckpointRecord checkpoint, CheckpointManifest manifest)
+    {
+        var reported = checkpoint.Shards.OrderBy(s => s.Rank).ToArray();
+        Check("step", manifest.Step, checkpoint.Step);
+        Check("world_size", manifest.WorldSize, checkpoint.WorldSize);
+        if (manifest.Shards.Length > 0 && !manifest.Shards.SequenceEqual(reported))
+        {
+            throw CoordinatorException.InvalidArgument(
+                $"manifest field 'shards' does not match the {reported.Length} shard(s) reported for checkpoint {checkpoint.Id}");
+        }
+        if (manifest.JobId is { } jobId && jobId != checkpoint.JobId)
+        {
+            throw CoordinatorException.InvalidArgument($"manifest field 'job_id' is '{jobId}' but the coordinator has '{checkpoint.JobId}'");
+        }
+        if (manifest.CheckpointId is { } id && id != checkpoint.Id)
+        {
+            throw CoordinatorException.InvalidArgument($"manifest field 'checkpoint_id' is {id} but the coordinator has {checkpoint.Id}");
+        }
+        return manifest with { JobId = checkpoint.JobId, CheckpointId = checkpoint.Id, Shards = reported };
+    }
+
+    private static void Check(string field, long given, long expected)
+    {
+        if (given != expected)
+        {
+            throw CoordinatorException.InvalidArgument($"manifest field '{field}' is {given} but the coordinator has {expected}");
+        }
+    }
+
+    private CheckpointRecord Find(string jobId, long checkpointId)
+    {
+        _ = _jobs.Describe(jobId);
+        var checkpoint = _store.GetCheckpoint(checkpointId);
+        if (checkpoint is null || checkpoint.JobId != jobId)
+        {
+            throw CoordinatorException.NotFound($"unknown checkpoint {checkpointId} of job '{jobId}'");
+        }
+        return checkpoint;
+    }
+
+    private CheckpointRecord FindOpenOrCommitted(string jobId, long checkpointId)
+    {
+        var checkpoint = Find(jobId, checkpointId);
+        if (checkpoint.State is CheckpointState.Aborted or CheckpointState.Deleted)
+        {
+            throw CoordinatorException.FailedPrecondition($"checkpoint {checkpointId} of job '{jobId}' is {checkpoint.State}");
+        }
+        return checkpoint;
+    }
+}

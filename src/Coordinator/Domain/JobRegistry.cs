@@ -1,0 +1,342 @@
+using System.Collections.Concurrent;
+using System.Text.RegularExpressions;
+using System.Threading.Channels;
+using Adan.Sharded.Schedules;
+using Microsoft.Extensions.Logging;
+
+namespace Adan.Coordinator.Domain;
+
+/// <summary>Membership of every job: join, heartbeat, leave, timeouts, and the event streams watchers read.</summary>
+/// <remarks>
+/// State lives in memory behind one lock per job (a heartbeat is a timestamp store, so 200 ranks never contend on
+/// anything global); joins, leaves and state changes are written through to <see cref="CoordinatorStore"/> before the
+/// call returns, so a restart cannot forget a member it acknowledged. Every clock read goes through the
+/// <see cref="TimeProvider"/>, so tests move time instead of waiting for it.
+/// </remarks>
+internal sealed partial class JobRegistry
+{
+    private readonly ConcurrentDictionary<string, Job> _jobs = new(StringComparer.Ordinal);
+    private readonly CoordinatorStore _store;
+    private readonly TimeProvider _time;
+    private readonly ILogger<JobRegistry> _logger;
+
+    /// <summary>Loads the jobs the store holds; each member's heartbeat deadline starts afresh now.</summary>
+    public JobRegistry(CoordinatorStore store, DomainOptions options, TimeProvider time, ILogger<JobRegistry> logger)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(options.HeartbeatTimeout, TimeSpan.Zero);
+        _store = store;
+        _time = time;
+        _logger = logger;
+        HeartbeatTimeout = options.HeartbeatTimeout;
+        foreach (var job in store.LoadJobs(time.GetTimestamp()))
+        {
+            _jobs[job.JobId] = job;
+        }
+    }
+
+    /// <summary>
+    /// Raised (outside any lock) when a job reaches FAILED and before its watchers hear of it, so open checkpoints are
+    /// aborted by the time a rank reacts to JOB_FAILED.
+    /// </summary>
+    public event Action<string>? JobFailed;
+
+    /// <summary>A rank silent for longer than this fails its job.</summary>
+    public TimeSpan HeartbeatTimeout { get; }
+
+    /// <summary>How often ranks heartbeat: a third of the timeout, so two lost heartbeats do not fail a job.</summary>
+    public TimeSpan HeartbeatInterval => TimeSpan.FromMilliseconds(Math.Max(1, (long)HeartbeatTimeout.TotalMilliseconds / 3));
+
+    [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")]
+    private static partial Regex JobIdPattern();
+
+    /// <summary>Rejects job ids that are empty, too long or unsafe as a directory name.</summary>
+    /// <exception cref="CoordinatorException">InvalidArgument naming the id and the rule.</exception>
+    public static void ValidateJobId(string jobId)
+    {
+        if (!JobIdPattern().IsMatch(jobId))
+        {
+            throw CoordinatorException.InvalidArgument(
+                $"invalid job id '{jobId}' (1 to 128 characters: letters, digits, '.', '_', '-', starting with a letter or digit)");
+        }
+    }
+
+    /// <summary>Adds a rank to a job, creating the job with its world size on the first join.</summary>
+    /// <param name="jobId">The job.</param>
+    /// <param name="rank">The joining rank, in [0, <paramref name="worldSize"/>).</param>
+    /// <param name="worldSize">Ranks of the job; every rank sends the same.</param>
+    /// <param name="host">Host of the rank; with <paramref name="pid"/> it identifies a retried join.</param>
+    /// <param name="pid">Process id of the rank.</param>
+    /// <param name="schedule">The job's learning-rate schedule; only rank 0's is kept, the last one wins.</param>
+    /// <exception cref="CoordinatorException">
+    /// InvalidArgument (id, rank, world size or schedule), FailedPrecondition (another world size, or the job ended),
+    /// AlreadyExists (another process holds the rank).
+    /// </exception>
+    public JoinResult Join(string jobId, int rank, int worldSize, string host, int pid, LearningRateSchedule? schedule)
+    {
+        ValidateJobId(jobId);
+        if (worldSize < 1)
+        {
+            throw CoordinatorException.InvalidArgument($"invalid world size {worldSize} for job '{jobId}' (must be >= 1)");
+        }
+        if (rank < 0 || rank >= worldSize)
+        {
+            throw CoordinatorException.InvalidArgument($"invalid rank {rank} for job '{jobId}' (must be in [0, {worldSize}))");
+        }
+        if (rank != 0)
+        {
+            schedule = null;
+        }
+        try
+        {
+            schedule?.Validate();
+        }
+        catch (ArgumentException e)
+        {
+            throw CoordinatorException.InvalidArgument($"invalid learning-rate schedule: {e.Message}");
+        }
+
+        var job = _jobs.GetOrAdd(jobId, id => new Job(id, worldSize));
+        lock (job.Gate)
+        {
+            if (job.WorldSize != worldSize)
+            {
+                throw CoordinatorException.FailedPrecondition(
+                    $"world size {worldSize} disagrees with job '{job.JobId}', which has world size {job.WorldSize}");
+            }
+            if (job.IsTerminal)
+            {
+                throw CoordinatorException.FailedPrecondition($"job '{job.JobId}' is {job.State} and accepts no new ranks{Because(job)}");
+            }
+            var now = _time.GetTimestamp();
+            var existing = job.Members[rank];
+            if (existing is not null)
+            {
+                // The same process retrying a Join whose reply it lost (or reconnecting after a coordinator restart).
+                if (existing.Host == host && existing.Pid == pid && !existing.Left)
+                {
+                    existing.LastSeen = now;
+                    SaveScheduleIfGiven(job, schedule);
+                    return JoinResultFor(job);
+                }
+                throw CoordinatorException.AlreadyExists($"rank {rank} of job '{job.JobId}' already joined from {existing.Host} pid {existing.Pid}");
+            }
+            var member = new Member(rank, host, pid, now);
+            job.Members[rank] = member;
+            SaveScheduleIfGiven(job, schedule);
+            var running = job.JoinedCount == job.WorldSize;
+            if (running)
+            {
+                job.State = JobState.Running;
+            }
+            _store.SaveJob(job);
+            _store.SaveMember(job.JobId, member);
+            var time = _time.GetUtcNow();
+            job.Publish(job.NewEvent(JobEventKind.MemberJoined, rank, $"rank {rank} joined from {host} pid {pid}", time));
+            if (running)
+            {
+                job.Publish(job.NewEvent(JobEventKind.JobRunning, -1, $"all {job.WorldSize} ranks joined", time));
+                _logger.LogInformation("Job {JobId} running with {WorldSize} ranks", job.JobId, job.WorldSize);
+            }
+            return JoinResultFor(job);
+        }
+    }
+
+    /// <summary>Records that a rank is alive at <paramref name="step"/>; the reply tells it whether to abort.</summary>
+    /// <exception cref="CoordinatorException">NotFound (job or rank), InvalidArgument (rank out of range).</exception>
+    public JobCondition Heartbeat(string jobId, int rank, long step)
+    {
+        var job = Find(jobId);
+        lock (job.Gate)
+        {
+            var member = MemberOf(job, rank);
+            member.LastSeen = _time.GetTimestamp();
+            member.Step = step;
+            return new JobCondition(job.State, job.Reason);
+        }
+    }
+
+    /// <summary>A rank finished cleanly; the job is FINISHED once every rank left.</summary>
+    /// <returns>The job's state after the leave.</returns>
+    /// <exception cref="CoordinatorException">NotFound (job or rank), InvalidArgument (rank out of range).</exception>
+    public JobState Leave(string jobId, int rank)
+    {
+        var job = Find(jobId);
+        lock (job.Gate)
+        {
+            var member = MemberOf(job, rank);
+            if (member.Left)
+            {
+                return job.State;
+            }
+            member.Left = true;
+            _store.SaveMember(job.JobId, member);
+            if (job.IsTerminal)
+            {
+                return job.State;
+            }
+            var finished = job.Members.All(m => m is { Left: true });
+            if (finished)
+            {
+                job.State = JobState.Finished;
+                _store.SaveJob(job);
+            }
+            var time = _time.GetUtcNow();
+            job.Publish(job.NewEvent(JobEventKind.MemberLeft, rank, $"rank {rank} left", time));
+            if (finished)
+            {
+                job.Publish(job.NewEvent(JobEventKind.JobFinished, -1, "every rank left", time));
+            }
+            return job.State;
+        }
+    }
+
+    /// <summary>Subscribes to a job's events; the snapshot is queued first, under the lock, so no event is missed or reordered.</summary>
+    /// <param name="jobId">The job.</param>
+    /// <param name="unsubscribe">Ends the subscription; call it when the reader goes away.</param>
+    /// <returns>The events, ending after a terminal one (at once after the snapshot if the job already ended).</returns>
+    /// <exception cref="CoordinatorException">NotFound or InvalidArgument for the job id.</exception>
+    public ChannelReader<JobEvent> Subscribe(string jobId, out Action unsubscribe)
+    {
+        var job = Find(jobId);
+        var channel = Channel.CreateUnbounded<JobEvent>(new UnboundedChannelOptions { SingleReader = true });
+        lock (job.Gate)
+        {
+            channel.Writer.TryWrite(job.NewEvent(JobEventKind.Snapshot, -1, job.Reason, _time.GetUtcNow()));
+            if (job.IsTerminal)
+            {
+                channel.Writer.TryComplete();
+            }
+            else
+            {
+                job.Watchers.Add(channel);
+            }
+        }
+        unsubscribe = () =>
+        {
+            lock (job.Gate)
+            {
+                job.Watchers.Remove(channel);
+            }
+        };
+        return channel.Reader;
+    }
+
+    /// <summary>Fails every live job with a member silent for longer than the timeout, naming the longest-silent one.</summary>
+    public void CheckTimeouts()
+    {
+        var now = _time.GetTimestamp();
+        foreach (var job in _jobs.Values)
+        {
+            JobEvent? failed = null;
+            lock (job.Gate)
+            {
+                if (job.IsTerminal)
+                {
+                    continue;
+                }
+                var silent = job.Members
+                    .OfType<Member>()
+                    .Where(m => !m.Left)
+                    .Select(m => (Member: m, Silence: _time.GetElapsedTime(m.LastSeen, now)))
+                    .Where(s => s.Silence > HeartbeatTimeout)
+                    .OrderByDescending(s => s.Silence)
+                    .FirstOrDefault();
+                if (silent.Member is { } member)
+                {
+                    var reason = $"rank {member.Rank} ({member.Host} pid {member.Pid}) sent no heartbeat for "
+                        + $"{silent.Silence.TotalSeconds:F1} s (timeout {HeartbeatTimeout.TotalSeconds:G} s)";
+                    job.State = JobState.Failed;
+                    job.Reason = reason;
+                    _store.SaveJob(job);
+                    failed = job.NewEvent(JobEventKind.JobFailed, member.Rank, reason, _time.GetUtcNow());
+                }
+            }
+            if (failed is not null)
+            {
+                _logger.LogWarning("Job {JobId} failed: {Reason}", job.JobId, failed.Message);
+                JobFailed?.Invoke(job.JobId);
+                lock (job.Gate)
+                {
+                    job.Publish(failed);
+                }
+            }
+        }
+    }
+
+    /// <summary>The job's learning-rate schedule.</summary>
+    /// <exception cref="CoordinatorException">FailedPrecondition if rank 0 joined without one; NotFound for an unknown job.</exception>
+    public LearningRateSchedule GetSchedule(string jobId)
+    {
+        var job = Find(jobId);
+        lock (job.Gate)
+        {
+            return job.Schedule
+                ?? throw CoordinatorException.FailedPrecondition($"job '{jobId}' has no learning-rate schedule (rank 0 sets it at Join)");
+        }
+    }
+
+    /// <summary>World size and state of a job, read together.</summary>
+    /// <exception cref="CoordinatorException">NotFound or InvalidArgument for the job id.</exception>
+    public (int WorldSize, JobState State) Describe(string jobId)
+    {
+        var job = Find(jobId);
+        lock (job.Gate)
+        {
+            return (job.WorldSize, job.State);
+        }
+    }
+
+    /// <summary>Tells a job's watchers about an event that happened elsewhere (a checkpoint commit).</summary>
+    public void Publish(string jobId, JobEventKind kind, string message, long step)
+    {
+        var job = Find(jobId);
+        lock (job.Gate)
+        {
+            job.Publish(job.NewEvent(kind, -1, message, _time.GetUtcNow(), step));
+        }
+    }
+
+    /// <summary>A job's state and members, with how long each live member has been silent.</summary>
+    /// <exception cref="CoordinatorException">NotFound or InvalidArgument for the job id.</exception>
+    public JobStatus Status(string jobId)
+    {
+        var job = Find(jobId);
+        var now = _time.GetTimestamp();
+        lock (job.Gate)
+        {
+            var members = job.Members
+                .OfType<Member>()
+                .Select(m => new MemberStatus(m.Rank, m.Host, m.Pid, m.Left ? null : _time.GetElapsedTime(m.LastSeen, now), m.Step, m.Left))
+                .ToList();
+            return new JobStatus(job.JobId, job.State, job.WorldSize, job.Reason, members);
+        }
+    }
+
+    private Job Find(string jobId)
+    {
+        ValidateJobId(jobId);
+        return _jobs.TryGetValue(jobId, out var job) ? job : throw CoordinatorException.NotFound($"unknown job '{jobId}' (no rank has joined it)");
+    }
+
+    private static Member MemberOf(Job job, int rank)
+    {
+        if (rank < 0 || rank >= job.WorldSize)
+        {
+            throw CoordinatorException.InvalidArgument($"invalid rank {rank} for job '{job.JobId}' (must be in [0, {job.WorldSize}))");
+        }
+        return job.Members[rank] ?? throw CoordinatorException.NotFound($"rank {rank} has not joined job '{job.JobId}'");
+    }
+
+    private void SaveScheduleIfGiven(Job job, LearningRateSchedule? schedule)
+    {
+        if (schedule is not null && schedule != job.Schedule)
+        {
+            job.Schedule = schedule;
+            _store.SaveJob(job);
+        }
+    }
+
+    private JoinResult JoinResultFor(Job job) => new(job.State, job.JoinedCount, HeartbeatInterval, HeartbeatTimeout);
+
+    private static string Because(Job job) => job.Reason.Length > 0 ? $" ({job.Reason})" : "";
+}
