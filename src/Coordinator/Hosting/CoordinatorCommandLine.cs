@@ -48,6 +48,10 @@ public static class CoordinatorCommandLine
         var tlsCert = new Option<FileInfo?>("--tls-cert") { Description = "PEM certificate (with --tls-key) or PKCS#12 file: serve TLS instead of h2c" };
         var tlsKey = new Option<FileInfo?>("--tls-key") { Description = "PEM private key of --tls-cert" };
         var verbose = new Option<bool>("--verbose") { Description = "Log every membership change to stderr" };
+        var stdinEof = new Option<bool>("--stop-on-stdin-eof")
+        {
+            Description = "Shut down when standard input closes; a launcher holds the pipe, so the coordinator never outlives it, even when it is killed",
+        };
 
         var seconds = $"expected a number of seconds > 0, at most {CoordinatorOptions.MaxHeartbeatTimeout.TotalSeconds} = one day";
         timeout.CustomParser = result => ParseNumber<double>(result, timeout, NumberStyles.Float, seconds);
@@ -60,7 +64,7 @@ public static class CoordinatorCommandLine
             file.Validators.Add(result => Check(result, file, info => info is null || info.Exists, "the file does not exist"));
         }
 
-        foreach (var option in new Option[] { listen, tokenFile, dataDir, timeout, checkpointRoot, keepLast, tlsCert, tlsKey, verbose })
+        foreach (var option in new Option[] { listen, tokenFile, dataDir, timeout, checkpointRoot, keepLast, tlsCert, tlsKey, verbose, stdinEof })
         {
             command.Options.Add(option);
         }
@@ -76,10 +80,14 @@ public static class CoordinatorCommandLine
             TlsKeyFile = parse.GetValue(tlsKey)?.FullName,
             TlsPfxPassword = Environment.GetEnvironmentVariable(TlsPfxPasswordVariable),
             MinimumLogLevel = parse.GetValue(verbose) ? LogLevel.Information : LogLevel.Warning,
+            StopOnStandardInputEof = parse.GetValue(stdinEof),
         });
     }
 
-    /// <summary>Runs the coordinator in the foreground until Ctrl+C or SIGTERM.</summary>
+    /// <summary>
+    /// Runs the coordinator in the foreground until Ctrl+C or SIGTERM (or, with
+    /// <see cref="CoordinatorOptions.StopOnStandardInputEof"/>, until standard input closes).
+    /// </summary>
     /// <returns>The process exit code.</returns>
     public static async Task<int> RunAsync(CoordinatorOptions options, TextWriter output, TextWriter error)
     {
@@ -90,6 +98,10 @@ public static class CoordinatorCommandLine
             // The one stdout line launchers and tests wait for: only printed once calls are accepted.
             output.WriteLine($"listening on {address.GetLeftPart(UriPartial.Authority)}");
             output.Flush();
+            if (options.StopOnStandardInputEof)
+            {
+                _ = StopAtEndOfInputAsync(host);
+            }
             await host.WaitForShutdownAsync();
             return 0;
         }
@@ -99,6 +111,14 @@ public static class CoordinatorCommandLine
             error.WriteLine($"adan coordinator: cannot start: {e.Message}");
             return StartFailureExitCode;
         }
+    }
+
+    /// <summary>Reads standard input to its end (nothing is expected on it), then stops the host.</summary>
+    private static async Task StopAtEndOfInputAsync(CoordinatorHost host)
+    {
+        await using var input = Console.OpenStandardInput();
+        await input.CopyToAsync(Stream.Null);
+        await host.StopAsync();
     }
 
     /// <summary>

@@ -39,6 +39,13 @@ public sealed record CoordinatorOptions
     /// <summary>Lowest level logged (to stderr, so stdout carries only the listening line). Default Warning: per-call information is noise at 200 ranks.</summary>
     public Microsoft.Extensions.Logging.LogLevel MinimumLogLevel { get; init; } = Microsoft.Extensions.Logging.LogLevel.Warning;
 
+    /// <summary>
+    /// Stop when standard input reaches its end. <c>adan launch</c> starts the coordinator with a pipe on its standard
+    /// input that only the launcher holds: if the launcher dies, even by SIGKILL, the pipe closes and the coordinator
+    /// stops instead of serving an orphaned job.
+    /// </summary>
+    public bool StopOnStandardInputEof { get; init; }
+
     /// <summary>The clock of heartbeat deadlines, the monitor's period and stored timestamps; null is the system clock. Tests pass a fake one.</summary>
     public TimeProvider? TimeProvider { get; init; }
 

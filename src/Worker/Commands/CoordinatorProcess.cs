@@ -75,6 +75,9 @@ internal sealed class CoordinatorProcess : IAsyncDisposable
     public static async Task<CoordinatorProcess> StartAsync(IEnumerable<string> arguments, string token, TimeSpan startTimeout)
     {
         var info = StartInfo(arguments);
+        // The pipe on its standard input is held by this process only: when we exit, however we exit, it closes and
+        // the coordinator (started with --stop-on-stdin-eof) stops.
+        info.RedirectStandardInput = true;
         info.RedirectStandardOutput = true;
         info.RedirectStandardError = true;
         info.Environment[CoordinatorEnvironment.TokenVariable] = token;

@@ -72,6 +72,7 @@ internal static class LaunchCommand
                     // The trainer's keep_last governs the checkpoint root (it also counts earlier runs' checkpoints,
                     // which this per-launch coordinator never saw); this one only indexes.
                     "--keep-last", "0",
+                    "--stop-on-stdin-eof",
                 ], token, TimeSpan.FromSeconds(60));
             }
             catch (CoordinatorStartException e)

@@ -37,6 +37,51 @@ public class LaunchTests
     }
 
     [Fact]
+    public async Task ACoordinatorNeverOutlivesItsLauncher()
+    {
+        var runDir = Directory.CreateTempSubdirectory("adan-cli-orphan-").FullName;
+        var descendants = new List<int>();
+        try
+        {
+            using var launcher = AdanCli.Start(["launch", "-n", "1", "--", "train", "--set", "model=mlp", "--set", "epochs=50",
+                "--set", "micro_batch=16", "--set", "log_every=1", "--set", "resume=none", "--set", $"run_dir={runDir}"]);
+            string? line;
+            while ((line = launcher.StandardOutput.ReadLine()) is not null && !line.StartsWith("epoch 1 step 5/"))
+            {
+            }
+            Assert.NotNull(line);
+            descendants.AddRange(Descendants(launcher.Id));
+            var coordinator = descendants.Single(pid => Arguments(pid).FirstOrDefault()?.EndsWith("/Adan.Coordinator") == true);
+
+            // SIGKILL: the launcher gets no chance to stop anything; only the closed stdin pipe tells the coordinator.
+            launcher.Kill();
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
+            while (IsRunning(coordinator))
+            {
+                Assert.True(DateTime.UtcNow < deadline, $"the coordinator (pid {coordinator}) outlived its killed launcher by 20 s");
+                await Task.Delay(100);
+            }
+        }
+        finally
+        {
+            foreach (var pid in descendants)
+            {
+                try
+                {
+                    Process.GetProcessById(pid).Kill();
+                }
+                catch (ArgumentException)
+                {
+                }
+                catch (InvalidOperationException)
+                {
+                }
+            }
+            Directory.Delete(runDir, recursive: true);
+        }
+    }
+
+    [Fact]
     public void TelemetryConsoleExportsTheTrainingMetrics()
     {
         var runDir = Directory.CreateTempSubdirectory("adan-cli-otel-").FullName;
@@ -88,6 +133,50 @@ public class LaunchTests
         }
         Assert.Equal(2, ranks.Count);
         return ranks.OrderBy(p => p.Id).ToList();
+    }
+
+    /// <summary>Every process below <paramref name="ancestor"/>, by pid.</summary>
+    private static List<int> Descendants(int ancestor)
+    {
+        var found = new List<int>();
+        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        {
+            try
+            {
+                if (int.TryParse(Path.GetFileName(dir), out var pid) && IsDescendant(pid, ancestor))
+                {
+                    found.Add(pid);
+                }
+            }
+            catch (IOException)
+            {
+            }
+        }
+        return found;
+    }
+
+    private static bool IsRunning(int pid)
+    {
+        try
+        {
+            return !File.ReadAllText($"/proc/{pid}/stat").Contains(") Z ");
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+    }
+
+    private static string[] Arguments(int pid)
+    {
+        try
+        {
+            return File.ReadAllText($"/proc/{pid}/cmdline").Split('\0', StringSplitOptions.RemoveEmptyEntries);
+        }
+        catch (IOException)
+        {
+            return [];
+        }
     }
 
     private static bool IsDescendant(int pid, int ancestor)
