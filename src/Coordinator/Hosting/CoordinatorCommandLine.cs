@@ -40,8 +40,8 @@ public static class CoordinatorCommandLine
         var dataDir = new Option<DirectoryInfo>("--data-dir") { Description = "Directory of the coordinator's SQLite catalogue", Required = true };
         var timeout = new Option<double>("--heartbeat-timeout")
         {
-            Description = $"Seconds of silence after which a rank fails its job, in (0, {CoordinatorOptions.MaxHeartbeatTimeout.TotalSeconds}]",
-            DefaultValueFactory = _ => 30,
+            Description = $"Seconds of silence after which a rank fails its job, in (0, {HeartbeatTimeout.MaxSeconds}]",
+            DefaultValueFactory = _ => HeartbeatTimeout.DefaultSeconds,
         };
         var checkpointRoot = new Option<DirectoryInfo?>("--checkpoint-root") { Description = "Default checkpoint root (default: DATA_DIR/checkpoints)" };
         var keepLast = new Option<int>("--keep-last") { Description = "Committed checkpoints kept per job; 0 keeps all", DefaultValueFactory = _ => 3 };
@@ -53,9 +53,8 @@ public static class CoordinatorCommandLine
             Description = "Shut down when standard input closes; a launcher holds the pipe, so the coordinator never outlives it, even when it is killed",
         };
 
-        var seconds = $"expected a number of seconds > 0, at most {CoordinatorOptions.MaxHeartbeatTimeout.TotalSeconds} = one day";
-        timeout.CustomParser = result => ParseNumber<double>(result, timeout, NumberStyles.Float, seconds);
-        timeout.Validators.Add(result => Check(result, timeout, s => double.IsFinite(s) && s > 0 && s <= CoordinatorOptions.MaxHeartbeatTimeout.TotalSeconds, seconds));
+        timeout.CustomParser = result => ParseNumber<double>(result, timeout, NumberStyles.Float, HeartbeatTimeout.Rule);
+        timeout.Validators.Add(result => Check(result, timeout, HeartbeatTimeout.IsValid, HeartbeatTimeout.Rule));
         const string count = "expected an integer >= 0; 0 keeps all";
         keepLast.CustomParser = result => ParseNumber<int>(result, keepLast, NumberStyles.Integer, count);
         keepLast.Validators.Add(result => Check(result, keepLast, k => k >= 0, count));

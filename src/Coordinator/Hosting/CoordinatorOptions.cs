@@ -19,7 +19,7 @@ public sealed record CoordinatorOptions
     public string? CheckpointRoot { get; init; }
 
     /// <summary>Longest <see cref="HeartbeatTimeout"/> accepted: beyond a day a hung job would hold its nodes unnoticed.</summary>
-    public static readonly TimeSpan MaxHeartbeatTimeout = TimeSpan.FromDays(1);
+    public static readonly TimeSpan MaxHeartbeatTimeout = TimeSpan.FromSeconds(Adan.Coordinator.Protocol.HeartbeatTimeout.MaxSeconds);
 
     /// <summary>A rank silent for longer than this fails its job; in (0, <see cref="MaxHeartbeatTimeout"/>]. Default 30 s.</summary>
     public TimeSpan HeartbeatTimeout { get; init; } = TimeSpan.FromSeconds(30);

@@ -24,7 +24,11 @@ internal static class LaunchCommand
         var hostfile = new Option<FileInfo?>("--hostfile") { Description = "MPICH hostfile (one host[:slots] per line)" };
         var coordinator = new Option<Uri?>("--coordinator") { Description = "Use a running coordinator at this URL (token from ADAN_JOB_TOKEN) instead of starting one" };
         var listen = new Option<string>("--listen") { Description = "Where the launched coordinator listens (HOST:PORT); use a reachable address with --hostfile", DefaultValueFactory = _ => "127.0.0.1:0" };
-        var timeout = new Option<double>("--heartbeat-timeout") { Description = "Seconds a rank may be silent before the job fails", DefaultValueFactory = _ => 30 };
+        var timeout = new Option<double>("--heartbeat-timeout")
+        {
+            Description = "Seconds a rank may be silent before the job fails",
+            DefaultValueFactory = _ => HeartbeatTimeout.DefaultSeconds,
+        };
         var job = new Option<string?>("--job-id") { Description = "Job id (default: a fresh random one)" };
         var command = new Argument<string[]>("command") { Description = "The adan subcommand and its arguments, after --", Arity = ArgumentArity.OneOrMore };
         var launch = new Command("launch", "Run an adan job on W ranks with mpiexec.mpich and a coordinator.") { ranks, hostfile, coordinator, listen, timeout, job, command };
@@ -39,9 +43,9 @@ internal static class LaunchCommand
         {
             return Usage($"-n {ranks}: the number of ranks must be ≥ 1");
         }
-        if (heartbeatTimeout <= 0)
+        if (!HeartbeatTimeout.IsValid(heartbeatTimeout))
         {
-            return Usage($"--heartbeat-timeout {heartbeatTimeout}: must be > 0 seconds");
+            return Usage($"--heartbeat-timeout {heartbeatTimeout.ToString(CultureInfo.InvariantCulture)}: {HeartbeatTimeout.Rule}");
         }
         if (hostfile is { Exists: false })
         {
