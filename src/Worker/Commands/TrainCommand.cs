@@ -37,17 +37,7 @@ internal static class TrainCommand
         TrainConfig config;
         try
         {
-            config = options.Bind(result);
-            if (telemetry is not null)
-            {
-                config = ConfigBinder.Set(config, "telemetry", telemetry);
-            }
-            if (config.Optimizer != OptimizerKind.Adan && (config.CheckpointEvery > 0 || config.Resume is not ("none" or "latest")))
-            {
-                throw new ConfigException(
-                    $"Invalid checkpoint_every/resume with optimizer {ConfigBinder.Name(config.Optimizer)}: sharded checkpoints hold ZeRO-sharded Adan state; " +
-                    "use optimizer=adan or set checkpoint_every=0 and resume=none.");
-            }
+            config = options.Bind(result, telemetry is null ? null : [$"telemetry={telemetry}"]);
         }
         catch (ConfigException e)
         {

@@ -201,7 +201,7 @@ internal sealed class Trainer
             return 1;
         }
         var summary = new RunSummary(WorldSize, totalSteps, (double)totalSteps / sampler.BatchesPerEpoch, lastLoss, finalAccuracy,
-            samplesPerSecond, wall.Elapsed.TotalSeconds, lastCheckpoint, optimizer.Name, _config.Optimizer == OptimizerKind.Adan ? _config.ZeroStage : 0)
+            samplesPerSecond, wall.Elapsed.TotalSeconds, lastCheckpoint, optimizer.Name, _config.Optimizer == OptimizerKind.Adan ? (int)_config.ZeroStage : 0)
         {
             Model = _config.Model.ToString().ToLowerInvariant(),
             GlobalBatch = globalBatch,
@@ -256,7 +256,7 @@ internal sealed class Trainer
             {
                 LearningRate = c.Lr, Beta1 = c.Beta1, Beta2 = c.Beta2, Beta3 = c.Beta3, Eps = c.Eps, WeightDecay = c.WeightDecay, NoProx = c.NoProx,
             };
-            return new ShardedAdanOptimizer(new ShardedAdan(flat, _collective, options, c.MaxGradNorm, (ZeroStage)c.ZeroStage));
+            return new ShardedAdanOptimizer(new ShardedAdan(flat, _collective, options, c.MaxGradNorm, c.ZeroStage));
         }
         var ddp = new DistributedDataParallel(flat, _collective, (long)c.BucketMib * 1024 * 1024);
         var parameters = flat.Parameters;
@@ -270,18 +270,13 @@ internal sealed class Trainer
     {
         BaseLearningRate = _config.Lr,
         BaseBatchSize = _config.BaseBatch,
-        Scaling = _config.LrPolicy switch
-        {
-            LrPolicy.Linear => LearningRateScaling.Linear,
-            LrPolicy.Sqrt => LearningRateScaling.Sqrt,
-            _ => LearningRateScaling.None,
-        },
+        Scaling = _config.LrPolicy,
         WorldSize = WorldSize,
         MicroBatchSize = _config.MicroBatch,
         AccumulationSteps = _config.Accumulation,
         // A run shorter than the configured warm-up warms up for all but its last step.
         WarmupSteps = Math.Min(_config.WarmupSteps, Math.Max(0, totalSteps - 1)),
-        Decay = _config.Schedule == LrSchedule.Cosine ? LearningRateDecay.Cosine : LearningRateDecay.Constant,
+        Decay = _config.Schedule,
         TotalSteps = Math.Max(totalSteps, 1),
         MinLearningRate = _config.MinLr,
     };
