@@ -12,7 +12,7 @@ namespace Adan.Worker.Commands;
 /// <c>adan launch -n W [--hostfile F] [--coordinator URL] -- train ...</c>: starts a coordinator on
 /// loopback with a fresh random token (unless one is given), runs <c>mpiexec.mpich -n W adan ...</c>
 /// with the job's coordinator address, token and id in the environment, streams the output, stops
-/// the coordinator and returns the job's exit code. When a rank dies or hangs, the job ends and the
+/// the coordinator and exits as the job did (see <see cref="ExitCodes"/>). When a rank dies or hangs, the job ends and the
 /// launcher names the rank.
 /// </summary>
 internal static class LaunchCommand
@@ -36,15 +36,15 @@ internal static class LaunchCommand
     {
         if (ranks < 1)
         {
-            return Usage($"-n {ranks}: the number of ranks must be ≥ 1");
+            throw new UsageException($"-n {ranks}: the number of ranks must be ≥ 1");
         }
         if (heartbeatTimeout <= 0)
         {
-            return Usage($"--heartbeat-timeout {heartbeatTimeout}: must be > 0 seconds");
+            throw new UsageException($"--heartbeat-timeout {heartbeatTimeout}: must be > 0 seconds");
         }
         if (hostfile is { Exists: false })
         {
-            return Usage($"--hostfile {hostfile.FullName}: no such file");
+            throw new UsageException($"--hostfile {hostfile.FullName}: no such file");
         }
         ListenAddress address;
         try
@@ -53,7 +53,7 @@ internal static class LaunchCommand
         }
         catch (FormatException e)
         {
-            return Usage($"--listen {listen}: {e.Message}");
+            throw new UsageException($"--listen {listen}: {e.Message}");
         }
         jobId ??= $"job-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6))}";
 
@@ -75,23 +75,14 @@ internal static class LaunchCommand
                     // which this per-launch coordinator never saw); this one only indexes.
                     KeepLast = 0,
                 });
-                coordinatorUrl = await host.StartAsync();
+                coordinatorUrl = await StartCoordinatorAsync(host, listen);
             }
             else
             {
                 token = Environment.GetEnvironmentVariable(JobLink.TokenVariable)
-                    ?? throw new InvalidOperationException($"--coordinator needs the job token in {JobLink.TokenVariable}");
+                    ?? throw new UsageException($"--coordinator needs the job token in {JobLink.TokenVariable}");
             }
             return await RunJobAsync(ranks, hostfile, coordinatorUrl, token, jobId, arguments);
-        }
-        catch (InvalidOperationException e)
-        {
-            return Usage(e.Message);
-        }
-        catch (IOException e)
-        {
-            Console.Error.WriteLine($"adan launch: cannot start the coordinator on {listen}: {e.Message}");
-            return 1;
         }
         finally
         {
@@ -103,6 +94,22 @@ internal static class LaunchCommand
         }
     }
 
+    private static async Task<Uri> StartCoordinatorAsync(CoordinatorHost host, string listen)
+    {
+        try
+        {
+            return await host.StartAsync();
+        }
+        catch (Exception e) when (e is IOException or InvalidOperationException)
+        {
+            throw new IOException($"cannot start the coordinator on {listen}: {e.Message}", e);
+        }
+    }
+
+    /// <summary>
+    /// Runs the job and returns <see cref="ExitCodes.Success"/>, <see cref="ExitCodes.Usage"/> when the ranks refused
+    /// their command line (as the command run alone would), or <see cref="ExitCodes.Failure"/> for any other end.
+    /// </summary>
     private static async Task<int> RunJobAsync(int ranks, FileInfo? hostfile, Uri coordinatorUrl, string token, string jobId, string[] arguments)
     {
         var psi = new ProcessStartInfo("mpiexec.mpich") { UseShellExecute = false };
@@ -134,8 +141,7 @@ internal static class LaunchCommand
         }
         catch (System.ComponentModel.Win32Exception e)
         {
-            Console.Error.WriteLine($"adan launch: cannot start mpiexec.mpich ({e.Message}); install MPICH (apt-get install mpich).");
-            return 127;
+            throw new IOException($"cannot start mpiexec.mpich ({e.Message}); install MPICH (apt-get install mpich).", e);
         }
         using (process)
         {
@@ -148,13 +154,13 @@ internal static class LaunchCommand
             await process.WaitForExitAsync();
             await stop.CancelAsync();
             var failure = await watcher;
-            if (process.ExitCode == 0 && failure is null)
+            if (process.ExitCode == ExitCodes.Success && failure is null)
             {
-                return 0;
+                return ExitCodes.Success;
             }
             var reason = failure ?? await DescribeDeadRanksAsync(status);
             Console.Error.WriteLine($"adan launch: job {jobId} failed (mpiexec exit code {process.ExitCode}){(reason is null ? "" : $": {reason}")}");
-            return process.ExitCode != 0 ? process.ExitCode : 1;
+            return process.ExitCode == ExitCodes.Usage && failure is null ? ExitCodes.Usage : ExitCodes.Failure;
         }
     }
 
@@ -262,11 +268,5 @@ internal static class LaunchCommand
         {
             return false;
         }
-    }
-
-    private static int Usage(string message)
-    {
-        Console.Error.WriteLine($"adan launch: {message}");
-        return 2;
     }
 }
