@@ -4,8 +4,12 @@ DOTNET ?= dotnet
 CONFIG ?= Release
 RESULTS ?= TestResults
 ADAN := bin/adan
+PACKAGES ?= artifacts/packages
+# The library projects make pack packs: Adan.Sharded and every packable project it references, whose packages are
+# its dependencies.
+PACK_PROJECTS := src/Adan.Sharded/Adan.Sharded.csproj
 
-.PHONY: all bootstrap build demo test bench clean
+.PHONY: all bootstrap build demo test bench pack packages clean
 
 all: build
 
@@ -20,15 +24,27 @@ build: bootstrap
 demo: build
 	bash scripts/demo.sh
 
+# The package check (pack, then build and run tests/PackageConsumer against the package) counts as one more test.
 test: build
 	@rm -rf $(RESULTS)
 	@set +e; $(DOTNET) test Adan.sln -c $(CONFIG) --no-build -nologo --logger trx --results-directory $(RESULTS) ; \
-	  status=$$?; bash scripts/test-summary.sh $(RESULTS); summary=$$?; \
+	  status=$$?; DOTNET=$(DOTNET) CONFIG=$(CONFIG) bash scripts/package-check.sh $(RESULTS); \
+	  bash scripts/test-summary.sh $(RESULTS); summary=$$?; \
 	  if [ $$status -ne 0 ] || [ $$summary -ne 0 ]; then exit 1; fi
+
+# NuGet packages of the library, with XML docs and README, in $(PACKAGES).
+pack: build packages
+
+# Packs PACK_PROJECTS as the last build left them, without building again.
+packages:
+	@mkdir -p $(PACKAGES)
+	@for project in $(PACK_PROJECTS); do \
+	  $(DOTNET) pack $$project -c $(CONFIG) --no-build -nologo -v minimal -o $(PACKAGES) || exit 1; \
+	done
 
 bench: build
 	bash scripts/bench.sh
 
 clean:
 	$(DOTNET) clean Adan.sln -nologo -v q
-	rm -rf bin $(RESULTS)
+	rm -rf bin $(RESULTS) $(PACKAGES) tests/PackageConsumer/bin tests/PackageConsumer/obj

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Sums the xunit results of every test project (TRX files) into the line `N passed, N failed`.
+# Sums the xunit results of every test project (TRX files) and the checks outside xunit (each a NAME.result file
+# holding "passed" or "failed", such as scripts/package-check.sh writes) into the line `N passed, N failed`.
 # Exits non-zero when a test failed or no test ran at all.
 set -euo pipefail
 dir=${1:-TestResults}
@@ -16,6 +17,13 @@ for f in "${files[@]}"; do
     a=$(sed -n 's/.* aborted="\([0-9]*\)".*/\1/p' <<<"$counters")
     passed=$((passed + ${p:-0}))
     failed=$((failed + ${fl:-0} + ${e:-0} + ${t:-0} + ${a:-0}))
+done
+for f in "$dir"/*.result; do
+    if [ "$(cat "$f")" = passed ]; then
+        passed=$((passed + 1))
+    else
+        failed=$((failed + 1))
+    fi
 done
 echo "${passed} passed, ${failed} failed"
 if [ "${#files[@]}" -eq 0 ] || [ "$passed" -eq 0 ] || [ "$failed" -ne 0 ]; then

@@ -13,4 +13,4 @@ root.Subcommands.Add(CoordinatorCommand.Create());
 root.Subcommands.Add(TrainCommand.Create());
 root.Subcommands.Add(LaunchCommand.Create());
 root.Subcommands.Add(CheckpointCommand.Create());
-return root.Parse(args).Invoke();
+return CommandLineRunner.Run(root, args);

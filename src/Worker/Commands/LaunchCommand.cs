@@ -13,7 +13,7 @@ namespace Adan.Worker.Commands;
 /// <c>adan launch -n W [--hostfile F] [--coordinator URL] -- train ...</c>: starts a coordinator on
 /// loopback with a fresh random token (unless one is given), runs <c>mpiexec.mpich -n W adan ...</c>
 /// with the job's coordinator address, token and id in the environment, streams the output, stops
-/// the coordinator and returns the job's exit code. When a rank dies or hangs, the job ends and the
+/// the coordinator and exits as the job did (see <see cref="ExitCodes"/>). When a rank dies or hangs, the job ends and the
 /// launcher names the rank.
 /// </summary>
 internal static class LaunchCommand
@@ -41,15 +41,15 @@ internal static class LaunchCommand
     {
         if (ranks < 1)
         {
-            return Usage($"-n {ranks}: the number of ranks must be ≥ 1");
+            throw new UsageException($"-n {ranks}: the number of ranks must be ≥ 1");
         }
         if (!HeartbeatTimeout.IsValid(heartbeatTimeout))
         {
-            return Usage($"--heartbeat-timeout {heartbeatTimeout.ToString(CultureInfo.InvariantCulture)}: {HeartbeatTimeout.Rule}");
+            throw new UsageException($"--heartbeat-timeout {heartbeatTimeout.ToString(CultureInfo.InvariantCulture)}: {HeartbeatTimeout.Rule}");
         }
         if (hostfile is { Exists: false })
         {
-            return Usage($"--hostfile {hostfile.FullName}: no such file");
+            throw new UsageException($"--hostfile {hostfile.FullName}: no such file");
         }
         jobId ??= $"job-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6))}";
 
@@ -57,7 +57,7 @@ internal static class LaunchCommand
         {
             var given = Environment.GetEnvironmentVariable(CoordinatorEnvironment.TokenVariable);
             return string.IsNullOrWhiteSpace(given)
-                ? Usage($"--coordinator needs the job token in {CoordinatorEnvironment.TokenVariable}")
+                ? throw new UsageException($"--coordinator needs the job token in {CoordinatorEnvironment.TokenVariable}")
                 : await RunJobAsync(ranks, hostfile, coordinatorUrl, given, jobId, arguments);
         }
 
@@ -81,14 +81,9 @@ internal static class LaunchCommand
             }
             catch (CoordinatorStartException e)
             {
-                // A usage error in what we passed on (e.g. --listen) keeps exit code 2.
-                Console.Error.WriteLine($"adan launch: cannot start the coordinator on {listen}: {e.Message}");
-                return e.ExitCode == 2 ? 2 : 1;
-            }
-            catch (FileNotFoundException e)
-            {
-                Console.Error.WriteLine($"adan launch: {e.Message}");
-                return 1;
+                // The coordinator refusing a flag we passed on (e.g. --listen) is the user's usage error.
+                var message = $"cannot start the coordinator on {listen}: {e.Message}";
+                throw e.ExitCode == ExitCodes.Usage ? new UsageException(message) : new IOException(message, e);
             }
             await using (coordinator)
             {
@@ -101,6 +96,10 @@ internal static class LaunchCommand
         }
     }
 
+    /// <summary>
+    /// Runs the job and returns <see cref="ExitCodes.Success"/>, <see cref="ExitCodes.Usage"/> when the ranks refused
+    /// their command line (as the command run alone would), or <see cref="ExitCodes.Failure"/> for any other end.
+    /// </summary>
     private static async Task<int> RunJobAsync(int ranks, FileInfo? hostfile, Uri coordinatorUrl, string token, string jobId, string[] arguments)
     {
         var psi = new ProcessStartInfo("mpiexec.mpich") { UseShellExecute = false };
@@ -132,8 +131,7 @@ internal static class LaunchCommand
         }
         catch (System.ComponentModel.Win32Exception e)
         {
-            Console.Error.WriteLine($"adan launch: cannot start mpiexec.mpich ({e.Message}); install MPICH (apt-get install mpich).");
-            return 127;
+            throw new IOException($"cannot start mpiexec.mpich ({e.Message}); install MPICH (apt-get install mpich).", e);
         }
         using (process)
         {
@@ -146,13 +144,13 @@ internal static class LaunchCommand
             await process.WaitForExitAsync();
             await stop.CancelAsync();
             var failure = await watcher;
-            if (process.ExitCode == 0 && failure is null)
+            if (process.ExitCode == ExitCodes.Success && failure is null)
             {
-                return 0;
+                return ExitCodes.Success;
             }
             var reason = failure ?? await DescribeDeadRanksAsync(status);
             Console.Error.WriteLine($"adan launch: job {jobId} failed (mpiexec exit code {process.ExitCode}){(reason is null ? "" : $": {reason}")}");
-            return process.ExitCode != 0 ? process.ExitCode : 1;
+            return process.ExitCode == ExitCodes.Usage && failure is null ? ExitCodes.Usage : ExitCodes.Failure;
         }
     }
 
@@ -260,11 +258,5 @@ internal static class LaunchCommand
         {
             return false;
         }
-    }
-
-    private static int Usage(string message)
-    {
-        Console.Error.WriteLine($"adan launch: {message}");
-        return 2;
     }
 }

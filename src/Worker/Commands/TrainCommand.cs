@@ -1,9 +1,6 @@
 using System.CommandLine;
 using Adan.Sharded.Collectives;
-using Adan.Sharded.Mpi;
-using Adan.Sharded.Zero;
 using Adan.Worker.Config;
-using Adan.Worker.Data;
 using Adan.Worker.Training;
 
 namespace Adan.Worker.Commands;
@@ -19,9 +16,10 @@ internal static class TrainCommand
     {
         var options = new ConfigOptions();
         var telemetry = new Option<string?>("--telemetry") { Description = "Telemetry exporter: none | console (OTLP is used when OTEL_EXPORTER_OTLP_ENDPOINT is set); same as --set telemetry=..." };
+        telemetry.AcceptOnlyFromAmong([.. Enum.GetValues<TelemetryMode>().Select(ConfigBinder.Name)]);
         var command = new Command("train", "Train a model data-parallel with ZeRO-sharded Adan (one process per rank).") { telemetry };
         options.AddTo(command);
-        command.SetAction(result => Run(options, result, result.GetValue(telemetry)));
+        command.SetAction(result => Run(options.Bind(result, result.GetValue(telemetry) is { } mode ? [$"telemetry={mode}"] : null)));
         return command;
     }
 
@@ -30,50 +28,10 @@ internal static class TrainCommand
         Environment.GetEnvironmentVariable("PMI_SIZE") is not null || Environment.GetEnvironmentVariable("PMI_RANK") is not null
         || Environment.GetEnvironmentVariable("OMPI_COMM_WORLD_SIZE") is not null;
 
-    private static bool IsFirstRank => Environment.GetEnvironmentVariable("PMI_RANK") is null or "0";
-
-    private static int Run(ConfigOptions options, ParseResult result, string? telemetry)
+    private static int Run(TrainConfig config)
     {
-        TrainConfig config;
-        try
-        {
-            config = options.Bind(result);
-            if (telemetry is not null)
-            {
-                config = ConfigBinder.Set(config, "telemetry", telemetry);
-            }
-            if (config.Optimizer != OptimizerKind.Adan && (config.CheckpointEvery > 0 || config.Resume is not ("none" or "latest")))
-            {
-                throw new ConfigException(
-                    $"Invalid checkpoint_every/resume with optimizer {ConfigBinder.Name(config.Optimizer)}: sharded checkpoints hold ZeRO-sharded Adan state; " +
-                    "use optimizer=adan or set checkpoint_every=0 and resume=none.");
-            }
-        }
-        catch (ConfigException e)
-        {
-            if (IsFirstRank)
-            {
-                Console.Error.WriteLine($"adan train: {e.Message}");
-            }
-            return 2;
-        }
-        try
-        {
-            using ICollective collective = LaunchedByMpi ? new MpiCollective() : new SingleProcessCollective();
-            new Trainer(config, collective, Console.Out).RunAsync().GetAwaiter().GetResult();
-            return 0;
-        }
-        catch (Exception e) when (e is Adan.Sharded.Checkpoints.CheckpointException or DatasetNotFoundException or MpiLibraryException or NonFiniteGradientException or ArgumentException or InvalidDataException or IOException)
-        {
-            Console.Error.WriteLine($"adan train: {e.Message}");
-            return 1;
-        }
-        catch (Exception e)
-        {
-            // Not an expected failure: say what it was first, then give the trace for a bug report.
-            Console.Error.WriteLine($"adan train: unexpected {e.GetType().Name}: {e.Message}");
-            Console.Error.WriteLine(e.StackTrace);
-            return 1;
-        }
+        using ICollective collective = LaunchedByMpi ? new MpiCollective() : new SingleProcessCollective();
+        new Trainer(config, collective, Console.Out).RunAsync().GetAwaiter().GetResult();
+        return 0;
     }
 }

@@ -1,4 +1,4 @@
-using System.Runtime.Serialization;
+using System.Text.Json.Serialization;
 
 namespace Adan.Worker.Config;
 
@@ -21,8 +21,7 @@ public enum ModelKind
 /// <summary>The training data.</summary>
 public enum DatasetKind
 {
-    /// <summary>Fashion-MNIST IDX files.</summary>
-    [EnumMember(Value = "fashion-mnist")]
+    /// <summary>Fashion-MNIST IDX files (<c>fashion-mnist</c>).</summary>
     FashionMnist,
 
     /// <summary>A character-level text file.</summary>
@@ -36,34 +35,12 @@ public enum OptimizerKind
     Adan,
 
     /// <summary>AdamW, as a baseline.</summary>
-    [EnumMember(Value = "adamw")]
+    // One word, as PyTorch spells it, not the naming policy's adam-w.
+    [JsonStringEnumMemberName("adamw")]
     AdamW,
 
     /// <summary>SGD with momentum, as a baseline.</summary>
     Sgd,
-}
-
-/// <summary>How the learning rate scales with the global batch relative to <see cref="TrainConfig.BaseBatch"/>.</summary>
-public enum LrPolicy
-{
-    /// <summary>The learning rate is used as given.</summary>
-    None,
-
-    /// <summary><c>lr · global / base</c> (Goyal et al.).</summary>
-    Linear,
-
-    /// <summary><c>lr · sqrt(global / base)</c>, usual for adaptive optimizers.</summary>
-    Sqrt,
-}
-
-/// <summary>The learning-rate schedule after warm-up.</summary>
-public enum LrSchedule
-{
-    /// <summary>Half-cosine decay from the peak to <see cref="TrainConfig.MinLr"/> at the last step.</summary>
-    Cosine,
-
-    /// <summary>The peak learning rate throughout.</summary>
-    Constant,
 }
 
 /// <summary>Where metrics and traces go.</summary>

@@ -30,10 +30,15 @@ public sealed class ConfigOptions
     }
 
     /// <summary>The validated configuration the parsed command line describes.</summary>
+    /// <param name="result">The parsed command line.</param>
+    /// <param name="overrides">
+    /// <c>key=value</c> overrides from the command's own options (such as <c>--telemetry</c>), applied after every
+    /// <c>--set</c>.
+    /// </param>
     /// <exception cref="ConfigException">The file, a key or a value is invalid.</exception>
-    public TrainConfig Bind(ParseResult result)
+    public TrainConfig Bind(ParseResult result, IEnumerable<string>? overrides = null)
     {
         ArgumentNullException.ThrowIfNull(result);
-        return ConfigBinder.Load(result.GetValue(ConfigFile)?.FullName, result.GetValue(Set));
+        return ConfigBinder.Load(result.GetValue(ConfigFile)?.FullName, [.. result.GetValue(Set) ?? [], .. overrides ?? []]);
     }
 }

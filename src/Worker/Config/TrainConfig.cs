@@ -1,12 +1,20 @@
+using System.ComponentModel.DataAnnotations;
+using Adan.Sharded.Schedules;
+using Adan.Sharded.Zero;
+
 namespace Adan.Worker.Config;
 
 /// <summary>
 /// Every setting of a training run, with its default. Bound from a JSON file of snake_case keys and
-/// from <c>--set key=value</c> overrides (see <see cref="ConfigBinder"/>); numeric ranges are
-/// declared with <see cref="ConfigRangeAttribute"/> and checked by <see cref="Validate"/>.
+/// from <c>--set key=value</c> overrides (see <see cref="ConfigBinder"/>); ranges are declared with
+/// DataAnnotations attributes, and the rules that involve several keys in
+/// <see cref="IValidatableObject.Validate"/>; <see cref="Validate()"/> checks both.
 /// </summary>
-public sealed record TrainConfig
+public sealed record TrainConfig : IValidatableObject
 {
+    // long.MaxValue, spelled out because attribute arguments must be constants and the range is shown to users.
+    private const string LongMax = "9223372036854775807";
+
     /// <summary><c>model</c>: the architecture (mlp | resnet | vit | gpt).</summary>
     public ModelKind Model { get; init; } = ModelKind.Resnet;
 
@@ -14,187 +22,195 @@ public sealed record TrainConfig
     public DatasetKind Dataset { get; init; } = DatasetKind.FashionMnist;
 
     /// <summary><c>data_dir</c>: directory of the Fashion-MNIST IDX files (plain or .gz).</summary>
+    [Required]
     public string DataDir { get; init; } = "/usr/share/datasets/fashion-mnist";
 
     /// <summary><c>text_file</c>: the text the GPT learns; its last 10 % validates.</summary>
+    [Required]
     public string TextFile { get; init; } = "/usr/share/games/fortunes/fortunes";
 
     /// <summary><c>train_subset</c>: use only the first N training samples (0 = all); for quick runs and tests.</summary>
-    [ConfigRange(0, int.MaxValue)]
+    [Range(0, int.MaxValue)]
     public int TrainSubset { get; init; }
 
     /// <summary><c>test_subset</c>: evaluate on only the first N test samples (0 = all).</summary>
-    [ConfigRange(0, int.MaxValue)]
+    [Range(0, int.MaxValue)]
     public int TestSubset { get; init; }
 
     /// <summary><c>augment</c>: random crop (padding 2) and horizontal flip of training images; helps long runs, slows short ones.</summary>
     public bool Augment { get; init; }
 
     /// <summary><c>epochs</c>: passes over the training set.</summary>
-    [ConfigRange(1, 100_000)]
+    [Range(1, 100_000)]
     public int Epochs { get; init; } = 3;
 
     /// <summary><c>max_steps</c>: stop after this many optimizer steps (0 = no limit); also the schedule's length when smaller.</summary>
-    [ConfigRange(0, long.MaxValue)]
+    [Range(typeof(long), "0", LongMax)]
     public long MaxSteps { get; init; }
 
     /// <summary><c>micro_batch</c>: samples per rank per forward/backward.</summary>
-    [ConfigRange(1, 65_536)]
+    [Range(1, 65_536)]
     public int MicroBatch { get; init; } = 64;
 
     /// <summary><c>accumulation</c>: micro-batches accumulated per optimizer step (global batch = world × micro_batch × accumulation).</summary>
-    [ConfigRange(1, 4_096)]
+    [Range(1, 4_096)]
     public int Accumulation { get; init; } = 1;
 
     /// <summary><c>optimizer</c>: adan | adamw | sgd.</summary>
     public OptimizerKind Optimizer { get; init; } = OptimizerKind.Adan;
 
     /// <summary><c>lr</c>: peak learning rate, for a global batch of <see cref="BaseBatch"/> when <see cref="LrPolicy"/> scales it.</summary>
-    [ConfigRange(0, 10, MinExclusive = true)]
+    [Range(0.0, 10.0, MinimumIsExclusive = true)]
     public double Lr { get; init; } = 2e-3;
 
     /// <summary><c>beta1</c>: Adan's EMA coefficient of the gradient (AdamW's β1). Set all three with <c>betas</c>.</summary>
-    [ConfigRange(0, 0.999999)]
+    [Range(0, 0.999999)]
     public double Beta1 { get; init; } = 0.98;
 
     /// <summary><c>beta2</c>: Adan's EMA coefficient of the gradient difference.</summary>
-    [ConfigRange(0, 0.999999)]
+    [Range(0, 0.999999)]
     public double Beta2 { get; init; } = 0.92;
 
     /// <summary><c>beta3</c>: Adan's EMA coefficient of the squared corrected gradient (AdamW's β2).</summary>
-    [ConfigRange(0, 0.999999)]
+    [Range(0, 0.999999)]
     public double Beta3 { get; init; } = 0.99;
 
     /// <summary><c>eps</c>: added to the denominator for numerical stability.</summary>
-    [ConfigRange(0, 1, MinExclusive = true)]
+    [Range(0.0, 1.0, MinimumIsExclusive = true)]
     public double Eps { get; init; } = 1e-8;
 
     /// <summary><c>weight_decay</c>: decoupled weight decay.</summary>
-    [ConfigRange(0, 1)]
+    [Range(0.0, 1.0)]
     public double WeightDecay { get; init; } = 0.02;
 
     /// <summary><c>max_grad_norm</c>: clip the global gradient norm to this (0 = no clipping).</summary>
-    [ConfigRange(0, double.MaxValue)]
+    [Range(0, double.PositiveInfinity)]
     public double MaxGradNorm { get; init; }
 
     /// <summary><c>no_prox</c>: Adan's weight-decay variant: true multiplies the weights by (1 - lr·wd) before the update, false divides after (proximal).</summary>
     public bool NoProx { get; init; }
 
     /// <summary><c>momentum</c>: SGD momentum (only for optimizer = sgd).</summary>
-    [ConfigRange(0, 0.999999)]
+    [Range(0, 0.999999)]
     public double Momentum { get; init; } = 0.9;
 
-    /// <summary><c>zero_stage</c>: 0 replicates optimizer state, 1 shards it, 2 also drops gradients outside the rank's shard.</summary>
-    [ConfigRange(0, 2)]
-    public int ZeroStage { get; init; } = 1;
+    /// <summary>
+    /// <c>zero_stage</c>: 0 (<c>replicated</c>) replicates optimizer state, 1 (<c>optimizer-state</c>) shards it,
+    /// 2 (<c>gradients</c>) also drops gradients outside the rank's shard.
+    /// </summary>
+    [EnumDataType(typeof(ZeroStage))]
+    public ZeroStage ZeroStage { get; init; } = ZeroStage.OptimizerState;
 
     /// <summary><c>lr_policy</c>: scaling of <see cref="Lr"/> with the global batch (none | linear | sqrt).</summary>
-    public LrPolicy LrPolicy { get; init; } = LrPolicy.None;
+    public LearningRateScaling LrPolicy { get; init; } = LearningRateScaling.None;
 
     /// <summary><c>base_batch</c>: the global batch <see cref="Lr"/> was tuned for.</summary>
-    [ConfigRange(1, int.MaxValue)]
+    [Range(1, int.MaxValue)]
     public int BaseBatch { get; init; } = 128;
 
     /// <summary><c>warmup_steps</c>: linear warm-up from 0 to the peak learning rate.</summary>
-    [ConfigRange(0, long.MaxValue)]
+    [Range(typeof(long), "0", LongMax)]
     public long WarmupSteps { get; init; } = 100;
 
     /// <summary><c>schedule</c>: decay after warm-up (cosine | constant).</summary>
-    public LrSchedule Schedule { get; init; } = LrSchedule.Cosine;
+    public LearningRateDecay Schedule { get; init; } = LearningRateDecay.Cosine;
 
     /// <summary><c>min_lr</c>: the learning rate the cosine schedule ends at.</summary>
-    [ConfigRange(0, 10)]
+    [Range(0.0, 10.0)]
     public double MinLr { get; init; }
 
     /// <summary><c>checkpoint_every</c>: steps between checkpoints (0 = only on request).</summary>
-    [ConfigRange(0, long.MaxValue)]
+    [Range(typeof(long), "0", LongMax)]
     public long CheckpointEvery { get; init; }
 
     /// <summary><c>checkpoint_dir</c>: where checkpoints go; a relative path is under <see cref="RunDir"/>.</summary>
+    [Required]
     public string CheckpointDir { get; init; } = "checkpoints";
 
     /// <summary>
     /// <c>keep_last</c>: committed checkpoints to keep in the checkpoint directory, earlier runs' included (older ones
     /// are deleted in the background after each commit).
     /// </summary>
-    [ConfigRange(1, 1_000)]
+    [Range(1, 1_000)]
     public int KeepLast { get; init; } = 3;
 
     /// <summary><c>resume</c>: latest (the newest committed checkpoint, if any), none, or a checkpoint directory.</summary>
+    [Required]
     public string Resume { get; init; } = "none";
 
     /// <summary><c>seed</c>: seeds model initialisation, sampling and augmentation identically on every rank.</summary>
-    [ConfigRange(0, int.MaxValue)]
+    [Range(0, int.MaxValue)]
     public int Seed { get; init; } = 42;
 
     /// <summary><c>eval_every</c>: steps between evaluations (0 = at the end of each epoch only).</summary>
-    [ConfigRange(0, long.MaxValue)]
+    [Range(typeof(long), "0", LongMax)]
     public long EvalEvery { get; init; }
 
     /// <summary><c>log_every</c>: steps between plain progress lines when stdout is not a terminal.</summary>
-    [ConfigRange(1, long.MaxValue)]
+    [Range(typeof(long), "1", LongMax)]
     public long LogEvery { get; init; } = 50;
 
     /// <summary><c>run_dir</c>: directory for summary.json and, by default, checkpoints.</summary>
+    [Required]
     public string RunDir { get; init; } = "runs/default";
 
     /// <summary><c>telemetry</c>: none | console (OTLP is added when OTEL_EXPORTER_OTLP_ENDPOINT is set).</summary>
     public TelemetryMode Telemetry { get; init; } = TelemetryMode.None;
 
     /// <summary><c>threads</c>: torch intra-op threads per rank (0 = cores divided by the ranks on this host).</summary>
-    [ConfigRange(0, 1_024)]
+    [Range(0, 1_024)]
     public int Threads { get; init; }
 
     /// <summary><c>bucket_mib</c>: size of a communication bucket in MiB.</summary>
-    [ConfigRange(1, 4_096)]
+    [Range(1, 4_096)]
     public int BucketMib { get; init; } = 25;
 
     /// <summary><c>mlp_hidden</c>: hidden units of the MLP.</summary>
-    [ConfigRange(1, 65_536)]
+    [Range(1, 65_536)]
     public int MlpHidden { get; init; } = 256;
 
     /// <summary><c>resnet_width</c>: channels of the ResNet stem and first stage (doubling per stage).</summary>
-    [ConfigRange(1, 1_024)]
+    [Range(1, 1_024)]
     public int ResnetWidth { get; init; } = 16;
 
     /// <summary><c>resnet_stages</c>: ResNet stages; each after the first halves the resolution.</summary>
-    [ConfigRange(1, 4)]
+    [Range(1, 4)]
     public int ResnetStages { get; init; } = 3;
 
     /// <summary><c>resnet_blocks</c>: residual blocks per stage.</summary>
-    [ConfigRange(1, 16)]
+    [Range(1, 16)]
     public int ResnetBlocks { get; init; } = 1;
 
     /// <summary><c>vit_patch</c>: ViT patch side; must divide 28 (4, 7, 14).</summary>
-    [ConfigRange(1, 28)]
+    [Range(1, 28)]
     public int VitPatch { get; init; } = 7;
 
     /// <summary><c>vit_embedding</c>: ViT embedding width, divisible by <see cref="VitHeads"/>.</summary>
-    [ConfigRange(1, 4_096)]
+    [Range(1, 4_096)]
     public int VitEmbedding { get; init; } = 64;
 
     /// <summary><c>vit_layers</c>: ViT transformer blocks.</summary>
-    [ConfigRange(1, 64)]
+    [Range(1, 64)]
     public int VitLayers { get; init; } = 2;
 
     /// <summary><c>vit_heads</c>: ViT attention heads.</summary>
-    [ConfigRange(1, 64)]
+    [Range(1, 64)]
     public int VitHeads { get; init; } = 4;
 
     /// <summary><c>gpt_context</c>: GPT context length in characters (a sample is context + 1 characters).</summary>
-    [ConfigRange(1, 8_192)]
+    [Range(1, 8_192)]
     public int GptContext { get; init; } = 64;
 
     /// <summary><c>gpt_layers</c>: GPT transformer blocks.</summary>
-    [ConfigRange(1, 64)]
+    [Range(1, 64)]
     public int GptLayers { get; init; } = 4;
 
     /// <summary><c>gpt_heads</c>: GPT attention heads.</summary>
-    [ConfigRange(1, 64)]
+    [Range(1, 64)]
     public int GptHeads { get; init; } = 4;
 
     /// <summary><c>gpt_embedding</c>: GPT embedding width, divisible by <see cref="GptHeads"/>.</summary>
-    [ConfigRange(1, 8_192)]
+    [Range(1, 8_192)]
     public int GptEmbedding { get; init; } = 128;
 
     /// <summary><c>gpt_tied_head</c>: the output head reuses the token embedding matrix.</summary>
@@ -205,6 +221,38 @@ public sealed record TrainConfig
     /// the first inconsistent combination.
     /// </summary>
     public void Validate() => ConfigBinder.Validate(this);
+
+    /// <summary>The rules that involve several keys; run by the validator once every key is in range.</summary>
+    IEnumerable<ValidationResult> IValidatableObject.Validate(ValidationContext validationContext)
+    {
+        if ((Dataset == DatasetKind.Text) != (Model == ModelKind.Gpt))
+        {
+            yield return new ValidationResult(
+                $"Invalid dataset: {ConfigBinder.Name(Dataset)} with model {ConfigBinder.Name(Model)}; the gpt model needs dataset text and the image models need fashion-mnist.");
+        }
+        if (GptEmbedding % GptHeads != 0)
+        {
+            yield return new ValidationResult($"Invalid gpt_embedding: {GptEmbedding}; it must be divisible by gpt_heads = {GptHeads}.");
+        }
+        if (VitEmbedding % VitHeads != 0)
+        {
+            yield return new ValidationResult($"Invalid vit_embedding: {VitEmbedding}; it must be divisible by vit_heads = {VitHeads}.");
+        }
+        if (28 % VitPatch != 0)
+        {
+            yield return new ValidationResult($"Invalid vit_patch: {VitPatch}; valid choices are 1, 2, 4, 7, 14, 28 (divisors of 28).");
+        }
+        if (MinLr > Lr)
+        {
+            yield return new ValidationResult($"Invalid min_lr: {ConfigBinder.Format(MinLr)}; valid range is [0, lr = {ConfigBinder.Format(Lr)}].");
+        }
+        if (Optimizer != OptimizerKind.Adan && (CheckpointEvery > 0 || Resume is not ("none" or "latest")))
+        {
+            yield return new ValidationResult(
+                $"Invalid checkpoint_every/resume with optimizer {ConfigBinder.Name(Optimizer)}: sharded checkpoints hold ZeRO-sharded Adan state; " +
+                "use optimizer=adan or set checkpoint_every=0 and resume=none.");
+        }
+    }
 
     /// <summary>The effective configuration, one <c>key = value</c> per line, in declaration order.</summary>
     public string Describe() => ConfigBinder.Describe(this);

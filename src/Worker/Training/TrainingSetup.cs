@@ -97,18 +97,13 @@ internal sealed class TrainingSetup : IDisposable
     {
         BaseLearningRate = _config.Lr,
         BaseBatchSize = _config.BaseBatch,
-        Scaling = _config.LrPolicy switch
-        {
-            LrPolicy.Linear => LearningRateScaling.Linear,
-            LrPolicy.Sqrt => LearningRateScaling.Sqrt,
-            _ => LearningRateScaling.None,
-        },
+        Scaling = _config.LrPolicy,
         WorldSize = _worldSize,
         MicroBatchSize = _config.MicroBatch,
         AccumulationSteps = _config.Accumulation,
         // A run shorter than the configured warm-up warms up for all but its last step.
         WarmupSteps = Math.Min(_config.WarmupSteps, Math.Max(0, totalSteps - 1)),
-        Decay = _config.Schedule == LrSchedule.Cosine ? LearningRateDecay.Cosine : LearningRateDecay.Constant,
+        Decay = _config.Schedule,
         TotalSteps = Math.Max(totalSteps, 1),
         MinLearningRate = _config.MinLr,
     };
@@ -130,7 +125,7 @@ internal sealed class TrainingSetup : IDisposable
             {
                 LearningRate = c.Lr, Beta1 = c.Beta1, Beta2 = c.Beta2, Beta3 = c.Beta3, Eps = c.Eps, WeightDecay = c.WeightDecay, NoProx = c.NoProx,
             };
-            return new ShardedAdanOptimizer(new ShardedAdan(flat, collective, options, c.MaxGradNorm, (ZeroStage)c.ZeroStage));
+            return new ShardedAdanOptimizer(new ShardedAdan(flat, collective, options, c.MaxGradNorm, c.ZeroStage));
         }
         var ddp = new DistributedDataParallel(flat, collective, (long)c.BucketMib * 1024 * 1024);
         var parameters = flat.Parameters;

@@ -1,3 +1,5 @@
+using Adan.Sharded.Schedules;
+using Adan.Sharded.Zero;
 using Adan.Worker.Config;
 
 namespace Adan.Worker.Tests.Config;
@@ -21,19 +23,17 @@ public class TrainConfigTests
               "schedule": "constant", "gpt_context": 32
             }
             """;
-        var config = ConfigBinder.FromJson(json);
-        config = ConfigBinder.ApplyOverrides(config, ["lr=1e-4", "micro_batch=16", "zero_stage=2", "micro_batch=8", "betas=0.98,0.92,0.99"]);
-        config.Validate();
+        var config = ConfigBinder.Bind(json, ["lr=1e-4", "micro_batch=16", "zero_stage=2", "micro_batch=8", "betas=0.98,0.92,0.99"]);
 
         Assert.Equal(ModelKind.Gpt, config.Model);
         Assert.Equal(DatasetKind.Text, config.Dataset);
         Assert.Equal(8, config.MicroBatch);
         Assert.Equal(1e-4, config.Lr);
-        Assert.Equal(2, config.ZeroStage);
+        Assert.Equal(ZeroStage.Gradients, config.ZeroStage);
         Assert.Equal((0.98, 0.92, 0.99), (config.Beta1, config.Beta2, config.Beta3));
         Assert.True(config.NoProx);
         Assert.Equal(OptimizerKind.AdamW, config.Optimizer);
-        Assert.Equal(LrSchedule.Constant, config.Schedule);
+        Assert.Equal(LearningRateDecay.Constant, config.Schedule);
         Assert.Equal(32, config.GptContext);
     }
 
@@ -51,52 +51,113 @@ public class TrainConfigTests
     }
 
     [Fact]
-    public void UnknownKeyNamesTheKeyAndTheValidKeys()
+    public void EveryEnumSpellingOfTheCheckedInConfigsAndDocsBinds()
     {
-        var e = Assert.Throws<ConfigException>(() => ConfigBinder.ApplyOverrides(new TrainConfig(), ["learning_rate=0.1"]));
-        Assert.StartsWith("Unknown config key 'learning_rate'; valid keys: model, dataset,", e.Message);
-        Assert.Contains("micro_batch", e.Message);
-        Assert.DoesNotContain('\n', e.Message);
-
-        var json = Assert.Throws<ConfigException>(() => ConfigBinder.FromJson("""{ "microbatch": 3 }"""));
-        Assert.StartsWith("Unknown config key 'microbatch'", json.Message);
+        var config = ConfigBinder.Bind("""{ "dataset": "fashion-mnist", "optimizer": "adamw", "lr_policy": "sqrt", "schedule": "cosine", "telemetry": "console" }""");
+        Assert.Equal((DatasetKind.FashionMnist, OptimizerKind.AdamW), (config.Dataset, config.Optimizer));
+        Assert.Equal((LearningRateScaling.Sqrt, LearningRateDecay.Cosine, TelemetryMode.Console), (config.LrPolicy, config.Schedule, config.Telemetry));
+        Assert.Equal(LearningRateScaling.Linear, ConfigBinder.Bind(null, ["lr_policy=linear"]).LrPolicy);
+        Assert.Equal(LearningRateScaling.None, ConfigBinder.Bind(null, ["lr_policy=none"]).LrPolicy);
+        Assert.Equal(OptimizerKind.Sgd, ConfigBinder.Bind(null, ["optimizer=sgd"]).Optimizer);
+        foreach (var (model, dataset) in new[] { ("mlp", "fashion-mnist"), ("resnet", "fashion-mnist"), ("vit", "fashion-mnist"), ("gpt", "text") })
+        {
+            Assert.Equal(model, ConfigBinder.Name(ConfigBinder.Bind(null, [$"model={model}", $"dataset={dataset}"]).Model));
+        }
     }
 
     [Theory]
-    [InlineData("lr=abc", "Invalid lr: 'abc'; expected a number in (0, 10].")]
-    [InlineData("lr=0", "Invalid lr: '0'; valid range is (0, 10].")]
-    [InlineData("zero_stage=3", "Invalid zero_stage: '3'; valid range is [0, 2].")]
-    [InlineData("micro_batch=1.5", "Invalid micro_batch: '1.5'; expected an integer in [1, 65536].")]
-    [InlineData("model=transformer", "Invalid model: 'transformer'; valid choices are mlp | resnet | vit | gpt.")]
-    [InlineData("optimizer=lamb", "Invalid optimizer: 'lamb'; valid choices are adan | adamw | sgd.")]
-    [InlineData("dataset=cifar", "Invalid dataset: 'cifar'; valid choices are fashion-mnist | text.")]
-    [InlineData("no_prox=maybe", "Invalid no_prox: 'maybe'; valid choices are true | false.")]
-    [InlineData("beta2=1", "Invalid beta2: '1'; valid range is [0, 0.999999].")]
+    [InlineData("0", ZeroStage.Replicated)]
+    [InlineData("1", ZeroStage.OptimizerState)]
+    [InlineData("2", ZeroStage.Gradients)]
+    [InlineData("replicated", ZeroStage.Replicated)]
+    [InlineData("optimizer-state", ZeroStage.OptimizerState)]
+    [InlineData("gradients", ZeroStage.Gradients)]
+    public void ZeroStageIsTheLibraryEnumByNumberOrName(string value, ZeroStage expected)
+    {
+        var config = ConfigBinder.Bind(null, [$"zero_stage={value}"]);
+        Assert.Equal(expected, config.ZeroStage);
+        Assert.Matches($@"(?m)^zero_stage\s+= {(int)expected}$", config.Describe());
+        Assert.Equal(expected, ConfigBinder.Bind($$"""{ "zero_stage": {{(int)expected}} }""").ZeroStage);
+    }
+
+    [Fact]
+    public void StringKeysTakeTheOverrideTextAsItIs()
+    {
+        var config = ConfigBinder.Bind(null, ["run_dir=2024", "resume=runs/x/checkpoints/step-0000001000", "checkpoint_dir=true"]);
+        Assert.Equal(("2024", "runs/x/checkpoints/step-0000001000", "true"), (config.RunDir, config.Resume, config.CheckpointDir));
+    }
+
+    [Fact]
+    public void UnknownKeyNamesTheKeyTheSourceAndTheClosestKey()
+    {
+        var e = Assert.Throws<ConfigException>(() => ConfigBinder.Bind(null, ["learning_rate=0.1"]));
+        Assert.StartsWith("Unknown config key 'learning_rate' in --set; valid keys: model, dataset,", e.Message);
+        Assert.Contains("micro_batch", e.Message);
+        Assert.DoesNotContain('\n', e.Message);
+
+        using var temp = TestFiles.CreateTempDirectory();
+        var path = Path.Combine(temp.Path, "run.json");
+        File.WriteAllText(path, """{ "microbatch": 3 }""");
+        Assert.Equal($"Unknown config key 'microbatch' in {path}; did you mean 'micro_batch'?",
+            Assert.Throws<ConfigException>(() => ConfigBinder.Load(path, null)).Message);
+        Assert.StartsWith("Unknown config key 'resolved_checkpoint_dir' in config; valid keys: ",
+            Assert.Throws<ConfigException>(() => ConfigBinder.Bind("""{ "resolved_checkpoint_dir": "x" }""")).Message);
+        File.WriteAllText(path, """{ "epochs": 2 }""");
+        Assert.Equal("Unknown config key 'shedule' in --set; did you mean 'schedule'?",
+            Assert.Throws<ConfigException>(() => ConfigBinder.Load(path, ["shedule=cosine"])).Message);
+    }
+
+    [Theory]
+    [InlineData("lr=abc", "Invalid lr in --set: 'abc'; expected a number in (0, 10].")]
+    [InlineData("lr=0", "Invalid lr: 0; valid range is (0, 10].")]
+    [InlineData("lr=NaN", "Invalid lr in --set: 'NaN'; expected a number in (0, 10].")]
+    [InlineData("zero_stage=3", "Invalid zero_stage: 3; valid choices are 0 | 1 | 2.")]
+    [InlineData("zero_stage=all", "Invalid zero_stage in --set: 'all'; valid choices are 0 | 1 | 2.")]
+    [InlineData("micro_batch=1.5", "Invalid micro_batch in --set: 1.5; expected an integer in [1, 65536].")]
+    [InlineData("max_steps=-1", "Invalid max_steps: -1; valid range is [0, 9223372036854775807].")]
+    [InlineData("max_grad_norm=-1", "Invalid max_grad_norm: -1; valid range is [0, inf].")]
+    [InlineData("threads=", "Invalid threads in --set: ''; expected an integer in [0, 1024].")]
+    [InlineData("model=transformer", "Invalid model in --set: 'transformer'; valid choices are mlp | resnet | vit | gpt.")]
+    [InlineData("optimizer=lamb", "Invalid optimizer in --set: 'lamb'; valid choices are adan | adamw | sgd.")]
+    [InlineData("dataset=cifar", "Invalid dataset in --set: 'cifar'; valid choices are fashion-mnist | text.")]
+    [InlineData("schedule=step", "Invalid schedule in --set: 'step'; valid choices are constant | cosine.")]
+    [InlineData("lr_policy=cubic", "Invalid lr_policy in --set: 'cubic'; valid choices are none | linear | sqrt.")]
+    [InlineData("no_prox=maybe", "Invalid no_prox in --set: 'maybe'; valid choices are true | false.")]
+    [InlineData("beta2=1", "Invalid beta2: 1; valid range is [0, 0.999999].")]
+    [InlineData("resume= ", "Invalid resume: empty; it needs a value.")]
     [InlineData("lr", "--set 'lr' is not key=value (e.g. --set lr=0.001).")]
     public void BadValueNamesKeyValueAndRange(string assignment, string expected)
     {
-        var e = Assert.Throws<ConfigException>(() => ConfigBinder.ApplyOverrides(new TrainConfig(), [assignment]));
+        var e = Assert.Throws<ConfigException>(() => ConfigBinder.Bind(null, [assignment]));
         Assert.Equal(expected, e.Message);
     }
 
     [Fact]
-    public void BadBetasNameTheCompositeKey()
+    public void BetasSetTheThreeBetas()
     {
-        var e = Assert.Throws<ConfigException>(() => ConfigBinder.ApplyOverrides(new TrainConfig(), ["betas=0.9,0.9"]));
-        Assert.StartsWith("Invalid betas: '0.9,0.9'; expected three numbers", e.Message);
-        var range = Assert.Throws<ConfigException>(() => ConfigBinder.FromJson("""{ "betas": [0.9, 1.5, 0.9] }"""));
-        Assert.Equal("Invalid betas: '0.9,1.5,0.9'; Invalid beta2: '1.5'; valid range is [0, 0.999999].", range.Message);
+        var config = ConfigBinder.Bind("""{ "betas": [0.9, 0.91, 0.92] }""");
+        Assert.Equal((0.9, 0.91, 0.92), (config.Beta1, config.Beta2, config.Beta3));
+        Assert.StartsWith("Invalid betas in --set: '0.9,0.9'; expected three numbers",
+            Assert.Throws<ConfigException>(() => ConfigBinder.Bind(null, ["betas=0.9,0.9"])).Message);
+        Assert.StartsWith("Invalid betas in config: 0.9; expected three numbers",
+            Assert.Throws<ConfigException>(() => ConfigBinder.Bind("""{ "betas": 0.9 }""")).Message);
+        Assert.Equal("Invalid beta2: 1.5; valid range is [0, 0.999999].",
+            Assert.Throws<ConfigException>(() => ConfigBinder.Bind("""{ "betas": [0.9, 1.5, 0.9] }""")).Message);
     }
 
     [Fact]
     public void JsonOfTheWrongKindIsRejected()
     {
-        Assert.Equal("Invalid epochs: {}; expected a string, number or boolean.",
-            Assert.Throws<ConfigException>(() => ConfigBinder.FromJson("""{ "epochs": {} }""")).Message);
+        Assert.Equal("Invalid epochs in config: {}; expected an integer in [1, 100000].",
+            Assert.Throws<ConfigException>(() => ConfigBinder.Bind("""{ "epochs": {} }""")).Message);
+        Assert.Equal("Invalid lr in run.json: '0.1'; expected a number in (0, 10].",
+            Assert.Throws<ConfigException>(() => ConfigBinder.Bind("""{ "lr": "0.1" }""", source: "run.json")).Message);
         Assert.StartsWith("config must hold a JSON object",
-            Assert.Throws<ConfigException>(() => ConfigBinder.FromJson("[1]")).Message);
+            Assert.Throws<ConfigException>(() => ConfigBinder.Bind("[1]")).Message);
         Assert.StartsWith("config is not valid JSON",
-            Assert.Throws<ConfigException>(() => ConfigBinder.FromJson("{ nope")).Message);
+            Assert.Throws<ConfigException>(() => ConfigBinder.Bind("{ nope")).Message);
+        Assert.Contains("epochs",
+            Assert.Throws<ConfigException>(() => ConfigBinder.Bind("""{ "epochs": 2, "epochs": 4 }""")).Message);
     }
 
     [Fact]
@@ -114,20 +175,24 @@ public class TrainConfigTests
             Assert.Throws<ConfigException>(() => (new TrainConfig() with { MinLr = 0.1 }).Validate()).Message);
         Assert.Equal("Invalid resume: empty; it needs a value.",
             Assert.Throws<ConfigException>(() => (new TrainConfig() with { Resume = "" }).Validate()).Message);
+        Assert.StartsWith("Invalid checkpoint_every/resume with optimizer adamw:",
+            Assert.Throws<ConfigException>(() => (new TrainConfig() with { Optimizer = OptimizerKind.AdamW, CheckpointEvery = 10 }).Validate()).Message);
     }
 
     [Fact]
     public void DescribeListsEveryKeyWithItsValue()
     {
         var text = new TrainConfig().Describe();
-        foreach (var key in ConfigBinder.Keys.Where(key => key != ConfigBinder.BetasKey))
-        {
-            Assert.Contains(key, text);
-        }
+        var keys = ConfigBinder.Keys.Where(key => key != ConfigBinder.BetasKey).ToArray();
+        Assert.Equal(keys, text.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(line => line.Split(' ')[0]));
         Assert.Contains("dataset", text);
         Assert.Matches(@"(?m)^dataset\s+= fashion-mnist$", text);
         Assert.Matches(@"(?m)^lr\s+= 0\.002$", text);
         Assert.Matches(@"(?m)^bucket_mib\s+= 25$", text);
+        Assert.Matches(@"(?m)^eps\s+= 1E-08$", text);
+        Assert.Matches(@"(?m)^zero_stage\s+= 1$", text);
+        Assert.Matches(@"(?m)^lr_policy\s+= none$", text);
+        Assert.Matches(@"(?m)^schedule\s+= cosine$", text);
     }
 
     [Fact]

@@ -34,8 +34,7 @@ internal static class AllReduceBench
     {
         if (mib < 1 || inFlight < 1)
         {
-            Console.Error.WriteLine($"adan bench allreduce: --mib ({mib}) and --buckets-in-flight ({inFlight}) must be ≥ 1");
-            return 2;
+            throw new UsageException($"--mib ({mib}) and --buckets-in-flight ({inFlight}) must be ≥ 1");
         }
         torch.set_num_threads(1);
         using var collective = new MpiCollective();
@@ -82,7 +81,7 @@ internal static class AllReduceBench
                 File.WriteAllText(json.FullName, text + "\n");
             }
         }
-        return 0;
+        return ExitCodes.Success;
     }
 
     private static double Time(ICollective collective, Action action)

@@ -41,8 +41,7 @@ internal static partial class CheckpointBench
     {
         if (mib < 1 || repeats < 1)
         {
-            Console.Error.WriteLine($"adan bench checkpoint: --mib ({mib}) and --repeats ({repeats}) must be ≥ 1");
-            return 2;
+            throw new UsageException($"--mib ({mib}) and --repeats ({repeats}) must be ≥ 1");
         }
         using var collective = new MpiCollective();
         var threads = HostThreads.PerRank();
@@ -149,7 +148,7 @@ internal static partial class CheckpointBench
         {
             Directory.Delete(root, recursive: true);
         }
-        return 0;
+        return ExitCodes.Success;
     }
 
     /// <summary>Seconds of the slowest rank.</summary>

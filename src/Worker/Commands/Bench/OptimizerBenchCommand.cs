@@ -42,9 +42,8 @@ internal static class OptimizerBenchCommand
     {
         if (nParams < 1 || nTensors < 1 || nTensors > nParams || threads < 1 || steps < 1)
         {
-            Console.Error.WriteLine($"adan bench optimizer: need --params >= 1, 1 <= --tensors <= --params, --threads >= 1 and --steps >= 1 " +
+            throw new UsageException("need --params >= 1, 1 <= --tensors <= --params, --threads >= 1 and --steps >= 1 " +
                 $"(got {nParams}, {nTensors}, {threads}, {steps}).");
-            return 2;
         }
 
         torch.set_num_threads(threads);
@@ -66,7 +65,7 @@ internal static class OptimizerBenchCommand
         {
             File.WriteAllText(json.FullName, text + Environment.NewLine);
         }
-        return 0;
+        return ExitCodes.Success;
     }
 
     private static double TimeOptimizer(long nParams, int nTensors, string kernel, int steps)

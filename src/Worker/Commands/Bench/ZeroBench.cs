@@ -32,8 +32,7 @@ internal static class ZeroBench
     {
         if (n < 1 || steps < 1)
         {
-            Console.Error.WriteLine($"adan bench zero: --params ({n}) and --steps ({steps}) must be ≥ 1");
-            return 2;
+            throw new UsageException($"--params ({n}) and --steps ({steps}) must be ≥ 1");
         }
         using var collective = new MpiCollective();
         var threads = HostThreads.PerRank();
@@ -86,6 +85,6 @@ internal static class ZeroBench
                 File.WriteAllText(json.FullName, text + "\n");
             }
         }
-        return 0;
+        return ExitCodes.Success;
     }
 }

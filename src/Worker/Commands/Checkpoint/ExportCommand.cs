@@ -14,12 +14,12 @@ internal static class ExportCommand
         var directory = CheckpointArguments.Directory();
         var output = new Option<FileInfo>("--out") { Description = "The consolidated safetensors file to write", Required = true };
         var command = new Command("export", "Write the model weights of a checkpoint as one safetensors file (verified first)") { directory, output };
-        command.SetAction(r => CheckpointArguments.Guard("export", () =>
+        command.SetAction(r =>
         {
             var (checkpoint, bytes, sha256) = CheckpointExporter.Export(r.GetValue(directory)!, r.GetValue(output)!.FullName);
             Console.WriteLine($"wrote {r.GetValue(output)!.FullName}: {checkpoint.Manifest.Layout.Parameters.Length} tensors, {bytes} bytes, sha256 {sha256} (step {checkpoint.Manifest.Step})");
-            return 0;
-        }));
+            return ExitCodes.Success;
+        });
         return command;
     }
 }

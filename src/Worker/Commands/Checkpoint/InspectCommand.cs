@@ -16,7 +16,7 @@ internal static class InspectCommand
         var directory = CheckpointArguments.Directory();
         var json = new Option<bool>("--json") { Description = "Print the manifest summary as JSON" };
         var command = new Command("inspect", "Show a checkpoint's step, world size, parameters, sizes and checksum status") { directory, json };
-        command.SetAction(r => CheckpointArguments.Guard("inspect", () => Run(r.GetValue(directory)!, r.GetValue(json))));
+        command.SetAction(r => Run(r.GetValue(directory)!, r.GetValue(json)));
         return command;
     }
 
@@ -45,7 +45,7 @@ internal static class InspectCommand
                 valid = result.Ok,
                 shards = result.Shards.Select(s => new { rank = s.Shard.Rank, file = s.Shard.File, bytes = s.Shard.Bytes, sha256 = s.Shard.Sha256, ok = s.Ok, problem = s.Problem }),
             }, new JsonSerializerOptions { WriteIndented = true }));
-            return result.Ok ? 0 : CheckpointArguments.Invalid;
+            return result.Ok ? ExitCodes.Success : ExitCodes.Failure;
         }
         var c = CultureInfo.InvariantCulture;
         Console.WriteLine(string.Create(c, $"checkpoint  {result.Directory}"));
@@ -61,6 +61,6 @@ internal static class InspectCommand
             Console.WriteLine(string.Create(c,
                 $"{s.Shard.Rank,4}  {s.Shard.File,-34}  {s.Shard.Bytes,14:N0}  {s.Shard.Sha256[..Math.Min(16, s.Shard.Sha256.Length)],-16}  {(s.Ok ? "ok" : "BAD: " + s.Problem)}"));
         }
-        return result.Ok ? 0 : CheckpointArguments.Invalid;
+        return result.Ok ? ExitCodes.Success : ExitCodes.Failure;
     }
 }

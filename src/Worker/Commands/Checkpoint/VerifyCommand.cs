@@ -13,7 +13,7 @@ internal static class VerifyCommand
     {
         var directory = CheckpointArguments.Directory();
         var command = new Command("verify", "Check that a checkpoint is complete and every shard matches its size and sha256 (exit code 0 only then)") { directory };
-        command.SetAction(r => CheckpointArguments.Guard("verify", () =>
+        command.SetAction(r =>
         {
             var result = CheckpointVerifier.Verify(r.GetValue(directory)!);
             foreach (var shard in result.Shards.Where(s => !s.Ok))
@@ -22,11 +22,11 @@ internal static class VerifyCommand
             }
             if (!result.Ok)
             {
-                return CheckpointArguments.Invalid;
+                return ExitCodes.Failure;
             }
             Console.WriteLine($"ok: step {result.Manifest.Step}, {result.Manifest.WorldSize} shards, {result.Bytes} bytes, checksums match ({result.Directory})");
-            return 0;
-        }));
+            return ExitCodes.Success;
+        });
         return command;
     }
 }

@@ -1,0 +1,79 @@
+using System.CommandLine;
+using System.CommandLine.Invocation;
+using System.CommandLine.Parsing;
+using Adan.Sharded.Checkpoints;
+using Adan.Sharded.Mpi;
+using Adan.Sharded.Zero;
+using Adan.Worker.Config;
+using Adan.Worker.Data;
+
+namespace Adan.Worker.Commands;
+
+/// <summary>
+/// Parses and runs the <c>adan</c> command line with one convention for every command (see <see cref="ExitCodes"/>):
+/// each error is one line on stderr, <c>adan COMMAND: message</c>, with no help dump and, for an expected failure,
+/// no stack trace.
+/// </summary>
+internal static class CommandLineRunner
+{
+    /// <summary>Runs the command <paramref name="args"/> names and returns the process exit code.</summary>
+    public static int Run(RootCommand root, string[] args)
+    {
+        var result = root.Parse(args);
+        var name = CommandPath(result);
+        // A command whose action clears parse errors (the coordinator's) reports them itself, the same way.
+        if (result.Action is ParseErrorAction)
+        {
+            // Unmatched tokens also leave a "required command" error behind that would only confuse.
+            var problem = result.UnmatchedTokens.Count > 0
+                ? $"unrecognized argument(s): {string.Join(' ', result.UnmatchedTokens)}"
+                : string.Join("; ", result.Errors.Select(error => string.Join(' ', error.Message.Split(['\n', '\t'], StringSplitOptions.RemoveEmptyEntries))).Distinct());
+            return ReportUsage(name, $"{problem} (see {name} --help)");
+        }
+        try
+        {
+            return result.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+        }
+        catch (Exception e) when (e is UsageException or ConfigException)
+        {
+            return ReportUsage(name, e.Message);
+        }
+        catch (Exception e) when (e is CheckpointException or DatasetNotFoundException or MpiException or MpiLibraryException
+            or NonFiniteGradientException or ArgumentException or InvalidDataException or IOException or UnauthorizedAccessException)
+        {
+            Console.Error.WriteLine($"{name}: {e.Message}");
+            return ExitCodes.Failure;
+        }
+        catch (Exception e)
+        {
+            // Not an expected failure: say what it was first, then give the trace for a bug report.
+            Console.Error.WriteLine($"{name}: unexpected {e.GetType().Name}: {e.Message}");
+            Console.Error.WriteLine(e.StackTrace);
+            return ExitCodes.Failure;
+        }
+    }
+
+    /// <summary>
+    /// Reports a usage error once per job: under mpiexec every rank parses the same command line and would print the
+    /// same line.
+    /// </summary>
+    private static int ReportUsage(string name, string message)
+    {
+        if (Environment.GetEnvironmentVariable("PMI_RANK") is null or "0")
+        {
+            Console.Error.WriteLine($"{name}: {message}");
+        }
+        return ExitCodes.Usage;
+    }
+
+    /// <summary>The command as the user typed it, e.g. <c>adan checkpoint verify</c>.</summary>
+    private static string CommandPath(ParseResult result)
+    {
+        var names = new List<string>();
+        for (var command = result.CommandResult; command is not null; command = command.Parent as CommandResult)
+        {
+            names.Insert(0, command.Command.Name);
+        }
+        return string.Join(' ', names);
+    }
+}

@@ -1,0 +1,17 @@
+namespace Adan.Worker.Commands;
+
+/// <summary>
+/// The exit codes of every <c>adan</c> command, as Unix tools use them; <see cref="CommandLineRunner"/> maps parse
+/// errors and exceptions onto them so that no command picks its own.
+/// </summary>
+internal static class ExitCodes
+{
+    /// <summary>The command did what was asked.</summary>
+    public const int Success = 0;
+
+    /// <summary>A failure at run time: missing data, a damaged checkpoint, a failed rank, an I/O or MPI error.</summary>
+    public const int Failure = 1;
+
+    /// <summary>A usage error: an unknown option, a bad value or config, a missing argument; nothing was run.</summary>
+    public const int Usage = 2;
+}
