@@ -7,7 +7,7 @@ ADAN := bin/adan
 PACKAGES ?= artifacts/packages
 # The library projects make pack packs: Adan.Sharded and every packable project it references, whose packages are
 # its dependencies.
-PACK_PROJECTS := src/Adan.Sharded/Adan.Sharded.csproj
+PACK_PROJECTS := src/Adan.Sharded.Common/Adan.Sharded.Common.csproj src/Adan.Sharded/Adan.Sharded.csproj
 
 .PHONY: all bootstrap build demo test bench pack packages clean
 

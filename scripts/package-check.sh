@@ -16,6 +16,17 @@ check() {
     # A fresh restore, so that the package just packed is extracted rather than one of the same version from before.
     rm -rf "$consumer/obj" "$consumer/bin"
     "$dotnet" build "$consumer" -c "$config" -nologo -v quiet -clp:NoSummary || return 1
+    # Each Adan package must have come from the folder just packed, not from a feed with a package of the same name.
+    local packed
+    packed=$(cd artifacts/packages && pwd)
+    for id in adan.sharded adan.sharded.common; do
+        local metadata
+        metadata=$(ls "$consumer"/obj/packages/$id/*/.nupkg.metadata 2>/dev/null | head -1)
+        if [ -z "$metadata" ] || ! grep -q "\"source\": \"$packed" "$metadata"; then
+            echo "package-check: $id was not restored from $packed" >&2
+            return 1
+        fi
+    done
     "$dotnet" run --project "$consumer" -c "$config" --no-build
 }
 
