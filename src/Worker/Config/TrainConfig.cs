@@ -119,7 +119,7 @@ public sealed record TrainConfig : IValidatableObject
     [Range(0.0, 10.0)]
     public double MinLr { get; init; }
 
-    /// <summary><c>checkpoint_every</c>: steps between checkpoints (0 = only on request).</summary>
+    /// <summary><c>checkpoint_every</c>: steps between checkpoints, plus one after the last step (0 = no checkpoints).</summary>
     [Range(typeof(long), "0", LongMax)]
     public long CheckpointEvery { get; init; }
 
@@ -142,7 +142,7 @@ public sealed record TrainConfig : IValidatableObject
     [Range(0, int.MaxValue)]
     public int Seed { get; init; } = 42;
 
-    /// <summary><c>eval_every</c>: steps between evaluations (0 = at the end of each epoch only).</summary>
+    /// <summary><c>eval_every</c>: steps between evaluations during training (0 = none); the test set is always evaluated once at the end.</summary>
     [Range(typeof(long), "0", LongMax)]
     public long EvalEvery { get; init; }
 
