@@ -11,6 +11,9 @@ namespace Adan.Worker.Commands;
 /// </remarks>
 internal static class CoordinatorCommand
 {
+    /// <summary>The subcommand's name; Program hands every argument after it to <see cref="Run"/> unparsed.</summary>
+    public const string Name = "coordinator";
+
     public static Command Create()
     {
         var arguments = new Argument<string[]>("arguments") { Description = "The coordinator's flags", Arity = ArgumentArity.ZeroOrMore };
@@ -19,12 +22,10 @@ internal static class CoordinatorCommand
             arguments,
         };
         command.TreatUnmatchedTokensAsErrors = false;
+        // Listed in adan's help; Program runs it before parsing, so this action is the fallback only.
         command.SetAction(parse => Run(parse.GetValue(arguments) ?? []));
         return command;
     }
-
-    /// <summary>The subcommand's name; Program hands every argument after it to <see cref="Run"/> unparsed.</summary>
-    public const string Name = "coordinator";
 
     /// <summary>Runs the coordinator executable with <paramref name="arguments"/> and returns its exit code.</summary>
     /// <remarks>Called before adan's own parsing, so that <c>--help</c> and every flag are the coordinator's.</remarks>

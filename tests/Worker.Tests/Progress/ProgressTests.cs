@@ -71,12 +71,7 @@ public class ProgressTests
     public void LiveReporterRendersAndStops()
     {
         var output = new StringWriter();
-        var console = Spectre.Console.AnsiConsole.Create(new Spectre.Console.AnsiConsoleSettings
-        {
-            Out = new Spectre.Console.AnsiConsoleOutput(output),
-            Interactive = Spectre.Console.InteractionSupport.Yes,
-        });
-        console.Profile.Width = 200;
+        var console = InteractiveConsole(output);
         using var reporter = new LiveProgressReporter(console);
         reporter.Start(3);
         reporter.Report(new StepReport(1, 3, 3, 0.25, 1e-3, 500));
@@ -96,16 +91,23 @@ public class ProgressTests
     public void LiveReporterShowsSkippedSteps()
     {
         var output = new StringWriter();
+        var console = InteractiveConsole(output);
+        using var reporter = new LiveProgressReporter(console);
+        reporter.Start(3);
+        reporter.Report(new StepReport(1, 3, 3, 0.25, 1e-3, 500, SkippedSteps: 2));
+        reporter.Complete();
+        Assert.Contains("500 samples/s skipped 2", output.ToString());
+    }
+
+    /// <summary>A console that renders live displays into <paramref name="output"/>, wide enough for one line.</summary>
+    private static Spectre.Console.IAnsiConsole InteractiveConsole(StringWriter output)
+    {
         var console = Spectre.Console.AnsiConsole.Create(new Spectre.Console.AnsiConsoleSettings
         {
             Out = new Spectre.Console.AnsiConsoleOutput(output),
             Interactive = Spectre.Console.InteractionSupport.Yes,
         });
         console.Profile.Width = 200;
-        using var reporter = new LiveProgressReporter(console);
-        reporter.Start(3);
-        reporter.Report(new StepReport(1, 3, 3, 0.25, 1e-3, 500, SkippedSteps: 2));
-        reporter.Complete();
-        Assert.Contains("500 samples/s skipped 2", output.ToString());
+        return console;
     }
 }
