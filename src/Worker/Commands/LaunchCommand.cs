@@ -22,7 +22,12 @@ internal static class LaunchCommand
     {
         var ranks = new Option<int>("-n", "--ranks") { Description = "Number of ranks (processes)", Required = true };
         var hostfile = new Option<FileInfo?>("--hostfile") { Description = "MPICH hostfile (one host[:slots] per line)" };
-        var coordinator = new Option<Uri?>("--coordinator") { Description = "Use a running coordinator at this URL (token from ADAN_JOB_TOKEN) instead of starting one" };
+        var coordinator = new Option<Uri?>("--coordinator")
+        {
+            Description = "Use a running coordinator at this URL (token from ADAN_JOB_TOKEN) instead of starting one",
+            // System.CommandLine has no parser for Uri; without this every URL was refused with a stack trace.
+            CustomParser = ParseCoordinatorUrl,
+        };
         var listen = new Option<string>("--listen") { Description = "Where the launched coordinator listens (HOST:PORT); use a reachable address with --hostfile", DefaultValueFactory = _ => "127.0.0.1:0" };
         var timeout = new Option<double>("--heartbeat-timeout")
         {
@@ -35,6 +40,17 @@ internal static class LaunchCommand
         launch.SetAction(r => RunAsync(r.GetValue(ranks), r.GetValue(hostfile), r.GetValue(coordinator), r.GetValue(listen)!, r.GetValue(timeout),
             r.GetValue(job), r.GetValue(command)!).GetAwaiter().GetResult());
         return launch;
+    }
+
+    private static Uri? ParseCoordinatorUrl(System.CommandLine.Parsing.ArgumentResult result)
+    {
+        var text = result.Tokens.Count == 1 ? result.Tokens[0].Value : "";
+        if (Uri.TryCreate(text, UriKind.Absolute, out var url) && url.Scheme is "http" or "https")
+        {
+            return url;
+        }
+        result.AddError($"--coordinator: '{text}' is not an http:// or https:// URL (e.g. http://HOST:PORT, as the coordinator prints it)");
+        return null;
     }
 
     private static async Task<int> RunAsync(int ranks, FileInfo? hostfile, Uri? coordinatorUrl, string listen, double heartbeatTimeout, string? jobId, string[] arguments)

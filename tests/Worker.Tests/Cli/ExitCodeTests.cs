@@ -18,6 +18,8 @@ public class ExitCodeTests
     [InlineData("train --telemetry loud", "adan train", "'loud'")]
     [InlineData("launch -- train", "adan launch", "'-n' is required")]
     [InlineData("launch -n 0 -- train", "adan launch", "-n 0")]
+    [InlineData("launch -n 1 --coordinator nope -- train", "adan launch", "'nope' is not an http:// or https:// URL")]
+    [InlineData("launch -n 1 --heartbeat-timeout NaN -- train", "adan launch", "at most 86400")]
     [InlineData("bench zero --stage 3", "adan bench zero", "'3'")]
     [InlineData("bench optimizer --params 0", "adan bench optimizer", "--params")]
     [InlineData("bench", "adan bench", "Required command")]

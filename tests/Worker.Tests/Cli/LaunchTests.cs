@@ -82,6 +82,33 @@ public class LaunchTests
     }
 
     [Fact]
+    public async Task LaunchJoinsAStandaloneCoordinator()
+    {
+        var dataDir = Directory.CreateTempSubdirectory("adan-cli-standalone-").FullName;
+        var token = new Dictionary<string, string> { ["ADAN_JOB_TOKEN"] = "standalone-test-token" };
+        using var coordinator = AdanCli.Start(["coordinator", "--listen", "127.0.0.1:0", "--data-dir", dataDir], token);
+        try
+        {
+            var listening = await coordinator.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(60));
+            Assert.StartsWith("listening on http://127.0.0.1:", listening);
+            var url = listening!["listening on ".Length..];
+
+            var result = AdanCli.Run(["launch", "-n", "1", "--coordinator", url, "--", "train", "--set", "model=mlp", "--set", "mlp_hidden=32",
+                "--set", "train_subset=256", "--set", "test_subset=100", "--set", "epochs=1", "--set", "resume=none",
+                "--set", $"run_dir={Path.Combine(dataDir, "run")}"], environment: token);
+
+            Assert.True(result.ExitCode == 0, result.Describe());
+            Assert.StartsWith("summary: ", result.StdoutLines[^1]);
+        }
+        finally
+        {
+            coordinator.Kill(entireProcessTree: true);
+            await coordinator.WaitForExitAsync();
+            Directory.Delete(dataDir, recursive: true);
+        }
+    }
+
+    [Fact]
     public void TelemetryConsoleExportsTheTrainingMetrics()
     {
         var runDir = Directory.CreateTempSubdirectory("adan-cli-otel-").FullName;
