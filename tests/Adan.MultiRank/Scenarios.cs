@@ -12,6 +12,8 @@ internal static class Scenarios
         ["collectives"] = CollectiveScenarios.Run,
         ["ddp-mlp"] = DataParallelScenarios.TrainMlp,
         ["sharded-golden"] = ShardedGoldenScenario.Run,
+        ["sharded-lamb-golden"] = ShardedLambGoldenScenario.Run,
+        ["lamb-straddle"] = LambStraddleScenario.Run,
         ["sharded-mlp"] = ShardedMlpScenario.Run,
         ["checkpoint-mlp"] = CheckpointScenario.Run,
         ["abort"] = AbortScenario.Run,

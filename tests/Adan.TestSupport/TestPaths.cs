@@ -1,6 +1,6 @@
 namespace Adan.TestSupport;
 
-/// <summary>Locations the tests read: the repository root and the golden trajectories.</summary>
+/// <summary>Locations the tests read: the repository root and the golden trajectories (Adan and LAMB).</summary>
 public static class TestPaths
 {
     public static string RepoRoot { get; } = FindRepoRoot();
@@ -10,6 +10,12 @@ public static class TestPaths
         Environment.GetEnvironmentVariable("ADAN_GOLDEN_DIR") is { Length: > 0 } dir
             ? Path.GetFullPath(dir)
             : Path.GetFullPath(Path.Combine(RepoRoot, "..", "shared", "golden", "adan"));
+
+    /// <summary>The LAMB golden directory: <c>LAMB_GOLDEN_DIR</c>, else <c>../shared/golden/lamb</c> beside the repository.</summary>
+    public static string LambGoldenDir =>
+        Environment.GetEnvironmentVariable("LAMB_GOLDEN_DIR") is { Length: > 0 } dir
+            ? Path.GetFullPath(dir)
+            : Path.GetFullPath(Path.Combine(RepoRoot, "..", "shared", "golden", "lamb"));
 
     private static string FindRepoRoot()
     {

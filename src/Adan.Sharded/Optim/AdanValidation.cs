@@ -3,7 +3,7 @@ using System.Globalization;
 namespace Adan.Sharded.Optim;
 
 /// <summary>
-/// The argument checks shared by <see cref="Adan"/> and the sharded optimizer, so both refuse the
+/// The argument checks shared by <see cref="Adan"/>, <see cref="Lamb"/> and the sharded optimizers, so both refuse the
 /// same values with the same PyTorch-style message naming the argument, its value and the range.
 /// </summary>
 internal static class AdanValidation
@@ -30,7 +30,8 @@ internal static class AdanValidation
 
     public static string Format(double value) => value.ToString("R", CultureInfo.InvariantCulture);
 
-    private static void RequireNonNegative(double value, string name, string what, string where)
+    /// <summary>Throws unless <paramref name="value"/> ≥ 0, naming the argument and the group.</summary>
+    public static void RequireNonNegative(double value, string name, string what, string where)
     {
         if (!(value >= 0))
         {
@@ -38,7 +39,8 @@ internal static class AdanValidation
         }
     }
 
-    private static void RequireBeta(double value, string name, string where)
+    /// <summary>Throws unless <paramref name="value"/> is in [0, 1), naming the argument and the group.</summary>
+    public static void RequireBeta(double value, string name, string where)
     {
         if (!(value >= 0 && value < 1))
         {

@@ -41,6 +41,9 @@ public enum OptimizerKind
 
     /// <summary>SGD with momentum, as a baseline.</summary>
     Sgd,
+
+    /// <summary>LAMB (timm's NVLAMB), with its state sharded like Adan's.</summary>
+    Lamb,
 }
 
 /// <summary>Where metrics and traces go.</summary>

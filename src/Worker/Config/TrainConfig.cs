@@ -56,18 +56,18 @@ public sealed record TrainConfig : IValidatableObject
     [Range(1, 4_096)]
     public int Accumulation { get; init; } = 1;
 
-    /// <summary><c>optimizer</c>: adan | adamw | sgd.</summary>
+    /// <summary><c>optimizer</c>: adan | adamw | sgd | lamb.</summary>
     public OptimizerKind Optimizer { get; init; } = OptimizerKind.Adan;
 
     /// <summary><c>lr</c>: peak learning rate, for a global batch of <see cref="BaseBatch"/> when <see cref="LrPolicy"/> scales it.</summary>
     [Range(0.0, 10.0, MinimumIsExclusive = true)]
     public double Lr { get; init; } = 2e-3;
 
-    /// <summary><c>beta1</c>: Adan's EMA coefficient of the gradient (AdamW's β1). Set all three with <c>betas</c>.</summary>
+    /// <summary><c>beta1</c>: Adan's EMA coefficient of the gradient (AdamW's and LAMB's β1). Set all three with <c>betas</c>.</summary>
     [Range(0, 0.999999)]
     public double Beta1 { get; init; } = 0.98;
 
-    /// <summary><c>beta2</c>: Adan's EMA coefficient of the gradient difference.</summary>
+    /// <summary><c>beta2</c>: Adan's EMA coefficient of the gradient difference (LAMB's β2, of the squared gradient; timm uses 0.999).</summary>
     [Range(0, 0.999999)]
     public double Beta2 { get; init; } = 0.92;
 
@@ -83,12 +83,18 @@ public sealed record TrainConfig : IValidatableObject
     [Range(0.0, 1.0)]
     public double WeightDecay { get; init; } = 0.02;
 
-    /// <summary><c>max_grad_norm</c>: clip the global gradient norm to this (0 = no clipping).</summary>
+    /// <summary><c>max_grad_norm</c>: clip the global gradient norm to this (0 = no clipping); LAMB divides by max(1, norm / max_grad_norm).</summary>
     [Range(0, double.PositiveInfinity)]
     public double MaxGradNorm { get; init; }
 
     /// <summary><c>no_prox</c>: Adan's weight-decay variant: true multiplies the weights by (1 - lr·wd) before the update, false divides after (proximal).</summary>
     public bool NoProx { get; init; }
+
+    /// <summary><c>trust_clip</c>: LAMB caps its trust ratio ‖w‖/‖update‖ at 1 (only for optimizer = lamb).</summary>
+    public bool TrustClip { get; init; }
+
+    /// <summary><c>always_adapt</c>: LAMB applies its trust ratio even when weight_decay is 0 (only for optimizer = lamb).</summary>
+    public bool AlwaysAdapt { get; init; }
 
     /// <summary><c>momentum</c>: SGD momentum (only for optimizer = sgd).</summary>
     [Range(0, 0.999999)]
@@ -249,7 +255,7 @@ public sealed record TrainConfig : IValidatableObject
         if (Optimizer != OptimizerKind.Adan && (CheckpointEvery > 0 || Resume is not ("none" or "latest")))
         {
             yield return new ValidationResult(
-                $"Invalid checkpoint_every/resume with optimizer {ConfigBinder.Name(Optimizer)}: sharded checkpoints hold ZeRO-sharded Adan state; " +
+                $"Invalid checkpoint_every/resume with optimizer {ConfigBinder.Name(Optimizer)}: sharded checkpoints hold ZeRO-sharded Adan state only (not LAMB's, AdamW's or SGD's); " +
                 "use optimizer=adan or set checkpoint_every=0 and resume=none.");
         }
     }

@@ -5,7 +5,7 @@ namespace Adan.Worker.Training;
 /// <summary>The optimizer side of a data-parallel step: gradient synchronisation plus the update.</summary>
 internal interface ITrainingOptimizer : IDisposable
 {
-    /// <summary>Name for logs and the run summary (adan, adamw, sgd).</summary>
+    /// <summary>Name for logs and the run summary (adan, lamb, adamw, sgd).</summary>
     string Name { get; }
 
     /// <summary>Bytes of optimizer state this rank holds.</summary>

@@ -127,6 +127,15 @@ internal sealed class TrainingSetup : IDisposable
             };
             return new ShardedAdanOptimizer(new ShardedAdan(flat, collective, options, c.MaxGradNorm, c.ZeroStage));
         }
+        if (c.Optimizer == OptimizerKind.Lamb)
+        {
+            var options = new LambGroupOptions
+            {
+                LearningRate = c.Lr, Beta1 = c.Beta1, Beta2 = c.Beta2, Eps = c.Eps, WeightDecay = c.WeightDecay, TrustClip = c.TrustClip,
+                AlwaysAdapt = c.AlwaysAdapt,
+            };
+            return new ShardedLambOptimizer(new ShardedLamb(flat, collective, options, c.MaxGradNorm, c.ZeroStage));
+        }
         var ddp = new DistributedDataParallel(flat, collective, (long)c.BucketMib * 1024 * 1024);
         var parameters = flat.Parameters;
         var elements = flat.Layout.ParameterNumel;

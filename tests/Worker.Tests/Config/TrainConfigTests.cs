@@ -118,7 +118,7 @@ public class TrainConfigTests
     [InlineData("max_grad_norm=-1", "Invalid max_grad_norm: -1; valid range is [0, inf].")]
     [InlineData("threads=", "Invalid threads in --set: ''; expected an integer in [0, 1024].")]
     [InlineData("model=transformer", "Invalid model in --set: 'transformer'; valid choices are mlp | resnet | vit | gpt.")]
-    [InlineData("optimizer=lamb", "Invalid optimizer in --set: 'lamb'; valid choices are adan | adamw | sgd.")]
+    [InlineData("optimizer=adamax", "Invalid optimizer in --set: 'adamax'; valid choices are adan | adamw | sgd | lamb.")]
     [InlineData("dataset=cifar", "Invalid dataset in --set: 'cifar'; valid choices are fashion-mnist | text.")]
     [InlineData("schedule=step", "Invalid schedule in --set: 'step'; valid choices are constant | cosine.")]
     [InlineData("lr_policy=cubic", "Invalid lr_policy in --set: 'cubic'; valid choices are none | linear | sqrt.")]

@@ -1,0 +1,71 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+
+namespace Adan.Worker.Tests.Cli;
+
+/// <summary><c>adan train --set optimizer=lamb</c> end to end, on one rank and through <c>adan launch -n 2</c>.</summary>
+public class LambTrainTests
+{
+    // LAMB's step is lr·‖w‖ per layer, so it takes a larger lr than Adan's default to move in 32 steps; β2 is LAMB's usual 0.999.
+    private static readonly string[] s_lamb =
+    [
+        "--set", "model=mlp", "--set", "train_subset=512", "--set", "test_subset=200", "--set", "epochs=1",
+        "--set", "micro_batch=16", "--set", "log_every=4", "--set", "resume=none", "--set", "checkpoint_every=0",
+        "--set", "optimizer=lamb", "--set", "lr=0.02", "--set", "beta1=0.9", "--set", "beta2=0.999", "--set", "eps=1e-6",
+        "--set", "weight_decay=0.01", "--set", "max_grad_norm=1",
+    ];
+
+    [Fact]
+    public void OneRankTrainsWithLamb()
+    {
+        var runDir = Directory.CreateTempSubdirectory("adan-cli-lamb-").FullName;
+        try
+        {
+            var result = AdanCli.Run(["train", .. s_lamb, "--set", $"run_dir={runDir}"]);
+            Assert.True(result.ExitCode == 0, result.Describe());
+            AssertLambRun(result, runDir, worldSize: 1, steps: 32);
+        }
+        finally
+        {
+            Directory.Delete(runDir, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void TwoRanksTrainWithLambThroughLaunch()
+    {
+        var runDir = Directory.CreateTempSubdirectory("adan-cli-lamb-launch-").FullName;
+        try
+        {
+            var result = AdanCli.Run(["launch", "-n", "2", "--", "train", .. s_lamb, "--set", $"run_dir={runDir}"]);
+            Assert.True(result.ExitCode == 0, result.Describe());
+            AssertLambRun(result, runDir, worldSize: 2, steps: 16);
+        }
+        finally
+        {
+            Directory.Delete(runDir, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void CheckpointingWithLambIsRefusedWithOneLine()
+    {
+        var result = AdanCli.Run(["train", "--set", "optimizer=lamb", "--set", "checkpoint_every=10"], TimeSpan.FromMinutes(1));
+        Assert.True(result.ExitCode == 2, result.Describe());
+        Assert.Contains("Invalid checkpoint_every/resume with optimizer lamb", result.Stderr);
+    }
+
+    // The loss of the last progress line is below that of the first, and summary.json names the optimizer.
+    private static void AssertLambRun(CliResult result, string runDir, int worldSize, long steps)
+    {
+        var losses = result.StdoutLines
+            .Select(l => Regex.Match(l, @"^epoch \d+ step \d+/\d+ loss (\d+\.\d+)"))
+            .Where(m => m.Success)
+            .Select(m => double.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture))
+            .ToArray();
+        Assert.True(losses.Length >= 2, $"expected at least two progress lines:\n{result.Describe()}");
+        Assert.True(losses[^1] < losses[0], $"the loss did not decrease: {string.Join(", ", losses)}");
+        var summary = TrainCommandTests.AssertSummary(result.StdoutLines, runDir, worldSize, steps, optimizer: "lamb");
+        Assert.Equal(0, summary.GetProperty("skipped_steps").GetInt64());
+    }
+}
