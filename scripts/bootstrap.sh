@@ -2,7 +2,8 @@
 # Installs the system packages the project needs, once. Does nothing when all are present.
 set -euo pipefail
 
-packages=(mpich dataset-fashion-mnist fortunes)
+# fonts-dejavu-core: the sweep plots' labels (SkiaSharp's self-contained build has no font of its own).
+packages=(mpich dataset-fashion-mnist fortunes fonts-dejavu-core)
 missing=()
 for p in "${packages[@]}"; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Adan.Worker.Commands;
+using Adan.Worker.Commands.Sweep;
 
 if (args.Length > 0 && args[0] == CoordinatorCommand.Name)
 {
@@ -13,4 +14,5 @@ root.Subcommands.Add(CoordinatorCommand.Create());
 root.Subcommands.Add(TrainCommand.Create());
 root.Subcommands.Add(LaunchCommand.Create());
 root.Subcommands.Add(CheckpointCommand.Create());
+root.Subcommands.Add(SweepCommand.Create());
 return CommandLineRunner.Run(root, args);

@@ -14,4 +14,10 @@ internal static class ExitCodes
 
     /// <summary>A usage error: an unknown option, a bad value or config, a missing argument; nothing was run.</summary>
     public const int Usage = 2;
+
+    /// <summary>Stopped by SIGINT (Ctrl-C), as shells report it (128 + 2); used by <c>adan sweep</c>, which stops cleanly.</summary>
+    public const int Interrupted = 130;
+
+    /// <summary>Stopped by SIGTERM (128 + 15); used by <c>adan sweep</c>, which stops cleanly.</summary>
+    public const int Terminated = 143;
 }

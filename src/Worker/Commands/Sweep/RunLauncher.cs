@@ -1,0 +1,141 @@
+using System.Diagnostics;
+using Adan.Worker.Progress;
+
+namespace Adan.Worker.Commands.Sweep;
+
+/// <summary>
+/// Runs one planned run as <c>adan launch -n W [--hostfile F] -- train --config FILE --set ...</c> with the same
+/// <c>adan</c> executable, logs its output to <c>output.log</c>, turns its progress lines into the loss curve and, when
+/// the sweep is stopped, ends it: SIGTERM to the launcher and every process under it, SIGKILL to what is left after
+/// <see cref="GracePeriod"/>.
+/// </summary>
+internal sealed class RunLauncher(int worldSize, FileInfo? hostfile, TimeProvider time)
+{
+    /// <summary>What the ranks and the launcher get to end on their own after SIGTERM.</summary>
+    public static readonly TimeSpan GracePeriod = TimeSpan.FromSeconds(10);
+
+    /// <summary>The stderr lines kept as a failed run's error.</summary>
+    public const int StderrLines = 8;
+
+    /// <summary>The run's log of everything the launch printed, inside its directory.</summary>
+    public const string LogFileName = "output.log";
+
+    /// <summary>The run's config file, inside its directory.</summary>
+    public const string ConfigFileName = "config.json";
+
+    /// <summary>Launches <paramref name="run"/> in <paramref name="runDirectory"/> and waits for it or for <paramref name="stop"/>.</summary>
+    /// <param name="run">The run.</param>
+    /// <param name="runDirectory">Its directory (the trainer's run_dir).</param>
+    /// <param name="progress">Called with each progress line.</param>
+    /// <param name="stop">Cancelled when the sweep is told to stop.</param>
+    public async Task<RunOutcome> RunAsync(PlannedRun run, string runDirectory, Action<TrainerProgressLine> progress, CancellationToken stop)
+    {
+        var psi = new ProcessStartInfo(Environment.ProcessPath ?? "adan")
+        {
+            UseShellExecute = false,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = true,
+        };
+        foreach (var argument in Arguments(run, runDirectory))
+        {
+            psi.ArgumentList.Add(argument);
+        }
+        // The sweep reads plain progress lines; a live display meant for a terminal would be unreadable here.
+        psi.Environment.Remove(ProgressReporterFactory.TerminalVariable);
+
+        var curve = new List<CurvePoint>();
+        var tail = new Queue<string>();
+        await using var log = new StreamWriter(Path.Combine(runDirectory, LogFileName), append: false);
+        var gate = new Lock();
+        using var process = Process.Start(psi) ?? throw new IOException($"cannot start {psi.FileName}");
+        process.StandardInput.Close();
+        var stdout = PumpAsync(process.StandardOutput, line =>
+        {
+            lock (gate)
+            {
+                log.WriteLine(line);
+            }
+            if (TrainerProgressLine.TryParse(line, out var report))
+            {
+                curve.Add(new CurvePoint(report.Step * run.Batch, report.Loss));
+                progress(report);
+            }
+        });
+        var stderr = PumpAsync(process.StandardError, line =>
+        {
+            lock (gate)
+            {
+                log.WriteLine(line);
+                tail.Enqueue(line);
+                if (tail.Count > StderrLines)
+                {
+                    tail.Dequeue();
+                }
+            }
+        });
+
+        var interrupted = false;
+        try
+        {
+            await process.WaitForExitAsync(stop);
+        }
+        catch (OperationCanceledException)
+        {
+            interrupted = true;
+            await EndAsync(process);
+        }
+        await Task.WhenAll(stdout, stderr);
+        lock (gate)
+        {
+            return new RunOutcome(process.ExitCode, interrupted, curve, [.. tail]);
+        }
+    }
+
+    /// <summary>The launcher's command line, after the executable.</summary>
+    public IReadOnlyList<string> Arguments(PlannedRun run, string runDirectory)
+    {
+        var arguments = new List<string> { "launch", "-n", worldSize.ToString(System.Globalization.CultureInfo.InvariantCulture) };
+        if (hostfile is not null)
+        {
+            arguments.AddRange(["--hostfile", hostfile.FullName]);
+        }
+        arguments.AddRange(["--", "train", "--config", Path.Combine(runDirectory, ConfigFileName)]);
+        foreach (var setting in run.Overrides.Append($"run_dir={runDirectory}"))
+        {
+            arguments.AddRange(["--set", setting]);
+        }
+        return arguments;
+    }
+
+    private async Task EndAsync(Process process)
+    {
+        var tree = ProcessTree.Descendants(process.Id).Prepend(process.Id).ToList();
+        foreach (var pid in tree)
+        {
+            Signal.Terminate(pid);
+        }
+        using var grace = new CancellationTokenSource(GracePeriod, time);
+        try
+        {
+            await process.WaitForExitAsync(grace.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            // Past the grace period: what still runs is stuck, e.g. a rank waiting in a collective for one that left.
+        }
+        foreach (var pid in tree.Concat(process.HasExited ? [] : ProcessTree.Descendants(process.Id)))
+        {
+            ProcessTree.Kill(pid);
+        }
+        await process.WaitForExitAsync();
+    }
+
+    private static async Task PumpAsync(StreamReader reader, Action<string> onLine)
+    {
+        while (await reader.ReadLineAsync() is { } line)
+        {
+            onLine(line);
+        }
+    }
+}

@@ -1,0 +1,86 @@
+namespace Adan.Worker.Commands.Sweep;
+
+/// <summary>
+/// What a sweep keeps of one run, written to <c>runs/&lt;batch&gt;-&lt;optimizer&gt;/result.json</c> as soon as the run
+/// ends (see <see cref="RunResultFile"/>); the sweep's tables, report and plots are made from these alone.
+/// </summary>
+internal sealed record RunResult
+{
+    /// <summary>The global batch.</summary>
+    public required int Batch { get; init; }
+
+    /// <summary>The optimizer's config name.</summary>
+    public required string Optimizer { get; init; }
+
+    /// <summary>How the run ended.</summary>
+    public required RunStatus Status { get; init; }
+
+    /// <summary>Ranks it ran on.</summary>
+    public required int WorldSize { get; init; }
+
+    /// <summary>Samples per rank per forward/backward.</summary>
+    public required int MicroBatch { get; init; }
+
+    /// <summary>Micro-batches per optimizer step.</summary>
+    public required int Accumulation { get; init; }
+
+    /// <summary>Optimizer steps: the trainer's count once finished, the planned count before.</summary>
+    public required long Steps { get; init; }
+
+    /// <summary>Epochs trained (the trainer's count once finished).</summary>
+    public required double Epochs { get; init; }
+
+    /// <summary>Warm-up steps passed to the trainer.</summary>
+    public required long WarmupSteps { get; init; }
+
+    /// <summary>The scaled peak learning rate.</summary>
+    public required double PeakLr { get; init; }
+
+    /// <summary>The last training loss the trainer reported.</summary>
+    public double? FinalTrainLoss { get; init; }
+
+    /// <summary>Test accuracy in [0, 1]; null for the GPT or an unfinished run.</summary>
+    public double? TestAccuracy { get; init; }
+
+    /// <summary>Mean test (validation for the GPT) loss.</summary>
+    public double? TestLoss { get; init; }
+
+    /// <summary>Wall time of the trainer's run.</summary>
+    public double? WallSeconds { get; init; }
+
+    /// <summary>Global training throughput.</summary>
+    public double? SamplesPerSecond { get; init; }
+
+    /// <summary>Why the run failed or stopped: the last lines of its stderr, or the reason.</summary>
+    public string? Error { get; init; }
+
+    /// <summary>The run's config file text; with <see cref="Overrides"/> it decides whether a finished run may be skipped.</summary>
+    public required string Config { get; init; }
+
+    /// <summary>The <c>--set</c> settings the sweep passed.</summary>
+    public required IReadOnlyList<string> Overrides { get; init; }
+
+    /// <summary>Training loss against samples seen, one point per progress line.</summary>
+    public IReadOnlyList<CurvePoint> Curve { get; init; } = [];
+
+    /// <summary>A result for <paramref name="run"/> with its plan filled in and no outcome yet.</summary>
+    public static RunResult Planned(PlannedRun run, RunStatus status) => new()
+    {
+        Batch = run.Batch,
+        Optimizer = run.Optimizer,
+        Status = status,
+        WorldSize = run.WorldSize,
+        MicroBatch = run.Decomposition.MicroBatch,
+        Accumulation = run.Decomposition.Accumulation,
+        Steps = run.Steps,
+        Epochs = 0,
+        WarmupSteps = run.WarmupSteps,
+        PeakLr = run.PeakLr,
+        Config = run.Config,
+        Overrides = run.Overrides,
+    };
+
+    /// <summary>Whether this result is a finished run of exactly <paramref name="run"/>'s plan.</summary>
+    public bool Finishes(PlannedRun run) =>
+        Status == RunStatus.Finished && Config == run.Config && Overrides.SequenceEqual(run.Overrides);
+}

@@ -1,0 +1,164 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Adan.Worker.Config;
+
+namespace Adan.Worker.Commands.Sweep;
+
+/// <summary>
+/// The sweep file: <c>{ "base": { TrainConfig keys }, "optimizers": { "adan": { keys }, "adamw": { keys }, ... } }</c>.
+/// A run's config is the base section with its optimizer's section merged over it, bound by <see cref="ConfigBinder"/>
+/// as <c>adan train</c> binds it, so a bad key or value reads the same here as there.
+/// </summary>
+/// <remarks>
+/// The keys that make one run differ from another (<see cref="SweepKeys"/>) belong to the command line, not the file:
+/// a file that set them would silently be overridden or would break the fixed sample budget.
+/// </remarks>
+internal sealed class SweepConfig
+{
+    /// <summary>The section of TrainConfig keys every run shares.</summary>
+    public const string BaseSection = "base";
+
+    /// <summary>The object of per-optimizer sections, keyed by optimizer name.</summary>
+    public const string OptimizersSection = "optimizers";
+
+    /// <summary>Keys the sweep sets for each run, and the flag that governs each.</summary>
+    public static readonly IReadOnlyDictionary<string, string> SweepKeys = new Dictionary<string, string>(StringComparer.Ordinal)
+    {
+        ["optimizer"] = "--optimizers",
+        ["micro_batch"] = "--batch-sizes and --max-micro-batch",
+        ["accumulation"] = "--batch-sizes and --max-micro-batch",
+        ["epochs"] = "--epochs",
+        ["max_steps"] = "--epochs (every run trains on the same number of samples)",
+        ["warmup_steps"] = "--warmup-epochs",
+        ["lr_policy"] = "--lr-scaling",
+        ["run_dir"] = "--out",
+    };
+
+    private static readonly JsonDocumentOptions s_documentOptions = new()
+    {
+        CommentHandling = JsonCommentHandling.Skip,
+        AllowTrailingCommas = true,
+        AllowDuplicateProperties = false,
+    };
+
+    private readonly JsonObject _base;
+    private readonly Dictionary<string, JsonObject> _optimizers;
+
+    private SweepConfig(string source, JsonObject baseSection, Dictionary<string, JsonObject> optimizers)
+    {
+        Source = source;
+        _base = baseSection;
+        _optimizers = optimizers;
+    }
+
+    /// <summary>The file the sweep was read from, as errors name it.</summary>
+    public string Source { get; }
+
+    /// <summary>Reads and checks a sweep file: its shape, no sweep-owned keys, and the base section bound alone.</summary>
+    /// <exception cref="ConfigException">The file is missing, malformed, or a section or key is invalid.</exception>
+    public static SweepConfig Load(string path)
+    {
+        if (!File.Exists(path))
+        {
+            throw new ConfigException($"Sweep config file '{path}' not found.");
+        }
+        return Parse(File.ReadAllText(path), path);
+    }
+
+    /// <summary>As <see cref="Load"/>, from the text of the file.</summary>
+    public static SweepConfig Parse(string json, string source)
+    {
+        JsonNode? node;
+        try
+        {
+            node = JsonNode.Parse(json, documentOptions: s_documentOptions);
+        }
+        catch (JsonException e)
+        {
+            throw new ConfigException($"{source} is not valid JSON: {e.Message}");
+        }
+        if (node is not JsonObject root)
+        {
+            throw new ConfigException($"{source} must hold a JSON object with \"{BaseSection}\" and \"{OptimizersSection}\".");
+        }
+        foreach (var (key, _) in root)
+        {
+            if (key is not (BaseSection or OptimizersSection))
+            {
+                throw new ConfigException($"Unknown section '{key}' in {source}; valid sections: {BaseSection}, {OptimizersSection}.");
+            }
+        }
+        var baseSection = Section(root[BaseSection], $"{source} {BaseSection}", required: false);
+        if (root[OptimizersSection] is not JsonObject optimizers)
+        {
+            throw new ConfigException($"{source} needs an \"{OptimizersSection}\" object with one section per optimizer (e.g. \"adan\": {{ \"lr\": 0.002 }}).");
+        }
+        var sections = new Dictionary<string, JsonObject>(StringComparer.Ordinal);
+        foreach (var (name, value) in optimizers)
+        {
+            sections[name] = Section(value, $"{source} {OptimizersSection}.{name}", required: true);
+        }
+        var config = new SweepConfig(source, baseSection, sections);
+        ConfigBinder.Bind(baseSection.ToJsonString(), source: $"{source} {BaseSection}");
+        return config;
+    }
+
+    /// <summary>Whether the file has a section for <paramref name="optimizer"/> (its config name).</summary>
+    public bool HasSection(string optimizer) => _optimizers.ContainsKey(optimizer);
+
+    /// <summary>
+    /// The JSON config of one optimizer's runs: the base section with the optimizer's section over it, and
+    /// <c>optimizer</c> set; a <c>betas</c> in either section is spread into beta1..beta3 first, so that the
+    /// optimizer's betas win over the base's whichever way each is spelled.
+    /// </summary>
+    public JsonObject Merged(string optimizer)
+    {
+        var merged = Expanded(_base);
+        foreach (var (key, value) in Expanded(_optimizers[optimizer]))
+        {
+            merged[key] = value?.DeepClone();
+        }
+        merged["optimizer"] = optimizer;
+        return merged;
+    }
+
+    /// <summary>Whether the merged config of <paramref name="optimizer"/> sets <paramref name="key"/> itself.</summary>
+    public bool Sets(string optimizer, string key) => _base.ContainsKey(key) || _optimizers[optimizer].ContainsKey(key);
+
+    /// <summary>Names where an optimizer's section is, for errors about it.</summary>
+    public string SectionName(string optimizer) => $"{Source} {OptimizersSection}.{optimizer}";
+
+    private static JsonObject Section(JsonNode? node, string name, bool required)
+    {
+        if (node is null && !required)
+        {
+            return [];
+        }
+        if (node is not JsonObject section)
+        {
+            throw new ConfigException($"{name} must be a JSON object of snake_case TrainConfig keys.");
+        }
+        foreach (var (key, _) in section)
+        {
+            if (SweepKeys.TryGetValue(key, out var flag))
+            {
+                throw new ConfigException($"Invalid key '{key}' in {name}: the sweep sets it per run (use {flag}).");
+            }
+        }
+        return section;
+    }
+
+    private static JsonObject Expanded(JsonObject section)
+    {
+        var copy = (JsonObject)section.DeepClone();
+        if (copy[ConfigBinder.BetasKey] is JsonArray { Count: 3 } betas)
+        {
+            copy.Remove(ConfigBinder.BetasKey);
+            for (var i = 0; i < 3; i++)
+            {
+                copy[$"beta{i + 1}"] = betas[i]?.DeepClone();
+            }
+        }
+        return copy;
+    }
+}

@@ -1,0 +1,59 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using Adan.Sharded.IO;
+
+namespace Adan.Worker.Commands.Sweep;
+
+/// <summary><c>results.json</c> and <c>results.csv</c>: one row per planned run, finished or not, in the sweep's order.</summary>
+internal static class SweepTables
+{
+    /// <summary>The CSV header; <c>error</c> is empty unless the run failed or was stopped.</summary>
+    public const string CsvHeader =
+        "batch,optimizer,steps,epochs,peak_lr,warmup_steps,final_train_loss,test_accuracy,test_loss,wall_seconds,samples_per_second,status,error";
+
+    /// <summary>The rows as a JSON array of the results without their curves, config and settings.</summary>
+    public static string Json(IEnumerable<RunResult> results) =>
+        JsonSerializer.Serialize(results.Select(r => new
+        {
+            r.Batch, r.Optimizer, r.Steps, r.Epochs, r.PeakLr, r.WarmupSteps, r.FinalTrainLoss, r.TestAccuracy, r.TestLoss,
+            r.WallSeconds, r.SamplesPerSecond, r.Status, r.WorldSize, r.MicroBatch, r.Accumulation, r.Error,
+        }), RunResultFile.Options);
+
+    /// <summary>
+    /// The rows as CSV (RFC 4180 quoting, invariant numbers, empty for a missing value); an error's lines are joined with
+    /// <c> | </c> so that each run stays one line for line-based tools.
+    /// </summary>
+    public static string Csv(IEnumerable<RunResult> results)
+    {
+        var builder = new StringBuilder().Append(CsvHeader).Append('\n');
+        foreach (var r in results)
+        {
+            string[] cells =
+            [
+                Number(r.Batch), Field(r.Optimizer), Number(r.Steps), Number(r.Epochs), Number(r.PeakLr), Number(r.WarmupSteps),
+                Number(r.FinalTrainLoss), Number(r.TestAccuracy), Number(r.TestLoss), Number(r.WallSeconds), Number(r.SamplesPerSecond),
+                Field(JsonSerializer.Serialize(r.Status, RunResultFile.Options).Trim('"')), Field(r.Error?.ReplaceLineEndings(" | ")),
+            ];
+            builder.AppendJoin(',', cells).Append('\n');
+        }
+        return builder.ToString();
+    }
+
+    /// <summary>Writes both files into <paramref name="directory"/>, each atomically.</summary>
+    public static void Write(string directory, IReadOnlyList<RunResult> results)
+    {
+        AtomicFile.WriteAllText(Path.Combine(directory, "results.json"), Json(results));
+        AtomicFile.WriteAllText(Path.Combine(directory, "results.csv"), Csv(results));
+    }
+
+    private static string Number(double? value) =>
+        value is { } v ? v.ToString("R", CultureInfo.InvariantCulture) : string.Empty;
+
+    private static string Number(long value) => value.ToString(CultureInfo.InvariantCulture);
+
+    private static string Field(string? text) =>
+        text is null ? string.Empty
+        : text.IndexOfAny([',', '"', '\n', '\r']) >= 0 ? $"\"{text.Replace("\"", "\"\"", StringComparison.Ordinal)}\""
+        : text;
+}

@@ -1,0 +1,20 @@
+using System.Globalization;
+using Adan.Worker.Progress;
+
+namespace Adan.Worker.Commands.Sweep;
+
+/// <summary>The words the plain and the live sweep displays share.</summary>
+internal static class SweepText
+{
+    /// <summary>What a run is about to do.</summary>
+    public static string Started(PlannedRun run) =>
+        string.Create(CultureInfo.InvariantCulture,
+            $"started: micro_batch {run.Decomposition.MicroBatch} × accumulation {run.Decomposition.Accumulation} × {run.WorldSize} rank(s), {run.Steps} steps, warm-up {run.WarmupSteps}, peak lr {ProgressFormat.LearningRate(run.PeakLr)}");
+
+    /// <summary>A run's progress.</summary>
+    public static string Step(TrainerProgressLine line) =>
+        string.Create(CultureInfo.InvariantCulture, $"epoch {line.Epoch} step {line.Step}/{line.TotalSteps} loss {line.Loss:F4}");
+
+    /// <summary>A run's progress and the sweep's time left.</summary>
+    public static string Progress(TrainerProgressLine line, TimeSpan? eta) => $"{Step(line)} sweep eta {ProgressFormat.Duration(eta)}";
+}

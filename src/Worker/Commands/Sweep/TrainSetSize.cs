@@ -1,0 +1,39 @@
+using Adan.Worker.Config;
+using Adan.Worker.Data;
+
+namespace Adan.Worker.Commands.Sweep;
+
+/// <summary>
+/// The number of training samples a config trains on, found the way the trainer finds it (the same files, the same
+/// <c>train_subset</c> cut), so that the sweep can turn epochs into steps before a run starts.
+/// </summary>
+internal static class TrainSetSize
+{
+    /// <summary>
+    /// Fashion-MNIST: the length of the training labels file (60 KB, read instead of the 47 MB of images); text: the
+    /// training windows of the corpus. Either capped by <c>train_subset</c>.
+    /// </summary>
+    /// <exception cref="DatasetNotFoundException">The data is not where the config says.</exception>
+    public static long Of(TrainConfig config)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        long count;
+        if (config.Dataset == DatasetKind.Text)
+        {
+            using var corpus = TextCorpus.Load(config.TextFile, config.GptContext);
+            count = corpus.Train.Count;
+        }
+        else
+        {
+            count = IdxFile.Read(FashionMnist.Resolve(config.DataDir, "train-labels-idx1-ubyte")).Shape[0];
+        }
+        return config.TrainSubset > 0 ? Math.Min(config.TrainSubset, count) : count;
+    }
+
+    /// <summary>
+    /// Optimizer steps per epoch, as the trainer's sampler counts them: each rank gets <c>⌊N / W⌋</c> samples and
+    /// drops the last partial batch.
+    /// </summary>
+    public static long StepsPerEpoch(long trainSamples, int worldSize, BatchDecomposition batch) =>
+        trainSamples / worldSize / ((long)batch.MicroBatch * batch.Accumulation);
+}

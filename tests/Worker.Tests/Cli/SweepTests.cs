@@ -1,0 +1,134 @@
+using System.Buffers.Binary;
+using System.Text.Json;
+
+namespace Adan.Worker.Tests.Cli;
+
+/// <summary>
+/// <c>adan sweep</c> as a user runs it: a tiny MLP on 512 Fashion-MNIST samples, two batch sizes, adan and adamw, one
+/// epoch; every output, the skipping of finished runs, a failing run, and usage errors.
+/// </summary>
+public class SweepTests
+{
+    private const string Tiny = """
+        { "base": { "model": "mlp", "mlp_hidden": 32, "train_subset": 512, "test_subset": 200, "base_batch": 32 },
+          "optimizers": { "adan": { "lr": 0.004 }, "adamw": { "lr": 0.002, "betas": [0.9, 0.999, 0.999] } } }
+        """;
+
+    [Fact]
+    public void ATinySweepWritesEveryOutputAndARerunSkipsTheFinishedRuns()
+    {
+        using var temp = TestFiles.CreateTempDirectory();
+        var config = Write(temp.Path, "sweep.json", Tiny);
+        var output = Path.Combine(temp.Path, "out");
+        string[] arguments = ["sweep", "--config", config, "--batch-sizes", "32,128", "--optimizers", "adan,adamw", "--epochs", "1",
+            "--out", output, "--max-micro-batch", "64", "-n", "1"];
+
+        var first = AdanCli.Run(arguments);
+        Assert.True(first.ExitCode == 0, first.Describe());
+        var rows = AssertOutputs(output, [(32, "adan"), (32, "adamw"), (128, "adan"), (128, "adamw")], batches: 2);
+        Assert.All(rows, row => Assert.Equal("finished", row.GetProperty("status").GetString()));
+        var steps = rows.Select(row => row.GetProperty("steps").GetInt64()).ToArray();
+        Assert.Equal([16, 16, 4, 4], steps);
+        // sqrt scaling from base_batch 32: batch 128 gets twice the base lr.
+        Assert.Equal(0.008, rows[2].GetProperty("peak_lr").GetDouble(), 12);
+        Assert.Equal(3, rows[2].GetProperty("warmup_steps").GetInt64());
+        var report = File.ReadAllText(Path.Combine(output, "report.md"));
+        Assert.Contains("| 32 |", report);
+        Assert.Matches("adan's test accuracy (drops|rises) by", report);
+
+        var results = Directory.GetFiles(Path.Combine(output, "runs"), "result.json", SearchOption.AllDirectories)
+            .ToDictionary(path => path, File.ReadAllText);
+        var second = AdanCli.Run(arguments);
+        Assert.True(second.ExitCode == 0, second.Describe());
+        Assert.Equal(4, second.StdoutLines.Count(line => line.EndsWith("skipped (finished earlier)", StringComparison.Ordinal)));
+        Assert.DoesNotContain(second.StdoutLines, line => line.Contains(": started", StringComparison.Ordinal));
+        Assert.All(results, pair => Assert.Equal(pair.Value, File.ReadAllText(pair.Key)));
+    }
+
+    [Fact]
+    public void AFailingRunIsRecordedWithItsErrorAndTheOthersFinishOnTwoRanks()
+    {
+        using var temp = TestFiles.CreateTempDirectory();
+        // Valid as a config, so the sweep plans it; the trainer fails at run time: there is no checkpoint to resume.
+        var config = Write(temp.Path, "sweep.json", Tiny.Replace("\"lr\": 0.004", "\"lr\": 0.004, \"resume\": \"/nonexistent/checkpoint\"", StringComparison.Ordinal));
+        var output = Path.Combine(temp.Path, "out");
+        string[] arguments = ["sweep", "--config", config, "--batch-sizes", "64", "--optimizers", "adan,adamw", "--epochs", "1",
+            "--out", output, "-n", "2"];
+
+        var result = AdanCli.Run(arguments);
+        Assert.True(result.ExitCode == 1, result.Describe());
+        Assert.Matches("(?m)^adan sweep: 1 run\\(s\\) failed: 64-adan", result.Stderr);
+        var rows = AssertOutputs(output, [(64, "adan"), (64, "adamw")], batches: 1);
+        Assert.Equal("failed", rows[0].GetProperty("status").GetString());
+        Assert.Contains("/nonexistent/checkpoint", rows[0].GetProperty("error").GetString());
+        Assert.Equal("finished", rows[1].GetProperty("status").GetString());
+        // 512 samples over 2 ranks in batches of 2 × 32.
+        Assert.Equal(8, rows[1].GetProperty("steps").GetInt64());
+
+        var again = AdanCli.Run(arguments);
+        Assert.True(again.ExitCode == 1, again.Describe());
+        Assert.Contains(again.StdoutLines, line => line.StartsWith("[1/2] 64-adan: started", StringComparison.Ordinal));
+        Assert.Contains("[2/2] 64-adamw: skipped (finished earlier)", again.StdoutLines);
+    }
+
+    [Theory]
+    [InlineData("--batch-sizes ,", "--batch-sizes")]
+    [InlineData("--optimizers adan,rmsprop", "rmsprop")]
+    [InlineData("--batch-sizes 33 -n 2", "--batch-sizes 33: not reachable with -n 2")]
+    [InlineData("--lr-scaling cubic", "cubic")]
+    public void ABadFlagIsOneLineAndExitCodeTwo(string change, string named)
+    {
+        using var temp = TestFiles.CreateTempDirectory();
+        var config = Write(temp.Path, "sweep.json", Tiny);
+        var flags = new Dictionary<string, string>
+        {
+            ["--config"] = config, ["--batch-sizes"] = "32", ["--optimizers"] = "adan", ["--epochs"] = "1", ["--out"] = Path.Combine(temp.Path, "out"),
+        };
+        var changes = change.Split(' ');
+        for (var i = 0; i < changes.Length; i += 2)
+        {
+            flags[changes[i]] = changes[i + 1];
+        }
+        var result = AdanCli.Run(["sweep", .. flags.SelectMany(pair => new[] { pair.Key, pair.Value })], TimeSpan.FromMinutes(1));
+        Assert.True(result.ExitCode == 2, result.Describe());
+        var line = Assert.Single(result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith("adan sweep: ", line);
+        Assert.Contains(named, line);
+        Assert.False(Directory.Exists(Path.Combine(temp.Path, "out")), "nothing may run after a usage error");
+    }
+
+    /// <summary>Checks results.json, results.csv, report.md and both PNGs; returns the JSON rows.</summary>
+    private static JsonElement[] AssertOutputs(string output, (int Batch, string Optimizer)[] runs, int batches)
+    {
+        var rows = JsonDocument.Parse(File.ReadAllText(Path.Combine(output, "results.json"))).RootElement.EnumerateArray().Select(r => r.Clone()).ToArray();
+        Assert.Equal(runs, rows.Select(r => (r.GetProperty("batch").GetInt32(), r.GetProperty("optimizer").GetString()!)).ToArray());
+        var csv = File.ReadAllLines(Path.Combine(output, "results.csv"));
+        Assert.StartsWith("batch,optimizer,steps,epochs,peak_lr,warmup_steps,final_train_loss,test_accuracy,test_loss,wall_seconds,samples_per_second,status", csv[0]);
+        Assert.Equal(runs.Length + 1, csv.Length);
+        for (var i = 0; i < runs.Length; i++)
+        {
+            Assert.StartsWith($"{runs[i].Batch},{runs[i].Optimizer},{rows[i].GetProperty("steps").GetInt64()},", csv[i + 1]);
+            Assert.Contains($",{rows[i].GetProperty("status").GetString()},", csv[i + 1]);
+        }
+        Assert.True(File.Exists(Path.Combine(output, "report.md")));
+        Assert.Equal((800, 500), PngSize(Path.Combine(output, "accuracy_vs_batch.png")));
+        Assert.Equal((500 * Math.Min(batches, 2), 360 * ((batches + 1) / 2)), PngSize(Path.Combine(output, "loss_curves.png")));
+        return rows;
+    }
+
+    /// <summary>Width and height from the PNG's IHDR chunk, after checking the signature.</summary>
+    private static (int Width, int Height) PngSize(string path)
+    {
+        var bytes = File.ReadAllBytes(path);
+        Assert.Equal(new byte[] { 0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A }, bytes[..8]);
+        Assert.Equal("IHDR", System.Text.Encoding.ASCII.GetString(bytes, 12, 4));
+        return (BinaryPrimitives.ReadInt32BigEndian(bytes.AsSpan(16)), BinaryPrimitives.ReadInt32BigEndian(bytes.AsSpan(20)));
+    }
+
+    private static string Write(string directory, string name, string text)
+    {
+        var path = Path.Combine(directory, name);
+        File.WriteAllText(path, text);
+        return path;
+    }
+}
