@@ -53,7 +53,8 @@ internal static class SweepPlots
         plot.XLabel("global batch (log2 scale)");
         plot.YLabel(metric.Unit.Length > 0 ? $"{metric.Name} ({metric.Unit})" : metric.Name);
         plot.Title($"{metric.Name} against batch size");
-        plot.ShowLegend();
+        // Outside the data area: the lines end low on the right for accuracy and high for loss, where a legend inside would hide them.
+        plot.ShowLegend(Edge.Right);
         return plot.GetImageBytes(MetricWidth, MetricHeight, ImageFormat.Png);
     }
 
