@@ -84,8 +84,10 @@ internal static class SweepCommand
             progress.Start(runs.Count);
             var directories = runs.Select(run => Path.Combine(output.FullName, RunsDirectory, run.Name)).ToList();
             var earlier = directories.Select(RunResultFile.Read).ToList();
-            var stepsToDo = runs.Where((run, i) => earlier[i]?.Finishes(run) != true).Sum(run => run.Steps);
-            var stepsDone = 0L;
+            // The ETA counts samples, not steps: every run has the same sample budget, while its steps shrink as its
+            // batch grows (a step-based ETA was off by 3x across a 256..8192 sweep).
+            var samplesToDo = runs.Where((run, i) => earlier[i]?.Finishes(run) != true).Sum(run => run.Samples);
+            var samplesDone = 0L;
             var started = TimeProvider.System.GetTimestamp();
             for (var i = 0; i < runs.Count; i++)
             {
@@ -102,10 +104,10 @@ internal static class SweepCommand
                     continue;
                 }
                 progress.RunStarted(i + 1, run);
-                var done = stepsDone;
+                var done = samplesDone;
                 var result = RunOne(launcher, run, directories[i], line => progress.RunProgress(line,
-                    ProgressFormat.Eta(TimeProvider.System.GetElapsedTime(started), done + line.Step, stepsToDo - done - line.Step)), stop.Token);
-                stepsDone += run.Steps;
+                    ProgressFormat.Eta(TimeProvider.System.GetElapsedTime(started), done + line.Step * run.Batch, samplesToDo - done - line.Step * run.Batch)), stop.Token);
+                samplesDone += run.Samples;
                 RunResultFile.Write(directories[i], result);
                 results.Add(result);
                 progress.RunEnded(i + 1, run, Describe(result, stoppedBy));
