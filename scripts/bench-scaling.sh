@@ -109,7 +109,7 @@ for c in "${configs[@]}"; do
 done
 
 w1_stage_for() { if [[ " $W1_STAGES " == *" $1 "* ]]; then echo "$1"; else echo "${W1_STAGES%% *}"; fi; }
-eff_json=() ratio_json=() table=()
+eff_json=() ratio_json=()
 for model in mlp resnet; do
     for stage in 1 2; do
         s1=$(w1_stage_for "$stage")
