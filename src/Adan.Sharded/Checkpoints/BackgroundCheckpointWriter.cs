@@ -31,7 +31,8 @@ namespace Adan.Sharded.Checkpoints;
 /// </list>
 /// <para>
 /// A rank that dies before the commit leaves no manifest, so the previous checkpoint stays the latest, as with a
-/// synchronous save. The staging memory (20 bytes per shard element, see <see cref="StagingBytes"/>) is allocated and
+/// synchronous save. The staging memory (20 bytes per shard element and the header, see <see cref="StagingBytes"/>) holds the shard
+/// file's image, which is written from there with direct I/O, and is allocated and
 /// touched in the constructor: first touch of fresh memory is about ten times slower than copying into memory
 /// already mapped on the machines this runs on, which would make the first save's pause ten times longer.
 /// </para>
@@ -42,6 +43,7 @@ public sealed class BackgroundCheckpointWriter : IDisposable
     private readonly ICollective _collective;
     private readonly ShardedAdan _adan;
     private readonly IntPtr _staging;
+    private readonly long _dataBytes;
     private Pending? _pending;
     private bool _disposed;
 
@@ -56,7 +58,11 @@ public sealed class BackgroundCheckpointWriter : IDisposable
         _writer = new CheckpointWriter(catalog, collective, faults);
         _collective = collective;
         _adan = adan;
-        StagingBytes = 5 * adan.Flat.Layout.ShardSize * sizeof(float);
+        _dataBytes = 5 * adan.Flat.Layout.ShardSize * sizeof(float);
+        // Room for the whole file image, so it is written straight from here: the longest header (any step), the
+        // data, and the padding of the last direct write.
+        var header = CheckpointWriter.ShardHeader(adan, collective.Rank, collective.WorldSize, long.MaxValue).Length;
+        StagingBytes = (header + _dataBytes + 2L * DirectFile.Alignment - 1) / DirectFile.Alignment * DirectFile.Alignment;
         _staging = AllocateTouched(StagingBytes);
     }
 
@@ -86,9 +92,11 @@ public sealed class BackgroundCheckpointWriter : IDisposable
         // The manifest's optimizer state and the shard bytes are taken at the same step boundary.
         var manifest = CheckpointWriter.BuildManifest(_adan, step, worldSize, progress);
         var save = new CheckpointWriter.LocalSave(step, CheckpointWriter.ShardHeader(_adan, rank, worldSize, step));
-        Stage(CheckpointWriter.LiveShard(_adan, rank), _staging);
-        IReadOnlyList<(IntPtr, long)> staged = [(_staging, StagingBytes)];
-        var writing = Task.Factory.StartNew(() => _writer.WriteAndReportAsync(save, staged, cancellationToken).GetAwaiter().GetResult(),
+        // The staging memory holds the file image: header, then the five slices.
+        Marshal.Copy(save.Header, 0, _staging, save.Header.Length);
+        Stage(CheckpointWriter.LiveShard(_adan, rank), _staging + save.Header.Length);
+        var length = save.Header.Length + _dataBytes;
+        var writing = Task.Factory.StartNew(() => _writer.WriteImageAndReportAsync(save, _staging, length, cancellationToken).GetAwaiter().GetResult(),
             CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
         _pending = new Pending(save, manifest, writing);
         return committed;

@@ -16,10 +16,11 @@ namespace Adan.Sharded.Checkpoints;
 /// </summary>
 /// <remarks>
 /// <para>
-/// Saving is synchronous and blocks training: <see cref="SaveAsync"/> returns only after this rank's shard is written,
+/// <see cref="SaveAsync"/> is synchronous and blocks training: it returns only after this rank's shard is written,
 /// fsynced and reported and the manifest is committed, and the next step must not start before it returns, because
-/// the shard is written straight from the live parameter and state tensors (no snapshot copy: that would double the
-/// optimizer memory ZeRO saves) and the next step updates them in place.
+/// the shard is written straight from the live parameter and state tensors and the next step updates them in place.
+/// <see cref="BackgroundCheckpointWriter"/> writes the same files from a staging copy while training goes on, at the
+/// cost of that copy's memory; it uses this type's pieces (write and report, exchange, commit).
 /// </para>
 /// <para>
 /// The files do not depend on the ZeRO stage: with stage 0 (replicated state) each rank slices the range a ZeRO-1
@@ -89,7 +90,19 @@ public sealed class CheckpointWriter
     /// order) and report it; a failure is kept in <paramref name="save"/> for the exchange, never thrown, so every rank
     /// still reaches the collective.
     /// </summary>
-    internal async Task WriteAndReportAsync(LocalSave save, IReadOnlyList<(IntPtr Data, long Bytes)> data, CancellationToken cancellationToken)
+    internal Task WriteAndReportAsync(LocalSave save, IReadOnlyList<(IntPtr Data, long Bytes)> data, CancellationToken cancellationToken) =>
+        WriteAndReportAsync(save, save.Header.Length + data.Sum(d => d.Bytes), (path, killAfter) => WriteSlices(path, killAfter, save.Header, data),
+            cancellationToken);
+
+    /// <summary>
+    /// As <see cref="WriteAndReportAsync(LocalSave, IReadOnlyList{ValueTuple{IntPtr, long}}, CancellationToken)"/>, for a
+    /// file image (header and data) already laid out in aligned memory, which is written straight from there.
+    /// </summary>
+    internal Task WriteImageAndReportAsync(LocalSave save, IntPtr image, long length, CancellationToken cancellationToken) =>
+        WriteAndReportAsync(save, length, (path, killAfter) => HashingFileWriter.WriteImage(path, image, length, killAfter), cancellationToken);
+
+    private async Task WriteAndReportAsync(LocalSave save, long fileBytes, Func<string, long, (long Bytes, string Sha256)> writeFile,
+        CancellationToken cancellationToken)
     {
         try
         {
@@ -97,7 +110,7 @@ public sealed class CheckpointWriter
             CheckpointShard shard;
             using (var write = ShardedTelemetry.ActivitySource.StartActivity("checkpoint.write"))
             {
-                shard = WriteShard(save.Ticket.Directory, save.Header, data);
+                shard = WriteShard(save.Ticket.Directory, fileBytes, writeFile);
                 write?.SetTag("bytes", shard.Bytes);
             }
             await _catalog.ReportShardAsync(save.Ticket, shard, cancellationToken).ConfigureAwait(false);
@@ -256,24 +269,27 @@ public sealed class CheckpointWriter
         return slices;
     }
 
-    private CheckpointShard WriteShard(string directory, byte[] header, IReadOnlyList<(IntPtr Data, long Bytes)> data)
+    /// <summary>Writes the shard file with <paramref name="writeFile"/> (path, kill-after bytes) and makes its directory entry durable.</summary>
+    private CheckpointShard WriteShard(string directory, long fileBytes, Func<string, long, (long Bytes, string Sha256)> writeFile)
     {
         int rank = _collective.Rank, worldSize = _collective.WorldSize;
         var fileName = CheckpointFiles.ShardFileName(rank, worldSize);
-        var total = header.Length + data.Sum(d => d.Bytes);
-        var killAfter = _faults?.KillAfterBytes(rank, total) ?? -1;
-        (long Bytes, string Sha256) written;
-        using (var writer = new HashingFileWriter(Path.Combine(directory, fileName), killAfter))
-        {
-            writer.Write(header);
-            foreach (var (pointer, bytes) in data)
-            {
-                writer.Write(pointer, bytes);
-            }
-            written = writer.Complete();
-        }
+        var killAfter = _faults?.KillAfterBytes(rank, fileBytes) ?? -1;
+        var written = writeFile(Path.Combine(directory, fileName), killAfter);
         // The file's directory entry must be durable before the shard is reported as written.
         AtomicFile.SyncDirectory(directory);
         return new CheckpointShard(rank, fileName, written.Bytes, written.Sha256);
+    }
+
+    /// <summary>Writes the header, then the slices, through a ring of staging slots.</summary>
+    private static (long Bytes, string Sha256) WriteSlices(string path, long killAfter, byte[] header, IReadOnlyList<(IntPtr Data, long Bytes)> data)
+    {
+        using var writer = new HashingFileWriter(path, killAfter);
+        writer.Write(header);
+        foreach (var (pointer, bytes) in data)
+        {
+            writer.Write(pointer, bytes);
+        }
+        return writer.Complete();
     }
 }
