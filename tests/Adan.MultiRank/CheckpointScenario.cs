@@ -14,8 +14,10 @@ namespace Adan.MultiRank;
 /// Trains the MLP of <see cref="MlpProblem"/> with <see cref="ShardedAdan"/> on W ranks up to STEPS, saving a sharded
 /// checkpoint under ROOT after each step listed in SAVES, or first resuming from ROOT's latest checkpoint. Rank 0
 /// writes the first step run, the losses from there and the final parameters to OUTPUT. With CRASH_AT, rank 1 kills
-/// itself halfway through writing its shard of that step (fault injection through <see cref="ICheckpointFaults"/>).
-/// Arguments: STAGE STEPS ROOT SAVES(comma list or -) RESUME(0|1) OUTPUT [CRASH_AT].
+/// itself halfway through writing its shard of that step (fault injection through <see cref="ICheckpointFaults"/>; -1:
+/// none). With ASYNC 1 the saves go through <see cref="BackgroundCheckpointWriter"/> as the trainer's do: a poll after
+/// every step, a save started at each listed step, the last one completed after training.
+/// Arguments: STAGE STEPS ROOT SAVES(comma list or -) RESUME(0|1) OUTPUT [CRASH_AT [ASYNC(0|1)]].
 /// </summary>
 internal static class CheckpointScenario
 {
@@ -29,12 +31,15 @@ internal static class CheckpointScenario
         var saves = args[3] == "-" ? [] : args[3].Split(',').Select(s => long.Parse(s, CultureInfo.InvariantCulture)).ToHashSet();
         var resume = args[4] == "1";
         var crashAt = args.Length > 6 ? long.Parse(args[6], CultureInfo.InvariantCulture) : -1;
+        var background = args.Length > 7 && args[7] == "1";
         set_num_threads(1);
         using var c = new MpiCollective();
         using var model = MlpProblem.Model();
         using var flat = FlatParameters.FromModule(model, c.WorldSize);
         using var adan = new ShardedAdan(flat, c, MlpProblem.Options(), stage: stage);
         var catalog = new LocalCheckpointCatalog(root);
+        var fault = new KillRankHalfway(1) { Armed = !background };
+        using var writer = background ? new BackgroundCheckpointWriter(catalog, c, adan, fault) : null;
         var local = MlpProblem.GlobalBatch / c.WorldSize;
 
         long start = 0;
@@ -60,14 +65,28 @@ internal static class CheckpointScenario
                 losses.Add(c.AllReduce(loss.item<float>(), ReduceOp.Average));
                 Check.That(adan.Step(), "a finite step was skipped");
             }
+            writer?.PollAsync().GetAwaiter().GetResult();
             if (saves.Contains(step + 1))
             {
-                var writer = new CheckpointWriter(catalog, c, step + 1 == crashAt ? new KillRankHalfway(1) : null);
                 var progress = new TrainingProgress(step + 1, new SamplerPosition(0, step + 1),
                     new Dictionary<string, long> { ["torch"] = 11, ["data"] = 5000 }, new JsonObject { ["model"] = ModelName });
-                writer.SaveAsync(adan, step + 1, progress).GetAwaiter().GetResult();
+                if (writer is null)
+                {
+                    new CheckpointWriter(catalog, c, step + 1 == crashAt ? fault : null).SaveAsync(adan, step + 1, progress).GetAwaiter().GetResult();
+                }
+                else
+                {
+                    if (step + 1 == crashAt)
+                    {
+                        // Armed only once the previous save is written, so the victim dies inside this step's background write.
+                        writer.CompleteAsync().GetAwaiter().GetResult();
+                        fault.Armed = true;
+                    }
+                    writer.StartAsync(step + 1, progress).GetAwaiter().GetResult();
+                }
             }
         }
+        writer?.CompleteAsync().GetAwaiter().GetResult();
         if (c.Rank == 0)
         {
             File.WriteAllText(args[5], JsonSerializer.Serialize(new
@@ -85,9 +104,12 @@ internal static class CheckpointScenario
         return 0;
     }
 
-    /// <summary>Kills <paramref name="victim"/> once half of its shard file is written.</summary>
+    /// <summary>Kills <paramref name="victim"/> once half of its shard file is written, in the saves made while armed.</summary>
     private sealed class KillRankHalfway(int victim) : ICheckpointFaults
     {
-        public long? KillAfterBytes(int rank, long shardBytes) => rank == victim ? shardBytes / 2 : null;
+        /// <summary>The synchronous writer gets the fault only for the crash step; the background one holds it throughout.</summary>
+        public bool Armed { get; set; }
+
+        public long? KillAfterBytes(int rank, long shardBytes) => rank == victim && Armed ? shardBytes / 2 : null;
     }
 }

@@ -16,10 +16,11 @@ namespace Adan.Sharded.Checkpoints;
 /// </summary>
 /// <remarks>
 /// <para>
-/// Saving is synchronous and blocks training: <see cref="SaveAsync"/> returns only after this rank's shard is written,
+/// <see cref="SaveAsync"/> is synchronous and blocks training: it returns only after this rank's shard is written,
 /// fsynced and reported and the manifest is committed, and the next step must not start before it returns, because
-/// the shard is written straight from the live parameter and state tensors (no snapshot copy: that would double the
-/// optimizer memory ZeRO saves) and the next step updates them in place.
+/// the shard is written straight from the live parameter and state tensors and the next step updates them in place.
+/// <see cref="BackgroundCheckpointWriter"/> writes the same files from a staging copy while training goes on, at the
+/// cost of that copy's memory; it uses this type's pieces (write and report, exchange, commit).
 /// </para>
 /// <para>
 /// The files do not depend on the ZeRO stage: with stage 0 (replicated state) each rank slices the range a ZeRO-1
@@ -61,23 +62,81 @@ public sealed class CheckpointWriter
     {
         ArgumentNullException.ThrowIfNull(adan);
         ArgumentNullException.ThrowIfNull(progress);
-        int rank = _collective.Rank, worldSize = _collective.WorldSize;
-        var manifest = BuildManifest(adan, step, worldSize, progress);
+        var manifest = BuildManifest(adan, step, _collective.WorldSize, progress);
+        var save = new LocalSave(step, ShardHeader(adan, _collective.Rank, _collective.WorldSize, step));
+        await WriteAndReportAsync(save, LiveShard(adan, _collective.Rank), cancellationToken).ConfigureAwait(false);
+        // Ranks finish their shards at different times; those done first wait without taking a core from the rest.
+        _collective.SleepingBarrier();
+        var exchange = Exchange(save, done: true);
+        return await CommitAsync(save, manifest, exchange, cancellationToken).ConfigureAwait(false);
+    }
 
-        // Slot r holds rank r's size and checksum (4 longs); the last slot counts ranks that failed.
-        var exchange = new long[worldSize * 5 + 1];
-        CheckpointTicket? ticket = null;
-        string? failure = null;
+    /// <summary>One rank's part of a save up to the exchange: its ticket, its durable shard or why it has none.</summary>
+    internal sealed class LocalSave(long step, byte[] header)
+    {
+        public long Step { get; } = step;
+
+        public byte[] Header { get; } = header;
+
+        public CheckpointTicket? Ticket { get; set; }
+
+        public CheckpointShard? Shard { get; set; }
+
+        public string? Failure { get; set; }
+    }
+
+    /// <summary>
+    /// Begin, write + fsync this rank's shard (the header, then <paramref name="data"/>: the five tensors' slices, in
+    /// order) and report it; a failure is kept in <paramref name="save"/> for the exchange, never thrown, so every rank
+    /// still reaches the collective.
+    /// </summary>
+    internal Task WriteAndReportAsync(LocalSave save, IReadOnlyList<(IntPtr Data, long Bytes)> data, CancellationToken cancellationToken) =>
+        WriteAndReportAsync(save, save.Header.Length + data.Sum(d => d.Bytes), (path, killAfter) => WriteSlices(path, killAfter, save.Header, data),
+            cancellationToken);
+
+    /// <summary>
+    /// As <see cref="WriteAndReportAsync(LocalSave, IReadOnlyList{ValueTuple{IntPtr, long}}, CancellationToken)"/>, for a
+    /// file image (header and data) already laid out in aligned memory, which is written straight from there.
+    /// </summary>
+    internal Task WriteImageAndReportAsync(LocalSave save, IntPtr image, long length, CancellationToken cancellationToken) =>
+        WriteAndReportAsync(save, length, (path, killAfter) => HashingFileWriter.WriteImage(path, image, length, killAfter), cancellationToken);
+
+    private async Task WriteAndReportAsync(LocalSave save, long fileBytes, Func<string, long, (long Bytes, string Sha256)> writeFile,
+        CancellationToken cancellationToken)
+    {
         try
         {
-            ticket = await _catalog.BeginAsync(step, cancellationToken).ConfigureAwait(false);
+            save.Ticket = await _catalog.BeginAsync(save.Step, cancellationToken).ConfigureAwait(false);
             CheckpointShard shard;
             using (var write = ShardedTelemetry.ActivitySource.StartActivity("checkpoint.write"))
             {
-                shard = WriteShard(ticket.Directory, adan, rank, worldSize, step);
+                shard = WriteShard(save.Ticket.Directory, fileBytes, writeFile);
                 write?.SetTag("bytes", shard.Bytes);
             }
-            await _catalog.ReportShardAsync(ticket, shard, cancellationToken).ConfigureAwait(false);
+            await _catalog.ReportShardAsync(save.Ticket, shard, cancellationToken).ConfigureAwait(false);
+            save.Shard = shard;
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            save.Failure = e.Message;
+        }
+    }
+
+    /// <summary>
+    /// The all-reduce that tells every rank every shard's size and checksum, how many ranks failed (<c>[^2]</c>) and
+    /// how many are not done writing (<c>[^1]</c>): slot r holds rank r's size and checksum (5 longs).
+    /// </summary>
+    /// <remarks>Collective: every rank must call. Every rank gets the same array, so all decide alike.</remarks>
+    internal long[] Exchange(LocalSave save, bool done)
+    {
+        var exchange = new long[_collective.WorldSize * 5 + 2];
+        var rank = _collective.Rank;
+        if (!done)
+        {
+            exchange[^1] = 1;
+        }
+        else if (save.Shard is { } shard)
+        {
             exchange[rank * 5] = shard.Bytes;
             var sha = Convert.FromHexString(shard.Sha256);
             for (var i = 0; i < 4; i++)
@@ -85,23 +144,32 @@ public sealed class CheckpointWriter
                 exchange[rank * 5 + 1 + i] = BitConverter.ToInt64(sha, i * 8);
             }
         }
-        catch (Exception e) when (e is not OperationCanceledException)
+        else
         {
-            failure = e.Message;
-            exchange[^1] = 1;
+            exchange[^2] = 1;
         }
-        // Ranks finish their shards at different times; those done first wait without taking a core from the rest.
-        _collective.SleepingBarrier();
         _collective.AllReduce(exchange.AsSpan(), ReduceOp.Sum);
-        if (exchange[^1] > 0)
+        return exchange;
+    }
+
+    /// <summary>
+    /// After an <see cref="Exchange"/> in which every rank was done: aborts when a rank failed, else rank 0 commits the
+    /// manifest with the exchanged shard list and one more all-reduce tells every rank whether it did.
+    /// </summary>
+    /// <remarks>Collective: every rank must call.</remarks>
+    internal async Task<CheckpointManifest> CommitAsync(LocalSave save, CheckpointManifest manifest, long[] exchange, CancellationToken cancellationToken)
+    {
+        int rank = _collective.Rank, worldSize = _collective.WorldSize;
+        var step = save.Step;
+        if (exchange[^2] > 0)
         {
-            if (rank == 0 && ticket is not null)
+            if (rank == 0 && save.Ticket is not null)
             {
-                await _catalog.AbortAsync(ticket, $"{exchange[^1]} rank(s) failed to write their shard", cancellationToken).ConfigureAwait(false);
+                await _catalog.AbortAsync(save.Ticket, $"{exchange[^2]} rank(s) failed to write their shard", cancellationToken).ConfigureAwait(false);
             }
-            throw new CheckpointException(failure is not null
-                ? $"rank {rank} could not save step {step}: {failure}"
-                : $"step {step} was not saved: {exchange[^1]} other rank(s) failed to write their shard; the previous checkpoint stays the latest.");
+            throw new CheckpointException(save.Failure is not null
+                ? $"rank {rank} could not save step {step}: {save.Failure}"
+                : $"step {step} was not saved: {exchange[^2]} other rank(s) failed to write their shard; the previous checkpoint stays the latest.");
         }
 
         var shards = new CheckpointShard[worldSize];
@@ -116,9 +184,10 @@ public sealed class CheckpointWriter
         }
         manifest = manifest with { Shards = shards };
 
+        string? failure = null;
         if (rank == 0)
         {
-            failure = await CommitAsync(ticket!, manifest, cancellationToken).ConfigureAwait(false);
+            failure = await CommitManifestAsync(save.Ticket!, manifest, cancellationToken).ConfigureAwait(false);
         }
         // Nobody returns before the commit is decided, so Latest is consistent on every rank afterwards.
         if (_collective.AllReduce(failure is null ? 0.0 : 1.0, ReduceOp.Max) > 0)
@@ -132,7 +201,7 @@ public sealed class CheckpointWriter
 
     /// <summary>Rank 0's commit of the manifest; returns why it failed, or null.</summary>
     /// <remarks>The one place the manifest is handed to the catalogue, so a change of the catalogue's commit signature stays here.</remarks>
-    private async Task<string?> CommitAsync(CheckpointTicket ticket, CheckpointManifest manifest, CancellationToken cancellationToken)
+    private async Task<string?> CommitManifestAsync(CheckpointTicket ticket, CheckpointManifest manifest, CancellationToken cancellationToken)
     {
         using var commit = ShardedTelemetry.ActivitySource.StartActivity("checkpoint.commit");
         try
@@ -146,7 +215,7 @@ public sealed class CheckpointWriter
         }
     }
 
-    private static CheckpointManifest BuildManifest(ShardedAdan adan, long step, int worldSize, TrainingProgress progress) => new()
+    internal static CheckpointManifest BuildManifest(ShardedAdan adan, long step, int worldSize, TrainingProgress progress) => new()
     {
         Step = step,
         WorldSize = worldSize,
@@ -161,7 +230,26 @@ public sealed class CheckpointWriter
         Extra = progress.Extra is null ? [] : (System.Text.Json.Nodes.JsonObject)progress.Extra.DeepClone(),
     };
 
-    private CheckpointShard WriteShard(string directory, ShardedAdan adan, int rank, int worldSize, long step)
+    /// <summary>The shard file's safetensors header for this rank's slice at <paramref name="step"/>.</summary>
+    internal static byte[] ShardHeader(ShardedAdan adan, int rank, int worldSize, long step)
+    {
+        var layout = adan.Flat.Layout;
+        return SafetensorsHeader.ForFloat32(CheckpointManifest.ShardTensorNames.Select(n => (n, new[] { layout.ShardSize })),
+            new Dictionary<string, string>
+            {
+                ["format"] = "pt",
+                ["adan.step"] = step.ToString(CultureInfo.InvariantCulture),
+                ["adan.rank"] = rank.ToString(CultureInfo.InvariantCulture),
+                ["adan.world_size"] = worldSize.ToString(CultureInfo.InvariantCulture),
+                ["adan.flat_start"] = layout.ShardStart(rank).ToString(CultureInfo.InvariantCulture),
+            });
+    }
+
+    /// <summary>
+    /// This rank's slices of the live parameters and four state buffers, in file order. Stage 0 keeps whole buffers:
+    /// the range a ZeRO-1 rank would own is sliced out, so files never depend on the stage.
+    /// </summary>
+    internal static IReadOnlyList<(IntPtr Data, long Bytes)> LiveShard(ShardedAdan adan, int rank)
     {
         if (!BitConverter.IsLittleEndian)
         {
@@ -169,36 +257,39 @@ public sealed class CheckpointWriter
         }
         var layout = adan.Flat.Layout;
         var start = layout.ShardStart(rank);
-        var length = layout.ShardSize;
-        var fileName = CheckpointFiles.ShardFileName(rank, worldSize);
-        var header = SafetensorsHeader.ForFloat32(CheckpointManifest.ShardTensorNames.Select(n => (n, new[] { length })),
-            new Dictionary<string, string>
-            {
-                ["format"] = "pt",
-                ["adan.step"] = step.ToString(CultureInfo.InvariantCulture),
-                ["adan.rank"] = rank.ToString(CultureInfo.InvariantCulture),
-                ["adan.world_size"] = worldSize.ToString(CultureInfo.InvariantCulture),
-                ["adan.flat_start"] = start.ToString(CultureInfo.InvariantCulture),
-            });
-        var total = header.Length + 5 * length * sizeof(float);
-        var killAfter = _faults?.KillAfterBytes(rank, total) ?? -1;
-        (long Bytes, string Sha256) written;
-        using (var writer = new HashingFileWriter(Path.Combine(directory, fileName), killAfter))
+        var bytes = layout.ShardSize * sizeof(float);
+        TensorMemory.RequireContiguousCpu(adan.Flat.Values, torch.ScalarType.Float32, "flat parameters");
+        var slices = new List<(IntPtr, long)> { (TensorMemory.DataPointer(adan.Flat.Values) + (nint)(start * sizeof(float)), bytes) };
+        foreach (var name in ShardedAdan.StateNames)
         {
-            writer.Write(header);
-            TensorMemory.RequireContiguousCpu(adan.Flat.Values, torch.ScalarType.Float32, "flat parameters");
-            writer.Write(TensorMemory.DataPointer(adan.Flat.Values) + (nint)(start * sizeof(float)), length * sizeof(float));
-            foreach (var name in ShardedAdan.StateNames)
-            {
-                var buffer = adan.StateBuffer(name);
-                TensorMemory.RequireContiguousCpu(buffer, torch.ScalarType.Float32, name);
-                // Stage 0 keeps the whole buffer: slice the range a ZeRO-1 rank would own, so files never depend on the stage.
-                writer.Write(TensorMemory.DataPointer(buffer) + (nint)((start - adan.StateStart) * sizeof(float)), length * sizeof(float));
-            }
-            written = writer.Complete();
+            var buffer = adan.StateBuffer(name);
+            TensorMemory.RequireContiguousCpu(buffer, torch.ScalarType.Float32, name);
+            slices.Add((TensorMemory.DataPointer(buffer) + (nint)((start - adan.StateStart) * sizeof(float)), bytes));
         }
+        return slices;
+    }
+
+    /// <summary>Writes the shard file with <paramref name="writeFile"/> (path, kill-after bytes) and makes its directory entry durable.</summary>
+    private CheckpointShard WriteShard(string directory, long fileBytes, Func<string, long, (long Bytes, string Sha256)> writeFile)
+    {
+        int rank = _collective.Rank, worldSize = _collective.WorldSize;
+        var fileName = CheckpointFiles.ShardFileName(rank, worldSize);
+        var killAfter = _faults?.KillAfterBytes(rank, fileBytes) ?? -1;
+        var written = writeFile(Path.Combine(directory, fileName), killAfter);
         // The file's directory entry must be durable before the shard is reported as written.
         AtomicFile.SyncDirectory(directory);
         return new CheckpointShard(rank, fileName, written.Bytes, written.Sha256);
+    }
+
+    /// <summary>Writes the header, then the slices, through a ring of staging slots.</summary>
+    private static (long Bytes, string Sha256) WriteSlices(string path, long killAfter, byte[] header, IReadOnlyList<(IntPtr Data, long Bytes)> data)
+    {
+        using var writer = new HashingFileWriter(path, killAfter);
+        writer.Write(header);
+        foreach (var (pointer, bytes) in data)
+        {
+            writer.Write(pointer, bytes);
+        }
+        return writer.Complete();
     }
 }

@@ -45,6 +45,57 @@ internal sealed unsafe class HashingFileWriter : IDisposable
         _writing = Task.Factory.StartNew(WriteQueued, TaskCreationOptions.LongRunning);
     }
 
+    /// <summary>
+    /// Writes a whole file image that already lies in aligned memory (a background save's staging memory) straight
+    /// from there with direct I/O, hashing each slot-sized chunk while the previous one is written: no copy into a
+    /// ring, which the synchronous path needs only because tensor memory is neither aligned nor its own.
+    /// </summary>
+    /// <param name="path">The file to create.</param>
+    /// <param name="image">The file's bytes, aligned to <see cref="DirectFile.Alignment"/>; the memory must extend to
+    /// <paramref name="length"/> rounded up to the alignment, and those padding bytes are overwritten with zeros.</param>
+    /// <param name="length">The file's length.</param>
+    /// <param name="crashAfterBytes">Fault injection for tests, as for the constructor (-1: never).</param>
+    /// <returns>The file's size and SHA-256 (lowercase hex), after the fsync.</returns>
+    public static (long Bytes, string Sha256) WriteImage(string path, IntPtr image, long length, long crashAfterBytes = -1)
+    {
+        if (image % DirectFile.Alignment != 0)
+        {
+            throw new ArgumentException($"the image must be aligned to {DirectFile.Alignment} bytes for direct I/O.", nameof(image));
+        }
+        var padded = (length + DirectFile.Alignment - 1) / DirectFile.Alignment * DirectFile.Alignment;
+        new Span<byte>((byte*)image + length, (int)(padded - length)).Clear();
+        using var file = DirectFile.Create(path);
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        var writing = Task.CompletedTask;
+        for (long offset = 0; offset < length; offset += SlotBytes)
+        {
+            var chunk = (int)Math.Min(SlotBytes, length - offset);
+            var start = (byte*)image + offset;
+            hash.AppendData(new ReadOnlySpan<byte>(start, chunk));
+            writing.GetAwaiter().GetResult();
+            var at = offset;
+            var size = (int)Math.Min(SlotBytes, padded - offset);
+            writing = Task.Run(() => file.Write(new ReadOnlySpan<byte>((byte*)image + at, size), at));
+            if (crashAfterBytes >= 0 && offset + chunk >= crashAfterBytes)
+            {
+                writing.GetAwaiter().GetResult();
+                file.Flush();
+                Environment.FailFast($"fault injection: killed after writing {offset + chunk} bytes of {path}");
+            }
+        }
+        try
+        {
+            writing.GetAwaiter().GetResult();
+        }
+        catch (Exception e) when (e is not IOException)
+        {
+            throw new IOException(e.Message, e);
+        }
+        file.SetLength(length);
+        file.Flush();
+        return (length, Convert.ToHexStringLower(hash.GetHashAndReset()));
+    }
+
     /// <summary>Bytes written so far (accepted from the caller).</summary>
     public long Written { get; private set; }
 

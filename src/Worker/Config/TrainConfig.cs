@@ -140,6 +140,13 @@ public sealed record TrainConfig : IValidatableObject
     [Range(1, 1_000)]
     public int KeepLast { get; init; } = 3;
 
+    /// <summary>
+    /// <c>async_checkpoint</c>: a save copies the rank's shard into staging memory allocated at start (20 bytes per shard
+    /// element) and training goes on while it is written in the background; the checkpoint commits at a later step
+    /// boundary. false: training waits for each save to be written and committed.
+    /// </summary>
+    public bool AsyncCheckpoint { get; init; } = true;
+
     /// <summary><c>resume</c>: latest (the newest committed checkpoint, if any), none, or a checkpoint directory.</summary>
     [Required]
     public string Resume { get; init; } = "none";

@@ -53,8 +53,17 @@ public sealed record RunSummary(
     /// <summary>Checkpoints this run saved.</summary>
     public int? CheckpointsSaved { get; init; }
 
-    /// <summary>Seconds training paused for them, all together (saving blocks training; see docs/architecture.md).</summary>
+    /// <summary>
+    /// Seconds from each save's start to its commit, all together; with async_checkpoint most of it overlaps training
+    /// (see docs/architecture.md).
+    /// </summary>
     public double? CheckpointSeconds { get; init; }
+
+    /// <summary>Seconds training was blocked by saves, all together (the whole save when synchronous).</summary>
+    public double? CheckpointPauseSeconds { get; init; }
+
+    /// <summary>Bytes of host staging memory per rank held for background saves; null when saves are synchronous.</summary>
+    public long? CheckpointStagingBytes { get; init; }
 
     /// <summary>
     /// Optimizer steps skipped because the averaged gradients were not finite (including those before a resume); 0 when

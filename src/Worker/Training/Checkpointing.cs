@@ -17,7 +17,9 @@ namespace Adan.Worker.Training;
 /// <remarks>
 /// Sharded checkpoints hold ZeRO-sharded Adan state, so only a run with Adan has one of these. It is made in two
 /// steps because the resume plan sizes the learning-rate schedule, which the coordinator link registers at join:
-/// <see cref="Plan"/> before the link, <see cref="OpenCatalog"/> after it.
+/// <see cref="Plan"/> before the link, <see cref="OpenCatalog"/> after it. With async_checkpoint (the default) saves
+/// go through a <see cref="BackgroundCheckpointWriter"/>: <see cref="AfterStepAsync"/> starts them and commits them at
+/// later step boundaries (its remarks describe the protocol), <see cref="CompleteAsync"/> commits the last one.
 /// </remarks>
 internal sealed class Checkpointing : IDisposable
 {
@@ -30,8 +32,12 @@ internal sealed class Checkpointing : IDisposable
     private readonly int _keepLast;
     private readonly string _modelName;
     private readonly long _seed;
+    private readonly bool _background;
     private ICheckpointCatalog? _catalog;
     private IDisposable? _catalogLifetime;
+    private BackgroundCheckpointWriter? _writer;
+    private long _pendingStart;
+    private TimeSpan _pendingPause;
 
     private Checkpointing(TrainConfig config, ICollective collective, ShardedAdan adan, TrainingSetup run, string root, ResumePlan? resume)
     {
@@ -44,6 +50,7 @@ internal sealed class Checkpointing : IDisposable
         _keepLast = config.KeepLast;
         _modelName = config.Model.ToString().ToLowerInvariant();
         _seed = config.Seed;
+        _background = config.AsyncCheckpoint;
         Resume = resume;
     }
 
@@ -52,6 +59,9 @@ internal sealed class Checkpointing : IDisposable
 
     /// <summary>Whether the run saves checkpoints (checkpoint_every &gt; 0).</summary>
     public bool Saves => _every > 0;
+
+    /// <summary>Bytes of staging memory this rank holds for background saves (0 when saves are synchronous).</summary>
+    public long StagingBytes => _writer?.StagingBytes ?? 0;
 
     /// <summary>
     /// Plans the resume (the resume setting: none, latest in the checkpoint directory, or a path) and, when the run
@@ -76,7 +86,10 @@ internal sealed class Checkpointing : IDisposable
         return checkpointing;
     }
 
-    /// <summary>Picks the catalogue that commits this run's checkpoints; call before the first <see cref="SaveAsync"/>.</summary>
+    /// <summary>
+    /// Picks the catalogue that commits this run's checkpoints and, for background saves, allocates the staging memory
+    /// now rather than at the first save; call before the first <see cref="AfterStepAsync"/>.
+    /// </summary>
     public void OpenCatalog(JobLink? link)
     {
         if (!Saves)
@@ -90,6 +103,10 @@ internal sealed class Checkpointing : IDisposable
         else
         {
             Use(new LocalCheckpointCatalog(_root, _keepLast));
+        }
+        if (_background)
+        {
+            _writer = new BackgroundCheckpointWriter(_catalog!, _collective, _adan);
         }
     }
 
@@ -114,24 +131,114 @@ internal sealed class Checkpointing : IDisposable
     /// <summary>Whether a checkpoint is due after <paramref name="step"/> steps: every checkpoint_every steps and at the last.</summary>
     public bool IsDue(long step, long totalSteps) => Saves && (step % _every == 0 || step == totalSteps);
 
-    /// <summary>Saves a checkpoint after <paramref name="step"/> steps, with <paramref name="lastLoss"/> the last global loss.</summary>
+    /// <summary>
+    /// The checkpoint work after <paramref name="step"/> steps: commits a background save once every rank has written
+    /// it, and saves when due (<see cref="IsDue"/>), in the background or, with async_checkpoint=false, before returning.
+    /// Returns the checkpoints committed by this call (none, one, or the previous and a synchronous one).
+    /// </summary>
+    /// <param name="step">Optimizer steps completed.</param>
+    /// <param name="totalSteps">The run's last step.</param>
+    /// <param name="lastLoss">The last global loss, stored with the checkpoint.</param>
+    /// <remarks>Collective: every rank must call, after every step.</remarks>
+    public async Task<IReadOnlyList<SavedCheckpoint>> AfterStepAsync(long step, long totalSteps, double lastLoss)
+    {
+        var committed = new List<SavedCheckpoint>();
+        if (!Saves)
+        {
+            return committed;
+        }
+        if (_writer is null)
+        {
+            if (IsDue(step, totalSteps))
+            {
+                committed.Add(await SaveAsync(step, lastLoss));
+            }
+            return committed;
+        }
+        var start = Stopwatch.GetTimestamp();
+        var manifest = await _writer.PollAsync();
+        _pendingPause += Stopwatch.GetElapsedTime(start);
+        if (manifest is not null)
+        {
+            committed.Add(Committed(manifest));
+        }
+        if (IsDue(step, totalSteps))
+        {
+            // The previous save commits first (waiting for its write if need be), and that wait is charged to it.
+            if (await CompleteAsync() is { } previous)
+            {
+                committed.Add(previous);
+            }
+            using var activity = WorkerTelemetry.ActivitySource.StartActivity("checkpoint.stage");
+            activity?.SetTag("step", step);
+            _pendingStart = Stopwatch.GetTimestamp();
+            await _writer.StartAsync(step, Progress(step, lastLoss));
+            _pendingPause = Stopwatch.GetElapsedTime(_pendingStart);
+        }
+        return committed;
+    }
+
+    /// <summary>Waits for the background save still being written, if any, and commits it; null when none is.</summary>
+    /// <remarks>Collective: every rank must call. The end of training calls it, so the run's last save is committed
+    /// before the summary.</remarks>
+    public async Task<SavedCheckpoint?> CompleteAsync()
+    {
+        if (_writer?.PendingStep is null)
+        {
+            return null;
+        }
+        var start = Stopwatch.GetTimestamp();
+        var manifest = await _writer.CompleteAsync();
+        _pendingPause += Stopwatch.GetElapsedTime(start);
+        return manifest is null ? null : Committed(manifest);
+    }
+
+    /// <summary>Saves a checkpoint after <paramref name="step"/> steps, with <paramref name="lastLoss"/> the last global loss, and waits for its commit.</summary>
     /// <remarks>Collective: every rank must call.</remarks>
-    public async Task<SavedCheckpoint> SaveAsync(long step, double lastLoss)
+    private async Task<SavedCheckpoint> SaveAsync(long step, double lastLoss)
     {
         var catalog = _catalog ?? throw new InvalidOperationException("no checkpoint catalogue: this run does not save checkpoints, or OpenCatalog was not called.");
         using var activity = WorkerTelemetry.ActivitySource.StartActivity("checkpoint.save");
         activity?.SetTag("step", step);
         var start = Stopwatch.GetTimestamp();
+        var manifest = await ShardedCheckpoint.SaveAsync(catalog, _adan, _collective, step, Progress(step, lastLoss));
+        return new SavedCheckpoint(CheckpointFiles.StepDirectory(_root, manifest.Step), manifest.Shards.Sum(s => s.Bytes), Stopwatch.GetElapsedTime(start))
+        {
+            Step = manifest.Step,
+        };
+    }
+
+    /// <summary>What the manifest records of the trainer at <paramref name="step"/>, with the model's buffers.</summary>
+    /// <remarks>Collective: every rank must call.</remarks>
+    private TrainingProgress Progress(long step, double lastLoss)
+    {
         // Every rank must store the same buffers, and the live model keeps using what was stored.
         ModelBuffers.Average(_model, _collective);
         var extra = CheckpointExtra.Capture(_modelName, lastLoss, _sampler.GlobalBatch, _model);
-        var progress = new TrainingProgress(step, _sampler.Position, new Dictionary<string, long> { ["seed"] = _seed }, extra);
-        var manifest = await ShardedCheckpoint.SaveAsync(catalog, _adan, _collective, step, progress);
-        return new SavedCheckpoint(CheckpointFiles.StepDirectory(_root, manifest.Step), manifest.Shards.Sum(s => s.Bytes), Stopwatch.GetElapsedTime(start));
+        return new TrainingProgress(step, _sampler.Position, new Dictionary<string, long> { ["seed"] = _seed }, extra);
     }
 
-    /// <summary>Waits for the catalogue's background deletion of old checkpoints.</summary>
-    public void Dispose() => _catalogLifetime?.Dispose();
+    /// <summary>A background save just committed, with the pause charged to it since it started.</summary>
+    private SavedCheckpoint Committed(CheckpointManifest manifest)
+    {
+        var saved = new SavedCheckpoint(CheckpointFiles.StepDirectory(_root, manifest.Step), manifest.Shards.Sum(s => s.Bytes), _pendingPause)
+        {
+            Step = manifest.Step,
+            Duration = Stopwatch.GetElapsedTime(_pendingStart),
+        };
+        _pendingPause = TimeSpan.Zero;
+        return saved;
+    }
+
+    /// <summary>
+    /// Waits for a background write still running (a save not completed stays uncommitted) and frees its staging
+    /// memory, then waits for the catalogue's background deletion of old checkpoints.
+    /// </summary>
+    public void Dispose()
+    {
+        _writer?.Dispose();
+        _catalogLifetime?.Dispose();
+    }
 
     private void Use<TCatalog>(TCatalog catalog)
         where TCatalog : ICheckpointCatalog, IDisposable

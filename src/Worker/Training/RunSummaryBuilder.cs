@@ -18,6 +18,8 @@ internal sealed class RunSummaryBuilder
     private TimeSpan _communication;
     private TimeSpan _optimizer;
     private TimeSpan _checkpointPause;
+    private TimeSpan _checkpointDuration;
+    private long? _stagingBytes;
     private long _samples;
     private int _checkpointsSaved;
 
@@ -69,7 +71,11 @@ internal sealed class RunSummaryBuilder
         LastCheckpoint = checkpoint.Directory;
         _checkpointsSaved++;
         _checkpointPause += checkpoint.Pause;
+        _checkpointDuration += checkpoint.Duration;
     }
+
+    /// <summary>Records the staging memory held for background saves (bytes per rank).</summary>
+    public void Staging(long bytes) => _stagingBytes = bytes;
 
     /// <summary>Stops the training clock: the throughput leaves out the final evaluation.</summary>
     public void EndTraining() => _trainingEnded = _time.GetTimestamp();
@@ -101,7 +107,9 @@ internal sealed class RunSummaryBuilder
             OptimizerStateBytes = optimizer.StateBytes,
             ResumedFrom = ResumedFrom,
             CheckpointsSaved = savesCheckpoints ? _checkpointsSaved : null,
-            CheckpointSeconds = savesCheckpoints ? Math.Round(_checkpointPause.TotalSeconds, 3) : null,
+            CheckpointSeconds = savesCheckpoints ? Math.Round(_checkpointDuration.TotalSeconds, 3) : null,
+            CheckpointPauseSeconds = savesCheckpoints ? Math.Round(_checkpointPause.TotalSeconds, 3) : null,
+            CheckpointStagingBytes = _stagingBytes,
             SkippedSteps = optimizer.SkippedSteps,
         };
     }

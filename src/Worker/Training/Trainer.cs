@@ -51,6 +51,15 @@ internal sealed class Trainer
             schedule = await link.ScheduleAsync();
         }
         checkpoints?.OpenCatalog(link);
+        if (checkpoints?.StagingBytes > 0)
+        {
+            summary.Staging(checkpoints.StagingBytes);
+            if (Rank == 0)
+            {
+                _output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"checkpoint staging: {checkpoints.StagingBytes / 1e6:F1} MB per rank (async_checkpoint: saves are written in the background)"));
+            }
+        }
         var (startStep, lastLoss) = Resume(checkpoints, summary);
 
         using var progress = ProgressReporterFactory.Create(Rank, _config.LogEvery);
@@ -74,12 +83,12 @@ internal sealed class Trainer
             metrics.Step(Stopwatch.GetElapsedTime(stepStart), run.Sampler.GlobalBatch, lastLoss, lr, applied);
             metrics.Collective("gradients", run.Flat.Layout.TotalNumel * sizeof(float), run.Optimizer.LastCommunication);
             progress.Report(new StepReport(epoch, step + 1, totalSteps, lastLoss, lr, summary.SamplesPerSecond, run.Optimizer.SkippedSteps));
-            if (checkpoints is not null && checkpoints.IsDue(step + 1, totalSteps))
+            if (checkpoints is not null)
             {
-                var saved = await checkpoints.SaveAsync(step + 1, lastLoss);
-                metrics.Checkpoint(saved.Pause);
-                summary.Saved(saved);
-                progress.Message(FormatCheckpoint(step + 1, saved));
+                foreach (var saved in await checkpoints.AfterStepAsync(step + 1, totalSteps, lastLoss))
+                {
+                    Saved(saved, metrics, summary, progress);
+                }
                 run.Model.train();
             }
             if (_config.EvalEvery > 0 && (step + 1) % _config.EvalEvery == 0 && step + 1 < totalSteps)
@@ -87,6 +96,10 @@ internal sealed class Trainer
                 progress.Message(FormatEvaluation(step + 1, Evaluate(run)));
                 run.Model.train();
             }
+        }
+        if (checkpoints is not null && await checkpoints.CompleteAsync() is { } last)
+        {
+            Saved(last, metrics, summary, progress);
         }
         summary.EndTraining();
         progress.Complete();
@@ -206,8 +219,18 @@ internal sealed class Trainer
         return (run.Data.IsLanguageModel ? null : sums[0] / sums[1], sums[2] / sums[1]);
     }
 
-    private static string FormatCheckpoint(long step, SavedCheckpoint saved) => string.Create(CultureInfo.InvariantCulture,
-        $"checkpoint step {step}: {saved.Directory} ({saved.Bytes / 1e6:F1} MB, training paused {saved.Pause.TotalSeconds:F2} s)");
+    private static void Saved(SavedCheckpoint saved, WorkerMetrics metrics, RunSummaryBuilder summary, IProgressReporter progress)
+    {
+        metrics.Checkpoint(saved.Pause);
+        summary.Saved(saved);
+        progress.Message(FormatCheckpoint(saved));
+    }
+
+    private static string FormatCheckpoint(SavedCheckpoint saved) => saved.Duration > saved.Pause
+        ? string.Create(CultureInfo.InvariantCulture,
+            $"checkpoint step {saved.Step}: {saved.Directory} ({saved.Bytes / 1e6:F1} MB, training paused {saved.Pause.TotalSeconds:F2} s, committed {saved.Duration.TotalSeconds:F2} s after it started)")
+        : string.Create(CultureInfo.InvariantCulture,
+            $"checkpoint step {saved.Step}: {saved.Directory} ({saved.Bytes / 1e6:F1} MB, training paused {saved.Pause.TotalSeconds:F2} s)");
 
     private static string FormatEvaluation(long step, (double? Accuracy, double Loss) evaluation) => evaluation.Accuracy is { } a
         ? $"eval step {step}: test accuracy {a:P2}, test loss {evaluation.Loss:F4}"

@@ -73,5 +73,48 @@ public sealed class CheckpointResumeTests(ITestOutputHelper output) : IDisposabl
         Assert.Equal(Steps - 3, resumed.Losses.Length);
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(0)]
+    public void ABackgroundSaveWritesTheSameCheckpointAndResumesBitIdenticalToASynchronousOne(int stage)
+    {
+        var syncRoot = Directory.CreateDirectory(Path.Combine(_root, "sync")).FullName;
+        var asyncRoot = Directory.CreateDirectory(Path.Combine(_root, "async")).FullName;
+        var syncFull = CheckpointRun.Ok(2, stage, Steps, syncRoot, SaveAt.ToString(), resume: false);
+        var asyncFull = CheckpointRun.Ok(2, stage, Steps, asyncRoot, SaveAt.ToString(), resume: false, background: true);
+        // Saving in the background must not disturb training, and must write the very same bytes.
+        Assert.Equal(syncFull.Losses, asyncFull.Losses);
+        Assert.Equal(syncFull.Params, asyncFull.Params);
+        var syncShards = CheckpointManifest.Read(CheckpointFiles.StepDirectory(syncRoot, SaveAt)).Shards;
+        var asyncShards = CheckpointManifest.Read(CheckpointFiles.StepDirectory(asyncRoot, SaveAt)).Shards;
+        Assert.Equal(syncShards.Select(s => (s.Bytes, s.Sha256)), asyncShards.Select(s => (s.Bytes, s.Sha256)));
+
+        var syncResumed = CheckpointRun.Ok(2, stage, Steps, syncRoot, "-", resume: true);
+        var asyncResumed = CheckpointRun.Ok(2, stage, Steps, asyncRoot, "-", resume: true, background: true);
+        Assert.Equal(SaveAt, asyncResumed.Start);
+        Assert.Equal(syncResumed.Losses, asyncResumed.Losses);
+        Assert.Equal(syncResumed.Params, asyncResumed.Params);
+        Assert.Equal(syncResumed.ExpAvgSq, asyncResumed.ExpAvgSq);
+        Assert.Equal(syncFull.Params, asyncResumed.Params);
+    }
+
+    [Fact]
+    public async Task ARankKilledWhileItsBackgroundWriteRunsLeavesThePreviousCheckpointLatest()
+    {
+        var output = Path.Combine(_root, "killed.json");
+        var killed = MpiHarness.Run(2, "checkpoint-mlp", ["1", Steps.ToString(), _root, "3,6", "0", output, "6", "1"]);
+        Assert.True(killed.ExitCode != 0, $"the run should have died:\n{killed.Describe()}");
+        Assert.Contains("fault injection", killed.Describe());
+        var step6 = CheckpointFiles.StepDirectory(_root, 6);
+        Assert.True(Directory.Exists(step6), "rank 1 should have died inside the step-6 background write");
+        Assert.False(CheckpointFiles.IsCommitted(step6));
+
+        Assert.Equal(CheckpointFiles.StepDirectory(_root, 3), await new LocalCheckpointCatalog(_root).LatestAsync());
+        Assert.True(CheckpointVerifier.Verify(_root).Ok);
+        var resumed = CheckpointRun.Ok(2, 1, Steps, _root, "-", resume: true, background: true);
+        Assert.Equal(3, resumed.Start);
+        Assert.Equal(Steps - 3, resumed.Losses.Length);
+    }
+
     public void Dispose() => Directory.Delete(_root, recursive: true);
 }
