@@ -82,7 +82,7 @@ public sealed class DistributedDataParallel : IDisposable
         {
             throw new ArgumentOutOfRangeException(nameof(microBatches), microBatches, "micro-batches must be ≥ 1");
         }
-        var gradients = Flat.Gradients ?? throw new InvalidOperationException("no gradient buffer; call ZeroGrad() before backward.");
+        var gradients = Flat.Gradients;
         BindBuckets(gradients);
         if (_collective.WorldSize > 1)
         {

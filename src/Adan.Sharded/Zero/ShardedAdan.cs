@@ -37,7 +37,6 @@ public sealed class ShardedAdan : IDisposable
     private readonly torch.Tensor _expAvgSq;
     private readonly torch.Tensor _expAvgDiff;
     private readonly torch.Tensor _negPreGrad;
-    private readonly torch.Tensor? _shardGradient;
     private readonly torch.Tensor _ownParameters;
 
     /// <summary>Creates the optimizer with one group holding every parameter.</summary>
@@ -110,7 +109,6 @@ public sealed class ShardedAdan : IDisposable
         _expAvgSq = NewBuffer(StateLength);
         _expAvgDiff = NewBuffer(StateLength);
         _negPreGrad = NewBuffer(StateLength);
-        _shardGradient = stage == ZeroStage.Gradients ? NewBuffer(StateLength) : null;
         _ownParameters = flat.Values.narrow(0, StateStart, StateLength).DetachFromDisposeScope();
         if (stage == ZeroStage.Replicated)
         {
@@ -188,7 +186,7 @@ public sealed class ShardedAdan : IDisposable
         {
             throw new ArgumentOutOfRangeException(nameof(microBatches), microBatches, "micro-batches must be ≥ 1");
         }
-        var gradients = Flat.Gradients ?? throw new InvalidOperationException("no gradients: call FlatParameters.ZeroGrad() before backward.");
+        var gradients = Flat.Gradients;
         Flat.GatherGradients();
         var t0 = Stopwatch.GetTimestamp();
         var shardGradient = Reduce(gradients, microBatches);
@@ -206,7 +204,7 @@ public sealed class ShardedAdan : IDisposable
         var t2 = Stopwatch.GetTimestamp();
         if (Stage == ZeroStage.Gradients)
         {
-            Flat.ReleaseGradients();
+            Flat.DecommitGradients(StateStart, StateLength);
         }
 
         var sumOfSquares = _stats[0] * scale * scale;
@@ -298,7 +296,6 @@ public sealed class ShardedAdan : IDisposable
         _expAvgSq.Dispose();
         _expAvgDiff.Dispose();
         _negPreGrad.Dispose();
-        _shardGradient?.Dispose();
     }
 
     private torch.Tensor Reduce(torch.Tensor gradients, int microBatches)
@@ -308,15 +305,13 @@ public sealed class ShardedAdan : IDisposable
             case ZeroStage.Replicated:
                 _replicated!.SynchronizeGradients(microBatches);
                 return gradients;
-            case ZeroStage.OptimizerState:
+            default:
                 {
+                    // In place for ZeRO-1 and ZeRO-2 alike: ZeRO-2 then returns every gradient page outside this block.
                     var own = gradients.narrow(0, StateStart, StateLength);
                     _collective.ReduceScatter(gradients, own, ReduceOp.Sum);
                     return own;
                 }
-            default:
-                _collective.ReduceScatter(gradients, _shardGradient!, ReduceOp.Sum);
-                return _shardGradient!;
         }
     }
 

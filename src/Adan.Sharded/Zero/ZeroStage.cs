@@ -9,6 +9,6 @@ public enum ZeroStage
     /// <summary>ZeRO-1: each rank keeps the four buffers for its shard only; full gradient buffers are kept.</summary>
     OptimizerState = 1,
 
-    /// <summary>ZeRO-2: as ZeRO-1, and the gradient buffer outside the own shard is released after the reduce-scatter.</summary>
+    /// <summary>ZeRO-2: as ZeRO-1, and the gradient pages outside the own shard are returned to the kernel after the reduce-scatter.</summary>
     Gradients = 2,
 }

@@ -72,17 +72,41 @@ public class FlatParametersTests
     }
 
     [Fact]
-    public void ReleasedGradientsAreReallocatedByZeroGrad()
+    public void ZeroGradClearsInPlace()
     {
         using var model = Mlp(4);
         using var flat = FlatParameters.FromModule(model, worldSize: 2);
-        flat.ReleaseGradients();
-        Assert.Null(flat.Gradients);
-        Assert.All(flat.Parameters, p => Assert.Null(p.grad));
-        flat.ZeroGrad();
-        Assert.NotNull(flat.Gradients);
+        var address = TensorMemory.DataPointer(flat.Gradients);
         model.forward(ones(1, 5)).sum().backward();
-        Assert.NotEqual(0f, flat.Gradients!.abs().sum().item<float>());
+        flat.ZeroGrad();
+        Assert.Equal(address, TensorMemory.DataPointer(flat.Gradients));
+        Assert.Equal(0f, flat.Gradients.abs().sum().item<float>());
+        Assert.All(flat.Parameters, p => Assert.NotNull(p.grad));
+    }
+
+    [Fact]
+    public void DecommittingKeepsTheBlockAndBackwardWritesTheRestAgain()
+    {
+        // 1 Mi elements span 1024 pages, so the test sees pages returned, not just an edge.
+        var weight = new Parameter(zeros(1024, 1024));
+        using var flat = new FlatParameters([("weight", weight)], worldSize: 2);
+        var bytes = 4 * flat.Layout.TotalNumel;
+        flat.Gradients.fill_(1f);
+        Assert.True(flat.ResidentGradientBytes >= bytes, $"resident {flat.ResidentGradientBytes} < {bytes} after writing");
+        var address = TensorMemory.DataPointer(flat.Gradients);
+
+        const long keepStart = 300_000, keepLength = 250_000;
+
+        flat.DecommitGradients(keepStart, keepLength);
+
+        var allowed = 4 * keepLength + 3 * Environment.SystemPageSize;
+        Assert.True(flat.ResidentGradientBytes <= allowed, $"resident {flat.ResidentGradientBytes} > {allowed} after decommitting");
+        Assert.Equal((double)keepLength, flat.Gradients.narrow(0, keepStart, keepLength).sum().item<float>(), 1e-3);
+        flat.ZeroGrad();
+        Assert.Equal(0f, flat.Gradients.abs().sum().item<float>());
+        (weight * 3).sum().backward();
+        Assert.Equal(address, TensorMemory.DataPointer(flat.Gradients));
+        Assert.Equal(3.0 * flat.Layout.ParameterNumel, flat.Gradients.sum().item<float>(), 1e-3);
     }
 
     [Fact]

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Diagnostics;
 using System.Text.Json;
 using Adan.Sharded.Collectives;
 using Adan.Sharded.Flat;
@@ -14,6 +15,14 @@ namespace Adan.Worker.Commands.Bench;
 /// <c>mpiexec.mpich -n W adan bench zero --params N --stage 0|1|2 --json FILE</c>: per-rank
 /// optimizer memory and ShardedAdan step time split into reduce-scatter, update and all-gather.
 /// </summary>
+/// <remarks>
+/// Gradient memory is measured, not computed: the flat gradient buffer's resident pages
+/// (<c>mincore</c>; ZeRO-2 keeps its reduced shard inside that buffer), taken once the gradients are
+/// written (the peak, what backward leaves) and after the step (what is held between steps); the
+/// maximum over steps and ranks is reported. <c>ms_zero_and_write_gradients</c> times ZeroGrad plus
+/// one write of every gradient, standing in for backward: it carries the page faults that a
+/// decommitted buffer pays.
+/// </remarks>
 internal static class ZeroBench
 {
     public static Command Create()
@@ -48,21 +57,33 @@ internal static class ZeroBench
         var update = new List<double>();
         var gather = new List<double>();
         var total = new List<double>();
+        var write = new List<double>();
+        long peakGradientBytes = 0;
+        long betweenStepsGradientBytes = 0;
         for (var i = -2; i < steps; i++)
         {
+            var w0 = Stopwatch.GetTimestamp();
             flat.ZeroGrad();
-            flat.Gradients!.copy_(gradient);
+            flat.Gradients.copy_(gradient);
+            var writeMs = Stopwatch.GetElapsedTime(w0).TotalMilliseconds;
+            var written = flat.ResidentGradientBytes;
             collective.Barrier();
             adan.Step();
             var t = adan.LastTimings;
+            var after = flat.ResidentGradientBytes;
+            peakGradientBytes = Math.Max(peakGradientBytes, Math.Max(written, after));
+            betweenStepsGradientBytes = Math.Max(betweenStepsGradientBytes, after);
             if (i >= 0)
             {
                 reduce.Add(collective.AllReduce(t.Reduce.TotalMilliseconds, ReduceOp.Max));
                 update.Add(collective.AllReduce(t.Statistics.TotalMilliseconds + t.Update.TotalMilliseconds, ReduceOp.Max));
                 gather.Add(collective.AllReduce(t.AllGather.TotalMilliseconds, ReduceOp.Max));
                 total.Add(collective.AllReduce(t.Total.TotalMilliseconds, ReduceOp.Max));
+                write.Add(collective.AllReduce(writeMs, ReduceOp.Max));
             }
         }
+        Span<long> bytes = [peakGradientBytes, betweenStepsGradientBytes];
+        collective.AllReduce(bytes, ReduceOp.Max);
         if (collective.Rank == 0)
         {
             var text = JsonSerializer.Serialize(new
@@ -73,11 +94,15 @@ internal static class ZeroBench
                 shard_elems = adan.StateLength,
                 state_bytes_per_rank = adan.StateBytes,
                 padding_elems = adan.PaddingInState,
+                peak_gradient_bytes_per_rank = bytes[0],
+                gradient_bytes_between_steps_per_rank = bytes[1],
+                gradient_bytes_measured = PageMemoryCounted(),
                 threads_per_rank = threads,
                 ms_reduce_scatter = Math.Round(Statistics.Median(reduce), 3),
                 ms_update = Math.Round(Statistics.Median(update), 3),
                 ms_all_gather = Math.Round(Statistics.Median(gather), 3),
                 ms_step = Math.Round(Statistics.Median(total), 3),
+                ms_zero_and_write_gradients = Math.Round(Statistics.Median(write), 3),
             });
             Console.WriteLine(text);
             if (json is not null)
@@ -87,4 +112,7 @@ internal static class ZeroBench
         }
         return ExitCodes.Success;
     }
+
+    /// <summary>How the gradient bytes were obtained: resident pages on Linux, else the buffer sizes.</summary>
+    private static string PageMemoryCounted() => OperatingSystem.IsLinux() ? "resident pages (mincore)" : "buffer sizes (not counted)";
 }
