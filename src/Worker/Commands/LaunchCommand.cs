@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
+using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using Adan.Coordinator.Client;
 using Adan.Coordinator.Protocol;
@@ -157,7 +158,29 @@ internal static class LaunchCommand
             });
             using var stop = new CancellationTokenSource();
             var watcher = WatchForFailureAsync(status, process, stop.Token);
-            await process.WaitForExitAsync();
+            // Slurm, Kubernetes and the sweep stop a job with SIGTERM, a terminal with SIGINT: end the ranks here, so that
+            // the coordinator is stopped and its directory removed on the way out instead of leaving orphans.
+            PosixSignal? stoppedBy = null;
+            using var signalled = new CancellationTokenSource();
+            void OnSignal(PosixSignalContext context)
+            {
+                context.Cancel = true;
+                stoppedBy ??= context.Signal;
+                signalled.Cancel();
+            }
+            using var onTerminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
+            using var onInterrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
+            try
+            {
+                await process.WaitForExitAsync(signalled.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                await stop.CancelAsync();
+                await EndAsync(process);
+                Console.Error.WriteLine($"adan launch: stopped by {stoppedBy}; job {jobId}'s ranks and coordinator were ended");
+                return stoppedBy == PosixSignal.SIGINT ? ExitCodes.Interrupted : ExitCodes.Terminated;
+            }
             await stop.CancelAsync();
             var failure = await watcher;
             if (process.ExitCode == ExitCodes.Success && failure is null)
@@ -167,6 +190,28 @@ internal static class LaunchCommand
             var reason = failure ?? await DescribeDeadRanksAsync(status);
             Console.Error.WriteLine($"adan launch: job {jobId} failed (mpiexec exit code {process.ExitCode}){(reason is null ? "" : $": {reason}")}");
             return process.ExitCode == ExitCodes.Usage && failure is null ? ExitCodes.Usage : ExitCodes.Failure;
+        }
+    }
+
+    /// <summary>
+    /// Ends mpiexec and the ranks under it: SIGTERM first (Hydra passes it on to every rank, on every host), then, after
+    /// a grace period, a kill of whatever is left of the local process tree.
+    /// </summary>
+    private static async Task EndAsync(Process mpiexec)
+    {
+        Signal.Terminate(mpiexec.Id);
+        using var grace = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+        try
+        {
+            await mpiexec.WaitForExitAsync(grace.Token);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        if (!mpiexec.HasExited)
+        {
+            mpiexec.Kill(entireProcessTree: true);
+            await mpiexec.WaitForExitAsync();
         }
     }
 

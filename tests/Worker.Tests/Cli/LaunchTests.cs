@@ -82,6 +82,58 @@ public class LaunchTests
     }
 
     [Fact]
+    public async Task SigtermEndsEveryRankAndTheCoordinatorAndCleansUp()
+    {
+        var runDir = Directory.CreateTempSubdirectory("adan-cli-sigterm-").FullName;
+        var descendants = new List<int>();
+        try
+        {
+            using var launcher = AdanCli.Start(["launch", "-n", "2", "--", "train", "--set", "model=mlp", "--set", "epochs=50",
+                "--set", "micro_batch=16", "--set", "log_every=1", "--set", "resume=none", "--set", $"run_dir={runDir}"]);
+            var stderr = launcher.StandardError.ReadToEndAsync();
+            string? line;
+            while ((line = launcher.StandardOutput.ReadLine()) is not null && !line.StartsWith("epoch 1 step 5/"))
+            {
+            }
+            Assert.NotNull(line);
+            var drain = launcher.StandardOutput.ReadToEndAsync();
+            descendants.AddRange(Descendants(launcher.Id));
+            var coordinator = descendants.Single(pid => Arguments(pid).FirstOrDefault()?.EndsWith("/Adan.Coordinator") == true);
+            var coordinatorArguments = Arguments(coordinator);
+            var dataDir = coordinatorArguments[Array.IndexOf(coordinatorArguments, "--data-dir") + 1];
+            Assert.Equal(2, descendants.Count(pid => Arguments(pid) is [var exe, "train", ..] && exe.EndsWith("/adan")));
+
+            // What Slurm's scancel and Kubernetes send first.
+            using (var kill = Process.Start("kill", ["-TERM", launcher.Id.ToString()]))
+            {
+                await kill.WaitForExitAsync();
+            }
+            using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            await launcher.WaitForExitAsync(limit.Token);
+
+            Assert.Equal(143, launcher.ExitCode);
+            Assert.Contains("stopped by SIGTERM", await stderr);
+            // The launcher waited for mpiexec; its proxies may take a moment more to reap the ranks.
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+            while (descendants.Any(IsRunning) && DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(100);
+            }
+            Assert.DoesNotContain(descendants, IsRunning);
+            Assert.False(Directory.Exists(dataDir), $"the coordinator's directory {dataDir} outlived the launcher");
+            await drain;
+        }
+        finally
+        {
+            foreach (var pid in descendants.Where(IsRunning))
+            {
+                Process.GetProcessById(pid).Kill();
+            }
+            Directory.Delete(runDir, recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task LaunchJoinsAStandaloneCoordinator()
     {
         var dataDir = Directory.CreateTempSubdirectory("adan-cli-standalone-").FullName;
