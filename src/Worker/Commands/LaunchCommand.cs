@@ -1,7 +1,6 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
-using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using Adan.Coordinator.Client;
 using Adan.Coordinator.Protocol;
@@ -160,26 +159,17 @@ internal static class LaunchCommand
             var watcher = WatchForFailureAsync(status, process, stop.Token);
             // Slurm, Kubernetes and the sweep stop a job with SIGTERM, a terminal with SIGINT: end the ranks here, so that
             // the coordinator is stopped and its directory removed on the way out instead of leaving orphans.
-            PosixSignal? stoppedBy = null;
-            using var signalled = new CancellationTokenSource();
-            void OnSignal(PosixSignalContext context)
-            {
-                context.Cancel = true;
-                stoppedBy ??= context.Signal;
-                signalled.Cancel();
-            }
-            using var onTerminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
-            using var onInterrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
+            using var signals = new StopSignals();
             try
             {
-                await process.WaitForExitAsync(signalled.Token);
+                await process.WaitForExitAsync(signals.Token);
             }
             catch (OperationCanceledException)
             {
                 await stop.CancelAsync();
                 await EndAsync(process);
-                Console.Error.WriteLine($"adan launch: stopped by {stoppedBy}; job {jobId}'s ranks and coordinator were ended");
-                return stoppedBy == PosixSignal.SIGINT ? ExitCodes.Interrupted : ExitCodes.Terminated;
+                Console.Error.WriteLine($"adan launch: stopped by {signals.Received}; job {jobId}'s ranks and coordinator were ended");
+                return signals.ExitCode;
             }
             await stop.CancelAsync();
             var failure = await watcher;

@@ -64,17 +64,8 @@ internal static class SweepCommand
         Check(hostfile is not { Exists: false }, $"--hostfile {hostfile?.FullName}: no such file");
         var runs = SweepPlanner.Plan(config, settings);
 
-        using var stop = new CancellationTokenSource();
-        PosixSignal? stoppedBy = null;
-        void OnSignal(PosixSignalContext context)
-        {
-            // Keep the process alive: the sweep ends the current launch and writes its outputs itself.
-            context.Cancel = true;
-            stoppedBy ??= context.Signal;
-            stop.Cancel();
-        }
-        using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
-        using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
+        // The sweep ends the current launch and writes its outputs itself before it exits.
+        using var stop = new StopSignals();
 
         output.Create();
         var launcher = new RunLauncher(settings.WorldSize, hostfile, TimeProvider.System);
@@ -98,7 +89,7 @@ internal static class SweepCommand
                     progress.RunEnded(i + 1, run, "skipped (finished earlier)");
                     continue;
                 }
-                if (stop.IsCancellationRequested)
+                if (stop.Token.IsCancellationRequested)
                 {
                     results.Add(earlier[i] ?? RunResult.Planned(run, RunStatus.Pending));
                     continue;
@@ -110,7 +101,7 @@ internal static class SweepCommand
                 samplesDone += run.Samples;
                 RunResultFile.Write(directories[i], result);
                 results.Add(result);
-                progress.RunEnded(i + 1, run, Describe(result, stoppedBy));
+                progress.RunEnded(i + 1, run, Describe(result, stop.Received));
             }
             progress.Complete();
         }
@@ -121,10 +112,10 @@ internal static class SweepCommand
         var failed = results.Count(r => r.Status == RunStatus.Failed);
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"sweep: {results.Count(r => r.Status == RunStatus.Finished)} of {results.Count} runs finished, {failed} failed; report: {Path.Combine(output.FullName, "report.md")}"));
-        if (stoppedBy is { } signal)
+        if (stop.Received is { } signal)
         {
             Console.Error.WriteLine($"adan sweep: stopped by {signal}; run the same command again to continue");
-            return signal == PosixSignal.SIGINT ? ExitCodes.Interrupted : ExitCodes.Terminated;
+            return stop.ExitCode;
         }
         if (failed > 0)
         {
