@@ -12,15 +12,7 @@ public sealed record GoldenCase(
     IReadOnlyList<GoldenState?> FinalState)
 {
     /// <summary>The <c>*.json</c> file names in the golden directory, sorted.</summary>
-    public static IEnumerable<string> FileNames()
-    {
-        var dir = TestPaths.GoldenDir;
-        if (!Directory.Exists(dir))
-        {
-            throw new DirectoryNotFoundException($"Golden directory {dir} not found; set ADAN_GOLDEN_DIR to shared/golden/adan.");
-        }
-        return Directory.EnumerateFiles(dir, "*.json").Select(Path.GetFileName).Order(StringComparer.Ordinal)!;
-    }
+    public static IEnumerable<string> FileNames() => TestPaths.GoldenFiles(TestPaths.GoldenDir, TestPaths.GoldenVariable);
 
     public static GoldenCase Load(string fileName)
     {

@@ -12,15 +12,7 @@ public sealed record LambGoldenCase(
     IReadOnlyList<LambGoldenState?> FinalState)
 {
     /// <summary>The <c>*.json</c> file names in the LAMB golden directory, sorted.</summary>
-    public static IEnumerable<string> FileNames()
-    {
-        var dir = TestPaths.LambGoldenDir;
-        if (!Directory.Exists(dir))
-        {
-            throw new DirectoryNotFoundException($"LAMB golden directory {dir} not found; set LAMB_GOLDEN_DIR to shared/golden/lamb.");
-        }
-        return Directory.EnumerateFiles(dir, "*.json").Select(Path.GetFileName).Order(StringComparer.Ordinal)!;
-    }
+    public static IEnumerable<string> FileNames() => TestPaths.GoldenFiles(TestPaths.LambGoldenDir, TestPaths.LambGoldenVariable);
 
     public static LambGoldenCase Load(string fileName)
     {

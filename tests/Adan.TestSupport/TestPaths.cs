@@ -6,16 +6,34 @@ public static class TestPaths
     public static string RepoRoot { get; } = FindRepoRoot();
 
     /// <summary>The golden directory: <c>ADAN_GOLDEN_DIR</c>, else <c>../shared/golden/adan</c> beside the repository.</summary>
-    public static string GoldenDir =>
-        Environment.GetEnvironmentVariable("ADAN_GOLDEN_DIR") is { Length: > 0 } dir
-            ? Path.GetFullPath(dir)
-            : Path.GetFullPath(Path.Combine(RepoRoot, "..", "shared", "golden", "adan"));
+    public static string GoldenDir => Golden(GoldenVariable, "adan");
 
     /// <summary>The LAMB golden directory: <c>LAMB_GOLDEN_DIR</c>, else <c>../shared/golden/lamb</c> beside the repository.</summary>
-    public static string LambGoldenDir =>
-        Environment.GetEnvironmentVariable("LAMB_GOLDEN_DIR") is { Length: > 0 } dir
+    public static string LambGoldenDir => Golden(LambGoldenVariable, "lamb");
+
+    /// <summary>Overrides <see cref="GoldenDir"/>.</summary>
+    public const string GoldenVariable = "ADAN_GOLDEN_DIR";
+
+    /// <summary>Overrides <see cref="LambGoldenDir"/>.</summary>
+    public const string LambGoldenVariable = "LAMB_GOLDEN_DIR";
+
+    /// <summary>
+    /// The <c>*.json</c> files of a golden directory, sorted by name; a missing directory is an error that names the
+    /// variable to set, so a misplaced checkout never passes by running no case.
+    /// </summary>
+    public static IEnumerable<string> GoldenFiles(string directory, string variable)
+    {
+        if (!Directory.Exists(directory))
+        {
+            throw new DirectoryNotFoundException($"Golden directory {directory} not found; set {variable} to the golden trajectories' directory.");
+        }
+        return Directory.EnumerateFiles(directory, "*.json").Select(Path.GetFileName).Order(StringComparer.Ordinal)!;
+    }
+
+    private static string Golden(string variable, string optimizer) =>
+        Environment.GetEnvironmentVariable(variable) is { Length: > 0 } dir
             ? Path.GetFullPath(dir)
-            : Path.GetFullPath(Path.Combine(RepoRoot, "..", "shared", "golden", "lamb"));
+            : Path.GetFullPath(Path.Combine(RepoRoot, "..", "shared", "golden", optimizer));
 
     private static string FindRepoRoot()
     {

@@ -28,7 +28,7 @@ public sealed class ShardedAdan : IDisposable
     private readonly DistributedDataParallel? _replicated;
     private readonly ShardedParamGroup[] _groups;
     private readonly int[] _groupOfParameter;
-    private readonly Segment[] _segments;
+    private readonly ShardSegment[] _segments;
     private readonly bool[] _hasPreviousGradient;
     private readonly bool[] _hadGradient;
     private readonly double[] _stats;
@@ -100,7 +100,7 @@ public sealed class ShardedAdan : IDisposable
 
         StateStart = stage == ZeroStage.Replicated ? 0 : flat.Layout.ShardStart(collective.Rank);
         StateLength = stage == ZeroStage.Replicated ? flat.Layout.TotalNumel : flat.Layout.ShardSize;
-        _segments = BuildSegments(flat.Layout, StateStart, StateLength, _groupOfParameter);
+        _segments = ShardSegment.Of(flat.Layout, StateStart, StateLength, _groupOfParameter);
         _hasPreviousGradient = new bool[flat.Parameters.Count];
         _hadGradient = new bool[flat.Parameters.Count];
         _stats = new double[1 + flat.Parameters.Count];
@@ -349,25 +349,6 @@ public sealed class ShardedAdan : IDisposable
         }
     }
 
-    private static Segment[] BuildSegments(FlatLayout layout, long start, long length, int[] groupOfParameter)
-    {
-        var segments = new List<Segment>();
-        for (var i = 0; i < layout.Entries.Count; i++)
-        {
-            var e = layout.Entries[i];
-            var from = Math.Max(e.Offset, start);
-            var to = Math.Min(e.End, start + length);
-            if (to > from && groupOfParameter[i] >= 0)
-            {
-                segments.Add(new Segment(i, groupOfParameter[i], from - start, to - from));
-            }
-        }
-        return segments.ToArray();
-    }
-
     private static torch.Tensor NewBuffer(long length) =>
         torch.zeros(length, dtype: torch.float32).DetachFromDisposeScope();
-
-    /// <summary>The part of one parameter inside this rank's state range.</summary>
-    private readonly record struct Segment(int Parameter, int Group, long LocalStart, long Length);
 }
