@@ -5,7 +5,7 @@ namespace Adan.Sharded.Collectives;
 
 /// <summary>
 /// <see cref="ICollective"/> for one process (W = 1): reductions are identities, so a program runs
-/// unchanged without MPI. Arguments are checked exactly as the MPI backend checks them.
+/// unchanged without MPI. Arguments are checked as the MPI backend checks them, on any device (one GPU needs no NCCL).
 /// </summary>
 public sealed class SingleProcessCollective : ICollective
 {
@@ -18,13 +18,12 @@ public sealed class SingleProcessCollective : ICollective
     public int WorldSize => 1;
 
     /// <inheritdoc />
-    public void AllReduce(torch.Tensor tensor, ReduceOp op = ReduceOp.Sum) =>
-        TensorChecks.RequireReducible(tensor, "AllReduce", nameof(tensor));
+    public void AllReduce(torch.Tensor tensor, ReduceOp op = ReduceOp.Sum) => RequireReducible(tensor, "AllReduce", nameof(tensor));
 
     /// <inheritdoc />
     public ICollectiveRequest AllReduceAsync(torch.Tensor tensor, ReduceOp op = ReduceOp.Sum)
     {
-        TensorChecks.RequireReducible(tensor, "AllReduceAsync", nameof(tensor));
+        RequireReducible(tensor, "AllReduceAsync", nameof(tensor));
         return s_done;
     }
 
@@ -45,7 +44,7 @@ public sealed class SingleProcessCollective : ICollective
     /// <inheritdoc />
     public void Broadcast(torch.Tensor tensor, int root = 0)
     {
-        TensorChecks.RequireContiguous(tensor, "Broadcast", nameof(tensor));
+        TensorChecks.RequireContiguousOnAnyDevice(tensor, "Broadcast", nameof(tensor));
         if (root != 0)
         {
             throw new ArgumentOutOfRangeException(nameof(root), root, "Broadcast: root must be 0 with one process.");
@@ -95,8 +94,8 @@ public sealed class SingleProcessCollective : ICollective
 
     private static void CheckPair(torch.Tensor whole, torch.Tensor block, string operation)
     {
-        TensorChecks.RequireReducible(whole, operation, "whole");
-        TensorChecks.RequireReducible(block, operation, "block");
+        RequireReducible(whole, operation, "whole");
+        RequireReducible(block, operation, "block");
         TensorChecks.RequireSameDtype(whole, block, operation);
         TensorChecks.RequireBlocks(whole, block, 1, operation, "input", "output");
     }
@@ -107,6 +106,12 @@ public sealed class SingleProcessCollective : ICollective
         {
             destination.copy_(source.view(destination.shape));
         }
+    }
+
+    private static void RequireReducible(torch.Tensor tensor, string operation, string what)
+    {
+        TensorChecks.RequireContiguousOnAnyDevice(tensor, operation, what);
+        TensorChecks.RequireReducibleDtype(tensor, operation, what);
     }
 
     private sealed class Completed : ICollectiveRequest

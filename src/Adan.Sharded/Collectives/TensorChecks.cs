@@ -9,6 +9,11 @@ internal static class TensorChecks
     public static void RequireReducible(torch.Tensor tensor, string operation, string what)
     {
         RequireContiguous(tensor, operation, what);
+        RequireReducibleDtype(tensor, operation, what);
+    }
+
+    public static void RequireReducibleDtype(torch.Tensor tensor, string operation, string what)
+    {
         if (tensor.dtype is not (torch.ScalarType.Float32 or torch.ScalarType.Float64 or torch.ScalarType.Int32 or torch.ScalarType.Int64))
         {
             throw new ArgumentException(
@@ -19,17 +24,22 @@ internal static class TensorChecks
 
     public static void RequireContiguous(torch.Tensor tensor, string operation, string what)
     {
+        RequireContiguousOnAnyDevice(tensor, operation, what);
+        if (tensor.device_type != DeviceType.CPU)
+        {
+            throw new ArgumentException(
+                $"{operation}: {what} is on {tensor.device}; the MPI backend works on CPU memory. Move it with .cpu() or use the NCCL backend (collective=nccl).", what);
+        }
+    }
+
+    public static void RequireContiguousOnAnyDevice(torch.Tensor tensor, string operation, string what)
+    {
         ArgumentNullException.ThrowIfNull(tensor, what);
         if (!tensor.is_contiguous())
         {
             throw new ArgumentException(
                 $"{operation}: {what} is not contiguous (shape [{string.Join(", ", tensor.shape)}], strides " +
                 $"[{string.Join(", ", tensor.stride())}]); pass a contiguous tensor (call .contiguous() and copy the result back).", what);
-        }
-        if (tensor.device_type != DeviceType.CPU)
-        {
-            throw new ArgumentException(
-                $"{operation}: {what} is on {tensor.device}; the MPI backend works on CPU memory. Move it with .cpu() or use a GPU backend.", what);
         }
     }
 

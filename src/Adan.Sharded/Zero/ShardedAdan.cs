@@ -38,17 +38,32 @@ public sealed class ShardedAdan : IDisposable
     private readonly torch.Tensor _expAvgDiff;
     private readonly torch.Tensor _negPreGrad;
     private readonly torch.Tensor _ownParameters;
+    private readonly torch.Tensor _stateGradient;
+    private readonly torch.Tensor _normGradient;
+    private readonly bool[] _firstStep;
+    private readonly AdanTensorStep? _tensorStep;
 
     /// <summary>Creates the optimizer with one group holding every parameter.</summary>
     public ShardedAdan(FlatParameters flat, ICollective collective, AdanGroupOptions options, double maxGradNorm = 0,
-        ZeroStage stage = ZeroStage.OptimizerState, int maxConsecutiveSkips = 10)
-        : this(flat, collective, [(options, Enumerable.Range(0, flat.Parameters.Count).ToArray())], maxGradNorm, stage, maxConsecutiveSkips)
+        ZeroStage stage = ZeroStage.OptimizerState, int maxConsecutiveSkips = 10, AdanKernelKind kernel = AdanKernelKind.Auto)
+        : this(flat, collective, [(options, Enumerable.Range(0, flat.Parameters.Count).ToArray())], maxGradNorm, stage, maxConsecutiveSkips, kernel)
     {
     }
 
     /// <summary>Creates the optimizer with parameter groups given as (options, indices into the flat layout).</summary>
+    /// <param name="flat">The flat parameters; the state lives on their device.</param>
+    /// <param name="collective">The ranks' collective.</param>
+    /// <param name="groups">The parameter groups.</param>
+    /// <param name="maxGradNorm">Global-norm clipping threshold (0 = off).</param>
+    /// <param name="stage">The ZeRO stage.</param>
+    /// <param name="maxConsecutiveSkips">Consecutive non-finite steps tolerated.</param>
+    /// <param name="kernel">
+    /// The update: <see cref="AdanKernelKind.Fused"/> (CPU memory only), <see cref="AdanKernelKind.Reference"/> (tensor
+    /// operations on the flat shard, any device), or <see cref="AdanKernelKind.Auto"/>: fused on the CPU, tensor
+    /// operations elsewhere.
+    /// </param>
     public ShardedAdan(FlatParameters flat, ICollective collective, IEnumerable<(AdanGroupOptions Options, int[] Parameters)> groups,
-        double maxGradNorm = 0, ZeroStage stage = ZeroStage.OptimizerState, int maxConsecutiveSkips = 10)
+        double maxGradNorm = 0, ZeroStage stage = ZeroStage.OptimizerState, int maxConsecutiveSkips = 10, AdanKernelKind kernel = AdanKernelKind.Auto)
     {
         ArgumentNullException.ThrowIfNull(flat);
         ArgumentNullException.ThrowIfNull(collective);
@@ -105,11 +120,25 @@ public sealed class ShardedAdan : IDisposable
         _hadGradient = new bool[flat.Parameters.Count];
         _stats = new double[1 + flat.Parameters.Count];
 
-        _expAvg = NewBuffer(StateLength);
-        _expAvgSq = NewBuffer(StateLength);
-        _expAvgDiff = NewBuffer(StateLength);
-        _negPreGrad = NewBuffer(StateLength);
+        var device = flat.Values.device;
+        var onCpu = device.type == DeviceType.CPU;
+        if (kernel == AdanKernelKind.Fused && !onCpu)
+        {
+            throw new ArgumentException($"the fused Adan kernel works on CPU memory and the flat buffers are on {device}; use kernel Auto or Reference.", nameof(kernel));
+        }
+        Kernel = kernel == AdanKernelKind.Auto ? (onCpu ? AdanKernelKind.Fused : AdanKernelKind.Reference) : kernel;
+        _firstStep = new bool[flat.Parameters.Count];
+        _expAvg = NewBuffer(StateLength, device);
+        _expAvgSq = NewBuffer(StateLength, device);
+        _expAvgDiff = NewBuffer(StateLength, device);
+        _negPreGrad = NewBuffer(StateLength, device);
         _ownParameters = flat.Values.narrow(0, StateStart, StateLength).DetachFromDisposeScope();
+        _stateGradient = flat.Gradients.narrow(0, StateStart, StateLength).DetachFromDisposeScope();
+        _normGradient = flat.Gradients.narrow(0, flat.Layout.ShardStart(collective.Rank), flat.Layout.ShardSize).DetachFromDisposeScope();
+        if (Kernel == AdanKernelKind.Reference)
+        {
+            _tensorStep = new AdanTensorStep(_ownParameters, _stateGradient, _expAvg, _expAvgSq, _expAvgDiff, _negPreGrad, _segments);
+        }
         if (stage == ZeroStage.Replicated)
         {
             _replicated = new DistributedDataParallel(flat, collective, deferScaling: true);
@@ -121,6 +150,9 @@ public sealed class ShardedAdan : IDisposable
 
     /// <summary>The ZeRO stage.</summary>
     public ZeroStage Stage { get; }
+
+    /// <summary>The update in use: <see cref="AdanKernelKind.Fused"/> (CPU kernel) or <see cref="AdanKernelKind.Reference"/> (tensor operations).</summary>
+    public AdanKernelKind Kernel { get; }
 
     /// <summary>Global-norm clipping threshold (0 = off), taken over all groups as the official code does.</summary>
     public double MaxGradNorm { get; }
@@ -189,13 +221,11 @@ public sealed class ShardedAdan : IDisposable
         var gradients = Flat.Gradients;
         Flat.GatherGradients();
         var t0 = Stopwatch.GetTimestamp();
-        var shardGradient = Reduce(gradients, microBatches);
+        Reduce(gradients, microBatches);
         var t1 = Stopwatch.GetTimestamp();
         var scale = 1.0 / ((double)_collective.WorldSize * microBatches);
 
-        var grad = TensorMemory.AsFloatSpan(shardGradient, "gradient shard");
-        var ownStart = Stage == ZeroStage.Replicated ? Flat.Layout.ShardStart(_collective.Rank) : 0;
-        _stats[0] = SumOfSquares.Of(grad.Slice((int)ownStart, (int)Flat.Layout.ShardSize));
+        _stats[0] = ShardSumOfSquares();
         for (var i = 0; i < Flat.Parameters.Count; i++)
         {
             _stats[1 + i] = Flat.HasGradient[i] ? 1 : 0;
@@ -227,7 +257,7 @@ public sealed class ShardedAdan : IDisposable
             _hadGradient[i] = _stats[1 + i] > 0;
         }
 
-        Update(grad, LastClipCoefficient * scale);
+        Update(LastClipCoefficient * scale);
         var t3 = Stopwatch.GetTimestamp();
         if (Stage != ZeroStage.Replicated)
         {
@@ -282,7 +312,7 @@ public sealed class ShardedAdan : IDisposable
         {
             return local.clone();
         }
-        var full = torch.zeros(Flat.Layout.TotalNumel, dtype: torch.float32);
+        var full = torch.zeros(Flat.Layout.TotalNumel, dtype: torch.float32, device: local.device);
         _collective.AllGather(local, full);
         return full;
     }
@@ -291,6 +321,9 @@ public sealed class ShardedAdan : IDisposable
     public void Dispose()
     {
         _replicated?.Dispose();
+        _tensorStep?.Dispose();
+        _stateGradient.Dispose();
+        _normGradient.Dispose();
         _ownParameters.Dispose();
         _expAvg.Dispose();
         _expAvgSq.Dispose();
@@ -298,24 +331,32 @@ public sealed class ShardedAdan : IDisposable
         _negPreGrad.Dispose();
     }
 
-    private torch.Tensor Reduce(torch.Tensor gradients, int microBatches)
+    private void Reduce(torch.Tensor gradients, int microBatches)
     {
-        switch (Stage)
+        if (Stage == ZeroStage.Replicated)
         {
-            case ZeroStage.Replicated:
-                _replicated!.SynchronizeGradients(microBatches);
-                return gradients;
-            default:
-                {
-                    // In place for ZeRO-1 and ZeRO-2 alike: ZeRO-2 then returns every gradient page outside this block.
-                    var own = gradients.narrow(0, StateStart, StateLength);
-                    _collective.ReduceScatter(gradients, own, ReduceOp.Sum);
-                    return own;
-                }
+            _replicated!.SynchronizeGradients(microBatches);
+        }
+        else
+        {
+            // In place for ZeRO-1 and ZeRO-2 alike: ZeRO-2 then returns every gradient page outside this block.
+            _collective.ReduceScatter(gradients, _stateGradient, ReduceOp.Sum);
         }
     }
 
-    private void Update(ReadOnlySpan<float> grad, double gradientCoefficient)
+    /// <summary>Σ g² over this rank's shard of the reduced gradient, accumulated in double; on a GPU one reduction and one copy to the host.</summary>
+    private double ShardSumOfSquares()
+    {
+        if (_normGradient.device_type == DeviceType.CPU)
+        {
+            return SumOfSquares.Of(TensorMemory.AsFloatSpan(_normGradient, "gradient shard"));
+        }
+        using var squares = _normGradient.square();
+        using var sum = squares.sum(type: torch.ScalarType.Float64);
+        return sum.item<double>();
+    }
+
+    private void Update(double gradientCoefficient)
     {
         var scalars = _scalars;
         for (var g = 0; g < _groups.Length; g++)
@@ -325,6 +366,17 @@ public sealed class ShardedAdan : IDisposable
             var o = group.Options;
             scalars[g] = new AdanScalars(o.LearningRate, o.Beta1, o.Beta2, o.Beta3, o.Eps, o.WeightDecay, o.NoProx, group.Step, gradientCoefficient);
         }
+        if (_tensorStep is not null)
+        {
+            for (var i = 0; i < _firstStep.Length; i++)
+            {
+                _firstStep[i] = _groupOfParameter[i] >= 0 && (_groups[_groupOfParameter[i]].Step == 1 || !_hasPreviousGradient[i]);
+            }
+            _tensorStep.Run(gradientCoefficient, scalars, _hadGradient, _firstStep);
+            MarkGradients();
+            return;
+        }
+        var grad = TensorMemory.AsFloatSpan(_stateGradient, "gradient shard");
         var param = TensorMemory.AsFloatSpan(_ownParameters, "parameter shard");
         var m = TensorMemory.AsFloatSpan(_expAvg, "exp_avg");
         var v = TensorMemory.AsFloatSpan(_expAvgSq, "exp_avg_sq");
@@ -343,12 +395,17 @@ public sealed class ShardedAdan : IDisposable
             AdanKernel.FusedStep(param.Slice(start, length), grad.Slice(start, length), m.Slice(start, length), v.Slice(start, length),
                 d.Slice(start, length), n.Slice(start, length), scalars[s.Group], firstStep, AdanKernel.Threads);
         }
+        MarkGradients();
+    }
+
+    private void MarkGradients()
+    {
         for (var i = 0; i < _hadGradient.Length; i++)
         {
             _hasPreviousGradient[i] |= _hadGradient[i];
         }
     }
 
-    private static torch.Tensor NewBuffer(long length) =>
-        torch.zeros(length, dtype: torch.float32).DetachFromDisposeScope();
+    private static torch.Tensor NewBuffer(long length, torch.Device device) =>
+        torch.zeros(length, dtype: torch.float32, device: device).DetachFromDisposeScope();
 }
