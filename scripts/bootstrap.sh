@@ -3,7 +3,8 @@
 set -euo pipefail
 
 # fonts-dejavu-core: the sweep plots' labels (SkiaSharp's self-contained build has no font of its own).
-packages=(mpich dataset-fashion-mnist fortunes fonts-dejavu-core)
+# gcc: builds the host-memory NCCL stand-in (tests/NcclStandIn) the tests run the NCCL binding against.
+packages=(mpich dataset-fashion-mnist fortunes fonts-dejavu-core gcc)
 missing=()
 for p in "${packages[@]}"; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

@@ -4,21 +4,57 @@ using static TorchSharp.torch;
 
 namespace Adan.MultiRank;
 
-/// <summary>Every collective against values computed by hand; prints "collectives ok" per rank.</summary>
+/// <summary>
+/// Every collective against values computed by hand; prints "collectives ok" per rank. Arguments: [BACKEND [DEVICE]],
+/// BACKEND mpi (default) or nccl (NVIDIA's NCCL, or the stand-in ADAN_NCCL_LIBRARY names), DEVICE cpu (default) or cuda.
+/// </summary>
 internal static class CollectiveScenarios
 {
     public static int Run(string[] args)
     {
-        using var c = new MpiCollective();
+        var backend = args.Length > 0 ? args[0] : "mpi";
+        var device = args.Length > 1 ? args[1] : "cpu";
+        using ICollective c = backend switch
+        {
+            "mpi" => new MpiCollective(),
+            "nccl" => NewNccl(device),
+            _ => throw new ArgumentException($"unknown backend {backend}; expected mpi or nccl"),
+        };
+        var previous = get_default_device();
+        set_default_device(ToDevice(device, c.Rank));
+        try
+        {
+            RunChecks(c);
+        }
+        finally
+        {
+            set_default_device(previous);
+        }
+        Console.WriteLine($"rank {c.Rank}: collectives ok");
+        return 0;
+    }
+
+    private static NcclCollective NewNccl(string device)
+    {
+        var control = new MpiCollective();
+        return new NcclCollective(control, ToDevice(device, control.Rank));
+    }
+
+    /// <summary>"cuda" means one GPU per rank, chosen by the rank on this host.</summary>
+    private static Device ToDevice(string device, int rank) =>
+        device == "cuda" ? new Device(DeviceType.CUDA, rank % Math.Max(1, cuda.device_count())) : CPU;
+
+    private static void RunChecks(ICollective c)
+    {
         int r = c.Rank, w = c.WorldSize;
 
         using var sum = arange(6, dtype: float32) + r;
         c.AllReduce(sum);
-        Check.Equal(Enumerable.Range(0, 6).Select(i => (float)(w * i + w * (w - 1) / 2)).ToArray(), sum.data<float>().ToArray(), "AllReduce sum");
+        Check.Equal(Enumerable.Range(0, 6).Select(i => (float)(w * i + w * (w - 1) / 2)).ToArray(), sum.cpu().data<float>().ToArray(), "AllReduce sum");
 
         using var avg = full(5, (float)(r + 1));
         c.AllReduce(avg, ReduceOp.Average);
-        Check.Equal(Enumerable.Repeat((w + 1) / 2f, 5).ToArray(), avg.data<float>().ToArray(), "AllReduce average");
+        Check.Equal(Enumerable.Repeat((w + 1) / 2f, 5).ToArray(), avg.cpu().data<float>().ToArray(), "AllReduce average");
 
         using var max = tensor(new long[] { r, -r });
         c.AllReduce(max, ReduceOp.Max);
@@ -38,24 +74,24 @@ internal static class CollectiveScenarios
         using var input = arange(w * s, dtype: float32).div(s).floor().mul(10).add(r);
         using var output = empty(s);
         c.ReduceScatter(input, output);
-        Check.That(output.eq(w * r * 10f + w * (w - 1) / 2f).all().item<bool>(), $"ReduceScatter out of place: {string.Join(",", output.data<float>().ToArray())}");
+        Check.That(output.eq(w * r * 10f + w * (w - 1) / 2f).all().item<bool>(), $"ReduceScatter out of place: {string.Join(",", output.cpu().data<float>().ToArray())}");
         using var ownBlock = input.narrow(0, r * s, s);
         c.ReduceScatter(input, ownBlock, ReduceOp.Average);
-        Check.That(ownBlock.eq(r * 10f + (w - 1) / 2f).all().item<bool>(), $"ReduceScatter in place: {string.Join(",", ownBlock.data<float>().ToArray())}");
+        Check.That(ownBlock.eq(r * 10f + (w - 1) / 2f).all().item<bool>(), $"ReduceScatter in place: {string.Join(",", ownBlock.cpu().data<float>().ToArray())}");
 
         using var gathered = zeros(w * s);
         using var mine = full(s, (float)r);
         c.AllGather(mine, gathered);
-        Check.Equal(Enumerable.Range(0, w * s).Select(i => (float)(i / s)).ToArray(), gathered.data<float>().ToArray(), "AllGather out of place");
+        Check.Equal(Enumerable.Range(0, w * s).Select(i => (float)(i / s)).ToArray(), gathered.cpu().data<float>().ToArray(), "AllGather out of place");
         using var inPlace = full(w * s, -1f);
         using var slot = inPlace.narrow(0, r * s, s);
         slot.fill_(r * 2f);
         c.AllGather(slot, inPlace);
-        Check.Equal(Enumerable.Range(0, w * s).Select(i => (float)(i / s * 2)).ToArray(), inPlace.data<float>().ToArray(), "AllGather in place");
+        Check.Equal(Enumerable.Range(0, w * s).Select(i => (float)(i / s * 2)).ToArray(), inPlace.cpu().data<float>().ToArray(), "AllGather in place");
 
         using var b = r == w - 1 ? tensor(new byte[] { 1, 2, 3 }) : zeros(3, dtype: uint8);
         c.Broadcast(b, root: w - 1);
-        Check.That(b.data<byte>().ToArray().SequenceEqual(new byte[] { 1, 2, 3 }), "Broadcast of uint8 from the last rank");
+        Check.That(b.cpu().data<byte>().ToArray().SequenceEqual(new byte[] { 1, 2, 3 }), "Broadcast of uint8 from the last rank");
 
         c.Barrier();
         Check.That(c.AllReduce(r + 0.5, ReduceOp.Max) == w - 0.5, "scalar AllReduce max");
@@ -89,8 +125,5 @@ internal static class CollectiveScenarios
         using var small = zeros(2);
         var e3 = Check.Throws<ArgumentException>(() => c.ReduceScatter(wrong, small), "uneven reduce-scatter");
         Check.That(e3.Message.Contains("multiple of the world size"), e3.Message);
-
-        Console.WriteLine($"rank {r}: collectives ok");
-        return 0;
     }
 }

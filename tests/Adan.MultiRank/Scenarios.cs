@@ -10,6 +10,7 @@ internal static class Scenarios
     {
         ["raw-allreduce"] = RawAllReduce,
         ["collectives"] = CollectiveScenarios.Run,
+        ["nccl-id-mismatch"] = NcclIdMismatchScenario.Run,
         ["ddp-mlp"] = DataParallelScenarios.TrainMlp,
         ["sharded-golden"] = ShardedGoldenScenario.Run,
         ["sharded-lamb-golden"] = ShardedLambGoldenScenario.Run,

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Adan.Sharded.Collectives;
 using Adan.Sharded.Flat;
+using Adan.Sharded.Optim;
 using Adan.Sharded.Zero;
 using Adan.TestSupport;
 using TorchSharp;
@@ -14,7 +15,8 @@ namespace Adan.MultiRank;
 /// golden gradient × 2(r+1)/(W+1), so the rank average is the golden gradient. The layout uses
 /// alignment 1, so parameters straddle shard boundaries and W need not divide N. Rank 0 writes the
 /// parameters after every step and the gathered final state to OUTPUT as JSON.
-/// Arguments: GOLDEN_FILE STAGE OUTPUT.
+/// Arguments: GOLDEN_FILE STAGE OUTPUT [BACKEND [KERNEL]]: BACKEND mpi (default) or nccl (over ADAN_NCCL_LIBRARY, CPU
+/// memory), KERNEL auto (default) or reference (the tensor-op update the GPU path runs).
 /// </summary>
 internal static class ShardedGoldenScenario
 {
@@ -22,14 +24,16 @@ internal static class ShardedGoldenScenario
     {
         var golden = GoldenCase.Load(args[0]);
         var stage = (ZeroStage)int.Parse(args[1]);
-        using var c = new MpiCollective();
+        var backend = args.Length > 3 ? args[3] : "mpi";
+        var kernel = args.Length > 4 && args[4] == "reference" ? AdanKernelKind.Reference : AdanKernelKind.Auto;
+        using ICollective c = backend == "nccl" ? new NcclCollective(new MpiCollective(), CPU) : new MpiCollective();
         var parameters = golden.Params.Select(p => (p.Name, new Parameter(tensor(p.Init, p.Shape)))).ToList();
         using var flat = new FlatParameters(parameters, c.WorldSize, alignment: 1, trackUnusedParameters: true);
         var groups = golden.Groups.Select(g => (new AdanGroupOptions
         {
             LearningRate = g.Lr, Beta1 = g.Beta1, Beta2 = g.Beta2, Beta3 = g.Beta3, Eps = g.Eps, WeightDecay = g.WeightDecay, NoProx = g.NoProx,
         }, g.Params));
-        using var adan = new ShardedAdan(flat, c, groups, golden.MaxGradNorm, stage);
+        using var adan = new ShardedAdan(flat, c, groups, golden.MaxGradNorm, stage, kernel: kernel);
         var factor = 2.0f * (c.Rank + 1) / (c.WorldSize + 1);
 
         var trajectory = new List<float[][]>();
@@ -69,7 +73,7 @@ internal static class ShardedGoldenScenario
             File.WriteAllText(args[2], JsonSerializer.Serialize(new { params_after = trajectory, final_state = finalState, steps,
                 state_bytes = adan.StateBytes, state_length = adan.StateLength }));
         }
-        Console.WriteLine($"rank {c.Rank}: state {adan.StateBytes} bytes for {adan.StateLength} elements, padding {adan.PaddingInState}");
+        Console.WriteLine($"rank {c.Rank}: {backend}, {adan.Kernel} kernel, state {adan.StateBytes} bytes for {adan.StateLength} elements, padding {adan.PaddingInState}");
         return 0;
     }
 }
