@@ -59,6 +59,18 @@ internal static unsafe class MpiNative
     [DllImport(Library)]
     public static extern int MPI_Comm_set_errhandler(int comm, int errhandler);
 
+    [DllImport(Library)]
+    public static extern int MPI_Comm_split_type(int comm, int splitType, int key, int info, out int newcomm);
+
+    [DllImport(Library)]
+    public static extern int MPI_Comm_free(ref int comm);
+
+    /// <summary><c>MPI_COMM_TYPE_SHARED</c> in MPICH: ranks that share memory, i.e. one host.</summary>
+    public const int CommTypeShared = 1;
+
+    /// <summary><c>MPI_INFO_NULL</c> in the MPICH ABI.</summary>
+    public const int InfoNull = 0x1c000000;
+
     /// <summary><c>MPI_ERRORS_RETURN</c>: errors come back as codes instead of aborting the job.</summary>
     public const int ErrorsReturn = 0x54000001;
 }

@@ -9,10 +9,12 @@ public sealed unsafe class MpiRuntime : IDisposable
     private static MpiRuntime? s_current;
     private bool _disposed;
 
-    private MpiRuntime(int rank, int size)
+    private MpiRuntime(int rank, int size, int localRank, int localSize)
     {
         Rank = rank;
         Size = size;
+        LocalRank = localRank;
+        LocalSize = localSize;
     }
 
     /// <summary>This process's rank in <c>MPI_COMM_WORLD</c>.</summary>
@@ -20,6 +22,12 @@ public sealed unsafe class MpiRuntime : IDisposable
 
     /// <summary>The number of ranks in <c>MPI_COMM_WORLD</c>.</summary>
     public int Size { get; }
+
+    /// <summary>This rank's index among the ranks on its host (<c>MPI_Comm_split_type</c> with <c>MPI_COMM_TYPE_SHARED</c>): which GPU it takes.</summary>
+    public int LocalRank { get; }
+
+    /// <summary>The number of ranks on this rank's host.</summary>
+    public int LocalSize { get; }
 
     /// <summary>
     /// Initialises MPI for this process (once) and returns the runtime.
@@ -39,7 +47,12 @@ public sealed unsafe class MpiRuntime : IDisposable
         Check(MpiNative.MPI_Comm_set_errhandler(MpiNative.CommWorld, MpiNative.ErrorsReturn), "MPI_Comm_set_errhandler", -1);
         Check(MPI.Unsafe.MPI_Comm_rank(MpiNative.CommWorld, out var rank), "MPI_Comm_rank", -1);
         Check(MPI.Unsafe.MPI_Comm_size(MpiNative.CommWorld, out var size), "MPI_Comm_size", rank);
-        s_current = new MpiRuntime(rank, size);
+        Check(MpiNative.MPI_Comm_split_type(MpiNative.CommWorld, MpiNative.CommTypeShared, rank, MpiNative.InfoNull, out var host),
+            "MPI_Comm_split_type", rank);
+        Check(MPI.Unsafe.MPI_Comm_rank(host, out var localRank), "MPI_Comm_rank", rank);
+        Check(MPI.Unsafe.MPI_Comm_size(host, out var localSize), "MPI_Comm_size", rank);
+        Check(MpiNative.MPI_Comm_free(ref host), "MPI_Comm_free", rank);
+        s_current = new MpiRuntime(rank, size, localRank, localSize);
         return s_current;
     }
 

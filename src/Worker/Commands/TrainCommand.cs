@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Adan.Sharded.Collectives;
+using Adan.Sharded.Mpi;
 using Adan.Worker.Config;
 using Adan.Worker.Training;
 
@@ -28,9 +29,20 @@ internal static class TrainCommand
         Environment.GetEnvironmentVariable("PMI_SIZE") is not null || Environment.GetEnvironmentVariable("PMI_RANK") is not null
         || Environment.GetEnvironmentVariable("OMPI_COMM_WORLD_SIZE") is not null;
 
+    /// <summary>
+    /// The rank's collective for where its buffers live: the device comes from the <c>device</c> setting and, for
+    /// <c>cuda</c>, the rank's index on its host, which MPI knows once initialised.
+    /// </summary>
+    private static ICollective CreateCollective(TrainConfig config)
+    {
+        var launched = LaunchedByMpi;
+        var localRank = launched && config.Device != "cpu" ? MpiRuntime.Initialize().LocalRank : 0;
+        return CollectiveFactory.Create(config.Collective, DeviceChoice.Resolve(config.Device, localRank), launched);
+    }
+
     private static int Run(TrainConfig config)
     {
-        using ICollective collective = LaunchedByMpi ? new MpiCollective() : new SingleProcessCollective();
+        using var collective = CreateCollective(config);
         new Trainer(config, collective, Console.Out).RunAsync().GetAwaiter().GetResult();
         return 0;
     }

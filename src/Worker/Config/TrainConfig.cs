@@ -1,4 +1,6 @@
 using System.ComponentModel.DataAnnotations;
+using System.Text.RegularExpressions;
+using Adan.Sharded.Collectives;
 using Adan.Sharded.Schedules;
 using Adan.Sharded.Zero;
 
@@ -10,7 +12,7 @@ namespace Adan.Worker.Config;
 /// DataAnnotations attributes, and the rules that involve several keys in
 /// <see cref="IValidatableObject.Validate"/>; <see cref="Validate()"/> checks both.
 /// </summary>
-public sealed record TrainConfig : IValidatableObject
+public sealed partial record TrainConfig : IValidatableObject
 {
     // long.MaxValue, spelled out because attribute arguments must be constants and the range is shown to users.
     private const string LongMax = "9223372036854775807";
@@ -170,6 +172,17 @@ public sealed record TrainConfig : IValidatableObject
     /// <summary><c>telemetry</c>: none | console (OTLP is added when OTEL_EXPORTER_OTLP_ENDPOINT is set).</summary>
     public TelemetryMode Telemetry { get; init; } = TelemetryMode.None;
 
+    /// <summary>
+    /// <c>device</c>: where the parameters, flat buffers and Adan's shard live: cpu, cuda (one GPU per rank, the rank's
+    /// index among the ranks on its host) or cuda:N (GPU N for every rank of the host). CUDA needs a build with
+    /// -p:TorchBackend=cuda.
+    /// </summary>
+    [Required]
+    public string Device { get; init; } = "cpu";
+
+    /// <summary><c>collective</c>: the data-plane backend: auto (NCCL for CUDA buffers, MPI for CPU buffers) | mpi | nccl.</summary>
+    public CollectiveKind Collective { get; init; } = CollectiveKind.Auto;
+
     /// <summary><c>threads</c>: torch intra-op threads per rank (0 = cores divided by the ranks on this host).</summary>
     [Range(0, 1_024)]
     public int Threads { get; init; }
@@ -259,6 +272,24 @@ public sealed record TrainConfig : IValidatableObject
         {
             yield return new ValidationResult($"Invalid min_lr: {ConfigBinder.Format(MinLr)}; valid range is [0, lr = {ConfigBinder.Format(Lr)}].");
         }
+        if (!DevicePattern().IsMatch(Device))
+        {
+            yield return new ValidationResult($"Invalid device: '{Device}'; valid choices are cpu | cuda | cuda:N (N the GPU's index).");
+        }
+        else if (Device == "cpu" && Collective == CollectiveKind.Nccl)
+        {
+            yield return new ValidationResult("Invalid collective: nccl with device cpu; NCCL reduces CUDA memory. Use device=cuda, or collective=auto or mpi.");
+        }
+        else if (Device != "cpu" && Collective == CollectiveKind.Mpi)
+        {
+            yield return new ValidationResult($"Invalid collective: mpi with device {Device}; the MPI backend reduces CPU memory. Use collective=auto or nccl, or device=cpu.");
+        }
+        if (Device != "cpu" && (CheckpointEvery > 0 || Resume != "none"))
+        {
+            yield return new ValidationResult(
+                $"Invalid checkpoint_every/resume with device {Device}: checkpoints are written from and read into CPU memory only so far; " +
+                "set checkpoint_every=0 and resume=none, or train with device=cpu.");
+        }
         if (Optimizer != OptimizerKind.Adan && (CheckpointEvery > 0 || Resume is not ("none" or "latest")))
         {
             yield return new ValidationResult(
@@ -277,6 +308,9 @@ public sealed record TrainConfig : IValidatableObject
     /// </summary>
     public int EffectiveThreads(int ranksOnHost) =>
         Threads > 0 ? Threads : Math.Max(1, Environment.ProcessorCount / Math.Max(1, ranksOnHost));
+
+    [GeneratedRegex(@"^(cpu|cuda(:[0-9]+)?)$")]
+    private static partial Regex DevicePattern();
 
     /// <summary><see cref="CheckpointDir"/> resolved against <see cref="RunDir"/> when relative.</summary>
     public string ResolvedCheckpointDir => Path.IsPathRooted(CheckpointDir) ? CheckpointDir : Path.Combine(RunDir, CheckpointDir);

@@ -77,6 +77,8 @@ public static class Evaluation
         try
         {
             using var noGrad = torch.no_grad();
+            // Batches are assembled in host memory and moved to the model's device.
+            var device = model.parameters().First().device;
             var indices = new long[Math.Min(batchSize, Math.Max(count, 1))];
             for (var offset = 0L; offset < count; offset += indices.Length)
             {
@@ -87,6 +89,10 @@ public static class Evaluation
                 }
                 using var scope = torch.NewDisposeScope();
                 var (input, target) = data.Batch(indices.AsSpan(0, size));
+                if (device.type != DeviceType.CPU)
+                {
+                    (input, target) = (input.to(device), target.to(device));
+                }
                 var logits = model.forward(input);
                 accumulate(logits, target);
             }

@@ -149,6 +149,11 @@ internal sealed class Trainer
         {
             using var scope = NewDisposeScope();
             var (x, y) = run.Data.Train.Batch(indices.Slice(m * _config.MicroBatch, _config.MicroBatch));
+            if (run.Device.type != TorchSharp.DeviceType.CPU)
+            {
+                // Batches are assembled in host memory; the model and its flat buffers live on the device.
+                (x, y) = (x.to(run.Device), y.to(run.Device));
+            }
             var loss = Loss(run.Model, x, y, run.Data.IsLanguageModel);
             loss.backward();
             lossSum += loss.item<float>();

@@ -34,6 +34,9 @@ internal sealed class TrainingSetup : IDisposable
         Sampler = sampler;
     }
 
+    /// <summary>Where the model, its flat buffers and the optimizer's shard live.</summary>
+    public Device Device => Flat.Values.device;
+
     /// <summary>The train and test sets.</summary>
     public TrainingData Data { get; }
 
@@ -68,6 +71,12 @@ internal sealed class TrainingSetup : IDisposable
         try
         {
             model = ModelFactory.Create(config, data.VocabularySize);
+            var device = collective is NcclCollective nccl ? nccl.Device : DeviceChoice.Resolve(config.Device, 0);
+            if (device.type != DeviceType.CPU)
+            {
+                // Initialised on the host from the seed (identical on every rank), then moved: the flat buffers follow the parameters.
+                model.to(device);
+            }
             flat = FlatParameters.FromModule(model, collective.WorldSize);
             // Identical seeds give identical weights; the broadcast makes it a guarantee.
             collective.Broadcast(flat.Values);
