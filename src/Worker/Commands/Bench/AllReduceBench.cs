@@ -25,9 +25,73 @@ internal static class AllReduceBench
         var iterations = new Option<int>("--iterations") { Description = "Timed repetitions of each variant (0 = choose by size)", DefaultValueFactory = _ => 0 };
         var bucketMib = new Option<double>("--bucket-mib") { Description = "Bucket size in MiB", DefaultValueFactory = _ => GradientBuckets.DefaultBucketBytes / 1048576.0 };
         var inFlight = new Option<int>("--buckets-in-flight") { Description = "Bucket all-reduces outstanding at once", DefaultValueFactory = _ => 2 };
-        var command = new Command("allreduce", "Gradient synchronisation vs raw MPI_Allreduce (run under mpiexec.mpich -n W)") { mib, json, iterations, bucketMib, inFlight };
-        command.SetAction(r => Run(r.GetValue(mib), r.GetValue(json), r.GetValue(iterations), r.GetValue(bucketMib), r.GetValue(inFlight)));
+        var collective = new Option<string>("--collective") { Description = "mpi (CPU memory) or nccl (GPU memory, one GPU per rank of the host)", DefaultValueFactory = _ => "mpi" };
+        collective.AcceptOnlyFromAmong("mpi", "nccl");
+        var command = new Command("allreduce", "Gradient synchronisation vs raw MPI_Allreduce, or NCCL's bus bandwidth on GPUs (run under mpiexec.mpich -n W)")
+        {
+            mib, json, iterations, bucketMib, inFlight, collective,
+        };
+        command.SetAction(r => r.GetValue(collective) == "nccl"
+            ? RunNccl(r.GetValue(mib), r.GetValue(json), r.GetValue(iterations))
+            : Run(r.GetValue(mib), r.GetValue(json), r.GetValue(iterations), r.GetValue(bucketMib), r.GetValue(inFlight)));
         return command;
+    }
+
+    /// <summary>
+    /// On GPUs: ncclAllReduce of the buffer (bus bandwidth as nccl-tests defines it, 2(W−1)/W × bytes / time) and, for
+    /// scale, a device-to-device copy of the same buffer (bytes read + written / time).
+    /// </summary>
+    private static int RunNccl(int mib, FileInfo? json, int iterations)
+    {
+        if (mib < 1)
+        {
+            throw new UsageException($"--mib ({mib}) must be ≥ 1");
+        }
+        var runtime = MpiRuntime.Initialize();
+        var device = new torch.Device(DeviceType.CUDA, runtime.LocalRank);
+        using var collective = new NcclCollective(new MpiCollective(), device);
+        var elements = (long)mib * 1024 * 1024 / sizeof(float);
+        using var buffer = torch.ones(elements, device: device);
+        using var copy = torch.empty(elements, device: device);
+        iterations = iterations > 0 ? iterations : 50;
+        var reduceTimes = new List<double>();
+        var copyTimes = new List<double>();
+        for (var i = -3; i < iterations; i++)
+        {
+            var reduce = Time(collective, () =>
+            {
+                collective.AllReduce(buffer, ReduceOp.Average);
+                torch.cuda.synchronize(device);
+            });
+            var copied = Time(collective, () =>
+            {
+                copy.copy_(buffer);
+                torch.cuda.synchronize(device);
+            });
+            if (i >= 0)
+            {
+                reduceTimes.Add(reduce);
+                copyTimes.Add(copied);
+            }
+        }
+        var bytes = elements * (double)sizeof(float);
+        var w = collective.WorldSize;
+        var busGbps = bytes * 2 * (w - 1) / w / Statistics.Median(reduceTimes) / 1e9;
+        var copyGbps = 2 * bytes / Statistics.Median(copyTimes) / 1e9;
+        if (collective.Rank == 0)
+        {
+            var text = JsonSerializer.Serialize(new
+            {
+                mib, ranks = w, collective = "nccl", library = collective.LibraryDescription, allreduce_ms = Math.Round(Statistics.Median(reduceTimes) * 1e3, 3),
+                bus_gbps = Math.Round(busGbps, 3), device_copy_gbps = Math.Round(copyGbps, 3), iterations,
+            });
+            Console.WriteLine(text);
+            if (json is not null)
+            {
+                File.WriteAllText(json.FullName, text + "\n");
+            }
+        }
+        return ExitCodes.Success;
     }
 
     private static int Run(int mib, FileInfo? json, int iterations, double bucketMib, int inFlight)
