@@ -78,7 +78,7 @@ public static class Evaluation
         {
             using var noGrad = torch.no_grad();
             // Batches are assembled in host memory and moved to the model's device.
-            var device = model.parameters().First().device;
+            var device = model.parameters().FirstOrDefault()?.device ?? CPU;
             var indices = new long[Math.Min(batchSize, Math.Max(count, 1))];
             for (var offset = 0L; offset < count; offset += indices.Length)
             {
