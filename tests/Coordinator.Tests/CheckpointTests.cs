@@ -142,9 +142,9 @@ public sealed class CheckpointTests
         var manifest = await File.ReadAllTextAsync(committed.ManifestPath);
 
         // A new coordinator (as every adan launch starts) knows nothing of that checkpoint; the manifest on disk decides.
-        await using var other = await TestCoordinator.StartAsync();
-        await other.JoinAllAsync(Job, 2);
         var root = Path.GetDirectoryName(committed.Directory)!;
+        await using var other = await TestCoordinator.StartAsync(checkpointRoots: [root]);
+        await other.JoinAllAsync(Job, 2);
         var e = await Assert.ThrowsAsync<RpcException>(async () =>
             await other.Checkpoints.BeginAsync(new BeginCheckpointRequest { JobId = Job, Step = 10, CheckpointRoot = root }, other.Headers));
         Assert.Equal(StatusCode.AlreadyExists, e.StatusCode);
