@@ -244,7 +244,9 @@ public static class CoordinatorCommandLine
             }
             catch (Exception e) when (e is UsageException or IOException or UnauthorizedAccessException or ArgumentException)
             {
-                error.WriteLine($"{name}: {e.Message}");
+                // The message names the flag already; the parameter name ArgumentException appends is the C# one.
+                var message = e is ArgumentException { ParamName: { } parameter } ? e.Message.Replace($" (Parameter '{parameter}')", "") : e.Message;
+                error.WriteLine($"{name}: {message}");
                 return UsageExitCode;
             }
             return RunAsync(options, parseResult.InvocationConfiguration.Output, error).GetAwaiter().GetResult();

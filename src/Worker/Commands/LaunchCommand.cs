@@ -20,7 +20,7 @@ internal static class LaunchCommand
 {
     public static Command Create()
     {
-        var ranks = new Option<int>("-n", "--ranks") { Description = "Number of ranks (processes)", Required = true };
+        var ranks = new Option<int>("-n", "--ranks") { Description = "Number of ranks (processes)", Required = true, CustomParser = ParseRanks };
         var hostfile = new Option<FileInfo?>("--hostfile") { Description = "MPICH hostfile (one host[:slots] per line)" };
         var coordinator = new Option<Uri?>("--coordinator")
         {
@@ -33,6 +33,7 @@ internal static class LaunchCommand
         {
             Description = "Seconds a rank may be silent before the job fails",
             DefaultValueFactory = _ => HeartbeatTimeout.DefaultSeconds,
+            CustomParser = ParseHeartbeatTimeout,
         };
         var job = new Option<string?>("--job-id") { Description = "Job id (default: a fresh random one)" };
         var command = new Argument<string[]>("command") { Description = "The adan subcommand and its arguments, after --", Arity = ArgumentArity.OneOrMore };
@@ -42,6 +43,30 @@ internal static class LaunchCommand
         launch.SetAction(r => RunAsync(r.GetValue(ranks), r.GetValue(hostfile), r.GetValue(coordinator), r.GetValue(listen)!, r.GetValue(timeout),
             r.GetValue(job), r.GetValue(command)!, security.Bind(r)).GetAwaiter().GetResult());
         return launch;
+    }
+
+    /// <summary>The rank count, or one error naming the value and the range (not the parser's, which names a CLR type).</summary>
+    private static int ParseRanks(System.CommandLine.Parsing.ArgumentResult result)
+    {
+        var text = result.Tokens.Count > 0 ? result.Tokens[^1].Value : "";
+        if (int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var ranks) && ranks >= 1 && ranks <= CoordinatorLimits.MaxWorldSize)
+        {
+            return ranks;
+        }
+        result.AddError($"-n {text}: the number of ranks must be an integer in [1, {CoordinatorLimits.MaxWorldSize}]");
+        return 0;
+    }
+
+    /// <summary>The timeout, or one error naming the value and the range: NaN, infinities and 1e300 included.</summary>
+    private static double ParseHeartbeatTimeout(System.CommandLine.Parsing.ArgumentResult result)
+    {
+        var text = result.Tokens.Count > 0 ? result.Tokens[^1].Value : "";
+        if (double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var seconds) && HeartbeatTimeout.IsValid(seconds))
+        {
+            return seconds;
+        }
+        result.AddError($"--heartbeat-timeout {text}: {HeartbeatTimeout.Rule}");
+        return 0;
     }
 
     private static Uri? ParseCoordinatorUrl(System.CommandLine.Parsing.ArgumentResult result)
