@@ -21,7 +21,7 @@ public class LaunchSecurityTests
         try
         {
             var result = AdanCli.Run(["launch", "-n", "2", "--tls-cert", certificate.CertificateFile, "--tls-key", certificate.KeyFile,
-                "--tls-ca", certificate.CertificateFile, "--", .. s_tinyTrain, "--set", $"run_dir={runDir}"], TimeSpan.FromMinutes(3));
+                "--tls-ca", certificate.CertificateFile, "--", .. s_tinyTrain, "--set", "checkpoint_every=4", "--set", $"run_dir={runDir}"], TimeSpan.FromMinutes(3));
             Assert.True(result.ExitCode == 0, result.Describe());
             Assert.StartsWith("summary: ", result.StdoutLines[^1]);
             // The checkpoints were committed through the TLS coordinator.
