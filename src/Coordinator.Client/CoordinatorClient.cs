@@ -36,7 +36,7 @@ public sealed class CoordinatorClient : IAsyncDisposable
 
     /// <summary>Connects over a channel of its own.</summary>
     public CoordinatorClient(CoordinatorClientOptions options)
-        : this(options, GrpcChannel.ForAddress(options.Address), ownsChannel: true)
+        : this(options, CoordinatorChannel.Create(options.Address, options.TrustedCaFile), ownsChannel: true)
     {
     }
 
@@ -170,11 +170,17 @@ public sealed class CoordinatorClient : IAsyncDisposable
     /// <param name="checkpointId">From <see cref="BeginCheckpointAsync"/>.</param>
     /// <param name="manifest">The typed manifest; its shards may be empty (the coordinator has them) or must match the reports.</param>
     /// <param name="cancellationToken">Cancels the call.</param>
+    /// <remarks>
+    /// Each attempt has its own deadline, and an attempt that ran out of it is retried like an unreachable
+    /// coordinator: a commit is idempotent (the same manifest again returns the committed checkpoint), so a commit
+    /// that finished after its deadline is not mistaken for a failure.
+    /// </remarks>
     public Task<CheckpointInfo> CommitCheckpointAsync(long checkpointId, CheckpointManifest manifest, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(manifest);
         var request = new CommitCheckpointRequest { JobId = _options.JobId, CheckpointId = checkpointId, ManifestJson = manifest.ToJson() };
-        return _retry.RunAsync((deadline, ct) => _checkpoints.CommitAsync(request, _headers, deadline, ct).ResponseAsync, cancellationToken);
+        return _retry.RunAsync((deadline, ct) => _checkpoints.CommitAsync(request, _headers, deadline, ct).ResponseAsync, cancellationToken,
+            retryDeadlineExceeded: true);
     }
 
     /// <summary>Abandons an open checkpoint; the previous one stays the latest.</summary>
@@ -205,6 +211,27 @@ public sealed class CoordinatorClient : IAsyncDisposable
     {
         var request = new JobStatusRequest { JobId = _options.JobId };
         return _retry.RunAsync((deadline, ct) => _jobs.StatusAsync(request, _headers, deadline, ct).ResponseAsync, cancellationToken);
+    }
+
+    /// <summary>
+    /// Creates a job on the coordinator with the operator token and returns the job's own token, which its ranks then
+    /// use (a job token can act on its job only).
+    /// </summary>
+    /// <param name="channel">A channel to the coordinator.</param>
+    /// <param name="operatorToken">The token the coordinator was started with.</param>
+    /// <param name="jobId">The new job's id.</param>
+    /// <param name="worldSize">Its number of ranks.</param>
+    /// <param name="callTimeout">Deadline of the call.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <exception cref="RpcException">The coordinator refused (wrong token, job exists) or could not be reached.</exception>
+    public static async Task<string> CreateJobAsync(GrpcChannel channel, string operatorToken, string jobId, int worldSize, TimeSpan callTimeout,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(channel);
+        var headers = new Metadata { { "authorization", $"Bearer {operatorToken}" } };
+        var reply = await new Jobs.JobsClient(channel).CreateAsync(
+            new CreateJobRequest { JobId = jobId, WorldSize = worldSize }, headers, DateTime.UtcNow + callTimeout, cancellationToken);
+        return reply.JobToken;
     }
 
     /// <summary>Stops the background loops and, if owned, closes the channel.</summary>

@@ -6,8 +6,11 @@ public sealed record CoordinatorClientOptions
     /// <summary>Coordinator address, e.g. <c>http://127.0.0.1:50051</c> (h2c) or <c>https://…</c>.</summary>
     public required Uri Address { get; init; }
 
-    /// <summary>The job token, sent as <c>authorization: Bearer &lt;token&gt;</c>.</summary>
+    /// <summary>The job's token (or the operator token), sent as <c>authorization: Bearer &lt;token&gt;</c>.</summary>
     public required string Token { get; init; }
+
+    /// <summary>PEM file of the CA certificate(s) an <c>https://</c> coordinator must chain to; null trusts the system store.</summary>
+    public string? TrustedCaFile { get; init; }
 
     /// <summary>Job this rank belongs to.</summary>
     public required string JobId { get; init; }

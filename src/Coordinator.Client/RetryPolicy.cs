@@ -10,7 +10,10 @@ namespace Adan.Coordinator.Client;
 /// </remarks>
 internal sealed class RetryPolicy(int maxAttempts, TimeSpan initialBackoff, TimeSpan maxBackoff, TimeSpan callTimeout)
 {
-    public async Task<T> RunAsync<T>(Func<DateTime, CancellationToken, Task<T>> call, CancellationToken cancellationToken)
+    /// <param name="call">One attempt, given its deadline.</param>
+    /// <param name="cancellationToken">Cancels the attempts and the waits between them.</param>
+    /// <param name="retryDeadlineExceeded">Also retry an attempt that ran out of its deadline; only for calls whose repeat is harmless even after they took effect.</param>
+    public async Task<T> RunAsync<T>(Func<DateTime, CancellationToken, Task<T>> call, CancellationToken cancellationToken, bool retryDeadlineExceeded = false)
     {
         var backoff = initialBackoff;
         for (var attempt = 1; ; attempt++)
@@ -19,7 +22,8 @@ internal sealed class RetryPolicy(int maxAttempts, TimeSpan initialBackoff, Time
             {
                 return await call(DateTime.UtcNow + callTimeout, cancellationToken).ConfigureAwait(false);
             }
-            catch (RpcException e) when (e.StatusCode == StatusCode.Unavailable && attempt < maxAttempts && !cancellationToken.IsCancellationRequested)
+            catch (RpcException e) when ((e.StatusCode == StatusCode.Unavailable || retryDeadlineExceeded && e.StatusCode == StatusCode.DeadlineExceeded)
+                && attempt < maxAttempts && !cancellationToken.IsCancellationRequested)
             {
                 var jittered = backoff * (0.8 + 0.4 * Random.Shared.NextDouble());
                 await Task.Delay(jittered, cancellationToken).ConfigureAwait(false);

@@ -11,9 +11,14 @@ public static class CoordinatorEnvironment
     public const string AddressVariable = "ADAN_COORDINATOR";
 
     /// <summary>
-    /// The job token. It travels in the environment, never on a command line, where other users' <c>ps</c> would show it.
+    /// A token. For a rank it is its job's own token (which <c>adan launch</c> obtained from the coordinator); for
+    /// <c>adan coordinator</c> and <c>adan launch --coordinator</c> it is the coordinator's operator token. It travels in
+    /// the environment, never on a command line, where other users' <c>ps</c> would show it.
     /// </summary>
     public const string TokenVariable = "ADAN_JOB_TOKEN";
+
+    /// <summary>PEM file of the CA certificate(s) a rank trusts for an <c>https://</c> coordinator; unset trusts the system store.</summary>
+    public const string TlsCaVariable = "ADAN_TLS_CA";
 
     /// <summary>The job id the ranks join.</summary>
     public const string JobVariable = "ADAN_JOB_ID";

@@ -142,9 +142,9 @@ public sealed class CheckpointTests
         var manifest = await File.ReadAllTextAsync(committed.ManifestPath);
 
         // A new coordinator (as every adan launch starts) knows nothing of that checkpoint; the manifest on disk decides.
-        await using var other = await TestCoordinator.StartAsync();
-        await other.JoinAllAsync(Job, 2);
         var root = Path.GetDirectoryName(committed.Directory)!;
+        await using var other = await TestCoordinator.StartAsync(checkpointRoots: [root]);
+        await other.JoinAllAsync(Job, 2);
         var e = await Assert.ThrowsAsync<RpcException>(async () =>
             await other.Checkpoints.BeginAsync(new BeginCheckpointRequest { JobId = Job, Step = 10, CheckpointRoot = root }, other.Headers));
         Assert.Equal(StatusCode.AlreadyExists, e.StatusCode);
@@ -192,5 +192,51 @@ public sealed class CheckpointTests
         var error = await Assert.ThrowsAsync<RpcException>(() => CommitAsync(c, open));
         Assert.Equal(StatusCode.FailedPrecondition, error.StatusCode);
         Assert.Null(await LatestAsync(c));
+    }
+
+    [Fact]
+    public async Task CommittingAgainWithTheSameManifestSucceedsAndWithAnotherIsRefused()
+    {
+        await using var c = await TestCoordinator.StartAsync();
+        await c.JoinAllAsync(Job, 2);
+        var info = await WriteShardsAsync(c, 10, 2, 2);
+        var first = await CommitAsync(c, info);
+        var manifest = await File.ReadAllTextAsync(first.ManifestPath);
+
+        // A retry whose first attempt committed (its reply lost or its deadline passed) gets the committed checkpoint.
+        var again = await CommitAsync(c, info);
+        Assert.Equal(first.CheckpointId, again.CheckpointId);
+        Assert.Equal(CheckpointState.Committed, again.State);
+
+        var other = TestManifests.Create(10, 2) with { LearningRateStep = 12345 };
+        var e = await Assert.ThrowsAsync<RpcException>(() => CommitAsync(c, info, other.ToJson()));
+        Assert.Equal(StatusCode.AlreadyExists, e.StatusCode);
+        Assert.Contains("different manifest", e.Status.Detail);
+        Assert.Equal(manifest, await File.ReadAllTextAsync(first.ManifestPath));
+    }
+
+    [Fact]
+    public async Task AManifestWrittenBeforeTheCatalogueRowTurnedCommittedIsCompletedByTheRetry()
+    {
+        await using var c = await TestCoordinator.StartAsync();
+        await c.JoinAllAsync(Job, 2);
+        var info = await WriteShardsAsync(c, 10, 2, 2);
+        var first = await CommitAsync(c, info);
+        var manifest = await File.ReadAllTextAsync(first.ManifestPath);
+        // Commit the next step's files by hand, as a commit cut short between manifest and catalogue row leaves them.
+        var begun = await WriteShardsAsync(c, 20, 2, 2);
+        var next = (await c.Checkpoints.ListAsync(new ListCheckpointsRequest { JobId = Job }, c.Headers)).Checkpoints.Single(i => i.CheckpointId == begun.CheckpointId);
+        var body = TestManifests.Create(20, 2) with
+        {
+            JobId = Job,
+            CheckpointId = next.CheckpointId,
+            Shards = [.. next.Shards.Select(s => new Adan.Sharded.Checkpoints.CheckpointShard(s.Rank, s.File, s.Bytes, s.Sha256))],
+        };
+        await File.WriteAllTextAsync(Path.Combine(next.Directory, "manifest.json"), body.ToJson());
+
+        var committed = await CommitAsync(c, next);
+        Assert.Equal(CheckpointState.Committed, committed.State);
+        Assert.Equal(20, (await LatestAsync(c))!.Step);
+        Assert.Equal(manifest, await File.ReadAllTextAsync(first.ManifestPath));
     }
 }

@@ -16,6 +16,17 @@ public sealed class CoordinatorCommandLineTests
     [InlineData("--heartbeat-timeout", "Infinity", "at most 86400")]
     [InlineData("--heartbeat-timeout", "86401", "one day")]
     [InlineData("--heartbeat-timeout", "soon", "seconds")]
+    [InlineData("--heartbeat-timeout", "1e300", "one day")]
+    [InlineData("--heartbeat-timeout", "-Infinity", "> 0")]
+    [InlineData("--job-ttl", "NaN", "30 days")]
+    [InlineData("--job-ttl", "Infinity", "30 days")]
+    [InlineData("--job-ttl", "1e300", "30 days")]
+    [InlineData("--job-ttl", "0", "> 0")]
+    [InlineData("--max-watch-streams", "0", ">= 1")]
+    [InlineData("--max-watch-streams", "1e300", "integer")]
+    [InlineData("--max-watch-streams", "NaN", "integer")]
+    [InlineData("--keep-last", "99999999999", "integer")]
+    [InlineData("--keep-last", "NaN", "integer")]
     [InlineData("--keep-last", "-1", ">= 0")]
     [InlineData("--keep-last", "2.5", "integer")]
     [InlineData("--token-file", "/nonexistent/token", "does not exist")]
@@ -37,6 +48,19 @@ public sealed class CoordinatorCommandLineTests
         Assert.Equal(CoordinatorCommandLine.UsageExitCode, exitCode);
         Assert.StartsWith("adan coordinator: ", stderr);
         Assert.Contains("--data-dir", stderr);
+    }
+
+    [Fact]
+    public void PlaintextOffLoopbackIsAOneLineUsageErrorNamingTheFix()
+    {
+        var tokenFile = Path.GetTempFileName();
+        File.WriteAllText(tokenFile, "operator-token");
+        var (exitCode, stderr) = Run("--data-dir", Path.GetTempPath(), "--token-file", tokenFile, "--listen", "0.0.0.0:0");
+        File.Delete(tokenFile);
+        Assert.Equal(CoordinatorCommandLine.UsageExitCode, exitCode);
+        var line = Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Contains("without TLS", line);
+        Assert.Contains("--insecure", line);
     }
 
     private static (int ExitCode, string Stderr) Run(params string[] args)

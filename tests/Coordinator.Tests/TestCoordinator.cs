@@ -17,12 +17,21 @@ internal sealed class TestCoordinator : IAsyncDisposable
 
     private CoordinatorHost? _host;
 
-    private TestCoordinator(string dataDirectory, TimeSpan heartbeatTimeout, int keepLast)
+    private TestCoordinator(string dataDirectory, TimeSpan heartbeatTimeout, int keepLast, IReadOnlyList<string> checkpointRoots, TimeSpan jobTtl, int? maxWatchStreams)
     {
         DataDirectory = dataDirectory;
         HeartbeatTimeout = heartbeatTimeout;
         KeepLast = keepLast;
+        CheckpointRoots = checkpointRoots;
+        JobTtl = jobTtl;
+        MaxWatchStreams = maxWatchStreams;
     }
+
+    public IReadOnlyList<string> CheckpointRoots { get; }
+
+    public TimeSpan JobTtl { get; }
+
+    public int? MaxWatchStreams { get; }
 
     public string DataDirectory { get; }
 
@@ -39,10 +48,19 @@ internal sealed class TestCoordinator : IAsyncDisposable
 
     public Metadata Headers { get; } = new() { { "authorization", $"Bearer {Token}" } };
 
-    public static async Task<TestCoordinator> StartAsync(TimeSpan? heartbeatTimeout = null, int keepLast = 3, string? dataDirectory = null)
+    /// <summary>Headers that present <paramref name="token"/>, e.g. a job's own token.</summary>
+    public static Metadata HeadersFor(string token) => new() { { "authorization", $"Bearer {token}" } };
+
+    /// <summary>Creates a job with the operator token and returns the job's own token.</summary>
+    public async Task<string> CreateJobAsync(string jobId, int worldSize) =>
+        (await Jobs.CreateAsync(new CreateJobRequest { JobId = jobId, WorldSize = worldSize }, Headers)).JobToken;
+
+    public static async Task<TestCoordinator> StartAsync(TimeSpan? heartbeatTimeout = null, int keepLast = 3, string? dataDirectory = null,
+        IReadOnlyList<string>? checkpointRoots = null, TimeSpan? jobTtl = null, int? maxWatchStreams = null)
     {
         var directory = dataDirectory ?? Directory.CreateTempSubdirectory("adan-coord-").FullName;
-        var coordinator = new TestCoordinator(directory, heartbeatTimeout ?? TimeSpan.FromSeconds(30), keepLast);
+        var coordinator = new TestCoordinator(directory, heartbeatTimeout ?? TimeSpan.FromSeconds(30), keepLast, checkpointRoots ?? [],
+            jobTtl ?? TimeSpan.FromHours(1), maxWatchStreams);
         await coordinator.StartHostAsync();
         return coordinator;
     }
@@ -143,6 +161,9 @@ internal sealed class TestCoordinator : IAsyncDisposable
             DataDirectory = DataDirectory,
             HeartbeatTimeout = HeartbeatTimeout,
             KeepLast = KeepLast,
+            CheckpointRoots = CheckpointRoots,
+            JobTtl = JobTtl,
+            MaxWatchStreamsPerJob = MaxWatchStreams,
             TimeProvider = Time,
         });
         Address = await _host.StartAsync();

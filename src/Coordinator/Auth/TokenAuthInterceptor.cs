@@ -1,38 +1,42 @@
+using Adan.Coordinator.Domain;
+using Adan.Coordinator.V1;
 using Grpc.Core;
 using Grpc.Core.Interceptors;
 
 namespace Adan.Coordinator.Auth;
 
 /// <summary>
-/// Rejects every call without the job token before any handler runs, so an unauthenticated call changes nothing.
+/// Checks every call's token before any handler runs, so a refused call changes nothing: the operator token may do
+/// anything; a job's token only what names that job (<see cref="IJobScopedRequest"/>), and never create a job.
 /// </summary>
 /// <remarks>
 /// An interceptor rather than ASP.NET authentication middleware: it covers every call kind, streaming included,
 /// and answers with a gRPC status instead of an HTTP 401. The health service is exempt so that probes
 /// (Kubernetes, load balancers) need no secret; it reveals nothing but "serving".
 /// </remarks>
-internal sealed class TokenAuthInterceptor(JobToken token) : Interceptor
+internal sealed class TokenAuthInterceptor(OperatorToken operatorToken, JobRegistry jobs) : Interceptor
 {
     private const string HealthServicePrefix = "/grpc.health.v1.Health/";
+    private const string BearerPrefix = "Bearer ";
 
     public override Task<TResponse> UnaryServerHandler<TRequest, TResponse>(
         TRequest request, ServerCallContext context, UnaryServerMethod<TRequest, TResponse> continuation)
     {
-        Authenticate(context);
+        Authorize(context, request);
         return continuation(request, context);
     }
 
     public override Task<TResponse> ClientStreamingServerHandler<TRequest, TResponse>(
         IAsyncStreamReader<TRequest> requestStream, ServerCallContext context, ClientStreamingServerMethod<TRequest, TResponse> continuation)
     {
-        Authenticate(context);
+        Authorize(context, request: null);
         return continuation(requestStream, context);
     }
 
     public override Task ServerStreamingServerHandler<TRequest, TResponse>(
         TRequest request, IServerStreamWriter<TResponse> responseStream, ServerCallContext context, ServerStreamingServerMethod<TRequest, TResponse> continuation)
     {
-        Authenticate(context);
+        Authorize(context, request);
         return continuation(request, responseStream, context);
     }
 
@@ -40,24 +44,39 @@ internal sealed class TokenAuthInterceptor(JobToken token) : Interceptor
         IAsyncStreamReader<TRequest> requestStream, IServerStreamWriter<TResponse> responseStream, ServerCallContext context,
         DuplexStreamingServerMethod<TRequest, TResponse> continuation)
     {
-        Authenticate(context);
+        Authorize(context, request: null);
         return continuation(requestStream, responseStream, context);
     }
 
-    private void Authenticate(ServerCallContext context)
+    private void Authorize(ServerCallContext context, object? request)
     {
         if (context.Method.StartsWith(HealthServicePrefix, StringComparison.Ordinal))
         {
             return;
         }
         var authorization = context.RequestHeaders.GetValue("authorization");
-        if (authorization is null)
+        if (authorization is null || !authorization.StartsWith(BearerPrefix, StringComparison.OrdinalIgnoreCase))
         {
-            throw new RpcException(new Status(StatusCode.Unauthenticated, "missing job token (send 'authorization: Bearer <token>')"));
+            throw new RpcException(new Status(StatusCode.Unauthenticated, "missing token (send 'authorization: Bearer <token>')"));
         }
-        if (!token.Matches(authorization))
+        var presented = authorization[BearerPrefix.Length..].Trim();
+        if (operatorToken.Matches(presented))
         {
-            throw new RpcException(new Status(StatusCode.Unauthenticated, "wrong job token"));
+            return;
+        }
+        var owner = jobs.JobOfToken(presented)
+            ?? throw new RpcException(new Status(StatusCode.Unauthenticated,
+                "wrong token: neither the coordinator's token nor a job's (give the token the coordinator was started with, "
+                + $"its --token-file or {Protocol.CoordinatorEnvironment.TokenVariable})"));
+        if (request is not IJobScopedRequest scoped)
+        {
+            throw new RpcException(new Status(StatusCode.PermissionDenied,
+                $"a job token (job '{owner}') may only act on its own job; {context.Method} needs the coordinator's operator token"));
+        }
+        if (!string.Equals(scoped.JobId, owner, StringComparison.Ordinal))
+        {
+            throw new RpcException(new Status(StatusCode.PermissionDenied,
+                $"this token belongs to job '{owner}'; it cannot act on job '{scoped.JobId}' (use that job's own token)"));
         }
     }
 }

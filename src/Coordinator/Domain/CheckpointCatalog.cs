@@ -25,6 +25,7 @@ internal sealed partial class CheckpointCatalog : IDisposable
     private readonly TimeProvider _time;
     private readonly ILogger<CheckpointCatalog> _logger;
     private readonly CheckpointRetention? _retention;
+    private readonly PathConfinement _confinement;
 
     /// <summary>Creates the catalogue over <paramref name="store"/>; a job that fails has its open checkpoints aborted.</summary>
     public CheckpointCatalog(CoordinatorStore store, JobRegistry jobs, DomainOptions options, TimeProvider time, ILogger<CheckpointCatalog> logger)
@@ -35,6 +36,7 @@ internal sealed partial class CheckpointCatalog : IDisposable
         _options = options;
         _time = time;
         _logger = logger;
+        _confinement = new PathConfinement(options.AllowedRoots.Count > 0 ? options.AllowedRoots : [options.CheckpointRoot]);
         _retention = options.KeepLast > 0
             ? new CheckpointRetention(options.KeepLast, (directory, e) => _logger.LogWarning("Retention could not delete '{Directory}': {Message}", directory, e.Message))
             : null;
@@ -47,7 +49,7 @@ internal sealed partial class CheckpointCatalog : IDisposable
     /// <summary>Waits for retention's queued deletions (the host disposes the catalogue when it stops).</summary>
     public void Dispose() => _retention?.Dispose();
 
-    [GeneratedRegex("^[0-9a-f]{64}$")]
+    [GeneratedRegex(@"\A[0-9a-f]{64}\z")]
     private static partial Regex Sha256Pattern();
 
     /// <summary>
@@ -58,7 +60,8 @@ internal sealed partial class CheckpointCatalog : IDisposable
     /// <param name="step">Optimizer step the checkpoint captures, ≥ 0.</param>
     /// <param name="checkpointRoot">Absolute root of the job's checkpoints; null or empty for <c>&lt;configured root&gt;/&lt;job&gt;</c>.</param>
     /// <exception cref="CoordinatorException">
-    /// InvalidArgument (step, root), FailedPrecondition (job not RUNNING, directory not creatable), AlreadyExists (step
+    /// InvalidArgument (step, root), PermissionDenied (root outside the permitted directories), FailedPrecondition (job
+    /// not RUNNING, directory not creatable), AlreadyExists (step
     /// committed, here or by another run in the same root), NotFound (job).
     /// </exception>
     public CheckpointRecord Begin(string jobId, long step, string? checkpointRoot)
@@ -73,17 +76,14 @@ internal sealed partial class CheckpointCatalog : IDisposable
             throw CoordinatorException.FailedPrecondition($"job '{jobId}' is {state}; checkpoints need a RUNNING job");
         }
         string root;
-        if (!string.IsNullOrEmpty(checkpointRoot))
+        try
         {
-            if (!Path.IsPathFullyQualified(checkpointRoot))
-            {
-                throw CoordinatorException.InvalidArgument($"invalid checkpoint root '{checkpointRoot}' (must be an absolute path)");
-            }
-            root = Path.GetFullPath(checkpointRoot);
+            // The checked, link-resolved path is the one used from here on, so what was checked is what is written.
+            root = _confinement.Check(string.IsNullOrEmpty(checkpointRoot) ? Path.Combine(_options.CheckpointRoot, jobId) : checkpointRoot);
         }
-        else
+        catch (IOException e)
         {
-            root = Path.Combine(_options.CheckpointRoot, jobId);
+            throw CoordinatorException.InvalidArgument($"invalid checkpoint root '{checkpointRoot}': {e.Message}");
         }
         var directory = CheckpointFiles.StepDirectory(root, step);
         lock (_gate)
@@ -181,7 +181,11 @@ internal sealed partial class CheckpointCatalog : IDisposable
             var checkpoint = FindOpenOrCommitted(jobId, checkpointId);
             if (checkpoint.State == CheckpointState.Committed)
             {
-                return checkpoint;
+                // A retry whose first attempt committed (its reply lost, or its deadline passed first).
+                return SameAsCommitted(checkpoint, Stamp(checkpoint, manifest))
+                    ? checkpoint
+                    : throw CoordinatorException.AlreadyExists(
+                        $"checkpoint {checkpoint.Id} (step {checkpoint.Step}) is already committed with a different manifest; a committed checkpoint is never overwritten");
             }
             var missing = Enumerable.Range(0, checkpoint.WorldSize).Except(checkpoint.Shards.Select(s => s.Rank)).ToList();
             if (missing.Count > 0)
@@ -193,7 +197,11 @@ internal sealed partial class CheckpointCatalog : IDisposable
             string manifestPath;
             try
             {
-                manifestPath = CheckpointCommit.Commit(checkpoint.Directory, stamped);
+                // The manifest may be on disk already: written by an attempt that failed before the catalogue row
+                // turned COMMITTED. The same manifest again completes that commit; another is refused below.
+                manifestPath = File.Exists(Path.Combine(checkpoint.Directory, CheckpointManifest.FileName)) && SameAsCommitted(checkpoint, stamped)
+                    ? Path.Combine(checkpoint.Directory, CheckpointManifest.FileName)
+                    : CheckpointCommit.Commit(checkpoint.Directory, stamped);
             }
             catch (CheckpointException e)
             {
@@ -320,6 +328,21 @@ internal sealed partial class CheckpointCatalog : IDisposable
             throw CoordinatorException.InvalidArgument($"manifest field 'checkpoint_id' is {id} but the coordinator has {checkpoint.Id}");
         }
         return manifest with { JobId = checkpoint.JobId, CheckpointId = checkpoint.Id, Shards = reported };
+    }
+
+    /// <summary>Whether the manifest on disk is <paramref name="stamped"/>, compared as the JSON both serialise to.</summary>
+    /// <exception cref="CoordinatorException">FailedPrecondition when the committed manifest is gone or unreadable.</exception>
+    private static bool SameAsCommitted(CheckpointRecord checkpoint, CheckpointManifest stamped)
+    {
+        try
+        {
+            var committed = CheckpointManifest.Read(checkpoint.Directory);
+            return committed.ToJson() == (stamped with { Shards = [.. stamped.Shards.OrderBy(s => s.Rank)] }).ToJson();
+        }
+        catch (Exception e) when (e is CheckpointException or IOException)
+        {
+            throw CoordinatorException.FailedPrecondition($"checkpoint {checkpoint.Id}: cannot read its committed manifest: {e.Message}");
+        }
     }
 
     private static void Check(string field, long given, long expected)

@@ -15,6 +15,12 @@ internal enum CoordinatorErrorKind
     /// <summary>What the caller would create is already there and differs (a taken rank, a committed step).</summary>
     AlreadyExists,
 
+    /// <summary>The caller's credentials do not allow this (another job's token, a path outside the permitted roots).</summary>
+    PermissionDenied,
+
+    /// <summary>A limit was reached (Watch streams per job); the caller may retry later.</summary>
+    ResourceExhausted,
+
     /// <summary>The coordinator itself failed (the disk refused a write); the caller may retry.</summary>
     Internal,
 }

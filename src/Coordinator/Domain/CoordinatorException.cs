@@ -18,6 +18,12 @@ internal sealed class CoordinatorException(CoordinatorErrorKind kind, string mes
     /// <summary>A conflicting record that already exists.</summary>
     public static CoordinatorException AlreadyExists(string message) => new(CoordinatorErrorKind.AlreadyExists, message);
 
+    /// <summary>An operation the caller's token or the coordinator's confinement does not permit.</summary>
+    public static CoordinatorException PermissionDenied(string message) => new(CoordinatorErrorKind.PermissionDenied, message);
+
+    /// <summary>A limit reached.</summary>
+    public static CoordinatorException ResourceExhausted(string message) => new(CoordinatorErrorKind.ResourceExhausted, message);
+
     /// <summary>A failure of the coordinator itself.</summary>
     public static CoordinatorException Internal(string message) => new(CoordinatorErrorKind.Internal, message);
 }

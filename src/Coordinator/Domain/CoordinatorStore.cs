@@ -48,6 +48,20 @@ internal sealed class CoordinatorStore : IDisposable
                 checkpoint_id INTEGER NOT NULL, rank INTEGER NOT NULL, file TEXT NOT NULL,
                 bytes INTEGER NOT NULL, sha256 TEXT NOT NULL, PRIMARY KEY (checkpoint_id, rank));
             """);
+        // Columns added after the first release: a data directory written by an older coordinator gains them.
+        AddColumnIfMissing("jobs", "token_sha256", "TEXT NULL");
+        AddColumnIfMissing("jobs", "ended_ms", "INTEGER NOT NULL DEFAULT 0");
+    }
+
+    private void AddColumnIfMissing(string table, string column, string definition)
+    {
+        using var command = _connection.CreateCommand();
+        command.CommandText = $"SELECT COUNT(*) FROM pragma_table_info('{table}') WHERE name = $column";
+        Bind(command, ("$column", column));
+        if ((long)command.ExecuteScalar()! == 0)
+        {
+            Execute($"ALTER TABLE {table} ADD COLUMN {column} {definition}");
+        }
     }
 
     /// <summary>Writes a job's state, reason and schedule.</summary>
@@ -55,10 +69,12 @@ internal sealed class CoordinatorStore : IDisposable
     {
         var schedule = job.Schedule is null ? null : JsonSerializer.Serialize(job.Schedule, s_json);
         Execute("""
-            INSERT INTO jobs (job_id, world_size, state, reason, schedule) VALUES ($id, $w, $state, $reason, $schedule)
-            ON CONFLICT (job_id) DO UPDATE SET state = $state, reason = $reason, schedule = $schedule
+            INSERT INTO jobs (job_id, world_size, state, reason, schedule, token_sha256, ended_ms)
+            VALUES ($id, $w, $state, $reason, $schedule, $token, $ended)
+            ON CONFLICT (job_id) DO UPDATE SET state = $state, reason = $reason, schedule = $schedule, ended_ms = $ended
             """,
-            ("$id", job.JobId), ("$w", job.WorldSize), ("$state", (int)job.State), ("$reason", job.Reason), ("$schedule", schedule));
+            ("$id", job.JobId), ("$w", job.WorldSize), ("$state", (int)job.State), ("$reason", job.Reason), ("$schedule", schedule),
+            ("$token", job.TokenHash), ("$ended", job.EndedAt?.ToUnixTimeMilliseconds() ?? 0));
     }
 
     /// <summary>Writes a member's identity and whether it left.</summary>
@@ -69,15 +85,22 @@ internal sealed class CoordinatorStore : IDisposable
             """,
             ("$job", jobId), ("$rank", member.Rank), ("$host", member.Host), ("$pid", member.Pid), ("$left", member.Left ? 1 : 0));
 
-    /// <summary>Every stored job with its members; each member's heartbeat clock starts at <paramref name="now"/>, a <see cref="TimeProvider"/> timestamp.</summary>
-    public List<Job> LoadJobs(long now)
+    /// <summary>Forgets a job and its members; its checkpoint rows stay, as the files they describe do.</summary>
+    public void DeleteJob(string jobId) =>
+        Execute("DELETE FROM members WHERE job_id = $job; DELETE FROM jobs WHERE job_id = $job", ("$job", jobId));
+
+    /// <summary>
+    /// Every stored job with its members; each member's heartbeat clock starts at <paramref name="now"/>, a
+    /// <see cref="TimeProvider"/> timestamp, and an ended job with no recorded end time counts as ended at <paramref name="utcNow"/>.
+    /// </summary>
+    public List<Job> LoadJobs(long now, DateTimeOffset utcNow)
     {
         lock (_gate)
         {
             var jobs = new Dictionary<string, Job>();
             using (var command = _connection.CreateCommand())
             {
-                command.CommandText = "SELECT job_id, world_size, state, reason, schedule FROM jobs";
+                command.CommandText = "SELECT job_id, world_size, state, reason, schedule, token_sha256, ended_ms FROM jobs";
                 using var reader = command.ExecuteReader();
                 while (reader.Read())
                 {
@@ -86,7 +109,12 @@ internal sealed class CoordinatorStore : IDisposable
                         State = (JobState)reader.GetInt32(2),
                         Reason = reader.GetString(3),
                         Schedule = reader.IsDBNull(4) ? null : JsonSerializer.Deserialize<LearningRateSchedule>(reader.GetString(4), s_json),
+                        TokenHash = reader.IsDBNull(5) ? null : reader.GetString(5),
                     };
+                    if (job.IsTerminal)
+                    {
+                        job.EndedAt = reader.GetInt64(6) == 0 ? utcNow : DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(6));
+                    }
                     jobs.Add(job.JobId, job);
                 }
             }

@@ -11,4 +11,13 @@ internal sealed record DomainOptions
 
     /// <summary>Committed checkpoints kept per job after each commit; 0 keeps all.</summary>
     public int KeepLast { get; init; } = 3;
+
+    /// <summary>How long a FAILED or FINISHED job (and its token) is kept for status queries before it is forgotten.</summary>
+    public TimeSpan JobTtl { get; init; } = TimeSpan.FromHours(1);
+
+    /// <summary>Concurrent Watch streams allowed per job; null for world size + <see cref="Protocol.CoordinatorLimits.ExtraWatchStreams"/>.</summary>
+    public int? MaxWatchStreamsPerJob { get; init; }
+
+    /// <summary>Where checkpoint directories may be created, besides the data directory; absolute. Empty: only <see cref="CheckpointRoot"/>.</summary>
+    public IReadOnlyList<string> AllowedRoots { get; init; } = [];
 }

@@ -18,6 +18,12 @@ internal sealed class Job(string jobId, int worldSize)
 
     public LearningRateSchedule? Schedule { get; set; }
 
+    /// <summary>SHA-256 (lowercase hex) of the job's own token; null for a job an operator created by joining it.</summary>
+    public string? TokenHash { get; init; }
+
+    /// <summary>When the job reached FAILED or FINISHED; it is forgotten a TTL later.</summary>
+    public DateTimeOffset? EndedAt { get; set; }
+
     /// <summary>Members by rank; null until that rank joins.</summary>
     public Member?[] Members { get; } = new Member?[worldSize];
 
@@ -26,6 +32,14 @@ internal sealed class Job(string jobId, int worldSize)
     public bool IsTerminal => State is JobState.Failed or JobState.Finished;
 
     public int JoinedCount => Members.Count(m => m is not null);
+
+    /// <summary>Moves the job to a terminal state; the caller holds <see cref="Gate"/>.</summary>
+    public void End(JobState state, string reason, DateTimeOffset at)
+    {
+        State = state;
+        Reason = reason;
+        EndedAt = at;
+    }
 
     /// <summary>
     /// Sends an event to every watcher and ends their streams after a terminal one; the caller holds <see cref="Gate"/>
@@ -38,18 +52,18 @@ internal sealed class Job(string jobId, int worldSize)
     /// </remarks>
     public void Publish(JobEvent jobEvent)
     {
-        foreach (var watcher in Watchers)
+        // A full buffer is a watcher that stopped reading: its stream ends (the client re-subscribes and starts from a
+        // snapshot) rather than the coordinator holding events for it without bound.
+        Watchers.RemoveAll(watcher =>
         {
-            watcher.Writer.TryWrite(jobEvent);
-            if (jobEvent.IsTerminal)
+            var delivered = watcher.Writer.TryWrite(jobEvent);
+            if (!delivered || jobEvent.IsTerminal)
             {
                 watcher.Writer.TryComplete();
+                return true;
             }
-        }
-        if (jobEvent.IsTerminal)
-        {
-            Watchers.Clear();
-        }
+            return false;
+        });
     }
 
     public JobEvent NewEvent(JobEventKind kind, int rank, string message, DateTimeOffset time, long step = 0) =>

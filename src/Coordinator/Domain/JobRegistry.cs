@@ -1,6 +1,9 @@
 using System.Collections.Concurrent;
+using System.Security.Cryptography;
+using System.Text;
 using System.Text.RegularExpressions;
 using System.Threading.Channels;
+using Adan.Coordinator.Protocol;
 using Adan.Sharded.Schedules;
 using Microsoft.Extensions.Logging;
 
@@ -16,9 +19,14 @@ namespace Adan.Coordinator.Domain;
 internal sealed partial class JobRegistry
 {
     private readonly ConcurrentDictionary<string, Job> _jobs = new(StringComparer.Ordinal);
+    // Job tokens by their SHA-256: the token itself is never kept, so neither memory nor the store can leak it.
+    private readonly ConcurrentDictionary<string, string> _jobOfTokenHash = new(StringComparer.Ordinal);
+    private readonly Lock _creation = new();
     private readonly CoordinatorStore _store;
     private readonly TimeProvider _time;
     private readonly ILogger<JobRegistry> _logger;
+    private readonly TimeSpan _jobTtl;
+    private readonly int? _maxWatchStreams;
 
     /// <summary>Loads the jobs the store holds; each member's heartbeat deadline starts afresh now.</summary>
     public JobRegistry(CoordinatorStore store, DomainOptions options, TimeProvider time, ILogger<JobRegistry> logger)
@@ -28,11 +36,18 @@ internal sealed partial class JobRegistry
         _time = time;
         _logger = logger;
         HeartbeatTimeout = options.HeartbeatTimeout;
-        foreach (var job in store.LoadJobs(time.GetTimestamp()))
+        _jobTtl = options.JobTtl;
+        _maxWatchStreams = options.MaxWatchStreamsPerJob;
+        foreach (var job in store.LoadJobs(time.GetTimestamp(), time.GetUtcNow()))
         {
             _jobs[job.JobId] = job;
+            if (job.TokenHash is not null)
+            {
+                _jobOfTokenHash[job.TokenHash] = job.JobId;
+            }
         }
     }
+
 
     /// <summary>
     /// Raised (outside any lock) when a job reaches FAILED and before its watchers hear of it, so open checkpoints are
@@ -46,7 +61,8 @@ internal sealed partial class JobRegistry
     /// <summary>How often ranks heartbeat: a third of the timeout, so two lost heartbeats do not fail a job.</summary>
     public TimeSpan HeartbeatInterval => TimeSpan.FromMilliseconds(Math.Max(1, (long)HeartbeatTimeout.TotalMilliseconds / 3));
 
-    [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")]
+    // \z, not $: $ also matches before a final newline, which would let "x\n" through.
+    [GeneratedRegex(@"\A[A-Za-z0-9][A-Za-z0-9._-]{0,127}\z")]
     private static partial Regex JobIdPattern();
 
     /// <summary>Rejects job ids that are empty, too long or unsafe as a directory name.</summary>
@@ -59,6 +75,46 @@ internal sealed partial class JobRegistry
                 $"invalid job id '{jobId}' (1 to 128 characters: letters, digits, '.', '_', '-', starting with a letter or digit)");
         }
     }
+
+    /// <summary>Rejects a world size outside [1, <see cref="CoordinatorLimits.MaxWorldSize"/>].</summary>
+    private static void ValidateWorldSize(string jobId, int worldSize)
+    {
+        if (worldSize < 1 || worldSize > CoordinatorLimits.MaxWorldSize)
+        {
+            throw CoordinatorException.InvalidArgument(
+                $"invalid world size {worldSize} for job '{jobId}' (must be in [1, {CoordinatorLimits.MaxWorldSize}])");
+        }
+    }
+
+    /// <summary>Creates a PENDING job with its own random token; only that token's SHA-256 is kept.</summary>
+    /// <returns>The job's token (64 hex digits), returned once.</returns>
+    /// <exception cref="CoordinatorException">InvalidArgument (id, world size), AlreadyExists (the job exists: a token is issued once).</exception>
+    public string CreateJob(string jobId, int worldSize)
+    {
+        ValidateJobId(jobId);
+        ValidateWorldSize(jobId, worldSize);
+        var token = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32));
+        var hash = HashToken(token);
+        lock (_creation)
+        {
+            if (_jobs.ContainsKey(jobId))
+            {
+                throw CoordinatorException.AlreadyExists($"job '{jobId}' already exists (a job's token is issued once; choose another job id)");
+            }
+            var job = new Job(jobId, worldSize) { TokenHash = hash };
+            _store.SaveJob(job);
+            _jobs[jobId] = job;
+            _jobOfTokenHash[hash] = jobId;
+        }
+        _logger.LogInformation("Job {JobId} created for {WorldSize} ranks", jobId, worldSize);
+        return token;
+    }
+
+    /// <summary>The job whose token <paramref name="token"/> is, or null for no job's.</summary>
+    /// <remarks>The lookup is by SHA-256 of the presented value, so its timing says nothing about any token's bytes.</remarks>
+    public string? JobOfToken(string token) => _jobOfTokenHash.TryGetValue(HashToken(token), out var job) ? job : null;
+
+    private static string HashToken(string token) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(token)));
 
     /// <summary>Adds a rank to a job, creating the job with its world size on the first join.</summary>
     /// <param name="jobId">The job.</param>
@@ -74,10 +130,7 @@ internal sealed partial class JobRegistry
     public JoinResult Join(string jobId, int rank, int worldSize, string host, int pid, LearningRateSchedule? schedule)
     {
         ValidateJobId(jobId);
-        if (worldSize < 1)
-        {
-            throw CoordinatorException.InvalidArgument($"invalid world size {worldSize} for job '{jobId}' (must be >= 1)");
-        }
+        ValidateWorldSize(jobId, worldSize);
         if (rank < 0 || rank >= worldSize)
         {
             throw CoordinatorException.InvalidArgument($"invalid rank {rank} for job '{jobId}' (must be in [0, {worldSize}))");
@@ -95,7 +148,11 @@ internal sealed partial class JobRegistry
             throw CoordinatorException.InvalidArgument($"invalid learning-rate schedule: {e.Message}");
         }
 
-        var job = _jobs.GetOrAdd(jobId, id => new Job(id, worldSize));
+        Job job;
+        lock (_creation)
+        {
+            job = _jobs.GetOrAdd(jobId, id => new Job(id, worldSize));
+        }
         lock (job.Gate)
         {
             if (job.WorldSize != worldSize)
@@ -175,12 +232,12 @@ internal sealed partial class JobRegistry
                 return job.State;
             }
             var finished = job.Members.All(m => m is { Left: true });
+            var time = _time.GetUtcNow();
             if (finished)
             {
-                job.State = JobState.Finished;
+                job.End(JobState.Finished, "", time);
                 _store.SaveJob(job);
             }
-            var time = _time.GetUtcNow();
             job.Publish(job.NewEvent(JobEventKind.MemberLeft, rank, $"rank {rank} left", time));
             if (finished)
             {
@@ -198,9 +255,20 @@ internal sealed partial class JobRegistry
     public ChannelReader<JobEvent> Subscribe(string jobId, out Action unsubscribe)
     {
         var job = Find(jobId);
-        var channel = Channel.CreateUnbounded<JobEvent>(new UnboundedChannelOptions { SingleReader = true });
+        // Bounded, so a watcher that stops reading costs at most this many events; Publish ends its stream instead.
+        var channel = Channel.CreateBounded<JobEvent>(new BoundedChannelOptions(CoordinatorLimits.WatchBufferEvents)
+        {
+            SingleReader = true,
+            FullMode = BoundedChannelFullMode.Wait,
+        });
         lock (job.Gate)
         {
+            var limit = _maxWatchStreams ?? job.WorldSize + CoordinatorLimits.ExtraWatchStreams;
+            if (!job.IsTerminal && job.Watchers.Count >= limit)
+            {
+                throw CoordinatorException.ResourceExhausted(
+                    $"job '{jobId}' already has {job.Watchers.Count} Watch streams, the most allowed (--max-watch-streams {limit}); close one or retry later");
+            }
             channel.Writer.TryWrite(job.NewEvent(JobEventKind.Snapshot, -1, job.Reason, _time.GetUtcNow()));
             if (job.IsTerminal)
             {
@@ -245,9 +313,18 @@ internal sealed partial class JobRegistry
                 {
                     var reason = $"rank {member.Rank} ({member.Host} pid {member.Pid}) sent no heartbeat for "
                         + $"{silent.Silence.TotalSeconds:F1} s (timeout {HeartbeatTimeout.TotalSeconds:G} s)";
-                    job.State = JobState.Failed;
-                    job.Reason = reason;
-                    _store.SaveJob(job);
+                    var (state, previousReason, ended) = (job.State, job.Reason, job.EndedAt);
+                    job.End(JobState.Failed, reason, _time.GetUtcNow());
+                    try
+                    {
+                        _store.SaveJob(job);
+                    }
+                    catch
+                    {
+                        // Not failed until stored: the next check finds the member still silent and tries again.
+                        (job.State, job.Reason, job.EndedAt) = (state, previousReason, ended);
+                        throw;
+                    }
                     failed = job.NewEvent(JobEventKind.JobFailed, member.Rank, reason, _time.GetUtcNow());
                 }
             }
@@ -261,6 +338,36 @@ internal sealed partial class JobRegistry
                 }
             }
         }
+    }
+
+    /// <summary>Forgets every job that ended at least the TTL ago, with its members and token (its checkpoint rows stay).</summary>
+    /// <returns>The ids of the jobs forgotten.</returns>
+    public IReadOnlyList<string> ExpireJobs()
+    {
+        var now = _time.GetUtcNow();
+        var expired = new List<string>();
+        foreach (var job in _jobs.Values)
+        {
+            lock (job.Gate)
+            {
+                if (!job.IsTerminal || job.EndedAt is not { } ended || now - ended < _jobTtl)
+                {
+                    continue;
+                }
+            }
+            lock (_creation)
+            {
+                _store.DeleteJob(job.JobId);
+                _jobs.TryRemove(job.JobId, out _);
+                if (job.TokenHash is not null)
+                {
+                    _jobOfTokenHash.TryRemove(job.TokenHash, out _);
+                }
+            }
+            expired.Add(job.JobId);
+            _logger.LogInformation("Job {JobId} expired ({Ttl} after it ended)", job.JobId, _jobTtl);
+        }
+        return expired;
     }
 
     /// <summary>The job's learning-rate schedule.</summary>

@@ -43,7 +43,18 @@ public static class CoordinatorCommandLine
             Description = $"Seconds of silence after which a rank fails its job, in (0, {HeartbeatTimeout.MaxSeconds}]",
             DefaultValueFactory = _ => HeartbeatTimeout.DefaultSeconds,
         };
-        var checkpointRoot = new Option<DirectoryInfo?>("--checkpoint-root") { Description = "Default checkpoint root (default: DATA_DIR/checkpoints)" };
+        var checkpointRoot = new Option<DirectoryInfo[]>("--checkpoint-root")
+        {
+            Description = "A directory clients may have checkpoints written under (repeatable; the first is the default root, else DATA_DIR/checkpoints); any other is refused",
+            Arity = ArgumentArity.ZeroOrMore,
+        };
+        var jobTtl = new Option<double>("--job-ttl")
+        {
+            Description = "Seconds an ended job (and its token) is kept before it is forgotten, in (0, 2592000]",
+            DefaultValueFactory = _ => 3600,
+        };
+        var maxWatchStreams = new Option<int?>("--max-watch-streams") { Description = $"Concurrent Watch streams per job (default: world size + {CoordinatorLimits.ExtraWatchStreams})" };
+        var insecure = new Option<bool>("--insecure") { Description = "Allow plaintext on a non-loopback --listen address (tokens cross the network in clear text)" };
         var keepLast = new Option<int>("--keep-last") { Description = "Committed checkpoints kept per job; 0 keeps all", DefaultValueFactory = _ => 3 };
         var tlsCert = new Option<FileInfo?>("--tls-cert") { Description = "PEM certificate (with --tls-key) or PKCS#12 file: serve TLS instead of h2c" };
         var tlsKey = new Option<FileInfo?>("--tls-key") { Description = "PEM private key of --tls-cert" };
@@ -55,6 +66,12 @@ public static class CoordinatorCommandLine
 
         timeout.CustomParser = result => ParseNumber<double>(result, timeout, NumberStyles.Float, HeartbeatTimeout.Rule);
         timeout.Validators.Add(result => Check(result, timeout, HeartbeatTimeout.IsValid, HeartbeatTimeout.Rule));
+        const string ttlRule = "expected a number of seconds > 0, at most 2592000 = 30 days";
+        jobTtl.CustomParser = result => ParseNumber<double>(result, jobTtl, NumberStyles.Float, ttlRule);
+        jobTtl.Validators.Add(result => Check(result, jobTtl, t => double.IsFinite(t) && t > 0 && t <= CoordinatorOptions.MaxJobTtl.TotalSeconds, ttlRule));
+        const string streamsRule = "expected an integer >= 1";
+        maxWatchStreams.CustomParser = result => ParseNumber<int>(result, maxWatchStreams, NumberStyles.Integer, streamsRule);
+        maxWatchStreams.Validators.Add(result => Check(result, maxWatchStreams, n => n is null or >= 1, streamsRule));
         const string count = "expected an integer >= 0; 0 keeps all";
         keepLast.CustomParser = result => ParseNumber<int>(result, keepLast, NumberStyles.Integer, count);
         keepLast.Validators.Add(result => Check(result, keepLast, k => k >= 0, count));
@@ -63,7 +80,7 @@ public static class CoordinatorCommandLine
             file.Validators.Add(result => Check(result, file, info => info is null || info.Exists, "the file does not exist"));
         }
 
-        foreach (var option in new Option[] { listen, tokenFile, dataDir, timeout, checkpointRoot, keepLast, tlsCert, tlsKey, verbose, stdinEof })
+        foreach (var option in new Option[] { listen, tokenFile, dataDir, timeout, checkpointRoot, keepLast, jobTtl, maxWatchStreams, tlsCert, tlsKey, insecure, verbose, stdinEof })
         {
             command.Options.Add(option);
         }
@@ -73,8 +90,11 @@ public static class CoordinatorCommandLine
             Token = ReadToken(parse.GetValue(tokenFile)),
             DataDirectory = parse.GetValue(dataDir)!.FullName,
             HeartbeatTimeout = TimeSpan.FromSeconds(parse.GetValue(timeout)),
-            CheckpointRoot = parse.GetValue(checkpointRoot)?.FullName,
+            CheckpointRoots = [.. (parse.GetValue(checkpointRoot) ?? []).Select(d => d.FullName)],
             KeepLast = parse.GetValue(keepLast),
+            JobTtl = TimeSpan.FromSeconds(parse.GetValue(jobTtl)),
+            MaxWatchStreamsPerJob = parse.GetValue(maxWatchStreams),
+            Insecure = parse.GetValue(insecure),
             TlsCertificateFile = parse.GetValue(tlsCert)?.FullName,
             TlsKeyFile = parse.GetValue(tlsKey)?.FullName,
             TlsPfxPassword = Environment.GetEnvironmentVariable(TlsPfxPasswordVariable),
@@ -94,6 +114,10 @@ public static class CoordinatorCommandLine
         {
             await using var host = new CoordinatorHost(options);
             var address = await host.StartAsync();
+            if (options.ServesPlaintextOffLoopback)
+            {
+                error.WriteLine($"adan coordinator: warning: serving plaintext on {options.Listen} (--insecure): tokens cross the network in clear text");
+            }
             // The one stdout line launchers and tests wait for: only printed once calls are accepted.
             output.WriteLine($"listening on {address.GetLeftPart(UriPartial.Authority)}");
             output.Flush();
@@ -124,7 +148,7 @@ public static class CoordinatorCommandLine
     /// Parses a number in the invariant culture, so that a value that is no number gets the same message as one out of
     /// range rather than the parser's, which names a CLR type.
     /// </summary>
-    private static T ParseNumber<T>(ArgumentResult result, Option<T> option, NumberStyles styles, string rule) where T : struct, INumberBase<T>
+    private static T ParseNumber<T>(ArgumentResult result, Option option, NumberStyles styles, string rule) where T : struct, INumberBase<T>
     {
         var text = result.Tokens.Count > 0 ? result.Tokens[^1].Value : "";
         if (T.TryParse(text, styles, CultureInfo.InvariantCulture, out var value))
@@ -220,7 +244,9 @@ public static class CoordinatorCommandLine
             }
             catch (Exception e) when (e is UsageException or IOException or UnauthorizedAccessException or ArgumentException)
             {
-                error.WriteLine($"{name}: {e.Message}");
+                // The message names the flag already; the parameter name ArgumentException appends is the C# one.
+                var message = e is ArgumentException { ParamName: { } parameter } ? e.Message.Replace($" (Parameter '{parameter}')", "") : e.Message;
+                error.WriteLine($"{name}: {message}");
                 return UsageExitCode;
             }
             return RunAsync(options, parseResult.InvocationConfiguration.Output, error).GetAwaiter().GetResult();

@@ -1,6 +1,7 @@
 using System.Security.Cryptography.X509Certificates;
 using Adan.Coordinator.Auth;
 using Adan.Coordinator.Domain;
+using Adan.Coordinator.Protocol;
 using Adan.Coordinator.Services;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -69,7 +70,7 @@ public sealed class CoordinatorHost : IAsyncDisposable
 
         builder.Services.AddSingleton(_options.TimeProvider ?? TimeProvider.System);
         builder.Services.AddSingleton(_options.ToDomainOptions());
-        builder.Services.AddSingleton(new JobToken(_options.Token));
+        builder.Services.AddSingleton(new OperatorToken(_options.Token));
         builder.Services.AddSingleton(_ => new CoordinatorStore(_options.DataDirectory));
         builder.Services.AddSingleton<JobRegistry>();
         builder.Services.AddSingleton<CheckpointCatalog>();
@@ -79,6 +80,8 @@ public sealed class CoordinatorHost : IAsyncDisposable
         // Authentication first, so an unauthenticated call never reaches the domain, not even to be refused by it.
         builder.Services.AddGrpc(grpc =>
         {
+            grpc.MaxReceiveMessageSize = CoordinatorLimits.MaxMessageBytes;
+            grpc.MaxSendMessageSize = CoordinatorLimits.MaxMessageBytes;
             grpc.Interceptors.Add<TokenAuthInterceptor>();
             grpc.Interceptors.Add<DomainErrorInterceptor>();
         });

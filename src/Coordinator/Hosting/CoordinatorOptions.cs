@@ -6,17 +6,39 @@ namespace Adan.Coordinator.Hosting;
 /// <summary>Configuration of one coordinator process.</summary>
 public sealed record CoordinatorOptions
 {
-    /// <summary>Address to listen on; loopback by default so a job token never crosses the network in clear text by accident.</summary>
+    /// <summary>Address to listen on; loopback by default so a token never crosses the network in clear text by accident.</summary>
     public ListenAddress Listen { get; init; } = new("127.0.0.1", 0);
 
-    /// <summary>The job token every call must present as <c>authorization: Bearer &lt;token&gt;</c>.</summary>
+    /// <summary>
+    /// The operator token: presented as <c>authorization: Bearer &lt;token&gt;</c>, it creates jobs (each gets a token
+    /// of its own) and may act on any job.
+    /// </summary>
     public required string Token { get; init; }
 
     /// <summary>Directory of the SQLite catalogue (<c>coordinator.db</c>); created if missing.</summary>
     public required string DataDirectory { get; init; }
 
-    /// <summary>Default root of checkpoint directories (<c>&lt;root&gt;/&lt;job&gt;/step-…</c>); null means <c>&lt;data dir&gt;/checkpoints</c>.</summary>
-    public string? CheckpointRoot { get; init; }
+    /// <summary>
+    /// The directories, besides <see cref="DataDirectory"/>, under which clients may have checkpoints written
+    /// (<c>--checkpoint-root</c>, repeatable); a Begin naming any other root is refused. The first is the default
+    /// root (<c>&lt;root&gt;/&lt;job&gt;/step-…</c>); none means <c>&lt;data dir&gt;/checkpoints</c>.
+    /// </summary>
+    public IReadOnlyList<string> CheckpointRoots { get; init; } = [];
+
+    /// <summary>How long an ended job stays queryable before it and its token are forgotten. Default one hour.</summary>
+    public TimeSpan JobTtl { get; init; } = TimeSpan.FromHours(1);
+
+    /// <summary>Longest <see cref="JobTtl"/> accepted: 30 days.</summary>
+    public static readonly TimeSpan MaxJobTtl = TimeSpan.FromDays(30);
+
+    /// <summary>Concurrent Watch streams per job; null means world size + <see cref="CoordinatorLimits.ExtraWatchStreams"/>.</summary>
+    public int? MaxWatchStreamsPerJob { get; init; }
+
+    /// <summary>
+    /// Allow plaintext (h2c) on an address other than loopback. Without TLS, tokens cross the network in clear text,
+    /// so a non-loopback <see cref="Listen"/> without a certificate is refused unless this is set.
+    /// </summary>
+    public bool Insecure { get; init; }
 
     /// <summary>Longest <see cref="HeartbeatTimeout"/> accepted: beyond a day a hung job would hold its nodes unnoticed.</summary>
     public static readonly TimeSpan MaxHeartbeatTimeout = TimeSpan.FromSeconds(Adan.Coordinator.Protocol.HeartbeatTimeout.MaxSeconds);
@@ -50,7 +72,10 @@ public sealed record CoordinatorOptions
     public TimeProvider? TimeProvider { get; init; }
 
     /// <summary>The effective checkpoint root.</summary>
-    public string EffectiveCheckpointRoot => Path.GetFullPath(CheckpointRoot ?? Path.Combine(DataDirectory, "checkpoints"));
+    public string EffectiveCheckpointRoot => Path.GetFullPath(CheckpointRoots.Count > 0 ? CheckpointRoots[0] : Path.Combine(DataDirectory, "checkpoints"));
+
+    /// <summary>True when clients reach the coordinator over plaintext on a non-loopback address.</summary>
+    public bool ServesPlaintextOffLoopback => TlsCertificateFile is null && !Listen.IsLoopback;
 
     /// <summary>Checks the options; throws <see cref="ArgumentException"/> naming the bad value.</summary>
     public void Validate()
@@ -76,6 +101,24 @@ public sealed record CoordinatorOptions
         {
             throw new ArgumentException("Invalid TLS options: --tls-key given without --tls-cert", nameof(TlsKeyFile));
         }
+        if (ServesPlaintextOffLoopback && !Insecure)
+        {
+            throw new ArgumentException(
+                $"Refusing to listen on {Listen} without TLS: tokens would cross the network in clear text "
+                + "(give --tls-cert FILE --tls-key FILE, listen on 127.0.0.1, or accept the risk with --insecure)", nameof(Listen));
+        }
+        if (JobTtl <= TimeSpan.Zero || JobTtl > MaxJobTtl)
+        {
+            throw new ArgumentException($"Invalid job TTL: {JobTtl.TotalSeconds} s (must be > 0 and <= {MaxJobTtl.TotalSeconds} s)", nameof(JobTtl));
+        }
+        if (MaxWatchStreamsPerJob is < 1)
+        {
+            throw new ArgumentException($"Invalid max watch streams: {MaxWatchStreamsPerJob} (must be >= 1)", nameof(MaxWatchStreamsPerJob));
+        }
+        if (CheckpointRoots.Any(r => !Path.IsPathFullyQualified(r)))
+        {
+            throw new ArgumentException($"Invalid checkpoint root: '{CheckpointRoots.First(r => !Path.IsPathFullyQualified(r))}' (must be absolute)", nameof(CheckpointRoots));
+        }
     }
 
     /// <summary>The policies the job registry and the checkpoint catalogue run under.</summary>
@@ -84,5 +127,8 @@ public sealed record CoordinatorOptions
         CheckpointRoot = EffectiveCheckpointRoot,
         HeartbeatTimeout = HeartbeatTimeout,
         KeepLast = KeepLast,
+        JobTtl = JobTtl,
+        MaxWatchStreamsPerJob = MaxWatchStreamsPerJob,
+        AllowedRoots = [Path.GetFullPath(DataDirectory), EffectiveCheckpointRoot, .. CheckpointRoots.Select(Path.GetFullPath)],
     };
 }

@@ -1,14 +1,20 @@
 using Adan.Coordinator.Domain;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 
 namespace Adan.Coordinator.Hosting;
 
-/// <summary>Checks heartbeat deadlines every tenth of the timeout, so a silent rank is detected at most 10% late.</summary>
+/// <summary>
+/// Checks heartbeat deadlines every tenth of the timeout, so a silent rank is detected at most 10% late, and forgets
+/// jobs whose TTL after their end has passed.
+/// </summary>
 /// <remarks>
 /// The period runs on the injected <see cref="TimeProvider"/>: under a fake clock a test advances time and the check
-/// follows, with no wall-clock wait.
+/// follows, with no wall-clock wait. A failure inside one check (the store refusing a write: disk full, a locked or
+/// damaged database) is logged and the check runs again at the next tick: an exception escaping a hosted service
+/// would stop the whole coordinator, and with it every job it serves.
 /// </remarks>
-internal sealed class HeartbeatMonitor(JobRegistry jobs, TimeProvider time) : BackgroundService
+internal sealed class HeartbeatMonitor(JobRegistry jobs, TimeProvider time, ILogger<HeartbeatMonitor> logger) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -18,12 +24,25 @@ internal sealed class HeartbeatMonitor(JobRegistry jobs, TimeProvider time) : Ba
         {
             while (await timer.WaitForNextTickAsync(stoppingToken))
             {
-                jobs.CheckTimeouts();
+                RunOnce("heartbeat deadlines", jobs.CheckTimeouts);
+                RunOnce("job expiry", () => jobs.ExpireJobs());
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
             // Host shutdown.
+        }
+    }
+
+    private void RunOnce(string what, Action check)
+    {
+        try
+        {
+            check();
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            logger.LogError("Checking {What} failed, retrying at the next tick: {Error}", what, e.Message);
         }
     }
 }

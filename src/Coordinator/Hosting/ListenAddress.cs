@@ -45,6 +45,9 @@ public sealed record ListenAddress(string Host, int Port)
             : throw new FormatException($"Invalid listen host: '{Host}' (expected an IP address, localhost or *)");
     }
 
+    /// <summary>True for an address only this machine can reach (127.0.0.0/8, ::1, localhost); <c>*</c> and any other address are not.</summary>
+    public bool IsLoopback => Host != "*" && IPAddress.IsLoopback(ToIPAddress());
+
     /// <inheritdoc />
     public override string ToString() => Host.Contains(':') ? $"[{Host}]:{Port}" : $"{Host}:{Port}";
 }

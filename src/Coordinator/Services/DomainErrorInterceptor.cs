@@ -21,6 +21,8 @@ internal sealed class DomainErrorInterceptor : Interceptor
         CoordinatorErrorKind.NotFound => StatusCode.NotFound,
         CoordinatorErrorKind.FailedPrecondition => StatusCode.FailedPrecondition,
         CoordinatorErrorKind.AlreadyExists => StatusCode.AlreadyExists,
+        CoordinatorErrorKind.PermissionDenied => StatusCode.PermissionDenied,
+        CoordinatorErrorKind.ResourceExhausted => StatusCode.ResourceExhausted,
         _ => StatusCode.Internal,
     };
 

@@ -20,11 +20,11 @@ internal static class LaunchCommand
 {
     public static Command Create()
     {
-        var ranks = new Option<int>("-n", "--ranks") { Description = "Number of ranks (processes)", Required = true };
+        var ranks = new Option<int>("-n", "--ranks") { Description = "Number of ranks (processes)", Required = true, CustomParser = ParseRanks };
         var hostfile = new Option<FileInfo?>("--hostfile") { Description = "MPICH hostfile (one host[:slots] per line)" };
         var coordinator = new Option<Uri?>("--coordinator")
         {
-            Description = "Use a running coordinator at this URL (token from ADAN_JOB_TOKEN) instead of starting one",
+            Description = "Use a running coordinator at this URL (its operator token from ADAN_JOB_TOKEN) instead of starting one",
             // System.CommandLine has no parser for Uri; without this every URL was refused with a stack trace.
             CustomParser = ParseCoordinatorUrl,
         };
@@ -33,13 +33,40 @@ internal static class LaunchCommand
         {
             Description = "Seconds a rank may be silent before the job fails",
             DefaultValueFactory = _ => HeartbeatTimeout.DefaultSeconds,
+            CustomParser = ParseHeartbeatTimeout,
         };
         var job = new Option<string?>("--job-id") { Description = "Job id (default: a fresh random one)" };
         var command = new Argument<string[]>("command") { Description = "The adan subcommand and its arguments, after --", Arity = ArgumentArity.OneOrMore };
         var launch = new Command("launch", "Run an adan job on W ranks with mpiexec.mpich and a coordinator.") { ranks, hostfile, coordinator, listen, timeout, job, command };
+        var security = new LaunchSecurity();
+        security.AddTo(launch);
         launch.SetAction(r => RunAsync(r.GetValue(ranks), r.GetValue(hostfile), r.GetValue(coordinator), r.GetValue(listen)!, r.GetValue(timeout),
-            r.GetValue(job), r.GetValue(command)!).GetAwaiter().GetResult());
+            r.GetValue(job), r.GetValue(command)!, security.Bind(r)).GetAwaiter().GetResult());
         return launch;
+    }
+
+    /// <summary>The rank count, or one error naming the value and the range (not the parser's, which names a CLR type).</summary>
+    private static int ParseRanks(System.CommandLine.Parsing.ArgumentResult result)
+    {
+        var text = result.Tokens.Count > 0 ? result.Tokens[^1].Value : "";
+        if (int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var ranks) && ranks >= 1 && ranks <= CoordinatorLimits.MaxWorldSize)
+        {
+            return ranks;
+        }
+        result.AddError($"-n {text}: the number of ranks must be an integer in [1, {CoordinatorLimits.MaxWorldSize}]");
+        return 0;
+    }
+
+    /// <summary>The timeout, or one error naming the value and the range: NaN, infinities and 1e300 included.</summary>
+    private static double ParseHeartbeatTimeout(System.CommandLine.Parsing.ArgumentResult result)
+    {
+        var text = result.Tokens.Count > 0 ? result.Tokens[^1].Value : "";
+        if (double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var seconds) && HeartbeatTimeout.IsValid(seconds))
+        {
+            return seconds;
+        }
+        result.AddError($"--heartbeat-timeout {text}: {HeartbeatTimeout.Rule}");
+        return 0;
     }
 
     private static Uri? ParseCoordinatorUrl(System.CommandLine.Parsing.ArgumentResult result)
@@ -53,11 +80,12 @@ internal static class LaunchCommand
         return null;
     }
 
-    private static async Task<int> RunAsync(int ranks, FileInfo? hostfile, Uri? coordinatorUrl, string listen, double heartbeatTimeout, string? jobId, string[] arguments)
+    private static async Task<int> RunAsync(int ranks, FileInfo? hostfile, Uri? coordinatorUrl, string listen, double heartbeatTimeout, string? jobId, string[] arguments,
+        LaunchSecurity.Settings security)
     {
-        if (ranks < 1)
+        if (ranks < 1 || ranks > CoordinatorLimits.MaxWorldSize)
         {
-            throw new UsageException($"-n {ranks}: the number of ranks must be ≥ 1");
+            throw new UsageException($"-n {ranks}: the number of ranks must be in [1, {CoordinatorLimits.MaxWorldSize}]");
         }
         if (!HeartbeatTimeout.IsValid(heartbeatTimeout))
         {
@@ -72,9 +100,15 @@ internal static class LaunchCommand
         if (coordinatorUrl is not null)
         {
             var given = Environment.GetEnvironmentVariable(CoordinatorEnvironment.TokenVariable);
-            return string.IsNullOrWhiteSpace(given)
-                ? throw new UsageException($"--coordinator needs the job token in {CoordinatorEnvironment.TokenVariable}")
-                : await RunJobAsync(ranks, hostfile, coordinatorUrl, given, jobId, arguments);
+            if (string.IsNullOrWhiteSpace(given))
+            {
+                throw new UsageException($"--coordinator needs the coordinator's operator token in {CoordinatorEnvironment.TokenVariable}");
+            }
+            security.CheckPlaintext(coordinatorUrl);
+            security.WarnIfPlaintextOffLoopback(coordinatorUrl);
+            // The ranks get the job's own token, which acts on this job only, never the operator token.
+            var jobToken = await security.CreateJobAsync(coordinatorUrl, given.Trim(), jobId, ranks);
+            return await RunJobAsync(ranks, hostfile, coordinatorUrl, jobToken, jobId, arguments, security.TlsCa);
         }
 
         var dataDirectory = Directory.CreateTempSubdirectory("adan-coordinator-");
@@ -93,6 +127,7 @@ internal static class LaunchCommand
                     // which this per-launch coordinator never saw); this one only indexes.
                     "--keep-last", "0",
                     "--stop-on-stdin-eof",
+                    .. security.CoordinatorArguments(arguments),
                 ], token, TimeSpan.FromSeconds(60));
             }
             catch (CoordinatorStartException e)
@@ -103,7 +138,8 @@ internal static class LaunchCommand
             }
             await using (coordinator)
             {
-                return await RunJobAsync(ranks, hostfile, coordinator.Address, token, jobId, arguments);
+                var jobToken = await security.CreateJobAsync(coordinator.Address, token, jobId, ranks);
+                return await RunJobAsync(ranks, hostfile, coordinator.Address, jobToken, jobId, arguments, security.TlsCa);
             }
         }
         finally
@@ -116,7 +152,7 @@ internal static class LaunchCommand
     /// Runs the job and returns <see cref="ExitCodes.Success"/>, <see cref="ExitCodes.Usage"/> when the ranks refused
     /// their command line (as the command run alone would), or <see cref="ExitCodes.Failure"/> for any other end.
     /// </summary>
-    private static async Task<int> RunJobAsync(int ranks, FileInfo? hostfile, Uri coordinatorUrl, string token, string jobId, string[] arguments)
+    private static async Task<int> RunJobAsync(int ranks, FileInfo? hostfile, Uri coordinatorUrl, string token, string jobId, string[] arguments, FileInfo? tlsCa)
     {
         var psi = new ProcessStartInfo("mpiexec.mpich") { UseShellExecute = false };
         psi.ArgumentList.Add("-n");
@@ -134,6 +170,10 @@ internal static class LaunchCommand
         psi.Environment[CoordinatorEnvironment.AddressVariable] = coordinatorUrl.ToString();
         psi.Environment[CoordinatorEnvironment.TokenVariable] = token;
         psi.Environment[CoordinatorEnvironment.JobVariable] = jobId;
+        if (tlsCa is not null)
+        {
+            psi.Environment[CoordinatorEnvironment.TlsCaVariable] = tlsCa.FullName;
+        }
         if (!Console.IsOutputRedirected)
         {
             psi.Environment[Progress.ProgressReporterFactory.TerminalVariable] = "1";
@@ -153,7 +193,7 @@ internal static class LaunchCommand
         {
             await using var status = new CoordinatorClient(new CoordinatorClientOptions
             {
-                Address = coordinatorUrl, Token = token, JobId = jobId, Rank = 0, WorldSize = ranks, MaxAttempts = 2,
+                Address = coordinatorUrl, Token = token, JobId = jobId, Rank = 0, WorldSize = ranks, MaxAttempts = 2, TrustedCaFile = tlsCa?.FullName,
             });
             using var stop = new CancellationTokenSource();
             var watcher = WatchForFailureAsync(status, process, stop.Token);

@@ -2,6 +2,7 @@ using Adan.Coordinator.Client;
 using Adan.Coordinator.Protocol;
 using Adan.Sharded.Collectives;
 using Adan.Sharded.Schedules;
+using Grpc.Core;
 
 namespace Adan.Worker.Training;
 
@@ -44,24 +45,51 @@ internal sealed class JobLink : IAsyncDisposable
         var job = Environment.GetEnvironmentVariable(CoordinatorEnvironment.JobVariable);
         if (string.IsNullOrWhiteSpace(token) || string.IsNullOrWhiteSpace(job))
         {
-            throw new InvalidOperationException($"{CoordinatorEnvironment.AddressVariable} is set but {CoordinatorEnvironment.TokenVariable} or {CoordinatorEnvironment.JobVariable} is not; set all three or none.");
+            throw new ArgumentException($"{CoordinatorEnvironment.AddressVariable} is set but {CoordinatorEnvironment.TokenVariable} or {CoordinatorEnvironment.JobVariable} is not; set all three or none.");
+        }
+        if (!Uri.TryCreate(address, UriKind.Absolute, out var url) || url.Scheme is not ("http" or "https"))
+        {
+            throw new ArgumentException($"{CoordinatorEnvironment.AddressVariable}='{address}' is not an http:// or https:// URL");
         }
         var client = new CoordinatorClient(new CoordinatorClientOptions
         {
-            Address = new Uri(address),
+            Address = url,
             Token = token,
             JobId = job,
             Rank = collective.Rank,
             WorldSize = collective.WorldSize,
+            TrustedCaFile = Environment.GetEnvironmentVariable(CoordinatorEnvironment.TlsCaVariable) is { Length: > 0 } ca ? ca : null,
         });
         client.JobFailed += (_, e) =>
         {
             Console.Error.WriteLine($"adan: rank {collective.Rank}: the coordinator reports the job failed: {e.Reason}; aborting");
             collective.Abort(FailedJobExitCode);
         };
-        await client.JoinAsync(collective.Rank == 0 ? schedule : null);
+        try
+        {
+            await client.JoinAsync(collective.Rank == 0 ? schedule : null);
+        }
+        catch (RpcException e)
+        {
+            await client.DisposeAsync();
+            throw new IOException(JoinRefusal(url, e), e);
+        }
         client.StartBackground();
         return new JobLink(client, collective);
+    }
+
+    /// <summary>One line for a Join the coordinator refused or never answered: the URL, the reason and the fix.</summary>
+    private static string JoinRefusal(Uri url, RpcException e)
+    {
+        var at = url.GetLeftPart(UriPartial.Authority);
+        return e.StatusCode switch
+        {
+            StatusCode.Unauthenticated or StatusCode.PermissionDenied =>
+                $"the coordinator at {at} refused the token in {CoordinatorEnvironment.TokenVariable}: {e.Status.Detail} (start the job with adan launch, which gives every rank its job's token)",
+            StatusCode.Unavailable or StatusCode.DeadlineExceeded =>
+                $"cannot reach the coordinator at {at}: {e.Status.DebugException?.InnerException?.Message ?? e.Status.Detail} (is it running, and is {CoordinatorEnvironment.AddressVariable} right?)",
+            _ => $"the coordinator at {at} refused the join: {e.Status.Detail}",
+        };
     }
 
     /// <summary>The job's schedule as the coordinator serves it, read once every rank has joined (rank 0 set it at join).</summary>

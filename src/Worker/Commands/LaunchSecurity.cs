@@ -1,0 +1,165 @@
+using System.CommandLine;
+using Adan.Coordinator.Client;
+using Adan.Coordinator.Protocol;
+using Adan.Worker.Config;
+using Grpc.Core;
+using Grpc.Net.Client;
+
+namespace Adan.Worker.Commands;
+
+/// <summary>
+/// The security side of <c>adan launch</c>: TLS for the coordinator it starts (<c>--tls-cert/--tls-key</c>) and trust
+/// for the one its ranks reach (<c>--tls-ca</c>), <c>--insecure</c>, the checkpoint roots its coordinator may write
+/// under, and the creation of the job, whose own token is all the ranks get.
+/// </summary>
+internal sealed class LaunchSecurity
+{
+    private readonly Option<FileInfo?> _tlsCert = new("--tls-cert") { Description = "PEM certificate for the coordinator launch starts (with --tls-key): serve TLS" };
+    private readonly Option<FileInfo?> _tlsKey = new("--tls-key") { Description = "PEM private key of --tls-cert" };
+    private readonly Option<FileInfo?> _tlsCa = new("--tls-ca") { Description = "PEM CA certificate the launcher and ranks trust for an https:// coordinator (default: the system store)" };
+    private readonly Option<bool> _insecure = new("--insecure") { Description = "Allow plaintext on a non-loopback address (tokens cross the network in clear text)" };
+    private readonly Option<DirectoryInfo[]> _checkpointRoots = new("--checkpoint-root")
+    {
+        Description = "A directory the launched coordinator may write checkpoints under (repeatable; default: the train command's checkpoint directory)",
+        Arity = ArgumentArity.ZeroOrMore,
+    };
+
+    /// <summary>Adds the options to <paramref name="command"/>.</summary>
+    public void AddTo(Command command)
+    {
+        foreach (var option in new Option[] { _tlsCert, _tlsKey, _tlsCa, _insecure, _checkpointRoots })
+        {
+            command.Options.Add(option);
+        }
+    }
+
+    /// <summary>The values given, checked: files exist, the key has its certificate.</summary>
+    /// <exception cref="UsageException">A file is missing or --tls-key lacks --tls-cert.</exception>
+    public Settings Bind(ParseResult result)
+    {
+        var settings = new Settings(result.GetValue(_tlsCert), result.GetValue(_tlsKey), result.GetValue(_tlsCa), result.GetValue(_insecure),
+            [.. (result.GetValue(_checkpointRoots) ?? []).Select(d => d.FullName)]);
+        foreach (var (flag, file) in new[] { ("--tls-cert", settings.TlsCert), ("--tls-key", settings.TlsKey), ("--tls-ca", settings.TlsCa) })
+        {
+            if (file is { Exists: false })
+            {
+                throw new UsageException($"{flag} {file.FullName}: no such file");
+            }
+        }
+        if ((settings.TlsCert is null) != (settings.TlsKey is null))
+        {
+            throw new UsageException("--tls-cert and --tls-key go together: give the PEM certificate and its private key");
+        }
+        if (settings.TlsCa is not null)
+        {
+            try
+            {
+                _ = CoordinatorChannel.LoadAuthorities(settings.TlsCa.FullName);
+            }
+            catch (ArgumentException e)
+            {
+                throw new UsageException(e.Message);
+            }
+        }
+        return settings;
+    }
+
+    /// <summary>What <c>adan launch</c> was given.</summary>
+    public sealed record Settings(FileInfo? TlsCert, FileInfo? TlsKey, FileInfo? TlsCa, bool Insecure, IReadOnlyList<string> CheckpointRoots)
+    {
+        /// <summary>The flags for the coordinator launch starts: TLS, --insecure and where it may write checkpoints.</summary>
+        /// <param name="command">The job's command (<c>train ...</c>), whose checkpoint directory is the default root.</param>
+        public IEnumerable<string> CoordinatorArguments(string[] command)
+        {
+            if (TlsCert is not null && TlsKey is not null)
+            {
+                yield return "--tls-cert";
+                yield return TlsCert.FullName;
+                yield return "--tls-key";
+                yield return TlsKey.FullName;
+            }
+            if (Insecure)
+            {
+                yield return "--insecure";
+            }
+            foreach (var root in CheckpointRoots.Count > 0 ? CheckpointRoots : [DefaultCheckpointRoot(command)])
+            {
+                yield return "--checkpoint-root";
+                yield return root;
+            }
+        }
+
+        /// <summary>
+        /// Refuses an <c>http://</c> coordinator off this machine unless <c>--insecure</c> was given: the operator token
+        /// and the job's would cross the network in clear text.
+        /// </summary>
+        /// <exception cref="UsageException">Plaintext to another host without --insecure.</exception>
+        public void CheckPlaintext(Uri coordinator)
+        {
+            if (coordinator.Scheme == Uri.UriSchemeHttp && !coordinator.IsLoopback && !Insecure)
+            {
+                throw new UsageException(
+                    $"--coordinator {coordinator}: plaintext to another host would send the tokens in clear text; use https:// (with --tls-ca FILE for a private CA) or accept the risk with --insecure");
+            }
+        }
+
+        /// <summary>Prints the one warning <c>--insecure</c> costs when it is used.</summary>
+        public void WarnIfPlaintextOffLoopback(Uri coordinator)
+        {
+            if (coordinator.Scheme == Uri.UriSchemeHttp && !coordinator.IsLoopback)
+            {
+                Console.Error.WriteLine($"adan launch: warning: plaintext to {coordinator.GetLeftPart(UriPartial.Authority)} (--insecure): tokens cross the network in clear text");
+            }
+        }
+
+        /// <summary>
+        /// Creates the job with the operator token and returns the job's own token, turning every refusal into one line
+        /// that names the coordinator and the fix.
+        /// </summary>
+        /// <exception cref="IOException">The coordinator is unreachable or refused the job.</exception>
+        public async Task<string> CreateJobAsync(Uri coordinator, string operatorToken, string jobId, int ranks)
+        {
+            using var channel = CoordinatorChannel.Create(coordinator, TlsCa?.FullName);
+            try
+            {
+                return await CoordinatorClient.CreateJobAsync(channel, operatorToken, jobId, ranks, TimeSpan.FromSeconds(15));
+            }
+            catch (RpcException e)
+            {
+                var url = coordinator.GetLeftPart(UriPartial.Authority);
+                throw new IOException(e.StatusCode switch
+                {
+                    StatusCode.Unauthenticated or StatusCode.PermissionDenied =>
+                        $"the coordinator at {url} refused the token in {CoordinatorEnvironment.TokenVariable} ({e.Status.Detail}); set it to the coordinator's operator token, the one in its --token-file",
+                    StatusCode.AlreadyExists => $"the coordinator at {url} already has job '{jobId}'; choose another --job-id",
+                    StatusCode.InvalidArgument => $"the coordinator at {url} refused job '{jobId}': {e.Status.Detail}",
+                    _ => $"cannot reach the coordinator at {url}: {Describe(e)}"
+                        + (TlsCa is null && coordinator.Scheme == Uri.UriSchemeHttps ? " (for a private CA give --tls-ca FILE)" : ""),
+                }, e);
+            }
+        }
+
+        private static string Describe(RpcException e) =>
+            e.Status.DebugException?.InnerException?.Message ?? e.Status.DebugException?.Message ?? e.Status.Detail;
+
+        /// <summary>The checkpoint directory of a <c>train</c> command, as its ranks will resolve it; the working directory otherwise.</summary>
+        private static string DefaultCheckpointRoot(string[] command)
+        {
+            if (command.Length > 0 && command[0] == "train")
+            {
+                var options = new ConfigOptions();
+                var train = new Command("train") { TreatUnmatchedTokensAsErrors = false };
+                options.AddTo(train);
+                try
+                {
+                    return Path.GetFullPath(options.Bind(train.Parse(command[1..])).ResolvedCheckpointDir);
+                }
+                catch (ConfigException)
+                {
+                    // The ranks report the bad config themselves, as `adan train` would.
+                }
+            }
+            return Directory.GetCurrentDirectory();
+        }
+    }
+}

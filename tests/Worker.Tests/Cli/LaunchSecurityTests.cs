@@ -1,0 +1,97 @@
+using System.Net;
+using System.Net.Sockets;
+using Adan.TestSupport;
+
+namespace Adan.Worker.Tests.Cli;
+
+/// <summary><c>adan launch</c> over TLS, with per-job tokens, and its one-line refusals.</summary>
+public class LaunchSecurityTests
+{
+    private static readonly string[] s_tinyTrain =
+    [
+        "train", "--set", "model=mlp", "--set", "mlp_hidden=32", "--set", "train_subset=256", "--set", "test_subset=100",
+        "--set", "epochs=1", "--set", "resume=none",
+    ];
+
+    [Fact]
+    public void LaunchServesItsCoordinatorOverTlsAndTheRanksTrustTheGivenCa()
+    {
+        using var certificate = SelfSignedCertificate.Create();
+        var runDir = Directory.CreateTempSubdirectory("adan-cli-tls-").FullName;
+        try
+        {
+            var result = AdanCli.Run(["launch", "-n", "2", "--tls-cert", certificate.CertificateFile, "--tls-key", certificate.KeyFile,
+                "--tls-ca", certificate.CertificateFile, "--", .. s_tinyTrain, "--set", "checkpoint_every=4", "--set", $"run_dir={runDir}"], TimeSpan.FromMinutes(3));
+            Assert.True(result.ExitCode == 0, result.Describe());
+            Assert.StartsWith("summary: ", result.StdoutLines[^1]);
+            // The checkpoints were committed through the TLS coordinator.
+            Assert.NotEmpty(Directory.EnumerateFiles(runDir, "manifest.json", SearchOption.AllDirectories));
+        }
+        finally
+        {
+            Directory.Delete(runDir, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void RanksThatDoNotTrustTheCertificateFailWithOneLineNotAStackTrace()
+    {
+        using var certificate = SelfSignedCertificate.Create();
+        var result = AdanCli.Run(["launch", "-n", "1", "--tls-cert", certificate.CertificateFile, "--tls-key", certificate.KeyFile, "--", .. s_tinyTrain],
+            TimeSpan.FromMinutes(2));
+        Assert.True(result.ExitCode == 1, result.Describe());
+        var line = Assert.Single(result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith("adan launch: cannot reach the coordinator at https://127.0.0.1:", line);
+        Assert.Contains("--tls-ca", line);
+    }
+
+    [Fact]
+    public async Task AWrongOperatorTokenIsOneLineNamingTheFix()
+    {
+        var dataDir = Directory.CreateTempSubdirectory("adan-cli-wrongtoken-").FullName;
+        using var coordinator = AdanCli.Start(["coordinator", "--listen", "127.0.0.1:0", "--data-dir", dataDir],
+            new Dictionary<string, string> { ["ADAN_JOB_TOKEN"] = "the-right-token" });
+        try
+        {
+            var listening = await coordinator.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(60));
+            var url = listening!["listening on ".Length..];
+            var result = AdanCli.Run(["launch", "-n", "2", "--coordinator", url, "--", .. s_tinyTrain], TimeSpan.FromMinutes(1),
+                new Dictionary<string, string> { ["ADAN_JOB_TOKEN"] = "a-wrong-token" });
+            Assert.True(result.ExitCode == 1, result.Describe());
+            var line = Assert.Single(result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+            Assert.StartsWith($"adan launch: the coordinator at {url.TrimEnd('/')} refused the token in ADAN_JOB_TOKEN", line);
+            Assert.Contains("--token-file", line);
+        }
+        finally
+        {
+            coordinator.Kill(entireProcessTree: true);
+            await coordinator.WaitForExitAsync();
+            Directory.Delete(dataDir, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void AnUnreachableCoordinatorIsOneLineNamingTheUrl()
+    {
+        // A port that was free a moment ago: nothing listens there.
+        using var probe = new TcpListener(IPAddress.Loopback, 0);
+        probe.Start();
+        var port = ((IPEndPoint)probe.LocalEndpoint).Port;
+        probe.Stop();
+        var result = AdanCli.Run(["launch", "-n", "2", "--coordinator", $"http://127.0.0.1:{port}", "--", .. s_tinyTrain], TimeSpan.FromMinutes(1),
+            new Dictionary<string, string> { ["ADAN_JOB_TOKEN"] = "some-token" });
+        Assert.True(result.ExitCode == 1, result.Describe());
+        var line = Assert.Single(result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith($"adan launch: cannot reach the coordinator at http://127.0.0.1:{port}", line);
+    }
+
+    [Fact]
+    public void PlaintextToAnotherHostNeedsInsecure()
+    {
+        var result = AdanCli.Run(["launch", "-n", "1", "--coordinator", "http://192.0.2.1:50051", "--", .. s_tinyTrain], TimeSpan.FromMinutes(1),
+            new Dictionary<string, string> { ["ADAN_JOB_TOKEN"] = "some-token" });
+        Assert.True(result.ExitCode == 2, result.Describe());
+        var line = Assert.Single(result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Contains("--insecure", line);
+    }
+}
