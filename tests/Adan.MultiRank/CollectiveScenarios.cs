@@ -79,6 +79,16 @@ internal static class CollectiveScenarios
         c.ReduceScatter(input, ownBlock, ReduceOp.Average);
         Check.That(ownBlock.eq(r * 10f + (w - 1) / 2f).all().item<bool>(), $"ReduceScatter in place: {string.Join(",", ownBlock.cpu().data<float>().ToArray())}");
 
+        // Reduce-scatter with a count per rank: rank q gets q+1 elements, except rank 0 gets none when W > 1 (a zero count);
+        // element i on rank r holds i + r, and rank q's block is reduced in place.
+        var unevenCounts = Enumerable.Range(0, w).Select(q => w > 1 && q == 0 ? 0 : q + 1).ToArray();
+        using var uneven = arange(unevenCounts.Sum(), dtype: float32).add(r);
+        c.ReduceScatterAsync(uneven, unevenCounts).Wait();
+        var own = unevenCounts.Take(r).Sum();
+        using var ownUneven = uneven.narrow(0, own, unevenCounts[r]);
+        Check.Equal(Enumerable.Range(own, unevenCounts[r]).Select(i => (float)(w * i + w * (w - 1) / 2)).ToArray(), ownUneven.cpu().data<float>().ToArray(),
+            "ReduceScatterAsync with a count per rank");
+
         using var gathered = zeros(w * s);
         using var mine = full(s, (float)r);
         c.AllGather(mine, gathered);

@@ -18,6 +18,7 @@ internal static class Scenarios
         ["sharded-mlp"] = ShardedMlpScenario.Run,
         ["checkpoint-mlp"] = CheckpointScenario.Run,
         ["abort"] = AbortScenario.Run,
+        ["overlap"] = OverlapScenario.Run,
     };
 
     public static int Run(string[] args)

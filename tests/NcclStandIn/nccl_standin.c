@@ -73,6 +73,7 @@ static struct
     int (*reduce_scatter_block)(const void *, void *, int, MPI_Datatype, MPI_Op, MPI_Comm);
     int (*allgather)(const void *, int, MPI_Datatype, void *, int, MPI_Datatype, MPI_Comm);
     int (*bcast)(void *, int, MPI_Datatype, int, MPI_Comm);
+    int (*reduce)(const void *, void *, int, MPI_Datatype, MPI_Op, int, MPI_Comm);
 } mpi;
 
 struct ncclComm
@@ -124,6 +125,7 @@ static ncclResult_t load_mpi(void)
     RESOLVE(comm_set_errhandler, "MPI_Comm_set_errhandler")
     RESOLVE(allreduce, "MPI_Allreduce")
     RESOLVE(reduce_scatter_block, "MPI_Reduce_scatter_block")
+    RESOLVE(reduce, "MPI_Reduce")
     RESOLVE(allgather, "MPI_Allgather")
     RESOLVE(bcast, "MPI_Bcast")
 #undef RESOLVE
@@ -424,6 +426,36 @@ ncclResult_t ncclReduceScatter(const void *sendbuff, void *recvbuff, size_t recv
     if (result == ncclSuccess && op == ncclAvg)
     {
         divide(recvbuff, recvcount, datatype, comm->nranks);
+    }
+    return result;
+}
+
+ncclResult_t ncclReduce(const void *sendbuff, void *recvbuff, size_t count, ncclDataType_t datatype, ncclRedOp_t op, int root,
+    ncclComm_t comm, void *stream)
+{
+    (void)stream;
+    MPI_Datatype type;
+    MPI_Op mop;
+    ncclResult_t checked = check_comm(comm, count);
+    if (checked != ncclSuccess)
+    {
+        return checked;
+    }
+    if (!mpi_type(datatype, &type) || !mpi_op(op, &mop))
+    {
+        return fail(ncclInvalidArgument, "stand-in: unsupported datatype or reduction");
+    }
+    if (root < 0 || root >= comm->nranks)
+    {
+        return fail(ncclInvalidArgument, "stand-in: root must be in [0, nranks)");
+    }
+    /* MPI accepts MPI_IN_PLACE only at the root; elsewhere the send buffer is read and the receive buffer unused. */
+    int in_place = sendbuff == recvbuff && comm->rank == root;
+    ncclResult_t result = mpi_result(
+        mpi.reduce(in_place ? MPI_IN_PLACE : sendbuff, recvbuff, (int)count, type, mop, root, comm->comm), "MPI_Reduce");
+    if (result == ncclSuccess && op == ncclAvg && comm->rank == root)
+    {
+        divide(recvbuff, count, datatype, comm->nranks);
     }
     return result;
 }

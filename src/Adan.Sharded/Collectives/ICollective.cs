@@ -36,6 +36,15 @@ public interface ICollective : IDisposable
     void ReduceScatter(torch.Tensor input, torch.Tensor output, ReduceOp op = ReduceOp.Sum);
 
     /// <summary>
+    /// Starts a nonblocking in-place reduce-scatter with a count per rank: <paramref name="buffer"/> holds
+    /// Σ <paramref name="counts"/> elements, rank q's block at offset Σ_{p&lt;q} counts[p] (a count may be 0). When the
+    /// returned request completes, this rank's block holds the reduction over all ranks and the other blocks are
+    /// undefined. The buffer must stay alive and untouched, and <paramref name="counts"/> unchanged, until then.
+    /// </summary>
+    /// <remarks>Collective: every rank must call, in the same order, with the same counts.</remarks>
+    ICollectiveRequest ReduceScatterAsync(torch.Tensor buffer, int[] counts, ReduceOp op = ReduceOp.Sum);
+
+    /// <summary>
     /// Gathers every rank's <paramref name="input"/> (S elements) into <paramref name="output"/>
     /// (W·S elements, rank r's block at r·S). <paramref name="input"/> may be block r of
     /// <paramref name="output"/> itself (in place).

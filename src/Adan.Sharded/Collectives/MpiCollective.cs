@@ -1,4 +1,5 @@
 using System.Diagnostics.CodeAnalysis;
+using System.Runtime.InteropServices;
 using Adan.Sharded.Mpi;
 using Adan.Sharded.Tensors;
 using TorchSharp;
@@ -79,6 +80,34 @@ public sealed class MpiCollective : ICollective
                 Datatype(input), mpiOp, MpiNative.CommWorld), operation);
         }
         FinishAverage(output, op);
+    }
+
+    /// <inheritdoc />
+    public unsafe ICollectiveRequest ReduceScatterAsync(torch.Tensor buffer, int[] counts, ReduceOp op = ReduceOp.Sum)
+    {
+        const string operation = "MPI_Ireduce_scatter";
+        TensorChecks.RequireReducible(buffer, operation, nameof(buffer));
+        TensorChecks.RequireCounts(buffer, counts, WorldSize, operation);
+        var mpiOp = Op(op, buffer, operation);
+        var offset = 0L;
+        for (var q = 0; q < Rank; q++)
+        {
+            offset += counts[q];
+        }
+        // MPI reads the counts until the operation completes: they stay pinned until then.
+        var pin = GCHandle.Alloc(counts, GCHandleType.Pinned);
+        int request;
+        try
+        {
+            Check(MpiNative.MPI_Ireduce_scatter(MpiNative.InPlace, TensorMemory.DataPointer(buffer), (int*)pin.AddrOfPinnedObject(),
+                Datatype(buffer), mpiOp, MpiNative.CommWorld, out request), operation);
+        }
+        catch
+        {
+            pin.Free();
+            throw;
+        }
+        return new ReduceScatterRequest(this, request, pin, buffer, offset, counts[Rank], op);
     }
 
     /// <inheritdoc />
@@ -240,6 +269,77 @@ public sealed class MpiCollective : ICollective
             }
             owner.Check(MpiNative.MPI_Wait(ref _handle, out _), "MPI_Wait(MPI_Iallreduce)");
             owner.FinishAverage(tensor, op);
+        }
+
+        public bool Test()
+        {
+            if (_handle == MpiNative.RequestNull)
+            {
+                return true;
+            }
+            owner.Check(MpiNative.MPI_Test(ref _handle, out var done, out _), "MPI_Test(MPI_Iallreduce)");
+            if (done == 0)
+            {
+                return false;
+            }
+            owner.FinishAverage(tensor, op);
+            return true;
+        }
+    }
+
+    /// <summary>
+    /// An in-place <c>MPI_Ireduce_scatter</c>: MPI leaves this rank's block at the start of the buffer, so completion
+    /// moves it to the block's own offset (the two may overlap; the span copy handles that) and unpins the counts.
+    /// </summary>
+    private sealed class ReduceScatterRequest(MpiCollective owner, int handle, GCHandle counts, torch.Tensor buffer, long offset, int count,
+        ReduceOp op) : ICollectiveRequest
+    {
+        private int _handle = handle;
+        private GCHandle _counts = counts;
+
+        public void Wait()
+        {
+            if (_handle == MpiNative.RequestNull)
+            {
+                return;
+            }
+            owner.Check(MpiNative.MPI_Wait(ref _handle, out _), "MPI_Wait(MPI_Ireduce_scatter)");
+            Complete();
+        }
+
+        public bool Test()
+        {
+            if (_handle == MpiNative.RequestNull)
+            {
+                return true;
+            }
+            owner.Check(MpiNative.MPI_Test(ref _handle, out var done, out _), "MPI_Test(MPI_Ireduce_scatter)");
+            if (done == 0)
+            {
+                return false;
+            }
+            Complete();
+            return true;
+        }
+
+        private unsafe void Complete()
+        {
+            _counts.Free();
+            if (count == 0)
+            {
+                return;
+            }
+            var elementSize = buffer.ElementSize;
+            var start = (byte*)TensorMemory.DataPointer(buffer);
+            if (offset > 0)
+            {
+                Buffer.MemoryCopy(start, start + offset * elementSize, (long)count * elementSize, (long)count * elementSize);
+            }
+            if (op == ReduceOp.Average && owner.WorldSize > 1)
+            {
+                using var block = buffer.narrow(0, offset, count);
+                block.div_(owner.WorldSize);
+            }
         }
     }
 }

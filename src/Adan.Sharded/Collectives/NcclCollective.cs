@@ -118,6 +118,57 @@ public sealed unsafe class NcclCollective : ICollective
     }
 
     /// <inheritdoc />
+    /// <remarks>
+    /// NCCL's reduce-scatter needs equal blocks, so unequal counts become one grouped launch of a reduce per rank
+    /// (rank q's block reduced to rank q, in place); like every call here it is enqueued on the stream and the
+    /// request's wait returns at once.
+    /// </remarks>
+    public ICollectiveRequest ReduceScatterAsync(torch.Tensor buffer, int[] counts, ReduceOp op = ReduceOp.Sum)
+    {
+        const string operation = "ncclReduce (grouped reduce-scatter)";
+        RequireReducible(buffer, operation, nameof(buffer));
+        ArgumentNullException.ThrowIfNull(counts);
+        if (counts.Length != WorldSize)
+        {
+            throw new ArgumentException($"{operation}: {counts.Length} counts for {WorldSize} ranks; give one count per rank.", nameof(counts));
+        }
+        var total = 0L;
+        foreach (var count in counts)
+        {
+            if (count < 0)
+            {
+                throw new ArgumentException($"{operation}: a count is negative ({count}); counts must be ≥ 0.", nameof(counts));
+            }
+            total += count;
+        }
+        if (total != buffer.numel())
+        {
+            throw new ArgumentException($"{operation}: the counts add up to {total} elements but the buffer holds {buffer.numel()}; they must match.", nameof(counts));
+        }
+        var pointer = TensorMemory.DataPointer(buffer);
+        var elementSize = buffer.ElementSize;
+        var datatype = Datatype(buffer);
+        var ncclOp = Op(op, buffer, operation);
+        Check(_nccl.GroupStart(), "ncclGroupStart");
+        var offset = 0L;
+        var failure = 0;
+        for (var q = 0; q < counts.Length && failure == 0; q++)
+        {
+            if (counts[q] > 0)
+            {
+                var block = pointer + (nint)(offset * elementSize);
+                failure = _nccl.Reduce(block, block, (nuint)counts[q], datatype, ncclOp, q, Comm, s_defaultStream);
+            }
+            offset += counts[q];
+        }
+        // The group must be closed even when a call in it failed, or the next NCCL call would join it.
+        var ended = _nccl.GroupEnd();
+        Check(failure, operation);
+        Check(ended, "ncclGroupEnd");
+        return s_enqueued;
+    }
+
+    /// <inheritdoc />
     public void AllGather(torch.Tensor input, torch.Tensor output)
     {
         const string operation = "ncclAllGather";
@@ -258,5 +309,7 @@ public sealed unsafe class NcclCollective : ICollective
         public void Wait()
         {
         }
+
+        public bool Test() => true;
     }
 }

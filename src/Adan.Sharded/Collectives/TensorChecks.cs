@@ -61,6 +61,29 @@ internal static class TensorChecks
         }
     }
 
+    /// <summary>Refuses counts that are not one non-negative count per rank adding up to the buffer's elements.</summary>
+    public static void RequireCounts(torch.Tensor buffer, int[] counts, int worldSize, string operation)
+    {
+        ArgumentNullException.ThrowIfNull(counts);
+        if (counts.Length != worldSize)
+        {
+            throw new ArgumentException($"{operation}: {counts.Length} counts for {worldSize} ranks; give one count per rank.", nameof(counts));
+        }
+        long total = 0;
+        foreach (var c in counts)
+        {
+            if (c < 0)
+            {
+                throw new ArgumentException($"{operation}: count {c} is negative.", nameof(counts));
+            }
+            total += c;
+        }
+        if (total != buffer.numel())
+        {
+            throw new ArgumentException($"{operation}: the counts add up to {total} elements but the buffer has {buffer.numel()}.", nameof(counts));
+        }
+    }
+
     public static int Count(torch.Tensor tensor, string operation)
     {
         if (tensor.numel() > int.MaxValue)

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Adan.Sharded.Collectives;
 using Adan.Sharded.Flat;
 using TorchSharp;
@@ -11,8 +12,8 @@ namespace Adan.Sharded.DataParallel;
 /// </summary>
 /// <remarks>
 /// Gradient accumulation needs no communication: k backward passes add into the flat buffer, and
-/// <see cref="SynchronizeGradients"/> divides by W·k once. TorchSharp 0.107 exposes no per-parameter
-/// gradient hooks, so buckets start after backward rather than during it; see docs/architecture.md.
+/// <see cref="SynchronizeGradients"/> divides by W·k once. Without <see cref="Overlap"/> the buckets start after
+/// backward; with it, while backward runs (see <see cref="OverlappedGradients"/>).
 /// </remarks>
 public sealed class DistributedDataParallel : IDisposable
 {
@@ -20,6 +21,7 @@ public sealed class DistributedDataParallel : IDisposable
     private readonly List<torch.Tensor> _bucketViews = new();
     private readonly ICollectiveRequest[] _requests;
     private torch.Tensor? _boundGradients;
+    private OverlappedGradients? _overlap;
     private readonly IReadOnlyList<(long Start, long Length)> _plan;
 
     /// <summary>Wraps bound flat parameters; call <see cref="BroadcastParameters"/> before training.</summary>
@@ -61,6 +63,28 @@ public sealed class DistributedDataParallel : IDisposable
     /// </summary>
     public int MaxBucketsInFlight { get; init; } = 2;
 
+    /// <summary>
+    /// The overlapped all-reduce to wait for instead of reducing in <see cref="SynchronizeGradients"/>, when it was
+    /// armed for the step's last backward pass (null: reduce then). It must be over <see cref="Flat"/> and use
+    /// <see cref="GradientReduction.AllReduce"/>.
+    /// </summary>
+    public OverlappedGradients? Overlap
+    {
+        get => _overlap;
+        set
+        {
+            if (value is not null && (!ReferenceEquals(value.Flat, Flat) || value.Reduction != GradientReduction.AllReduce))
+            {
+                throw new ArgumentException("data-parallel training needs an overlapped all-reduce (GradientReduction.AllReduce) over its own flat parameters.",
+                    nameof(value));
+            }
+            _overlap = value;
+        }
+    }
+
+    /// <summary>How long the last synchronisation had collectives in flight (with overlap, mostly while backward ran).</summary>
+    public TimeSpan LastBusy { get; private set; }
+
     /// <summary>The number of gradient buckets.</summary>
     public int BucketCount => _plan.Count;
 
@@ -83,10 +107,20 @@ public sealed class DistributedDataParallel : IDisposable
             throw new ArgumentOutOfRangeException(nameof(microBatches), microBatches, "micro-batches must be ≥ 1");
         }
         var gradients = Flat.Gradients;
-        BindBuckets(gradients);
-        if (_collective.WorldSize > 1)
+        var start = Stopwatch.GetTimestamp();
+        if (Overlap is { Armed: true })
         {
-            AllReduceBuckets();
+            Overlap.Finish();
+            LastBusy = Overlap.LastBusy;
+        }
+        else
+        {
+            BindBuckets(gradients);
+            if (_collective.WorldSize > 1)
+            {
+                AllReduceBuckets();
+            }
+            LastBusy = Stopwatch.GetElapsedTime(start);
         }
         var divisor = _collective.WorldSize * microBatches;
         if (DeferScaling)

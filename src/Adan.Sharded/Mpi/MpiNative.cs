@@ -44,6 +44,13 @@ internal static unsafe class MpiNative
     [DllImport(Library)]
     public static extern int MPI_Iallreduce(IntPtr sendbuf, IntPtr recvbuf, int count, int datatype, int op, int comm, out int request);
 
+    /// <summary>
+    /// Nonblocking reduce-scatter with a count per rank. MPI.NET has no binding for it. The counts array is read until the
+    /// request completes, so it must not move: pass pinned memory.
+    /// </summary>
+    [DllImport(Library)]
+    public static extern int MPI_Ireduce_scatter(IntPtr sendbuf, IntPtr recvbuf, int* recvcounts, int datatype, int op, int comm, out int request);
+
     [DllImport(Library)]
     public static extern int MPI_Wait(ref int request, out Status status);
 

@@ -59,6 +59,9 @@ internal sealed unsafe class NcclLibrary
         ReduceScatter = (delegate* unmanaged<IntPtr, IntPtr, nuint, int, int, IntPtr, IntPtr, int>)Export(handle, name, "ncclReduceScatter");
         AllGather = (delegate* unmanaged<IntPtr, IntPtr, nuint, int, IntPtr, IntPtr, int>)Export(handle, name, "ncclAllGather");
         Broadcast = (delegate* unmanaged<IntPtr, IntPtr, nuint, int, int, IntPtr, IntPtr, int>)Export(handle, name, "ncclBroadcast");
+        Reduce = (delegate* unmanaged<IntPtr, IntPtr, nuint, int, int, int, IntPtr, IntPtr, int>)Export(handle, name, "ncclReduce");
+        GroupStart = (delegate* unmanaged<int>)Export(handle, name, "ncclGroupStart");
+        GroupEnd = (delegate* unmanaged<int>)Export(handle, name, "ncclGroupEnd");
     }
 
     /// <summary>The library as it was loaded (the value of <c>ADAN_NCCL_LIBRARY</c>, or <c>libnccl.so.2</c>).</summary>
@@ -93,6 +96,15 @@ internal sealed unsafe class NcclLibrary
 
     /// <summary><c>ncclBroadcast(sendbuff, recvbuff, count, datatype, root, comm, stream)</c>.</summary>
     public delegate* unmanaged<IntPtr, IntPtr, nuint, int, int, IntPtr, IntPtr, int> Broadcast { get; }
+
+    /// <summary><c>ncclReduce(sendbuff, recvbuff, count, datatype, op, root, comm, stream)</c>.</summary>
+    public delegate* unmanaged<IntPtr, IntPtr, nuint, int, int, int, IntPtr, IntPtr, int> Reduce { get; }
+
+    /// <summary><c>ncclGroupStart()</c>: the calls up to <see cref="GroupEnd"/> are launched as one operation.</summary>
+    public delegate* unmanaged<int> GroupStart { get; }
+
+    /// <summary><c>ncclGroupEnd()</c>.</summary>
+    public delegate* unmanaged<int> GroupEnd { get; }
 
     /// <summary>Loads the library once per process; throws <see cref="NcclLibraryException"/> naming the file and the fix when it cannot.</summary>
     public static NcclLibrary Load()

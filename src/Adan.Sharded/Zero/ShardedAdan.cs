@@ -25,7 +25,7 @@ namespace Adan.Sharded.Zero;
 public sealed class ShardedAdan : IDisposable
 {
     private readonly ICollective _collective;
-    private readonly DistributedDataParallel? _replicated;
+    private readonly GradientReducer _reducer;
     private readonly ShardedParamGroup[] _groups;
     private readonly int[] _groupOfParameter;
     private readonly ShardSegment[] _segments;
@@ -139,10 +139,7 @@ public sealed class ShardedAdan : IDisposable
         {
             _tensorStep = new AdanTensorStep(_ownParameters, _stateGradient, _expAvg, _expAvgSq, _expAvgDiff, _negPreGrad, _segments);
         }
-        if (stage == ZeroStage.Replicated)
-        {
-            _replicated = new DistributedDataParallel(flat, collective, deferScaling: true);
-        }
+        _reducer = new GradientReducer(flat, collective, stage, StateStart, StateLength);
     }
 
     /// <summary>The flat parameters this optimizer updates.</summary>
@@ -189,6 +186,23 @@ public sealed class ShardedAdan : IDisposable
 
     /// <summary>Where the last step's time went on this rank.</summary>
     public StepTimings LastTimings { get; private set; }
+
+    /// <summary>
+    /// How long the last step's gradient reduction had collectives in flight: with <see cref="Overlap"/> mostly while
+    /// backward ran, so more than <see cref="StepTimings.Reduce"/>, the part the step waited for.
+    /// </summary>
+    public TimeSpan LastReduceBusy => _reducer.LastBusy;
+
+    /// <summary>
+    /// The overlapped reduction to wait for instead of reducing in <see cref="Step"/>, when it was armed for the step's
+    /// last backward pass (null: reduce in the step). It must use <see cref="GradientReduction.AllReduce"/> for stage 0
+    /// and <see cref="GradientReduction.ReduceScatter"/> for ZeRO-1/2, over this optimizer's flat parameters.
+    /// </summary>
+    public OverlappedGradients? Overlap
+    {
+        get => _reducer.Overlap;
+        set => _reducer.Overlap = value;
+    }
 
     /// <summary>This rank's slice of a state buffer, by its official name.</summary>
     public torch.Tensor StateBuffer(string name) => name switch
@@ -320,7 +334,7 @@ public sealed class ShardedAdan : IDisposable
     /// <inheritdoc />
     public void Dispose()
     {
-        _replicated?.Dispose();
+        _reducer.Dispose();
         _tensorStep?.Dispose();
         _stateGradient.Dispose();
         _normGradient.Dispose();
@@ -333,14 +347,11 @@ public sealed class ShardedAdan : IDisposable
 
     private void Reduce(torch.Tensor gradients, int microBatches)
     {
-        if (Stage == ZeroStage.Replicated)
+        // The reducer returns a view of what this rank's state covers; the step reads it through _stateGradient.
+        var reduced = _reducer.Reduce(gradients, microBatches);
+        if (!ReferenceEquals(reduced, gradients))
         {
-            _replicated!.SynchronizeGradients(microBatches);
-        }
-        else
-        {
-            // In place for ZeRO-1 and ZeRO-2 alike: ZeRO-2 then returns every gradient page outside this block.
-            _collective.ReduceScatter(gradients, _stateGradient, ReduceOp.Sum);
+            reduced.Dispose();
         }
     }
 

@@ -26,7 +26,7 @@ namespace Adan.Sharded.Zero;
 public sealed class ShardedLamb : IDisposable
 {
     private readonly ICollective _collective;
-    private readonly DistributedDataParallel? _replicated;
+    private readonly GradientReducer _reducer;
     private readonly ShardedLambParamGroup[] _groups;
     private readonly ShardSegment[] _segments;
     private readonly bool[] _hadGradient;
@@ -117,10 +117,7 @@ public sealed class ShardedLamb : IDisposable
         _expAvgSq = NewBuffer(StateLength);
         _update = NewBuffer(StateLength);
         _ownParameters = flat.Values.narrow(0, StateStart, StateLength).DetachFromDisposeScope();
-        if (stage == ZeroStage.Replicated)
-        {
-            _replicated = new DistributedDataParallel(flat, collective, deferScaling: true);
-        }
+        _reducer = new GradientReducer(flat, collective, stage, StateStart, StateLength);
     }
 
     /// <summary>The flat parameters this optimizer updates.</summary>
@@ -164,6 +161,23 @@ public sealed class ShardedLamb : IDisposable
 
     /// <summary>Where the last step's time went on this rank; <see cref="StepTimings.Update"/> excludes the trust-norm all-reduce.</summary>
     public StepTimings LastTimings { get; private set; }
+
+    /// <summary>
+    /// How long the last step's gradient reduction had collectives in flight: with <see cref="Overlap"/> mostly while
+    /// backward ran, so more than <see cref="StepTimings.Reduce"/>, the part the step waited for.
+    /// </summary>
+    public TimeSpan LastReduceBusy => _reducer.LastBusy;
+
+    /// <summary>
+    /// The overlapped reduction to wait for instead of reducing in <see cref="Step"/>, when it was armed for the step's
+    /// last backward pass (null: reduce in the step). It must use <see cref="GradientReduction.AllReduce"/> for stage 0
+    /// and <see cref="GradientReduction.ReduceScatter"/> for ZeRO-1/2, over this optimizer's flat parameters.
+    /// </summary>
+    public OverlappedGradients? Overlap
+    {
+        get => _reducer.Overlap;
+        set => _reducer.Overlap = value;
+    }
 
     /// <summary>Time the last step spent in the all-reduce of the per-parameter norms.</summary>
     public TimeSpan LastTrustNormReduce { get; private set; }
@@ -266,29 +280,14 @@ public sealed class ShardedLamb : IDisposable
     /// <inheritdoc />
     public void Dispose()
     {
-        _replicated?.Dispose();
+        _reducer.Dispose();
         _ownParameters.Dispose();
         _expAvg.Dispose();
         _expAvgSq.Dispose();
         _update.Dispose();
     }
 
-    private torch.Tensor Reduce(torch.Tensor gradients, int microBatches)
-    {
-        switch (Stage)
-        {
-            case ZeroStage.Replicated:
-                _replicated!.SynchronizeGradients(microBatches);
-                return gradients;
-            default:
-                {
-                    // In place for ZeRO-1 and ZeRO-2 alike: ZeRO-2 then returns every gradient page outside this block.
-                    var own = gradients.narrow(0, StateStart, StateLength);
-                    _collective.ReduceScatter(gradients, own, ReduceOp.Sum);
-                    return own;
-                }
-        }
-    }
+    private torch.Tensor Reduce(torch.Tensor gradients, int microBatches) => _reducer.Reduce(gradients, microBatches);
 
     // Phases (a) and (b) over this rank's segments with the norm all-reduce between them; returns the time that all-reduce took.
     private TimeSpan Update(ReadOnlySpan<float> grad, double gradientCoefficient)

@@ -191,6 +191,13 @@ public sealed partial record TrainConfig : IValidatableObject
     [Range(1, 4_096)]
     public int BucketMib { get; init; } = 25;
 
+    /// <summary>
+    /// <c>overlap_communication</c>: start each gradient bucket's reduction while backward still runs, as soon as
+    /// backward has produced all of it, so the step waits only for what is still in flight (on more than one rank).
+    /// false: reduce all gradients after backward. The results are the same.
+    /// </summary>
+    public bool OverlapCommunication { get; init; } = true;
+
     /// <summary><c>mlp_hidden</c>: hidden units of the MLP.</summary>
     [Range(1, 65_536)]
     public int MlpHidden { get; init; } = 256;

@@ -61,20 +61,20 @@ public sealed class Gpt : nn.Module<Tensor, Tensor>
         {
             throw new ArgumentException($"Sequence length {tokens} exceeds the context {Context}.", nameof(input));
         }
-        using var embedded = _tokenEmbedding.forward(input);
+        using var embedded = _tokenEmbedding.call(input);
         using var positions = _positionEmbedding.narrow(0, 0, tokens);
         var x = embedded.add(positions);
         foreach (var block in _blocks)
         {
-            var next = block.forward(x);
+            var next = block.call(x);
             x.Dispose();
             x = next;
         }
-        using var normed = _norm.forward(x);
+        using var normed = _norm.call(x);
         x.Dispose();
         if (_head is not null)
         {
-            return _head.forward(normed);
+            return _head.call(normed);
         }
         using var embeddingTransposed = _tokenEmbedding.weight!.t();
         return normed.matmul(embeddingTransposed);

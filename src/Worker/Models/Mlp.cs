@@ -26,8 +26,8 @@ public sealed class Mlp : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor input)
     {
         using var flat = input.flatten(1);
-        using var hidden = _hidden.forward(flat);
+        using var hidden = _hidden.call(flat);
         using var activated = nn.functional.relu(hidden);
-        return _output.forward(activated);
+        return _output.call(activated);
     }
 }

@@ -52,17 +52,17 @@ public sealed class ResNet : nn.Module<Tensor, Tensor>
     /// <summary>Maps <c>[B, 1, 28, 28]</c> images to <c>[B, classes]</c> logits.</summary>
     public override Tensor forward(Tensor input)
     {
-        using var stem = _stem.forward(input);
-        using var normed = _stemNorm.forward(stem);
+        using var stem = _stem.call(input);
+        using var normed = _stemNorm.call(stem);
         var x = nn.functional.relu(normed);
         foreach (var block in _blocks)
         {
-            var next = block.forward(x);
+            var next = block.call(x);
             x.Dispose();
             x = next;
         }
         using var pooled = x.mean([2L, 3L]);
         x.Dispose();
-        return _head.forward(pooled);
+        return _head.call(pooled);
     }
 }

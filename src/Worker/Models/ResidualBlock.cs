@@ -42,18 +42,18 @@ public sealed class ResidualBlock : nn.Module<Tensor, Tensor>
     /// <inheritdoc />
     public override Tensor forward(Tensor input)
     {
-        using var a = _conv1.forward(input);
-        using var b = _norm1.forward(a);
+        using var a = _conv1.call(input);
+        using var b = _norm1.call(a);
         using var c = nn.functional.relu(b);
-        using var d = _conv2.forward(c);
-        using var e = _norm2.forward(d);
+        using var d = _conv2.call(c);
+        using var e = _norm2.call(d);
         if (_shortcut is null)
         {
             using var sum = e.add(input);
             return nn.functional.relu(sum);
         }
-        using var s = _shortcut.forward(input);
-        using var t = _shortcutNorm!.forward(s);
+        using var s = _shortcut.call(input);
+        using var t = _shortcutNorm!.call(s);
         using var total = e.add(t);
         return nn.functional.relu(total);
     }

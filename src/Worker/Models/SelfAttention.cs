@@ -37,7 +37,7 @@ public sealed class SelfAttention : nn.Module<Tensor, Tensor>
         var batch = input.shape[0];
         var tokens = input.shape[1];
         var channels = input.shape[2];
-        using var qkv = _qkv.forward(input);
+        using var qkv = _qkv.call(input);
         // [B, T, 3, H, D] -> [3, B, H, T, D]: one permute yields all three head-split tensors.
         using var split = qkv.view(batch, tokens, 3, _heads, channels / _heads).permute(2, 0, 3, 1, 4);
         using var query = split[0];
@@ -45,6 +45,6 @@ public sealed class SelfAttention : nn.Module<Tensor, Tensor>
         using var value = split[2];
         using var attended = nn.functional.scaled_dot_product_attention(query, key, value, null, 0.0, _causal);
         using var merged = attended.transpose(1, 2).reshape(batch, tokens, channels);
-        return _projection.forward(merged);
+        return _projection.call(merged);
     }
 }

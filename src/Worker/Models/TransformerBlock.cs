@@ -35,13 +35,13 @@ public sealed class TransformerBlock : nn.Module<Tensor, Tensor>
     /// <summary>Maps <c>[B, T, C]</c> to <c>[B, T, C]</c>.</summary>
     public override Tensor forward(Tensor input)
     {
-        using var normed = _attentionNorm.forward(input);
-        using var attended = _attention.forward(normed);
+        using var normed = _attentionNorm.call(input);
+        using var attended = _attention.call(normed);
         using var x = input.add(attended);
-        using var normed2 = _mlpNorm.forward(x);
-        using var expanded = _expand.forward(normed2);
+        using var normed2 = _mlpNorm.call(x);
+        using var expanded = _expand.call(normed2);
         using var activated = nn.functional.gelu(expanded);
-        using var contracted = _contract.forward(activated);
+        using var contracted = _contract.call(activated);
         return x.add(contracted);
     }
 }

@@ -41,18 +41,18 @@ public sealed class VisionTransformer : nn.Module<Tensor, Tensor>
     /// <summary>Maps <c>[B, 1, H, W]</c> images to <c>[B, classes]</c> logits.</summary>
     public override Tensor forward(Tensor input)
     {
-        using var patches = _patchEmbedding.forward(input);
+        using var patches = _patchEmbedding.call(input);
         using var tokens = patches.flatten(2).transpose(1, 2);
         var x = tokens.add(_positionEmbedding);
         foreach (var block in _blocks)
         {
-            var next = block.forward(x);
+            var next = block.call(x);
             x.Dispose();
             x = next;
         }
-        using var normed = _norm.forward(x);
+        using var normed = _norm.call(x);
         x.Dispose();
         using var pooled = normed.mean([1L]);
-        return _head.forward(pooled);
+        return _head.call(pooled);
     }
 }

@@ -38,8 +38,17 @@ public sealed record RunSummary(
     /// <summary>Rank 0's share of step time in forward and backward passes.</summary>
     public double? ForwardBackwardShare { get; init; }
 
-    /// <summary>Rank 0's share of step time in gradient and parameter communication.</summary>
+    /// <summary>
+    /// Rank 0's share of step time spent waiting for gradient and parameter communication: the exposed part, without
+    /// what ran hidden behind backward (<see cref="CommunicationBusySeconds"/> has all of it).
+    /// </summary>
     public double? CommunicationShare { get; init; }
+
+    /// <summary>
+    /// Rank 0's seconds with collectives of the steps in flight, all steps together: the exposed waits plus the gradient
+    /// reduction that overlapped backward, so comparing it with the step time shows how much the overlap hid.
+    /// </summary>
+    public double? CommunicationBusySeconds { get; init; }
 
     /// <summary>Rank 0's share of step time in the optimizer update (the rest of the step).</summary>
     public double? OptimizerShare { get; init; }

@@ -34,6 +34,11 @@ internal interface ITrainingOptimizer : IDisposable
     /// <exception cref="NonFiniteGradientException">Too many consecutive steps were skipped.</exception>
     bool Step(int microBatches);
 
-    /// <summary>Time spent in communication during the last step.</summary>
+    /// <summary>Time the last step waited for communication (the exposed part; with overlap most of it ran during backward).</summary>
     TimeSpan LastCommunication { get; }
+
+    /// <summary>
+    /// Time the last step had collectives in flight: <see cref="LastCommunication"/> plus what ran hidden behind backward.
+    /// </summary>
+    TimeSpan LastCommunicationBusy { get; }
 }

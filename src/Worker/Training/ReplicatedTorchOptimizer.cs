@@ -50,6 +50,9 @@ internal sealed class ReplicatedTorchOptimizer : ITrainingOptimizer
     public TimeSpan LastCommunication { get; private set; }
 
     /// <inheritdoc />
+    public TimeSpan LastCommunicationBusy => _ddp.LastBusy;
+
+    /// <inheritdoc />
     public void SetLearningRate(double lr)
     {
         foreach (var group in _optimizer.ParamGroups)

@@ -16,6 +16,7 @@ internal sealed class RunSummaryBuilder
     private long? _trainingEnded;
     private TimeSpan _forwardBackward;
     private TimeSpan _communication;
+    private TimeSpan _communicationBusy;
     private TimeSpan _optimizer;
     private TimeSpan _checkpointPause;
     private TimeSpan _checkpointDuration;
@@ -55,12 +56,14 @@ internal sealed class RunSummaryBuilder
     /// <summary>Records one optimizer step.</summary>
     /// <param name="forwardBackward">Time in the forward and backward passes.</param>
     /// <param name="optimizerStep">Time in the optimizer's step, communication included.</param>
-    /// <param name="communication">The part of <paramref name="optimizerStep"/> spent communicating.</param>
+    /// <param name="communication">The part of <paramref name="optimizerStep"/> spent waiting for communication.</param>
+    /// <param name="communicationBusy">Time the step's collectives were in flight, the part hidden behind backward included.</param>
     /// <param name="samples">Samples of the step over all ranks.</param>
-    public void Step(TimeSpan forwardBackward, TimeSpan optimizerStep, TimeSpan communication, long samples)
+    public void Step(TimeSpan forwardBackward, TimeSpan optimizerStep, TimeSpan communication, TimeSpan communicationBusy, long samples)
     {
         _forwardBackward += forwardBackward;
         _communication += communication;
+        _communicationBusy += communicationBusy;
         _optimizer += optimizerStep - communication;
         _samples += samples;
     }
@@ -103,6 +106,7 @@ internal sealed class RunSummaryBuilder
             TestLoss = evaluation.Loss,
             ForwardBackwardShare = Share(_forwardBackward, stepTime),
             CommunicationShare = Share(_communication, stepTime),
+            CommunicationBusySeconds = Math.Round(_communicationBusy.TotalSeconds, 4),
             OptimizerShare = Share(_optimizer, stepTime),
             OptimizerStateBytes = optimizer.StateBytes,
             ResumedFrom = ResumedFrom,

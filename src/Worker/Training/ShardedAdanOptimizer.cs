@@ -21,6 +21,9 @@ internal sealed class ShardedAdanOptimizer(ShardedAdan adan) : ITrainingOptimize
     public TimeSpan LastCommunication => adan.LastTimings.Reduce + adan.LastTimings.Statistics + adan.LastTimings.AllGather;
 
     /// <inheritdoc />
+    public TimeSpan LastCommunicationBusy => adan.LastReduceBusy + adan.LastTimings.Statistics + adan.LastTimings.AllGather;
+
+    /// <inheritdoc />
     public void SetLearningRate(double lr)
     {
         foreach (var group in adan.Groups)

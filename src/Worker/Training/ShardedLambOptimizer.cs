@@ -22,6 +22,10 @@ internal sealed class ShardedLambOptimizer(ShardedLamb lamb) : ITrainingOptimize
         lamb.LastTimings.Reduce + lamb.LastTimings.Statistics + lamb.LastTrustNormReduce + lamb.LastTimings.AllGather;
 
     /// <inheritdoc />
+    public TimeSpan LastCommunicationBusy =>
+        lamb.LastReduceBusy + lamb.LastTimings.Statistics + lamb.LastTrustNormReduce + lamb.LastTimings.AllGather;
+
+    /// <inheritdoc />
     public void SetLearningRate(double lr)
     {
         foreach (var group in lamb.Groups)

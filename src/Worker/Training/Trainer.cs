@@ -76,7 +76,7 @@ internal sealed class Trainer
             run.Optimizer.SetLearningRate(lr);
             var applied = run.Optimizer.Step(_config.Accumulation);
             summary.Step(Stopwatch.GetElapsedTime(stepStart, backwardDone), Stopwatch.GetElapsedTime(backwardDone), run.Optimizer.LastCommunication,
-                run.Sampler.GlobalBatch);
+                run.Optimizer.LastCommunicationBusy, run.Sampler.GlobalBatch);
             lastLoss = _collective.AllReduce(localLoss, ReduceOp.Average);
             link?.ReportStep(step + 1);
 
@@ -148,6 +148,11 @@ internal sealed class Trainer
         for (var m = 0; m < _config.Accumulation; m++)
         {
             using var scope = NewDisposeScope();
+            if (m == _config.Accumulation - 1)
+            {
+                // Only the last backward pass of the step communicates; the ones before only accumulate.
+                run.Overlap?.Arm();
+            }
             var (x, y) = run.Data.Train.Batch(indices.Slice(m * _config.MicroBatch, _config.MicroBatch));
             if (run.Device.type != TorchSharp.DeviceType.CPU)
             {
@@ -163,7 +168,8 @@ internal sealed class Trainer
 
     private static Tensor Loss(nn.Module<Tensor, Tensor> model, Tensor x, Tensor y, bool languageModel)
     {
-        var logits = model.forward(x);
+        // call, not forward: the modules' hooks (overlapped gradient reduction) run only through call.
+        var logits = model.call(x);
         return languageModel
             ? nn.functional.cross_entropy(logits.flatten(0, 1), y.flatten())
             : nn.functional.cross_entropy(logits, y);

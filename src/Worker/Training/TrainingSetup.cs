@@ -23,8 +23,9 @@ internal sealed class TrainingSetup : IDisposable
     private readonly int _worldSize;
 
     private TrainingSetup(TrainConfig config, int worldSize, TrainingData data, nn.Module<Tensor, Tensor> model, FlatParameters flat,
-        ITrainingOptimizer optimizer, DistributedSampler sampler)
+        ITrainingOptimizer optimizer, OverlappedGradients? overlap, DistributedSampler sampler)
     {
+        Overlap = overlap;
         _config = config;
         _worldSize = worldSize;
         Data = data;
@@ -45,6 +46,12 @@ internal sealed class TrainingSetup : IDisposable
 
     /// <summary>The model's parameters and gradients as flat buffers.</summary>
     public FlatParameters Flat { get; }
+
+    /// <summary>
+    /// The gradient reduction that runs while backward does (null with one rank or <c>overlap_communication=false</c>):
+    /// armed before the last micro-batch of each step, waited for by <see cref="Optimizer"/>.
+    /// </summary>
+    public OverlappedGradients? Overlap { get; }
 
     /// <summary>Gradient synchronisation and the update: sharded Adan or a replicated baseline.</summary>
     public ITrainingOptimizer Optimizer { get; }
@@ -68,6 +75,7 @@ internal sealed class TrainingSetup : IDisposable
         var data = TrainingData.Load(config);
         nn.Module<Tensor, Tensor>? model = null;
         FlatParameters? flat = null;
+        OverlappedGradients? overlap = null;
         try
         {
             model = ModelFactory.Create(config, data.VocabularySize);
@@ -80,13 +88,20 @@ internal sealed class TrainingSetup : IDisposable
             flat = FlatParameters.FromModule(model, collective.WorldSize);
             // Identical seeds give identical weights; the broadcast makes it a guarantee.
             collective.Broadcast(flat.Values);
-            var optimizer = CreateOptimizer(config, flat, collective);
+            if (config.OverlapCommunication && collective.WorldSize > 1)
+            {
+                var sharded = config.Optimizer is OptimizerKind.Adan or OptimizerKind.Lamb && config.ZeroStage != ZeroStage.Replicated;
+                overlap = new OverlappedGradients(model, flat, collective, sharded ? GradientReduction.ReduceScatter : GradientReduction.AllReduce,
+                    (long)config.BucketMib * 1024 * 1024);
+            }
+            var optimizer = CreateOptimizer(config, flat, collective, overlap);
             var sampler = new DistributedSampler(data.Train.Count, collective.Rank, collective.WorldSize, config.MicroBatch * config.Accumulation,
                 (ulong)config.Seed);
-            return new TrainingSetup(config, collective.WorldSize, data, model, flat, optimizer, sampler);
+            return new TrainingSetup(config, collective.WorldSize, data, model, flat, optimizer, overlap, sampler);
         }
         catch
         {
+            overlap?.Dispose();
             flat?.Dispose();
             model?.Dispose();
             data.Dispose();
@@ -121,12 +136,13 @@ internal sealed class TrainingSetup : IDisposable
     public void Dispose()
     {
         Optimizer.Dispose();
+        Overlap?.Dispose();
         Flat.Dispose();
         Model.Dispose();
         Data.Dispose();
     }
 
-    private static ITrainingOptimizer CreateOptimizer(TrainConfig c, FlatParameters flat, ICollective collective)
+    private static ITrainingOptimizer CreateOptimizer(TrainConfig c, FlatParameters flat, ICollective collective, OverlappedGradients? overlap)
     {
         if (c.Optimizer == OptimizerKind.Adan)
         {
@@ -134,7 +150,7 @@ internal sealed class TrainingSetup : IDisposable
             {
                 LearningRate = c.Lr, Beta1 = c.Beta1, Beta2 = c.Beta2, Beta3 = c.Beta3, Eps = c.Eps, WeightDecay = c.WeightDecay, NoProx = c.NoProx,
             };
-            return new ShardedAdanOptimizer(new ShardedAdan(flat, collective, options, c.MaxGradNorm, c.ZeroStage));
+            return new ShardedAdanOptimizer(new ShardedAdan(flat, collective, options, c.MaxGradNorm, c.ZeroStage) { Overlap = overlap });
         }
         if (c.Optimizer == OptimizerKind.Lamb)
         {
@@ -143,9 +159,9 @@ internal sealed class TrainingSetup : IDisposable
                 LearningRate = c.Lr, Beta1 = c.Beta1, Beta2 = c.Beta2, Eps = c.Eps, WeightDecay = c.WeightDecay, TrustClip = c.TrustClip,
                 AlwaysAdapt = c.AlwaysAdapt,
             };
-            return new ShardedLambOptimizer(new ShardedLamb(flat, collective, options, c.MaxGradNorm, c.ZeroStage));
+            return new ShardedLambOptimizer(new ShardedLamb(flat, collective, options, c.MaxGradNorm, c.ZeroStage) { Overlap = overlap });
         }
-        var ddp = new DistributedDataParallel(flat, collective, (long)c.BucketMib * 1024 * 1024);
+        var ddp = new DistributedDataParallel(flat, collective, (long)c.BucketMib * 1024 * 1024) { Overlap = overlap };
         var parameters = flat.Parameters;
         var elements = flat.Layout.ParameterNumel;
         return c.Optimizer == OptimizerKind.AdamW

@@ -31,6 +31,8 @@ public class RunSummaryBuilderTests
 
         public TimeSpan LastCommunication => TimeSpan.Zero;
 
+        public TimeSpan LastCommunicationBusy => TimeSpan.Zero;
+
         public void SetLearningRate(double lr)
         {
         }
@@ -54,8 +56,9 @@ public class RunSummaryBuilderTests
         for (var i = 0; i < 4; i++)
         {
             clock.Advance(TimeSpan.FromSeconds(1));
-            // 0.5 s forward/backward, 0.5 s in the optimizer of which 0.2 s communicating.
-            builder.Step(TimeSpan.FromSeconds(0.5), TimeSpan.FromSeconds(0.5), TimeSpan.FromSeconds(0.2), samples: 32);
+            // 0.5 s forward/backward, 0.5 s in the optimizer of which 0.2 s waiting for communication that was in flight
+            // 0.45 s (0.25 s of it hidden behind backward).
+            builder.Step(TimeSpan.FromSeconds(0.5), TimeSpan.FromSeconds(0.5), TimeSpan.FromSeconds(0.2), TimeSpan.FromSeconds(0.45), samples: 32);
         }
         Assert.Equal(32, builder.SamplesPerSecond, 9);
         builder.Saved(new SavedCheckpoint("/ckpt/step_00000014", 1000, TimeSpan.FromSeconds(0.25)));
@@ -71,6 +74,7 @@ public class RunSummaryBuilderTests
         Assert.Equal(12, summary.WallSeconds, 9);
         Assert.Equal(0.5, summary.ForwardBackwardShare);
         Assert.Equal(0.2, summary.CommunicationShare);
+        Assert.Equal(1.8, summary.CommunicationBusySeconds);
         Assert.Equal(0.3, summary.OptimizerShare);
         Assert.Equal("/ckpt/step_00000010", summary.ResumedFrom);
         Assert.Equal("/ckpt/step_00000015", summary.CheckpointDir);
