@@ -193,9 +193,9 @@ public sealed class ShardedAdan : IDisposable
         var t1 = Stopwatch.GetTimestamp();
         var scale = 1.0 / ((double)_collective.WorldSize * microBatches);
 
-        var grad = TensorMemory.AsFloatSpan(shardGradient, "gradient shard");
+        var grad = TensorMemory.AsFloatMemory(shardGradient, "gradient shard");
         var ownStart = Stage == ZeroStage.Replicated ? Flat.Layout.ShardStart(_collective.Rank) : 0;
-        _stats[0] = SumOfSquares.Of(grad.Slice((int)ownStart, (int)Flat.Layout.ShardSize));
+        _stats[0] = SumOfSquares.Of(grad.Slice(ownStart, Flat.Layout.ShardSize));
         for (var i = 0; i < Flat.Parameters.Count; i++)
         {
             _stats[1 + i] = Flat.HasGradient[i] ? 1 : 0;
@@ -315,7 +315,7 @@ public sealed class ShardedAdan : IDisposable
         }
     }
 
-    private void Update(ReadOnlySpan<float> grad, double gradientCoefficient)
+    private void Update(FloatMemory grad, double gradientCoefficient)
     {
         var scalars = _scalars;
         for (var g = 0; g < _groups.Length; g++)
@@ -325,11 +325,11 @@ public sealed class ShardedAdan : IDisposable
             var o = group.Options;
             scalars[g] = new AdanScalars(o.LearningRate, o.Beta1, o.Beta2, o.Beta3, o.Eps, o.WeightDecay, o.NoProx, group.Step, gradientCoefficient);
         }
-        var param = TensorMemory.AsFloatSpan(_ownParameters, "parameter shard");
-        var m = TensorMemory.AsFloatSpan(_expAvg, "exp_avg");
-        var v = TensorMemory.AsFloatSpan(_expAvgSq, "exp_avg_sq");
-        var d = TensorMemory.AsFloatSpan(_expAvgDiff, "exp_avg_diff");
-        var n = TensorMemory.AsFloatSpan(_negPreGrad, "neg_pre_grad");
+        var param = TensorMemory.AsFloatMemory(_ownParameters, "parameter shard");
+        var m = TensorMemory.AsFloatMemory(_expAvg, "exp_avg");
+        var v = TensorMemory.AsFloatMemory(_expAvgSq, "exp_avg_sq");
+        var d = TensorMemory.AsFloatMemory(_expAvgDiff, "exp_avg_diff");
+        var n = TensorMemory.AsFloatMemory(_negPreGrad, "neg_pre_grad");
         foreach (var s in _segments)
         {
             if (!_hadGradient[s.Parameter])
@@ -338,8 +338,7 @@ public sealed class ShardedAdan : IDisposable
             }
             var group = _groups[s.Group];
             var firstStep = group.Step == 1 || !_hasPreviousGradient[s.Parameter];
-            var start = (int)s.LocalStart;
-            var length = (int)s.Length;
+            var (start, length) = (s.LocalStart, s.Length);
             AdanKernel.FusedStep(param.Slice(start, length), grad.Slice(start, length), m.Slice(start, length), v.Slice(start, length),
                 d.Slice(start, length), n.Slice(start, length), scalars[s.Group], firstStep, AdanKernel.Threads);
         }
