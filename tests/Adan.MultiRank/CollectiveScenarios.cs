@@ -6,17 +6,20 @@ namespace Adan.MultiRank;
 
 /// <summary>
 /// Every collective against values computed by hand; prints "collectives ok" per rank. Arguments: [BACKEND [DEVICE]],
-/// BACKEND mpi (default) or nccl (NVIDIA's NCCL, or the stand-in ADAN_NCCL_LIBRARY names), DEVICE cpu (default) or cuda.
+/// BACKEND mpi (default) or nccl (NVIDIA's NCCL, or the stand-in ADAN_NCCL_LIBRARY names), DEVICE cpu (default) or cuda;
+/// or a number, which caps the elements one MPI call carries so that small tensors take the chunked paths of tensors
+/// beyond MPI's int count.
 /// </summary>
 internal static class CollectiveScenarios
 {
     public static int Run(string[] args)
     {
-        var backend = args.Length > 0 ? args[0] : "mpi";
+        var maxCount = args.Length > 0 && int.TryParse(args[0], System.Globalization.CultureInfo.InvariantCulture, out var cap) ? cap : (int?)null;
+        var backend = args.Length > 0 && maxCount is null ? args[0] : "mpi";
         var device = args.Length > 1 ? args[1] : "cpu";
         using ICollective c = backend switch
         {
-            "mpi" => new MpiCollective(),
+            "mpi" => maxCount is { } max ? new MpiCollective { MaxCount = max } : new MpiCollective(),
             "nccl" => NewNccl(device),
             _ => throw new ArgumentException($"unknown backend {backend}; expected mpi or nccl"),
         };
@@ -30,7 +33,7 @@ internal static class CollectiveScenarios
         {
             set_default_device(previous);
         }
-        Console.WriteLine($"rank {c.Rank}: collectives ok");
+        Console.WriteLine(maxCount is { } most ? $"rank {c.Rank}: collectives ok (at most {most} per MPI call)" : $"rank {c.Rank}: collectives ok");
         return 0;
     }
 

@@ -10,6 +10,13 @@ namespace Adan.Sharded.Collectives;
 /// <see cref="ICollective"/> over MPI (MPICH ABI) on <c>MPI_COMM_WORLD</c>, passing tensor memory
 /// straight to MPI and using <c>MPI_IN_PLACE</c> wherever the operation allows.
 /// </summary>
+/// <remarks>
+/// MPI counts are <c>int</c>; tensors are not. Every count goes through one plan, <see cref="Chunks"/>: up to
+/// <see cref="ChunkPlan.MpiElements"/> elements a collective is the one MPI call it always was; beyond, it is issued
+/// chunk by chunk (all-reduce, broadcast), and a reduce-scatter or all-gather whose block exceeds one count becomes,
+/// per chunk of the block, one <c>MPI_Reduce</c> or <c>MPI_Bcast</c> rooted at each rank in turn. (A derived
+/// contiguous datatype would keep one call, but MPI defines its predefined reductions on predefined datatypes only.)
+/// </remarks>
 public sealed class MpiCollective : ICollective
 {
     private readonly MpiRuntime _runtime;
@@ -27,13 +34,21 @@ public sealed class MpiCollective : ICollective
     /// <inheritdoc />
     public int WorldSize => _runtime.Size;
 
+    /// <summary>The most elements (bytes for <see cref="Broadcast"/>) one MPI call carries; tests lower it to run the chunked paths on small tensors.</summary>
+    internal int MaxCount { get; init; } = ChunkPlan.MpiElements;
+
     /// <inheritdoc />
     public void AllReduce(torch.Tensor tensor, ReduceOp op = ReduceOp.Sum)
     {
         const string operation = "MPI_Allreduce";
         TensorChecks.RequireReducible(tensor, operation, nameof(tensor));
-        Check(MPI.Unsafe.MPI_Allreduce(MpiNative.InPlace, TensorMemory.DataPointer(tensor), TensorChecks.Count(tensor, operation),
-            Datatype(tensor), Op(op, tensor, operation), MpiNative.CommWorld), operation);
+        var data = TensorMemory.DataPointer(tensor);
+        var type = Datatype(tensor);
+        var mpiOp = Op(op, tensor, operation);
+        foreach (var chunk in Chunks(tensor.numel()))
+        {
+            Check(MPI.Unsafe.MPI_Allreduce(MpiNative.InPlace, At(data, chunk.Start, tensor), chunk.Length, type, mpiOp, MpiNative.CommWorld), operation);
+        }
         FinishAverage(tensor, op);
     }
 
@@ -42,9 +57,18 @@ public sealed class MpiCollective : ICollective
     {
         const string operation = "MPI_Iallreduce";
         TensorChecks.RequireReducible(tensor, operation, nameof(tensor));
-        Check(MpiNative.MPI_Iallreduce(MpiNative.InPlace, TensorMemory.DataPointer(tensor), TensorChecks.Count(tensor, operation),
-            Datatype(tensor), Op(op, tensor, operation), MpiNative.CommWorld, out var request), operation);
-        return new Request(this, request, tensor, op);
+        var data = TensorMemory.DataPointer(tensor);
+        var type = Datatype(tensor);
+        var mpiOp = Op(op, tensor, operation);
+        var chunks = Chunks(tensor.numel());
+        var requests = new int[chunks.Count];
+        var i = 0;
+        foreach (var chunk in chunks)
+        {
+            Check(MpiNative.MPI_Iallreduce(MpiNative.InPlace, At(data, chunk.Start, tensor), chunk.Length, type, mpiOp, MpiNative.CommWorld,
+                out requests[i++]), operation);
+        }
+        return new Request(this, requests, tensor, op);
     }
 
     /// <inheritdoc />
@@ -55,8 +79,14 @@ public sealed class MpiCollective : ICollective
         TensorChecks.RequireReducible(output, operation, nameof(output));
         TensorChecks.RequireSameDtype(input, output, operation);
         TensorChecks.RequireBlocks(input, output, WorldSize, operation, nameof(input), nameof(output));
-        var count = TensorChecks.Count(output, operation);
         var mpiOp = Op(op, output, operation);
+        if (output.numel() > MaxCount)
+        {
+            ReduceScatterInChunks(input, output, mpiOp);
+            FinishAverage(output, op);
+            return;
+        }
+        var count = (int)output.numel();
         if (TensorChecks.IsBlockOf(output, input, Rank))
         {
             // In place, MPI leaves rank r's block at the start of the buffer; move it to block r.
@@ -80,6 +110,32 @@ public sealed class MpiCollective : ICollective
                 Datatype(input), mpiOp, MpiNative.CommWorld), operation);
         }
         FinishAverage(output, op);
+    }
+
+    // Block r of the sum, chunk by chunk of the block: one MPI_Reduce per rank, rooted at the rank that owns the block.
+    private void ReduceScatterInChunks(torch.Tensor input, torch.Tensor output, int mpiOp)
+    {
+        const string operation = "MPI_Reduce (reduce-scatter in chunks)";
+        var inPlace = TensorChecks.IsBlockOf(output, input, Rank);
+        if (!inPlace && TensorChecks.Overlaps(input, output))
+        {
+            throw new ArgumentException($"MPI_Reduce_scatter_block: output overlaps input but is not block {Rank} of it; use a separate buffer or exactly that block.");
+        }
+        var count = output.numel();
+        var source = TensorMemory.DataPointer(input);
+        var target = TensorMemory.DataPointer(output);
+        var type = Datatype(input);
+        foreach (var chunk in Chunks(count))
+        {
+            for (var root = 0; root < WorldSize; root++)
+            {
+                var send = At(source, root * count + chunk.Start, input);
+                var code = root == Rank
+                    ? MpiNative.MPI_Reduce(inPlace ? MpiNative.InPlace : send, At(target, chunk.Start, output), chunk.Length, type, mpiOp, root, MpiNative.CommWorld)
+                    : MpiNative.MPI_Reduce(send, IntPtr.Zero, chunk.Length, type, mpiOp, root, MpiNative.CommWorld);
+                Check(code, operation);
+            }
+        }
     }
 
     /// <inheritdoc />
@@ -118,8 +174,13 @@ public sealed class MpiCollective : ICollective
         TensorChecks.RequireReducible(output, operation, nameof(output));
         TensorChecks.RequireSameDtype(input, output, operation);
         TensorChecks.RequireBlocks(output, input, WorldSize, operation, nameof(output), nameof(input));
-        var count = TensorChecks.Count(input, operation);
         var type = Datatype(input);
+        if (input.numel() > MaxCount)
+        {
+            AllGatherInChunks(input, output, type);
+            return;
+        }
+        var count = (int)input.numel();
         if (TensorChecks.IsBlockOf(input, output, Rank))
         {
             Check(MPI.Unsafe.MPI_Allgather(MpiNative.InPlace, 0, type, TensorMemory.DataPointer(output), count, type, MpiNative.CommWorld), operation);
@@ -135,6 +196,30 @@ public sealed class MpiCollective : ICollective
         }
     }
 
+    // Every block, chunk by chunk: each rank puts its own block in place, then broadcasts it from there.
+    private unsafe void AllGatherInChunks(torch.Tensor input, torch.Tensor output, int type)
+    {
+        const string operation = "MPI_Bcast (all-gather in chunks)";
+        var count = input.numel();
+        var target = TensorMemory.DataPointer(output);
+        if (!TensorChecks.IsBlockOf(input, output, Rank))
+        {
+            if (TensorChecks.Overlaps(input, output))
+            {
+                throw new ArgumentException($"MPI_Allgather: input overlaps output but is not block {Rank} of it; use a separate buffer or exactly that block.");
+            }
+            var bytes = count * input.ElementSize;
+            Buffer.MemoryCopy((void*)TensorMemory.DataPointer(input), (void*)At(target, Rank * count, output), bytes, bytes);
+        }
+        foreach (var chunk in Chunks(count))
+        {
+            for (var root = 0; root < WorldSize; root++)
+            {
+                Check(MPI.Unsafe.MPI_Bcast(At(target, root * count + chunk.Start, output), chunk.Length, type, root, MpiNative.CommWorld), operation);
+            }
+        }
+    }
+
     /// <inheritdoc />
     public void Broadcast(torch.Tensor tensor, int root = 0)
     {
@@ -144,12 +229,11 @@ public sealed class MpiCollective : ICollective
         {
             throw new ArgumentOutOfRangeException(nameof(root), root, $"{operation}: root must be in [0, {WorldSize}).");
         }
-        var bytes = tensor.numel() * tensor.ElementSize;
-        if (bytes > int.MaxValue)
+        var data = TensorMemory.DataPointer(tensor);
+        foreach (var chunk in Chunks(tensor.numel() * tensor.ElementSize))
         {
-            throw new ArgumentException($"{operation}: {bytes} bytes exceed MPI's count limit of {int.MaxValue}; split the buffer.");
+            Check(MPI.Unsafe.MPI_Bcast(data + (nint)chunk.Start, chunk.Length, MpiNative.Byte, root, MpiNative.CommWorld), operation);
         }
-        Check(MPI.Unsafe.MPI_Bcast(TensorMemory.DataPointer(tensor), (int)bytes, MpiNative.Byte, root, MpiNative.CommWorld), operation);
     }
 
     /// <inheritdoc />
@@ -223,6 +307,12 @@ public sealed class MpiCollective : ICollective
 
     private void Check(int code, string operation) => MpiRuntime.Check(code, operation, Rank);
 
+    /// <summary>The MPI calls a collective of <paramref name="count"/> elements takes: one unless it exceeds <see cref="MaxCount"/>.</summary>
+    private ChunkPlan Chunks(long count) => ChunkPlan.ForMpi(count, MaxCount);
+
+    /// <summary>The address of element <paramref name="element"/> of <paramref name="tensor"/>'s memory at <paramref name="data"/>.</summary>
+    private static IntPtr At(IntPtr data, long element, torch.Tensor tensor) => data + (nint)(element * tensor.ElementSize);
+
     private void FinishAverage(torch.Tensor tensor, ReduceOp op)
     {
         if (op == ReduceOp.Average && WorldSize > 1)
@@ -257,31 +347,48 @@ public sealed class MpiCollective : ICollective
         _ => throw new ArgumentOutOfRangeException(nameof(op), op, "unknown reduction"),
     };
 
-    private sealed class Request(MpiCollective owner, int handle, torch.Tensor tensor, ReduceOp op) : ICollectiveRequest
+    // One MPI request per chunk of the tensor (one, unless it exceeds MaxCount).
+    private sealed class Request(MpiCollective owner, int[] handles, torch.Tensor tensor, ReduceOp op) : ICollectiveRequest
     {
-        private int _handle = handle;
+        private bool _done;
 
         public void Wait()
         {
-            if (_handle == MpiNative.RequestNull)
+            if (_done)
             {
                 return;
             }
-            owner.Check(MpiNative.MPI_Wait(ref _handle, out _), "MPI_Wait(MPI_Iallreduce)");
+            for (var i = 0; i < handles.Length; i++)
+            {
+                if (handles[i] != MpiNative.RequestNull)
+                {
+                    owner.Check(MpiNative.MPI_Wait(ref handles[i], out _), "MPI_Wait(MPI_Iallreduce)");
+                }
+            }
+            _done = true;
             owner.FinishAverage(tensor, op);
         }
 
         public bool Test()
         {
-            if (_handle == MpiNative.RequestNull)
+            if (_done)
             {
                 return true;
             }
-            owner.Check(MpiNative.MPI_Test(ref _handle, out var done, out _), "MPI_Test(MPI_Iallreduce)");
-            if (done == 0)
+            // MPI_Test sets a completed handle to MPI_REQUEST_NULL, so chunks already done are skipped next time.
+            for (var i = 0; i < handles.Length; i++)
             {
-                return false;
+                if (handles[i] == MpiNative.RequestNull)
+                {
+                    continue;
+                }
+                owner.Check(MpiNative.MPI_Test(ref handles[i], out var done, out _), "MPI_Test(MPI_Iallreduce)");
+                if (done == 0)
+                {
+                    return false;
+                }
             }
+            _done = true;
             owner.FinishAverage(tensor, op);
             return true;
         }

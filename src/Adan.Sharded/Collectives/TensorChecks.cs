@@ -84,15 +84,6 @@ internal static class TensorChecks
         }
     }
 
-    public static int Count(torch.Tensor tensor, string operation)
-    {
-        if (tensor.numel() > int.MaxValue)
-        {
-            throw new ArgumentException($"{operation}: {tensor.numel()} elements exceed MPI's count limit of {int.MaxValue}; split the buffer.");
-        }
-        return (int)tensor.numel();
-    }
-
     /// <summary>True when <paramref name="block"/> is exactly block <paramref name="index"/> of <paramref name="whole"/> in memory.</summary>
     public static bool IsBlockOf(torch.Tensor block, torch.Tensor whole, int index)
     {

@@ -12,8 +12,8 @@ namespace Adan.Sharded.Optim;
 /// <list type="bullet">
 /// <item><see cref="ReferenceStep"/>: TorchSharp tensor operations in the order of the official
 /// single-tensor path, in place, for any device and dtype;</item>
-/// <item><see cref="FusedStep(Span{float}, ReadOnlySpan{float}, Span{float}, Span{float}, Span{float}, Span{float}, in AdanScalars, bool, int)"/>:
-/// one SIMD pass over contiguous fp32 memory, split across <see cref="Threads"/> threads.</item>
+/// <item><see cref="FusedStep(FloatMemory, FloatMemory, FloatMemory, FloatMemory, FloatMemory, FloatMemory, in AdanScalars, bool, int)"/>:
+/// one SIMD pass over contiguous fp32 memory of any length (64-bit offsets), split across <see cref="Threads"/> threads.</item>
 /// </list>
 /// With g = clip·grad and d = g − g_prev (g_prev = −neg_pre_grad, or g itself on the first step):
 /// <code>
@@ -86,9 +86,9 @@ public static class AdanKernel
         if (fused)
         {
             FusedStep(
-                TensorMemory.AsFloatSpan(param, nameof(param)), TensorMemory.AsFloatSpan(grad, nameof(grad)),
-                TensorMemory.AsFloatSpan(expAvg, nameof(expAvg)), TensorMemory.AsFloatSpan(expAvgSq, nameof(expAvgSq)),
-                TensorMemory.AsFloatSpan(expAvgDiff, nameof(expAvgDiff)), TensorMemory.AsFloatSpan(negPreGrad, nameof(negPreGrad)),
+                TensorMemory.AsFloatMemory(param, nameof(param)), TensorMemory.AsFloatMemory(grad, nameof(grad)),
+                TensorMemory.AsFloatMemory(expAvg, nameof(expAvg)), TensorMemory.AsFloatMemory(expAvgSq, nameof(expAvgSq)),
+                TensorMemory.AsFloatMemory(expAvgDiff, nameof(expAvgDiff)), TensorMemory.AsFloatMemory(negPreGrad, nameof(negPreGrad)),
                 scalars, firstStep, Threads);
         }
         else
@@ -136,10 +136,27 @@ public static class AdanKernel
     }
 
     /// <summary>
-    /// The fused update over six equally long fp32 spans (for a shard: the same element range
-    /// [start, start + len) of the six flat buffers). One pass reads param, grad and the four
-    /// buffers and writes param and the buffers; fp32 arithmetic with fused multiply-adds where
-    /// the CPU has them, split over up to <paramref name="threads"/> threads for large spans.
+    /// The fused update over six equally long fp32 spans (for a parameter: its six tensors' memory). One pass reads
+    /// param, grad and the four buffers and writes param and the buffers; see
+    /// <see cref="FusedStep(FloatMemory, FloatMemory, FloatMemory, FloatMemory, FloatMemory, FloatMemory, in AdanScalars, bool, int)"/>.
+    /// </summary>
+    /// <inheritdoc cref="FusedStep(FloatMemory, FloatMemory, FloatMemory, FloatMemory, FloatMemory, FloatMemory, in AdanScalars, bool, int)" path="/param"/>
+    public static unsafe void FusedStep(Span<float> param, ReadOnlySpan<float> grad, Span<float> expAvg, Span<float> expAvgSq,
+        Span<float> expAvgDiff, Span<float> negPreGrad, in AdanScalars scalars, bool firstStep, int threads)
+    {
+        fixed (float* p = param, g = grad, m = expAvg, v = expAvgSq, d = expAvgDiff, n = negPreGrad)
+        {
+            FusedStep(new FloatMemory(p, param.Length), new FloatMemory(g, grad.Length), new FloatMemory(m, expAvg.Length),
+                new FloatMemory(v, expAvgSq.Length), new FloatMemory(d, expAvgDiff.Length), new FloatMemory(n, negPreGrad.Length),
+                scalars, firstStep, threads);
+        }
+    }
+
+    /// <summary>
+    /// The fused update over six equally long runs of fp32 memory of any length (for a shard: the same element range
+    /// [start, start + len) of the six flat buffers, which may exceed 2³¹ elements). One pass reads param, grad and the
+    /// four buffers and writes param and the buffers; fp32 arithmetic with fused multiply-adds where the CPU has them,
+    /// split over up to <paramref name="threads"/> threads for large runs. Offsets are 64-bit throughout.
     /// </summary>
     /// <param name="param">The parameter elements, updated in place.</param>
     /// <param name="grad">The unclipped gradient elements.</param>
@@ -149,9 +166,9 @@ public static class AdanKernel
     /// <param name="negPreGrad">neg_pre_grad, read (unless <paramref name="firstStep"/>) and overwritten with −clip·grad.</param>
     /// <param name="scalars">The step's scalars, including the clip coefficient.</param>
     /// <param name="firstStep">Whether neg_pre_grad is taken as −clip·grad before the update (the official first step).</param>
-    /// <param name="threads">The most threads to use (1 or more); small spans use fewer.</param>
-    public static unsafe void FusedStep(Span<float> param, ReadOnlySpan<float> grad, Span<float> expAvg, Span<float> expAvgSq,
-        Span<float> expAvgDiff, Span<float> negPreGrad, in AdanScalars scalars, bool firstStep, int threads)
+    /// <param name="threads">The most threads to use (1 or more); small runs use fewer.</param>
+    public static unsafe void FusedStep(FloatMemory param, FloatMemory grad, FloatMemory expAvg, FloatMemory expAvgSq,
+        FloatMemory expAvgDiff, FloatMemory negPreGrad, in AdanScalars scalars, bool firstStep, int threads)
     {
         if (threads < 1)
         {
@@ -164,23 +181,20 @@ public static class AdanKernel
         RequireLength(expAvgDiff.Length, length, nameof(expAvgDiff));
         RequireLength(negPreGrad.Length, length, nameof(negPreGrad));
 
-        fixed (float* p = param, g = grad, m = expAvg, v = expAvgSq, d = expAvgDiff, n = negPreGrad)
+        var context = new FusedContext
         {
-            var context = new FusedContext
-            {
-                Param = p,
-                Grad = g,
-                ExpAvg = m,
-                ExpAvgSq = v,
-                ExpAvgDiff = d,
-                NegPreGrad = n,
-                Length = length,
-                Coefficients = new Coefficients(scalars),
-                FirstStep = firstStep,
-                Parts = PartsFor(length, threads),
-            };
-            KernelWorkerPool.Shared.Run(context.Parts, &RunFusedPart, &context);
-        }
+            Param = param.Pointer,
+            Grad = grad.Pointer,
+            ExpAvg = expAvg.Pointer,
+            ExpAvgSq = expAvgSq.Pointer,
+            ExpAvgDiff = expAvgDiff.Pointer,
+            NegPreGrad = negPreGrad.Pointer,
+            Length = length,
+            Coefficients = new Coefficients(scalars),
+            FirstStep = firstStep,
+            Parts = PartsFor(length, threads),
+        };
+        KernelWorkerPool.Shared.Run(context.Parts, &RunFusedPart, &context);
     }
 
     /// <summary>How many threads a pass over <paramref name="length"/> elements uses, at most <paramref name="threads"/>.</summary>
@@ -199,7 +213,7 @@ public static class AdanKernel
     private static bool IsFlatCpuFloat(Tensor tensor, long numel) =>
         tensor.dtype == ScalarType.Float32 && tensor.device_type == DeviceType.CPU && tensor.numel() == numel && tensor.is_contiguous();
 
-    private static void RequireLength(int actual, int expected, string name)
+    private static void RequireLength(long actual, long expected, string name)
     {
         if (actual != expected)
         {

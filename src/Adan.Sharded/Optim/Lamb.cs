@@ -24,8 +24,9 @@ public sealed class Lamb : OptimizerHelper
 {
     private readonly double? _maxGradNorm;
 
-    // Scratch for the update u of one parameter, sized to the largest parameter, so a step allocates nothing.
-    private float[] _update = [];
+    // Scratch for the update u of one parameter, sized to the largest parameter, so a step allocates nothing. A tensor,
+    // not a float[], because one parameter may hold more elements than a managed array.
+    private Tensor _update = empty(0, dtype: ScalarType.Float32).DetachFromDisposeScope();
 
     /// <summary>Creates a LAMB optimizer over one group of parameters.</summary>
     /// <param name="parameters">The parameters to optimize (at least one).</param>
@@ -141,10 +142,10 @@ public sealed class Lamb : OptimizerHelper
                         continue;
                     }
                     var state = (State)_state[parameter.Handle];
-                    var param = TensorMemory.AsFloatSpan(parameter, "parameter");
-                    var update = _update.AsSpan(0, param.Length);
-                    var (paramSquares, updateSquares) = LambKernel.ComputeUpdate(param, TensorMemory.AsFloatSpan(grad, "gradient"),
-                        TensorMemory.AsFloatSpan(state.exp_avg, "exp_avg"), TensorMemory.AsFloatSpan(state.exp_avg_sq, "exp_avg_sq"),
+                    var param = TensorMemory.AsFloatMemory(parameter, "parameter");
+                    var update = TensorMemory.AsFloatMemory(_update, "update").Slice(0, param.Length);
+                    var (paramSquares, updateSquares) = LambKernel.ComputeUpdate(param, TensorMemory.AsFloatMemory(grad, "gradient"),
+                        TensorMemory.AsFloatMemory(state.exp_avg, "exp_avg"), TensorMemory.AsFloatMemory(state.exp_avg_sq, "exp_avg_sq"),
                         update, scalars);
                     LambKernel.ApplyUpdate(param, update, LambKernel.TrustRatio(paramSquares, updateSquares, scalars), scalars.LearningRate);
                 }
@@ -192,10 +193,11 @@ public sealed class Lamb : OptimizerHelper
         {
             _state[parameter.Handle] = new State(parameter);
         }
-        var largest = parameters.Count == 0 ? 0 : checked((int)parameters.Max(p => p.numel()));
-        if (largest > _update.Length)
+        var largest = parameters.Count == 0 ? 0 : parameters.Max(p => p.numel());
+        if (largest > _update.numel())
         {
-            _update = new float[largest];
+            _update.Dispose();
+            _update = empty(largest, dtype: ScalarType.Float32).DetachFromDisposeScope();
         }
     }
 
@@ -209,6 +211,7 @@ public sealed class Lamb : OptimizerHelper
             {
                 ((State)state).Dispose();
             }
+            _update.Dispose();
         }
     }
 
@@ -245,7 +248,7 @@ public sealed class Lamb : OptimizerHelper
         {
             if (grad is not null)
             {
-                sumOfSquares += SumOfSquares.Of(TensorMemory.AsFloatSpan(grad, "gradient"));
+                sumOfSquares += SumOfSquares.Of(TensorMemory.AsFloatMemory(grad, "gradient"));
             }
         }
         return Math.Max(1.0, Math.Sqrt(sumOfSquares) / maxGradNorm);

@@ -1,4 +1,5 @@
 using System.Runtime.Intrinsics;
+using Adan.Sharded.Tensors;
 
 namespace Adan.Sharded.Optim;
 
@@ -15,9 +16,10 @@ namespace Adan.Sharded.Optim;
 /// p = p − lr·r·u
 /// </code>
 /// The norms are whole-parameter norms, so the update is split in two phases:
-/// <see cref="ComputeUpdate"/> runs over each piece of a parameter and returns the piece's Σp² and
+/// <c>ComputeUpdate</c> runs over each piece of a parameter and returns the piece's Σp² and
 /// Σu² (in double); the caller adds them up over the pieces (across ranks when sharded), takes
-/// <see cref="TrustRatio"/>, and <see cref="ApplyUpdate"/> runs over each piece again.
+/// <see cref="TrustRatio"/>, and <c>ApplyUpdate</c> runs over each piece again. Each phase takes spans or, for
+/// pieces of any length, <see cref="FloatMemory"/> walked chunk by chunk.
 /// Storage is fp32; the sums of squares are accumulated in double.
 /// </summary>
 public static class LambKernel
@@ -102,6 +104,35 @@ public static class LambKernel
     }
 
     /// <summary>
+    /// Phase (a) over runs of memory of any length (a shard's piece of a parameter may exceed 2³¹ elements): the span
+    /// version chunk by chunk, the sums added up over the chunks. All runs have the same length.
+    /// </summary>
+    /// <inheritdoc cref="ComputeUpdate(ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, Span{float}, Span{float}, in LambScalars)" path="/param"/>
+    public static (double ParamSquares, double UpdateSquares) ComputeUpdate(FloatMemory param, FloatMemory grad,
+        FloatMemory expAvg, FloatMemory expAvgSq, FloatMemory update, in LambScalars scalars) =>
+        ComputeUpdate(param, grad, expAvg, expAvgSq, update, scalars, ChunkPlan.SpanElements);
+
+    /// <summary>Phase (a) in chunks of at most <paramref name="maxChunk"/> elements (tests lower it to exercise the chunking).</summary>
+    internal static (double ParamSquares, double UpdateSquares) ComputeUpdate(FloatMemory param, FloatMemory grad,
+        FloatMemory expAvg, FloatMemory expAvgSq, FloatMemory update, in LambScalars scalars, int maxChunk)
+    {
+        var n = param.Length;
+        if (grad.Length != n || expAvg.Length != n || expAvgSq.Length != n || update.Length != n)
+        {
+            throw new ArgumentException(
+                $"LAMB kernel memory differs in length: param {n}, grad {grad.Length}, exp_avg {expAvg.Length}, exp_avg_sq {expAvgSq.Length}, update {update.Length}.");
+        }
+        double paramSquares = 0, updateSquares = 0;
+        foreach (var chunk in param.Chunks(maxChunk))
+        {
+            var (p, u) = ComputeUpdate(param[chunk], grad[chunk], expAvg[chunk], expAvgSq[chunk], update[chunk], scalars);
+            paramSquares += p;
+            updateSquares += u;
+        }
+        return (paramSquares, updateSquares);
+    }
+
+    /// <summary>
     /// The trust ratio from the whole parameter's Σp² and Σu²: 1 when the group does not adapt
     /// (weight decay 0 and not always_adapt) or either norm is 0, ‖p‖/‖u‖ otherwise, capped at 1
     /// with trust_clip. Non-finite sums give a non-finite ratio, as in the reference.
@@ -120,7 +151,7 @@ public static class LambKernel
 
     /// <summary>Phase (b): p −= lr·(r·u) over one piece, in the reference's order of fp32 operations.</summary>
     /// <param name="param">The piece of the parameter, updated in place.</param>
-    /// <param name="update">u from <see cref="ComputeUpdate"/> for the same piece.</param>
+    /// <param name="update">u from <c>ComputeUpdate</c> for the same piece.</param>
     /// <param name="trustRatio">The whole parameter's trust ratio.</param>
     /// <param name="lr">The learning rate.</param>
     public static void ApplyUpdate(Span<float> param, ReadOnlySpan<float> update, double trustRatio, double lr)
@@ -145,6 +176,24 @@ public static class LambKernel
         for (; i < n; i++)
         {
             param[i] -= update[i] * r * step;
+        }
+    }
+
+    /// <summary>Phase (b) over runs of memory of any length, chunk by chunk.</summary>
+    /// <inheritdoc cref="ApplyUpdate(Span{float}, ReadOnlySpan{float}, double, double)" path="/param"/>
+    public static void ApplyUpdate(FloatMemory param, FloatMemory update, double trustRatio, double lr) =>
+        ApplyUpdate(param, update, trustRatio, lr, ChunkPlan.SpanElements);
+
+    /// <summary>Phase (b) in chunks of at most <paramref name="maxChunk"/> elements (tests lower it to exercise the chunking).</summary>
+    internal static void ApplyUpdate(FloatMemory param, FloatMemory update, double trustRatio, double lr, int maxChunk)
+    {
+        if (update.Length != param.Length)
+        {
+            throw new ArgumentException($"LAMB kernel memory differs in length: param {param.Length}, update {update.Length}.");
+        }
+        foreach (var chunk in param.Chunks(maxChunk))
+        {
+            ApplyUpdate(param[chunk], update[chunk], trustRatio, lr);
         }
     }
 }

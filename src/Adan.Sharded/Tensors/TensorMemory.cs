@@ -21,13 +21,29 @@ public static class TensorMemory
     }
 
     /// <summary>
-    /// The tensor's memory as a span of <see cref="float"/>, after checking that it is a contiguous
-    /// fp32 CPU tensor. <paramref name="what"/> names the tensor in the error.
+    /// The tensor's memory as <see cref="FloatMemory"/> (64-bit length, any size), after checking that it is a
+    /// contiguous fp32 CPU tensor. <paramref name="what"/> names the tensor in the error.
     /// </summary>
-    public static unsafe Span<float> AsFloatSpan(torch.Tensor tensor, string what)
+    public static unsafe FloatMemory AsFloatMemory(torch.Tensor tensor, string what)
     {
         RequireContiguousCpu(tensor, torch.ScalarType.Float32, what);
-        return new Span<float>((void*)DataPointer(tensor), checked((int)tensor.numel()));
+        return new FloatMemory((float*)DataPointer(tensor), tensor.numel());
+    }
+
+    /// <summary>
+    /// The tensor's memory as one span of <see cref="float"/>, for tensors known to be small (a batch buffer); flat
+    /// buffers and shards, which may exceed a span's <see cref="int.MaxValue"/> elements, use
+    /// <see cref="AsFloatMemory"/>. <paramref name="what"/> names the tensor in the error.
+    /// </summary>
+    public static Span<float> AsFloatSpan(torch.Tensor tensor, string what)
+    {
+        var memory = AsFloatMemory(tensor, what);
+        if (memory.Length > int.MaxValue)
+        {
+            throw new ArgumentException(
+                $"{what} has {memory.Length} elements, more than one span holds ({int.MaxValue}); use TensorMemory.AsFloatMemory and walk it chunk by chunk.", what);
+        }
+        return memory.AsSpan();
     }
 
     /// <summary>

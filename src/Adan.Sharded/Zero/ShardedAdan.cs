@@ -360,7 +360,7 @@ public sealed class ShardedAdan : IDisposable
     {
         if (_normGradient.device_type == DeviceType.CPU)
         {
-            return SumOfSquares.Of(TensorMemory.AsFloatSpan(_normGradient, "gradient shard"));
+            return SumOfSquares.Of(TensorMemory.AsFloatMemory(_normGradient, "gradient shard"));
         }
         using var squares = _normGradient.square();
         using var sum = squares.sum(type: torch.ScalarType.Float64);
@@ -387,12 +387,12 @@ public sealed class ShardedAdan : IDisposable
             MarkGradients();
             return;
         }
-        var grad = TensorMemory.AsFloatSpan(_stateGradient, "gradient shard");
-        var param = TensorMemory.AsFloatSpan(_ownParameters, "parameter shard");
-        var m = TensorMemory.AsFloatSpan(_expAvg, "exp_avg");
-        var v = TensorMemory.AsFloatSpan(_expAvgSq, "exp_avg_sq");
-        var d = TensorMemory.AsFloatSpan(_expAvgDiff, "exp_avg_diff");
-        var n = TensorMemory.AsFloatSpan(_negPreGrad, "neg_pre_grad");
+        var grad = TensorMemory.AsFloatMemory(_stateGradient, "gradient shard");
+        var param = TensorMemory.AsFloatMemory(_ownParameters, "parameter shard");
+        var m = TensorMemory.AsFloatMemory(_expAvg, "exp_avg");
+        var v = TensorMemory.AsFloatMemory(_expAvgSq, "exp_avg_sq");
+        var d = TensorMemory.AsFloatMemory(_expAvgDiff, "exp_avg_diff");
+        var n = TensorMemory.AsFloatMemory(_negPreGrad, "neg_pre_grad");
         foreach (var s in _segments)
         {
             if (!_hadGradient[s.Parameter])
@@ -401,8 +401,7 @@ public sealed class ShardedAdan : IDisposable
             }
             var group = _groups[s.Group];
             var firstStep = group.Step == 1 || !_hasPreviousGradient[s.Parameter];
-            var start = (int)s.LocalStart;
-            var length = (int)s.Length;
+            var (start, length) = (s.LocalStart, s.Length);
             AdanKernel.FusedStep(param.Slice(start, length), grad.Slice(start, length), m.Slice(start, length), v.Slice(start, length),
                 d.Slice(start, length), n.Slice(start, length), scalars[s.Group], firstStep, AdanKernel.Threads);
         }

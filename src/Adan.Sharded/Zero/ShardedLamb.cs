@@ -216,9 +216,9 @@ public sealed class ShardedLamb : IDisposable
         var t1 = Stopwatch.GetTimestamp();
         var scale = 1.0 / ((double)_collective.WorldSize * microBatches);
 
-        var grad = TensorMemory.AsFloatSpan(shardGradient, "gradient shard");
+        var grad = TensorMemory.AsFloatMemory(shardGradient, "gradient shard");
         var ownStart = Stage == ZeroStage.Replicated ? Flat.Layout.ShardStart(_collective.Rank) : 0;
-        _stats[0] = SumOfSquares.Of(grad.Slice((int)ownStart, (int)Flat.Layout.ShardSize));
+        _stats[0] = SumOfSquares.Of(grad.Slice(ownStart, Flat.Layout.ShardSize));
         for (var i = 0; i < Flat.Parameters.Count; i++)
         {
             _stats[1 + i] = Flat.HasGradient[i] ? 1 : 0;
@@ -290,7 +290,7 @@ public sealed class ShardedLamb : IDisposable
     private torch.Tensor Reduce(torch.Tensor gradients, int microBatches) => _reducer.Reduce(gradients, microBatches);
 
     // Phases (a) and (b) over this rank's segments with the norm all-reduce between them; returns the time that all-reduce took.
-    private TimeSpan Update(ReadOnlySpan<float> grad, double gradientCoefficient)
+    private TimeSpan Update(FloatMemory grad, double gradientCoefficient)
     {
         for (var g = 0; g < _groups.Length; g++)
         {
@@ -300,10 +300,10 @@ public sealed class ShardedLamb : IDisposable
             _scalars[g] = new LambScalars(o.LearningRate, o.Beta1, o.Beta2, o.Eps, o.WeightDecay, o.BiasCorrection, o.GradAveraging,
                 o.TrustClip, o.AlwaysAdapt, group.Step, gradientCoefficient);
         }
-        var param = TensorMemory.AsFloatSpan(_ownParameters, "parameter shard");
-        var m = TensorMemory.AsFloatSpan(_expAvg, "exp_avg");
-        var v = TensorMemory.AsFloatSpan(_expAvgSq, "exp_avg_sq");
-        var u = TensorMemory.AsFloatSpan(_update, "update");
+        var param = TensorMemory.AsFloatMemory(_ownParameters, "parameter shard");
+        var m = TensorMemory.AsFloatMemory(_expAvg, "exp_avg");
+        var v = TensorMemory.AsFloatMemory(_expAvgSq, "exp_avg_sq");
+        var u = TensorMemory.AsFloatMemory(_update, "update");
         Array.Clear(_norms);
         foreach (var s in _segments)
         {
@@ -311,8 +311,7 @@ public sealed class ShardedLamb : IDisposable
             {
                 continue;
             }
-            var start = (int)s.LocalStart;
-            var length = (int)s.Length;
+            var (start, length) = (s.LocalStart, s.Length);
             var (paramSquares, updateSquares) = LambKernel.ComputeUpdate(param.Slice(start, length), grad.Slice(start, length),
                 m.Slice(start, length), v.Slice(start, length), u.Slice(start, length), _scalars[s.Group]);
             _norms[2 * s.Parameter] += paramSquares;
@@ -335,8 +334,7 @@ public sealed class ShardedLamb : IDisposable
             }
             var scalars = _scalars[s.Group];
             var ratio = LambKernel.TrustRatio(_norms[2 * s.Parameter], _norms[2 * s.Parameter + 1], scalars);
-            var start = (int)s.LocalStart;
-            var length = (int)s.Length;
+            var (start, length) = (s.LocalStart, s.Length);
             LambKernel.ApplyUpdate(param.Slice(start, length), u.Slice(start, length), ratio, scalars.LearningRate);
         }
         for (var i = 0; i < _hadGradient.Length; i++)

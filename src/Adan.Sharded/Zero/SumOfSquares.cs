@@ -1,11 +1,23 @@
 using System.Numerics;
 using System.Runtime.Intrinsics;
+using Adan.Sharded.Tensors;
 
 namespace Adan.Sharded.Zero;
 
 /// <summary>Σ x² over fp32 memory, accumulated in double (the global-norm clip and the finiteness check both use it).</summary>
 internal static class SumOfSquares
 {
+    /// <summary>Σ x² over a run of any length, chunk by chunk (<paramref name="maxChunk"/> lower only in tests).</summary>
+    public static double Of(FloatMemory values, int maxChunk = ChunkPlan.SpanElements)
+    {
+        var sum = 0.0;
+        foreach (var chunk in values.Chunks(maxChunk))
+        {
+            sum += Of(values[chunk]);
+        }
+        return sum;
+    }
+
     public static double Of(ReadOnlySpan<float> values)
     {
         var i = 0;

@@ -94,6 +94,6 @@ internal sealed class ReplicatedTorchOptimizer : ITrainingOptimizer
     private bool GradientsAreFinite()
     {
         var gradients = _ddp.Flat.Gradients;
-        return double.IsFinite(SumOfSquares.Of(TensorMemory.AsFloatSpan(gradients, "flat gradients")));
+        return double.IsFinite(SumOfSquares.Of(TensorMemory.AsFloatMemory(gradients, "flat gradients")));
     }
 }

@@ -124,6 +124,38 @@ public sealed class ReshardMapTests
         Assert.Throws<ArgumentOutOfRangeException>(() => ReshardMap.Pieces(layout, layout, -1, layout.ShardSize));
     }
 
+    [Theory]
+    [InlineData(1, 3)]
+    [InlineData(3, 8)]
+    [InlineData(8, 1)]
+    [InlineData(2, 5)]
+    public void ThreeBillionElementLayoutsReshardWithSixtyFourBitOffsets(int savedWorldSize, int loadedWorldSize)
+    {
+        // One parameter alone exceeds 2³¹ elements; the check works on whole pieces, so nothing of that size is allocated.
+        var old = FlatLayout.Build(Flat.FlatLayoutSizeTests.ThreeBillionParameters, savedWorldSize);
+        var loaded = FlatLayout.Build(Flat.FlatLayoutSizeTests.ThreeBillionParameters, loadedWorldSize, alignment: 64);
+        var mapped = 0L;
+        for (var rank = 0; rank < loaded.WorldSize; rank++)
+        {
+            var start = loaded.ShardStart(rank);
+            var pieces = ReshardMap.Pieces(loaded, old, start, loaded.ShardSize);
+            var end = 0L;
+            foreach (var piece in pieces.OrderBy(p => p.DestinationOffset))
+            {
+                var where = $"W {savedWorldSize} → {loadedWorldSize}, rank {rank}, {piece}";
+                Assert.True(piece.Count > 0 && piece.DestinationOffset >= end && piece.DestinationOffset + piece.Count <= loaded.ShardSize, where);
+                Assert.True(piece.SourceOffset >= 0 && piece.SourceOffset + piece.Count <= old.ShardSize, where);
+                var newGlobal = start + piece.DestinationOffset;
+                var p = loaded.Entries.Select((e, i) => (e, i)).Single(x => x.e.Offset <= newGlobal && newGlobal < x.e.End).i;
+                Assert.True(newGlobal + piece.Count <= loaded.Entries[p].End, where);
+                Assert.Equal(old.Entries[p].Offset + (newGlobal - loaded.Entries[p].Offset), piece.OldShard * old.ShardSize + piece.SourceOffset);
+                end = piece.DestinationOffset + piece.Count;
+                mapped += piece.Count;
+            }
+        }
+        Assert.Equal(old.ParameterNumel, mapped);
+    }
+
     /// <summary>Maps every shard of <paramref name="loaded"/> from <paramref name="old"/> and checks the pieces.</summary>
     private static void AssertMapsEveryShard(FlatLayout old, FlatLayout loaded)
     {

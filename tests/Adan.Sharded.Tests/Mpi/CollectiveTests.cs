@@ -20,6 +20,23 @@ public class CollectiveTests
         }
     }
 
+    /// <summary>
+    /// The same hand-computed results with at most 2 elements (bytes for the broadcast) per MPI call: every collective
+    /// takes the path a tensor beyond MPI's int count takes (chunked all-reduces and broadcast, reduce-scatter by
+    /// rooted reduces, all-gather by rooted broadcasts), on tensors of a few elements instead of 8 GiB.
+    /// </summary>
+    [Theory]
+    [InlineData(2)]
+    [InlineData(3)]
+    public void CollectivesBeyondOneMpiCountAreIssuedInChunks(int ranks)
+    {
+        var result = MpiHarness.RunOk(ranks, "collectives", "2");
+        for (var r = 0; r < ranks; r++)
+        {
+            Assert.Contains($"rank {r}: collectives ok (at most 2 per MPI call)", result.Stdout[r]);
+        }
+    }
+
     [Theory]
     [InlineData(1, "single")]
     [InlineData(1, "mpi")]

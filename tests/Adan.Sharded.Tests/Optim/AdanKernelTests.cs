@@ -1,4 +1,5 @@
 using Adan.Sharded.Optim;
+using Adan.Sharded.Tensors;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -98,6 +99,53 @@ public class AdanKernelTests
         }
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    [InlineData(16)]
+    public void ThreadPartsSplitARangeBeyondTwoToTheThirtyOne(int threads)
+    {
+        // A 3×10⁹-element shard: every thread gets its share (one thread all of it) as a 64-bit range on a cache line.
+        const long Length = 3_000_000_000;
+        var parts = AdanKernel.PartsFor(Length, threads);
+        Assert.Equal(threads, parts);
+        long next = 0;
+        for (var part = 0; part < parts; part++)
+        {
+            var (start, end) = AdanKernel.PartRange(Length, part, parts);
+            Assert.Equal(next, start);
+            Assert.Equal(0, start % 16);
+            Assert.InRange(end - start, Length / parts - 16, Length / parts + 16);
+            next = end;
+        }
+        Assert.Equal(Length, next);
+    }
+
+    [Fact]
+    public void FusedOnFloatMemoryEqualsFusedOnSpans()
+    {
+        // The 64-bit entry point the sharded optimizers use, on a slice of each buffer, bit for bit the span path.
+        const int Length = 300_007;
+        const long Start = 1_001;
+        const long Count = 250_003;
+        var generator = new Generator(11);
+        var viaSpans = Enumerable.Range(0, 6).Select(_ => randn(Length, generator: generator)).ToArray();
+        var viaMemory = viaSpans.Select(t => t.clone()).ToArray();
+        var scalars = new AdanScalars(1e-3, 0.98, 0.92, 0.99, 1e-8, 0.02, false, 3, 0.5);
+
+        AdanKernel.FusedStep(Span(viaSpans[0]).Slice((int)Start, (int)Count), Span(viaSpans[1]).Slice((int)Start, (int)Count),
+            Span(viaSpans[2]).Slice((int)Start, (int)Count), Span(viaSpans[3]).Slice((int)Start, (int)Count),
+            Span(viaSpans[4]).Slice((int)Start, (int)Count), Span(viaSpans[5]).Slice((int)Start, (int)Count), scalars, false, 2);
+        var m = viaMemory.Select(t => TensorMemory.AsFloatMemory(t, "tensor").Slice(Start, Count)).ToArray();
+        AdanKernel.FusedStep(m[0], m[1], m[2], m[3], m[4], m[5], scalars, false, 2);
+
+        for (var b = 0; b < 6; b++)
+        {
+            Assert.Equal(viaSpans[b].data<float>().ToArray(), viaMemory[b].data<float>().ToArray());
+        }
+    }
+
     private static Tensor[] Buffers(Tensor param) =>
     [
         param.clone(),
@@ -107,5 +155,5 @@ public class AdanKernelTests
         zeros_like(param),
     ];
 
-    private static Span<float> Span(Tensor tensor) => Tensors.TensorMemory.AsFloatSpan(tensor, "tensor");
+    private static Span<float> Span(Tensor tensor) => TensorMemory.AsFloatSpan(tensor, "tensor");
 }
