@@ -44,7 +44,7 @@ internal sealed class Trainer
         // Planned before the schedule, which continues the checkpoint's.
         using var checkpoints = Checkpointing.Plan(_config, _collective, run);
         var totalSteps = run.TotalSteps(checkpoints?.Resume);
-        var schedule = TrainingSchedule.Create(_config, run, WorldSize, checkpoints?.Resume, Rank == 0 ? _output : null);
+        var schedule = TrainingSchedule.Create(_config, run.Sampler, WorldSize, checkpoints?.Resume, Rank == 0 ? _output : null);
         await using var link = await JobLink.ConnectAsync(_collective, schedule.Curve);
         if (link is not null)
         {

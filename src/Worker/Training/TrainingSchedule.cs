@@ -1,5 +1,6 @@
 using System.Globalization;
 using Adan.Sharded.Checkpoints;
+using Adan.Sharded.Sampling;
 using Adan.Sharded.Schedules;
 using Adan.Worker.Config;
 
@@ -31,14 +32,13 @@ internal sealed record TrainingSchedule(ScheduleRecord Record, LearningRateSched
     /// by the samples seen.
     /// </summary>
     /// <param name="config">This run's settings.</param>
-    /// <param name="run">What this rank trains with (its sampler gives the global batch and the training-set size).</param>
+    /// <param name="sampler">This rank's sampler: the global batch and the training-set size.</param>
     /// <param name="worldSize">This run's world size.</param>
     /// <param name="resume">The checkpoint the run resumes from, null for a fresh start.</param>
     /// <param name="output">Where the changes and the schedule's position are reported (rank 0's output; null elsewhere).</param>
     /// <exception cref="CheckpointException">Hyper-parameters differ and allow_hparam_change is not set, or the recorded schedule is invalid.</exception>
-    public static TrainingSchedule Create(TrainConfig config, TrainingSetup run, int worldSize, ResumePlan? resume, TextWriter? output)
+    public static TrainingSchedule Create(TrainConfig config, DistributedSampler sampler, int worldSize, ResumePlan? resume, TextWriter? output)
     {
-        var sampler = run.Sampler;
         var fresh = ScheduleRecord.Fresh(config, sampler);
         if (resume is null)
         {
