@@ -16,7 +16,7 @@ namespace Adan.Worker.Training;
 /// </summary>
 /// <remarks>
 /// Sharded checkpoints hold ZeRO-sharded Adan state, so only a run with Adan has one of these. It is made in two
-/// steps because the resume plan sizes the learning-rate schedule, which the coordinator link registers at join:
+/// steps because the resume plan positions the learning-rate schedule, which the coordinator link registers at join:
 /// <see cref="Plan"/> before the link, <see cref="OpenCatalog"/> after it. With async_checkpoint (the default) saves
 /// go through a <see cref="BackgroundCheckpointWriter"/>: <see cref="AfterStepAsync"/> starts them and commits them at
 /// later step boundaries (its remarks describe the protocol), <see cref="CompleteAsync"/> commits the last one.
