@@ -1,3 +1,5 @@
+using System.Text.Json.Serialization;
+
 namespace Adan.Sharded.Schedules;
 
 /// <summary>
@@ -65,12 +67,15 @@ public sealed record LearningRateSchedule
     public long GlobalBatchSize => checked(WorldSize * MicroBatchSize * AccumulationSteps);
 
     /// <summary>Samples in one schedule step: <see cref="ScheduleBatchSize"/>, or <see cref="GlobalBatchSize"/> when that is 0.</summary>
+    [JsonIgnore]
     public long ScheduleBatch => ScheduleBatchSize > 0 ? ScheduleBatchSize : GlobalBatchSize;
 
     /// <summary>Samples of the warm-up: <see cref="WarmupSteps"/> · <see cref="ScheduleBatch"/>.</summary>
+    [JsonIgnore]
     public long WarmupSamples => checked(WarmupSteps * ScheduleBatch);
 
     /// <summary>Samples of the whole schedule: <see cref="TotalSteps"/> · <see cref="ScheduleBatch"/>.</summary>
+    [JsonIgnore]
     public long TotalSamples => checked(TotalSteps * ScheduleBatch);
 
     /// <summary>The scaled learning rate reached at the end of the warm-up.</summary>
@@ -155,7 +160,9 @@ public sealed record LearningRateSchedule
         {
             throw new ArgumentOutOfRangeException(nameof(step), step, $"Invalid step: {step} (must be >= 0)");
         }
-        return LearningRateAtSamples(checked(step * GlobalBatchSize));
+        Validate();
+        // At its own global batch a step is one schedule step; in double, so no step count overflows.
+        return At(GlobalBatchSize == ScheduleBatch ? step : (double)step * GlobalBatchSize / ScheduleBatch);
     }
 
     /// <summary>The learning rate of the optimizer step that starts after <paramref name="samplesSeen"/> samples.</summary>
@@ -170,9 +177,14 @@ public sealed record LearningRateSchedule
             throw new ArgumentOutOfRangeException(nameof(samplesSeen), samplesSeen, $"Invalid samples seen: {samplesSeen} (must be >= 0)");
         }
         Validate();
-        var peak = PeakLearningRate;
         // Exact when samplesSeen is a whole number of schedule steps (always, at G = ScheduleBatch).
-        var position = (double)samplesSeen / ScheduleBatch;
+        return At((double)samplesSeen / ScheduleBatch);
+    }
+
+    /// <summary>The learning rate at <paramref name="position"/> schedule steps (of <see cref="ScheduleBatch"/> samples) into a valid schedule.</summary>
+    private double At(double position)
+    {
+        var peak = PeakLearningRate;
         if (position < WarmupSteps)
         {
             // Past the last warm-up step only when a larger global batch overshoots it.
