@@ -46,6 +46,7 @@ internal static class HyperParameterChanges
             Compare("no_prox", group.NoProx, config.NoProx);
         }
         Compare("max_grad_norm", optimizer.MaxGradNorm, config.MaxGradNorm);
+        // A fresh schedule is counted in this run's global batch.
         var globalBatch = current.ScheduleBatch;
         if (CheckpointExtra.Of(manifest.Extra).GlobalBatch is { } savedBatch && savedBatch != globalBatch)
         {
