@@ -22,6 +22,7 @@ public static class ScheduleMapping
         WorldSize = message.WorldSize,
         MicroBatchSize = message.MicroBatchSize,
         AccumulationSteps = message.AccumulationSteps,
+        ScheduleBatchSize = message.ScheduleBatchSize,
         WarmupSteps = message.WarmupSteps,
         Decay = message.Decay switch
         {
@@ -47,6 +48,7 @@ public static class ScheduleMapping
         WorldSize = schedule.WorldSize,
         MicroBatchSize = schedule.MicroBatchSize,
         AccumulationSteps = schedule.AccumulationSteps,
+        ScheduleBatchSize = schedule.ScheduleBatchSize,
         WarmupSteps = schedule.WarmupSteps,
         Decay = schedule.Decay == LearningRateDecay.Cosine ? Proto.DecayKind.Cosine : Proto.DecayKind.Constant,
         TotalSteps = schedule.TotalSteps,

@@ -46,7 +46,11 @@ public sealed partial record TrainConfig : IValidatableObject
     [Range(1, 100_000)]
     public int Epochs { get; init; } = 3;
 
-    /// <summary><c>max_steps</c>: stop after this many optimizer steps (0 = no limit); also the schedule's length when smaller.</summary>
+    /// <summary>
+    /// <c>max_steps</c>: stop after this many optimizer steps (0 = no limit). It never changes the learning-rate
+    /// schedule, which spans the configured epochs: a run stopped early and resumed with a larger max_steps continues
+    /// the same curve.
+    /// </summary>
     [Range(typeof(long), "0", LongMax)]
     public long MaxSteps { get; init; }
 
@@ -116,7 +120,10 @@ public sealed partial record TrainConfig : IValidatableObject
     [Range(1, int.MaxValue)]
     public int BaseBatch { get; init; } = 128;
 
-    /// <summary><c>warmup_steps</c>: linear warm-up from 0 to the peak learning rate.</summary>
+    /// <summary>
+    /// <c>warmup_steps</c>: linear warm-up from 0 to the peak learning rate, in optimizer steps of the global batch of
+    /// the run that starts the schedule; checkpoints record it in samples, so a resumed run warms up over the same samples.
+    /// </summary>
     [Range(typeof(long), "0", LongMax)]
     public long WarmupSteps { get; init; } = 100;
 
@@ -152,6 +159,13 @@ public sealed partial record TrainConfig : IValidatableObject
     /// <summary><c>resume</c>: latest (the newest committed checkpoint, if any), none, or a checkpoint directory.</summary>
     [Required]
     public string Resume { get; init; } = "none";
+
+    /// <summary>
+    /// <c>allow_hparam_change</c>: let a resumed run use hyper-parameters that differ from its checkpoint's (betas, eps,
+    /// weight decay, no_prox, max_grad_norm, global batch, the learning-rate schedule's settings); without it such a run
+    /// lists them and is refused.
+    /// </summary>
+    public bool AllowHparamChange { get; init; }
 
     /// <summary><c>seed</c>: seeds model initialisation, sampling and augmentation identically on every rank.</summary>
     [Range(0, int.MaxValue)]

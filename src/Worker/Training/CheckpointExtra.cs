@@ -7,8 +7,9 @@ namespace Adan.Worker.Training;
 /// <summary>
 /// The trainer's part of a checkpoint, kept in the manifest's free-form <c>extra</c> object besides the flat parameters
 /// and Adan's state: the model name, the last global loss, the samples of one optimizer step over all ranks, and the
-/// module's buffers (BatchNorm running statistics, averaged over ranks at save time) as base64 fp32. Every read and
-/// write of those keys goes through this type.
+/// module's buffers (BatchNorm running statistics, averaged over ranks at save time) as base64 fp32, the learning-rate
+/// schedule's shape (<see cref="ScheduleRecord"/>) and the samples trained on so far. Every read and write of those keys
+/// goes through this type; a key an older checkpoint lacks reads as null.
 /// </summary>
 internal sealed class CheckpointExtra
 {
@@ -16,6 +17,8 @@ internal sealed class CheckpointExtra
     private const string LastLossKey = "last_loss";
     private const string BuffersKey = "buffers";
     private const string GlobalBatchKey = "global_batch";
+    private const string ScheduleKey = "schedule";
+    private const string SamplesSeenKey = "samples_seen";
 
     private readonly JsonObject? _json;
 
@@ -35,6 +38,19 @@ internal sealed class CheckpointExtra
         ? recorded
         : null;
 
+    /// <summary>
+    /// Samples trained on over all ranks up to the checkpoint, across every run it continues; null when the checkpoint
+    /// does not record it (one written before the schedule was positioned by samples).
+    /// </summary>
+    public long? SamplesSeen => _json?[SamplesSeenKey] is JsonValue value && value.TryGetValue<long>(out var recorded) && recorded >= 0
+        ? recorded
+        : null;
+
+    /// <summary>The learning-rate schedule's shape, null when the checkpoint does not record it.</summary>
+    /// <param name="source">The checkpoint, for error messages.</param>
+    /// <exception cref="CheckpointException">The recorded schedule is not valid.</exception>
+    public ScheduleRecord? Schedule(string source) => ScheduleRecord.FromJson(_json?[ScheduleKey], source);
+
     /// <summary>Reads the trainer's values from a manifest's <c>extra</c> object (null reads as empty).</summary>
     public static CheckpointExtra Of(JsonObject? extra) => new(extra);
 
@@ -50,6 +66,13 @@ internal sealed class CheckpointExtra
             }
         }
         return new JsonObject { [ModelKey] = model, [LastLossKey] = lastLoss, [BuffersKey] = buffers, [GlobalBatchKey] = globalBatch };
+    }
+
+    /// <summary>Adds the schedule's shape and the samples seen after the checkpoint's step to an <c>extra</c> object made by <see cref="Capture"/>.</summary>
+    public static void RecordSchedule(JsonObject extra, ScheduleRecord schedule, long samplesSeen)
+    {
+        extra[ScheduleKey] = schedule.ToJson();
+        extra[SamplesSeenKey] = samplesSeen;
     }
 
     /// <summary>Restores the buffers saved by <see cref="Capture"/> into <paramref name="module"/>; a checkpoint without buffers leaves it as it is.</summary>

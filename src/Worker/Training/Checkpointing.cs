@@ -16,7 +16,7 @@ namespace Adan.Worker.Training;
 /// </summary>
 /// <remarks>
 /// Sharded checkpoints hold ZeRO-sharded Adan state, so only a run with Adan has one of these. It is made in two
-/// steps because the resume plan sizes the learning-rate schedule, which the coordinator link registers at join:
+/// steps because the resume plan positions the learning-rate schedule, which the coordinator link registers at join:
 /// <see cref="Plan"/> before the link, <see cref="OpenCatalog"/> after it. With async_checkpoint (the default) saves
 /// go through a <see cref="BackgroundCheckpointWriter"/>: <see cref="AfterStepAsync"/> starts them and commits them at
 /// later step boundaries (its remarks describe the protocol), <see cref="CompleteAsync"/> commits the last one.
@@ -36,6 +36,7 @@ internal sealed class Checkpointing : IDisposable
     private ICheckpointCatalog? _catalog;
     private IDisposable? _catalogLifetime;
     private BackgroundCheckpointWriter? _writer;
+    private TrainingSchedule? _schedule;
     private long _pendingStart;
     private TimeSpan _pendingPause;
 
@@ -64,11 +65,16 @@ internal sealed class Checkpointing : IDisposable
     public long StagingBytes => _writer?.StagingBytes ?? 0;
 
     /// <summary>
-    /// Plans the resume (the resume setting: none, latest in the checkpoint directory, or a path) and, when the run
-    /// saves, refuses a checkpoint directory that holds checkpoints newer than the run's start. Null when the
-    /// optimizer has no sharded state to checkpoint.
+    /// Plans the resume (the resume setting: none, latest in the checkpoint directory, or a path, resolved by rank 0
+    /// and agreed by every rank through <see cref="ResumeAgreement"/>) and, when the run saves, refuses a checkpoint
+    /// directory that holds checkpoints newer than the run's start. Null when the optimizer has no sharded state to
+    /// checkpoint.
     /// </summary>
-    /// <exception cref="CheckpointException">The resume path is not a committed checkpoint, or newer checkpoints are in the way.</exception>
+    /// <exception cref="CheckpointException">
+    /// On every rank: the resume path is not a committed checkpoint, a rank cannot read the chosen one, or newer
+    /// checkpoints are in the way.
+    /// </exception>
+    /// <remarks>Collective: every rank must call.</remarks>
     public static Checkpointing? Plan(TrainConfig config, ICollective collective, TrainingSetup run)
     {
         if (run.Optimizer.Sharded is not { } adan)
@@ -76,15 +82,24 @@ internal sealed class Checkpointing : IDisposable
             return null;
         }
         var root = Path.GetFullPath(config.ResolvedCheckpointDir);
-        var resume = ResumeDirectory(config.Resume, root) is { } directory ? ResumePlan.Create(directory, run.Sampler, config.Epochs) : null;
+        var agreed = ResumeAgreement.Agree(collective, () => ResumeDirectory(config.Resume, root), CheckpointManifest.Read);
+        var resume = agreed is { } chosen ? ResumePlan.Create(chosen.Directory, chosen.Manifest, run.Sampler, config.Epochs) : null;
         var checkpointing = new Checkpointing(config, collective, adan, run, root, resume);
         if (checkpointing.Saves)
         {
-            // Before any loading: a run that would have to overwrite newer checkpoints is refused at once.
-            RefuseNewerCheckpoints(root, resume?.StartStep ?? 0);
+            // Before any loading: a run that would have to overwrite newer checkpoints is refused at once, by rank 0's
+            // listing (the one that resolved the resume) on every rank together.
+            var refusal = TextBroadcast.Broadcast(collective, collective.Rank == 0 ? NewerCheckpoints(root, resume?.StartStep ?? 0) ?? "" : "");
+            if (refusal.Length > 0)
+            {
+                throw new CheckpointException(refusal);
+            }
         }
         return checkpointing;
     }
+
+    /// <summary>The learning-rate schedule whose shape, and position after the saved step, every save records; call before the first save.</summary>
+    public void Record(TrainingSchedule schedule) => _schedule = schedule;
 
     /// <summary>
     /// Picks the catalogue that commits this run's checkpoints and, for background saves, allocates the staging memory
@@ -215,6 +230,8 @@ internal sealed class Checkpointing : IDisposable
         // Every rank must store the same buffers, and the live model keeps using what was stored.
         ModelBuffers.Average(_model, _collective);
         var extra = CheckpointExtra.Capture(_modelName, lastLoss, _sampler.GlobalBatch, _model);
+        var schedule = _schedule ?? throw new InvalidOperationException("no learning-rate schedule to record: Record was not called before the first save.");
+        CheckpointExtra.RecordSchedule(extra, schedule.Record, schedule.SamplesBefore(step));
         return new TrainingProgress(step, _sampler.Position, new Dictionary<string, long> { ["seed"] = _seed }, extra);
     }
 
@@ -264,20 +281,17 @@ internal sealed class Checkpointing : IDisposable
     }
 
     /// <summary>
-    /// Refuses to start a run that saves into <paramref name="checkpointRoot"/> while it holds committed checkpoints
+    /// The refusal of a run that saves into <paramref name="checkpointRoot"/> while it holds committed checkpoints
     /// newer than the run's start: the run would reach those steps and have to overwrite them. Found at start, not
-    /// after hours of training at the first colliding save.
+    /// after hours of training at the first colliding save. Null when there are none.
     /// </summary>
-    /// <exception cref="CheckpointException">Such checkpoints exist; the message names them and the ways out.</exception>
-    private static void RefuseNewerCheckpoints(string checkpointRoot, long startStep)
+    private static string? NewerCheckpoints(string checkpointRoot, long startStep)
     {
         var newer = CheckpointFiles.Committed(checkpointRoot).Where(c => c.Step > startStep).Select(c => c.Step).ToList();
-        if (newer.Count > 0)
-        {
-            throw new CheckpointException(
-                $"{checkpointRoot} already holds committed checkpoint(s) of step {string.Join(", ", newer)}, after this run's start (step {startStep}); " +
-                "saving would overwrite them, and a committed checkpoint is never overwritten. Write this run's checkpoints elsewhere " +
-                "(--set checkpoint_dir=DIR) or move those checkpoints away.");
-        }
+        return newer.Count == 0
+            ? null
+            : $"{checkpointRoot} already holds committed checkpoint(s) of step {string.Join(", ", newer)}, after this run's start (step {startStep}); " +
+              "saving would overwrite them, and a committed checkpoint is never overwritten. Write this run's checkpoints elsewhere " +
+              "(--set checkpoint_dir=DIR) or move those checkpoints away.";
     }
 }

@@ -41,15 +41,16 @@ internal sealed class Trainer
         var metrics = new WorkerMetrics(Rank);
         using var run = TrainingSetup.Create(_config, _collective);
         metrics.OptimizerState(run.Optimizer.StateBytes);
-        // Planned before the schedule, which is sized by the last step.
+        // Planned before the schedule, which continues the checkpoint's.
         using var checkpoints = Checkpointing.Plan(_config, _collective, run);
         var totalSteps = run.TotalSteps(checkpoints?.Resume);
-        var schedule = run.Schedule(totalSteps);
-        await using var link = await JobLink.ConnectAsync(_collective, schedule);
+        var schedule = TrainingSchedule.Create(_config, run.Sampler, WorldSize, checkpoints?.Resume, Rank == 0 ? _output : null);
+        await using var link = await JobLink.ConnectAsync(_collective, schedule.Curve);
         if (link is not null)
         {
-            schedule = await link.ScheduleAsync();
+            schedule = schedule with { Curve = await link.ScheduleAsync() };
         }
+        checkpoints?.Record(schedule);
         checkpoints?.OpenCatalog(link);
         if (checkpoints?.StagingBytes > 0)
         {

@@ -4,7 +4,6 @@ using Adan.Sharded.Flat;
 using Adan.Sharded.Mpi;
 using Adan.Sharded.Optim;
 using Adan.Sharded.Sampling;
-using Adan.Sharded.Schedules;
 using Adan.Sharded.Zero;
 using Adan.Worker.Config;
 using Adan.Worker.Models;
@@ -15,19 +14,17 @@ namespace Adan.Worker.Training;
 
 /// <summary>
 /// What one rank trains with, built from the config: the data, the model, its flat parameter buffers (identical on
-/// every rank), the data-parallel optimizer and the sampler; and the run's length and learning-rate schedule.
+/// every rank), the data-parallel optimizer and the sampler; and the run's length.
 /// </summary>
 internal sealed class TrainingSetup : IDisposable
 {
     private readonly TrainConfig _config;
-    private readonly int _worldSize;
 
-    private TrainingSetup(TrainConfig config, int worldSize, TrainingData data, nn.Module<Tensor, Tensor> model, FlatParameters flat,
+    private TrainingSetup(TrainConfig config, TrainingData data, nn.Module<Tensor, Tensor> model, FlatParameters flat,
         ITrainingOptimizer optimizer, OverlappedGradients? overlap, DistributedSampler sampler)
     {
         Overlap = overlap;
         _config = config;
-        _worldSize = worldSize;
         Data = data;
         Model = model;
         Flat = flat;
@@ -97,7 +94,7 @@ internal sealed class TrainingSetup : IDisposable
             var optimizer = CreateOptimizer(config, flat, collective, overlap);
             var sampler = new DistributedSampler(data.Train.Count, collective.Rank, collective.WorldSize, config.MicroBatch * config.Accumulation,
                 (ulong)config.Seed);
-            return new TrainingSetup(config, collective.WorldSize, data, model, flat, optimizer, overlap, sampler);
+            return new TrainingSetup(config, data, model, flat, optimizer, overlap, sampler);
         }
         catch
         {
@@ -109,28 +106,15 @@ internal sealed class TrainingSetup : IDisposable
         }
     }
 
-    /// <summary>The step the run ends after: where the configured epochs end (counted on from a resumed checkpoint), capped by max_steps.</summary>
+    /// <summary>
+    /// The step the run ends after: where the configured epochs end (counted on from a resumed checkpoint), capped by
+    /// max_steps, which stops the run without touching the learning-rate schedule (see <see cref="ScheduleRecord"/>).
+    /// </summary>
     public long TotalSteps(ResumePlan? resume)
     {
         var lastStep = resume?.LastStep ?? _config.Epochs * Sampler.BatchesPerEpoch;
         return _config.MaxSteps > 0 ? Math.Min(lastStep, _config.MaxSteps) : lastStep;
     }
-
-    /// <summary>The learning-rate schedule of a run of <paramref name="totalSteps"/> steps.</summary>
-    public LearningRateSchedule Schedule(long totalSteps) => new()
-    {
-        BaseLearningRate = _config.Lr,
-        BaseBatchSize = _config.BaseBatch,
-        Scaling = _config.LrPolicy,
-        WorldSize = _worldSize,
-        MicroBatchSize = _config.MicroBatch,
-        AccumulationSteps = _config.Accumulation,
-        // A run shorter than the configured warm-up warms up for all but its last step.
-        WarmupSteps = Math.Min(_config.WarmupSteps, Math.Max(0, totalSteps - 1)),
-        Decay = _config.Schedule,
-        TotalSteps = Math.Max(totalSteps, 1),
-        MinLearningRate = _config.MinLr,
-    };
 
     /// <summary>Disposes what <see cref="Create"/> built, the optimizer first.</summary>
     public void Dispose()

@@ -31,6 +31,23 @@ public sealed class ScheduleServiceTests
     }
 
     [Fact]
+    public async Task AResumedJobsScheduleBatchReachesEveryRank()
+    {
+        await using var c = await TestCoordinator.StartAsync();
+        // Sized by a run of global batch 256, continued at 512: the warm-up and total are in steps of 256 samples.
+        var resumed = s_linear.Clone();
+        resumed.ScheduleBatchSize = 256;
+        await c.JoinAllAsync("job", 2, resumed);
+
+        await using var client = c.Client("job", 1, 2);
+        var schedule = await client.GetScheduleAsync();
+        Assert.Equal(256, schedule.ScheduleBatchSize);
+        Assert.Equal(2560, schedule.WarmupSamples);
+        // 1280 samples = 5 steps of 256 into the warm-up of 10: 6/10 of the peak of the global batch of 512.
+        Assert.Equal(2e-3 * 6 / 10, schedule.LearningRateAtSamples(1280), 15);
+    }
+
+    [Fact]
     public async Task MissingScheduleIsFailedPrecondition()
     {
         await using var c = await TestCoordinator.StartAsync();

@@ -98,7 +98,11 @@ public class ResumeTests
         Assert.True(first.ExitCode == 0, first.Describe());
 
         // Batches of 48 (as a third rank would make them): 10 per epoch; 320 samples = 6 whole batches + 32 seen again.
-        var resumed = AdanCli.Run([.. job, "--set", "micro_batch=48"]);
+        // Another global batch is a hyper-parameter change: refused unless allowed.
+        var refused = AdanCli.Run([.. job, "--set", "micro_batch=48"]);
+        Assert.True(refused.ExitCode == 1, refused.Describe());
+        Assert.Contains("global_batch 32 -> 48", refused.Stderr);
+        var resumed = AdanCli.Run([.. job, "--set", "micro_batch=48", "--set", "allow_hparam_change=true"]);
         Assert.True(resumed.ExitCode == 0, resumed.Describe());
         var line = Assert.Single(resumed.StdoutLines, l => l.StartsWith("resumed from "));
         Assert.Contains("global batch of 32, this run has 48", line);

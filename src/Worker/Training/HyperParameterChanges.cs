@@ -1,0 +1,80 @@
+using System.Globalization;
+using Adan.Sharded.Checkpoints;
+using Adan.Sharded.Schedules;
+using Adan.Worker.Config;
+
+namespace Adan.Worker.Training;
+
+/// <summary>
+/// Finds the hyper-parameters a resumed run would silently change: Adan's options and clipping (from the manifest's
+/// optimizer groups), the global batch, and the learning-rate schedule's settings (from its <see cref="ScheduleRecord"/>).
+/// </summary>
+/// <remarks>
+/// World size, micro-batch and accumulation are not hyper-parameters by themselves: the checkpoint reshards to any
+/// world size, and only their product, the global batch, changes the optimisation. The schedule's length is compared
+/// through <c>epochs</c> and the training-set size only for a cosine decay, the one schedule it shapes. What a
+/// checkpoint does not record (an older one has no schedule or global batch) is not compared.
+/// </remarks>
+internal static class HyperParameterChanges
+{
+    /// <summary>The changes, in config order; empty when this run continues the checkpoint's settings.</summary>
+    /// <param name="manifest">The checkpoint's manifest.</param>
+    /// <param name="recorded">The checkpoint's schedule record, null when it has none.</param>
+    /// <param name="current">The schedule this run's settings give a fresh run.</param>
+    /// <param name="config">This run's settings.</param>
+    /// <param name="worldSize">This run's world size.</param>
+    public static IReadOnlyList<HyperParameterChange> Find(CheckpointManifest manifest, ScheduleRecord? recorded, ScheduleRecord current,
+        TrainConfig config, int worldSize)
+    {
+        var changes = new List<HyperParameterChange>();
+        void Compare<T>(string name, T checkpoint, T now, bool reshapesSchedule = false)
+        {
+            if (!EqualityComparer<T>.Default.Equals(checkpoint, now))
+            {
+                changes.Add(new HyperParameterChange(name, ConfigBinder.Format(checkpoint), ConfigBinder.Format(now), reshapesSchedule));
+            }
+        }
+
+        var optimizer = manifest.Optimizer;
+        foreach (var group in optimizer.Groups)
+        {
+            Compare("beta1", group.Beta1, config.Beta1);
+            Compare("beta2", group.Beta2, config.Beta2);
+            Compare("beta3", group.Beta3, config.Beta3);
+            Compare("eps", group.Eps, config.Eps);
+            Compare("weight_decay", group.WeightDecay, config.WeightDecay);
+            Compare("no_prox", group.NoProx, config.NoProx);
+        }
+        Compare("max_grad_norm", optimizer.MaxGradNorm, config.MaxGradNorm);
+        // A fresh schedule is counted in this run's global batch.
+        var globalBatch = current.ScheduleBatch;
+        if (CheckpointExtra.Of(manifest.Extra).GlobalBatch is { } savedBatch && savedBatch != globalBatch)
+        {
+            changes.Add(new HyperParameterChange("global_batch", ConfigBinder.Format(savedBatch),
+                string.Create(CultureInfo.InvariantCulture, $"{globalBatch} ({worldSize} rank(s) × micro_batch {config.MicroBatch} × accumulation {config.Accumulation})"),
+                ReshapesSchedule: false));
+        }
+        if (recorded is not null)
+        {
+            Compare("lr", recorded.Lr, current.Lr, reshapesSchedule: true);
+            Compare("lr_policy", recorded.LrPolicy, current.LrPolicy, reshapesSchedule: true);
+            Compare("base_batch", recorded.BaseBatch, current.BaseBatch, reshapesSchedule: true);
+            Compare("warmup_steps", recorded.WarmupSteps, current.WarmupSteps, reshapesSchedule: true);
+            Compare("schedule", recorded.Schedule, current.Schedule, reshapesSchedule: true);
+            Compare("min_lr", recorded.MinLr, current.MinLr, reshapesSchedule: true);
+            if (recorded.Schedule == LearningRateDecay.Cosine && current.Schedule == LearningRateDecay.Cosine)
+            {
+                Compare("epochs", recorded.Epochs, current.Epochs, reshapesSchedule: true);
+                Compare("train_samples", recorded.TrainSamples, current.TrainSamples, reshapesSchedule: true);
+            }
+        }
+        // Several groups with the same change list it once.
+        return [.. changes.Distinct()];
+    }
+
+    /// <summary>The one-line refusal of <paramref name="changes"/>: what differs and the two ways out.</summary>
+    public static string Refusal(IReadOnlyList<HyperParameterChange> changes, string checkpoint) =>
+        $"this run changes {changes.Count} hyper-parameter(s) of the checkpoint it resumes ({checkpoint}): " +
+        string.Join("; ", changes.Select(c => $"{c.Name} {c.Checkpoint} -> {c.Current}")) +
+        ". Set them back to the checkpoint's values, or add --set allow_hparam_change=true to continue with this run's values.";
+}
