@@ -8,7 +8,8 @@
 #
 # Settings (environment):
 #   NETNS_CLUSTER_NAME    cluster name, 1-8 of [a-z0-9] (default: adan); clusters with other names coexist
-#   NETNS_CLUSTER_STATE   state directory (default: /run/adan-netns/<name>): hostfile, launcher-exec, env, what was made
+#   NETNS_CLUSTER_STATE   state directory (default: /run/adan-netns/<name>): hostfile, addresses ("HOST ADDRESS"
+#                         lines), launcher-exec, env, and the list of what was made
 #   NETNS_CLUSTER_SUBNET  first three octets of the /24 to use, e.g. 10.237.4 (default: the first 10.237.X.0/24
 #                         that no interface or route of this machine uses)
 #
@@ -119,6 +120,7 @@ up() {
     ip link set "$bridge" up
 
     : > "$state/hostfile.new"
+    : > "$state/addresses.new"
     for i in $(seq 1 "$count"); do
         host=$(host_name "$i")
         veth=$(veth_name "$i")
@@ -139,8 +141,10 @@ up() {
         ip netns exec "$host" ip addr replace "$subnet.$((10 + i))/24" dev eth0
         ip netns exec "$host" ip link set eth0 up
         echo "$host" >> "$state/hostfile.new"
+        echo "$host $subnet.$((10 + i))" >> "$state/addresses.new"
     done
     mv "$state/hostfile.new" "$state/hostfile"
+    mv "$state/addresses.new" "$state/addresses"
     write_launcher_exec
     cat > "$state/env" <<EOF
 # Written by scripts/netns-cluster.sh for cluster '$name' ($count hosts on $bridge, $subnet.0/24).
@@ -159,7 +163,10 @@ EOF
 down() {
     local kind what pid
     require_namespaces
-    [[ -d $state ]] || return 0
+    if [[ ! -d $state ]]; then
+        echo "netns-cluster: '$name' is not up"
+        return 0
+    fi
     if [[ -f $state/made ]]; then
         # Namespaces first: processes still inside one would keep it (and its veth) alive.
         while read -r kind what; do
