@@ -47,7 +47,7 @@ public class MultiHostTrainingTests
         Assert.NotEmpty(first.HostLinks);
         Assert.Equal(3, Summary(runDir).GetProperty("world_size").GetInt32());
 
-        var resumed = MultiHostLaunch.Run(cluster, 2, cluster.HostfileOf(2, temp.Path), Train(runDir, "train_subset=960", "micro_batch=48"), s_timeout);
+        var resumed = MultiHostLaunch.Run(cluster, 2, cluster.HostfileOf(2, temp.Path), Train(runDir, "train_subset=960", "micro_batch=48", "checkpoint_every=10"), s_timeout);
         Assert.True(resumed.Result.ExitCode == 0, resumed.Result.Describe());
         var line = Assert.Single(resumed.Result.StdoutLines, l => l.StartsWith("resumed from "));
         Assert.Contains("step-0000000006 at step 6", line);
