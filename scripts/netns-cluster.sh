@@ -55,6 +55,11 @@ remember() {
     grep -qxF "$1" "$state/made" 2>/dev/null || echo "$1" >> "$state/made"
 }
 
+# Refuses to use a namespace or link of that name that this cluster did not make (someone else's, or the host's).
+ours() {
+    grep -qxF "$1 $2" "$state/made" 2>/dev/null || fail "a $1 named '$2' exists that cluster '$name' did not make; leaving it alone (choose another NETNS_CLUSTER_NAME)"
+}
+
 # The first 10.237.X that no address or route of the root namespace touches.
 free_subnet() {
     local x
@@ -112,10 +117,14 @@ up() {
         echo "$subnet" > "$state/subnet"
     fi
 
-    if ! ip link show "$bridge" >/dev/null 2>&1; then
+    if ip link show "$bridge" >/dev/null 2>&1; then
+        ours link "$bridge"
+    else
         ip link add "$bridge" type bridge
         remember "link $bridge"
     fi
+    # Frames between the hosts are not the host firewall's business (a FORWARD policy of DROP would cut them).
+    ip link set "$bridge" type bridge nf_call_iptables 0 nf_call_ip6tables 0 nf_call_arptables 0 2>/dev/null || true
     ip addr replace "$subnet.1/24" dev "$bridge"
     ip link set "$bridge" up
 
@@ -124,12 +133,17 @@ up() {
     for i in $(seq 1 "$count"); do
         host=$(host_name "$i")
         veth=$(veth_name "$i")
-        if ! has_netns "$host"; then
+        if has_netns "$host"; then
+            ours netns "$host"
+        else
             ip netns add "$host"
             remember "netns $host"
         fi
         if ! ip netns exec "$host" ip link show eth0 >/dev/null 2>&1; then
-            ip link del "$veth" >/dev/null 2>&1 || true
+            if ip link show "$veth" >/dev/null 2>&1; then
+                ours link "$veth"
+                ip link del "$veth"
+            fi
             ip link add "$veth" type veth peer name "${veth}p"
             remember "link $veth"
             ip link set "${veth}p" netns "$host"
