@@ -5,11 +5,12 @@ CONFIG ?= Release
 RESULTS ?= TestResults
 ADAN := bin/adan
 PACKAGES ?= artifacts/packages
+PUBLISH ?= artifacts/publish
 # The library projects make pack packs: Adan.Sharded and every packable project it references, whose packages are
 # its dependencies.
 PACK_PROJECTS := src/Adan.Sharded.Common/Adan.Sharded.Common.csproj src/Adan.Sharded/Adan.Sharded.csproj
 
-.PHONY: all bootstrap build demo test bench pack packages clean
+.PHONY: all bootstrap build demo test bench pack packages publish cluster-check clean
 
 all: build
 
@@ -45,6 +46,15 @@ packages:
 bench: build
 	bash scripts/bench.sh
 
+# The published adan (with the coordinator in coordinator/) in $(PUBLISH); deploy/Containerfile's build stage runs this
+# same command (a test compares them).
+publish:
+	$(DOTNET) publish src/Worker -c $(CONFIG) -o $(PUBLISH)
+
+# deploy/slurm.sbatch run for real on a one-node Slurm cluster started and removed by the script (root; not in make test).
+cluster-check: build
+	bash scripts/slurm-check.sh
+
 clean:
 	$(DOTNET) clean Adan.sln -nologo -v q
-	rm -rf bin $(RESULTS) $(PACKAGES) tests/PackageConsumer/bin tests/PackageConsumer/obj
+	rm -rf bin $(RESULTS) $(PACKAGES) $(PUBLISH) tests/PackageConsumer/bin tests/PackageConsumer/obj

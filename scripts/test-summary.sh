@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Sums the xunit results of every test project (TRX files) and the checks outside xunit (each a NAME.result file
-# holding "passed" or "failed", such as scripts/package-check.sh writes) into the line `N passed, N failed`.
+# holding "passed" or "failed", such as scripts/package-check.sh writes) into the line `N passed, N failed` (with
+# `, N skipped` when tests were skipped, each listed before it with its reason).
 # Exits non-zero when a test failed or no test ran at all.
 set -euo pipefail
 dir=${1:-TestResults}
 passed=0
 failed=0
+skipped=0
 shopt -s nullglob
 files=("$dir"/*.trx)
 for f in "${files[@]}"; do
@@ -18,6 +20,17 @@ for f in "${files[@]}"; do
     passed=$((passed + ${p:-0}))
     failed=$((failed + ${fl:-0} + ${e:-0} + ${t:-0} + ${a:-0}))
 done
+# Skipped tests (outcome NotExecuted; the Counters element does not count them), each with its reason.
+for f in "${files[@]}"; do
+    while IFS=$'\t' read -r name reason; do
+        echo "skipped: $name: $reason"
+        skipped=$((skipped + 1))
+    done < <(awk '
+        /outcome="NotExecuted"/ { match($0, /testName="[^"]*"/); name = substr($0, RSTART + 10, RLENGTH - 11); next }
+        name != "" && /<Message>/ { sub(/.*<Message>/, ""); sub(/<\/Message>.*/, "")
+            gsub(/&apos;/, "\047"); gsub(/&quot;/, "\""); gsub(/&lt;/, "<"); gsub(/&gt;/, ">"); gsub(/&amp;/, "\\&"); print name "\t" $0; name = "" }
+    ' "$f")
+done
 for f in "$dir"/*.result; do
     if [ "$(cat "$f")" = passed ]; then
         passed=$((passed + 1))
@@ -25,7 +38,11 @@ for f in "$dir"/*.result; do
         failed=$((failed + 1))
     fi
 done
-echo "${passed} passed, ${failed} failed"
+if [ "$skipped" -gt 0 ]; then
+    echo "${passed} passed, ${failed} failed, ${skipped} skipped"
+else
+    echo "${passed} passed, ${failed} failed"
+fi
 if [ "${#files[@]}" -eq 0 ] || [ "$passed" -eq 0 ] || [ "$failed" -ne 0 ]; then
     exit 1
 fi

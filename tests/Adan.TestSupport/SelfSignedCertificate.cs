@@ -24,8 +24,11 @@ public sealed class SelfSignedCertificate : IDisposable
     /// <summary>Its private key, PEM (PKCS#8).</summary>
     public string KeyFile => Path.Combine(Directory, "coordinator.key");
 
-    /// <summary>Makes a certificate valid from a day ago for a week, for 127.0.0.1, ::1 and localhost.</summary>
-    public static SelfSignedCertificate Create()
+    /// <summary>
+    /// Makes a certificate valid from a day ago for a week, for 127.0.0.1, ::1, localhost and the given addresses (e.g. a
+    /// test bridge's, for a coordinator other hosts reach).
+    /// </summary>
+    public static SelfSignedCertificate Create(params string[] addresses)
     {
         var directory = System.IO.Directory.CreateTempSubdirectory("adan-tls-").FullName;
         using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
@@ -34,6 +37,10 @@ public sealed class SelfSignedCertificate : IDisposable
         names.AddIpAddress(IPAddress.Loopback);
         names.AddIpAddress(IPAddress.IPv6Loopback);
         names.AddDnsName("localhost");
+        foreach (var address in addresses)
+        {
+            names.AddIpAddress(IPAddress.Parse(address));
+        }
         request.CertificateExtensions.Add(names.Build());
         request.CertificateExtensions.Add(new X509BasicConstraintsExtension(certificateAuthority: true, hasPathLengthConstraint: false, pathLengthConstraint: 0, critical: true));
         request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature | X509KeyUsageFlags.KeyCertSign, critical: false));

@@ -10,8 +10,8 @@ using Adan.Worker.Training;
 namespace Adan.Worker.Commands;
 
 /// <summary>
-/// <c>adan launch -n W [--hostfile F] [--coordinator URL] -- train ...</c>: starts a coordinator on
-/// loopback with a fresh random token (unless one is given), runs <c>mpiexec.mpich -n W adan ...</c>
+/// <c>adan launch -n W [--hostfile F] [--coordinator URL] [--token-file F] -- train ...</c>: starts a coordinator on
+/// loopback with a fresh random token (unless one is given in a private file), runs <c>mpiexec.mpich -n W adan ...</c>
 /// with the job's coordinator address, token and id in the environment, streams the output, stops
 /// the coordinator and exits as the job did (see <see cref="ExitCodes"/>). When a rank dies or hangs, the job ends and the
 /// launcher names the rank.
@@ -24,7 +24,7 @@ internal static class LaunchCommand
         var hostfile = new Option<FileInfo?>("--hostfile") { Description = "MPICH hostfile (one host[:slots] per line)" };
         var coordinator = new Option<Uri?>("--coordinator")
         {
-            Description = "Use a running coordinator at this URL (its operator token from ADAN_JOB_TOKEN) instead of starting one",
+            Description = "Use a running coordinator at this URL (its operator token from --token-file or ADAN_JOB_TOKEN) instead of starting one",
             // System.CommandLine has no parser for Uri; without this every URL was refused with a stack trace.
             CustomParser = ParseCoordinatorUrl,
         };
@@ -36,12 +36,13 @@ internal static class LaunchCommand
             CustomParser = ParseHeartbeatTimeout,
         };
         var job = new Option<string?>("--job-id") { Description = "Job id (default: a fresh random one)" };
+        var tokenFile = new Option<FileInfo?>("--token-file") { Description = "Job token from this file, readable only by you (default: a fresh random one)" };
         var command = new Argument<string[]>("command") { Description = "The adan subcommand and its arguments, after --", Arity = ArgumentArity.OneOrMore };
-        var launch = new Command("launch", "Run an adan job on W ranks with mpiexec.mpich and a coordinator.") { ranks, hostfile, coordinator, listen, timeout, job, command };
+        var launch = new Command("launch", "Run an adan job on W ranks with mpiexec.mpich and a coordinator.") { ranks, hostfile, coordinator, listen, timeout, job, tokenFile, command };
         var security = new LaunchSecurity();
         security.AddTo(launch);
         launch.SetAction(r => RunAsync(r.GetValue(ranks), r.GetValue(hostfile), r.GetValue(coordinator), r.GetValue(listen)!, r.GetValue(timeout),
-            r.GetValue(job), r.GetValue(command)!, security.Bind(r)).GetAwaiter().GetResult());
+            r.GetValue(job), r.GetValue(tokenFile), r.GetValue(command)!, security.Bind(r)).GetAwaiter().GetResult());
         return launch;
     }
 
@@ -80,7 +81,8 @@ internal static class LaunchCommand
         return null;
     }
 
-    private static async Task<int> RunAsync(int ranks, FileInfo? hostfile, Uri? coordinatorUrl, string listen, double heartbeatTimeout, string? jobId, string[] arguments,
+    private static async Task<int> RunAsync(int ranks, FileInfo? hostfile, Uri? coordinatorUrl, string listen, double heartbeatTimeout, string? jobId, FileInfo? tokenFile,
+        string[] arguments,
         LaunchSecurity.Settings security)
     {
         if (ranks < 1 || ranks > CoordinatorLimits.MaxWorldSize)
@@ -96,25 +98,27 @@ internal static class LaunchCommand
             throw new UsageException($"--hostfile {hostfile.FullName}: no such file");
         }
         jobId ??= $"job-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6))}";
+        var givenToken = tokenFile is not null ? TokenFile.Read(tokenFile) : null;
 
         if (coordinatorUrl is not null)
         {
-            var given = Environment.GetEnvironmentVariable(CoordinatorEnvironment.TokenVariable);
-            if (string.IsNullOrWhiteSpace(given))
+            givenToken ??= Environment.GetEnvironmentVariable(CoordinatorEnvironment.TokenVariable);
+            if (string.IsNullOrWhiteSpace(givenToken))
             {
-                throw new UsageException($"--coordinator needs the coordinator's operator token in {CoordinatorEnvironment.TokenVariable}");
+                throw new UsageException(
+                    $"--coordinator needs the coordinator's operator token: give --token-file FILE or set {CoordinatorEnvironment.TokenVariable}");
             }
             security.CheckPlaintext(coordinatorUrl);
             security.WarnIfPlaintextOffLoopback(coordinatorUrl);
             // The ranks get the job's own token, which acts on this job only, never the operator token.
-            var jobToken = await security.CreateJobAsync(coordinatorUrl, given.Trim(), jobId, ranks);
+            var jobToken = await security.CreateJobAsync(coordinatorUrl, givenToken.Trim(), jobId, ranks);
             return await RunJobAsync(ranks, hostfile, coordinatorUrl, jobToken, jobId, arguments, security.TlsCa);
         }
 
         var dataDirectory = Directory.CreateTempSubdirectory("adan-coordinator-");
         try
         {
-            var token = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32));
+            var token = givenToken ?? Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32));
             CoordinatorProcess coordinator;
             try
             {
