@@ -28,7 +28,7 @@ public static class CheckpointExporter
         var layout = manifest.ReadLayout(Path.Combine(verification.Directory, CheckpointManifest.FileName));
         var target = Path.GetFullPath(outputPath);
         var temp = Path.Combine(Path.GetDirectoryName(target)!, $".{Path.GetFileName(target)}.{Environment.ProcessId}.tmp");
-        var files = manifest.Shards.Select(s => SafetensorsFile.Open(Path.Combine(verification.Directory, s.File))).ToArray();
+        var files = manifest.Shards.Select(s => SafetensorsFile.Open(CheckpointFiles.PathInside(verification.Directory, s.File))).ToArray();
         var buffer = new float[BufferFloats];
         (long Bytes, string Sha256) written;
         try

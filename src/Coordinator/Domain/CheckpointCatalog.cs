@@ -131,10 +131,11 @@ internal sealed partial class CheckpointCatalog : IDisposable
             {
                 throw CoordinatorException.InvalidArgument($"invalid shard rank {shard.Rank} (must be in [0, {checkpoint.WorldSize}))");
             }
-            if (!CheckpointFiles.IsPlainFileName(shard.File))
+            var expectedFile = CheckpointFiles.ShardFileName(shard.Rank, checkpoint.WorldSize);
+            if (shard.File != expectedFile)
             {
                 throw CoordinatorException.InvalidArgument(
-                    $"invalid shard file '{shard.File}' (a plain file name inside the checkpoint directory: no '/', not '..', not {CheckpointManifest.FileName})");
+                    $"invalid shard file '{shard.File}' for rank {shard.Rank} (expected {expectedFile}: shard files are named shard-NNNNN-of-NNNNN.safetensors inside the checkpoint directory)");
             }
             if (shard.Bytes < 0)
             {
