@@ -106,6 +106,18 @@ public sealed class SafetensorsFile : IDisposable
         ReadExactly(_handle, MemoryMarshal.AsBytes(destination), DataStart + t.Begin + elementOffset * sizeof(float), Path);
     }
 
+    /// <summary>Reads all bytes of a tensor of any dtype into <paramref name="destination"/>, which must be exactly its size.</summary>
+    /// <exception cref="CheckpointException">No such tensor, or <paramref name="destination"/> has another size.</exception>
+    public void ReadBytes(string name, Span<byte> destination)
+    {
+        var t = Tensor(name);
+        if (destination.Length != t.End - t.Begin)
+        {
+            throw new CheckpointException($"{Path}: tensor '{name}' has {t.End - t.Begin} bytes, not {destination.Length}.");
+        }
+        ReadExactly(_handle, destination, DataStart + t.Begin, Path);
+    }
+
     /// <inheritdoc />
     public void Dispose() => _handle.Dispose();
 
@@ -195,7 +207,7 @@ public sealed class SafetensorsFile : IDisposable
             throw new CheckpointException($"{path}: tensor '{name}' is not a JSON object.");
         }
         var dtype = property.Value.GetProperty("dtype").GetString() ?? "";
-        var size = ElementSize(dtype)
+        var size = SafetensorsHeader.TryElementSize(dtype)
             ?? throw new CheckpointException($"{path}: tensor '{name}' has dtype '{dtype}', which is not a safetensors dtype.");
         var shape = property.Value.GetProperty("shape").EnumerateArray().Select(d => d.GetInt64()).ToArray();
         var offsets = property.Value.GetProperty("data_offsets").EnumerateArray().Select(d => d.GetInt64()).ToArray();
@@ -235,12 +247,4 @@ public sealed class SafetensorsFile : IDisposable
 
     private static readonly UTF8Encoding s_strictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 
-    private static int? ElementSize(string dtype) => dtype switch
-    {
-        "F64" or "I64" or "U64" => 8,
-        "F32" or "I32" or "U32" => 4,
-        "F16" or "BF16" or "I16" or "U16" => 2,
-        "I8" or "U8" or "BOOL" or "F8_E4M3" or "F8_E5M2" => 1,
-        _ => null,
-    };
 }

@@ -123,7 +123,15 @@ internal sealed class Checkpointing : IDisposable
         }
         var manifest = ShardedCheckpoint.Load(Resume.Directory, _adan, _collective);
         var extra = CheckpointExtra.Of(manifest.Extra);
-        extra.RestoreBuffers(_model, Resume.Directory);
+        if (manifest.ModuleBuffers is not null)
+        {
+            ModelBuffers.Restore(_model, ModuleBuffersFile.Read(Resume.Directory, manifest), Resume.Directory);
+        }
+        else
+        {
+            // Format version 1 kept them in the manifest.
+            extra.RestoreBuffers(_model, Resume.Directory);
+        }
         _sampler.Restore(Resume.Position);
         return (Resume.StartStep, extra.LastLoss);
     }
@@ -214,8 +222,11 @@ internal sealed class Checkpointing : IDisposable
     {
         // Every rank must store the same buffers, and the live model keeps using what was stored.
         ModelBuffers.Average(_model, _collective);
-        var extra = CheckpointExtra.Capture(_modelName, lastLoss, _sampler.GlobalBatch, _model);
-        return new TrainingProgress(step, _sampler.Position, new Dictionary<string, long> { ["seed"] = _seed }, extra);
+        var extra = CheckpointExtra.Capture(_modelName, lastLoss, _sampler.GlobalBatch);
+        return new TrainingProgress(step, _sampler.Position, new Dictionary<string, long> { ["seed"] = _seed }, extra)
+        {
+            ModuleBuffers = ModelBuffers.Capture(_model),
+        };
     }
 
     /// <summary>A background save just committed, with the pause charged to it since it started.</summary>
