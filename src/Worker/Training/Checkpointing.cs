@@ -33,6 +33,7 @@ internal sealed class Checkpointing : IDisposable
     private readonly string _modelName;
     private readonly long _seed;
     private readonly bool _background;
+    private CheckpointRootLock? _rootLock;
     private ICheckpointCatalog? _catalog;
     private IDisposable? _catalogLifetime;
     private BackgroundCheckpointWriter? _writer;
@@ -65,10 +66,13 @@ internal sealed class Checkpointing : IDisposable
 
     /// <summary>
     /// Plans the resume (the resume setting: none, latest in the checkpoint directory, or a path) and, when the run
-    /// saves, refuses a checkpoint directory that holds checkpoints newer than the run's start. Null when the
-    /// optimizer has no sharded state to checkpoint.
+    /// saves, takes the checkpoint directory for the job's life (<see cref="CheckpointRootLock"/>, on rank 0) and
+    /// refuses one that holds checkpoints newer than the run's start. Null when the optimizer has no sharded state to
+    /// checkpoint.
     /// </summary>
-    /// <exception cref="CheckpointException">The resume path is not a committed checkpoint, or newer checkpoints are in the way.</exception>
+    /// <exception cref="CheckpointException">The resume path is not a committed checkpoint, another job holds the
+    /// checkpoint directory, or newer checkpoints are in the way.</exception>
+    /// <remarks>Collective: every rank must call.</remarks>
     public static Checkpointing? Plan(TrainConfig config, ICollective collective, TrainingSetup run)
     {
         if (run.Optimizer.Sharded is not { } adan)
@@ -80,8 +84,17 @@ internal sealed class Checkpointing : IDisposable
         var checkpointing = new Checkpointing(config, collective, adan, run, root, resume);
         if (checkpointing.Saves)
         {
-            // Before any loading: a run that would have to overwrite newer checkpoints is refused at once.
-            RefuseNewerCheckpoints(root, resume?.StartStep ?? 0);
+            checkpointing._rootLock = LockRoot(root, collective);
+            try
+            {
+                // Before any loading: a run that would have to overwrite newer checkpoints is refused at once.
+                RefuseNewerCheckpoints(root, resume?.StartStep ?? 0);
+            }
+            catch
+            {
+                checkpointing.Dispose();
+                throw;
+            }
         }
         return checkpointing;
     }
@@ -249,6 +262,37 @@ internal sealed class Checkpointing : IDisposable
     {
         _writer?.Dispose();
         _catalogLifetime?.Dispose();
+        _rootLock?.Dispose();
+    }
+
+    /// <summary>
+    /// Rank 0 takes the checkpoint root for this job; one all-reduce makes every rank refuse together when another job
+    /// holds it. The job is named by the launcher's job id, or as a run without a coordinator.
+    /// </summary>
+    /// <remarks>Collective: every rank must call.</remarks>
+    private static CheckpointRootLock? LockRoot(string root, ICollective collective)
+    {
+        CheckpointRootLock? held = null;
+        string? refusal = null;
+        if (collective.Rank == 0)
+        {
+            var jobId = Environment.GetEnvironmentVariable(Adan.Coordinator.Protocol.CoordinatorEnvironment.JobVariable) is { Length: > 0 } id
+                ? id
+                : $"adan-train-{Environment.ProcessId}";
+            try
+            {
+                held = CheckpointRootLock.Acquire(root, jobId);
+            }
+            catch (CheckpointException e)
+            {
+                refusal = e.Message;
+            }
+        }
+        if (collective.AllReduce(refusal is null ? 0L : 1L, ReduceOp.Max) > 0)
+        {
+            throw new CheckpointException(refusal ?? $"{root} is in use by another job (rank 0 names it); two jobs must not share a checkpoint directory.");
+        }
+        return held;
     }
 
     private void Use<TCatalog>(TCatalog catalog)
