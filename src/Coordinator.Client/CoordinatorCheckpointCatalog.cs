@@ -20,6 +20,7 @@ public sealed class CoordinatorCheckpointCatalog : ICheckpointCatalog, IDisposab
     private readonly CoordinatorClient _client;
     private readonly string? _checkpointRoot;
     private readonly CheckpointRetention? _retention;
+    private readonly HashSet<string> _opened = new(StringComparer.Ordinal);
 
     /// <summary>Creates the catalogue over a joined client.</summary>
     /// <param name="client">This rank's coordinator client.</param>
@@ -40,6 +41,10 @@ public sealed class CoordinatorCheckpointCatalog : ICheckpointCatalog, IDisposab
         try
         {
             var info = await _client.BeginCheckpointAsync(step, _checkpointRoot, cancellationToken).ConfigureAwait(false);
+            lock (_opened)
+            {
+                _opened.Add(info.Directory);
+            }
             return new CheckpointTicket(info.CheckpointId, info.Step, info.Directory);
         }
         catch (RpcException e) when (e.StatusCode == StatusCode.AlreadyExists)
@@ -73,7 +78,10 @@ public sealed class CoordinatorCheckpointCatalog : ICheckpointCatalog, IDisposab
         }
         if (_retention is not null)
         {
-            _retention.Apply(_checkpointRoot ?? Path.GetDirectoryName(ticket.Directory) ?? ticket.Directory);
+            lock (_opened)
+            {
+                _retention.Apply(_checkpointRoot ?? Path.GetDirectoryName(ticket.Directory) ?? ticket.Directory, written: _opened.ToHashSet(StringComparer.Ordinal));
+            }
         }
     }
 

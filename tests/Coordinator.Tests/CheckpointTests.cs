@@ -61,7 +61,7 @@ public sealed class CheckpointTests
         Assert.Equal(committed.CheckpointId, (await LatestAsync(c))!.CheckpointId);
 
         var manifest = JsonNode.Parse(await File.ReadAllTextAsync(committed.ManifestPath))!.AsObject();
-        Assert.Equal(1, (int)manifest["format_version"]!);
+        Assert.Equal(Adan.Sharded.Checkpoints.CheckpointManifest.CurrentFormatVersion, (int)manifest["format_version"]!);
         Assert.Equal(100, (long)manifest["step"]!);
         Assert.Equal(3, (int)manifest["world_size"]!);
         var shards = manifest["shards"]!.AsArray();

@@ -62,6 +62,42 @@ public sealed class CheckpointCommandTests : IDisposable
         Assert.Contains("no committed", stderr);
     }
 
+    [Theory]
+    [InlineData("\"world_size\": 1", "\"world_size\": 0", "world_size is 0")]
+    [InlineData("\"format_version\": 2", "\"format_version\": 99", "format version 99 is not supported")]
+    [InlineData("shard-00000-of-00001.safetensors", "../../outside.safetensors", "shard-NNNNN-of-NNNNN")]
+    [InlineData("\"offset\": 0", "\"offset\": 40", "ends past total_numel")]
+    public async Task VerifyAndExportRefuseAnInvalidManifestWithExitOne(string field, string tampered, string expected)
+    {
+        var manifestPath = Path.Combine(CheckpointDir, CheckpointManifest.FileName);
+        var json = await File.ReadAllTextAsync(manifestPath);
+        Assert.Contains(field, json);
+        await File.WriteAllTextAsync(manifestPath, json.Replace(field, tampered, StringComparison.Ordinal));
+
+        foreach (var command in new[] { $"checkpoint verify {CheckpointDir}", $"checkpoint export {CheckpointDir} --out {Path.Combine(_root, "m.safetensors")}" })
+        {
+            var (code, stdout, stderr) = await Run(command);
+            Assert.True(code == 1, $"{command}: exit {code}, {stdout}");
+            Assert.True(stderr.Contains(manifestPath, StringComparison.Ordinal) && stderr.Contains(expected, StringComparison.Ordinal), stderr);
+            Assert.Single(stderr.Trim().Split('\n'));
+        }
+        Assert.False(File.Exists(Path.Combine(_root, "m.safetensors")));
+    }
+
+    [Fact]
+    public async Task AShardThatLinksOutsideTheCheckpointIsNotRead()
+    {
+        var shard = Path.Combine(CheckpointDir, CheckpointFiles.ShardFileName(0, 1));
+        var elsewhere = Path.Combine(_root, "elsewhere.safetensors");
+        File.Move(shard, elsewhere);
+        File.CreateSymbolicLink(shard, elsewhere);
+
+        var (code, _, stderr) = await Run($"checkpoint verify {CheckpointDir}");
+
+        Assert.Equal(1, code);
+        Assert.Contains("outside the checkpoint directory", stderr);
+    }
+
     [Fact]
     public async Task InspectPrintsATableAndJson()
     {

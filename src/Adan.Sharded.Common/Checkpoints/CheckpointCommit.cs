@@ -19,8 +19,9 @@ public static class CheckpointCommit
     /// <param name="manifest">The complete manifest, its <see cref="CheckpointManifest.Shards"/> one per rank.</param>
     /// <returns>The path of the manifest written.</returns>
     /// <exception cref="CheckpointException">
-    /// The shard list does not cover ranks 0..W-1 once each, names a file outside the directory, a shard file is
-    /// missing or has another size, or the directory already holds a manifest. Nothing is written then.
+    /// The manifest breaks a rule of <see cref="CheckpointManifestRules"/> (e.g. the shard list does not cover ranks
+    /// 0..W-1 once each with their canonical file names), a file it names is missing or has another size, or the
+    /// directory already holds a manifest. Nothing is written then.
     /// </exception>
     /// <exception cref="IOException">Writing the manifest failed; the checkpoint stays uncommitted.</exception>
     public static string Commit(string directory, CheckpointManifest manifest)
@@ -32,15 +33,14 @@ public static class CheckpointCommit
         {
             throw new CheckpointException($"{manifestPath} already exists; a committed checkpoint is never overwritten.");
         }
-        CheckShardList(manifest, manifestPath);
+        CheckpointManifestRules.Check(manifest, manifestPath, requireShards: true);
         foreach (var shard in manifest.Shards)
         {
-            var info = new FileInfo(Path.Combine(directory, shard.File));
-            if (!info.Exists || info.Length != shard.Bytes)
-            {
-                throw new CheckpointException(
-                    $"{info.FullName} {(info.Exists ? $"has {info.Length} bytes, rank {shard.Rank} reported {shard.Bytes}" : "does not exist")}; not committing.");
-            }
+            RequireFile(directory, shard.File, shard.Bytes, $"rank {shard.Rank} reported {shard.Bytes}");
+        }
+        if (manifest.ModuleBuffers is { } buffers)
+        {
+            RequireFile(directory, buffers.File, buffers.Bytes, $"the manifest says {buffers.Bytes}");
         }
         var ordered = manifest with { Shards = [.. manifest.Shards.OrderBy(s => s.Rank)] };
         try
@@ -54,28 +54,13 @@ public static class CheckpointCommit
         return manifestPath;
     }
 
-    /// <summary>Checks that the shards are one per rank of the manifest's world and name plain files of the directory.</summary>
-    /// <exception cref="CheckpointException">The list is not a valid shard list.</exception>
-    public static void CheckShardList(CheckpointManifest manifest, string source)
+    private static void RequireFile(string directory, string name, long bytes, string reported)
     {
-        ArgumentNullException.ThrowIfNull(manifest);
-        if (manifest.WorldSize < 1)
-        {
-            throw new CheckpointException($"{source}: world_size is {manifest.WorldSize}; a checkpoint has at least one shard.");
-        }
-        var ranks = manifest.Shards.Select(s => s.Rank).Order().ToArray();
-        if (!ranks.SequenceEqual(Enumerable.Range(0, manifest.WorldSize)))
+        var info = new FileInfo(CheckpointFiles.PathInside(directory, name));
+        if (!info.Exists || info.Length != bytes)
         {
             throw new CheckpointException(
-                $"{source}: the shards are of ranks [{string.Join(", ", ranks.Take(16))}{(ranks.Length > 16 ? ", ..." : "")}], expected one for each rank 0..{manifest.WorldSize - 1}.");
-        }
-        foreach (var shard in manifest.Shards)
-        {
-            if (!CheckpointFiles.IsPlainFileName(shard.File))
-            {
-                throw new CheckpointException(
-                    $"{source}: the shard file '{shard.File}' of rank {shard.Rank} is not a plain file name inside the checkpoint directory.");
-            }
+                $"{info.FullName} {(info.Exists ? $"has {info.Length} bytes, {reported}" : "does not exist")}; not committing.");
         }
     }
 }

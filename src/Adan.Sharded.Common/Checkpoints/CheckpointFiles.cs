@@ -9,6 +9,9 @@ public static class CheckpointFiles
     public static string ShardFileName(int rank, int worldSize) =>
         string.Create(CultureInfo.InvariantCulture, $"shard-{rank:D5}-of-{worldSize:D5}.safetensors");
 
+    /// <summary>The file holding the module's buffers (format version 2), written by rank 0 next to the shards.</summary>
+    public const string ModuleBuffersFileName = "buffers.safetensors";
+
     /// <summary>The directory of a step's checkpoint under <paramref name="root"/>: <c>step-{step:D10}</c>.</summary>
     public static string StepDirectory(string root, long step) =>
         Path.Combine(Path.GetFullPath(root), string.Create(CultureInfo.InvariantCulture, $"step-{step:D10}"));
@@ -19,6 +22,40 @@ public static class CheckpointFiles
     /// </summary>
     public static bool IsPlainFileName(string name) =>
         !string.IsNullOrEmpty(name) && name.IndexOfAny(['/', '\\', '\0']) < 0 && name is not ("." or "..") && name != CheckpointManifest.FileName;
+
+    /// <summary>
+    /// The path of the file <paramref name="name"/> of a checkpoint directory, refusing a name that is not a plain file
+    /// name and a symbolic link whose final target lies outside the directory: a manifest never makes a reader open a
+    /// file elsewhere. A missing file is returned as is (the caller reports it).
+    /// </summary>
+    /// <exception cref="CheckpointException">The name or the link leads outside the directory.</exception>
+    public static string PathInside(string directory, string name)
+    {
+        var full = Path.GetFullPath(directory);
+        if (!IsPlainFileName(name))
+        {
+            throw new CheckpointException($"{full}: '{name}' is not a plain file name inside the checkpoint directory.");
+        }
+        var path = Path.Combine(full, name);
+        FileSystemInfo? target;
+        try
+        {
+            target = File.ResolveLinkTarget(path, returnFinalTarget: true);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            return path;
+        }
+        catch (IOException e)
+        {
+            throw new CheckpointException($"{path} is a symbolic link that cannot be resolved: {e.Message}", e);
+        }
+        if (target is not null && !string.Equals(Path.GetDirectoryName(Path.GetFullPath(target.FullName)), full, StringComparison.Ordinal))
+        {
+            throw new CheckpointException($"{path} is a symbolic link to {target.FullName}, outside the checkpoint directory; refusing to read it.");
+        }
+        return path;
+    }
 
     /// <summary>True when the directory holds a manifest, i.e. the checkpoint was committed.</summary>
     public static bool IsCommitted(string directory) => File.Exists(Path.Combine(directory, CheckpointManifest.FileName));

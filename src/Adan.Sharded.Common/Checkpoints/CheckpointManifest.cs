@@ -1,3 +1,4 @@
+using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
@@ -13,8 +14,15 @@ namespace Adan.Sharded.Checkpoints;
 /// </summary>
 public sealed record CheckpointManifest
 {
-    /// <summary>The manifest format this build writes and reads.</summary>
-    public const int CurrentFormatVersion = 1;
+    /// <summary>
+    /// The manifest format this build writes: 2 keeps the module's buffers in their own hashed file
+    /// (<see cref="ModuleBuffers"/>); version 1 kept them as base64 in <see cref="Extra"/>. A build that reads only
+    /// version 1 refuses version 2 by its version number, before reading anything else.
+    /// </summary>
+    public const int CurrentFormatVersion = 2;
+
+    /// <summary>The oldest manifest format this build still reads.</summary>
+    public const int MinimumFormatVersion = 1;
 
     /// <summary>The manifest's file name in a checkpoint directory.</summary>
     public const string FileName = "manifest.json";
@@ -58,6 +66,13 @@ public sealed record CheckpointManifest
     /// <summary>Every shard, by rank; empty in the body sent to a catalogue before commit.</summary>
     public CheckpointShard[] Shards { get; init; } = [];
 
+    /// <summary>
+    /// The module's buffers (BatchNorm running statistics and the like) as one plain safetensors file written by rank 0,
+    /// with its size and SHA-256; null when the model has none, and in format version 1.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public CheckpointFileEntry? ModuleBuffers { get; init; }
+
     /// <summary>The coordinator's job id, when a coordinator committed the checkpoint; absent otherwise.</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public string? JobId { get; init; }
@@ -73,33 +88,15 @@ public sealed record CheckpointManifest
     /// <summary>The full manifest as indented JSON.</summary>
     public string ToJson() => JsonSerializer.Serialize(this, s_json);
 
-    /// <summary>Parses a manifest; <paramref name="source"/> names the file in errors.</summary>
-    /// <exception cref="CheckpointException">Not JSON, an unknown format version, or a required field missing.</exception>
-    public static CheckpointManifest Parse(string json, string source)
-    {
-        try
-        {
-            var node = JsonNode.Parse(json) as JsonObject
-                ?? throw new CheckpointException($"{source}: the manifest is not a JSON object.");
-            var version = node["format_version"]?.GetValue<int>()
-                ?? throw new CheckpointException($"{source}: the manifest has no format_version.");
-            if (version != CurrentFormatVersion)
-            {
-                throw new CheckpointException(
-                    $"{source}: manifest format version {version} is not supported; this build reads version {CurrentFormatVersion}.");
-            }
-            var manifest = node.Deserialize<CheckpointManifest>(s_json)
-                ?? throw new CheckpointException($"{source}: the manifest is empty.");
-            return manifest with { Shards = [.. manifest.Shards.OrderBy(s => s.Rank)] };
-        }
-        catch (Exception e) when (e is JsonException or InvalidOperationException or FormatException)
-        {
-            throw new CheckpointException($"{source}: the manifest is not valid: {e.Message}", e);
-        }
-    }
+    /// <summary>
+    /// Parses a manifest and checks it with <see cref="CheckpointManifestRules"/>; the shard list may be empty (the body
+    /// a rank sends for commit), and is checked when it is not. <paramref name="source"/> names the file in errors.
+    /// </summary>
+    /// <exception cref="CheckpointException">Not JSON, an unknown format version, a required field missing, or a rule broken.</exception>
+    public static CheckpointManifest Parse(string json, string source) => Parse(json, source, requireShards: false);
 
-    /// <summary>Reads <c>manifest.json</c> of a checkpoint directory.</summary>
-    /// <exception cref="CheckpointException">It is missing (the checkpoint is not committed) or not valid.</exception>
+    /// <summary>Reads <c>manifest.json</c> of a checkpoint directory and checks it, its shard list included.</summary>
+    /// <exception cref="CheckpointException">It is missing (the checkpoint is not committed), not valid, or breaks a rule.</exception>
     public static CheckpointManifest Read(string directory)
     {
         var path = Path.Combine(directory, FileName);
@@ -107,7 +104,43 @@ public sealed record CheckpointManifest
         {
             throw new CheckpointException($"{path} does not exist: the checkpoint was never committed.");
         }
-        return Parse(File.ReadAllText(path), path);
+        string json;
+        try
+        {
+            json = File.ReadAllText(path, new UTF8Encoding(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true));
+        }
+        catch (DecoderFallbackException e)
+        {
+            throw new CheckpointException($"{path}: the manifest is not valid UTF-8.", e);
+        }
+        return Parse(json, path, requireShards: true);
+    }
+
+    private static CheckpointManifest Parse(string json, string source, bool requireShards)
+    {
+        CheckpointManifest manifest;
+        try
+        {
+            var node = JsonNode.Parse(json) as JsonObject
+                ?? throw new CheckpointException($"{source}: the manifest is not a JSON object.");
+            var version = node["format_version"]?.GetValue<int>()
+                ?? throw new CheckpointException($"{source}: the manifest has no format_version.");
+            if (version is < MinimumFormatVersion or > CurrentFormatVersion)
+            {
+                // Before anything else: a newer format may mean anything by the other fields.
+                throw new CheckpointException(
+                    $"{source}: manifest format version {version} is not supported; this build reads versions {MinimumFormatVersion} to {CurrentFormatVersion}.");
+            }
+            manifest = node.Deserialize<CheckpointManifest>(s_json)
+                ?? throw new CheckpointException($"{source}: the manifest is empty.");
+        }
+        catch (Exception e) when (e is JsonException or InvalidOperationException or FormatException or OverflowException or ArgumentException)
+        {
+            // ArgumentException: a key twice in one object.
+            throw new CheckpointException($"{source}: the manifest is not valid: {e.Message}", e);
+        }
+        CheckpointManifestRules.Check(manifest, source, requireShards);
+        return manifest with { Shards = [.. manifest.Shards.OrderBy(s => s.Rank)] };
     }
 
     private static readonly JsonSerializerOptions s_json = new()

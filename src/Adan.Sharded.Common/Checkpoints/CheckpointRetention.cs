@@ -29,13 +29,16 @@ public sealed class CheckpointRetention : IDisposable
     /// <summary>
     /// The directories of <paramref name="root"/> that keep-last-<paramref name="keepLast"/> removes: committed
     /// checkpoints older than the newest <paramref name="keepLast"/>, and uncommitted directories older than the
-    /// newest commit (left by a save that crashed, or by a deletion cut short: no save can still be writing those).
-    /// Uncommitted directories newer than the newest commit, and those in <paramref name="keep"/>, are left alone.
+    /// newest commit that this job itself opened (<paramref name="written"/>: left by one of its saves that failed, no
+    /// save of it can still be writing those). Uncommitted directories of anyone else, those newer than the newest
+    /// commit, and those in <paramref name="keep"/> are left alone: an uncommitted directory may be another job's save
+    /// in progress.
     /// </summary>
     /// <param name="root">The checkpoint root (holding <c>step-*</c> directories).</param>
     /// <param name="keepLast">Committed checkpoints to keep (≥ 1).</param>
     /// <param name="keep">Directories never to remove (e.g. checkpoints still open); null for none.</param>
-    public static IReadOnlyList<string> Plan(string root, int keepLast, IReadOnlySet<string>? keep = null)
+    /// <param name="written">Directories this job opened; only those may be removed uncommitted. Null for none.</param>
+    public static IReadOnlyList<string> Plan(string root, int keepLast, IReadOnlySet<string>? keep = null, IReadOnlySet<string>? written = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(root);
         ArgumentOutOfRangeException.ThrowIfLessThan(keepLast, 1);
@@ -47,18 +50,20 @@ public sealed class CheckpointRetention : IDisposable
         var newest = committed[^1].Step;
         var kept = committed.TakeLast(keepLast).Select(c => c.Directory).ToHashSet(StringComparer.Ordinal);
         return [.. CheckpointFiles.StepDirectories(root)
-            .Where(c => c.Step < newest && !kept.Contains(c.Directory) && keep?.Contains(c.Directory) != true)
+            .Where(c => c.Step < newest && !kept.Contains(c.Directory) && keep?.Contains(c.Directory) != true
+                && (CheckpointFiles.IsCommitted(c.Directory) || written?.Contains(c.Directory) == true))
             .Select(c => c.Directory)];
     }
 
     /// <summary>Queues for deletion what <see cref="Plan"/> removes from <paramref name="root"/>; returns at once.</summary>
     /// <param name="root">The checkpoint root.</param>
     /// <param name="keep">Directories never to remove; null for none.</param>
+    /// <param name="written">Directories this job opened (see <see cref="Plan"/>); null for none.</param>
     /// <returns>The directories queued.</returns>
     /// <remarks>Call after a commit, from one process per root.</remarks>
-    public IReadOnlyList<string> Apply(string root, IReadOnlySet<string>? keep = null)
+    public IReadOnlyList<string> Apply(string root, IReadOnlySet<string>? keep = null, IReadOnlySet<string>? written = null)
     {
-        var doomed = Plan(Path.GetFullPath(root), KeepLast, keep);
+        var doomed = Plan(Path.GetFullPath(root), KeepLast, keep, written);
         foreach (var directory in doomed)
         {
             _deleter.Enqueue(directory);

@@ -12,6 +12,7 @@ namespace Adan.Sharded.Checkpoints;
 public sealed class LocalCheckpointCatalog : ICheckpointCatalog, IDisposable
 {
     private readonly CheckpointRetention? _retention;
+    private readonly HashSet<string> _opened = new(StringComparer.Ordinal);
 
     /// <summary>Creates a catalogue under <paramref name="root"/> (created when missing).</summary>
     /// <param name="root">The job's checkpoint root.</param>
@@ -45,6 +46,10 @@ public sealed class LocalCheckpointCatalog : ICheckpointCatalog, IDisposable
         }
         // Every rank creates it; an uncommitted leftover of a crashed save of the same step is reused (its shards are rewritten).
         Directory.CreateDirectory(directory);
+        lock (_opened)
+        {
+            _opened.Add(directory);
+        }
         return Task.FromResult(new CheckpointTicket(step, step, directory));
     }
 
@@ -57,7 +62,14 @@ public sealed class LocalCheckpointCatalog : ICheckpointCatalog, IDisposable
     {
         ArgumentNullException.ThrowIfNull(ticket);
         CheckpointCommit.Commit(ticket.Directory, manifest);
-        _retention?.Apply(Root);
+        if (_retention is not null)
+        {
+            lock (_opened)
+            {
+                // Only this job's own failed saves are swept uncommitted; anyone else's may still be in progress.
+                _retention.Apply(Root, written: _opened.ToHashSet(StringComparer.Ordinal));
+            }
+        }
         return Task.CompletedTask;
     }
 

@@ -15,4 +15,12 @@ public sealed record TrainingProgress(
     long LearningRateStep,
     SamplerPosition Sampler,
     IReadOnlyDictionary<string, long> RngSeeds,
-    JsonObject? Extra = null);
+    JsonObject? Extra = null)
+{
+    /// <summary>
+    /// The model's buffers as they are at the save (every rank the same), written by rank 0 into the checkpoint's
+    /// hashed <c>buffers.safetensors</c>; empty when the model has none. Not part of what a load hands back: the
+    /// trainer reads them from that file.
+    /// </summary>
+    public IReadOnlyList<ModuleBuffer> ModuleBuffers { get; init; } = [];
+}

@@ -33,7 +33,14 @@ public static partial class AtomicFile
                 stream.Write(contents);
                 stream.Flush(flushToDisk: true);
             }
-            File.Move(temp, fullPath, overwrite);
+            if (overwrite)
+            {
+                File.Move(temp, fullPath, overwrite: true);
+            }
+            else
+            {
+                MoveNoReplace(temp, fullPath);
+            }
         }
         catch
         {
@@ -50,7 +57,13 @@ public static partial class AtomicFile
     /// <param name="path">Target file; its directory must exist.</param>
     /// <param name="contents">The complete content.</param>
     /// <exception cref="IOException">The file exists, or writing, syncing or linking failed; nothing is left behind.</exception>
-    /// <remarks>The temporary file is moved without overwriting, which on Unix is <c>link</c> + <c>unlink</c>: exactly one creator wins.</remarks>
+    /// <remarks>
+    /// The complete temporary file is moved into place by one system call that fails when the target exists:
+    /// <c>renameat2(RENAME_NOREPLACE)</c> on Linux, else <c>link</c> (then the temporary name is removed), so exactly
+    /// one of any number of concurrent creators, in any process on any host sharing the file system, wins. Never a
+    /// check followed by a rename (which .NET's <c>File.Move</c> falls back to where links are not supported): on a
+    /// file system that offers neither call, creation fails instead.
+    /// </remarks>
     public static void CreateNewText(string path, string contents) =>
         Write(path, new UTF8Encoding(encoderShouldEmitUTF8Identifier: false).GetBytes(contents), overwrite: false);
 
@@ -87,6 +100,52 @@ public static partial class AtomicFile
         }
     }
 
+    /// <summary>Moves <paramref name="source"/> to <paramref name="target"/> in one call that fails when the target exists.</summary>
+    /// <exception cref="IOException">The target exists, or the file system cannot move without the risk of replacing it.</exception>
+    private static void MoveNoReplace(string source, string target)
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            // MoveFileEx without MOVEFILE_REPLACE_EXISTING: one call, fails when the target exists.
+            File.Move(source, target, overwrite: false);
+            return;
+        }
+        int errno;
+        if (OperatingSystem.IsLinux())
+        {
+            try
+            {
+                if (RenameAt2(AtFdCwd, source, AtFdCwd, target, RenameNoReplace) == 0)
+                {
+                    return;
+                }
+                errno = Marshal.GetLastPInvokeError();
+            }
+            catch (EntryPointNotFoundException)
+            {
+                errno = ENoSys;
+            }
+            if (errno == EExist)
+            {
+                throw new IOException($"'{target}' already exists; it is never replaced.");
+            }
+            // EINVAL, ENOSYS, EOPNOTSUPP: this kernel or file system has no RENAME_NOREPLACE; link is the other atomic way.
+            if (errno is not (EInval or ENoSys or EOpNotSupp))
+            {
+                throw new IOException($"cannot move '{source}' to '{target}' (errno {errno}).");
+            }
+        }
+        if (Link(source, target) != 0)
+        {
+            errno = Marshal.GetLastPInvokeError();
+            throw errno == EExist
+                ? new IOException($"'{target}' already exists; it is never replaced.")
+                : new IOException($"cannot create '{target}' without the risk of replacing it: the file system supports neither " +
+                    $"renameat2(RENAME_NOREPLACE) nor hard links (errno {errno}). Put checkpoints on a file system that does (ext4, XFS, NFS, Lustre, tmpfs).");
+        }
+        TryDelete(source);
+    }
+
     private static void TryDelete(string path)
     {
         try
@@ -104,6 +163,19 @@ public static partial class AtomicFile
 
     private const int ORdOnly = 0;
     private const int ODirectoryLinux = 0x10000;
+
+    private const int AtFdCwd = -100;
+    private const uint RenameNoReplace = 1;
+    private const int EExist = 17;
+    private const int EInval = 22;
+    private const int ENoSys = 38;
+    private const int EOpNotSupp = 95;
+
+    [LibraryImport("libc", EntryPoint = "renameat2", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int RenameAt2(int oldDirectory, string oldPath, int newDirectory, string newPath, uint flags);
+
+    [LibraryImport("libc", EntryPoint = "link", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int Link(string oldPath, string newPath);
 
     [LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static partial int Open(string path, int flags);

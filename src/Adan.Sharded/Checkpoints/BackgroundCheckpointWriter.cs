@@ -20,7 +20,7 @@ namespace Adan.Sharded.Checkpoints;
 /// </para>
 /// <list type="number">
 /// <item><see cref="PollAsync"/>: each rank checks without blocking whether its background write finished, and one
-/// all-reduce of 5W + 2 longs carries "not done" counts together with every finished shard's size and checksum. All
+/// all-reduce of 5W + 7 longs carries "not done" counts together with every finished shard's size and checksum. All
 /// ranks get the same sums, so all take the same branch: someone not done, return and train on (the save stays
 /// pending); all done, rank 0 commits the manifest from the exchanged shard list and one all-reduce of a double tells
 /// everyone whether it did.</item>
@@ -91,7 +91,7 @@ public sealed class BackgroundCheckpointWriter : IDisposable
         int rank = _collective.Rank, worldSize = _collective.WorldSize;
         // The manifest's optimizer state and the shard bytes are taken at the same step boundary.
         var manifest = CheckpointWriter.BuildManifest(_adan, step, worldSize, progress);
-        var save = new CheckpointWriter.LocalSave(step, CheckpointWriter.ShardHeader(_adan, rank, worldSize, step));
+        var save = new CheckpointWriter.LocalSave(step, CheckpointWriter.ShardHeader(_adan, rank, worldSize, step)) { ModuleBuffers = progress.ModuleBuffers };
         // The staging memory holds the file image: header, then the five slices.
         Marshal.Copy(save.Header, 0, _staging, save.Header.Length);
         Stage(CheckpointWriter.LiveShard(_adan, rank), _staging + save.Header.Length);
@@ -108,7 +108,7 @@ public sealed class BackgroundCheckpointWriter : IDisposable
     /// <returns>The committed manifest; null when no save is pending or some rank is still writing.</returns>
     /// <exception cref="CheckpointException">A rank failed to write its shard, or the commit failed; the save is dropped and
     /// the previous checkpoint stays the latest.</exception>
-    /// <remarks>Collective: every rank must call, at the same step. One all-reduce of 5W + 2 longs while a save is pending;
+    /// <remarks>Collective: every rank must call, at the same step. One all-reduce of 5W + 7 longs while a save is pending;
     /// nothing when none is.</remarks>
     public async Task<CheckpointManifest?> PollAsync(CancellationToken cancellationToken = default)
     {

@@ -4,9 +4,11 @@ using Adan.Sharded.IO;
 namespace Adan.Sharded.Checkpoints;
 
 /// <summary>
-/// Writes the model weights of a sharded checkpoint as one plain safetensors file: the model's parameter names and
-/// real shapes from the layout, padding dropped, loadable by the Python <c>safetensors</c> package (and so by
-/// PyTorch's <c>load_state_dict</c>). The weights are streamed shard slice by shard slice through one buffer.
+/// Writes the model of a sharded checkpoint as one plain safetensors file: the parameters under their names and real
+/// shapes from the layout, padding dropped, then the module buffers (BatchNorm running statistics, format version 2),
+/// so the file is the model's whole <c>state_dict</c> and reproduces its eval-mode outputs; loadable by the Python
+/// <c>safetensors</c> package (and so by PyTorch's <c>load_state_dict</c>). The weights are streamed shard slice by
+/// shard slice through one buffer.
 /// </summary>
 public static class CheckpointExporter
 {
@@ -27,15 +29,24 @@ public static class CheckpointExporter
         var manifest = verification.Manifest;
         var layout = manifest.ReadLayout(Path.Combine(verification.Directory, CheckpointManifest.FileName));
         var target = Path.GetFullPath(outputPath);
+        if (string.Equals(Path.GetDirectoryName(target), verification.Directory, StringComparison.Ordinal))
+        {
+            throw new CheckpointException($"{target} is inside the checkpoint {verification.Directory}; write the export elsewhere, a checkpoint's files are never replaced.");
+        }
+        var buffers = ModuleBuffersFile.Read(verification.Directory, manifest);
+        if (buffers.FirstOrDefault(b => layout.Entries.Any(e => e.Name == b.Name)) is { } clash)
+        {
+            throw new CheckpointException($"{verification.Directory}: '{clash.Name}' is both a parameter and a module buffer.");
+        }
         var temp = Path.Combine(Path.GetDirectoryName(target)!, $".{Path.GetFileName(target)}.{Environment.ProcessId}.tmp");
-        var files = manifest.Shards.Select(s => SafetensorsFile.Open(Path.Combine(verification.Directory, s.File))).ToArray();
+        var files = manifest.Shards.Select(s => SafetensorsFile.Open(CheckpointFiles.PathInside(verification.Directory, s.File))).ToArray();
         var buffer = new float[BufferFloats];
         (long Bytes, string Sha256) written;
         try
         {
             using (var writer = new HashingFileWriter(temp))
             {
-                writer.Write(SafetensorsHeader.ForFloat32(layout.Entries.Select(e => (e.Name, e.Shape)),
+                writer.Write(SafetensorsHeader.For(layout.Entries.Select(e => (e.Name, "F32", e.Shape)).Concat(buffers.Select(b => (b.Name, b.DType, b.Shape))),
                     new Dictionary<string, string> { ["format"] = "pt", ["adan.step"] = manifest.Step.ToString(System.Globalization.CultureInfo.InvariantCulture) }));
                 foreach (var entry in layout.Entries)
                 {
@@ -47,6 +58,10 @@ public static class CheckpointExporter
                         writer.Write(MemoryMarshal.AsBytes(buffer.AsSpan(0, count)));
                         at += count;
                     }
+                }
+                foreach (var b in buffers)
+                {
+                    writer.Write(b.Data);
                 }
                 written = writer.Complete();
             }

@@ -86,7 +86,7 @@ public sealed class CheckpointReader
             foreach (var r in needed.Order())
             {
                 var shard = manifest.Shards[r];
-                var shardPath = Path.Combine(directory, shard.File);
+                var shardPath = CheckpointFiles.PathInside(directory, shard.File);
                 var (bytes, sha256) = ShardScatter.HashAndScatter(shardPath, Copies(shardPath, r, destinations), direct);
                 if (bytes != shard.Bytes || sha256 != shard.Sha256)
                 {

@@ -1,6 +1,9 @@
 namespace Adan.Sharded.Checkpoints;
 
-/// <summary>Checks a committed checkpoint without loading it: manifest, layout, and every shard's size, SHA-256 and header.</summary>
+/// <summary>
+/// Checks a committed checkpoint without loading it: manifest, layout, every shard's size, SHA-256 and header, and the
+/// module buffers file's.
+/// </summary>
 public static class CheckpointVerifier
 {
     /// <summary>Verifies the checkpoint at <paramref name="path"/> (a checkpoint directory, or a root: its newest committed one).</summary>
@@ -24,6 +27,18 @@ public static class CheckpointVerifier
             var (_, problem) = ShardChecks.Check(directory, shard, checksum: true, layout.ShardSize, manifest.Tensors);
             results.Add(new ShardVerification(shard, problem));
         }
-        return new CheckpointVerification(directory, manifest, results);
+        string? buffersProblem = null;
+        if (manifest.ModuleBuffers is { } buffers)
+        {
+            try
+            {
+                buffersProblem = ModuleBuffersFile.Check(CheckpointFiles.PathInside(directory, buffers.File), buffers);
+            }
+            catch (CheckpointException e)
+            {
+                buffersProblem = e.Message;
+            }
+        }
+        return new CheckpointVerification(directory, manifest, results, buffersProblem);
     }
 }

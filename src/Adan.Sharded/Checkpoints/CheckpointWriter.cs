@@ -63,7 +63,7 @@ public sealed class CheckpointWriter
         ArgumentNullException.ThrowIfNull(adan);
         ArgumentNullException.ThrowIfNull(progress);
         var manifest = BuildManifest(adan, step, _collective.WorldSize, progress);
-        var save = new LocalSave(step, ShardHeader(adan, _collective.Rank, _collective.WorldSize, step));
+        var save = new LocalSave(step, ShardHeader(adan, _collective.Rank, _collective.WorldSize, step)) { ModuleBuffers = progress.ModuleBuffers };
         await WriteAndReportAsync(save, LiveShard(adan, _collective.Rank), cancellationToken).ConfigureAwait(false);
         // Ranks finish their shards at different times; those done first wait without taking a core from the rest.
         _collective.SleepingBarrier();
@@ -71,12 +71,21 @@ public sealed class CheckpointWriter
         return await CommitAsync(save, manifest, exchange, cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>One rank's part of a save up to the exchange: its ticket, its durable shard or why it has none.</summary>
+    /// <summary>
+    /// One rank's part of a save up to the exchange: its ticket, its durable shard or why it has none, and on rank 0 the
+    /// module buffers file.
+    /// </summary>
     internal sealed class LocalSave(long step, byte[] header)
     {
         public long Step { get; } = step;
 
         public byte[] Header { get; } = header;
+
+        /// <summary>The model's buffers at the save; rank 0 writes them into the buffers file.</summary>
+        public IReadOnlyList<ModuleBuffer> ModuleBuffers { get; init; } = [];
+
+        /// <summary>Rank 0's written buffers file; null elsewhere and when the model has no buffers.</summary>
+        public CheckpointFileEntry? BuffersFile { get; set; }
 
         public CheckpointTicket? Ticket { get; set; }
 
@@ -107,6 +116,11 @@ public sealed class CheckpointWriter
         try
         {
             save.Ticket = await _catalog.BeginAsync(save.Step, cancellationToken).ConfigureAwait(false);
+            if (_collective.Rank == 0 && save.ModuleBuffers.Count > 0)
+            {
+                // Made durable with the shard: WriteShard fsyncs the directory after both files.
+                save.BuffersFile = ModuleBuffersFile.Write(save.Ticket.Directory, save.ModuleBuffers, save.Step);
+            }
             CheckpointShard shard;
             using (var write = ShardedTelemetry.ActivitySource.StartActivity("checkpoint.write"))
             {
@@ -124,12 +138,13 @@ public sealed class CheckpointWriter
 
     /// <summary>
     /// The all-reduce that tells every rank every shard's size and checksum, how many ranks failed (<c>[^2]</c>) and
-    /// how many are not done writing (<c>[^1]</c>): slot r holds rank r's size and checksum (5 longs).
+    /// how many are not done writing (<c>[^1]</c>): slot r holds rank r's size and checksum (5 longs), slot W the
+    /// module buffers file's (rank 0's; size 0 for none).
     /// </summary>
     /// <remarks>Collective: every rank must call. Every rank gets the same array, so all decide alike.</remarks>
     internal long[] Exchange(LocalSave save, bool done)
     {
-        var exchange = new long[_collective.WorldSize * 5 + 2];
+        var exchange = new long[ExchangeLength(_collective.WorldSize)];
         var rank = _collective.Rank;
         if (!done)
         {
@@ -137,11 +152,10 @@ public sealed class CheckpointWriter
         }
         else if (save.Shard is { } shard)
         {
-            exchange[rank * 5] = shard.Bytes;
-            var sha = Convert.FromHexString(shard.Sha256);
-            for (var i = 0; i < 4; i++)
+            Put(exchange, rank, shard.Bytes, shard.Sha256);
+            if (save.BuffersFile is { } buffers)
             {
-                exchange[rank * 5 + 1 + i] = BitConverter.ToInt64(sha, i * 8);
+                Put(exchange, _collective.WorldSize, buffers.Bytes, buffers.Sha256);
             }
         }
         else
@@ -150,6 +164,29 @@ public sealed class CheckpointWriter
         }
         _collective.AllReduce(exchange.AsSpan(), ReduceOp.Sum);
         return exchange;
+    }
+
+    /// <summary>Longs in <see cref="Exchange"/>: 5 per shard, 5 for the buffers file, the failure and not-done counts.</summary>
+    internal static int ExchangeLength(int worldSize) => (worldSize + 1) * 5 + 2;
+
+    private static void Put(long[] exchange, int slot, long bytes, string sha256)
+    {
+        exchange[slot * 5] = bytes;
+        var sha = Convert.FromHexString(sha256);
+        for (var i = 0; i < 4; i++)
+        {
+            exchange[slot * 5 + 1 + i] = BitConverter.ToInt64(sha, i * 8);
+        }
+    }
+
+    private static (long Bytes, string Sha256) Take(long[] exchange, int slot)
+    {
+        var hash = new byte[32];
+        for (var i = 0; i < 4; i++)
+        {
+            BitConverter.TryWriteBytes(hash.AsSpan(i * 8), exchange[slot * 5 + 1 + i]);
+        }
+        return (exchange[slot * 5], Convert.ToHexStringLower(hash));
     }
 
     /// <summary>
@@ -173,16 +210,17 @@ public sealed class CheckpointWriter
         }
 
         var shards = new CheckpointShard[worldSize];
-        var hash = new byte[32];
         for (var r = 0; r < worldSize; r++)
         {
-            for (var i = 0; i < 4; i++)
-            {
-                BitConverter.TryWriteBytes(hash.AsSpan(i * 8), exchange[r * 5 + 1 + i]);
-            }
-            shards[r] = new CheckpointShard(r, CheckpointFiles.ShardFileName(r, worldSize), exchange[r * 5], Convert.ToHexStringLower(hash));
+            var (bytes, sha256) = Take(exchange, r);
+            shards[r] = new CheckpointShard(r, CheckpointFiles.ShardFileName(r, worldSize), bytes, sha256);
         }
-        manifest = manifest with { Shards = shards };
+        var buffers = Take(exchange, worldSize);
+        manifest = manifest with
+        {
+            Shards = shards,
+            ModuleBuffers = buffers.Bytes > 0 ? new CheckpointFileEntry(CheckpointFiles.ModuleBuffersFileName, buffers.Bytes, buffers.Sha256) : null,
+        };
 
         string? failure = null;
         if (rank == 0)

@@ -106,6 +106,18 @@ public sealed class SafetensorsFile : IDisposable
         ReadExactly(_handle, MemoryMarshal.AsBytes(destination), DataStart + t.Begin + elementOffset * sizeof(float), Path);
     }
 
+    /// <summary>Reads all bytes of a tensor of any dtype into <paramref name="destination"/>, which must be exactly its size.</summary>
+    /// <exception cref="CheckpointException">No such tensor, or <paramref name="destination"/> has another size.</exception>
+    public void ReadBytes(string name, Span<byte> destination)
+    {
+        var t = Tensor(name);
+        if (destination.Length != t.End - t.Begin)
+        {
+            throw new CheckpointException($"{Path}: tensor '{name}' has {t.End - t.Begin} bytes, not {destination.Length}.");
+        }
+        ReadExactly(_handle, destination, DataStart + t.Begin, Path);
+    }
+
     /// <inheritdoc />
     public void Dispose() => _handle.Dispose();
 
@@ -123,13 +135,19 @@ public sealed class SafetensorsFile : IDisposable
         }
     }
 
+    /// <summary>
+    /// The header's tensors and metadata, checked as the format demands: one entry per name, known dtypes, shapes of
+    /// non-negative dimensions whose bytes match the offsets, offsets inside the data section, and no two tensors
+    /// sharing a byte. A header that breaks any rule is refused naming the file, never half-read.
+    /// </summary>
     private static (Dictionary<string, SafetensorsTensor>, Dictionary<string, string>) ParseHeader(byte[] header, long dataLength, string path)
     {
         var tensors = new Dictionary<string, SafetensorsTensor>(StringComparer.Ordinal);
         var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
+        var sawMetadata = false;
         try
         {
-            using var doc = JsonDocument.Parse(Encoding.UTF8.GetString(header).TrimEnd(' '));
+            using var doc = JsonDocument.Parse(s_strictUtf8.GetString(header).TrimEnd(' '));
             if (doc.RootElement.ValueKind != JsonValueKind.Object)
             {
                 throw new CheckpointException($"{path}: the safetensors header is not a JSON object.");
@@ -138,42 +156,95 @@ public sealed class SafetensorsFile : IDisposable
             {
                 if (property.Name == SafetensorsHeader.MetadataKey)
                 {
-                    foreach (var m in property.Value.EnumerateObject())
+                    if (sawMetadata)
                     {
-                        metadata[m.Name] = m.Value.GetString() ?? "";
+                        throw new CheckpointException($"{path}: the safetensors header has two {SafetensorsHeader.MetadataKey} entries.");
                     }
+                    sawMetadata = true;
+                    ReadMetadata(property.Value, metadata, path);
                     continue;
                 }
-                var dtype = property.Value.GetProperty("dtype").GetString() ?? "";
-                var shape = property.Value.GetProperty("shape").EnumerateArray().Select(d => d.GetInt64()).ToArray();
-                var offsets = property.Value.GetProperty("data_offsets").EnumerateArray().Select(d => d.GetInt64()).ToArray();
-                if (offsets.Length != 2 || offsets[0] < 0 || offsets[1] < offsets[0] || offsets[1] > dataLength)
+                if (tensors.ContainsKey(property.Name))
                 {
-                    throw new CheckpointException(
-                        $"{path}: tensor '{property.Name}' has data_offsets [{string.Join(", ", offsets)}] outside the {dataLength} data bytes (truncated?).");
+                    throw new CheckpointException($"{path}: the safetensors header lists tensor '{property.Name}' twice.");
                 }
-                var tensor = new SafetensorsTensor(property.Name, dtype, shape, offsets[0], offsets[1]);
-                if (ElementSize(dtype) is { } size && tensor.Numel * size != offsets[1] - offsets[0])
-                {
-                    throw new CheckpointException(
-                        $"{path}: tensor '{property.Name}' of shape [{string.Join(", ", shape)}] and dtype {dtype} needs {tensor.Numel * size} bytes, its offsets give {offsets[1] - offsets[0]}.");
-                }
-                tensors.Add(property.Name, tensor);
+                tensors.Add(property.Name, ReadTensor(property, dataLength, path));
             }
         }
-        catch (Exception e) when (e is JsonException or InvalidOperationException or KeyNotFoundException or FormatException)
+        catch (Exception e) when (e is JsonException or InvalidOperationException or KeyNotFoundException or FormatException
+            or OverflowException or DecoderFallbackException)
         {
             throw new CheckpointException($"{path}: the safetensors header is not valid: {e.Message}", e);
         }
+        RefuseOverlaps(tensors.Values, path);
         return (tensors, metadata);
     }
 
-    private static int? ElementSize(string dtype) => dtype switch
+    private static void ReadMetadata(JsonElement element, Dictionary<string, string> metadata, string path)
     {
-        "F64" or "I64" or "U64" => 8,
-        "F32" or "I32" or "U32" => 4,
-        "F16" or "BF16" or "I16" or "U16" => 2,
-        "I8" or "U8" or "BOOL" => 1,
-        _ => null,
-    };
+        if (element.ValueKind != JsonValueKind.Object)
+        {
+            throw new CheckpointException($"{path}: {SafetensorsHeader.MetadataKey} is not a JSON object of strings.");
+        }
+        foreach (var m in element.EnumerateObject())
+        {
+            if (m.Value.ValueKind != JsonValueKind.String)
+            {
+                throw new CheckpointException($"{path}: {SafetensorsHeader.MetadataKey} entry '{m.Name}' is not a string.");
+            }
+            if (!metadata.TryAdd(m.Name, m.Value.GetString()!))
+            {
+                throw new CheckpointException($"{path}: {SafetensorsHeader.MetadataKey} lists '{m.Name}' twice.");
+            }
+        }
+    }
+
+    private static SafetensorsTensor ReadTensor(JsonProperty property, long dataLength, string path)
+    {
+        var name = property.Name;
+        if (property.Value.ValueKind != JsonValueKind.Object)
+        {
+            throw new CheckpointException($"{path}: tensor '{name}' is not a JSON object.");
+        }
+        var dtype = property.Value.GetProperty("dtype").GetString() ?? "";
+        var size = SafetensorsHeader.TryElementSize(dtype)
+            ?? throw new CheckpointException($"{path}: tensor '{name}' has dtype '{dtype}', which is not a safetensors dtype.");
+        var shape = property.Value.GetProperty("shape").EnumerateArray().Select(d => d.GetInt64()).ToArray();
+        var offsets = property.Value.GetProperty("data_offsets").EnumerateArray().Select(d => d.GetInt64()).ToArray();
+        if (offsets.Length != 2 || offsets[0] < 0 || offsets[1] < offsets[0] || offsets[1] > dataLength)
+        {
+            throw new CheckpointException(
+                $"{path}: tensor '{name}' has data_offsets [{string.Join(", ", offsets)}] outside the {dataLength} data bytes (truncated?).");
+        }
+        if (shape.Any(d => d < 0))
+        {
+            throw new CheckpointException($"{path}: tensor '{name}' has shape [{string.Join(", ", shape)}] with a negative dimension.");
+        }
+        // Checked: a shape whose byte count overflows cannot match offsets inside a file.
+        var bytes = checked(shape.Aggregate(1L, (a, b) => checked(a * b)) * size);
+        if (bytes != offsets[1] - offsets[0])
+        {
+            throw new CheckpointException(
+                $"{path}: tensor '{name}' of shape [{string.Join(", ", shape)}] and dtype {dtype} needs {bytes} bytes, its offsets give {offsets[1] - offsets[0]}.");
+        }
+        return new SafetensorsTensor(name, dtype, shape, offsets[0], offsets[1]);
+    }
+
+    /// <summary>Refuses two tensors whose byte ranges share a byte (empty tensors share none).</summary>
+    private static void RefuseOverlaps(IEnumerable<SafetensorsTensor> tensors, string path)
+    {
+        SafetensorsTensor? previous = null;
+        foreach (var t in tensors.Where(t => t.End > t.Begin).OrderBy(t => t.Begin))
+        {
+            if (previous is not null && t.Begin < previous.End)
+            {
+                throw new CheckpointException(
+                    $"{path}: tensors '{previous.Name}' [{previous.Begin}, {previous.End}) and '{t.Name}' [{t.Begin}, {t.End}) overlap in the data section.");
+            }
+            previous = t;
+        }
+    }
+
+    private static readonly UTF8Encoding s_strictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+
 }

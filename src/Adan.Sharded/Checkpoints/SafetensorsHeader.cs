@@ -21,7 +21,17 @@ public static class SafetensorsHeader
     /// </summary>
     /// <param name="tensors">Name and shape of each tensor, in data order.</param>
     /// <param name="metadata">String metadata (may be empty).</param>
-    public static byte[] ForFloat32(IEnumerable<(string Name, long[] Shape)> tensors, IReadOnlyDictionary<string, string> metadata)
+    public static byte[] ForFloat32(IEnumerable<(string Name, long[] Shape)> tensors, IReadOnlyDictionary<string, string> metadata) =>
+        For(tensors.Select(t => (t.Name, "F32", t.Shape)), metadata);
+
+    /// <summary>
+    /// The length prefix and JSON header for tensors of the given dtypes (<c>F32</c>, <c>F64</c>, <c>I64</c>, ...)
+    /// stored back to back in the given order; the data section follows it directly.
+    /// </summary>
+    /// <param name="tensors">Name, safetensors dtype and shape of each tensor, in data order.</param>
+    /// <param name="metadata">String metadata (may be empty).</param>
+    /// <exception cref="ArgumentException">A dtype this writer does not know.</exception>
+    public static byte[] For(IEnumerable<(string Name, string DType, long[] Shape)> tensors, IReadOnlyDictionary<string, string> metadata)
     {
         using var json = new MemoryStream();
         using (var writer = new Utf8JsonWriter(json))
@@ -37,11 +47,11 @@ public static class SafetensorsHeader
                 writer.WriteEndObject();
             }
             long offset = 0;
-            foreach (var (name, shape) in tensors)
+            foreach (var (name, dtype, shape) in tensors)
             {
-                var bytes = shape.Aggregate(1L, (a, b) => a * b) * sizeof(float);
+                var bytes = shape.Aggregate(1L, (a, b) => a * b) * ElementSize(dtype);
                 writer.WriteStartObject(name);
-                writer.WriteString("dtype", "F32");
+                writer.WriteString("dtype", dtype);
                 writer.WriteStartArray("shape");
                 foreach (var d in shape)
                 {
@@ -65,6 +75,19 @@ public static class SafetensorsHeader
         header.AsSpan(8 + body.Length).Fill((byte)' ');
         return header;
     }
+
+    /// <summary>Bytes per element of a safetensors dtype; null for a name that is not one.</summary>
+    public static int? TryElementSize(string dtype) => dtype switch
+    {
+        "F64" or "I64" or "U64" => 8,
+        "F32" or "I32" or "U32" => 4,
+        "F16" or "BF16" or "I16" or "U16" => 2,
+        "I8" or "U8" or "BOOL" or "F8_E4M3" or "F8_E5M2" => 1,
+        _ => null,
+    };
+
+    private static int ElementSize(string dtype) =>
+        TryElementSize(dtype) ?? throw new ArgumentException($"'{dtype}' is not a safetensors dtype.", nameof(dtype));
 
     /// <summary>The JSON text of a header built by <see cref="ForFloat32"/> (without the length prefix and padding).</summary>
     public static string JsonText(ReadOnlySpan<byte> header) => Encoding.UTF8.GetString(header[8..]).TrimEnd(' ');

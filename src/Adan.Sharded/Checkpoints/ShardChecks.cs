@@ -15,7 +15,15 @@ internal static class ShardChecks
     public static (ShardProblem Kind, string? Message) Check(string directory, CheckpointShard shard, bool checksum, long expectedNumel,
         IReadOnlyList<string> tensorNames)
     {
-        var path = Path.Combine(directory, shard.File);
+        string path;
+        try
+        {
+            path = CheckpointFiles.PathInside(directory, shard.File);
+        }
+        catch (CheckpointException e)
+        {
+            return (ShardProblem.Missing, e.Message);
+        }
         var info = new FileInfo(path);
         if (!info.Exists)
         {

@@ -131,10 +131,11 @@ internal sealed partial class CheckpointCatalog : IDisposable
             {
                 throw CoordinatorException.InvalidArgument($"invalid shard rank {shard.Rank} (must be in [0, {checkpoint.WorldSize}))");
             }
-            if (!CheckpointFiles.IsPlainFileName(shard.File))
+            var expectedFile = CheckpointFiles.ShardFileName(shard.Rank, checkpoint.WorldSize);
+            if (shard.File != expectedFile)
             {
                 throw CoordinatorException.InvalidArgument(
-                    $"invalid shard file '{shard.File}' (a plain file name inside the checkpoint directory: no '/', not '..', not {CheckpointManifest.FileName})");
+                    $"invalid shard file '{shard.File}' for rank {shard.Rank} (expected {expectedFile}: shard files are named shard-NNNNN-of-NNNNN.safetensors inside the checkpoint directory)");
             }
             if (shard.Bytes < 0)
             {
@@ -296,8 +297,11 @@ internal sealed partial class CheckpointCatalog : IDisposable
             return;
         }
         var root = Path.GetDirectoryName(directory) ?? directory;
-        var open = _store.GetCheckpoints(jobId).Where(c => c.State == CheckpointState.Open).Select(c => c.Directory).ToHashSet(StringComparer.Ordinal);
-        var doomed = _retention.Apply(root, open).ToHashSet(StringComparer.Ordinal);
+        var rows = _store.GetCheckpoints(jobId);
+        var open = rows.Where(c => c.State == CheckpointState.Open).Select(c => c.Directory).ToHashSet(StringComparer.Ordinal);
+        // Uncommitted directories are swept only when this job opened them: another job's may be a save in progress.
+        var written = rows.Select(c => c.Directory).ToHashSet(StringComparer.Ordinal);
+        var doomed = _retention.Apply(root, open, written).ToHashSet(StringComparer.Ordinal);
         foreach (var old in _store.GetCheckpoints(jobId).Where(c => c.State == CheckpointState.Committed && doomed.Contains(c.Directory)))
         {
             // The deleter removes the manifest first, so the row and the files agree even if a deletion is cut short.

@@ -6,10 +6,11 @@ namespace Adan.Worker.Training;
 
 /// <summary>
 /// The trainer's part of a checkpoint, kept in the manifest's free-form <c>extra</c> object besides the flat parameters
-/// and Adan's state: the model name, the last global loss, the samples of one optimizer step over all ranks, and the
-/// module's buffers (BatchNorm running statistics, averaged over ranks at save time) as base64 fp32, the learning-rate
-/// schedule's shape (<see cref="ScheduleRecord"/>) and the samples trained on so far. Every read and write of those keys
-/// goes through this type; a key an older checkpoint lacks reads as null.
+/// and Adan's state: the model name, the last global loss, the samples of one optimizer step over all ranks, the
+/// learning-rate schedule's shape (<see cref="ScheduleRecord"/>) and the samples trained on so far. Every read and write
+/// of those keys goes through this type; a key an older checkpoint lacks reads as null. Checkpoints of manifest format
+/// version 1 also kept the module's buffers here as base64 fp32; they are still restored from there, while new
+/// checkpoints keep them in their hashed buffers file (<see cref="ModelBuffers"/>).
 /// </summary>
 internal sealed class CheckpointExtra
 {
@@ -54,19 +55,12 @@ internal sealed class CheckpointExtra
     /// <summary>Reads the trainer's values from a manifest's <c>extra</c> object (null reads as empty).</summary>
     public static CheckpointExtra Of(JsonObject? extra) => new(extra);
 
-    /// <summary>The <c>extra</c> object for a checkpoint of <paramref name="module"/> (model name, loss, global batch, buffers).</summary>
-    public static JsonObject Capture(string model, double lastLoss, long globalBatch, torch.nn.Module module)
-    {
-        var buffers = new JsonObject();
-        foreach (var (name, buffer) in module.named_buffers())
-        {
-            if (buffer.dtype == torch.ScalarType.Float32)
-            {
-                buffers[name] = Convert.ToBase64String(buffer.contiguous().bytes);
-            }
-        }
-        return new JsonObject { [ModelKey] = model, [LastLossKey] = lastLoss, [BuffersKey] = buffers, [GlobalBatchKey] = globalBatch };
-    }
+    /// <summary>True when the manifest holds module buffers (format version 1), which the buffers file replaced.</summary>
+    public bool HasManifestBuffers => _json?[BuffersKey] is JsonObject { Count: > 0 };
+
+    /// <summary>The <c>extra</c> object for a checkpoint (model name, loss, global batch); the buffers go to the buffers file.</summary>
+    public static JsonObject Capture(string model, double lastLoss, long globalBatch) =>
+        new() { [ModelKey] = model, [LastLossKey] = lastLoss, [GlobalBatchKey] = globalBatch };
 
     /// <summary>Adds the schedule's shape and the samples seen after the checkpoint's step to an <c>extra</c> object made by <see cref="Capture"/>.</summary>
     public static void RecordSchedule(JsonObject extra, ScheduleRecord schedule, long samplesSeen)
@@ -75,7 +69,10 @@ internal sealed class CheckpointExtra
         extra[SamplesSeenKey] = samplesSeen;
     }
 
-    /// <summary>Restores the buffers saved by <see cref="Capture"/> into <paramref name="module"/>; a checkpoint without buffers leaves it as it is.</summary>
+    /// <summary>
+    /// Restores the buffers a format-version-1 checkpoint kept in its manifest into <paramref name="module"/>; a
+    /// checkpoint without them leaves it as it is.
+    /// </summary>
     /// <param name="module">The model, built as the saved one was.</param>
     /// <param name="source">The checkpoint, for error messages.</param>
     /// <exception cref="CheckpointException">A buffer of the model is missing or has another size.</exception>

@@ -33,6 +33,7 @@ internal sealed class Checkpointing : IDisposable
     private readonly string _modelName;
     private readonly long _seed;
     private readonly bool _background;
+    private CheckpointRootLock? _rootLock;
     private ICheckpointCatalog? _catalog;
     private IDisposable? _catalogLifetime;
     private BackgroundCheckpointWriter? _writer;
@@ -66,13 +67,13 @@ internal sealed class Checkpointing : IDisposable
 
     /// <summary>
     /// Plans the resume (the resume setting: none, latest in the checkpoint directory, or a path, resolved by rank 0
-    /// and agreed by every rank through <see cref="ResumeAgreement"/>) and, when the run saves, refuses a checkpoint
-    /// directory that holds checkpoints newer than the run's start. Null when the optimizer has no sharded state to
-    /// checkpoint.
+    /// and agreed by every rank through <see cref="ResumeAgreement"/>) and, when the run saves, takes the checkpoint
+    /// directory for the job's life (<see cref="CheckpointRootLock"/>, on rank 0) and refuses one that holds checkpoints
+    /// newer than the run's start. Null when the optimizer has no sharded state to checkpoint.
     /// </summary>
     /// <exception cref="CheckpointException">
-    /// On every rank: the resume path is not a committed checkpoint, a rank cannot read the chosen one, or newer
-    /// checkpoints are in the way.
+    /// On every rank: the resume path is not a committed checkpoint, a rank cannot read the chosen one, another job
+    /// holds the checkpoint directory, or newer checkpoints are in the way.
     /// </exception>
     /// <remarks>Collective: every rank must call.</remarks>
     public static Checkpointing? Plan(TrainConfig config, ICollective collective, TrainingSetup run)
@@ -87,12 +88,21 @@ internal sealed class Checkpointing : IDisposable
         var checkpointing = new Checkpointing(config, collective, adan, run, root, resume);
         if (checkpointing.Saves)
         {
-            // Before any loading: a run that would have to overwrite newer checkpoints is refused at once, by rank 0's
-            // listing (the one that resolved the resume) on every rank together.
-            var refusal = TextBroadcast.Broadcast(collective, collective.Rank == 0 ? NewerCheckpoints(root, resume?.StartStep ?? 0) ?? "" : "");
-            if (refusal.Length > 0)
+            checkpointing._rootLock = LockRoot(root, collective);
+            try
             {
-                throw new CheckpointException(refusal);
+                // Before any loading: a run that would have to overwrite newer checkpoints is refused at once, by rank 0's
+                // listing (the one that resolved the resume) on every rank together.
+                var refusal = TextBroadcast.Broadcast(collective, collective.Rank == 0 ? NewerCheckpoints(root, resume?.StartStep ?? 0) ?? "" : "");
+                if (refusal.Length > 0)
+                {
+                    throw new CheckpointException(refusal);
+                }
+            }
+            catch
+            {
+                checkpointing.Dispose();
+                throw;
             }
         }
         return checkpointing;
@@ -138,7 +148,15 @@ internal sealed class Checkpointing : IDisposable
         }
         var manifest = ShardedCheckpoint.Load(Resume.Directory, _adan, _collective);
         var extra = CheckpointExtra.Of(manifest.Extra);
-        extra.RestoreBuffers(_model, Resume.Directory);
+        if (manifest.ModuleBuffers is not null)
+        {
+            ModelBuffers.Restore(_model, ModuleBuffersFile.Read(Resume.Directory, manifest), Resume.Directory);
+        }
+        else
+        {
+            // Format version 1 kept them in the manifest.
+            extra.RestoreBuffers(_model, Resume.Directory);
+        }
         _sampler.Restore(Resume.Position);
         return (Resume.StartStep, extra.LastLoss);
     }
@@ -229,10 +247,13 @@ internal sealed class Checkpointing : IDisposable
     {
         // Every rank must store the same buffers, and the live model keeps using what was stored.
         ModelBuffers.Average(_model, _collective);
-        var extra = CheckpointExtra.Capture(_modelName, lastLoss, _sampler.GlobalBatch, _model);
+        var extra = CheckpointExtra.Capture(_modelName, lastLoss, _sampler.GlobalBatch);
         var schedule = _schedule ?? throw new InvalidOperationException("no learning-rate schedule to record: Record was not called before the first save.");
         CheckpointExtra.RecordSchedule(extra, schedule.Record, schedule.SamplesBefore(step));
-        return new TrainingProgress(step, _sampler.Position, new Dictionary<string, long> { ["seed"] = _seed }, extra);
+        return new TrainingProgress(step, _sampler.Position, new Dictionary<string, long> { ["seed"] = _seed }, extra)
+        {
+            ModuleBuffers = ModelBuffers.Capture(_model),
+        };
     }
 
     /// <summary>A background save just committed, with the pause charged to it since it started.</summary>
@@ -255,6 +276,37 @@ internal sealed class Checkpointing : IDisposable
     {
         _writer?.Dispose();
         _catalogLifetime?.Dispose();
+        _rootLock?.Dispose();
+    }
+
+    /// <summary>
+    /// Rank 0 takes the checkpoint root for this job; one all-reduce makes every rank refuse together when another job
+    /// holds it. The job is named by the launcher's job id, or as a run without a coordinator.
+    /// </summary>
+    /// <remarks>Collective: every rank must call.</remarks>
+    private static CheckpointRootLock? LockRoot(string root, ICollective collective)
+    {
+        CheckpointRootLock? held = null;
+        string? refusal = null;
+        if (collective.Rank == 0)
+        {
+            var jobId = Environment.GetEnvironmentVariable(Adan.Coordinator.Protocol.CoordinatorEnvironment.JobVariable) is { Length: > 0 } id
+                ? id
+                : $"adan-train-{Environment.ProcessId}";
+            try
+            {
+                held = CheckpointRootLock.Acquire(root, jobId);
+            }
+            catch (CheckpointException e)
+            {
+                refusal = e.Message;
+            }
+        }
+        if (collective.AllReduce(refusal is null ? 0L : 1L, ReduceOp.Max) > 0)
+        {
+            throw new CheckpointException(refusal ?? $"{root} is in use by another job (rank 0 names it); two jobs must not share a checkpoint directory.");
+        }
+        return held;
     }
 
     private void Use<TCatalog>(TCatalog catalog)

@@ -1,3 +1,4 @@
+using Adan.Sharded.Checkpoints;
 using Adan.Sharded.Collectives;
 using static TorchSharp.torch;
 
@@ -21,4 +22,61 @@ internal static class ModelBuffers
             }
         }
     }
+
+    /// <summary>
+    /// Copies of the module's buffers as a checkpoint stores them (fp32, fp64 and int64 ones: BatchNorm's running
+    /// statistics and batch count), in the module's order; other dtypes are not model state a checkpoint keeps.
+    /// </summary>
+    public static IReadOnlyList<ModuleBuffer> Capture(nn.Module model)
+    {
+        var captured = new List<ModuleBuffer>();
+        foreach (var (name, buffer) in model.named_buffers())
+        {
+            if (DType(buffer.dtype) is { } dtype)
+            {
+                captured.Add(new ModuleBuffer(name, dtype, buffer.shape, buffer.contiguous().cpu().bytes.ToArray()));
+            }
+        }
+        return captured;
+    }
+
+    /// <summary>Copies checkpointed buffers into the module, checking every one it has against the checkpoint first.</summary>
+    /// <param name="model">The model, built as the saved one was.</param>
+    /// <param name="buffers">From the checkpoint's buffers file.</param>
+    /// <param name="source">The checkpoint, for error messages.</param>
+    /// <exception cref="CheckpointException">A buffer of the model is missing, or has another dtype or shape; nothing was changed.</exception>
+    public static void Restore(nn.Module model, IReadOnlyList<ModuleBuffer> buffers, string source)
+    {
+        var byName = buffers.ToDictionary(b => b.Name, StringComparer.Ordinal);
+        var pairs = new List<(Tensor Buffer, ModuleBuffer Saved)>();
+        foreach (var (name, buffer) in model.named_buffers())
+        {
+            if (DType(buffer.dtype) is not { } dtype)
+            {
+                continue;
+            }
+            if (!byName.TryGetValue(name, out var saved))
+            {
+                throw new CheckpointException($"{source}: the checkpoint has no value for buffer '{name}' of this model.");
+            }
+            if (saved.DType != dtype || !saved.Shape.SequenceEqual(buffer.shape))
+            {
+                throw new CheckpointException(
+                    $"{source}: buffer '{name}' is {saved.DType} [{string.Join(", ", saved.Shape)}], the model has {dtype} [{string.Join(", ", buffer.shape)}].");
+            }
+            pairs.Add((buffer, saved));
+        }
+        foreach (var (buffer, saved) in pairs)
+        {
+            buffer.bytes = saved.Data;
+        }
+    }
+
+    private static string? DType(ScalarType type) => type switch
+    {
+        ScalarType.Float32 => "F32",
+        ScalarType.Float64 => "F64",
+        ScalarType.Int64 => "I64",
+        _ => null,
+    };
 }

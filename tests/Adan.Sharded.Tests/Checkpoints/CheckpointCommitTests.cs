@@ -92,7 +92,7 @@ public sealed class CheckpointCommitTests : IDisposable
         var error = Assert.Throws<CheckpointException>(() =>
             CheckpointCommit.Commit(_directory, TestManifests.Create(1, 1, new CheckpointShard(0, file, 0, new string('0', 64)))));
 
-        Assert.Contains("not a plain file name", error.Message);
+        Assert.Contains("shard-NNNNN-of-NNNNN", error.Message);
         Assert.False(CheckpointFiles.IsCommitted(_directory));
     }
 

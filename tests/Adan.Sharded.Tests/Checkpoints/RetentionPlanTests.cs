@@ -15,13 +15,15 @@ public sealed class RetentionPlanTests : IDisposable
             Commit(step);
         }
         var leftover = Open(15);
+        var othersLeftover = Open(17);
         var protectedOpen = Open(25);
         var inProgress = Open(50);
 
-        var doomed = CheckpointRetention.Plan(_root, 2, new HashSet<string> { protectedOpen });
+        var doomed = CheckpointRetention.Plan(_root, 2, new HashSet<string> { protectedOpen }, new HashSet<string> { leftover, protectedOpen, inProgress });
 
         Assert.Equal([CheckpointFiles.StepDirectory(_root, 10), leftover, CheckpointFiles.StepDirectory(_root, 20)], doomed);
         Assert.DoesNotContain(inProgress, doomed);
+        Assert.DoesNotContain(othersLeftover, doomed);
     }
 
     [Fact]

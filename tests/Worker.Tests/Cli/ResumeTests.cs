@@ -84,6 +84,22 @@ public class ResumeTests
     }
 
     [Fact]
+    public void ASecondJobOnAHeldCheckpointDirectoryIsRefusedNamingTheHolder()
+    {
+        using var temp = TestFiles.CreateTempDirectory();
+        var checkpoints = Path.Combine(temp.Path, "checkpoints");
+        using var holder = Adan.Sharded.Checkpoints.CheckpointRootLock.Acquire(checkpoints, "first-job");
+
+        var second = AdanCli.Run(["train", "--set", "model=mlp", "--set", "train_subset=64", "--set", "test_subset=16", "--set", "micro_batch=16",
+            "--set", "max_steps=2", "--set", "checkpoint_every=1", "--set", $"run_dir={temp.Path}"]);
+
+        Assert.True(second.ExitCode == 1, second.Describe());
+        Assert.Contains($"{checkpoints} is in use by job first-job on host {Environment.MachineName}", second.Stderr);
+        Assert.Single(second.Stderr.Trim().Split('\n'));
+        Assert.Empty(Adan.Sharded.Checkpoints.CheckpointFiles.StepDirectories(checkpoints));
+    }
+
+    [Fact]
     public void ResumingWithAnotherGlobalBatchContinuesTheEpochWithoutSkippingSamples()
     {
         using var temp = TestFiles.CreateTempDirectory();

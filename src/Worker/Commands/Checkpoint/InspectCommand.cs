@@ -41,6 +41,9 @@ internal static class InspectCommand
                 sampler = new { epoch = m.Sampler.Epoch, batch = m.Sampler.Batch },
                 rng_seeds = m.RngSeeds,
                 extra = m.Extra,
+                module_buffers = m.ModuleBuffers is { } b
+                    ? new { file = b.File, bytes = b.Bytes, sha256 = b.Sha256, ok = result.ModuleBuffersProblem is null, problem = result.ModuleBuffersProblem }
+                    : null,
                 bytes = result.Bytes,
                 valid = result.Ok,
                 shards = result.Shards.Select(s => new { rank = s.Shard.Rank, file = s.Shard.File, bytes = s.Shard.Bytes, sha256 = s.Shard.Sha256, ok = s.Ok, problem = s.Problem }),
@@ -60,6 +63,11 @@ internal static class InspectCommand
         {
             Console.WriteLine(string.Create(c,
                 $"{s.Shard.Rank,4}  {s.Shard.File,-34}  {s.Shard.Bytes,14:N0}  {s.Shard.Sha256[..Math.Min(16, s.Shard.Sha256.Length)],-16}  {(s.Ok ? "ok" : "BAD: " + s.Problem)}"));
+        }
+        if (m.ModuleBuffers is { } buffers)
+        {
+            Console.WriteLine(string.Create(c,
+                $"{"",4}  {buffers.File,-34}  {buffers.Bytes,14:N0}  {buffers.Sha256[..Math.Min(16, buffers.Sha256.Length)],-16}  {(result.ModuleBuffersProblem is null ? "ok" : "BAD: " + result.ModuleBuffersProblem)}"));
         }
         return result.Ok ? ExitCodes.Success : ExitCodes.Failure;
     }

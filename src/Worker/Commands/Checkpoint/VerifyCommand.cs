@@ -16,15 +16,15 @@ internal static class VerifyCommand
         command.SetAction(r =>
         {
             var result = CheckpointVerifier.Verify(r.GetValue(directory)!);
-            foreach (var shard in result.Shards.Where(s => !s.Ok))
+            foreach (var problem in result.Problems)
             {
-                Console.Error.WriteLine($"adan checkpoint verify: {shard.Problem}");
+                Console.Error.WriteLine($"adan checkpoint verify: {problem}");
             }
             if (!result.Ok)
             {
                 return ExitCodes.Failure;
             }
-            Console.WriteLine($"ok: step {result.Manifest.Step}, {result.Manifest.WorldSize} shards, {result.Bytes} bytes, checksums match ({result.Directory})");
+            Console.WriteLine($"ok: step {result.Manifest.Step}, {result.Manifest.WorldSize} shards{(result.Manifest.ModuleBuffers is null ? "" : " and the module buffers")}, {result.Bytes} bytes, checksums match ({result.Directory})");
             return ExitCodes.Success;
         });
         return command;
