@@ -62,7 +62,9 @@ internal sealed class CheckpointExtra
         {
             if (buffer.dtype == torch.ScalarType.Float32)
             {
-                buffers[name] = Convert.ToBase64String(buffer.contiguous().bytes);
+                // A GPU run's buffers are copied to the host first.
+                using var host = buffer.detach().cpu().contiguous();
+                buffers[name] = Convert.ToBase64String(host.bytes);
             }
         }
         return new JsonObject { [ModelKey] = model, [LastLossKey] = lastLoss, [BuffersKey] = buffers, [GlobalBatchKey] = globalBatch };
@@ -100,7 +102,17 @@ internal sealed class CheckpointExtra
             {
                 throw new CheckpointException($"{source}: buffer '{name}' has {bytes.Length / sizeof(float)} values, the model expects {buffer.numel()}.");
             }
-            buffer.bytes = bytes;
+            if (buffer.device_type == DeviceType.CPU)
+            {
+                buffer.bytes = bytes;
+                continue;
+            }
+            using var host = torch.empty(buffer.shape, torch.ScalarType.Float32);
+            host.bytes = bytes;
+            using (torch.no_grad())
+            {
+                buffer.copy_(host);
+            }
         }
     }
 }
