@@ -73,6 +73,14 @@ internal sealed class Checkpointing : IDisposable
     /// </summary>
     public long StagingBytes => _writer?.StagingBytes ?? _hostStaging?.Bytes ?? 0;
 
+    /// <summary>What <see cref="StagingBytes"/> is for, as the trainer prints it.</summary>
+    public string StagingPurpose => (_writer is not null, _hostStaging is not null) switch
+    {
+        (true, true) => "async_checkpoint: the shard is copied from the device into host buffers and written in the background",
+        (true, false) => "async_checkpoint: saves are written in the background",
+        _ => "checkpoints pass between the device and these host buffers",
+    };
+
     /// <summary>
     /// Plans the resume (the resume setting: none, latest in the checkpoint directory, or a path, resolved by rank 0
     /// and agreed by every rank through <see cref="ResumeAgreement"/>) and, when the run saves, refuses a checkpoint
