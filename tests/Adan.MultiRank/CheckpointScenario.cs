@@ -16,8 +16,9 @@ namespace Adan.MultiRank;
 /// writes the first step run, the losses from there and the final parameters to OUTPUT. With CRASH_AT, rank 1 kills
 /// itself halfway through writing its shard of that step (fault injection through <see cref="ICheckpointFaults"/>; -1:
 /// none). With ASYNC 1 the saves go through <see cref="BackgroundCheckpointWriter"/> as the trainer's do: a poll after
-/// every step, a save started at each listed step, the last one completed after training.
-/// Arguments: STAGE STEPS ROOT SAVES(comma list or -) RESUME(0|1) OUTPUT [CRASH_AT [ASYNC(0|1)]].
+/// every step, a save started at each listed step, the last one completed after training. With STAGED 1 every save
+/// and load passes through a <see cref="HostStaging"/> as a GPU run's do, forced here on CPU tensors.
+/// Arguments: STAGE STEPS ROOT SAVES(comma list or -) RESUME(0|1) OUTPUT [CRASH_AT [ASYNC(0|1) [STAGED(0|1)]]].
 /// </summary>
 internal static class CheckpointScenario
 {
@@ -32,20 +33,22 @@ internal static class CheckpointScenario
         var resume = args[4] == "1";
         var crashAt = args.Length > 6 ? long.Parse(args[6], CultureInfo.InvariantCulture) : -1;
         var background = args.Length > 7 && args[7] == "1";
+        var staged = args.Length > 8 && args[8] == "1";
         set_num_threads(1);
         using var c = new MpiCollective();
         using var model = MlpProblem.Model();
         using var flat = FlatParameters.FromModule(model, c.WorldSize);
         using var adan = new ShardedAdan(flat, c, MlpProblem.Options(), stage: stage);
+        using var staging = staged ? new HostStaging(adan, c.Rank) : null;
         var catalog = new LocalCheckpointCatalog(root);
         var fault = new KillRankHalfway(1) { Armed = !background };
-        using var writer = background ? new BackgroundCheckpointWriter(catalog, c, adan, fault) : null;
+        using var writer = background ? new BackgroundCheckpointWriter(catalog, c, adan, fault, staging) : null;
         var local = MlpProblem.GlobalBatch / c.WorldSize;
 
         long start = 0;
         if (resume)
         {
-            var manifest = ShardedCheckpoint.Load(root, adan, c);
+            var manifest = ShardedCheckpoint.Load(root, adan, c, staging);
             start = manifest.Step;
             var progress = manifest.Progress;
             Check.That(progress.Sampler == new SamplerPosition(0, start) && progress.LearningRateStep == start,
@@ -72,7 +75,7 @@ internal static class CheckpointScenario
                     new Dictionary<string, long> { ["torch"] = 11, ["data"] = 5000 }, new JsonObject { ["model"] = ModelName });
                 if (writer is null)
                 {
-                    new CheckpointWriter(catalog, c, step + 1 == crashAt ? fault : null).SaveAsync(adan, step + 1, progress).GetAwaiter().GetResult();
+                    new CheckpointWriter(catalog, c, step + 1 == crashAt ? fault : null, staging).SaveAsync(adan, step + 1, progress).GetAwaiter().GetResult();
                 }
                 else
                 {

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Adan.Sharded.Collectives;
 using Adan.Sharded.Flat;
+using Adan.Sharded.Optim;
 using Adan.Sharded.Zero;
 using Adan.TestSupport;
 using TorchSharp.Modules;
@@ -13,7 +14,8 @@ namespace Adan.MultiRank;
 /// golden gradient × 2(r+1)/(W+1), so the rank average is the golden gradient. The layout uses
 /// alignment 1, so parameters straddle shard boundaries. Rank 0 writes the parameters after every
 /// step, the clip divisors and the gathered final state to OUTPUT as JSON.
-/// Arguments: GOLDEN_FILE STAGE OUTPUT.
+/// Arguments: GOLDEN_FILE STAGE OUTPUT [BACKEND [KERNEL]]: BACKEND mpi (default) or nccl (over ADAN_NCCL_LIBRARY, CPU
+/// memory), KERNEL auto (default) or reference (the tensor-op update the GPU path runs).
 /// </summary>
 internal static class ShardedLambGoldenScenario
 {
@@ -21,7 +23,9 @@ internal static class ShardedLambGoldenScenario
     {
         var golden = LambGoldenCase.Load(args[0]);
         var stage = (ZeroStage)int.Parse(args[1]);
-        using var c = new MpiCollective();
+        var backend = args.Length > 3 ? args[3] : "mpi";
+        var kernel = args.Length > 4 && args[4] == "reference" ? LambKernelKind.Reference : LambKernelKind.Auto;
+        using ICollective c = backend == "nccl" ? new NcclCollective(new MpiCollective(), CPU) : new MpiCollective();
         var parameters = golden.Params.Select(p => (p.Name, new Parameter(tensor(p.Init, p.Shape)))).ToList();
         using var flat = new FlatParameters(parameters, c.WorldSize, alignment: 1, trackUnusedParameters: true);
         var groups = golden.Groups.Select(g => (new LambGroupOptions
@@ -29,7 +33,7 @@ internal static class ShardedLambGoldenScenario
             LearningRate = g.Lr, Beta1 = g.Beta1, Beta2 = g.Beta2, Eps = g.Eps, WeightDecay = g.WeightDecay, BiasCorrection = g.BiasCorrection,
             GradAveraging = g.GradAveraging, TrustClip = g.TrustClip, AlwaysAdapt = g.AlwaysAdapt,
         }, g.Params));
-        using var lamb = new ShardedLamb(flat, c, groups, golden.MaxGradNorm, stage);
+        using var lamb = new ShardedLamb(flat, c, groups, golden.MaxGradNorm, stage, kernel: kernel);
         var factor = 2.0f * (c.Rank + 1) / (c.WorldSize + 1);
 
         var trajectory = new List<float[][]>();
@@ -67,7 +71,7 @@ internal static class ShardedLambGoldenScenario
             File.WriteAllText(args[2], JsonSerializer.Serialize(new { params_after = trajectory, clip_divisors = divisors, final_state = finalState,
                 steps, state_bytes = lamb.StateBytes, state_length = lamb.StateLength }));
         }
-        Console.WriteLine($"rank {c.Rank}: LAMB state {lamb.StateBytes} bytes for {lamb.StateLength} elements");
+        Console.WriteLine($"rank {c.Rank}: {backend}, {lamb.Kernel} kernel, LAMB state {lamb.StateBytes} bytes for {lamb.StateLength} elements");
         return 0;
     }
 }

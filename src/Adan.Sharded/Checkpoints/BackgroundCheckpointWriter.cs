@@ -44,6 +44,8 @@ public sealed class BackgroundCheckpointWriter : IDisposable
     private readonly ShardedAdan _adan;
     private readonly IntPtr _staging;
     private readonly long _dataBytes;
+    private readonly HostStaging? _hostStaging;
+    private readonly bool _ownsHostStaging;
     private Pending? _pending;
     private bool _disposed;
 
@@ -52,13 +54,33 @@ public sealed class BackgroundCheckpointWriter : IDisposable
     /// <param name="collective">The job's collective (rank and world size).</param>
     /// <param name="adan">The optimizer whose shard (and parameters) every save copies.</param>
     /// <param name="faults">Test seam that kills a rank mid-shard; null (no faults) outside tests.</param>
-    public BackgroundCheckpointWriter(ICheckpointCatalog catalog, ICollective collective, ShardedAdan adan, ICheckpointFaults? faults = null)
+    /// <param name="hostStaging">
+    /// Host memory to copy the shard into instead of a file image (the run's, shared with its loads): then the write
+    /// goes from there through the ring, as a synchronous save's does, and no image is allocated. Null: an image for
+    /// tensors in CPU memory; for tensors elsewhere (a GPU run) a staging set this writer allocates and owns.
+    /// </param>
+    public BackgroundCheckpointWriter(ICheckpointCatalog catalog, ICollective collective, ShardedAdan adan, ICheckpointFaults? faults = null,
+        HostStaging? hostStaging = null)
     {
         ArgumentNullException.ThrowIfNull(adan);
-        _writer = new CheckpointWriter(catalog, collective, faults);
+        ArgumentNullException.ThrowIfNull(collective);
         _collective = collective;
         _adan = adan;
+        if (hostStaging is null && HostStaging.IsRequired(adan))
+        {
+            hostStaging = new HostStaging(adan, collective.Rank);
+            _ownsHostStaging = true;
+        }
+        hostStaging?.RequireFor(adan);
+        _hostStaging = hostStaging;
+        _writer = new CheckpointWriter(catalog, collective, faults);
         _dataBytes = 5 * adan.Flat.Layout.ShardSize * sizeof(float);
+        if (hostStaging is not null)
+        {
+            // The shard waits in the host staging (page-locked on CUDA machines) while it is written; no image.
+            StagingBytes = hostStaging.Bytes;
+            return;
+        }
         // Room for the whole file image, so it is written straight from here: the longest header (any step), the
         // data, and the padding of the last direct write.
         var header = CheckpointWriter.ShardHeader(adan, collective.Rank, collective.WorldSize, long.MaxValue).Length;
@@ -66,7 +88,7 @@ public sealed class BackgroundCheckpointWriter : IDisposable
         _staging = AllocateTouched(StagingBytes);
     }
 
-    /// <summary>Bytes of host staging memory held for the life of the writer.</summary>
+    /// <summary>Bytes of host staging memory held for the life of the writer (the file image, or the host staging it copies into).</summary>
     public long StagingBytes { get; }
 
     /// <summary>The step of the save being written or waiting for its commit; null when none is.</summary>
@@ -92,12 +114,23 @@ public sealed class BackgroundCheckpointWriter : IDisposable
         // The manifest's optimizer state and the shard bytes are taken at the same step boundary.
         var manifest = CheckpointWriter.BuildManifest(_adan, step, worldSize, progress);
         var save = new CheckpointWriter.LocalSave(step, CheckpointWriter.ShardHeader(_adan, rank, worldSize, step)) { ModuleBuffers = progress.ModuleBuffers };
-        // The staging memory holds the file image: header, then the five slices.
-        Marshal.Copy(save.Header, 0, _staging, save.Header.Length);
-        Stage(CheckpointWriter.LiveShard(_adan, rank), _staging + save.Header.Length);
-        var length = save.Header.Length + _dataBytes;
-        var writing = Task.Factory.StartNew(() => _writer.WriteImageAndReportAsync(save, _staging, length, cancellationToken).GetAwaiter().GetResult(),
-            CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        Task writing;
+        if (_hostStaging is not null)
+        {
+            // Device → host at this boundary; the file is then written from the host copy, header and slices through the ring.
+            var slices = _hostStaging.CopyShardToHost();
+            writing = Task.Factory.StartNew(() => _writer.WriteAndReportAsync(save, slices, cancellationToken).GetAwaiter().GetResult(),
+                CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        }
+        else
+        {
+            // The staging memory holds the file image: header, then the five slices.
+            Marshal.Copy(save.Header, 0, _staging, save.Header.Length);
+            Stage(CheckpointWriter.LiveShard(_adan, rank), _staging + save.Header.Length);
+            var length = save.Header.Length + _dataBytes;
+            writing = Task.Factory.StartNew(() => _writer.WriteImageAndReportAsync(save, _staging, length, cancellationToken).GetAwaiter().GetResult(),
+                CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        }
         _pending = new Pending(save, manifest, writing);
         return committed;
     }
@@ -156,7 +189,14 @@ public sealed class BackgroundCheckpointWriter : IDisposable
         _disposed = true;
         _pending?.Writing.Wait();
         _pending = null;
-        Free(_staging);
+        if (_staging != IntPtr.Zero)
+        {
+            Free(_staging);
+        }
+        if (_ownsHostStaging)
+        {
+            _hostStaging!.Dispose();
+        }
     }
 
     private static unsafe IntPtr AllocateTouched(long bytes)

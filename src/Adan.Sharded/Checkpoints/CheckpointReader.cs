@@ -13,13 +13,17 @@ namespace Adan.Sharded.Checkpoints;
 public sealed class CheckpointReader
 {
     private readonly ICollective _collective;
+    private readonly HostStaging? _staging;
 
     /// <summary>Creates a reader for the ranks of <paramref name="collective"/>.</summary>
     /// <param name="collective">The job's collective.</param>
-    public CheckpointReader(ICollective collective)
+    /// <param name="staging">Host memory the shards are read into before they are copied to the tensors (the run's,
+    /// allocated once); null: read straight into tensors in CPU memory, through staging allocated for the load otherwise.</param>
+    public CheckpointReader(ICollective collective, HostStaging? staging = null)
     {
         ArgumentNullException.ThrowIfNull(collective);
         _collective = collective;
+        _staging = staging;
     }
 
     /// <summary>
@@ -67,14 +71,18 @@ public sealed class CheckpointReader
         }
         ThrowIfAnyRankFound(problems, messages, directory, manifest);
 
-        // Then one pass over each shard this rank needs: hash all of it while its slices go into place.
+        // Then one pass over each shard this rank needs: hash all of it while its slices go into place (into host
+        // staging when the tensors are not in CPU memory, copied to them afterwards).
+        _staging?.RequireFor(adan);
+        using var temporary = _staging is null && HostStaging.IsRequired(adan) ? new HostStaging(adan, _collective.Rank) : null;
+        var staging = _staging ?? temporary;
         var readFailure = 0L;
         string? readMessage = null;
         try
         {
             using var own = adan.Flat.Values.narrow(0, paramStart, layout.ShardSize);
-            var destinations = ShardedAdan.StateNames.Select(n => (Name: n, Tensor: adan.StateBuffer(n), Pieces: statePieces))
-                .Prepend(("param", own, paramPieces)).ToArray();
+            var destinations = ShardedAdan.StateNames.Select(n => (Name: n, Tensor: staging?.State(n) ?? adan.StateBuffer(n), Pieces: statePieces))
+                .Prepend(("param", staging?.Parameters ?? own, paramPieces)).ToArray();
             foreach (var (name, tensor, pieces) in destinations)
             {
                 TensorMemory.RequireContiguousCpu(tensor, torch.ScalarType.Float32, name);
@@ -96,6 +104,7 @@ public sealed class CheckpointReader
                         : $"{shardPath} has sha256 {sha256}, the manifest says {shard.Sha256} (altered).";
                 }
             }
+            staging?.CopyToDevice();
         }
         catch (Exception e) when (e is IOException or CheckpointException)
         {

@@ -32,18 +32,22 @@ public sealed class CheckpointWriter
     private readonly ICheckpointCatalog _catalog;
     private readonly ICollective _collective;
     private readonly ICheckpointFaults? _faults;
+    private readonly HostStaging? _staging;
 
     /// <summary>Creates a writer that opens and commits checkpoints through <paramref name="catalog"/>.</summary>
     /// <param name="catalog">Where checkpoints are opened and committed (local directory or coordinator).</param>
     /// <param name="collective">The job's collective (rank and world size).</param>
     /// <param name="faults">Test seam that kills a rank mid-shard; null (no faults) outside tests.</param>
-    public CheckpointWriter(ICheckpointCatalog catalog, ICollective collective, ICheckpointFaults? faults = null)
+    /// <param name="staging">Host memory the shard is copied into before it is written (the run's, allocated once); null:
+    /// written from the tensors when they are in CPU memory, through staging allocated for the save otherwise.</param>
+    public CheckpointWriter(ICheckpointCatalog catalog, ICollective collective, ICheckpointFaults? faults = null, HostStaging? staging = null)
     {
         ArgumentNullException.ThrowIfNull(catalog);
         ArgumentNullException.ThrowIfNull(collective);
         _catalog = catalog;
         _collective = collective;
         _faults = faults;
+        _staging = staging;
     }
 
     /// <summary>
@@ -64,7 +68,11 @@ public sealed class CheckpointWriter
         ArgumentNullException.ThrowIfNull(progress);
         var manifest = BuildManifest(adan, step, _collective.WorldSize, progress);
         var save = new LocalSave(step, ShardHeader(adan, _collective.Rank, _collective.WorldSize, step)) { ModuleBuffers = progress.ModuleBuffers };
-        await WriteAndReportAsync(save, LiveShard(adan, _collective.Rank), cancellationToken).ConfigureAwait(false);
+        // Tensors outside CPU memory are copied to the host first; a run that saves often passes its own staging.
+        using (var temporary = _staging is null && HostStaging.IsRequired(adan) ? new HostStaging(adan, _collective.Rank) : null)
+        {
+            await WriteAndReportAsync(save, ShardData(adan, _collective.Rank, _staging ?? temporary), cancellationToken).ConfigureAwait(false);
+        }
         // Ranks finish their shards at different times; those done first wait without taking a core from the rest.
         _collective.SleepingBarrier();
         var exchange = Exchange(save, done: true);
@@ -281,6 +289,20 @@ public sealed class CheckpointWriter
                 ["adan.world_size"] = worldSize.ToString(CultureInfo.InvariantCulture),
                 ["adan.flat_start"] = layout.ShardStart(rank).ToString(CultureInfo.InvariantCulture),
             });
+    }
+
+    /// <summary>
+    /// This rank's shard in file order: the live tensors' slices (<see cref="LiveShard"/>) without staging, else the
+    /// staging memory's after a device → host copy.
+    /// </summary>
+    internal static IReadOnlyList<(IntPtr Data, long Bytes)> ShardData(ShardedAdan adan, int rank, HostStaging? staging)
+    {
+        if (staging is null)
+        {
+            return LiveShard(adan, rank);
+        }
+        staging.RequireFor(adan);
+        return staging.CopyShardToHost();
     }
 
     /// <summary>

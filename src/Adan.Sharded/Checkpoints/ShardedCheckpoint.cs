@@ -16,18 +16,20 @@ public static class ShardedCheckpoint
     /// <param name="step">Optimizer steps completed.</param>
     /// <param name="progress">The trainer's position (LR schedule, sampler, seeds, extra JSON), stored in the manifest.</param>
     /// <param name="cancellationToken">Cancels the catalogue calls.</param>
+    /// <param name="staging">The run's host staging (see <see cref="HostStaging"/>); null: allocated for this save when needed.</param>
     /// <exception cref="CheckpointException">See <see cref="CheckpointWriter.SaveAsync"/>.</exception>
     /// <remarks>Collective: every rank must call. Blocks training until the checkpoint is committed (see <see cref="CheckpointWriter"/>).</remarks>
     public static Task<CheckpointManifest> SaveAsync(ICheckpointCatalog catalog, ShardedAdan adan, ICollective collective, long step,
-        TrainingProgress progress, CancellationToken cancellationToken = default) =>
-        new CheckpointWriter(catalog, collective).SaveAsync(adan, step, progress, cancellationToken);
+        TrainingProgress progress, CancellationToken cancellationToken = default, HostStaging? staging = null) =>
+        new CheckpointWriter(catalog, collective, staging: staging).SaveAsync(adan, step, progress, cancellationToken);
 
     /// <summary>Loads a checkpoint, saved at any world size, into <paramref name="adan"/> and returns its manifest.</summary>
     /// <param name="path">A checkpoint directory, or a root whose newest committed <c>step-*</c> is loaded.</param>
     /// <param name="adan">The freshly built optimizer over the model's flat parameters.</param>
     /// <param name="collective">The job's collective.</param>
+    /// <param name="staging">The run's host staging (see <see cref="HostStaging"/>); null: allocated for this load when needed.</param>
     /// <exception cref="CheckpointException">See <see cref="CheckpointReader.Load"/>.</exception>
     /// <remarks>Collective: every rank must call.</remarks>
-    public static CheckpointManifest Load(string path, ShardedAdan adan, ICollective collective) =>
-        new CheckpointReader(collective).Load(path, adan);
+    public static CheckpointManifest Load(string path, ShardedAdan adan, ICollective collective, HostStaging? staging = null) =>
+        new CheckpointReader(collective, staging).Load(path, adan);
 }

@@ -22,6 +22,8 @@ namespace Adan.Sharded.Zero;
 /// Σp² and Σu² → one all-reduce of those 2 × #parameters doubles, so a parameter that straddles
 /// ranks gets its whole norms → phase (b) → all-gather of the flat parameters. Stage 0 keeps full
 /// state on every rank, all-reduces the gradients instead and needs no norm all-reduce.
+/// The state lives on the flat buffers' device: CPU memory is updated by <see cref="LambKernel"/>, other memory (CUDA)
+/// by <see cref="LambTensorStep"/>'s tensor operations, the same two phases around the same norm all-reduce.
 /// </remarks>
 public sealed class ShardedLamb : IDisposable
 {
@@ -38,11 +40,16 @@ public sealed class ShardedLamb : IDisposable
     private readonly torch.Tensor _expAvgSq;
     private readonly torch.Tensor _update;
     private readonly torch.Tensor _ownParameters;
+    private readonly int[] _groupOfParameter;
+    private readonly torch.Tensor _normGradient;
+    private readonly torch.Tensor _stateGradient;
+    private readonly LambTensorStep? _tensorStep;
+    private readonly double[] _trustRatios;
 
     /// <summary>Creates the optimizer with one group holding every parameter.</summary>
     public ShardedLamb(FlatParameters flat, ICollective collective, LambGroupOptions options, double? maxGradNorm = 1.0,
-        ZeroStage stage = ZeroStage.OptimizerState, int maxConsecutiveSkips = 10)
-        : this(flat, collective, [(options, Enumerable.Range(0, flat.Parameters.Count).ToArray())], maxGradNorm, stage, maxConsecutiveSkips)
+        ZeroStage stage = ZeroStage.OptimizerState, int maxConsecutiveSkips = 10, LambKernelKind kernel = LambKernelKind.Auto)
+        : this(flat, collective, [(options, Enumerable.Range(0, flat.Parameters.Count).ToArray())], maxGradNorm, stage, maxConsecutiveSkips, kernel)
     {
     }
 
@@ -53,8 +60,13 @@ public sealed class ShardedLamb : IDisposable
     /// <param name="maxGradNorm">Global gradient-norm clipping threshold; null or 0 disables clipping (timm's default 1.0).</param>
     /// <param name="stage">ZeRO stage 0, 1 or 2.</param>
     /// <param name="maxConsecutiveSkips">Consecutive non-finite steps tolerated before <see cref="NonFiniteGradientException"/>.</param>
+    /// <param name="kernel">
+    /// The update: <see cref="LambKernelKind.Fused"/> (the CPU kernel, CPU memory only), <see cref="LambKernelKind.Reference"/>
+    /// (tensor operations on the flat shard, any device), or <see cref="LambKernelKind.Auto"/>: the CPU kernel on the
+    /// CPU, tensor operations elsewhere.
+    /// </param>
     public ShardedLamb(FlatParameters flat, ICollective collective, IEnumerable<(LambGroupOptions Options, int[] Parameters)> groups,
-        double? maxGradNorm = 1.0, ZeroStage stage = ZeroStage.OptimizerState, int maxConsecutiveSkips = 10)
+        double? maxGradNorm = 1.0, ZeroStage stage = ZeroStage.OptimizerState, int maxConsecutiveSkips = 10, LambKernelKind kernel = LambKernelKind.Auto)
     {
         ArgumentNullException.ThrowIfNull(flat);
         ArgumentNullException.ThrowIfNull(collective);
@@ -112,11 +124,26 @@ public sealed class ShardedLamb : IDisposable
         _hasHadGradient = new bool[flat.Parameters.Count];
         _stats = new double[1 + flat.Parameters.Count];
         _norms = new double[2 * flat.Parameters.Count];
+        _trustRatios = new double[flat.Parameters.Count];
+        _groupOfParameter = groupOfParameter;
 
-        _expAvg = NewBuffer(StateLength);
-        _expAvgSq = NewBuffer(StateLength);
-        _update = NewBuffer(StateLength);
+        var device = flat.Values.device;
+        var onCpu = device.type == DeviceType.CPU;
+        if (kernel == LambKernelKind.Fused && !onCpu)
+        {
+            throw new ArgumentException($"the fused LAMB kernel works on CPU memory and the flat buffers are on {device}; use kernel Auto or Reference.", nameof(kernel));
+        }
+        Kernel = kernel == LambKernelKind.Auto ? (onCpu ? LambKernelKind.Fused : LambKernelKind.Reference) : kernel;
+        _expAvg = NewBuffer(StateLength, device);
+        _expAvgSq = NewBuffer(StateLength, device);
+        _update = NewBuffer(StateLength, device);
         _ownParameters = flat.Values.narrow(0, StateStart, StateLength).DetachFromDisposeScope();
+        _normGradient = flat.Gradients.narrow(0, flat.Layout.ShardStart(collective.Rank), flat.Layout.ShardSize).DetachFromDisposeScope();
+        _stateGradient = flat.Gradients.narrow(0, StateStart, StateLength).DetachFromDisposeScope();
+        if (Kernel == LambKernelKind.Reference)
+        {
+            _tensorStep = new LambTensorStep(_ownParameters, _stateGradient, _expAvg, _expAvgSq, _update, _segments, flat.Parameters.Count);
+        }
         _reducer = new GradientReducer(flat, collective, stage, StateStart, StateLength);
     }
 
@@ -125,6 +152,9 @@ public sealed class ShardedLamb : IDisposable
 
     /// <summary>The ZeRO stage.</summary>
     public ZeroStage Stage { get; }
+
+    /// <summary>The update in use: <see cref="LambKernelKind.Fused"/> (CPU kernel) or <see cref="LambKernelKind.Reference"/> (tensor operations).</summary>
+    public LambKernelKind Kernel { get; }
 
     /// <summary>Global-norm clipping threshold (null or 0 = off), taken over all groups as timm does.</summary>
     public double? MaxGradNorm { get; }
@@ -216,9 +246,9 @@ public sealed class ShardedLamb : IDisposable
         var t1 = Stopwatch.GetTimestamp();
         var scale = 1.0 / ((double)_collective.WorldSize * microBatches);
 
-        var grad = TensorMemory.AsFloatMemory(shardGradient, "gradient shard");
+        var grad = _tensorStep is null ? TensorMemory.AsFloatMemory(shardGradient, "gradient shard") : default;
         var ownStart = Stage == ZeroStage.Replicated ? Flat.Layout.ShardStart(_collective.Rank) : 0;
-        _stats[0] = SumOfSquares.Of(grad.Slice(ownStart, Flat.Layout.ShardSize));
+        _stats[0] = _tensorStep is null ? SumOfSquares.Of(grad.Slice(ownStart, Flat.Layout.ShardSize)) : DeviceSumOfSquares();
         for (var i = 0; i < Flat.Parameters.Count; i++)
         {
             _stats[1 + i] = Flat.HasGradient[i] ? 1 : 0;
@@ -251,7 +281,7 @@ public sealed class ShardedLamb : IDisposable
             _hadGradient[i] = _stats[1 + i] > 0;
         }
 
-        var normReduce = Update(grad, scale / LastClipDivisor);
+        var normReduce = _tensorStep is null ? Update(grad, scale / LastClipDivisor) : TensorUpdate(_tensorStep, scale / LastClipDivisor);
         var t3 = Stopwatch.GetTimestamp();
         if (Stage != ZeroStage.Replicated)
         {
@@ -272,7 +302,7 @@ public sealed class ShardedLamb : IDisposable
         {
             return local.clone();
         }
-        var full = torch.zeros(Flat.Layout.TotalNumel, dtype: torch.float32);
+        var full = torch.zeros(Flat.Layout.TotalNumel, dtype: torch.float32, device: local.device);
         _collective.AllGather(local, full);
         return full;
     }
@@ -281,6 +311,9 @@ public sealed class ShardedLamb : IDisposable
     public void Dispose()
     {
         _reducer.Dispose();
+        _tensorStep?.Dispose();
+        _normGradient.Dispose();
+        _stateGradient.Dispose();
         _ownParameters.Dispose();
         _expAvg.Dispose();
         _expAvgSq.Dispose();
@@ -292,14 +325,7 @@ public sealed class ShardedLamb : IDisposable
     // Phases (a) and (b) over this rank's segments with the norm all-reduce between them; returns the time that all-reduce took.
     private TimeSpan Update(FloatMemory grad, double gradientCoefficient)
     {
-        for (var g = 0; g < _groups.Length; g++)
-        {
-            var group = _groups[g];
-            group.Step++;
-            var o = group.Options;
-            _scalars[g] = new LambScalars(o.LearningRate, o.Beta1, o.Beta2, o.Eps, o.WeightDecay, o.BiasCorrection, o.GradAveraging,
-                o.TrustClip, o.AlwaysAdapt, group.Step, gradientCoefficient);
-        }
+        AdvanceGroups(gradientCoefficient);
         var param = TensorMemory.AsFloatMemory(_ownParameters, "parameter shard");
         var m = TensorMemory.AsFloatMemory(_expAvg, "exp_avg");
         var v = TensorMemory.AsFloatMemory(_expAvgSq, "exp_avg_sq");
@@ -318,13 +344,7 @@ public sealed class ShardedLamb : IDisposable
             _norms[2 * s.Parameter + 1] += updateSquares;
         }
 
-        var reduceStart = Stopwatch.GetTimestamp();
-        // Stage 0 holds every segment of every parameter, so its sums are already whole.
-        if (Stage != ZeroStage.Replicated)
-        {
-            _collective.AllReduce(_norms, ReduceOp.Sum);
-        }
-        var normReduce = Stopwatch.GetElapsedTime(reduceStart);
+        var normReduce = ReduceNorms();
 
         foreach (var s in _segments)
         {
@@ -337,13 +357,66 @@ public sealed class ShardedLamb : IDisposable
             var (start, length) = (s.LocalStart, s.Length);
             LambKernel.ApplyUpdate(param.Slice(start, length), u.Slice(start, length), ratio, scalars.LearningRate);
         }
+        MarkGradients();
+        return normReduce;
+    }
+
+    // The same two phases as tensor operations on the device, with the same norm all-reduce and trust ratios between them.
+    private TimeSpan TensorUpdate(LambTensorStep step, double gradientCoefficient)
+    {
+        AdvanceGroups(gradientCoefficient);
+        step.ComputeUpdates(gradientCoefficient, _scalars, _hadGradient, _norms);
+        var normReduce = ReduceNorms();
+        for (var i = 0; i < _trustRatios.Length; i++)
+        {
+            var group = _groupOfParameter[i];
+            _trustRatios[i] = group >= 0 && _hadGradient[i] ? LambKernel.TrustRatio(_norms[2 * i], _norms[2 * i + 1], _scalars[group]) : 1.0;
+        }
+        step.ApplyUpdates(_scalars, _hadGradient, _trustRatios);
+        MarkGradients();
+        return normReduce;
+    }
+
+    private void AdvanceGroups(double gradientCoefficient)
+    {
+        for (var g = 0; g < _groups.Length; g++)
+        {
+            var group = _groups[g];
+            group.Step++;
+            var o = group.Options;
+            _scalars[g] = new LambScalars(o.LearningRate, o.Beta1, o.Beta2, o.Eps, o.WeightDecay, o.BiasCorrection, o.GradAveraging,
+                o.TrustClip, o.AlwaysAdapt, group.Step, gradientCoefficient);
+        }
+    }
+
+    // The all-reduce of the per-parameter partial norms; returns how long it took.
+    private TimeSpan ReduceNorms()
+    {
+        var reduceStart = Stopwatch.GetTimestamp();
+        // Stage 0 holds every segment of every parameter, so its sums are already whole.
+        if (Stage != ZeroStage.Replicated)
+        {
+            _collective.AllReduce(_norms, ReduceOp.Sum);
+        }
+        return Stopwatch.GetElapsedTime(reduceStart);
+    }
+
+    private void MarkGradients()
+    {
         for (var i = 0; i < _hadGradient.Length; i++)
         {
             _hasHadGradient[i] |= _hadGradient[i];
         }
-        return normReduce;
     }
 
-    private static torch.Tensor NewBuffer(long length) =>
-        torch.zeros(length, dtype: torch.float32).DetachFromDisposeScope();
+    /// <summary>Σ g² over this rank's shard of the reduced gradient: one float64 reduction on the device and one copy to the host.</summary>
+    private double DeviceSumOfSquares()
+    {
+        using var squares = _normGradient.square();
+        using var sum = squares.sum(type: torch.ScalarType.Float64);
+        return sum.item<double>();
+    }
+
+    private static torch.Tensor NewBuffer(long length, torch.Device device) =>
+        torch.zeros(length, dtype: torch.float32, device: device).DetachFromDisposeScope();
 }

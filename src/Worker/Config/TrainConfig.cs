@@ -305,12 +305,6 @@ public sealed partial record TrainConfig : IValidatableObject
         {
             yield return new ValidationResult($"Invalid collective: mpi with device {Device}; the MPI backend reduces CPU memory. Use collective=auto or nccl, or device=cpu.");
         }
-        if (Device != "cpu" && (CheckpointEvery > 0 || Resume != "none"))
-        {
-            yield return new ValidationResult(
-                $"Invalid checkpoint_every/resume with device {Device}: checkpoints are written from and read into CPU memory only so far; " +
-                "set checkpoint_every=0 and resume=none, or train with device=cpu.");
-        }
         if (Optimizer != OptimizerKind.Adan && (CheckpointEvery > 0 || Resume is not ("none" or "latest")))
         {
             yield return new ValidationResult(

@@ -71,7 +71,10 @@ public sealed record RunSummary(
     /// <summary>Seconds training was blocked by saves, all together (the whole save when synchronous).</summary>
     public double? CheckpointPauseSeconds { get; init; }
 
-    /// <summary>Bytes of host staging memory per rank held for background saves; null when saves are synchronous.</summary>
+    /// <summary>
+    /// Bytes of host staging memory per rank held for background saves or, on a GPU, for the device↔host copies of
+    /// saves and loads; null when saves of CPU tensors are synchronous.
+    /// </summary>
     public long? CheckpointStagingBytes { get; init; }
 
     /// <summary>

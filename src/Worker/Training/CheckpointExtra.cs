@@ -97,7 +97,17 @@ internal sealed class CheckpointExtra
             {
                 throw new CheckpointException($"{source}: buffer '{name}' has {bytes.Length / sizeof(float)} values, the model expects {buffer.numel()}.");
             }
-            buffer.bytes = bytes;
+            if (buffer.device_type == DeviceType.CPU)
+            {
+                buffer.bytes = bytes;
+                continue;
+            }
+            using var host = torch.empty(buffer.shape, torch.ScalarType.Float32);
+            host.bytes = bytes;
+            using (torch.no_grad())
+            {
+                buffer.copy_(host);
+            }
         }
     }
 }

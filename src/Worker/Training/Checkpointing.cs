@@ -37,6 +37,7 @@ internal sealed class Checkpointing : IDisposable
     private ICheckpointCatalog? _catalog;
     private IDisposable? _catalogLifetime;
     private BackgroundCheckpointWriter? _writer;
+    private HostStaging? _hostStaging;
     private TrainingSchedule? _schedule;
     private long _pendingStart;
     private TimeSpan _pendingPause;
@@ -54,6 +55,11 @@ internal sealed class Checkpointing : IDisposable
         _seed = config.Seed;
         _background = config.AsyncCheckpoint;
         Resume = resume;
+        // A GPU run's loads and saves pass through one set of (pinned) host buffers, allocated once.
+        if (HostStaging.IsRequired(adan) && (resume is not null || Saves))
+        {
+            _hostStaging = new HostStaging(adan, collective.Rank);
+        }
     }
 
     /// <summary>Where the run continues from; null for a fresh start.</summary>
@@ -62,8 +68,19 @@ internal sealed class Checkpointing : IDisposable
     /// <summary>Whether the run saves checkpoints (checkpoint_every &gt; 0).</summary>
     public bool Saves => _every > 0;
 
-    /// <summary>Bytes of staging memory this rank holds for background saves (0 when saves are synchronous).</summary>
-    public long StagingBytes => _writer?.StagingBytes ?? 0;
+    /// <summary>
+    /// Bytes of staging memory this rank holds for checkpoints: a background save's file image, or the host staging a
+    /// GPU run's saves and loads pass through; 0 for synchronous saves of CPU tensors.
+    /// </summary>
+    public long StagingBytes => _writer?.StagingBytes ?? _hostStaging?.Bytes ?? 0;
+
+    /// <summary>What <see cref="StagingBytes"/> is for, as the trainer prints it.</summary>
+    public string StagingPurpose => (_writer is not null, _hostStaging is not null) switch
+    {
+        (true, true) => "async_checkpoint: the shard is copied from the device into host buffers and written in the background",
+        (true, false) => "async_checkpoint: saves are written in the background",
+        _ => "checkpoints pass between the device and these host buffers",
+    };
 
     /// <summary>
     /// Plans the resume (the resume setting: none, latest in the checkpoint directory, or a path, resolved by rank 0
@@ -131,7 +148,7 @@ internal sealed class Checkpointing : IDisposable
         }
         if (_background)
         {
-            _writer = new BackgroundCheckpointWriter(_catalog!, _collective, _adan);
+            _writer = new BackgroundCheckpointWriter(_catalog!, _collective, _adan, hostStaging: _hostStaging);
         }
     }
 
@@ -146,7 +163,7 @@ internal sealed class Checkpointing : IDisposable
         {
             return (0, double.NaN);
         }
-        var manifest = ShardedCheckpoint.Load(Resume.Directory, _adan, _collective);
+        var manifest = ShardedCheckpoint.Load(Resume.Directory, _adan, _collective, _hostStaging);
         var extra = CheckpointExtra.Of(manifest.Extra);
         if (manifest.ModuleBuffers is not null)
         {
@@ -234,7 +251,7 @@ internal sealed class Checkpointing : IDisposable
         using var activity = WorkerTelemetry.ActivitySource.StartActivity("checkpoint.save");
         activity?.SetTag("step", step);
         var start = Stopwatch.GetTimestamp();
-        var manifest = await ShardedCheckpoint.SaveAsync(catalog, _adan, _collective, step, Progress(step, lastLoss));
+        var manifest = await ShardedCheckpoint.SaveAsync(catalog, _adan, _collective, step, Progress(step, lastLoss), staging: _hostStaging);
         return new SavedCheckpoint(CheckpointFiles.StepDirectory(_root, manifest.Step), manifest.Shards.Sum(s => s.Bytes), Stopwatch.GetElapsedTime(start))
         {
             Step = manifest.Step,
@@ -275,6 +292,7 @@ internal sealed class Checkpointing : IDisposable
     public void Dispose()
     {
         _writer?.Dispose();
+        _hostStaging?.Dispose();
         _catalogLifetime?.Dispose();
         _rootLock?.Dispose();
     }

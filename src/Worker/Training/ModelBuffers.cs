@@ -68,7 +68,18 @@ internal static class ModelBuffers
         }
         foreach (var (buffer, saved) in pairs)
         {
-            buffer.bytes = saved.Data;
+            if (buffer.device_type == TorchSharp.DeviceType.CPU)
+            {
+                buffer.bytes = saved.Data;
+                continue;
+            }
+            // A GPU model's buffers are filled through a host copy.
+            using var host = empty(buffer.shape, buffer.dtype);
+            host.bytes = saved.Data;
+            using (no_grad())
+            {
+                buffer.copy_(host);
+            }
         }
     }
 

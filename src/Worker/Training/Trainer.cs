@@ -58,7 +58,7 @@ internal sealed class Trainer
             if (Rank == 0)
             {
                 _output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"checkpoint staging: {checkpoints.StagingBytes / 1e6:F1} MB per rank (async_checkpoint: saves are written in the background)"));
+                    $"checkpoint staging: {checkpoints.StagingBytes / 1e6:F1} MB per rank ({checkpoints.StagingPurpose})"));
             }
         }
         var (startStep, lastLoss) = Resume(checkpoints, summary);

@@ -116,5 +116,44 @@ public sealed class CheckpointResumeTests(ITestOutputHelper output) : IDisposabl
         Assert.Equal(Steps - 3, resumed.Losses.Length);
     }
 
+    /// <summary>
+    /// A GPU run's saves and loads pass through host staging; forced on CPU tensors, the synchronous and the background
+    /// save through it write the very bytes of a direct save, and a run resumed through it is the run resumed directly.
+    /// </summary>
+    [Theory]
+    [InlineData(1, false)]
+    [InlineData(1, true)]
+    [InlineData(0, true)]
+    public void SavesAndLoadsThroughHostStagingWriteTheSameBytesAndResumeTheSameRun(int stage, bool background)
+    {
+        var directRoot = Directory.CreateDirectory(Path.Combine(_root, "direct")).FullName;
+        var stagedRoot = Directory.CreateDirectory(Path.Combine(_root, "staged")).FullName;
+        var direct = CheckpointRun.Ok(2, stage, Steps, directRoot, SaveAt.ToString(), resume: false);
+        var staged = CheckpointRun.Ok(2, stage, Steps, stagedRoot, SaveAt.ToString(), resume: false, background, staged: true);
+        Assert.Equal(direct.Params, staged.Params);
+        var directShards = CheckpointManifest.Read(CheckpointFiles.StepDirectory(directRoot, SaveAt)).Shards;
+        var stagedShards = CheckpointManifest.Read(CheckpointFiles.StepDirectory(stagedRoot, SaveAt)).Shards;
+        Assert.Equal(directShards.Select(s => (s.Bytes, s.Sha256)), stagedShards.Select(s => (s.Bytes, s.Sha256)));
+
+        var resumed = CheckpointRun.Ok(2, stage, Steps, stagedRoot, "-", resume: true, background, staged: true);
+        Assert.Equal(SaveAt, resumed.Start);
+        Assert.Equal(direct.Losses[SaveAt..], resumed.Losses);
+        Assert.Equal(direct.Params, resumed.Params);
+        Assert.Equal(direct.ExpAvgSq, resumed.ExpAvgSq);
+    }
+
+    /// <summary>Resharding reads other ranks' shards into the host staging: at W 2 → 3 it gives what the direct load gives.</summary>
+    [Fact]
+    public void ResumeThroughHostStagingAtAnotherWorldSizeIsTheDirectResume()
+    {
+        CheckpointRun.Ok(2, 1, Steps, _root, SaveAt.ToString(), resume: false, staged: true);
+        var direct = CheckpointRun.Ok(3, 1, Steps, _root, "-", resume: true);
+        var staged = CheckpointRun.Ok(3, 1, Steps, _root, "-", resume: true, staged: true);
+        Assert.Equal(SaveAt, staged.Start);
+        Assert.Equal(direct.Losses, staged.Losses);
+        Assert.Equal(direct.Params, staged.Params);
+        Assert.Equal(direct.ExpAvgSq, staged.ExpAvgSq);
+    }
+
     public void Dispose() => Directory.Delete(_root, recursive: true);
 }

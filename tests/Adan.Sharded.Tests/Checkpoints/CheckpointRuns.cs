@@ -7,12 +7,15 @@ namespace Adan.Sharded.Tests.Checkpoints;
 /// <summary>What one run of the <c>checkpoint-mlp</c> scenario reported from rank 0.</summary>
 internal sealed record CheckpointRun(long Start, double[] Losses, float[] Params, float[] ExpAvgSq)
 {
-    /// <summary>Runs the scenario and asserts that every rank exited 0; <paramref name="background"/> saves through the background writer.</summary>
-    public static CheckpointRun Ok(int ranks, int stage, int steps, string root, string saves, bool resume, bool background = false)
+    /// <summary>
+    /// Runs the scenario and asserts that every rank exited 0; <paramref name="background"/> saves through the background
+    /// writer, <paramref name="staged"/> saves and loads through host staging (a GPU run's path, forced on CPU tensors).
+    /// </summary>
+    public static CheckpointRun Ok(int ranks, int stage, int steps, string root, string saves, bool resume, bool background = false, bool staged = false)
     {
         var output = Path.Combine(root, $"out-{Guid.NewGuid():N}.json");
         MpiHarness.RunOk(ranks, "checkpoint-mlp", stage.ToString(CultureInfo.InvariantCulture), steps.ToString(CultureInfo.InvariantCulture),
-            root, saves, resume ? "1" : "0", output, "-1", background ? "1" : "0");
+            root, saves, resume ? "1" : "0", output, "-1", background ? "1" : "0", staged ? "1" : "0");
         return Read(output);
     }
 

@@ -90,13 +90,42 @@ public class ShardedLambTests(ITestOutputHelper output)
         return p;
     }
 
-    private void Replay(string file, int ranks, int stage)
+    public static TheoryData<string, int> NcclCases()
+    {
+        var data = new TheoryData<string, int>();
+        foreach (var file in LambGoldenCase.FileNames())
+        {
+            data.Add(file, 1);
+            data.Add(file, 3);
+        }
+        return data;
+    }
+
+    /// <summary>
+    /// The path a GPU run takes, on CPU memory: gradients reduce-scattered, norms all-reduced and parameters
+    /// all-gathered over the NCCL binding (the host-memory stand-in), the shard updated by <see cref="Zero.LambTensorStep"/>.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(NcclCases))]
+    public void ShardedLambOverNcclWithTheTensorUpdateReproducesTheGoldenTrajectory(string file, int ranks) =>
+        Replay(file, ranks, 1, "nccl", "reference");
+
+    /// <summary>The tensor update with the replicated stage (whole state on every rank, no norm all-reduce) and with ZeRO-2.</summary>
+    [Theory]
+    [InlineData("lamb_dev_03_two_groups.json", 0)]
+    [InlineData("lamb_dev_05_grad_none_lr_change.json", 2)]
+    public void TheTensorUpdateOverMpiReproducesTheGoldenTrajectory(string file, int stage) => Replay(file, 2, stage, "mpi", "reference");
+
+    private void Replay(string file, int ranks, int stage, string backend = "mpi", string kernel = "auto")
     {
         var golden = LambGoldenCase.Load(file);
         var path = Path.Combine(Path.GetTempPath(), $"lamb-golden-{Guid.NewGuid():N}.json");
         try
         {
-            MpiHarness.RunOk(ranks, "sharded-lamb-golden", file, stage.ToString(), path);
+            var result = MpiHarness.Run(ranks, "sharded-lamb-golden", [file, stage.ToString(), path, backend, kernel],
+                environment: backend == "nccl" ? NcclStandIn.Environment() : null);
+            Assert.True(result.ExitCode == 0, result.Describe());
+            Assert.Contains($"{backend}, {(kernel == "reference" ? "Reference" : "Fused")} kernel", result.Stdout[0]);
             using var doc = JsonDocument.Parse(File.ReadAllText(path));
             var root = doc.RootElement;
             var trajectory = root.GetProperty("params_after").EnumerateArray().ToArray();

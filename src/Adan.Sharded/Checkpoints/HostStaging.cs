@@ -1,0 +1,149 @@
+using Adan.Sharded.Tensors;
+using Adan.Sharded.Zero;
+using TorchSharp;
+
+namespace Adan.Sharded.Checkpoints;
+
+/// <summary>
+/// Host memory through which a rank's checkpoint data passes when its tensors are not in CPU memory (a GPU run): one
+/// host tensor for the rank's slice of the parameters and one per Adan state buffer, allocated once and page-locked
+/// (<c>pin_memory()</c>) when CUDA is present, so a device↔host copy runs at the link's speed. A save copies the
+/// shard device → host at its step boundary and writes the file from here; a load scatters the shard files into here
+/// and copies host → device.
+/// </summary>
+/// <remarks>
+/// <para>
+/// The files, and so their checksums, are the same as those of a save from CPU tensors: the same header and the same
+/// five slices, only read from another address. Tests force staging on CPU tensors (<see cref="HostStaging(ShardedAdan, int)"/>
+/// works on any device) to check exactly that.
+/// </para>
+/// <para>
+/// Size: the parameter slice (S elements) and the four state buffers as the rank keeps them (S elements each for
+/// ZeRO-1/2, the whole buffer for stage 0, which loads whole buffers), 4 bytes an element; see <see cref="Bytes"/>.
+/// Not thread-safe: a save and a load must not use one staging set at the same time (the trainer never does).
+/// </para>
+/// </remarks>
+public sealed class HostStaging : IDisposable
+{
+    private readonly ShardedAdan _adan;
+    private readonly long _shardStart;
+    private readonly long _shardSize;
+    private readonly torch.Tensor _deviceParameters;
+    private readonly torch.Tensor _parameters;
+    private readonly torch.Tensor[] _states;
+    private readonly torch.Tensor[] _deviceStateShards;
+    private readonly torch.Tensor[] _stateShards;
+
+    /// <summary>Allocates the staging set for <paramref name="adan"/>'s shard on rank <paramref name="rank"/>.</summary>
+    /// <param name="adan">The optimizer whose parameters and state pass through this memory.</param>
+    /// <param name="rank">This process's rank (whose shard is saved).</param>
+    public HostStaging(ShardedAdan adan, int rank)
+    {
+        ArgumentNullException.ThrowIfNull(adan);
+        var layout = adan.Flat.Layout;
+        if (rank < 0 || rank >= layout.WorldSize)
+        {
+            throw new ArgumentOutOfRangeException(nameof(rank), rank, $"rank must be in [0, {layout.WorldSize}).");
+        }
+        _adan = adan;
+        _shardStart = layout.ShardStart(rank);
+        _shardSize = layout.ShardSize;
+        Pinned = torch.cuda.is_available();
+        _deviceParameters = adan.Flat.Values.narrow(0, _shardStart, _shardSize).DetachFromDisposeScope();
+        _parameters = HostBuffer(_shardSize, Pinned);
+        var stateOffset = _shardStart - adan.StateStart;
+        _states = ShardedAdan.StateNames.Select(_ => HostBuffer(adan.StateLength, Pinned)).ToArray();
+        _deviceStateShards = ShardedAdan.StateNames.Select(n => adan.StateBuffer(n).narrow(0, stateOffset, _shardSize).DetachFromDisposeScope()).ToArray();
+        _stateShards = _states.Select(s => s.narrow(0, stateOffset, _shardSize).DetachFromDisposeScope()).ToArray();
+        Bytes = (_shardSize + ShardedAdan.StateNames.Count * adan.StateLength) * sizeof(float);
+    }
+
+    /// <summary>Whether checkpoints of <paramref name="adan"/> must pass through host staging: its tensors are not in CPU memory.</summary>
+    public static bool IsRequired(ShardedAdan adan)
+    {
+        ArgumentNullException.ThrowIfNull(adan);
+        return adan.Flat.Values.device_type != DeviceType.CPU;
+    }
+
+    /// <summary>Bytes of host memory held: 4 × (S + 4 × the rank's state length).</summary>
+    public long Bytes { get; }
+
+    /// <summary>Whether the memory is page-locked (CUDA is present).</summary>
+    public bool Pinned { get; }
+
+    /// <summary>The host buffer of the rank's parameter slice (S elements), where a load scatters it.</summary>
+    internal torch.Tensor Parameters => _parameters;
+
+    /// <summary>The host buffer of a state, as long as the rank keeps it, where a load scatters it.</summary>
+    internal torch.Tensor State(string name) => _states[StateIndex(name)];
+
+    /// <summary>Throws unless this staging set was made for <paramref name="adan"/>.</summary>
+    internal void RequireFor(ShardedAdan adan)
+    {
+        if (!ReferenceEquals(adan, _adan))
+        {
+            throw new ArgumentException("this host staging was allocated for another optimizer; allocate one per ShardedAdan.", nameof(adan));
+        }
+    }
+
+    /// <summary>
+    /// Copies the rank's shard (parameters and the four state buffers, [start, start + S) of each) device → host and
+    /// returns its slices in file order, as <see cref="CheckpointWriter.LiveShard"/> does for CPU tensors. Returns once
+    /// the copies are done, so training may change the device tensors afterwards.
+    /// </summary>
+    internal IReadOnlyList<(IntPtr Data, long Bytes)> CopyShardToHost()
+    {
+        using var noGrad = torch.no_grad();
+        _parameters.copy_(_deviceParameters);
+        for (var i = 0; i < _stateShards.Length; i++)
+        {
+            _stateShards[i].copy_(_deviceStateShards[i]);
+        }
+        var bytes = _shardSize * sizeof(float);
+        return [(TensorMemory.DataPointer(_parameters), bytes), .. _stateShards.Select(s => (TensorMemory.DataPointer(s), bytes))];
+    }
+
+    /// <summary>Copies what a load scattered into the host buffers host → device: the parameter slice and the whole state buffers.</summary>
+    internal void CopyToDevice()
+    {
+        using var noGrad = torch.no_grad();
+        _deviceParameters.copy_(_parameters);
+        for (var i = 0; i < _states.Length; i++)
+        {
+            _adan.StateBuffer(ShardedAdan.StateNames[i]).copy_(_states[i]);
+        }
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        foreach (var tensor in _stateShards.Concat(_deviceStateShards).Concat(_states).Append(_parameters).Append(_deviceParameters))
+        {
+            tensor.Dispose();
+        }
+    }
+
+    private static int StateIndex(string name)
+    {
+        for (var i = 0; i < ShardedAdan.StateNames.Count; i++)
+        {
+            if (ShardedAdan.StateNames[i] == name)
+            {
+                return i;
+            }
+        }
+        throw new ArgumentException($"unknown Adan state buffer '{name}'; expected {string.Join(", ", ShardedAdan.StateNames)}.", nameof(name));
+    }
+
+    private static torch.Tensor HostBuffer(long length, bool pinned)
+    {
+        var buffer = torch.zeros(length, dtype: torch.float32);
+        if (!pinned)
+        {
+            return buffer.DetachFromDisposeScope();
+        }
+        var locked = buffer.pin_memory();
+        buffer.Dispose();
+        return locked.DetachFromDisposeScope();
+    }
+}
