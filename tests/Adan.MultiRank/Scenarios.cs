@@ -19,6 +19,7 @@ internal static class Scenarios
         ["checkpoint-mlp"] = CheckpointScenario.Run,
         ["abort"] = AbortScenario.Run,
         ["overlap"] = OverlapScenario.Run,
+        ["zero2-release"] = GradientReleaseScenario.Run,
     };
 
     public static int Run(string[] args)

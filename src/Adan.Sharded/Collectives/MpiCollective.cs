@@ -150,6 +150,10 @@ public sealed class MpiCollective : ICollective
         {
             offset += counts[q];
         }
+        if (buffer.numel() * buffer.ElementSize >= PairwiseReduceScatterBytes && OwnedFirstAboveRankZero(counts))
+        {
+            return ReduceToOwnersAsync(buffer, counts, mpiOp, op, offset);
+        }
         // MPI reads the counts until the operation completes: they stay pinned until then.
         var pin = GCHandle.Alloc(counts, GCHandleType.Pinned);
         int request;
@@ -164,6 +168,62 @@ public sealed class MpiCollective : ICollective
             throw;
         }
         return new ReduceScatterRequest(this, request, pin, buffer, offset, counts[Rank], op);
+    }
+
+    /// <summary>
+    /// Half of MPICH's default <c>MPIR_CVAR_REDUCE_SCATTER_COMMUTATIVE_LONG_MSG_SIZE</c> (512 KiB), from which it
+    /// reduce-scatters pairwise. Smaller buffers keep the one reduce-scatter (recursive halving, whose in-place result
+    /// goes through a temporary buffer), so their sums associate at W ≥ 3 as the blocking reduce-scatter's do.
+    /// </summary>
+    private const long PairwiseReduceScatterBytes = 256 * 1024;
+
+    /// <summary>
+    /// Whether the first rank with a part of the buffer is not rank 0. MPICH's pairwise reduce-scatter (its choice for
+    /// large buffers) then ends, on that rank, by moving the in-place result from its displacement, 0, to the buffer's
+    /// start: a copy onto itself, which MPICH's error checks abort ("memcpy argument memory ranges overlap").
+    /// </summary>
+    private static bool OwnedFirstAboveRankZero(int[] counts)
+    {
+        for (var q = 0; q < counts.Length; q++)
+        {
+            if (counts[q] > 0)
+            {
+                return q > 0;
+            }
+        }
+        return false;
+    }
+
+    /// <summary>
+    /// The reduce-scatter as one nonblocking <c>MPI_Ireduce</c> per rank with a part, rooted at that rank and in place
+    /// there, so each part's sums land at their own offset (a bucket inside one rank's shard is a single reduce).
+    /// </summary>
+    private unsafe ICollectiveRequest ReduceToOwnersAsync(torch.Tensor buffer, int[] counts, int mpiOp, ReduceOp op, long offset)
+    {
+        const string operation = "MPI_Ireduce";
+        var owners = 0;
+        foreach (var count in counts)
+        {
+            owners += count > 0 ? 1 : 0;
+        }
+        var handles = new int[owners];
+        var start = TensorMemory.DataPointer(buffer);
+        var type = Datatype(buffer);
+        var displacement = 0L;
+        var h = 0;
+        for (var q = 0; q < counts.Length; q++)
+        {
+            if (counts[q] > 0)
+            {
+                var part = start + (nint)(displacement * buffer.ElementSize);
+                Check(MpiNative.MPI_Ireduce(q == Rank ? MpiNative.InPlace : part, part, counts[q], type, mpiOp, q, MpiNative.CommWorld,
+                    out handles[h++]), operation);
+            }
+            displacement += counts[q];
+        }
+        return op == ReduceOp.Average && counts[Rank] > 0
+            ? new Request(this, handles, buffer.narrow(0, offset, counts[Rank]), op)
+            : new Request(this, handles, buffer, ReduceOp.Sum);
     }
 
     /// <inheritdoc />

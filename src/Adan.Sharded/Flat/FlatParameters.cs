@@ -29,6 +29,7 @@ public sealed class FlatParameters : IDisposable
     private readonly torch.Tensor _gradients;
     private readonly List<(long From, long To)> _decommitted = new();
     private readonly bool[] _hasGradient;
+    private byte[]? _residency;
 
     /// <summary>Lays out and binds the given parameters (in this order).</summary>
     public FlatParameters(IEnumerable<(string Name, Parameter Parameter)> parameters, int worldSize,
@@ -96,6 +97,40 @@ public sealed class FlatParameters : IDisposable
         ? PageMemory.ResidentBytes(TensorMemory.DataPointer(_gradients), Layout.TotalNumel * sizeof(float))
         : Layout.TotalNumel * sizeof(float);
 
+    /// <summary>
+    /// Whether every release of gradient pages (<see cref="ReleaseGradients"/>, <see cref="DecommitGradients"/>) first
+    /// samples <see cref="ResidentGradientBytes"/> into <see cref="PeakResidentGradientBytes"/>. Off by default: a
+    /// sample is one <c>mincore</c> over the whole buffer.
+    /// </summary>
+    /// <remarks>
+    /// Resident gradient memory shrinks only at those releases and otherwise only grows (backward faulting pages in),
+    /// so the samples taken just before each release, plus one at the end of the interval
+    /// (<see cref="SampleResidentGradients"/>), give the interval's true peak.
+    /// </remarks>
+    public bool TrackResidentGradientPeak
+    {
+        get => _residency is not null;
+        set => _residency = value
+            ? _residency ?? new byte[PageMemory.PagesSpanned(TensorMemory.DataPointer(_gradients), Layout.TotalNumel * sizeof(float))]
+            : null;
+    }
+
+    /// <summary>The largest <see cref="ResidentGradientBytes"/> sampled since the last <see cref="ResetResidentGradientPeak"/>.</summary>
+    public long PeakResidentGradientBytes { get; private set; }
+
+    /// <summary>Starts a new interval for <see cref="PeakResidentGradientBytes"/>.</summary>
+    public void ResetResidentGradientPeak() => PeakResidentGradientBytes = 0;
+
+    /// <summary>Samples the resident gradient bytes now into <see cref="PeakResidentGradientBytes"/> and returns them.</summary>
+    public long SampleResidentGradients()
+    {
+        var resident = _residency is not null && _gradients.device_type == DeviceType.CPU
+            ? PageMemory.ResidentBytes(TensorMemory.DataPointer(_gradients), Layout.TotalNumel * sizeof(float), _residency)
+            : ResidentGradientBytes;
+        PeakResidentGradientBytes = Math.Max(PeakResidentGradientBytes, resident);
+        return resident;
+    }
+
     /// <summary>The bound parameters, in layout order.</summary>
     public IReadOnlyList<Parameter> Parameters => _parameters;
 
@@ -121,11 +156,13 @@ public sealed class FlatParameters : IDisposable
         }
         else
         {
+            // Releases come bucket by bucket in completion order and may overlap the step's final one.
+            _decommitted.Sort(static (a, b) => a.From.CompareTo(b.From));
             var from = 0L;
             foreach (var (start, end) in _decommitted)
             {
                 ZeroRange(from, start);
-                from = end;
+                from = Math.Max(from, end);
             }
             ZeroRange(from, Layout.TotalNumel);
             _decommitted.Clear();
@@ -166,28 +203,38 @@ public sealed class FlatParameters : IDisposable
     /// bound; the returned pages read as zero, and backward faults them in again as it writes. Pages
     /// that straddle the kept block or the buffer's end stay resident.
     /// </summary>
-    public void DecommitGradients(long keepStart = 0, long keepLength = 0)
+    public void DecommitGradients(long keepStart = 0, long keepLength = 0) =>
+        ReleaseGradients(0, Layout.TotalNumel, keepStart, keepLength);
+
+    /// <summary>
+    /// Returns the whole pages of [<paramref name="start"/>, <paramref name="end"/>) that lie outside the kept block
+    /// [<paramref name="keepStart"/>, <paramref name="keepStart"/> + <paramref name="keepLength"/>) to the kernel
+    /// (<see cref="ReleasablePages"/>): ZeRO-2 calls it for a bucket as soon as the bucket's reduce-scatter has
+    /// completed, so the pages of shards this rank does not own are gone before backward has finished. A page shared
+    /// with a neighbouring bucket or with the kept block stays; <see cref="DecommitGradients"/> at the end of the
+    /// reduction returns the shared ones outside the block. Nothing is returned off the CPU.
+    /// </summary>
+    public void ReleaseGradients(long start, long end, long keepStart, long keepLength)
     {
+        if (start < 0 || end < start || end > Layout.TotalNumel)
+        {
+            throw new ArgumentOutOfRangeException(nameof(end), $"released range [{start}, {end}) is outside [0, {Layout.TotalNumel}).");
+        }
         if (keepStart < 0 || keepLength < 0 || keepStart + keepLength > Layout.TotalNumel)
         {
             throw new ArgumentOutOfRangeException(nameof(keepStart), $"kept range [{keepStart}, {keepStart + keepLength}) is outside [0, {Layout.TotalNumel}).");
         }
-        if (_gradients.device_type != DeviceType.CPU || _decommitted.Count > 0)
+        if (_gradients.device_type != DeviceType.CPU || !PageMemory.Supported)
         {
             return;
         }
-        var address = TensorMemory.DataPointer(_gradients);
-        foreach (var (from, to) in new[] { (0L, keepStart), (keepStart + keepLength, Layout.TotalNumel) })
+        if (_residency is not null)
         {
-            if (to > from)
-            {
-                var (first, last) = PageMemory.Decommit(address + (nint)(from * sizeof(float)), (to - from) * sizeof(float));
-                if (last > first)
-                {
-                    _decommitted.Add((from + first / sizeof(float), from + last / sizeof(float)));
-                }
-            }
+            SampleResidentGradients();
         }
+        var (below, above) = ReleasablePages.Of(start, end, keepStart, keepStart + keepLength, Environment.SystemPageSize / sizeof(float));
+        Release(below);
+        Release(above);
     }
 
     /// <summary>Copies parameter values from a flat buffer of the same layout (e.g. after a load).</summary>
@@ -241,6 +288,16 @@ public sealed class FlatParameters : IDisposable
         PageMemory.AdviseHugePages(TensorMemory.DataPointer(buffer), numel * sizeof(float));
         buffer.zero_();
         return (storage, buffer);
+    }
+
+    private void Release((long Start, long End) range)
+    {
+        if (range.End > range.Start)
+        {
+            // The buffer starts on a huge-page boundary, so element offsets on page boundaries are page addresses.
+            PageMemory.Decommit(TensorMemory.DataPointer(_gradients) + (nint)(range.Start * sizeof(float)), (range.End - range.Start) * sizeof(float));
+            _decommitted.Add(range);
+        }
     }
 
     private void ZeroRange(long from, long to)

@@ -55,7 +55,14 @@ internal static class PageMemory
     }
 
     /// <summary>Bytes of [start, start + bytes) in pages that are resident (whole pages counted).</summary>
-    public static unsafe long ResidentBytes(IntPtr start, long bytes)
+    public static long ResidentBytes(IntPtr start, long bytes) =>
+        ResidentBytes(start, bytes, Supported && bytes > 0 ? new byte[PagesSpanned(start, bytes)] : []);
+
+    /// <summary>
+    /// As <see cref="ResidentBytes(IntPtr, long)"/> into a caller's vector of at least <see cref="PagesSpanned"/>
+    /// bytes, so that sampling often allocates nothing.
+    /// </summary>
+    public static unsafe long ResidentBytes(IntPtr start, long bytes, byte[] vector)
     {
         if (!Supported || bytes <= 0)
         {
@@ -65,7 +72,10 @@ internal static class PageMemory
         var first = AlignDown(start, page);
         var end = AlignUp(start + (nint)bytes, page);
         var pages = (long)(end - first) / page;
-        var vector = new byte[pages];
+        if (vector.Length < pages)
+        {
+            throw new ArgumentException($"the residency vector has {vector.Length} bytes; [start, start + {bytes}) spans {pages} pages.", nameof(vector));
+        }
         fixed (byte* v = vector)
         {
             if (mincore(first, (nuint)(end - first), v) != 0)
@@ -74,14 +84,18 @@ internal static class PageMemory
             }
         }
         long resident = 0;
-        foreach (var b in vector)
+        for (var i = 0L; i < pages; i++)
         {
-            if ((b & 1) != 0)
-            {
-                resident++;
-            }
+            resident += vector[i] & 1;
         }
         return resident * page;
+    }
+
+    /// <summary>How many pages [start, start + bytes) touches: the length <c>mincore</c> needs for its vector.</summary>
+    public static long PagesSpanned(IntPtr start, long bytes)
+    {
+        var page = Environment.SystemPageSize;
+        return (long)(AlignUp(start + (nint)bytes, page) - AlignDown(start, page)) / page;
     }
 
     private static IntPtr AlignUp(IntPtr p, long alignment) => (IntPtr)(((long)p + alignment - 1) / alignment * alignment);

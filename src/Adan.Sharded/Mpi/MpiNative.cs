@@ -45,6 +45,9 @@ internal static unsafe class MpiNative
     public static extern int MPI_Reduce(IntPtr sendbuf, IntPtr recvbuf, int count, int datatype, int op, int root, int comm);
 
     [DllImport(Library)]
+    public static extern int MPI_Ireduce(IntPtr sendbuf, IntPtr recvbuf, int count, int datatype, int op, int root, int comm, out int request);
+
+    [DllImport(Library)]
     public static extern int MPI_Iallreduce(IntPtr sendbuf, IntPtr recvbuf, int count, int datatype, int op, int comm, out int request);
 
     /// <summary>

@@ -55,6 +55,15 @@ internal sealed class GradientReducer : IDisposable
                         nameof(value));
                 }
             }
+            if (_overlap is not null && !ReferenceEquals(_overlap, value))
+            {
+                _overlap.ReleaseNonOwnedGradients = false;
+            }
+            if (value is not null)
+            {
+                // ZeRO-2 keeps only its own block: each bucket's other pages go as soon as its reduce-scatter is done.
+                value.ReleaseNonOwnedGradients = _stage == ZeroStage.Gradients;
+            }
             _overlap = value;
         }
     }

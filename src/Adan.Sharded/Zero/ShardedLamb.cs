@@ -201,7 +201,8 @@ public sealed class ShardedLamb : IDisposable
     /// <summary>
     /// The overlapped reduction to wait for instead of reducing in <see cref="Step"/>, when it was armed for the step's
     /// last backward pass (null: reduce in the step). It must use <see cref="GradientReduction.AllReduce"/> for stage 0
-    /// and <see cref="GradientReduction.ReduceScatter"/> for ZeRO-1/2, over this optimizer's flat parameters.
+    /// and <see cref="GradientReduction.ReduceScatter"/> for ZeRO-1/2, over this optimizer's flat parameters. With
+    /// ZeRO-2 attaching it turns on its <see cref="OverlappedGradients.ReleaseNonOwnedGradients"/>.
     /// </summary>
     public OverlappedGradients? Overlap
     {
