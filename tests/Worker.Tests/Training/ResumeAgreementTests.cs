@@ -1,5 +1,6 @@
 using Adan.Sharded.Checkpoints;
 using Adan.Sharded.Flat;
+using Adan.TestSupport;
 using Adan.Worker.Training;
 
 namespace Adan.Worker.Tests.Training;
@@ -11,13 +12,9 @@ namespace Adan.Worker.Tests.Training;
 /// </summary>
 public class ResumeAgreementTests
 {
-    private static CheckpointManifest Manifest(long step) => new()
-    {
-        Step = step,
-        WorldSize = 1,
-        Layout = new FlatLayoutDocument(1, 1, 1, 1, [new FlatLayoutDocument.Entry("w", [1], 0, 1)]),
-        Optimizer = new CheckpointOptimizerState("adan", 0, 0, [true], []),
-    };
+    // A valid one-rank manifest (the reader validates it); the shard file itself is never opened here.
+    private static CheckpointManifest Manifest(long step) =>
+        TestManifests.Create(step, 1, new CheckpointShard(0, CheckpointFiles.ShardFileName(0, 1), 4, new string('a', 64)));
 
     /// <summary>A checkpoint root holding committed checkpoints of <paramref name="steps"/>.</summary>
     private static string Root(string parent, string name, params long[] steps)
