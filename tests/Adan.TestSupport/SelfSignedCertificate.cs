@@ -5,7 +5,7 @@ using System.Security.Cryptography.X509Certificates;
 namespace Adan.TestSupport;
 
 /// <summary>
-/// A self-signed TLS certificate for 127.0.0.1 and localhost, made at test time and written as PEM files, so TLS tests
+/// A self-signed TLS certificate for 127.0.0.1 and localhost (or for given names only), made at test time and written as PEM files, so TLS tests
 /// need no checked-in key and no openssl.
 /// </summary>
 public sealed class SelfSignedCertificate : IDisposable
@@ -28,18 +28,28 @@ public sealed class SelfSignedCertificate : IDisposable
     /// Makes a certificate valid from a day ago for a week, for 127.0.0.1, ::1, localhost and the given addresses (e.g. a
     /// test bridge's, for a coordinator other hosts reach).
     /// </summary>
-    public static SelfSignedCertificate Create(params string[] addresses)
+    public static SelfSignedCertificate Create(params string[] addresses) =>
+        Create(["localhost"], [IPAddress.Loopback, IPAddress.IPv6Loopback, .. addresses.Select(IPAddress.Parse)]);
+
+    /// <summary>
+    /// Makes a certificate for these DNS names only, no address: a client reaches it by one of the names or fails the
+    /// handshake (e.g. <c>localhost</c> only, for a coordinator reached by name rather than by 127.0.0.1).
+    /// </summary>
+    public static SelfSignedCertificate CreateForNames(params string[] dnsNames) => Create(dnsNames, []);
+
+    private static SelfSignedCertificate Create(IEnumerable<string> dnsNames, IEnumerable<IPAddress> addresses)
     {
         var directory = System.IO.Directory.CreateTempSubdirectory("adan-tls-").FullName;
         using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
         var request = new CertificateRequest("CN=adan-test-coordinator", key, HashAlgorithmName.SHA256);
         var names = new SubjectAlternativeNameBuilder();
-        names.AddIpAddress(IPAddress.Loopback);
-        names.AddIpAddress(IPAddress.IPv6Loopback);
-        names.AddDnsName("localhost");
         foreach (var address in addresses)
         {
-            names.AddIpAddress(IPAddress.Parse(address));
+            names.AddIpAddress(address);
+        }
+        foreach (var name in dnsNames)
+        {
+            names.AddDnsName(name);
         }
         request.CertificateExtensions.Add(names.Build());
         request.CertificateExtensions.Add(new X509BasicConstraintsExtension(certificateAuthority: true, hasPathLengthConstraint: false, pathLengthConstraint: 0, critical: true));

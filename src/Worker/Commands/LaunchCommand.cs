@@ -108,7 +108,7 @@ internal static class LaunchCommand
                 throw new UsageException(
                     $"--coordinator needs the coordinator's operator token: give --token-file FILE or set {CoordinatorEnvironment.TokenVariable}");
             }
-            security.CheckPlaintext(coordinatorUrl);
+            security.CheckStanding(coordinatorUrl);
             security.WarnIfPlaintextOffLoopback(coordinatorUrl);
             // The ranks get the job's own token, which acts on this job only, never the operator token.
             var jobToken = await security.CreateJobAsync(coordinatorUrl, givenToken.Trim(), jobId, ranks);
@@ -142,8 +142,9 @@ internal static class LaunchCommand
             }
             await using (coordinator)
             {
-                var jobToken = await security.CreateJobAsync(coordinator.Address, token, jobId, ranks);
-                return await RunJobAsync(ranks, hostfile, coordinator.Address, jobToken, jobId, arguments, security.TlsCa);
+                var address = security.AddressOfLaunched(coordinator.Address);
+                var jobToken = await security.CreateJobAsync(address, token, jobId, ranks);
+                return await RunJobAsync(ranks, hostfile, address, jobToken, jobId, arguments, security.TlsCa);
             }
         }
         finally

@@ -9,7 +9,7 @@ namespace Adan.Worker.Commands;
 
 /// <summary>
 /// The security side of <c>adan launch</c>: TLS for the coordinator it starts (<c>--tls-cert/--tls-key</c>) and trust
-/// for the one its ranks reach (<c>--tls-ca</c>), <c>--insecure</c>, the checkpoint roots its coordinator may write
+/// for the one its ranks reach (<c>--tls-ca</c>), the name the ranks reach it by (<c>--advertise</c>), <c>--insecure</c>, the checkpoint roots its coordinator may write
 /// under, and the creation of the job, whose own token is all the ranks get.
 /// </summary>
 internal sealed class LaunchSecurity
@@ -17,6 +17,11 @@ internal sealed class LaunchSecurity
     private readonly Option<FileInfo?> _tlsCert = new("--tls-cert") { Description = "PEM certificate for the coordinator launch starts (with --tls-key): serve TLS" };
     private readonly Option<FileInfo?> _tlsKey = new("--tls-key") { Description = "PEM private key of --tls-cert" };
     private readonly Option<FileInfo?> _tlsCa = new("--tls-ca") { Description = "PEM CA certificate the launcher and ranks trust for an https:// coordinator (default: the system store)" };
+    private readonly Option<AdvertisedHost?> _advertise = new("--advertise")
+    {
+        Description = "DNS name or address the ranks reach the launched coordinator by, with its bound port (default: the bound address); the name its TLS certificate must have",
+        CustomParser = ParseAdvertise,
+    };
     private readonly Option<bool> _insecure = new("--insecure") { Description = "Allow plaintext on a non-loopback address (tokens cross the network in clear text)" };
     private readonly Option<DirectoryInfo[]> _checkpointRoots = new("--checkpoint-root")
     {
@@ -27,7 +32,7 @@ internal sealed class LaunchSecurity
     /// <summary>Adds the options to <paramref name="command"/>.</summary>
     public void AddTo(Command command)
     {
-        foreach (var option in new Option[] { _tlsCert, _tlsKey, _tlsCa, _insecure, _checkpointRoots })
+        foreach (var option in new Option[] { _tlsCert, _tlsKey, _tlsCa, _advertise, _insecure, _checkpointRoots })
         {
             command.Options.Add(option);
         }
@@ -37,7 +42,7 @@ internal sealed class LaunchSecurity
     /// <exception cref="UsageException">A file is missing or --tls-key lacks --tls-cert.</exception>
     public Settings Bind(ParseResult result)
     {
-        var settings = new Settings(result.GetValue(_tlsCert), result.GetValue(_tlsKey), result.GetValue(_tlsCa), result.GetValue(_insecure),
+        var settings = new Settings(result.GetValue(_tlsCert), result.GetValue(_tlsKey), result.GetValue(_tlsCa), result.GetValue(_advertise), result.GetValue(_insecure),
             [.. (result.GetValue(_checkpointRoots) ?? []).Select(d => d.FullName)]);
         foreach (var (flag, file) in new[] { ("--tls-cert", settings.TlsCert), ("--tls-key", settings.TlsKey), ("--tls-ca", settings.TlsCa) })
         {
@@ -64,8 +69,18 @@ internal sealed class LaunchSecurity
         return settings;
     }
 
+    private static AdvertisedHost? ParseAdvertise(System.CommandLine.Parsing.ArgumentResult result)
+    {
+        var host = AdvertisedHost.Parse(result.Tokens.Count == 1 ? result.Tokens[0].Value : "", out var error);
+        if (error is not null)
+        {
+            result.AddError(error);
+        }
+        return host;
+    }
+
     /// <summary>What <c>adan launch</c> was given.</summary>
-    public sealed record Settings(FileInfo? TlsCert, FileInfo? TlsKey, FileInfo? TlsCa, bool Insecure, IReadOnlyList<string> CheckpointRoots)
+    public sealed record Settings(FileInfo? TlsCert, FileInfo? TlsKey, FileInfo? TlsCa, AdvertisedHost? Advertise, bool Insecure, IReadOnlyList<string> CheckpointRoots)
     {
         /// <summary>The flags for the coordinator launch starts: TLS, --insecure and where it may write checkpoints.</summary>
         /// <param name="command">The job's command (<c>train ...</c>), whose checkpoint directory is the default root.</param>
@@ -90,12 +105,34 @@ internal sealed class LaunchSecurity
         }
 
         /// <summary>
-        /// Refuses an <c>http://</c> coordinator off this machine unless <c>--insecure</c> was given: the operator token
-        /// and the job's would cross the network in clear text.
+        /// The address the launcher and the ranks use for the coordinator launch started, which bound
+        /// <paramref name="bound"/>: the <c>--advertise</c> host with the bound port, or the bound address. With TLS, the
+        /// certificate must name its host.
         /// </summary>
-        /// <exception cref="UsageException">Plaintext to another host without --insecure.</exception>
-        public void CheckPlaintext(Uri coordinator)
+        /// <exception cref="UsageException">The certificate of --tls-cert does not name that host.</exception>
+        public Uri AddressOfLaunched(Uri bound)
         {
+            var address = Advertise?.For(bound) ?? bound;
+            if (TlsCert is not null)
+            {
+                AdvertisedHost.CheckCertificateNames(TlsCert, address);
+            }
+            return address;
+        }
+
+        /// <summary>
+        /// Checks the flags for a standing coordinator (<c>--coordinator URL</c>): <c>--advertise</c> has nothing to
+        /// name, and an <c>http://</c> coordinator off this machine is refused unless <c>--insecure</c> was given: the
+        /// operator token and the job's would cross the network in clear text.
+        /// </summary>
+        /// <exception cref="UsageException">--advertise was given, or plaintext to another host without --insecure.</exception>
+        public void CheckStanding(Uri coordinator)
+        {
+            if (Advertise is not null)
+            {
+                throw new UsageException(
+                    $"--advertise {Advertise.Host} names the coordinator launch starts; with --coordinator the ranks use {coordinator.GetLeftPart(UriPartial.Authority)} as given");
+            }
             if (coordinator.Scheme == Uri.UriSchemeHttp && !coordinator.IsLoopback && !Insecure)
             {
                 throw new UsageException(
@@ -133,8 +170,9 @@ internal sealed class LaunchSecurity
                         $"the coordinator at {url} refused the token in {CoordinatorEnvironment.TokenVariable} ({e.Status.Detail}); set it to the coordinator's operator token, the one in its --token-file",
                     StatusCode.AlreadyExists => $"the coordinator at {url} already has job '{jobId}'; choose another --job-id",
                     StatusCode.InvalidArgument => $"the coordinator at {url} refused job '{jobId}': {e.Status.Detail}",
-                    _ => $"cannot reach the coordinator at {url}: {Describe(e)}"
-                        + (TlsCa is null && coordinator.Scheme == Uri.UriSchemeHttps ? " (for a private CA give --tls-ca FILE)" : ""),
+                    _ => $"cannot reach the coordinator at {url}: {Describe(e)}" + (coordinator.Scheme != Uri.UriSchemeHttps ? ""
+                        : TlsCa is null ? " (for a private CA give --tls-ca FILE)"
+                        : $" (its certificate must be issued by --tls-ca {TlsCa.FullName} and name {coordinator.Host})"),
                 }, e);
             }
         }
