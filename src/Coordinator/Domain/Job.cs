@@ -18,6 +18,9 @@ internal sealed class Job(string jobId, int worldSize)
 
     public LearningRateSchedule? Schedule { get; set; }
 
+    /// <summary><see cref="TimeProvider.GetTimestamp"/> of its creation (or of the coordinator's restart): the join timeout's start.</summary>
+    public long Created { get; set; }
+
     /// <summary>Members by rank; null until that rank joins.</summary>
     public Member?[] Members { get; } = new Member?[worldSize];
 

@@ -43,6 +43,15 @@ public static class CoordinatorCommandLine
             Description = $"Seconds of silence after which a rank fails its job, in (0, {HeartbeatTimeout.MaxSeconds}]",
             DefaultValueFactory = _ => HeartbeatTimeout.DefaultSeconds,
         };
+        var stall = new Option<double?>("--stall-timeout")
+        {
+            Description = $"Seconds a running rank may make no progress (steps, saves, evaluations) before its job fails (default: {JobTimeouts.AdaptiveStallFactor}x the longest interval between progress marks seen, at least {JobTimeouts.MinimumAdaptiveStallSeconds} s)",
+        };
+        var join = new Option<double>("--join-timeout")
+        {
+            Description = "Seconds a job may wait for its last rank to join before it fails",
+            DefaultValueFactory = _ => JobTimeouts.DefaultJoinSeconds,
+        };
         var checkpointRoot = new Option<DirectoryInfo?>("--checkpoint-root") { Description = "Default checkpoint root (default: DATA_DIR/checkpoints)" };
         var keepLast = new Option<int>("--keep-last") { Description = "Committed checkpoints kept per job; 0 keeps all", DefaultValueFactory = _ => 3 };
         var tlsCert = new Option<FileInfo?>("--tls-cert") { Description = "PEM certificate (with --tls-key) or PKCS#12 file: serve TLS instead of h2c" };
@@ -55,6 +64,10 @@ public static class CoordinatorCommandLine
 
         timeout.CustomParser = result => ParseNumber<double>(result, timeout, NumberStyles.Float, HeartbeatTimeout.Rule);
         timeout.Validators.Add(result => Check(result, timeout, HeartbeatTimeout.IsValid, HeartbeatTimeout.Rule));
+        stall.CustomParser = result => ParseNumber<double>(result, stall, NumberStyles.Float, JobTimeouts.Rule);
+        stall.Validators.Add(result => Check(result, stall, value => value is { } seconds && JobTimeouts.IsValid(seconds), JobTimeouts.Rule));
+        join.CustomParser = result => ParseNumber<double>(result, join, NumberStyles.Float, JobTimeouts.Rule);
+        join.Validators.Add(result => Check(result, join, JobTimeouts.IsValid, JobTimeouts.Rule));
         const string count = "expected an integer >= 0; 0 keeps all";
         keepLast.CustomParser = result => ParseNumber<int>(result, keepLast, NumberStyles.Integer, count);
         keepLast.Validators.Add(result => Check(result, keepLast, k => k >= 0, count));
@@ -63,7 +76,7 @@ public static class CoordinatorCommandLine
             file.Validators.Add(result => Check(result, file, info => info is null || info.Exists, "the file does not exist"));
         }
 
-        foreach (var option in new Option[] { listen, tokenFile, dataDir, timeout, checkpointRoot, keepLast, tlsCert, tlsKey, verbose, stdinEof })
+        foreach (var option in new Option[] { listen, tokenFile, dataDir, timeout, stall, join, checkpointRoot, keepLast, tlsCert, tlsKey, verbose, stdinEof })
         {
             command.Options.Add(option);
         }
@@ -73,6 +86,8 @@ public static class CoordinatorCommandLine
             Token = ReadToken(parse.GetValue(tokenFile)),
             DataDirectory = parse.GetValue(dataDir)!.FullName,
             HeartbeatTimeout = TimeSpan.FromSeconds(parse.GetValue(timeout)),
+            StallTimeout = parse.GetValue(stall) is { } stallSeconds ? TimeSpan.FromSeconds(stallSeconds) : null,
+            JoinTimeout = TimeSpan.FromSeconds(parse.GetValue(join)),
             CheckpointRoot = parse.GetValue(checkpointRoot)?.FullName,
             KeepLast = parse.GetValue(keepLast),
             TlsCertificateFile = parse.GetValue(tlsCert)?.FullName,
@@ -124,7 +139,7 @@ public static class CoordinatorCommandLine
     /// Parses a number in the invariant culture, so that a value that is no number gets the same message as one out of
     /// range rather than the parser's, which names a CLR type.
     /// </summary>
-    private static T ParseNumber<T>(ArgumentResult result, Option<T> option, NumberStyles styles, string rule) where T : struct, INumberBase<T>
+    private static T ParseNumber<T>(ArgumentResult result, Option option, NumberStyles styles, string rule) where T : struct, INumberBase<T>
     {
         var text = result.Tokens.Count > 0 ? result.Tokens[^1].Value : "";
         if (T.TryParse(text, styles, CultureInfo.InvariantCulture, out var value))

@@ -31,7 +31,8 @@ internal static class TrainCommand
     private static int Run(TrainConfig config)
     {
         using ICollective collective = LaunchedByMpi ? new MpiCollective() : new SingleProcessCollective();
-        new Trainer(config, collective, Console.Out).RunAsync().GetAwaiter().GetResult();
+        var abort = new RankAbort(collective.Rank, collective.WorldSize, LaunchedByMpi || JobEnvironment.HasCoordinator, Console.Error);
+        new Trainer(config, collective, Console.Out, abort).RunAsync().GetAwaiter().GetResult();
         return 0;
     }
 }

@@ -1,0 +1,40 @@
+using Adan.Coordinator.Client;
+using Adan.Coordinator.Protocol;
+
+namespace Adan.Worker.Training;
+
+/// <summary>
+/// The coordinator connection <c>adan launch</c> hands each rank in its environment (<c>ADAN_COORDINATOR</c>,
+/// <c>ADAN_JOB_TOKEN</c>, <c>ADAN_JOB_ID</c>), read in one place for the rank's <see cref="JobLink"/> and its
+/// <see cref="RankAbort"/>.
+/// </summary>
+internal static class JobEnvironment
+{
+    /// <summary>Whether the environment names a coordinator.</summary>
+    public static bool HasCoordinator => !string.IsNullOrWhiteSpace(Environment.GetEnvironmentVariable(CoordinatorEnvironment.AddressVariable));
+
+    /// <summary>The client options of rank <paramref name="rank"/> of <paramref name="worldSize"/>, or null when no coordinator is named.</summary>
+    /// <exception cref="InvalidOperationException">The address is set but the token or the job id is not.</exception>
+    public static CoordinatorClientOptions? ClientOptions(int rank, int worldSize)
+    {
+        var address = Environment.GetEnvironmentVariable(CoordinatorEnvironment.AddressVariable);
+        if (string.IsNullOrWhiteSpace(address))
+        {
+            return null;
+        }
+        var token = Environment.GetEnvironmentVariable(CoordinatorEnvironment.TokenVariable);
+        var job = Environment.GetEnvironmentVariable(CoordinatorEnvironment.JobVariable);
+        if (string.IsNullOrWhiteSpace(token) || string.IsNullOrWhiteSpace(job))
+        {
+            throw new InvalidOperationException($"{CoordinatorEnvironment.AddressVariable} is set but {CoordinatorEnvironment.TokenVariable} or {CoordinatorEnvironment.JobVariable} is not; set all three or none.");
+        }
+        return new CoordinatorClientOptions
+        {
+            Address = new Uri(address),
+            Token = token,
+            JobId = job,
+            Rank = rank,
+            WorldSize = worldSize,
+        };
+    }
+}
