@@ -65,6 +65,9 @@ public sealed class CoordinatorClient : IAsyncDisposable
         _progress = new ProgressMarks(options.Time);
     }
 
+    /// <summary>The coordinator's address.</summary>
+    public Uri Address => _options.Address;
+
     /// <summary>Raised once, from a background thread, when the coordinator declares the job failed.</summary>
     public event EventHandler<JobFailedEventArgs>? JobFailed;
 
