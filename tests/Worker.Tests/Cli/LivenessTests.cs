@@ -28,6 +28,21 @@ public sealed class LivenessTests : IDisposable
         "--set", "micro_batch=16", "--set", "log_every=1", "--set", "resume=none", "--set", $"run_dir={_runDir}",
     ];
 
+    [Theory]
+    [InlineData("--stall-timeout", "NaN", "> 0")]
+    [InlineData("--stall-timeout", "-1", "> 0")]
+    [InlineData("--join-timeout", "Infinity", "at most 86400")]
+    [InlineData("--grace-period", "-2", ">= 0")]
+    public void ABadTimeoutIsAOneLineUsageError(string flag, string value, string rule)
+    {
+        var result = AdanCli.Run(["launch", "-n", "1", flag, value, "--", "train"], TimeSpan.FromSeconds(60));
+
+        Assert.True(result.ExitCode == 2, result.Describe());
+        var line = Assert.Single(result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith($"adan launch: {flag} {value}: ", line);
+        Assert.Contains(rule, line);
+    }
+
     [Fact]
     public void ARankThatThrowsInTheFirstStepEndsTheJobNamingIt()
     {
