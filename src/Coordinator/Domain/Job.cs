@@ -24,6 +24,9 @@ internal sealed class Job(string jobId, int worldSize)
     /// <summary>When the job reached FAILED or FINISHED; it is forgotten a TTL later.</summary>
     public DateTimeOffset? EndedAt { get; set; }
 
+    /// <summary><see cref="TimeProvider.GetTimestamp"/> of its creation (or of the coordinator's restart): the join timeout's start.</summary>
+    public long Created { get; set; }
+
     /// <summary>Members by rank; null until that rank joins.</summary>
     public Member?[] Members { get; } = new Member?[worldSize];
 

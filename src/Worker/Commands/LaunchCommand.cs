@@ -11,7 +11,7 @@ namespace Adan.Worker.Commands;
 
 /// <summary>
 /// <c>adan launch -n W [--hostfile F] [--coordinator URL] [--token-file F] -- train ...</c>: starts a coordinator on
-/// loopback with a fresh random token (unless one is given in a private file), runs <c>mpiexec.mpich -n W adan ...</c>
+/// loopback with a fresh random token (unless one is given in a private file), creates the job with the operator token, runs <c>mpiexec.mpich -n W adan ...</c>
 /// with the job's coordinator address, token and id in the environment, streams the output, stops
 /// the coordinator and exits as the job did (see <see cref="ExitCodes"/>). When a rank dies or hangs, the job ends and the
 /// launcher names the rank.
@@ -35,14 +35,28 @@ internal static class LaunchCommand
             DefaultValueFactory = _ => HeartbeatTimeout.DefaultSeconds,
             CustomParser = ParseHeartbeatTimeout,
         };
+        var stall = new Option<double?>("--stall-timeout")
+        {
+            Description = $"Seconds a rank may make no progress before the job fails (default: {JobTimeouts.AdaptiveStallFactor}x the longest interval between progress marks, at least {JobTimeouts.MinimumAdaptiveStallSeconds} s)",
+        };
+        var join = new Option<double?>("--join-timeout") { Description = $"Seconds the job may wait for its last rank to join (default {JobTimeouts.DefaultJoinSeconds})" };
+        var grace = new Option<double>("--grace-period")
+        {
+            Description = "Seconds the ranks get to end after SIGINT/SIGTERM/SIGHUP is passed on, before every process of the job is killed",
+            DefaultValueFactory = _ => DefaultGraceSeconds,
+        };
+        var tokenFile = new Option<FileInfo?>("--token-file") { Description = "The operator token from this file, readable only by you (default: a fresh random one; with --coordinator: ADAN_JOB_TOKEN)" };
         var job = new Option<string?>("--job-id") { Description = "Job id (default: a fresh random one)" };
-        var tokenFile = new Option<FileInfo?>("--token-file") { Description = "Job token from this file, readable only by you (default: a fresh random one)" };
         var command = new Argument<string[]>("command") { Description = "The adan subcommand and its arguments, after --", Arity = ArgumentArity.OneOrMore };
-        var launch = new Command("launch", "Run an adan job on W ranks with mpiexec.mpich and a coordinator.") { ranks, hostfile, coordinator, listen, timeout, job, tokenFile, command };
+        var launch = new Command("launch", "Run an adan job on W ranks with mpiexec.mpich and a coordinator.")
+        {
+            ranks, hostfile, coordinator, listen, timeout, stall, join, grace, tokenFile, job, command,
+        };
         var security = new LaunchSecurity();
         security.AddTo(launch);
-        launch.SetAction(r => RunAsync(r.GetValue(ranks), r.GetValue(hostfile), r.GetValue(coordinator), r.GetValue(listen)!, r.GetValue(timeout),
-            r.GetValue(job), r.GetValue(tokenFile), r.GetValue(command)!, security.Bind(r)).GetAwaiter().GetResult());
+        launch.SetAction(r => RunAsync(new LaunchSettings(r.GetValue(ranks), r.GetValue(hostfile), r.GetValue(coordinator), r.GetValue(listen)!,
+            r.GetValue(timeout), r.GetValue(stall), r.GetValue(join), r.GetValue(grace), r.GetValue(tokenFile), r.GetValue(job), r.GetValue(command)!,
+            security.Bind(r))).GetAwaiter().GetResult());
         return launch;
     }
 
@@ -70,6 +84,20 @@ internal static class LaunchCommand
         return 0;
     }
 
+    /// <summary>Seconds the ranks get to end after a stop signal is passed on, unless told otherwise.</summary>
+    private const double DefaultGraceSeconds = 10;
+
+    /// <summary>The longest grace period accepted: an hour.</summary>
+    private const double MaxGraceSeconds = 3600;
+
+    /// <summary>The launcher's parsed command line.</summary>
+    private sealed record LaunchSettings(int Ranks, FileInfo? Hostfile, Uri? CoordinatorUrl, string Listen, double HeartbeatTimeout,
+        double? StallTimeout, double? JoinTimeout, double GraceSeconds, FileInfo? TokenFile, string? JobId, string[] Arguments,
+        LaunchSecurity.Settings Security)
+    {
+        public TimeSpan Grace => TimeSpan.FromSeconds(GraceSeconds);
+    }
+
     private static Uri? ParseCoordinatorUrl(System.CommandLine.Parsing.ArgumentResult result)
     {
         var text = result.Tokens.Count == 1 ? result.Tokens[0].Value : "";
@@ -81,10 +109,9 @@ internal static class LaunchCommand
         return null;
     }
 
-    private static async Task<int> RunAsync(int ranks, FileInfo? hostfile, Uri? coordinatorUrl, string listen, double heartbeatTimeout, string? jobId, FileInfo? tokenFile,
-        string[] arguments,
-        LaunchSecurity.Settings security)
+    private static async Task<int> RunAsync(LaunchSettings settings)
     {
+        var (ranks, hostfile, coordinatorUrl, listen, heartbeatTimeout, stallTimeout, joinTimeout, _, tokenFile, jobId, arguments, security) = settings;
         if (ranks < 1 || ranks > CoordinatorLimits.MaxWorldSize)
         {
             throw new UsageException($"-n {ranks}: the number of ranks must be in [1, {CoordinatorLimits.MaxWorldSize}]");
@@ -93,15 +120,32 @@ internal static class LaunchCommand
         {
             throw new UsageException($"--heartbeat-timeout {heartbeatTimeout.ToString(CultureInfo.InvariantCulture)}: {HeartbeatTimeout.Rule}");
         }
+        foreach (var (flag, value) in new[] { ("--stall-timeout", stallTimeout), ("--join-timeout", joinTimeout) })
+        {
+            if (value is { } seconds && !JobTimeouts.IsValid(seconds))
+            {
+                throw new UsageException($"{flag} {seconds.ToString(CultureInfo.InvariantCulture)}: {JobTimeouts.Rule}");
+            }
+        }
+        if (!double.IsFinite(settings.GraceSeconds) || settings.GraceSeconds < 0 || settings.GraceSeconds > MaxGraceSeconds)
+        {
+            throw new UsageException($"--grace-period {settings.GraceSeconds.ToString(CultureInfo.InvariantCulture)}: expected a number of seconds >= 0, at most {MaxGraceSeconds}");
+        }
         if (hostfile is { Exists: false })
         {
             throw new UsageException($"--hostfile {hostfile.FullName}: no such file");
         }
         jobId ??= $"job-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6))}";
         var givenToken = tokenFile is not null ? TokenFile.Read(tokenFile) : null;
+        // Ranks and proxies whose parent dies first stay in this process's tree, so that the cleanup finds them.
+        Signal.AdoptOrphans();
 
         if (coordinatorUrl is not null)
         {
+            if (stallTimeout is not null || joinTimeout is not null)
+            {
+                throw new UsageException("--stall-timeout and --join-timeout configure the coordinator launch starts; with --coordinator give them to that coordinator");
+            }
             givenToken ??= Environment.GetEnvironmentVariable(CoordinatorEnvironment.TokenVariable);
             if (string.IsNullOrWhiteSpace(givenToken))
             {
@@ -112,7 +156,7 @@ internal static class LaunchCommand
             security.WarnIfPlaintextOffLoopback(coordinatorUrl);
             // The ranks get the job's own token, which acts on this job only, never the operator token.
             var jobToken = await security.CreateJobAsync(coordinatorUrl, givenToken.Trim(), jobId, ranks);
-            return await RunJobAsync(ranks, hostfile, coordinatorUrl, jobToken, jobId, arguments, security.TlsCa);
+            return await RunJobAsync(settings with { JobId = jobId }, coordinatorUrl, jobToken, coordinatorPid: null);
         }
 
         var dataDirectory = Directory.CreateTempSubdirectory("adan-coordinator-");
@@ -122,7 +166,7 @@ internal static class LaunchCommand
             CoordinatorProcess coordinator;
             try
             {
-                coordinator = await CoordinatorProcess.StartAsync(
+                List<string> flags =
                 [
                     "--listen", listen,
                     "--data-dir", dataDirectory.FullName,
@@ -132,7 +176,16 @@ internal static class LaunchCommand
                     "--keep-last", "0",
                     "--stop-on-stdin-eof",
                     .. security.CoordinatorArguments(arguments),
-                ], token, TimeSpan.FromSeconds(60));
+                ];
+                if (stallTimeout is { } stall)
+                {
+                    flags.AddRange(["--stall-timeout", stall.ToString("R", CultureInfo.InvariantCulture)]);
+                }
+                if (joinTimeout is { } join)
+                {
+                    flags.AddRange(["--join-timeout", join.ToString("R", CultureInfo.InvariantCulture)]);
+                }
+                coordinator = await CoordinatorProcess.StartAsync(flags, token, TimeSpan.FromSeconds(60));
             }
             catch (CoordinatorStartException e)
             {
@@ -143,7 +196,7 @@ internal static class LaunchCommand
             await using (coordinator)
             {
                 var jobToken = await security.CreateJobAsync(coordinator.Address, token, jobId, ranks);
-                return await RunJobAsync(ranks, hostfile, coordinator.Address, jobToken, jobId, arguments, security.TlsCa);
+                return await RunJobAsync(settings with { JobId = jobId }, coordinator.Address, jobToken, coordinator.Pid);
             }
         }
         finally
@@ -156,8 +209,15 @@ internal static class LaunchCommand
     /// Runs the job and returns <see cref="ExitCodes.Success"/>, <see cref="ExitCodes.Usage"/> when the ranks refused
     /// their command line (as the command run alone would), or <see cref="ExitCodes.Failure"/> for any other end.
     /// </summary>
-    private static async Task<int> RunJobAsync(int ranks, FileInfo? hostfile, Uri coordinatorUrl, string token, string jobId, string[] arguments, FileInfo? tlsCa)
+    /// <param name="settings">The command line, with the job id chosen.</param>
+    /// <param name="coordinatorUrl">Where the ranks reach the coordinator.</param>
+    /// <param name="token">The job's own token (not the operator's).</param>
+    /// <param name="coordinatorPid">The coordinator this launcher started, which the cleanup spares (it is stopped on its own).</param>
+    private static async Task<int> RunJobAsync(LaunchSettings settings, Uri coordinatorUrl, string token, int? coordinatorPid)
     {
+        var (ranks, hostfile, _, _, _, _, _, _, _, jobIdOrNull, arguments, security) = settings;
+        var tlsCa = security.TlsCa;
+        var jobId = jobIdOrNull!;
         var psi = new ProcessStartInfo("mpiexec.mpich") { UseShellExecute = false };
         psi.ArgumentList.Add("-n");
         psi.ArgumentList.Add(ranks.ToString());
@@ -200,9 +260,10 @@ internal static class LaunchCommand
                 Address = coordinatorUrl, Token = token, JobId = jobId, Rank = 0, WorldSize = ranks, MaxAttempts = 2, TrustedCaFile = tlsCa?.FullName,
             });
             using var stop = new CancellationTokenSource();
-            var watcher = WatchForFailureAsync(status, process, stop.Token);
-            // Slurm, Kubernetes and the sweep stop a job with SIGTERM, a terminal with SIGINT: end the ranks here, so that
-            // the coordinator is stopped and its directory removed on the way out instead of leaving orphans.
+            var watcher = WatchForFailureAsync(status, process, coordinatorPid, stop.Token);
+            // Slurm, Kubernetes and the sweep stop a job with SIGTERM, a terminal with SIGINT, a lost session with SIGHUP:
+            // end the ranks here, so that the coordinator is stopped and its directory removed on the way out instead of
+            // leaving orphans.
             using var signals = new StopSignals();
             try
             {
@@ -211,12 +272,14 @@ internal static class LaunchCommand
             catch (OperationCanceledException)
             {
                 await stop.CancelAsync();
-                await EndAsync(process);
+                await JobProcessTree.EndAsync(process, signals.Received!.Value, settings.Grace, coordinatorPid);
                 Console.Error.WriteLine($"adan launch: stopped by {signals.Received}; job {jobId}'s ranks and coordinator were ended");
                 return signals.ExitCode;
             }
             await stop.CancelAsync();
             var failure = await watcher;
+            // mpiexec is gone; a proxy or rank it left behind (re-parented here) is not.
+            JobProcessTree.KillAll(coordinatorPid);
             if (process.ExitCode == ExitCodes.Success && failure is null)
             {
                 return ExitCodes.Success;
@@ -228,33 +291,11 @@ internal static class LaunchCommand
     }
 
     /// <summary>
-    /// Ends mpiexec and the ranks under it: SIGTERM first (Hydra passes it on to every rank, on every host), then, after
-    /// a grace period, a kill of whatever is left of the local process tree.
-    /// </summary>
-    private static async Task EndAsync(Process mpiexec)
-    {
-        Signal.Terminate(mpiexec.Id);
-        using var grace = new CancellationTokenSource(TimeSpan.FromSeconds(5));
-        try
-        {
-            await mpiexec.WaitForExitAsync(grace.Token);
-        }
-        catch (OperationCanceledException)
-        {
-        }
-        if (!mpiexec.HasExited)
-        {
-            mpiexec.Kill(entireProcessTree: true);
-            await mpiexec.WaitForExitAsync();
-        }
-    }
-
-    /// <summary>
     /// Polls the job: notes the first rank whose process disappears (before the launcher's cleanup
     /// kills the rest) and, when the coordinator declares the job failed, gives the ranks a moment to
     /// abort and then ends mpiexec. Returns the failure, or null.
     /// </summary>
-    private static async Task<string?> WatchForFailureAsync(CoordinatorClient status, Process process, CancellationToken cancellationToken)
+    private static async Task<string?> WatchForFailureAsync(CoordinatorClient status, Process process, int? coordinatorPid, CancellationToken cancellationToken)
     {
         var members = new List<MemberStatus>();
         var lastStatus = DateTime.MinValue;
@@ -297,7 +338,7 @@ internal static class LaunchCommand
                     await Task.WhenAny(process.WaitForExitAsync(), Task.Delay(TimeSpan.FromSeconds(10)));
                     if (!process.HasExited)
                     {
-                        process.Kill(entireProcessTree: true);
+                        JobProcessTree.KillAll(coordinatorPid);
                     }
                     return reply.Reason;
                 }
@@ -335,6 +376,11 @@ internal static class LaunchCommand
             }
             var dead = reply.Members.Where(m => !m.Left && !IsAlive(m.Pid)).Select(m => $"rank {m.Rank} (pid {m.Pid} on {m.Host})").ToList();
             return dead.Count > 0 ? $"{string.Join(", ", dead)} ended without leaving the job" : null;
+        }
+        catch (Grpc.Core.RpcException e) when (e.StatusCode is Grpc.Core.StatusCode.Unavailable or Grpc.Core.StatusCode.DeadlineExceeded)
+        {
+            // The ranks end on their own once their coordinator has been unreachable for the heartbeat timeout.
+            return $"the coordinator at {status.Address} does not answer";
         }
         catch (Grpc.Core.RpcException)
         {
