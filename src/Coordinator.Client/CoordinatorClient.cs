@@ -256,15 +256,16 @@ public sealed class CoordinatorClient : IAsyncDisposable
     /// <param name="jobId">The new job's id.</param>
     /// <param name="worldSize">Its number of ranks.</param>
     /// <param name="callTimeout">Deadline of the call.</param>
+    /// <param name="restarts">Restarts of the launch before this attempt, recorded with the job (elastic restart).</param>
     /// <param name="cancellationToken">Cancels the call.</param>
     /// <exception cref="RpcException">The coordinator refused (wrong token, job exists) or could not be reached.</exception>
     public static async Task<string> CreateJobAsync(GrpcChannel channel, string operatorToken, string jobId, int worldSize, TimeSpan callTimeout,
-        CancellationToken cancellationToken = default)
+        int restarts = 0, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(channel);
         var headers = new Metadata { { "authorization", $"Bearer {operatorToken}" } };
         var reply = await new Jobs.JobsClient(channel).CreateAsync(
-            new CreateJobRequest { JobId = jobId, WorldSize = worldSize }, headers, DateTime.UtcNow + callTimeout, cancellationToken);
+            new CreateJobRequest { JobId = jobId, WorldSize = worldSize, Restarts = restarts }, headers, DateTime.UtcNow + callTimeout, cancellationToken);
         return reply.JobToken;
     }
 

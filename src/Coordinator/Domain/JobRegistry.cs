@@ -99,10 +99,17 @@ internal sealed partial class JobRegistry
     /// <summary>Creates a PENDING job with its own random token; only that token's SHA-256 is kept.</summary>
     /// <returns>The job's token (64 hex digits), returned once.</returns>
     /// <exception cref="CoordinatorException">InvalidArgument (id, world size), AlreadyExists (the job exists: a token is issued once).</exception>
-    public string CreateJob(string jobId, int worldSize)
+    /// <param name="jobId">The job.</param>
+    /// <param name="worldSize">Its ranks.</param>
+    /// <param name="restarts">Restarts of the launch before this attempt, kept in the job's record.</param>
+    public string CreateJob(string jobId, int worldSize, int restarts = 0)
     {
         ValidateJobId(jobId);
         ValidateWorldSize(jobId, worldSize);
+        if (restarts < 0)
+        {
+            throw CoordinatorException.InvalidArgument($"invalid restarts {restarts} for job '{jobId}' (must be >= 0)");
+        }
         var token = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32));
         var hash = HashToken(token);
         lock (_creation)
@@ -111,7 +118,7 @@ internal sealed partial class JobRegistry
             {
                 throw CoordinatorException.AlreadyExists($"job '{jobId}' already exists (a job's token is issued once; choose another job id)");
             }
-            var job = new Job(jobId, worldSize) { TokenHash = hash, Created = _time.GetTimestamp() };
+            var job = new Job(jobId, worldSize) { TokenHash = hash, Created = _time.GetTimestamp(), Restarts = restarts };
             _store.SaveJob(job);
             _jobs[jobId] = job;
             _jobOfTokenHash[hash] = jobId;
@@ -393,15 +400,16 @@ internal sealed partial class JobRegistry
     /// </summary>
     private JobEvent FailLocked(Job job, int rank, string reason)
     {
-        var (state, previousReason, ended) = (job.State, job.Reason, job.EndedAt);
+        var (state, previousReason, ended, failedRank) = (job.State, job.Reason, job.EndedAt, job.FailedRank);
         job.End(JobState.Failed, reason, _time.GetUtcNow());
+        job.FailedRank = rank;
         try
         {
             _store.SaveJob(job);
         }
         catch
         {
-            (job.State, job.Reason, job.EndedAt) = (state, previousReason, ended);
+            (job.State, job.Reason, job.EndedAt, job.FailedRank) = (state, previousReason, ended, failedRank);
             throw;
         }
         return job.NewEvent(JobEventKind.JobFailed, rank, reason, _time.GetUtcNow());
@@ -493,7 +501,7 @@ internal sealed partial class JobRegistry
                 .OfType<Member>()
                 .Select(m => new MemberStatus(m.Rank, m.Host, m.Pid, m.Left ? null : _time.GetElapsedTime(m.LastSeen, now), m.Step, m.Left))
                 .ToList();
-            return new JobStatus(job.JobId, job.State, job.WorldSize, job.Reason, members);
+            return new JobStatus(job.JobId, job.State, job.WorldSize, job.Reason, members) { Restarts = job.Restarts, FailedRank = job.FailedRank };
         }
     }
 

@@ -10,6 +10,16 @@ namespace Adan.Worker.Training;
 /// </summary>
 internal static class JobEnvironment
 {
+    /// <summary>
+    /// How many times <c>adan launch --max-restarts</c> restarted the job before this attempt; the run summary reports
+    /// it as <c>restarts</c>.
+    /// </summary>
+    public const string RestartsVariable = "ADAN_RESTARTS";
+
+    /// <summary>The restarts before this attempt (0 when the variable is absent or not a count).</summary>
+    public static int Restarts =>
+        int.TryParse(Environment.GetEnvironmentVariable(RestartsVariable), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var n) ? n : 0;
+
     /// <summary>Whether the environment names a coordinator.</summary>
     public static bool HasCoordinator => !string.IsNullOrWhiteSpace(Environment.GetEnvironmentVariable(CoordinatorEnvironment.AddressVariable));
 

@@ -179,6 +179,21 @@ public sealed class JobLivenessTests
     }
 
     [Fact]
+    public void TheRestartCountAndTheFailedRankAreStoredWithTheJob()
+    {
+        using var d = DomainFixture.Create();
+        d.Jobs.CreateJob(Job, 2, restarts: 3);
+        d.JoinAll(2);
+        Assert.Equal((3, -1), (d.Jobs.Status(Job).Restarts, d.Jobs.Status(Job).FailedRank));
+
+        d.Jobs.ReportFailure(Job, 1, 2, "node-2", 7, "boom");
+        d.Restart();
+
+        var status = d.Jobs.Status(Job);
+        Assert.Equal((JobState.Failed, 3, 1), (status.State, status.Restarts, status.FailedRank));
+    }
+
+    [Fact]
     public void ARestartStartsTheJoinAndStallClocksAfresh()
     {
         using var d = DomainFixture.Create(heartbeatTimeout: TimeSpan.FromSeconds(30), stallTimeout: TimeSpan.FromSeconds(20), joinTimeout: TimeSpan.FromSeconds(20));

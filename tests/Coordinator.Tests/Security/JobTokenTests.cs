@@ -84,6 +84,20 @@ public sealed class JobTokenTests
         var reported = await c.Membership.ReportFailureAsync(new ReportFailureRequest { JobId = "a", Rank = 1, WorldSize = 2, Host = "h", Pid = 11, Message = "boom" }, asA);
         Assert.Equal(JobState.Failed, reported.State);
         Assert.Contains("rank 1 (h pid 11) failed: boom", reported.Reason);
+        var failed = await c.Jobs.StatusAsync(new JobStatusRequest { JobId = "a" }, asA);
+        Assert.Equal((1, 0), (failed.FailedRank, failed.Restarts));
+    }
+
+    [Fact]
+    public async Task AJobCreatedAsARestartKeepsItsCountInItsStatus()
+    {
+        await using var c = await TestCoordinator.StartAsync();
+        var created = await c.Jobs.CreateAsync(new CreateJobRequest { JobId = "job-restart2", WorldSize = 2, Restarts = 2 }, c.Headers);
+        var status = await c.Jobs.StatusAsync(new JobStatusRequest { JobId = "job-restart2" }, TestCoordinator.HeadersFor(created.JobToken));
+        Assert.Equal((2, -1), (status.Restarts, status.FailedRank));
+        var negative = await Assert.ThrowsAsync<RpcException>(async () =>
+            await c.Jobs.CreateAsync(new CreateJobRequest { JobId = "other", WorldSize = 2, Restarts = -1 }, c.Headers));
+        Assert.Equal(StatusCode.InvalidArgument, negative.StatusCode);
     }
 
     [Fact]
