@@ -32,10 +32,20 @@ internal sealed class JobLiveness(DomainOptions options, TimeProvider time)
             .Select(m => (Member: m, Silence: time.GetElapsedTime(m.LastSeen, now)))
             .Where(s => s.Silence > options.HeartbeatTimeout)
             .OrderByDescending(s => s.Silence)
-            .FirstOrDefault();
-        return silent.Member is { } member
+            .ToList();
+        var live = job.Members.OfType<Member>().Count(m => !m.Left);
+        var hosts = job.Members.OfType<Member>().Select(m => m.Host).Distinct().ToList();
+        if (silent.Count > 1 && silent.Count == live && live == job.WorldSize && hosts.Count > 1)
+        {
+            // Every rank on every host went quiet together: what the coordinator lost is more likely its own link than
+            // all those hosts at once. No one rank is charged (an elastic restart then drops no host).
+            var quiet = string.Create(CultureInfo.InvariantCulture,
+                $"sent no heartbeat for {silent[^1].Silence.TotalSeconds:F1} s or more (timeout {options.HeartbeatTimeout.TotalSeconds:G} s)");
+            return (-1, $"all {live} ranks, on {string.Join(", ", hosts)}, {quiet}: the coordinator lost every host at once (its own host's network, or the whole job ended)");
+        }
+        return silent.FirstOrDefault().Member is { } member
             ? (member.Rank, string.Create(CultureInfo.InvariantCulture,
-                $"rank {member.Rank} ({member.Host} pid {member.Pid}) sent no heartbeat for {silent.Silence.TotalSeconds:F1} s (timeout {options.HeartbeatTimeout.TotalSeconds:G} s)"))
+                $"rank {member.Rank} ({member.Host} pid {member.Pid}) sent no heartbeat for {silent[0].Silence.TotalSeconds:F1} s (timeout {options.HeartbeatTimeout.TotalSeconds:G} s)"))
             : null;
     }
 

@@ -194,6 +194,34 @@ public sealed class JobLivenessTests
     }
 
     [Fact]
+    public void EveryHostSilentAtOnceIsChargedToNoRankButOneSilentHostIsNamed()
+    {
+        using var d = DomainFixture.Create(heartbeatTimeout: TimeSpan.FromSeconds(10));
+        foreach (var job in new[] { "cut-coordinator", "cut-host" })
+        {
+            for (var rank = 0; rank < 3; rank++)
+            {
+                d.Jobs.Join(job, rank, 3, $"h{rank + 1}", 100 + rank, null);
+            }
+        }
+        for (var s = 0; s < 11; s++)
+        {
+            d.Time.Advance(TimeSpan.FromSeconds(1));
+            // cut-coordinator hears from no one; cut-host from ranks 0 and 1 only.
+            d.Jobs.Heartbeat("cut-host", 0, 1);
+            d.Jobs.Heartbeat("cut-host", 1, 1);
+        }
+        d.Jobs.CheckTimeouts();
+
+        var all = d.Jobs.Status("cut-coordinator");
+        Assert.Equal((JobState.Failed, -1), (all.State, all.FailedRank));
+        Assert.StartsWith("all 3 ranks, on h1, h2, h3, sent no heartbeat for 11.0 s or more (timeout 10 s): the coordinator lost every host at once", all.Reason);
+        var one = d.Jobs.Status("cut-host");
+        Assert.Equal((JobState.Failed, 2), (one.State, one.FailedRank));
+        Assert.Equal("rank 2 (h3 pid 102) sent no heartbeat for 11.0 s (timeout 10 s)", one.Reason);
+    }
+
+    [Fact]
     public void ARestartStartsTheJoinAndStallClocksAfresh()
     {
         using var d = DomainFixture.Create(heartbeatTimeout: TimeSpan.FromSeconds(30), stallTimeout: TimeSpan.FromSeconds(20), joinTimeout: TimeSpan.FromSeconds(20));
