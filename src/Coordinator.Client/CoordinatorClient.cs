@@ -14,7 +14,9 @@ namespace Adan.Coordinator.Client;
 /// Every call has a deadline and is retried with exponential backoff while the coordinator is Unavailable, so a
 /// coordinator restart costs a pause, not the job. When the coordinator declares the job failed (seen by the watch
 /// stream or a heartbeat reply), <see cref="JobFailed"/> is raised once and <see cref="JobFailedToken"/> is cancelled:
-/// pass that token to anything that could block on a dead peer.
+/// pass that token to anything that could block on a dead peer. The same happens when the coordinator has not answered a
+/// heartbeat for longer than the heartbeat timeout it gave at Join: a rank whose coordinator is gone (killed with its
+/// launcher) stops on its own instead of training for no one.
 /// </remarks>
 public sealed class CoordinatorClient : IAsyncDisposable
 {
@@ -30,7 +32,9 @@ public sealed class CoordinatorClient : IAsyncDisposable
     private readonly CancellationTokenSource _failed = new();
     private readonly CancellationTokenSource _stop = new();
     private readonly List<Task> _background = [];
+    private readonly ProgressMarks _progress;
     private TimeSpan _heartbeatInterval = TimeSpan.FromSeconds(10);
+    private TimeSpan _heartbeatTimeout = TimeSpan.FromSeconds(HeartbeatTimeout.DefaultSeconds);
     private long _step = -1;
     private int _failureRaised;
 
@@ -58,7 +62,11 @@ public sealed class CoordinatorClient : IAsyncDisposable
         _schedule = new V1.Schedule.ScheduleClient(channel);
         _checkpoints = new Checkpoints.CheckpointsClient(channel);
         _jobs = new Jobs.JobsClient(channel);
+        _progress = new ProgressMarks(options.Time);
     }
+
+    /// <summary>The coordinator's address.</summary>
+    public Uri Address => _options.Address;
 
     /// <summary>Raised once, from a background thread, when the coordinator declares the job failed.</summary>
     public event EventHandler<JobFailedEventArgs>? JobFailed;
@@ -76,6 +84,12 @@ public sealed class CoordinatorClient : IAsyncDisposable
         set => Interlocked.Exchange(ref _step, value);
     }
 
+    /// <summary>
+    /// Records a progress mark (a step done, a checkpoint save or an evaluation begun or ended), which the next heartbeat
+    /// reports; a rank that makes none for the stall timeout fails its job.
+    /// </summary>
+    public void MarkProgress() => _progress.Mark();
+
     /// <summary>Joins the job; rank 0 passes the job's learning-rate schedule (ignored from other ranks).</summary>
     public async Task<JoinReply> JoinAsync(LearningRateSchedule? schedule = null, CancellationToken cancellationToken = default)
     {
@@ -90,6 +104,7 @@ public sealed class CoordinatorClient : IAsyncDisposable
         };
         var reply = await _retry.RunAsync((deadline, ct) => _membership.JoinAsync(request, _headers, deadline, ct).ResponseAsync, cancellationToken);
         _heartbeatInterval = TimeSpan.FromMilliseconds(reply.HeartbeatIntervalMs);
+        _heartbeatTimeout = TimeSpan.FromMilliseconds(reply.HeartbeatTimeoutMs);
         return reply;
     }
 
@@ -103,13 +118,32 @@ public sealed class CoordinatorClient : IAsyncDisposable
     /// <summary>Sends one heartbeat now.</summary>
     public async Task<HeartbeatReply> HeartbeatAsync(CancellationToken cancellationToken = default)
     {
-        var request = new HeartbeatRequest { JobId = _options.JobId, Rank = _options.Rank, Step = Step };
-        var reply = await _retry.RunAsync((deadline, ct) => _membership.HeartbeatAsync(request, _headers, deadline, ct).ResponseAsync, cancellationToken);
-        if (reply.State == JobState.Failed)
-        {
-            RaiseFailure(reply.Reason);
-        }
+        var reply = await _retry.RunAsync((deadline, ct) => _membership.HeartbeatAsync(NewHeartbeat(), _headers, deadline, ct).ResponseAsync, cancellationToken);
+        OnHeartbeatReply(reply);
         return reply;
+    }
+
+    /// <summary>
+    /// Tells the coordinator this rank failed, so that the job fails at once with this rank, its host and
+    /// <paramref name="message"/> as the reason and every other rank hears it. One attempt, bounded by
+    /// <paramref name="timeout"/>: the caller is about to exit and must not wait for a coordinator that is gone.
+    /// </summary>
+    /// <returns>The job's failure reason (this one, or an earlier rank's), or null when the coordinator did not answer.</returns>
+    public async Task<string?> ReportFailureAsync(string message, TimeSpan timeout)
+    {
+        var request = new ReportFailureRequest
+        {
+            JobId = _options.JobId, Rank = _options.Rank, WorldSize = _options.WorldSize, Host = _options.Host, Pid = _options.Pid, Message = message,
+        };
+        try
+        {
+            var reply = await _membership.ReportFailureAsync(request, _headers, DateTime.UtcNow + timeout).ResponseAsync.ConfigureAwait(false);
+            return reply.Reason;
+        }
+        catch (RpcException)
+        {
+            return null;
+        }
     }
 
     /// <summary>Leaves the job cleanly and stops the background loops.</summary>
@@ -222,15 +256,16 @@ public sealed class CoordinatorClient : IAsyncDisposable
     /// <param name="jobId">The new job's id.</param>
     /// <param name="worldSize">Its number of ranks.</param>
     /// <param name="callTimeout">Deadline of the call.</param>
+    /// <param name="restarts">Restarts of the launch before this attempt, recorded with the job (elastic restart).</param>
     /// <param name="cancellationToken">Cancels the call.</param>
     /// <exception cref="RpcException">The coordinator refused (wrong token, job exists) or could not be reached.</exception>
     public static async Task<string> CreateJobAsync(GrpcChannel channel, string operatorToken, string jobId, int worldSize, TimeSpan callTimeout,
-        CancellationToken cancellationToken = default)
+        int restarts = 0, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(channel);
         var headers = new Metadata { { "authorization", $"Bearer {operatorToken}" } };
         var reply = await new Jobs.JobsClient(channel).CreateAsync(
-            new CreateJobRequest { JobId = jobId, WorldSize = worldSize }, headers, DateTime.UtcNow + callTimeout, cancellationToken);
+            new CreateJobRequest { JobId = jobId, WorldSize = worldSize, Restarts = restarts }, headers, DateTime.UtcNow + callTimeout, cancellationToken);
         return reply.JobToken;
     }
 
@@ -263,19 +298,55 @@ public sealed class CoordinatorClient : IAsyncDisposable
         _background.Clear();
     }
 
+    /// <summary>
+    /// One heartbeat per interval, each a single attempt bounded by the interval (the next heartbeat is the retry), until
+    /// the coordinator has not answered for longer than the heartbeat timeout: then the job counts as failed here.
+    /// </summary>
+    /// <remarks>
+    /// A coordinator restarted within the timeout costs nothing (it reloads the job and gives every member a whole
+    /// timeout); one gone for longer would fail the job itself, were it there to do so.
+    /// </remarks>
     private async Task HeartbeatLoopAsync(CancellationToken stop)
     {
+        var time = _options.Time;
+        var lastAnswer = time.GetTimestamp();
         while (!stop.IsCancellationRequested && FailureReason is null)
         {
             try
             {
-                await HeartbeatAsync(stop);
+                var reply = await _membership.HeartbeatAsync(NewHeartbeat(), _headers, DateTime.UtcNow + _heartbeatInterval, stop);
+                lastAnswer = time.GetTimestamp();
+                OnHeartbeatReply(reply);
             }
-            catch (RpcException)
+            catch (RpcException) when (!stop.IsCancellationRequested)
             {
-                // Unavailable past the retries, or a transient refusal: keep trying; the coordinator decides failure.
+                // Unreachable, restarting, too slow, or refusing this rank (a coordinator that lost the job): all the same here.
+                var silence = time.GetElapsedTime(lastAnswer);
+                if (silence > _heartbeatTimeout)
+                {
+                    RaiseFailure(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                        $"the coordinator at {_options.Address} has not answered for {silence.TotalSeconds:F1} s (heartbeat timeout {_heartbeatTimeout.TotalSeconds:G} s)"));
+                    return;
             }
-            await Task.Delay(_heartbeatInterval, stop);
+            }
+            await Task.Delay(_heartbeatInterval, time, stop);
+        }
+    }
+
+    private HeartbeatRequest NewHeartbeat() => new()
+    {
+        JobId = _options.JobId,
+        Rank = _options.Rank,
+        Step = Step,
+        Progress = _progress.Count,
+        LongestProgressIntervalMs = (long)_progress.LongestInterval.TotalMilliseconds,
+    };
+
+    private void OnHeartbeatReply(HeartbeatReply reply)
+    {
+        if (reply.State == JobState.Failed)
+        {
+            RaiseFailure(reply.Reason);
         }
     }
 

@@ -38,4 +38,7 @@ public sealed record CoordinatorClientOptions
 
     /// <summary>Longest wait between retries. Default 5 s.</summary>
     public TimeSpan MaxBackoff { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>The clock of heartbeats, progress marks and the unreachable-coordinator deadline. Default: the system clock.</summary>
+    public TimeProvider Time { get; init; } = TimeProvider.System;
 }

@@ -15,6 +15,8 @@ public sealed partial class JoinRequest : IJobScopedRequest;
 
 public sealed partial class HeartbeatRequest : IJobScopedRequest;
 
+public sealed partial class ReportFailureRequest : IJobScopedRequest;
+
 public sealed partial class LeaveRequest : IJobScopedRequest;
 
 public sealed partial class WatchRequest : IJobScopedRequest;

@@ -51,6 +51,8 @@ internal sealed class CoordinatorStore : IDisposable
         // Columns added after the first release: a data directory written by an older coordinator gains them.
         AddColumnIfMissing("jobs", "token_sha256", "TEXT NULL");
         AddColumnIfMissing("jobs", "ended_ms", "INTEGER NOT NULL DEFAULT 0");
+        AddColumnIfMissing("jobs", "restarts", "INTEGER NOT NULL DEFAULT 0");
+        AddColumnIfMissing("jobs", "failed_rank", "INTEGER NOT NULL DEFAULT -1");
     }
 
     private void AddColumnIfMissing(string table, string column, string definition)
@@ -69,12 +71,13 @@ internal sealed class CoordinatorStore : IDisposable
     {
         var schedule = job.Schedule is null ? null : JsonSerializer.Serialize(job.Schedule, s_json);
         Execute("""
-            INSERT INTO jobs (job_id, world_size, state, reason, schedule, token_sha256, ended_ms)
-            VALUES ($id, $w, $state, $reason, $schedule, $token, $ended)
-            ON CONFLICT (job_id) DO UPDATE SET state = $state, reason = $reason, schedule = $schedule, ended_ms = $ended
+            INSERT INTO jobs (job_id, world_size, state, reason, schedule, token_sha256, ended_ms, restarts, failed_rank)
+            VALUES ($id, $w, $state, $reason, $schedule, $token, $ended, $restarts, $failed)
+            ON CONFLICT (job_id) DO UPDATE SET state = $state, reason = $reason, schedule = $schedule, ended_ms = $ended, failed_rank = $failed
             """,
             ("$id", job.JobId), ("$w", job.WorldSize), ("$state", (int)job.State), ("$reason", job.Reason), ("$schedule", schedule),
-            ("$token", job.TokenHash), ("$ended", job.EndedAt?.ToUnixTimeMilliseconds() ?? 0));
+            ("$token", job.TokenHash), ("$ended", job.EndedAt?.ToUnixTimeMilliseconds() ?? 0),
+            ("$restarts", job.Restarts), ("$failed", job.FailedRank));
     }
 
     /// <summary>Writes a member's identity and whether it left.</summary>
@@ -100,7 +103,7 @@ internal sealed class CoordinatorStore : IDisposable
             var jobs = new Dictionary<string, Job>();
             using (var command = _connection.CreateCommand())
             {
-                command.CommandText = "SELECT job_id, world_size, state, reason, schedule, token_sha256, ended_ms FROM jobs";
+                command.CommandText = "SELECT job_id, world_size, state, reason, schedule, token_sha256, ended_ms, restarts, failed_rank FROM jobs";
                 using var reader = command.ExecuteReader();
                 while (reader.Read())
                 {
@@ -110,6 +113,8 @@ internal sealed class CoordinatorStore : IDisposable
                         Reason = reader.GetString(3),
                         Schedule = reader.IsDBNull(4) ? null : JsonSerializer.Deserialize<LearningRateSchedule>(reader.GetString(4), s_json),
                         TokenHash = reader.IsDBNull(5) ? null : reader.GetString(5),
+                        Restarts = reader.GetInt32(7),
+                        FailedRank = reader.GetInt32(8),
                     };
                     if (job.IsTerminal)
                     {

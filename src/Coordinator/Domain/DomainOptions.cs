@@ -9,6 +9,15 @@ internal sealed record DomainOptions
     /// <summary>A rank silent for longer than this fails its job.</summary>
     public TimeSpan HeartbeatTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// A running job with a rank that makes no progress for this long fails; null is adaptive (ten times the longest
+    /// interval between progress marks seen, at least 60 s; see <see cref="Protocol.JobTimeouts.AdaptiveStall"/>).
+    /// </summary>
+    public TimeSpan? StallTimeout { get; init; }
+
+    /// <summary>A job still PENDING (a rank never joined) this long after its first rank joined fails.</summary>
+    public TimeSpan JoinTimeout { get; init; } = TimeSpan.FromSeconds(Protocol.JobTimeouts.DefaultJoinSeconds);
+
     /// <summary>Committed checkpoints kept per job after each commit; 0 keeps all.</summary>
     public int KeepLast { get; init; } = 3;
 

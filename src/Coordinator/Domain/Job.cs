@@ -24,6 +24,15 @@ internal sealed class Job(string jobId, int worldSize)
     /// <summary>When the job reached FAILED or FINISHED; it is forgotten a TTL later.</summary>
     public DateTimeOffset? EndedAt { get; set; }
 
+    /// <summary>Restarts of the launch before this attempt (elastic restart makes each attempt a job of its own).</summary>
+    public int Restarts { get; init; }
+
+    /// <summary>The rank the failure is charged to; -1 unless FAILED or when no single rank caused it.</summary>
+    public int FailedRank { get; set; } = -1;
+
+    /// <summary><see cref="TimeProvider.GetTimestamp"/> of its creation (or of the coordinator's restart): the join timeout's start.</summary>
+    public long Created { get; set; }
+
     /// <summary>Members by rank; null until that rank joins.</summary>
     public Member?[] Members { get; } = new Member?[worldSize];
 

@@ -27,6 +27,7 @@ internal sealed partial class JobRegistry
     private readonly ILogger<JobRegistry> _logger;
     private readonly TimeSpan _jobTtl;
     private readonly int? _maxWatchStreams;
+    private readonly JobLiveness _liveness;
 
     /// <summary>Loads the jobs the store holds; each member's heartbeat deadline starts afresh now.</summary>
     public JobRegistry(CoordinatorStore store, DomainOptions options, TimeProvider time, ILogger<JobRegistry> logger)
@@ -38,8 +39,14 @@ internal sealed partial class JobRegistry
         HeartbeatTimeout = options.HeartbeatTimeout;
         _jobTtl = options.JobTtl;
         _maxWatchStreams = options.MaxWatchStreamsPerJob;
-        foreach (var job in store.LoadJobs(time.GetTimestamp(), time.GetUtcNow()))
+        _liveness = new JobLiveness(options, time);
+        CheckPeriod = TimeSpan.FromMilliseconds(Math.Max(10,
+            new[] { options.HeartbeatTimeout, options.JoinTimeout, options.StallTimeout ?? TimeSpan.MaxValue }.Min().TotalMilliseconds / 10));
+        var now = time.GetTimestamp();
+        foreach (var job in store.LoadJobs(now, time.GetUtcNow()))
         {
+            // Like the heartbeat deadlines, the join and stall clocks start afresh: the time the coordinator was down is no one's fault.
+            job.Created = now;
             _jobs[job.JobId] = job;
             if (job.TokenHash is not null)
             {
@@ -57,6 +64,9 @@ internal sealed partial class JobRegistry
 
     /// <summary>A rank silent for longer than this fails its job.</summary>
     public TimeSpan HeartbeatTimeout { get; }
+
+    /// <summary>How often <see cref="CheckTimeouts"/> should run: a tenth of the shortest timeout, so a rule is applied at most 10% late.</summary>
+    public TimeSpan CheckPeriod { get; }
 
     /// <summary>How often ranks heartbeat: a third of the timeout, so two lost heartbeats do not fail a job.</summary>
     public TimeSpan HeartbeatInterval => TimeSpan.FromMilliseconds(Math.Max(1, (long)HeartbeatTimeout.TotalMilliseconds / 3));
@@ -89,10 +99,17 @@ internal sealed partial class JobRegistry
     /// <summary>Creates a PENDING job with its own random token; only that token's SHA-256 is kept.</summary>
     /// <returns>The job's token (64 hex digits), returned once.</returns>
     /// <exception cref="CoordinatorException">InvalidArgument (id, world size), AlreadyExists (the job exists: a token is issued once).</exception>
-    public string CreateJob(string jobId, int worldSize)
+    /// <param name="jobId">The job.</param>
+    /// <param name="worldSize">Its ranks.</param>
+    /// <param name="restarts">Restarts of the launch before this attempt, kept in the job's record.</param>
+    public string CreateJob(string jobId, int worldSize, int restarts = 0)
     {
         ValidateJobId(jobId);
         ValidateWorldSize(jobId, worldSize);
+        if (restarts < 0)
+        {
+            throw CoordinatorException.InvalidArgument($"invalid restarts {restarts} for job '{jobId}' (must be >= 0)");
+        }
         var token = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32));
         var hash = HashToken(token);
         lock (_creation)
@@ -101,7 +118,7 @@ internal sealed partial class JobRegistry
             {
                 throw CoordinatorException.AlreadyExists($"job '{jobId}' already exists (a job's token is issued once; choose another job id)");
             }
-            var job = new Job(jobId, worldSize) { TokenHash = hash };
+            var job = new Job(jobId, worldSize) { TokenHash = hash, Created = _time.GetTimestamp(), Restarts = restarts };
             _store.SaveJob(job);
             _jobs[jobId] = job;
             _jobOfTokenHash[hash] = jobId;
@@ -151,7 +168,7 @@ internal sealed partial class JobRegistry
         Job job;
         lock (_creation)
         {
-            job = _jobs.GetOrAdd(jobId, id => new Job(id, worldSize));
+            job = _jobs.GetOrAdd(jobId, id => new Job(id, worldSize) { Created = _time.GetTimestamp() });
         }
         lock (job.Gate)
         {
@@ -199,17 +216,65 @@ internal sealed partial class JobRegistry
     }
 
     /// <summary>Records that a rank is alive at <paramref name="step"/>; the reply tells it whether to abort.</summary>
+    /// <param name="jobId">The job.</param>
+    /// <param name="rank">The rank.</param>
+    /// <param name="step">Its last completed step.</param>
+    /// <param name="progress">Its progress marks so far; 0 when it reports none (it is then never failed for a stall).</param>
+    /// <param name="longestProgressInterval">The longest interval between two of its progress marks so far.</param>
     /// <exception cref="CoordinatorException">NotFound (job or rank), InvalidArgument (rank out of range).</exception>
-    public JobCondition Heartbeat(string jobId, int rank, long step)
+    public JobCondition Heartbeat(string jobId, int rank, long step, long progress = 0, TimeSpan longestProgressInterval = default)
     {
         var job = Find(jobId);
         lock (job.Gate)
         {
             var member = MemberOf(job, rank);
-            member.LastSeen = _time.GetTimestamp();
+            var now = _time.GetTimestamp();
+            member.LastSeen = now;
             member.Step = step;
+            if (progress != member.Progress)
+            {
+                member.Progress = progress;
+                member.LastProgress = now;
+            }
+            if (longestProgressInterval > member.LongestProgressInterval)
+            {
+                member.LongestProgressInterval = longestProgressInterval;
+            }
             return new JobCondition(job.State, job.Reason);
         }
+    }
+
+    /// <summary>
+    /// A rank reports an error it cannot recover from: the first report fails the job with a reason naming the rank, its
+    /// host and the message; a job that already ended keeps its state and reason. The rank need not have joined.
+    /// </summary>
+    /// <returns>The job's state and (first) failure reason after the report.</returns>
+    /// <exception cref="CoordinatorException">InvalidArgument (id, rank or world size), FailedPrecondition (another world size).</exception>
+    public JobCondition ReportFailure(string jobId, int rank, int worldSize, string host, int pid, string message)
+    {
+        ValidateJobId(jobId);
+        if (worldSize < 1 || rank < 0 || rank >= worldSize)
+        {
+            throw CoordinatorException.InvalidArgument($"invalid rank {rank} or world size {worldSize} for job '{jobId}' (rank must be in [0, world size), world size >= 1)");
+        }
+        var job = _jobs.GetOrAdd(jobId, id => new Job(id, worldSize) { Created = _time.GetTimestamp() });
+        JobEvent? failed;
+        lock (job.Gate)
+        {
+            if (job.WorldSize != worldSize)
+            {
+                throw CoordinatorException.FailedPrecondition(
+                    $"world size {worldSize} disagrees with job '{job.JobId}', which has world size {job.WorldSize}");
+            }
+            if (job.IsTerminal)
+            {
+                return new JobCondition(job.State, job.Reason);
+            }
+            var line = string.Join(' ', message.Split(['\r', '\n'], StringSplitOptions.RemoveEmptyEntries)).Trim();
+            failed = FailLocked(job, rank, $"rank {rank} ({host} pid {pid}) failed: {(line.Length > 0 ? line : "no message")}");
+        }
+        PublishFailure(job, failed);
+        return new JobCondition(JobState.Failed, failed.Message);
     }
 
     /// <summary>A rank finished cleanly; the job is FINISHED once every rank left.</summary>
@@ -289,7 +354,11 @@ internal sealed partial class JobRegistry
         return channel.Reader;
     }
 
-    /// <summary>Fails every live job with a member silent for longer than the timeout, naming the longest-silent one.</summary>
+    /// <summary>
+    /// Fails every live job that breaks a liveness rule (see <see cref="JobLiveness"/>): a member silent past the heartbeat
+    /// timeout (the longest-silent one is named), a job PENDING past the join timeout, a member without progress for the
+    /// stall timeout.
+    /// </summary>
     public void CheckTimeouts()
     {
         var now = _time.GetTimestamp();
@@ -302,41 +371,58 @@ internal sealed partial class JobRegistry
                 {
                     continue;
                 }
-                var silent = job.Members
-                    .OfType<Member>()
-                    .Where(m => !m.Left)
-                    .Select(m => (Member: m, Silence: _time.GetElapsedTime(m.LastSeen, now)))
-                    .Where(s => s.Silence > HeartbeatTimeout)
-                    .OrderByDescending(s => s.Silence)
-                    .FirstOrDefault();
-                if (silent.Member is { } member)
+                if (_liveness.Violation(job, now) is { } violation)
                 {
-                    var reason = $"rank {member.Rank} ({member.Host} pid {member.Pid}) sent no heartbeat for "
-                        + $"{silent.Silence.TotalSeconds:F1} s (timeout {HeartbeatTimeout.TotalSeconds:G} s)";
-                    var (state, previousReason, ended) = (job.State, job.Reason, job.EndedAt);
-                    job.End(JobState.Failed, reason, _time.GetUtcNow());
-                    try
-                    {
-                        _store.SaveJob(job);
-                    }
-                    catch
-                    {
-                        // Not failed until stored: the next check finds the member still silent and tries again.
-                        (job.State, job.Reason, job.EndedAt) = (state, previousReason, ended);
-                        throw;
-                    }
-                    failed = job.NewEvent(JobEventKind.JobFailed, member.Rank, reason, _time.GetUtcNow());
+                    failed = FailLocked(job, violation.Rank, violation.Reason);
                 }
             }
             if (failed is not null)
             {
-                _logger.LogWarning("Job {JobId} failed: {Reason}", job.JobId, failed.Message);
-                JobFailed?.Invoke(job.JobId);
-                lock (job.Gate)
-                {
-                    job.Publish(failed);
-                }
+                PublishFailure(job, failed);
             }
+        }
+    }
+
+    /// <summary>The stall timeout a job runs under now (configured, or adaptive from the progress its ranks reported).</summary>
+    /// <exception cref="CoordinatorException">NotFound or InvalidArgument for the job id.</exception>
+    public TimeSpan StallTimeout(string jobId)
+    {
+        var job = Find(jobId);
+        lock (job.Gate)
+        {
+            return _liveness.StallTimeout(job);
+        }
+    }
+
+    /// <summary>
+    /// Marks the job FAILED and stores it; returns the event to publish once the lock is released. Not failed until
+    /// stored: if the store throws, the job keeps its state (the next check or report tries again) and the error propagates.
+    /// </summary>
+    private JobEvent FailLocked(Job job, int rank, string reason)
+    {
+        var (state, previousReason, ended, failedRank) = (job.State, job.Reason, job.EndedAt, job.FailedRank);
+        job.End(JobState.Failed, reason, _time.GetUtcNow());
+        job.FailedRank = rank;
+        try
+        {
+            _store.SaveJob(job);
+        }
+        catch
+        {
+            (job.State, job.Reason, job.EndedAt, job.FailedRank) = (state, previousReason, ended, failedRank);
+            throw;
+        }
+        return job.NewEvent(JobEventKind.JobFailed, rank, reason, _time.GetUtcNow());
+    }
+
+    /// <summary>Aborts the job's open checkpoints (through <see cref="JobFailed"/>), then tells its watchers.</summary>
+    private void PublishFailure(Job job, JobEvent failed)
+    {
+        _logger.LogWarning("Job {JobId} failed: {Reason}", job.JobId, failed.Message);
+        JobFailed?.Invoke(job.JobId);
+        lock (job.Gate)
+        {
+            job.Publish(failed);
         }
     }
 
@@ -415,7 +501,7 @@ internal sealed partial class JobRegistry
                 .OfType<Member>()
                 .Select(m => new MemberStatus(m.Rank, m.Host, m.Pid, m.Left ? null : _time.GetElapsedTime(m.LastSeen, now), m.Step, m.Left))
                 .ToList();
-            return new JobStatus(job.JobId, job.State, job.WorldSize, job.Reason, members);
+            return new JobStatus(job.JobId, job.State, job.WorldSize, job.Reason, members) { Restarts = job.Restarts, FailedRank = job.FailedRank };
         }
     }
 

@@ -16,5 +16,14 @@ internal sealed class Member(int rank, string host, int pid, long lastSeen)
 
     public long Step { get; set; } = -1;
 
+    /// <summary>Progress marks reported (steps, saves and evaluations begun and ended); 0 until the rank reports any.</summary>
+    public long Progress { get; set; }
+
+    /// <summary><see cref="TimeProvider.GetTimestamp"/> of the heartbeat that first carried the current <see cref="Progress"/>.</summary>
+    public long LastProgress { get; set; } = lastSeen;
+
+    /// <summary>The longest interval between two progress marks the rank reported.</summary>
+    public TimeSpan LongestProgressInterval { get; set; }
+
     public bool Left { get; set; }
 }

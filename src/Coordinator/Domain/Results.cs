@@ -22,7 +22,14 @@ internal sealed record JobCondition(JobState State, string Reason);
 internal sealed record MemberStatus(int Rank, string Host, int Pid, TimeSpan? Silence, long Step, bool Left);
 
 /// <summary>A job's state and members.</summary>
-internal sealed record JobStatus(string JobId, JobState State, int WorldSize, string Reason, IReadOnlyList<MemberStatus> Members);
+internal sealed record JobStatus(string JobId, JobState State, int WorldSize, string Reason, IReadOnlyList<MemberStatus> Members)
+{
+    /// <summary>Restarts of the launch before this attempt.</summary>
+    public int Restarts { get; init; }
+
+    /// <summary>The rank the failure is charged to, or -1.</summary>
+    public int FailedRank { get; init; } = -1;
+}
 
 /// <summary>How many shards of a checkpoint arrived, of how many needed.</summary>
 internal sealed record ShardProgress(int Received, int WorldSize);

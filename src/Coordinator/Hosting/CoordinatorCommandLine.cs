@@ -55,6 +55,15 @@ public static class CoordinatorCommandLine
         };
         var maxWatchStreams = new Option<int?>("--max-watch-streams") { Description = $"Concurrent Watch streams per job (default: world size + {CoordinatorLimits.ExtraWatchStreams})" };
         var insecure = new Option<bool>("--insecure") { Description = "Allow plaintext on a non-loopback --listen address (tokens cross the network in clear text)" };
+        var stall = new Option<double?>("--stall-timeout")
+        {
+            Description = $"Seconds a running rank may make no progress (steps, saves, evaluations) before its job fails (default: {JobTimeouts.AdaptiveStallFactor}x the longest interval between progress marks seen, at least {JobTimeouts.MinimumAdaptiveStallSeconds} s)",
+        };
+        var join = new Option<double>("--join-timeout")
+        {
+            Description = "Seconds a job may wait for its last rank to join before it fails",
+            DefaultValueFactory = _ => JobTimeouts.DefaultJoinSeconds,
+        };
         var keepLast = new Option<int>("--keep-last") { Description = "Committed checkpoints kept per job; 0 keeps all", DefaultValueFactory = _ => 3 };
         var tlsCert = new Option<FileInfo?>("--tls-cert") { Description = "PEM certificate (with --tls-key) or PKCS#12 file: serve TLS instead of h2c" };
         var tlsKey = new Option<FileInfo?>("--tls-key") { Description = "PEM private key of --tls-cert" };
@@ -72,6 +81,10 @@ public static class CoordinatorCommandLine
         const string streamsRule = "expected an integer >= 1";
         maxWatchStreams.CustomParser = result => ParseNumber<int>(result, maxWatchStreams, NumberStyles.Integer, streamsRule);
         maxWatchStreams.Validators.Add(result => Check(result, maxWatchStreams, n => n is null or >= 1, streamsRule));
+        stall.CustomParser = result => ParseNumber<double>(result, stall, NumberStyles.Float, JobTimeouts.Rule);
+        stall.Validators.Add(result => Check(result, stall, value => value is { } seconds && JobTimeouts.IsValid(seconds), JobTimeouts.Rule));
+        join.CustomParser = result => ParseNumber<double>(result, join, NumberStyles.Float, JobTimeouts.Rule);
+        join.Validators.Add(result => Check(result, join, JobTimeouts.IsValid, JobTimeouts.Rule));
         const string count = "expected an integer >= 0; 0 keeps all";
         keepLast.CustomParser = result => ParseNumber<int>(result, keepLast, NumberStyles.Integer, count);
         keepLast.Validators.Add(result => Check(result, keepLast, k => k >= 0, count));
@@ -80,7 +93,7 @@ public static class CoordinatorCommandLine
             file.Validators.Add(result => Check(result, file, info => info is null || info.Exists, "the file does not exist"));
         }
 
-        foreach (var option in new Option[] { listen, tokenFile, dataDir, timeout, checkpointRoot, keepLast, jobTtl, maxWatchStreams, tlsCert, tlsKey, insecure, verbose, stdinEof })
+        foreach (var option in new Option[] { listen, tokenFile, dataDir, timeout, stall, join, checkpointRoot, keepLast, jobTtl, maxWatchStreams, tlsCert, tlsKey, insecure, verbose, stdinEof })
         {
             command.Options.Add(option);
         }
@@ -91,6 +104,8 @@ public static class CoordinatorCommandLine
             DataDirectory = parse.GetValue(dataDir)!.FullName,
             HeartbeatTimeout = TimeSpan.FromSeconds(parse.GetValue(timeout)),
             CheckpointRoots = [.. (parse.GetValue(checkpointRoot) ?? []).Select(d => d.FullName)],
+            StallTimeout = parse.GetValue(stall) is { } stallSeconds ? TimeSpan.FromSeconds(stallSeconds) : null,
+            JoinTimeout = TimeSpan.FromSeconds(parse.GetValue(join)),
             KeepLast = parse.GetValue(keepLast),
             JobTtl = TimeSpan.FromSeconds(parse.GetValue(jobTtl)),
             MaxWatchStreamsPerJob = parse.GetValue(maxWatchStreams),

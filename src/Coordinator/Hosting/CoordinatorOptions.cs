@@ -46,6 +46,15 @@ public sealed record CoordinatorOptions
     /// <summary>A rank silent for longer than this fails its job; in (0, <see cref="MaxHeartbeatTimeout"/>]. Default 30 s.</summary>
     public TimeSpan HeartbeatTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// A running rank that makes no progress (steps, saves, evaluations) for this long fails its job; null is adaptive: ten
+    /// times the longest interval between progress marks seen, at least 60 s. In (0, one day].
+    /// </summary>
+    public TimeSpan? StallTimeout { get; init; }
+
+    /// <summary>A job still PENDING (a rank never joined) this long after its first rank joined fails. In (0, one day]. Default 300 s.</summary>
+    public TimeSpan JoinTimeout { get; init; } = TimeSpan.FromSeconds(JobTimeouts.DefaultJoinSeconds);
+
     /// <summary>Committed checkpoints kept per job; older ones are deleted after each commit. 0 keeps all. Default 3.</summary>
     public int KeepLast { get; init; } = 3;
 
@@ -93,6 +102,14 @@ public sealed record CoordinatorOptions
             throw new ArgumentException(
                 $"Invalid heartbeat timeout: {HeartbeatTimeout.TotalSeconds} s (must be > 0 and <= {MaxHeartbeatTimeout.TotalSeconds} s)", nameof(HeartbeatTimeout));
         }
+        foreach (var (name, value) in new[] { ("stall", StallTimeout), ("join", (TimeSpan?)JoinTimeout) })
+        {
+            if (value is { } timeout && (timeout <= TimeSpan.Zero || timeout > MaxHeartbeatTimeout))
+            {
+                throw new ArgumentException(
+                    $"Invalid {name} timeout: {timeout.TotalSeconds} s (must be > 0 and <= {MaxHeartbeatTimeout.TotalSeconds} s)", name == "stall" ? nameof(StallTimeout) : nameof(JoinTimeout));
+            }
+        }
         if (KeepLast < 0)
         {
             throw new ArgumentException($"Invalid keep-last: {KeepLast} (must be >= 0; 0 keeps all)", nameof(KeepLast));
@@ -126,6 +143,8 @@ public sealed record CoordinatorOptions
     {
         CheckpointRoot = EffectiveCheckpointRoot,
         HeartbeatTimeout = HeartbeatTimeout,
+        StallTimeout = StallTimeout,
+        JoinTimeout = JoinTimeout,
         KeepLast = KeepLast,
         JobTtl = JobTtl,
         MaxWatchStreamsPerJob = MaxWatchStreamsPerJob,

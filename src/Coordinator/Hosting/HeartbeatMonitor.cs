@@ -5,8 +5,8 @@ using Microsoft.Extensions.Logging;
 namespace Adan.Coordinator.Hosting;
 
 /// <summary>
-/// Checks heartbeat deadlines every tenth of the timeout, so a silent rank is detected at most 10% late, and forgets
-/// jobs whose TTL after their end has passed.
+/// Applies the liveness rules (heartbeat, join and stall timeouts) every tenth of the shortest timeout, so a silent,
+/// missing or stalled rank is detected at most 10% late, and forgets jobs whose TTL after their end has passed.
 /// </summary>
 /// <remarks>
 /// The period runs on the injected <see cref="TimeProvider"/>: under a fake clock a test advances time and the check
@@ -18,7 +18,7 @@ internal sealed class HeartbeatMonitor(JobRegistry jobs, TimeProvider time, ILog
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var period = TimeSpan.FromMilliseconds(Math.Max(10, jobs.HeartbeatTimeout.TotalMilliseconds / 10));
+        var period = jobs.CheckPeriod;
         using var timer = new PeriodicTimer(period, time);
         try
         {

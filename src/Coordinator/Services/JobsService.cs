@@ -16,7 +16,7 @@ internal sealed class JobsService(JobRegistry jobs, CheckpointCatalog catalog) :
     /// <remarks>Only the operator token reaches this: the auth interceptor refuses job tokens, as CreateJobRequest names no existing job.</remarks>
     public override Task<CreateJobReply> Create(CreateJobRequest request, ServerCallContext context)
     {
-        var token = jobs.CreateJob(request.JobId, request.WorldSize);
+        var token = jobs.CreateJob(request.JobId, request.WorldSize, request.Restarts);
         return Task.FromResult(new CreateJobReply { JobId = request.JobId, JobToken = token, WorldSize = request.WorldSize });
     }
 }

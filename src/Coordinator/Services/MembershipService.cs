@@ -25,8 +25,15 @@ internal sealed class MembershipService(JobRegistry jobs, IHostApplicationLifeti
 
     public override Task<HeartbeatReply> Heartbeat(HeartbeatRequest request, ServerCallContext context)
     {
-        var condition = jobs.Heartbeat(request.JobId, request.Rank, request.Step);
+        var condition = jobs.Heartbeat(request.JobId, request.Rank, request.Step, request.Progress,
+            TimeSpan.FromMilliseconds(Math.Max(0, request.LongestProgressIntervalMs)));
         return Task.FromResult(new HeartbeatReply { State = ToMessage(condition.State), Reason = condition.Reason });
+    }
+
+    public override Task<ReportFailureReply> ReportFailure(ReportFailureRequest request, ServerCallContext context)
+    {
+        var condition = jobs.ReportFailure(request.JobId, request.Rank, request.WorldSize, request.Host, request.Pid, request.Message);
+        return Task.FromResult(new ReportFailureReply { State = ToMessage(condition.State), Reason = condition.Reason });
     }
 
     public override Task<LeaveReply> Leave(LeaveRequest request, ServerCallContext context) =>

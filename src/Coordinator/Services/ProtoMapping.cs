@@ -76,6 +76,8 @@ internal static class ProtoMapping
             WorldSize = status.WorldSize,
             Reason = status.Reason,
             LatestCheckpointStep = latestCheckpointStep,
+            Restarts = status.Restarts,
+            FailedRank = status.FailedRank,
         };
         reply.Members.AddRange(status.Members.Select(m => new Proto.MemberStatus
         {

@@ -1,11 +1,6 @@
 using System.CommandLine;
 using System.CommandLine.Invocation;
 using System.CommandLine.Parsing;
-using Adan.Sharded.Checkpoints;
-using Adan.Sharded.Mpi;
-using Adan.Sharded.Zero;
-using Adan.Worker.Config;
-using Adan.Worker.Data;
 
 namespace Adan.Worker.Commands;
 
@@ -34,21 +29,18 @@ internal static class CommandLineRunner
         {
             return result.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
         }
-        catch (Exception e) when (e is UsageException or ConfigException)
+        catch (Exception e) when (FailureKind.IsUsage(e))
         {
             return ReportUsage(name, e.Message);
         }
-        catch (Exception e) when (e is CheckpointException or DatasetNotFoundException or MpiException or MpiLibraryException
-            or NonFiniteGradientException or ArgumentException or InvalidDataException or IOException or UnauthorizedAccessException)
-        {
-            Console.Error.WriteLine($"{name}: {e.Message}");
-            return ExitCodes.Failure;
-        }
         catch (Exception e)
         {
-            // Not an expected failure: say what it was first, then give the trace for a bug report.
-            Console.Error.WriteLine($"{name}: unexpected {e.GetType().Name}: {e.Message}");
-            Console.Error.WriteLine(e.StackTrace);
+            Console.Error.WriteLine($"{name}: {FailureKind.Describe(e)}");
+            if (!FailureKind.IsExpected(e))
+            {
+                // Not an expected failure: the trace is for a bug report.
+                Console.Error.WriteLine(e.StackTrace);
+            }
             return ExitCodes.Failure;
         }
     }

@@ -32,6 +32,9 @@ internal sealed class CoordinatorProcess : IAsyncDisposable
     /// <summary>Where clients reach the coordinator, with the real port.</summary>
     public Uri Address { get; }
 
+    /// <summary>The coordinator's process id.</summary>
+    public int Pid => _process.Id;
+
     /// <summary>
     /// The start command for the coordinator: its apphost, or <c>dotnet</c> with its assembly.
     /// </summary>

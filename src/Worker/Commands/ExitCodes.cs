@@ -15,9 +15,12 @@ internal static class ExitCodes
     /// <summary>A usage error: an unknown option, a bad value or config, a missing argument; nothing was run.</summary>
     public const int Usage = 2;
 
-    /// <summary>Stopped by SIGINT (Ctrl-C), as shells report it (128 + 2); used by <c>adan sweep</c>, which stops cleanly.</summary>
+    /// <summary>Stopped by SIGHUP (the terminal or ssh session went away), as shells report it (128 + 1).</summary>
+    public const int HangUp = 129;
+
+    /// <summary>Stopped by SIGINT (Ctrl-C), as shells report it (128 + 2); used by <c>adan sweep</c> and <c>adan launch</c>, which stop cleanly.</summary>
     public const int Interrupted = 130;
 
-    /// <summary>Stopped by SIGTERM (128 + 15); used by <c>adan sweep</c>, which stops cleanly.</summary>
+    /// <summary>Stopped by SIGTERM (128 + 15); used by <c>adan sweep</c> and <c>adan launch</c>, which stop cleanly.</summary>
     public const int Terminated = 143;
 }

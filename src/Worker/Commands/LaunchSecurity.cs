@@ -154,12 +154,12 @@ internal sealed class LaunchSecurity
         /// that names the coordinator and the fix.
         /// </summary>
         /// <exception cref="IOException">The coordinator is unreachable or refused the job.</exception>
-        public async Task<string> CreateJobAsync(Uri coordinator, string operatorToken, string jobId, int ranks)
+        public async Task<string> CreateJobAsync(Uri coordinator, string operatorToken, string jobId, int ranks, int restarts = 0)
         {
             using var channel = CoordinatorChannel.Create(coordinator, TlsCa?.FullName);
             try
             {
-                return await CoordinatorClient.CreateJobAsync(channel, operatorToken, jobId, ranks, TimeSpan.FromSeconds(15));
+                return await CoordinatorClient.CreateJobAsync(channel, operatorToken, jobId, ranks, TimeSpan.FromSeconds(15), restarts);
             }
             catch (RpcException e)
             {
@@ -181,23 +181,7 @@ internal sealed class LaunchSecurity
             e.Status.DebugException?.InnerException?.Message ?? e.Status.DebugException?.Message ?? e.Status.Detail;
 
         /// <summary>The checkpoint directory of a <c>train</c> command, as its ranks will resolve it; the working directory otherwise.</summary>
-        private static string DefaultCheckpointRoot(string[] command)
-        {
-            if (command.Length > 0 && command[0] == "train")
-            {
-                var options = new ConfigOptions();
-                var train = new Command("train") { TreatUnmatchedTokensAsErrors = false };
-                options.AddTo(train);
-                try
-                {
-                    return Path.GetFullPath(options.Bind(train.Parse(command[1..])).ResolvedCheckpointDir);
-                }
-                catch (ConfigException)
-                {
-                    // The ranks report the bad config themselves, as `adan train` would.
-                }
-            }
-            return Directory.GetCurrentDirectory();
-        }
+        private static string DefaultCheckpointRoot(string[] command) =>
+            LaunchedTrainConfig.TryRead(command) is { } config ? Path.GetFullPath(config.ResolvedCheckpointDir) : Directory.GetCurrentDirectory();
     }
 }

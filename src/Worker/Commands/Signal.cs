@@ -5,10 +5,25 @@ namespace Adan.Worker.Commands;
 /// <summary>POSIX signals to child processes; .NET's <see cref="System.Diagnostics.Process"/> can only SIGKILL.</summary>
 internal static partial class Signal
 {
+    private const int SigInt = 2;
     private const int SigTerm = 15;
+    private const int PrSetChildSubreaper = 36;
 
     /// <summary>Asks a process to end (SIGTERM); returns false when it is already gone.</summary>
     public static bool Terminate(int pid) => Kill(pid, SigTerm) == 0;
+
+    /// <summary>Interrupts a process (SIGINT, as Ctrl-C); returns false when it is already gone.</summary>
+    public static bool Interrupt(int pid) => Kill(pid, SigInt) == 0;
+
+    /// <summary>
+    /// Makes this process the child subreaper of everything it starts (Linux <c>PR_SET_CHILD_SUBREAPER</c>): a descendant
+    /// whose parent dies (a Hydra proxy after mpiexec was killed) is re-parented here instead of to init, so it stays in
+    /// this process's tree and can still be found and ended. Returns false where the kernel refuses.
+    /// </summary>
+    public static bool AdoptOrphans() => SetProcessControl(PrSetChildSubreaper, 1, 0, 0, 0) == 0;
+
+    [LibraryImport("libc", EntryPoint = "prctl", SetLastError = true)]
+    private static partial int SetProcessControl(int option, nuint arg2, nuint arg3, nuint arg4, nuint arg5);
 
     [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
     private static partial int Kill(int pid, int signal);

@@ -43,7 +43,8 @@ internal static class TrainCommand
     private static int Run(TrainConfig config)
     {
         using var collective = CreateCollective(config);
-        new Trainer(config, collective, Console.Out).RunAsync().GetAwaiter().GetResult();
+        var abort = new RankAbort(collective.Rank, collective.WorldSize, LaunchedByMpi || JobEnvironment.HasCoordinator, Console.Error);
+        new Trainer(config, collective, Console.Out, abort).RunAsync().GetAwaiter().GetResult();
         return 0;
     }
 }

@@ -82,4 +82,10 @@ public sealed record RunSummary(
     /// none, never absent.
     /// </summary>
     public long SkippedSteps { get; init; }
+
+    /// <summary>
+    /// Times <c>adan launch --max-restarts</c> restarted the job from its last checkpoint before this run ended; 0 for a
+    /// run never restarted, never absent.
+    /// </summary>
+    public int Restarts { get; init; }
 }

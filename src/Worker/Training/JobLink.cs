@@ -12,14 +12,13 @@ namespace Adan.Worker.Training;
 /// heartbeats with the step reached, the job's learning-rate schedule and failure notification.
 /// </summary>
 /// <remarks>
-/// When the coordinator declares the job failed (a rank went silent), this rank ends the whole job through
-/// <see cref="ICollective.Abort"/>: the ranks still alive may be blocked in a collective the failed rank will never
-/// join, and only an abort frees them.
+/// When the coordinator declares the job failed (a rank failed, went silent or stalled), or has not answered for the
+/// heartbeat timeout, this rank ends through <see cref="RankAbort"/>: it may be blocked in a collective the failed rank
+/// will never join, and only ending the process frees it. Progress marks (<see cref="ReportStep"/>,
+/// <see cref="MarkProgress"/>) let the coordinator tell a rank that trains from one whose heartbeat thread alone lives.
 /// </remarks>
 internal sealed class JobLink : IAsyncDisposable
 {
-    private const int FailedJobExitCode = 1;
-
     private readonly ICollective _collective;
 
     private JobLink(CoordinatorClient client, ICollective collective)
@@ -32,39 +31,17 @@ internal sealed class JobLink : IAsyncDisposable
     public CoordinatorClient Client { get; }
 
     /// <summary>Connects and joins when the environment names a coordinator; null otherwise.</summary>
-    /// <param name="collective">The job's ranks, aborted when the coordinator declares the job failed.</param>
+    /// <param name="collective">The job's ranks.</param>
     /// <param name="schedule">The job's learning-rate schedule, which rank 0 registers at join.</param>
-    public static async Task<JobLink?> ConnectAsync(ICollective collective, LearningRateSchedule schedule)
+    /// <param name="abort">Ends this rank when the coordinator declares the job failed or is gone.</param>
+    public static async Task<JobLink?> ConnectAsync(ICollective collective, LearningRateSchedule schedule, RankAbort abort)
     {
-        var address = Environment.GetEnvironmentVariable(CoordinatorEnvironment.AddressVariable);
-        if (string.IsNullOrWhiteSpace(address))
+        if (JobEnvironment.ClientOptions(collective.Rank, collective.WorldSize) is not { } options)
         {
             return null;
         }
-        var token = Environment.GetEnvironmentVariable(CoordinatorEnvironment.TokenVariable);
-        var job = Environment.GetEnvironmentVariable(CoordinatorEnvironment.JobVariable);
-        if (string.IsNullOrWhiteSpace(token) || string.IsNullOrWhiteSpace(job))
-        {
-            throw new ArgumentException($"{CoordinatorEnvironment.AddressVariable} is set but {CoordinatorEnvironment.TokenVariable} or {CoordinatorEnvironment.JobVariable} is not; set all three or none.");
-        }
-        if (!Uri.TryCreate(address, UriKind.Absolute, out var url) || url.Scheme is not ("http" or "https"))
-        {
-            throw new ArgumentException($"{CoordinatorEnvironment.AddressVariable}='{address}' is not an http:// or https:// URL");
-        }
-        var client = new CoordinatorClient(new CoordinatorClientOptions
-        {
-            Address = url,
-            Token = token,
-            JobId = job,
-            Rank = collective.Rank,
-            WorldSize = collective.WorldSize,
-            TrustedCaFile = Environment.GetEnvironmentVariable(CoordinatorEnvironment.TlsCaVariable) is { Length: > 0 } ca ? ca : null,
-        });
-        client.JobFailed += (_, e) =>
-        {
-            Console.Error.WriteLine($"adan: rank {collective.Rank}: the coordinator reports the job failed: {e.Reason}; aborting");
-            collective.Abort(FailedJobExitCode);
-        };
+        var client = new CoordinatorClient(options);
+        client.JobFailed += (_, e) => abort.Terminate($"the job failed: {e.Reason}");
         try
         {
             await client.JoinAsync(collective.Rank == 0 ? schedule : null);
@@ -72,7 +49,7 @@ internal sealed class JobLink : IAsyncDisposable
         catch (RpcException e)
         {
             await client.DisposeAsync();
-            throw new IOException(JoinRefusal(url, e), e);
+            throw new IOException(JoinRefusal(options.Address, e), e);
         }
         client.StartBackground();
         return new JobLink(client, collective);
@@ -100,8 +77,18 @@ internal sealed class JobLink : IAsyncDisposable
         return await Client.GetScheduleAsync();
     }
 
-    /// <summary>Records the optimizer steps done, which the next heartbeat reports.</summary>
-    public void ReportStep(long step) => Client.Step = step;
+    /// <summary>Records the optimizer steps done, and a progress mark, which the next heartbeat reports.</summary>
+    public void ReportStep(long step)
+    {
+        Client.Step = step;
+        Client.MarkProgress();
+    }
+
+    /// <summary>
+    /// Records a progress mark: called at the start and end of each checkpoint save and evaluation, so that the
+    /// coordinator does not take them for a stall (see <c>--stall-timeout</c>).
+    /// </summary>
+    public void MarkProgress() => Client.MarkProgress();
 
     /// <summary>Leaves the job and closes the connection.</summary>
     public async ValueTask DisposeAsync()

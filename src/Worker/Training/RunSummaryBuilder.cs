@@ -115,6 +115,7 @@ internal sealed class RunSummaryBuilder
             CheckpointPauseSeconds = savesCheckpoints ? Math.Round(_checkpointPause.TotalSeconds, 3) : null,
             CheckpointStagingBytes = _stagingBytes,
             SkippedSteps = optimizer.SkippedSteps,
+            Restarts = JobEnvironment.Restarts,
         };
     }
 

@@ -19,12 +19,16 @@ internal sealed class Trainer
     private readonly TrainConfig _config;
     private readonly ICollective _collective;
     private readonly TextWriter _output;
+    private readonly RankAbort _abort;
+    private readonly TestFault? _fault;
 
-    public Trainer(TrainConfig config, ICollective collective, TextWriter output)
+    public Trainer(TrainConfig config, ICollective collective, TextWriter output, RankAbort abort)
     {
         _config = config;
         _collective = collective;
         _output = output;
+        _abort = abort;
+        _fault = TestFault.ForRank(collective.Rank);
     }
 
     private int Rank => _collective.Rank;
@@ -35,76 +39,92 @@ internal sealed class Trainer
     /// <remarks>Collective: every rank must call.</remarks>
     public async Task RunAsync()
     {
-        var summary = new RunSummaryBuilder(TimeProvider.System);
-        PrintHeader(TrainingSetup.UseThreads(_config));
-        using var telemetry = TelemetrySetup.Start(_config.Telemetry, Rank);
-        var metrics = new WorkerMetrics(Rank);
-        using var run = TrainingSetup.Create(_config, _collective);
-        metrics.OptimizerState(run.Optimizer.StateBytes);
-        // Planned before the schedule, which continues the checkpoint's.
-        using var checkpoints = Checkpointing.Plan(_config, _collective, run);
-        var totalSteps = run.TotalSteps(checkpoints?.Resume);
-        var schedule = TrainingSchedule.Create(_config, run.Sampler, WorldSize, checkpoints?.Resume, Rank == 0 ? _output : null);
-        await using var link = await JobLink.ConnectAsync(_collective, schedule.Curve);
-        if (link is not null)
+        // In a job every error ends the rank through the abort path, decided in this filter before anything below is
+        // disposed: leaving the job or waiting for a background write on the way out would hide or delay the failure.
+        try
         {
-            schedule = schedule with { Curve = await link.ScheduleAsync() };
-        }
-        checkpoints?.Record(schedule);
-        checkpoints?.OpenCatalog(link);
-        if (checkpoints?.StagingBytes > 0)
-        {
-            summary.Staging(checkpoints.StagingBytes);
-            if (Rank == 0)
+            var summary = new RunSummaryBuilder(TimeProvider.System);
+            PrintHeader(TrainingSetup.UseThreads(_config));
+            using var telemetry = TelemetrySetup.Start(_config.Telemetry, Rank);
+            var metrics = new WorkerMetrics(Rank);
+            using var run = TrainingSetup.Create(_config, _collective);
+            metrics.OptimizerState(run.Optimizer.StateBytes);
+            // Planned before the schedule, which continues the checkpoint's.
+            using var checkpoints = Checkpointing.Plan(_config, _collective, run);
+            var totalSteps = run.TotalSteps(checkpoints?.Resume);
+            var schedule = TrainingSchedule.Create(_config, run.Sampler, WorldSize, checkpoints?.Resume, Rank == 0 ? _output : null);
+            await using var link = await JobLink.ConnectAsync(_collective, schedule.Curve, _abort);
+            if (link is not null)
             {
-                _output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"checkpoint staging: {checkpoints.StagingBytes / 1e6:F1} MB per rank ({checkpoints.StagingPurpose})"));
+                schedule = schedule with { Curve = await link.ScheduleAsync() };
             }
-        }
-        var (startStep, lastLoss) = Resume(checkpoints, summary);
-
-        using var progress = ProgressReporterFactory.Create(Rank, _config.LogEvery);
-        progress.Start(totalSteps);
-        run.Model.train();
-        summary.StartTraining();
-        for (var step = startStep; step < totalSteps; step++)
-        {
-            using var activity = WorkerTelemetry.ActivitySource.StartActivity("train.step");
-            var stepStart = Stopwatch.GetTimestamp();
-            var (epoch, localLoss) = ForwardBackward(run);
-            var backwardDone = Stopwatch.GetTimestamp();
-            var lr = schedule.LearningRateAt(step);
-            run.Optimizer.SetLearningRate(lr);
-            var applied = run.Optimizer.Step(_config.Accumulation);
-            summary.Step(Stopwatch.GetElapsedTime(stepStart, backwardDone), Stopwatch.GetElapsedTime(backwardDone), run.Optimizer.LastCommunication,
-                run.Optimizer.LastCommunicationBusy, run.Sampler.GlobalBatch);
-            lastLoss = _collective.AllReduce(localLoss, ReduceOp.Average);
-            link?.ReportStep(step + 1);
-
-            metrics.Step(Stopwatch.GetElapsedTime(stepStart), run.Sampler.GlobalBatch, lastLoss, lr, applied);
-            metrics.Collective("gradients", run.Flat.Layout.TotalNumel * sizeof(float), run.Optimizer.LastCommunication);
-            progress.Report(new StepReport(epoch, step + 1, totalSteps, lastLoss, lr, summary.SamplesPerSecond, run.Optimizer.SkippedSteps));
-            if (checkpoints is not null)
+            checkpoints?.Record(schedule);
+            checkpoints?.OpenCatalog(link);
+            if (checkpoints?.StagingBytes > 0)
             {
-                foreach (var saved in await checkpoints.AfterStepAsync(step + 1, totalSteps, lastLoss))
+                summary.Staging(checkpoints.StagingBytes);
+                if (Rank == 0)
                 {
-                    Saved(saved, metrics, summary, progress);
+                    _output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                        $"checkpoint staging: {checkpoints.StagingBytes / 1e6:F1} MB per rank ({checkpoints.StagingPurpose})"));
                 }
-                run.Model.train();
             }
-            if (_config.EvalEvery > 0 && (step + 1) % _config.EvalEvery == 0 && step + 1 < totalSteps)
+            var (startStep, lastLoss) = Resume(checkpoints, summary);
+
+            using var progress = ProgressReporterFactory.Create(Rank, _config.LogEvery);
+            progress.Start(totalSteps);
+            run.Model.train();
+            summary.StartTraining();
+            for (var step = startStep; step < totalSteps; step++)
             {
-                progress.Message(FormatEvaluation(step + 1, Evaluate(run)));
-                run.Model.train();
+                using var activity = WorkerTelemetry.ActivitySource.StartActivity("train.step");
+                _fault?.BeforeStep(step);
+                var stepStart = Stopwatch.GetTimestamp();
+                var (epoch, localLoss) = ForwardBackward(run);
+                var backwardDone = Stopwatch.GetTimestamp();
+                var lr = schedule.LearningRateAt(step);
+                run.Optimizer.SetLearningRate(lr);
+                var applied = run.Optimizer.Step(_config.Accumulation);
+                summary.Step(Stopwatch.GetElapsedTime(stepStart, backwardDone), Stopwatch.GetElapsedTime(backwardDone), run.Optimizer.LastCommunication,
+                    run.Optimizer.LastCommunicationBusy, run.Sampler.GlobalBatch);
+                lastLoss = _collective.AllReduce(localLoss, ReduceOp.Average);
+                link?.ReportStep(step + 1);
+
+                metrics.Step(Stopwatch.GetElapsedTime(stepStart), run.Sampler.GlobalBatch, lastLoss, lr, applied);
+                metrics.Collective("gradients", run.Flat.Layout.TotalNumel * sizeof(float), run.Optimizer.LastCommunication);
+                progress.Report(new StepReport(epoch, step + 1, totalSteps, lastLoss, lr, summary.SamplesPerSecond, run.Optimizer.SkippedSteps));
+                if (checkpoints is not null)
+                {
+                    foreach (var saved in await checkpoints.AfterStepAsync(step + 1, totalSteps, lastLoss))
+                    {
+                        Saved(saved, metrics, summary, progress);
+                    }
+                    link?.MarkProgress();
+                    run.Model.train();
+                }
+                if (_config.EvalEvery > 0 && (step + 1) % _config.EvalEvery == 0 && step + 1 < totalSteps)
+                {
+                    link?.MarkProgress();
+                    progress.Message(FormatEvaluation(step + 1, Evaluate(run)));
+                    link?.MarkProgress();
+                    run.Model.train();
+                }
             }
+            link?.MarkProgress();
+            if (checkpoints is not null && await checkpoints.CompleteAsync() is { } last)
+            {
+                Saved(last, metrics, summary, progress);
+            }
+            link?.MarkProgress();
+            summary.EndTraining();
+            progress.Complete();
+            Finish(run, summary, totalSteps, lastLoss, checkpoints?.Saves == true, telemetry);
+            link?.MarkProgress();
         }
-        if (checkpoints is not null && await checkpoints.CompleteAsync() is { } last)
+        catch (Exception e) when (_abort.Fail(e))
         {
-            Saved(last, metrics, summary, progress);
+            throw new UnreachableException();
         }
-        summary.EndTraining();
-        progress.Complete();
-        Finish(run, summary, totalSteps, lastLoss, checkpoints?.Saves == true, telemetry);
     }
 
     private void PrintHeader(int threads)

@@ -32,13 +32,15 @@ internal sealed class DomainFixture : IDisposable
 
     public CheckpointCatalog Checkpoints { get; private set; } = null!;
 
-    public static DomainFixture Create(int keepLast = 3, TimeSpan? heartbeatTimeout = null)
+    public static DomainFixture Create(int keepLast = 3, TimeSpan? heartbeatTimeout = null, TimeSpan? stallTimeout = null, TimeSpan? joinTimeout = null)
     {
         var directory = Directory.CreateTempSubdirectory("adan-domain-").FullName;
         return new DomainFixture(new DomainOptions
         {
             CheckpointRoot = Path.Combine(directory, "checkpoints"),
             HeartbeatTimeout = heartbeatTimeout ?? TimeSpan.FromSeconds(30),
+            StallTimeout = stallTimeout,
+            JoinTimeout = joinTimeout ?? TimeSpan.FromSeconds(300),
             KeepLast = keepLast,
         }, directory);
     }

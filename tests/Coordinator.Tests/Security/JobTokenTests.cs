@@ -53,6 +53,7 @@ public sealed class JobTokenTests
             async () => await c.Membership.JoinAsync(new JoinRequest { JobId = "b", Rank = 1, WorldSize = 2, Host = "h", Pid = 21 }, asA),
             async () => await c.Membership.HeartbeatAsync(new HeartbeatRequest { JobId = "b", Rank = 0 }, asA),
             async () => await c.Membership.LeaveAsync(new LeaveRequest { JobId = "b", Rank = 0 }, asA),
+            async () => await c.Membership.ReportFailureAsync(new ReportFailureRequest { JobId = "b", Rank = 0, WorldSize = 2, Host = "h", Pid = 20, Message = "x" }, asA),
             async () => await c.Checkpoints.BeginAsync(new BeginCheckpointRequest { JobId = "b", Step = 2 }, asA),
             async () => await c.Checkpoints.CommitAsync(new CommitCheckpointRequest { JobId = "b", CheckpointId = checkpoint.CheckpointId }, asA),
             async () => await c.Checkpoints.AbortAsync(new AbortCheckpointRequest { JobId = "b", CheckpointId = checkpoint.CheckpointId }, asA),
@@ -78,8 +79,25 @@ public sealed class JobTokenTests
         Assert.All(status.Members, m => Assert.False(m.Left));
         var list = await c.Checkpoints.ListAsync(new ListCheckpointsRequest { JobId = "b" }, asB);
         Assert.Equal(CheckpointState.Open, Assert.Single(list.Checkpoints).State);
-        // And a's token still works on a.
+        // And a's token still works on a, its ranks' failure reports included.
         Assert.Equal(JobState.Running, (await c.Jobs.StatusAsync(new JobStatusRequest { JobId = "a" }, asA)).State);
+        var reported = await c.Membership.ReportFailureAsync(new ReportFailureRequest { JobId = "a", Rank = 1, WorldSize = 2, Host = "h", Pid = 11, Message = "boom" }, asA);
+        Assert.Equal(JobState.Failed, reported.State);
+        Assert.Contains("rank 1 (h pid 11) failed: boom", reported.Reason);
+        var failed = await c.Jobs.StatusAsync(new JobStatusRequest { JobId = "a" }, asA);
+        Assert.Equal((1, 0), (failed.FailedRank, failed.Restarts));
+    }
+
+    [Fact]
+    public async Task AJobCreatedAsARestartKeepsItsCountInItsStatus()
+    {
+        await using var c = await TestCoordinator.StartAsync();
+        var created = await c.Jobs.CreateAsync(new CreateJobRequest { JobId = "job-restart2", WorldSize = 2, Restarts = 2 }, c.Headers);
+        var status = await c.Jobs.StatusAsync(new JobStatusRequest { JobId = "job-restart2" }, TestCoordinator.HeadersFor(created.JobToken));
+        Assert.Equal((2, -1), (status.Restarts, status.FailedRank));
+        var negative = await Assert.ThrowsAsync<RpcException>(async () =>
+            await c.Jobs.CreateAsync(new CreateJobRequest { JobId = "other", WorldSize = 2, Restarts = -1 }, c.Headers));
+        Assert.Equal(StatusCode.InvalidArgument, negative.StatusCode);
     }
 
     [Fact]

@@ -27,10 +27,12 @@ internal static class MultiHostLaunch
     /// The coordinator serves TLS on the bridge address with a certificate made for it, which every rank trusts through
     /// --tls-ca: a network address without TLS is refused.
     /// </remarks>
-    public static string[] Arguments(NetnsCluster cluster, SelfSignedCertificate certificate, int ranks, string hostfile, IEnumerable<string> command) =>
+    public static string[] Arguments(NetnsCluster cluster, SelfSignedCertificate certificate, int ranks, string hostfile, IEnumerable<string> command,
+        IEnumerable<string>? launchOptions = null) =>
     [
         "launch", "-n", ranks.ToString(CultureInfo.InvariantCulture), "--hostfile", hostfile, "--listen", $"{cluster.BridgeAddress}:0",
-        "--tls-cert", certificate.CertificateFile, "--tls-key", certificate.KeyFile, "--tls-ca", certificate.CertificateFile, "--", .. command,
+        "--tls-cert", certificate.CertificateFile, "--tls-key", certificate.KeyFile, "--tls-ca", certificate.CertificateFile, .. launchOptions ?? [],
+        "--", .. command,
     ];
 
     /// <summary>
@@ -38,10 +40,18 @@ internal static class MultiHostLaunch
     /// command should log every step and train for a few more) it notes the host of every rank and the TCP connections
     /// between hosts.
     /// </summary>
-    public static MultiHostRun Run(NetnsCluster cluster, int ranks, string hostfile, IEnumerable<string> command, TimeSpan timeout)
+    /// <param name="launchOptions">More options of <c>adan launch</c> (before the <c>--</c>).</param>
+    /// <param name="environment">More variables for the launcher and its ranks.</param>
+    public static MultiHostRun Run(NetnsCluster cluster, int ranks, string hostfile, IEnumerable<string> command, TimeSpan timeout,
+        IEnumerable<string>? launchOptions = null, IReadOnlyDictionary<string, string>? environment = null)
     {
         using var certificate = SelfSignedCertificate.Create(cluster.BridgeAddress);
-        using var launcher = AdanCli.Start(Arguments(cluster, certificate, ranks, hostfile, command), cluster.LaunchEnvironment.ToDictionary());
+        var variables = cluster.LaunchEnvironment.ToDictionary();
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+        {
+            variables[name] = value;
+        }
+        using var launcher = AdanCli.Start(Arguments(cluster, certificate, ranks, hostfile, command, launchOptions), variables);
         try
         {
             var stderr = launcher.StandardError.ReadToEndAsync();

@@ -59,6 +59,33 @@ public class MultiHostTrainingTests
         Verify(Path.Combine(runDir, "checkpoints"), "step 10, 2 shards");
     }
 
+    [NetnsFact]
+    public void AJobThatFailsOnOneOfThreeHostsRestartsOnTheOtherTwoWithTheSameGlobalBatch()
+    {
+        using var cluster = NetnsCluster.Up(3);
+        using var temp = TestFiles.CreateTempDirectory();
+        var runDir = Path.Combine(temp.Path, "run");
+
+        // Global batch 96: 3 ranks × 16 × accumulation 2, then 2 × 16 × 3. 960 samples make 10 steps per epoch either way.
+        // Rank 2 (the third host) throws before step 6; its report names its host, which the restart leaves out.
+        var run = MultiHostLaunch.Run(cluster, 3, cluster.Hostfile,
+            Train(runDir, "train_subset=960", "micro_batch=16", "accumulation=2", "checkpoint_every=4", "async_checkpoint=false"), s_timeout,
+            ["--max-restarts", "1", "--min-ranks", "2", "--job-id", "elastic"], new Dictionary<string, string> { ["ADAN_TEST_FAULT"] = "2:6:throw" });
+
+        Assert.True(run.Result.ExitCode == 0, run.Result.Describe());
+        Assert.Matches($@"adan launch: job elastic failed .*: rank 2 \({cluster.Hosts[2]} pid \d+\) failed: .*injected fault", run.Result.Stderr);
+        Assert.Contains($"adan launch: restart 1 of 1: job elastic-restart1 resumes from the last committed checkpoint on 2 rank(s) without {cluster.Hosts[2]}, "
+            + "accumulation 3 (global batch 96)", run.Result.Stderr);
+        var line = Assert.Single(run.Result.StdoutLines, l => l.StartsWith("resumed from "));
+        Assert.Contains("step-0000000004 at step 4", line);
+        var summary = Summary(runDir);
+        Assert.Equal(2, summary.GetProperty("world_size").GetInt32());
+        Assert.Equal(10, summary.GetProperty("steps").GetInt64());
+        Assert.Equal(96, summary.GetProperty("global_batch").GetInt64());
+        Assert.Equal(1, summary.GetProperty("restarts").GetInt32());
+        Verify(Path.Combine(runDir, "checkpoints"), "step 10, 2 shards");
+    }
+
     /// <summary><c>adan train</c> of a tiny MLP for one epoch, a progress line per step, with <paramref name="settings"/>.</summary>
     private static string[] Train(string runDir, params string[] settings) =>
     [

@@ -84,6 +84,23 @@ internal sealed class NetnsCluster : IDisposable
         return path;
     }
 
+    /// <summary>The processes in <paramref name="host"/>'s namespace (<c>ip netns pids</c>).</summary>
+    public IReadOnlyList<int> Pids(string host) =>
+        [.. Run("ip", ["netns", "pids", host]).Output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(int.Parse)];
+
+    /// <summary>The bridge-side end of <paramref name="host"/>'s link (the script's <c>NAMEvI</c>).</summary>
+    public string LinkOf(string host) => $"{Name}v{Hosts.ToList().IndexOf(host) + 1}";
+
+    /// <summary>The bridge, which links every host to this namespace (where the launcher and the coordinator run).</summary>
+    public string Bridge => $"{Name}br";
+
+    /// <summary>Takes a link down (a cut cable) or up again.</summary>
+    public void SetLink(string link, bool up)
+    {
+        var (exitCode, output) = Run("ip", ["link", "set", link, up ? "up" : "down"]);
+        Assert.True(exitCode == 0, $"ip link set {link} failed: {output}");
+    }
+
     /// <summary>Removes the hosts, the bridge and the state (<c>netns-cluster.sh down</c>).</summary>
     public void Dispose()
     {

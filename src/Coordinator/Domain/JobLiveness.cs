@@ -1,0 +1,91 @@
+using System.Globalization;
+
+namespace Adan.Coordinator.Domain;
+
+/// <summary>
+/// The rules that fail a live job: a rank silent past the heartbeat timeout, a job still PENDING past the join timeout,
+/// a running rank that makes no progress for the stall timeout.
+/// </summary>
+/// <remarks>
+/// Heartbeats come from a background thread of each rank, so they prove that the process lives, not that it trains: a
+/// rank whose training thread is stuck (a hung file system, a deadlock) keeps heartbeating while every other rank waits
+/// for it in a collective. Progress marks (one per step, and at the start and end of each save and evaluation) are
+/// what the stall rule watches. A rank's stall clock starts at its first mark, so loading data and a checkpoint before
+/// the first step are covered by the heartbeat and the collectives only.
+/// </remarks>
+internal sealed class JobLiveness(DomainOptions options, TimeProvider time)
+{
+    /// <summary>The first rule <paramref name="job"/> breaks at <paramref name="now"/>: the rank it names (-1 for none) and why; null when none.</summary>
+    /// <remarks>The caller holds the job's lock and has checked that the job is not terminal.</remarks>
+    public (int Rank, string Reason)? Violation(Job job, long now) =>
+        Silent(job, now) ?? NeverJoined(job, now) ?? Stalled(job, now);
+
+    /// <summary>The stall timeout <paramref name="job"/> runs under now: the configured one, or the adaptive one.</summary>
+    public TimeSpan StallTimeout(Job job) => options.StallTimeout
+        ?? Protocol.JobTimeouts.AdaptiveStall(job.Members.OfType<Member>().Select(m => m.LongestProgressInterval).DefaultIfEmpty().Max());
+
+    private (int, string)? Silent(Job job, long now)
+    {
+        var silent = job.Members
+            .OfType<Member>()
+            .Where(m => !m.Left)
+            .Select(m => (Member: m, Silence: time.GetElapsedTime(m.LastSeen, now)))
+            .Where(s => s.Silence > options.HeartbeatTimeout)
+            .OrderByDescending(s => s.Silence)
+            .ToList();
+        var live = job.Members.OfType<Member>().Count(m => !m.Left);
+        var hosts = job.Members.OfType<Member>().Select(m => m.Host).Distinct().ToList();
+        if (silent.Count > 1 && silent.Count == live && live == job.WorldSize && hosts.Count > 1)
+        {
+            // Every rank on every host went quiet together: what the coordinator lost is more likely its own link than
+            // all those hosts at once. No one rank is charged (an elastic restart then drops no host).
+            var quiet = string.Create(CultureInfo.InvariantCulture,
+                $"sent no heartbeat for {silent[^1].Silence.TotalSeconds:F1} s or more (timeout {options.HeartbeatTimeout.TotalSeconds:G} s)");
+            return (-1, $"all {live} ranks, on {string.Join(", ", hosts)}, {quiet}: the coordinator lost every host at once (its own host's network, or the whole job ended)");
+        }
+        return silent.FirstOrDefault().Member is { } member
+            ? (member.Rank, string.Create(CultureInfo.InvariantCulture,
+                $"rank {member.Rank} ({member.Host} pid {member.Pid}) sent no heartbeat for {silent[0].Silence.TotalSeconds:F1} s (timeout {options.HeartbeatTimeout.TotalSeconds:G} s)"))
+            : null;
+    }
+
+    private (int, string)? NeverJoined(Job job, long now)
+    {
+        var waited = time.GetElapsedTime(job.Created, now);
+        if (job.State != JobState.Pending || waited <= options.JoinTimeout)
+        {
+            return null;
+        }
+        var missing = Enumerable.Range(0, job.WorldSize).Where(rank => job.Members[rank] is null).ToList();
+        var ranks = missing.Count == 1 ? $"rank {missing[0]}" : $"ranks {string.Join(", ", missing)}";
+        return (missing.FirstOrDefault(-1),
+            $"{ranks} of {job.WorldSize} never joined: the job waited {Seconds(waited)} s (join timeout {Seconds(options.JoinTimeout)} s)");
+    }
+
+    private (int, string)? Stalled(Job job, long now)
+    {
+        if (job.State != JobState.Running)
+        {
+            return null;
+        }
+        var timeout = StallTimeout(job);
+        var stalled = job.Members
+            .OfType<Member>()
+            .Where(m => !m.Left && m.Progress > 0)
+            .Select(m => (Member: m, Still: time.GetElapsedTime(m.LastProgress, now)))
+            .Where(s => s.Still > timeout)
+            // All ranks stop when one does (the others wait for it in a collective); the one furthest behind is the suspect.
+            .OrderBy(s => s.Member.Step)
+            .ThenByDescending(s => s.Still)
+            .FirstOrDefault();
+        if (stalled.Member is not { } member)
+        {
+            return null;
+        }
+        var kind = options.StallTimeout is null ? "adaptive stall timeout" : "stall timeout";
+        return (member.Rank,
+            $"rank {member.Rank} ({member.Host} pid {member.Pid}) made no progress for {Seconds(stalled.Still)} s after step {member.Step} ({kind} {Seconds(timeout)} s)");
+    }
+
+    private static string Seconds(TimeSpan span) => span.TotalSeconds.ToString("0.#", CultureInfo.InvariantCulture);
+}

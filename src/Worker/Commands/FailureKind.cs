@@ -1,0 +1,30 @@
+using Adan.Sharded.Checkpoints;
+using Adan.Sharded.Mpi;
+using Adan.Sharded.Zero;
+using Adan.Worker.Config;
+using Adan.Worker.Data;
+
+namespace Adan.Worker.Commands;
+
+/// <summary>
+/// What an exception that ends a command means to the user: a usage error (exit 2), an expected failure (exit 1, the
+/// message alone), or a bug (exit 1, with the exception's type and a stack trace for the report). One classification for
+/// <see cref="CommandLineRunner"/> and the training ranks' abort path.
+/// </summary>
+internal static class FailureKind
+{
+    /// <summary>The exit code for <paramref name="exception"/>: <see cref="ExitCodes.Usage"/> or <see cref="ExitCodes.Failure"/>.</summary>
+    public static int ExitCode(Exception exception) => IsUsage(exception) ? ExitCodes.Usage : ExitCodes.Failure;
+
+    /// <summary>A bad command line or config: nothing the run did caused it.</summary>
+    public static bool IsUsage(Exception exception) => exception is UsageException or ConfigException;
+
+    /// <summary>A failure the program expects and explains in its message (missing data, a damaged checkpoint, an I/O or MPI error).</summary>
+    public static bool IsExpected(Exception exception) => exception is CheckpointException or DatasetNotFoundException or MpiException
+        or MpiLibraryException or NonFiniteGradientException or ArgumentException or InvalidDataException or IOException or UnauthorizedAccessException;
+
+    /// <summary>One line for the user: the message, prefixed with the exception's type when it is not an expected failure.</summary>
+    public static string Describe(Exception exception) => IsUsage(exception) || IsExpected(exception)
+        ? exception.Message
+        : $"unexpected {exception.GetType().Name}: {exception.Message}";
+}

@@ -1,0 +1,76 @@
+using System.Diagnostics;
+
+namespace Adan.Worker.Tests.Cli;
+
+/// <summary>Processes as <c>/proc</c> shows them: who descends from whom, what runs, with which arguments.</summary>
+internal static class ProcessTable
+{
+    /// <summary>Every process below <paramref name="ancestor"/>, by pid.</summary>
+    public static List<int> Descendants(int ancestor)
+    {
+        var found = new List<int>();
+        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        {
+            try
+            {
+                if (int.TryParse(Path.GetFileName(dir), out var pid) && IsDescendant(pid, ancestor))
+                {
+                    found.Add(pid);
+                }
+            }
+            catch (IOException)
+            {
+            }
+        }
+        return found;
+    }
+
+    /// <summary>Whether the process exists and is not a zombie.</summary>
+    public static bool IsRunning(int pid)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            return !stat[(stat.LastIndexOf(')') + 2)..].StartsWith('Z');
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+    }
+
+    public static string[] Arguments(int pid)
+    {
+        try
+        {
+            return File.ReadAllText($"/proc/{pid}/cmdline").Split('\0', StringSplitOptions.RemoveEmptyEntries);
+        }
+        catch (IOException)
+        {
+            return [];
+        }
+    }
+
+    /// <summary>Sends SIG<paramref name="name"/> to <paramref name="pid"/> with kill(1).</summary>
+    public static void Signal(int pid, string name)
+    {
+        using var kill = Process.Start("kill", [$"-{name}", pid.ToString()]);
+        kill.WaitForExit();
+        Assert.Equal(0, kill.ExitCode);
+    }
+
+    private static bool IsDescendant(int pid, int ancestor)
+    {
+        for (var current = pid; current > 1;)
+        {
+            var stat = File.ReadAllText($"/proc/{current}/stat");
+            var parent = int.Parse(stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[1]);
+            if (parent == ancestor)
+            {
+                return true;
+            }
+            current = parent;
+        }
+        return false;
+    }
+}

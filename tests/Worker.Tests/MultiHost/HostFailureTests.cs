@@ -1,0 +1,176 @@
+using System.Diagnostics;
+using System.Text;
+using System.Text.Json;
+using Adan.TestSupport;
+using Adan.Worker.Tests.Cli;
+
+namespace Adan.Worker.Tests.MultiHost;
+
+/// <summary>
+/// Hosts that fail under a 3-host job (heartbeat timeout 5 s): every process of one host killed, one host's link cut,
+/// the coordinator's link (the bridge) cut. Each time the job ends within a stated bound, and no process of the job is
+/// left on any host; with <c>--max-restarts 1 --min-ranks 2</c> a cut host is left out and the job finishes on the
+/// other two with the same global batch.
+/// </summary>
+[Collection(MultiHostCollection.Name)]
+public class HostFailureTests
+{
+    private const double HeartbeatTimeoutSeconds = 5;
+
+    /// <summary>
+    /// After the coordinator fails the job the launcher gives mpiexec 10 s to end on its own before it kills the job's
+    /// process tree; a few seconds more for a busy machine.
+    /// </summary>
+    private static readonly TimeSpan s_afterTimeout = TimeSpan.FromSeconds(10 + 5);
+
+    /// <summary>A long job (about 2000 steps) that logs every step: it is always mid-training when the host fails.</summary>
+    private static string[] Train(string runDir, params string[] settings) =>
+    [
+        "train", "--set", "model=mlp", "--set", "mlp_hidden=32", "--set", "train_subset=960", "--set", "test_subset=100", "--set", "epochs=100",
+        "--set", "micro_batch=16", "--set", "log_every=1", "--set", "resume=latest", "--set", $"run_dir={runDir}",
+        .. settings.SelectMany(s => new[] { "--set", s }),
+    ];
+
+    /// <summary>The launcher, started on the cluster, its output collected; <paramref name="fault"/> runs at the first step line past 5.</summary>
+    private static (CliResult Result, TimeSpan SinceFault) Launch(NetnsCluster cluster, string[] command, Action fault, string[]? launchOptions = null)
+    {
+        using var certificate = SelfSignedCertificate.Create(cluster.BridgeAddress);
+        string[] arguments = [.. MultiHostLaunch.Arguments(cluster, certificate, 3, cluster.Hostfile, command,
+            ["--heartbeat-timeout", HeartbeatTimeoutSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture), .. launchOptions ?? []])];
+        using var launcher = AdanCli.Start(arguments, cluster.LaunchEnvironment.ToDictionary());
+        var stderr = launcher.StandardError.ReadToEndAsync();
+        var stdout = new StringBuilder();
+        var faulted = new Stopwatch();
+        var reading = Task.Run(() =>
+        {
+            while (launcher.StandardOutput.ReadLine() is { } line)
+            {
+                stdout.AppendLine(line);
+                if (!faulted.IsRunning && line.StartsWith("epoch ", StringComparison.Ordinal) && line.Contains(" step 6/", StringComparison.Ordinal))
+                {
+                    fault();
+                    faulted.Start();
+                }
+            }
+        });
+        if (!launcher.WaitForExit(TimeSpan.FromMinutes(4)))
+        {
+            launcher.Kill(entireProcessTree: true);
+            launcher.WaitForExit();
+        }
+        var since = faulted.Elapsed;
+        reading.Wait();
+        return (new CliResult(launcher.HasExited ? launcher.ExitCode : -1, stdout.ToString(), stderr.Result), since);
+    }
+
+    private static void AssertNoProcessLeft(NetnsCluster cluster)
+    {
+        // The cut-off host's rank ends on its own once its coordinator has been unreachable past the timeout.
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(HeartbeatTimeoutSeconds + 5);
+        while (cluster.Hosts.Any(h => cluster.Pids(h).Count > 0) && DateTime.UtcNow < deadline)
+        {
+            Thread.Sleep(200);
+        }
+        Assert.All(cluster.Hosts, h => Assert.True(cluster.Pids(h).Count == 0, $"{h} still runs {string.Join(", ", cluster.Pids(h))}"));
+    }
+
+    [NetnsFact]
+    public void EveryProcessOfOneHostKilledEndsTheJobAtOnce()
+    {
+        using var cluster = NetnsCluster.Up(3);
+        using var temp = TestFiles.CreateTempDirectory();
+
+        var (result, since) = Launch(cluster, Train(Path.Combine(temp.Path, "run")), () =>
+        {
+            foreach (var pid in cluster.Pids(cluster.Hosts[2]))
+            {
+                try
+                {
+                    Process.GetProcessById(pid).Kill();
+                }
+                catch (ArgumentException)
+                {
+                    // Already gone.
+                }
+            }
+        });
+
+        Assert.True(result.ExitCode == 1, result.Describe());
+        // Hydra sees the host's proxy go and ends the job: no timeout is waited for.
+        Assert.InRange(since.TotalSeconds, 0, 10);
+        Assert.Matches(@"adan launch: job \S+ failed \(mpiexec exit code \d+\)", result.Stderr);
+        AssertNoProcessLeft(cluster);
+    }
+
+    [NetnsFact]
+    public void OneHostsLinkCutEndsTheJobWithinTheTimeoutNamingThatHost()
+    {
+        using var cluster = NetnsCluster.Up(3);
+        using var temp = TestFiles.CreateTempDirectory();
+        var cut = cluster.LinkOf(cluster.Hosts[2]);
+        try
+        {
+            var (result, since) = Launch(cluster, Train(Path.Combine(temp.Path, "run")), () => cluster.SetLink(cut, up: false));
+
+            Assert.True(result.ExitCode == 1, result.Describe());
+            Assert.InRange(since.TotalSeconds, HeartbeatTimeoutSeconds, HeartbeatTimeoutSeconds + s_afterTimeout.TotalSeconds);
+            Assert.Matches($@"adan launch: job \S+ failed .*: rank 2 \({cluster.Hosts[2]} pid \d+\) sent no heartbeat", result.Stderr);
+            AssertNoProcessLeft(cluster);
+        }
+        finally
+        {
+            cluster.SetLink(cut, up: true);
+        }
+    }
+
+    [NetnsFact]
+    public void TheCoordinatorsLinkCutEndsTheJobWithinTheTimeoutNamingTheCoordinatorsSide()
+    {
+        using var cluster = NetnsCluster.Up(3);
+        using var temp = TestFiles.CreateTempDirectory();
+        try
+        {
+            var (result, since) = Launch(cluster, Train(Path.Combine(temp.Path, "run")), () => cluster.SetLink(cluster.Bridge, up: false));
+
+            Assert.True(result.ExitCode == 1, result.Describe());
+            Assert.InRange(since.TotalSeconds, HeartbeatTimeoutSeconds, HeartbeatTimeoutSeconds + s_afterTimeout.TotalSeconds);
+            Assert.Contains($"all 3 ranks, on {string.Join(", ", cluster.Hosts)}, sent no heartbeat", result.Stderr);
+            Assert.Contains("the coordinator lost every host at once", result.Stderr);
+            AssertNoProcessLeft(cluster);
+        }
+        finally
+        {
+            cluster.SetLink(cluster.Bridge, up: true);
+        }
+    }
+
+    [NetnsFact]
+    public void AJobWhoseHostIsCutOffRestartsOnTheTwoOthersFromTheLastCheckpointWithTheSameGlobalBatch()
+    {
+        using var cluster = NetnsCluster.Up(3);
+        using var temp = TestFiles.CreateTempDirectory();
+        var runDir = Path.Combine(temp.Path, "run");
+        var cut = cluster.LinkOf(cluster.Hosts[2]);
+        try
+        {
+            // Global batch 96 = 3 × 16 × 2 = 2 × 16 × 3; 960 samples make 10 steps an epoch, 2 epochs 20 steps.
+            var (result, _) = Launch(cluster,
+                Train(runDir, "epochs=2", "accumulation=2", "checkpoint_every=4", "async_checkpoint=false"),
+                () => cluster.SetLink(cut, up: false), ["--max-restarts", "1", "--min-ranks", "2", "--job-id", "cut"]);
+
+            Assert.True(result.ExitCode == 0, result.Describe());
+            Assert.Contains($"adan launch: restart 1 of 1: job cut-restart1 resumes from the last committed checkpoint on 2 rank(s) without {cluster.Hosts[2]}, "
+                + "accumulation 3 (global batch 96)", result.Stderr);
+            var resumed = Assert.Single(result.StdoutLines, l => l.StartsWith("resumed from ", StringComparison.Ordinal));
+            Assert.Matches(@"step-0000000004 at step 4|step-0000000008 at step 8", resumed);
+            var summary = JsonDocument.Parse(File.ReadAllText(Path.Combine(runDir, "summary.json"))).RootElement;
+            Assert.Equal((2, 20L, 96L, 1), (summary.GetProperty("world_size").GetInt32(), summary.GetProperty("steps").GetInt64(),
+                summary.GetProperty("global_batch").GetInt64(), summary.GetProperty("restarts").GetInt32()));
+            AssertNoProcessLeft(cluster);
+        }
+        finally
+        {
+            cluster.SetLink(cut, up: true);
+        }
+    }
+}
