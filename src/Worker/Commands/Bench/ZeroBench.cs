@@ -54,18 +54,23 @@ internal static class ZeroBench
         };
         var batch = new Option<int>("--batch") { Description = "Micro-batch rows of the MLP (with --layers)", DefaultValueFactory = _ => 64 };
         var bucketKib = new Option<int>("--bucket-kib") { Description = "Bucket size of the overlapped reduction in KiB (with --layers)", DefaultValueFactory = _ => 1024 };
+        var inFlight = new Option<int>("--in-flight")
+        {
+            Description = "ZeRO-2 with --layers: buckets in flight at most while pages are released",
+            DefaultValueFactory = _ => OverlappedGradients.MaxInFlightWhenReleasing,
+        };
         var json = new Option<FileInfo?>("--json") { Description = "Write the record to this file (rank 0)" };
         var command = new Command("zero", "ShardedAdan step time and memory per rank (run under mpiexec.mpich -n W)")
         {
-            parameters, stage, steps, layers, batch, bucketKib, json,
+            parameters, stage, steps, layers, batch, bucketKib, inFlight, json,
         };
         command.SetAction(r => Run(r.GetValue(parameters), (ZeroStage)r.GetValue(stage), r.GetValue(steps),
-            new Backward(r.GetValue(layers), r.GetValue(batch), r.GetValue(bucketKib)), r.GetValue(json)));
+            new Backward(r.GetValue(layers), r.GetValue(batch), r.GetValue(bucketKib), r.GetValue(inFlight)), r.GetValue(json)));
         return command;
     }
 
     /// <summary>How <c>--layers</c> writes the gradients (<see cref="Layers"/> 0: copied in instead).</summary>
-    private sealed record Backward(int Layers, int Batch, int BucketKib);
+    private sealed record Backward(int Layers, int Batch, int BucketKib, int InFlight);
 
     private static int Run(long n, ZeroStage stage, int steps, Backward backward, FileInfo? json)
     {
@@ -73,10 +78,10 @@ internal static class ZeroBench
         {
             throw new UsageException($"--params ({n}) and --steps ({steps}) must be ≥ 1");
         }
-        if (backward.Layers < 0 || backward.Batch < 1 || backward.BucketKib < 1)
+        if (backward.Layers < 0 || backward.Batch < 1 || backward.BucketKib < 1 || backward.InFlight < 1)
         {
             throw new UsageException(
-                $"--layers ({backward.Layers}) must be ≥ 0, --batch ({backward.Batch}) and --bucket-kib ({backward.BucketKib}) ≥ 1");
+                $"--layers ({backward.Layers}) must be ≥ 0, --batch ({backward.Batch}), --bucket-kib ({backward.BucketKib}) and --in-flight ({backward.InFlight}) ≥ 1");
         }
         using var collective = new MpiCollective();
         var threads = HostThreads.PerRank();
@@ -93,6 +98,10 @@ internal static class ZeroBench
                 stage == ZeroStage.Replicated ? GradientReduction.AllReduce : GradientReduction.ReduceScatter, bucketBytes)
             : null;
         using var adan = new ShardedAdan(flat, collective, new AdanGroupOptions(), stage: stage) { Overlap = overlap };
+        if (overlap is not null)
+        {
+            overlap.InFlightCapWhenReleasing = backward.InFlight;
+        }
         using var gradient = model is null ? torch.randn(flat.Layout.TotalNumel) : null;
         using var x = model is not null ? torch.randn(backward.Batch, width) : null;
         using var y = model is not null ? torch.randn(backward.Batch, width) : null;
@@ -170,7 +179,7 @@ internal static class ZeroBench
                 shard_gradient_bytes = layout.ShardSize * sizeof(float),
                 largest_parameter_bytes = layout.Entries.Max(e => e.Numel) * sizeof(float),
                 bucket_bytes = overlap is null ? (long?)null : overlap.Buckets.Max(b => b.Length) * sizeof(float),
-                max_buckets_in_flight = overlap?.ReleaseNonOwnedGradients == true ? OverlappedGradients.MaxInFlightWhenReleasing : (int?)null,
+                max_buckets_in_flight = overlap?.ReleaseNonOwnedGradients == true ? overlap.InFlightCapWhenReleasing : (int?)null,
                 threads_per_rank = threads,
                 ms_reduce_scatter = Math.Round(Statistics.Median(reduce), 3),
                 ms_update = Math.Round(Statistics.Median(update), 3),
