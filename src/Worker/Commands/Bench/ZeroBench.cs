@@ -179,6 +179,7 @@ internal static class ZeroBench
                 shard_gradient_bytes = layout.ShardSize * sizeof(float),
                 largest_parameter_bytes = layout.Entries.Max(e => e.Numel) * sizeof(float),
                 bucket_bytes = overlap is null ? (long?)null : overlap.Buckets.Max(b => b.Length) * sizeof(float),
+                buckets = overlap?.Buckets.Count,
                 max_buckets_in_flight = overlap?.ReleaseNonOwnedGradients == true ? overlap.InFlightCapWhenReleasing : (int?)null,
                 threads_per_rank = threads,
                 ms_reduce_scatter = Math.Round(Statistics.Median(reduce), 3),
