@@ -82,15 +82,16 @@ for ((r = 1; r <= REPEATS; r++)); do
     done
 done
 
-# Column c of the runs of configuration $1 reduced by $2 (median | min | max); "null" when no run has it.
+# Column c of the runs of configuration $1 reduced by $2 (median | min | max), printed with format $4 (default %.6g);
+# "null" when no run has it.
 agg() {
     awk -v name="$1" -v c="$3" '$1 == name && $c != "-" { print $c }' "$tmp/runs.txt" | sort -g |
-        awk -v op="$2" '{ v[NR] = $1 }
+        awk -v op="$2" -v fmt="${4:-%.6g}" '{ v[NR] = $1 }
             END {
                 if (NR == 0) { print "null"; exit }
                 if (op == "min") x = v[1]; else if (op == "max") x = v[NR]
                 else x = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
-                printf "%.6g\n", x
+                printf fmt "\n", x
             }'
 }
 # $1 / ($3 × $2) to 4 decimals; null when either is missing.
@@ -107,7 +108,7 @@ for c in "${configs[@]}"; do
         "$model" "$ranks" "$stage" "$([[ $model == mlp ]] && echo "$mlp_steps" || echo "$resnet_steps")" \
         "${median[$name]}" "$(agg "$name" min 2)" "$(agg "$name" max 2)" "$all" \
         "$(agg "$name" median 3)" "$(agg "$name" median 4)" "$(agg "$name" median 5)" "$(agg "$name" median 6)" \
-        "$(agg "$name" max 7)")")
+        "$(agg "$name" max 7 %d)")")
 done
 
 w1_stage_for() { if [[ " $W1_STAGES " == *" $1 "* ]]; then echo "$1"; else echo "${W1_STAGES%% *}"; fi; }
