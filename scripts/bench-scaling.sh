@@ -3,7 +3,7 @@
 # demo ResNet, each under ZeRO-1 and ZeRO-2, with the scaling efficiency (W=2 / (2 × W=1)) and the ZeRO-2/ZeRO-1
 # ratio. Every configuration runs REPEATS times, interleaved (round-robin over the configurations), so machine
 # noise falls on all of them alike; each reports the median and range of samples/s and the medians of the step-time
-# shares from the runs' summary.json. Writes bench/results/scaling.json. Needs no jq.
+# shares from the runs' summary.json, and the largest peak_gradient_bytes (max over ranks, steps 2-6) of its runs. Writes bench/results/scaling.json. Needs no jq.
 #
 # Environment:
 #   REPEATS      runs per configuration (default 3)
@@ -73,7 +73,8 @@ for ((r = 1; r <= REPEATS; r++)); do
             "$model" "$ranks" "$stage" "$r" "$summary" > "$tmp/records/$name-r$r.json"
         # One line per run for the aggregation below: name then the numbers ('-' when absent).
         values=()
-        for key in samples_per_second forward_backward_share communication_share optimizer_share communication_busy_seconds; do
+        for key in samples_per_second forward_backward_share communication_share optimizer_share communication_busy_seconds \
+            peak_gradient_bytes; do
             v=$(field "$key" "$summary"); values+=("${v:--}")
         done
         echo "$name ${values[*]}" >> "$tmp/runs.txt"
@@ -81,15 +82,16 @@ for ((r = 1; r <= REPEATS; r++)); do
     done
 done
 
-# Column c of the runs of configuration $1 reduced by $2 (median | min | max); "null" when no run has it.
+# Column c of the runs of configuration $1 reduced by $2 (median | min | max), printed with format $4 (default %.6g);
+# "null" when no run has it.
 agg() {
     awk -v name="$1" -v c="$3" '$1 == name && $c != "-" { print $c }' "$tmp/runs.txt" | sort -g |
-        awk -v op="$2" '{ v[NR] = $1 }
+        awk -v op="$2" -v fmt="${4:-%.6g}" '{ v[NR] = $1 }
             END {
                 if (NR == 0) { print "null"; exit }
                 if (op == "min") x = v[1]; else if (op == "max") x = v[NR]
                 else x = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
-                printf "%.6g\n", x
+                printf fmt "\n", x
             }'
 }
 # $1 / ($3 × $2) to 4 decimals; null when either is missing.
@@ -102,10 +104,11 @@ for c in "${configs[@]}"; do
     name="$model-w$ranks-zero$stage"
     median[$name]=$(agg "$name" median 2)
     all=$(awk -v name="$name" '$1 == name { print $2 }' "$tmp/runs.txt" | paste -sd, -)
-    conf_json+=("$(printf '{"model":"%s","ranks":%s,"zero_stage":%s,"max_steps":%s,"samples_per_second":{"median":%s,"min":%s,"max":%s,"runs":[%s]},"forward_backward_share":%s,"communication_share":%s,"optimizer_share":%s,"communication_busy_seconds":%s}' \
+    conf_json+=("$(printf '{"model":"%s","ranks":%s,"zero_stage":%s,"max_steps":%s,"samples_per_second":{"median":%s,"min":%s,"max":%s,"runs":[%s]},"forward_backward_share":%s,"communication_share":%s,"optimizer_share":%s,"communication_busy_seconds":%s,"peak_gradient_bytes":%s}' \
         "$model" "$ranks" "$stage" "$([[ $model == mlp ]] && echo "$mlp_steps" || echo "$resnet_steps")" \
         "${median[$name]}" "$(agg "$name" min 2)" "$(agg "$name" max 2)" "$all" \
-        "$(agg "$name" median 3)" "$(agg "$name" median 4)" "$(agg "$name" median 5)" "$(agg "$name" median 6)")")
+        "$(agg "$name" median 3)" "$(agg "$name" median 4)" "$(agg "$name" median 5)" "$(agg "$name" median 6)" \
+        "$(agg "$name" max 7 %d)")")
 done
 
 w1_stage_for() { if [[ " $W1_STAGES " == *" $1 "* ]]; then echo "$1"; else echo "${W1_STAGES%% *}"; fi; }

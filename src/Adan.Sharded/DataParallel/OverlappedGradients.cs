@@ -53,6 +53,7 @@ public sealed class OverlappedGradients : IDisposable
     private TimeSpan _waitedInBackward;
     private bool _orderAgreed;
     private bool _releaseNonOwned;
+    private int _inFlightCap = MaxInFlightWhenReleasing;
 
     /// <summary>Installs the hooks on <paramref name="module"/>'s modules and plans the buckets.</summary>
     /// <param name="module">The model whose parameters <paramref name="flat"/> holds.</param>
@@ -132,8 +133,20 @@ public sealed class OverlappedGradients : IDisposable
         }
     }
 
-    /// <summary>Buckets in flight at most while <see cref="ReleaseNonOwnedGradients"/> is on.</summary>
+    /// <summary>The default of <see cref="InFlightCapWhenReleasing"/>.</summary>
     public const int MaxInFlightWhenReleasing = 2;
+
+    /// <summary>
+    /// Buckets in flight at most while <see cref="ReleaseNonOwnedGradients"/> is on (default
+    /// <see cref="MaxInFlightWhenReleasing"/>): a higher cap waits less during backward and holds more pages.
+    /// </summary>
+    public int InFlightCapWhenReleasing
+    {
+        get => _inFlightCap;
+        set => _inFlightCap = value >= 1
+            ? value
+            : throw new ArgumentOutOfRangeException(nameof(value), value, "at least one bucket must be allowed in flight");
+    }
 
     /// <summary>Whether the current backward pass is tracked (between <see cref="Arm"/> and <see cref="Finish"/>).</summary>
     public bool Armed { get; private set; }
@@ -236,10 +249,10 @@ public sealed class OverlappedGradients : IDisposable
 
     private void Launch(int bucket)
     {
-        if (_releaseNonOwned && _launched - _completed >= MaxInFlightWhenReleasing)
+        if (_releaseNonOwned && _launched - _completed >= _inFlightCap)
         {
             var waitFrom = Stopwatch.GetTimestamp();
-            while (_launched - _completed >= MaxInFlightWhenReleasing)
+            while (_launched - _completed >= _inFlightCap)
             {
                 _requests[_completed].Wait();
                 Completed();

@@ -78,6 +78,14 @@ public sealed record RunSummary(
     public long? CheckpointStagingBytes { get; init; }
 
     /// <summary>
+    /// The most bytes of the flat gradient buffer resident at once on any rank (counted page by page) during the run's
+    /// second to sixth steps: about the whole buffer for ZeRO-0/1, about a 1/W shard plus the buckets in flight and the
+    /// largest gradient written at once for ZeRO-2 with overlapped reduction. Null when not measured (a one-step run, off
+    /// the CPU, not Linux).
+    /// </summary>
+    public long? PeakGradientBytes { get; init; }
+
+    /// <summary>
     /// Optimizer steps skipped because the averaged gradients were not finite (including those before a resume); 0 when
     /// none, never absent.
     /// </summary>

@@ -21,6 +21,7 @@ internal sealed class RunSummaryBuilder
     private TimeSpan _checkpointPause;
     private TimeSpan _checkpointDuration;
     private long? _stagingBytes;
+    private long? _peakGradientBytes;
     private long _samples;
     private int _checkpointsSaved;
 
@@ -80,6 +81,9 @@ internal sealed class RunSummaryBuilder
     /// <summary>Records the staging memory held for background saves (bytes per rank).</summary>
     public void Staging(long bytes) => _stagingBytes = bytes;
 
+    /// <summary>Records the peak resident gradient bytes (see <see cref="GradientPeakProbe"/>); null: not measured.</summary>
+    public void PeakGradientBytes(long? bytes) => _peakGradientBytes = bytes;
+
     /// <summary>Stops the training clock: the throughput leaves out the final evaluation.</summary>
     public void EndTraining() => _trainingEnded = _time.GetTimestamp();
 
@@ -114,6 +118,7 @@ internal sealed class RunSummaryBuilder
             CheckpointSeconds = savesCheckpoints ? Math.Round(_checkpointDuration.TotalSeconds, 3) : null,
             CheckpointPauseSeconds = savesCheckpoints ? Math.Round(_checkpointPause.TotalSeconds, 3) : null,
             CheckpointStagingBytes = _stagingBytes,
+            PeakGradientBytes = _peakGradientBytes,
             SkippedSteps = optimizer.SkippedSteps,
             Restarts = JobEnvironment.Restarts,
         };

@@ -74,17 +74,20 @@ internal sealed class Trainer
             using var progress = ProgressReporterFactory.Create(Rank, _config.LogEvery);
             progress.Start(totalSteps);
             run.Model.train();
+            var gradientPeak = new GradientPeakProbe(run.Flat, startStep);
             summary.StartTraining();
             for (var step = startStep; step < totalSteps; step++)
             {
                 using var activity = WorkerTelemetry.ActivitySource.StartActivity("train.step");
                 _fault?.BeforeStep(step);
                 var stepStart = Stopwatch.GetTimestamp();
+                gradientPeak.BeforeStep(step);
                 var (epoch, localLoss) = ForwardBackward(run);
                 var backwardDone = Stopwatch.GetTimestamp();
                 var lr = schedule.LearningRateAt(step);
                 run.Optimizer.SetLearningRate(lr);
                 var applied = run.Optimizer.Step(_config.Accumulation);
+                gradientPeak.AfterStep(step);
                 summary.Step(Stopwatch.GetElapsedTime(stepStart, backwardDone), Stopwatch.GetElapsedTime(backwardDone), run.Optimizer.LastCommunication,
                     run.Optimizer.LastCommunicationBusy, run.Sampler.GlobalBatch);
                 lastLoss = _collective.AllReduce(localLoss, ReduceOp.Average);
@@ -117,6 +120,7 @@ internal sealed class Trainer
             }
             link?.MarkProgress();
             summary.EndTraining();
+            summary.PeakGradientBytes(gradientPeak.MaxOverRanks(_collective));
             progress.Complete();
             Finish(run, summary, totalSteps, lastLoss, checkpoints?.Saves == true, telemetry);
             link?.MarkProgress();

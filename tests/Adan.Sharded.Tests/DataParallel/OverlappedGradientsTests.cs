@@ -109,6 +109,10 @@ public class OverlappedGradientsTests
         using var adan = new ShardedAdan(flat, collective, new AdanGroupOptions(), stage: ZeroStage.Gradients);
         Assert.Contains("GradientReduction.ReduceScatter", Assert.Throws<ArgumentException>(() => adan.Overlap = allReduce).Message);
         Assert.Contains("Finish without Arm", Assert.Throws<InvalidOperationException>(allReduce.Finish).Message);
+        Assert.Equal(OverlappedGradients.MaxInFlightWhenReleasing, allReduce.InFlightCapWhenReleasing);
+        Assert.Contains("at least one bucket", Assert.Throws<ArgumentOutOfRangeException>(() => allReduce.InFlightCapWhenReleasing = 0).Message);
+        allReduce.InFlightCapWhenReleasing = 8;
+        Assert.Equal(8, allReduce.InFlightCapWhenReleasing);
     }
 
     /// <summary>Conv2d → BatchNorm2d → Linear → LayerNorm → the same Linear twice, with a residual.</summary>

@@ -45,7 +45,7 @@ public class RunSummaryBuilderTests
     }
 
     [Fact]
-    public void SharesThroughputCheckpointsAndSkippedStepsAreSummarised()
+    public void SharesThroughputCheckpointsSkippedStepsAndGradientPeakAreSummarised()
     {
         var clock = new ManualClock();
         var builder = new RunSummaryBuilder(clock);
@@ -64,6 +64,7 @@ public class RunSummaryBuilderTests
         builder.Saved(new SavedCheckpoint("/ckpt/step_00000014", 1000, TimeSpan.FromSeconds(0.25)));
         builder.Saved(new SavedCheckpoint("/ckpt/step_00000015", 1000, TimeSpan.FromSeconds(0.5)));
         builder.EndTraining();
+        builder.PeakGradientBytes(12_345_678);
         clock.Advance(TimeSpan.FromSeconds(3));
 
         var summary = builder.Build(worldSize: 2, steps: 15, batchesPerEpoch: 10, finalLoss: 0.5, evaluation: (0.9, 0.3), model: "mlp",
@@ -82,11 +83,14 @@ public class RunSummaryBuilderTests
         Assert.Equal(2, summary.CheckpointsSaved);
         Assert.Equal(0.75, summary.CheckpointSeconds);
         Assert.Equal(2, summary.SkippedSteps);
+        Assert.Equal(12_345_678, summary.PeakGradientBytes);
+        using var json = JsonDocument.Parse(RunSummaryWriter.ToJson(summary));
+        Assert.Equal(12_345_678, json.RootElement.GetProperty("peak_gradient_bytes").GetInt64());
         Assert.Equal(("adamw", 800L, 0.9, 0.3), (summary.Optimizer, summary.OptimizerStateBytes, summary.TestAccuracy, summary.TestLoss));
     }
 
     [Fact]
-    public void ARunWithoutCheckpointsOrStepsHasNullCheckpointFieldsAndZeroSkipped()
+    public void ARunWithoutCheckpointsOrStepsHasNullCheckpointAndGradientPeakFieldsAndZeroSkipped()
     {
         var builder = new RunSummaryBuilder(new ManualClock());
         builder.StartTraining();
@@ -102,5 +106,7 @@ public class RunSummaryBuilderTests
         Assert.Null(summary.CheckpointDir);
         using var json = JsonDocument.Parse(RunSummaryWriter.ToJson(summary));
         Assert.Equal(0, json.RootElement.GetProperty("skipped_steps").GetInt64());
+        // Not measured (no step after the first): present and null, not a guess.
+        Assert.Equal(JsonValueKind.Null, json.RootElement.GetProperty("peak_gradient_bytes").ValueKind);
     }
 }

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Text.Json;
 using Adan.Sharded.Collectives;
+using Adan.Sharded.DataParallel;
 using Adan.Sharded.Flat;
 using Adan.Sharded.Mpi;
 using Adan.Sharded.Optim;
@@ -12,46 +13,99 @@ using TorchSharp.Modules;
 namespace Adan.Worker.Commands.Bench;
 
 /// <summary>
-/// <c>mpiexec.mpich -n W adan bench zero --params N --stage 0|1|2 --json FILE</c>: per-rank
-/// optimizer memory and ShardedAdan step time split into reduce-scatter, update and all-gather.
+/// <c>mpiexec.mpich -n W adan bench zero --params N --stage 0|1|2 [--layers L] --json FILE</c>: per-rank
+/// optimizer memory, peak gradient memory and ShardedAdan step time split into reduce-scatter, update and all-gather.
 /// </summary>
 /// <remarks>
-/// Gradient memory is measured, not computed: the flat gradient buffer's resident pages
-/// (<c>mincore</c>; ZeRO-2 keeps its reduced shard inside that buffer), taken once the gradients are
-/// written (the peak, what backward leaves) and after the step (what is held between steps); the
-/// maximum over steps and ranks is reported. <c>ms_zero_and_write_gradients</c> times ZeroGrad plus
-/// one write of every gradient, standing in for backward: it carries the page faults that a
-/// decommitted buffer pays.
+/// <para>
+/// Gradients come from one of two sources. Without <c>--layers</c> (or 0) one parameter of N elements gets a copy of
+/// the same random gradient every step and the optimizer reduces it in the step: the step's cost in isolation.
+/// With <c>--layers L</c> a real forward and backward of an MLP of L square Linear layers (about N weights, a
+/// micro-batch of <c>--batch</c> rows) writes them, with the overlapped reduction of <c>adan train</c> (buckets of
+/// <c>--bucket-kib</c> launched while backward runs; at W = 1 none), so ZeRO-2 returns the pages of shards this
+/// rank does not own as their buckets complete, at most
+/// <see cref="OverlappedGradients.MaxInFlightWhenReleasing"/> buckets in flight.
+/// </para>
+/// <para>
+/// Gradient memory is measured, not computed: the flat gradient buffer's resident pages (<c>mincore</c>). With
+/// copied gradients, sampled once they are written (the peak) and after the step (what is held between steps). With
+/// backward, <see cref="FlatParameters.TrackResidentGradientPeak"/> samples before every release and after the step,
+/// which is the true peak of the step; the two warm-up steps are left out (the first starts with the whole buffer
+/// resident from its allocation). The maximum over timed steps and ranks is reported as
+/// <c>peak_gradient_bytes_per_rank</c>, with the terms that bound it: <c>gradient_buffer_bytes</c> (ZeRO-0/1 hold all
+/// of it), <c>shard_gradient_bytes</c>, <c>largest_parameter_bytes</c> (autograd writes a whole gradient before its
+/// buckets can launch) and <c>bucket_bytes</c>. <c>ms_zero_and_write_gradients</c> times ZeroGrad plus the write
+/// of every gradient (the copy, or forward and backward with the launches during it): it carries the page faults
+/// that a decommitted buffer pays.
+/// </para>
 /// </remarks>
 internal static class ZeroBench
 {
     public static Command Create()
     {
-        var parameters = new Option<long>("--params") { Description = "Number of fp32 parameters", DefaultValueFactory = _ => 16L << 20 };
+        var parameters = new Option<long>("--params") { Description = "Number of fp32 parameters (about, with --layers)", DefaultValueFactory = _ => 16L << 20 };
         var stage = new Option<int>("--stage") { Description = "ZeRO stage: 0 (replicated), 1 or 2", DefaultValueFactory = _ => 1 };
         stage.AcceptOnlyFromAmong("0", "1", "2");
         var steps = new Option<int>("--steps") { Description = "Timed steps after two warm-up steps", DefaultValueFactory = _ => 10 };
+        var layers = new Option<int>("--layers")
+        {
+            Description = "Write the gradients by forward and backward of an MLP of this many square layers with overlapped reduction (0: copy them in)",
+            DefaultValueFactory = _ => 0,
+        };
+        var batch = new Option<int>("--batch") { Description = "Micro-batch rows of the MLP (with --layers)", DefaultValueFactory = _ => 64 };
+        var bucketKib = new Option<int>("--bucket-kib") { Description = "Bucket size of the overlapped reduction in KiB (with --layers)", DefaultValueFactory = _ => 1024 };
+        var inFlight = new Option<int>("--in-flight")
+        {
+            Description = "ZeRO-2 with --layers: buckets in flight at most while pages are released",
+            DefaultValueFactory = _ => OverlappedGradients.MaxInFlightWhenReleasing,
+        };
         var json = new Option<FileInfo?>("--json") { Description = "Write the record to this file (rank 0)" };
-        var command = new Command("zero", "ShardedAdan step time and memory per rank (run under mpiexec.mpich -n W)") { parameters, stage, steps, json };
-        command.SetAction(r => Run(r.GetValue(parameters), (ZeroStage)r.GetValue(stage), r.GetValue(steps), r.GetValue(json)));
+        var command = new Command("zero", "ShardedAdan step time and memory per rank (run under mpiexec.mpich -n W)")
+        {
+            parameters, stage, steps, layers, batch, bucketKib, inFlight, json,
+        };
+        command.SetAction(r => Run(r.GetValue(parameters), (ZeroStage)r.GetValue(stage), r.GetValue(steps),
+            new Backward(r.GetValue(layers), r.GetValue(batch), r.GetValue(bucketKib), r.GetValue(inFlight)), r.GetValue(json)));
         return command;
     }
 
-    private static int Run(long n, ZeroStage stage, int steps, FileInfo? json)
+    /// <summary>How <c>--layers</c> writes the gradients (<see cref="Layers"/> 0: copied in instead).</summary>
+    private sealed record Backward(int Layers, int Batch, int BucketKib, int InFlight);
+
+    private static int Run(long n, ZeroStage stage, int steps, Backward backward, FileInfo? json)
     {
         if (n < 1 || steps < 1)
         {
             throw new UsageException($"--params ({n}) and --steps ({steps}) must be ≥ 1");
+        }
+        if (backward.Layers < 0 || backward.Batch < 1 || backward.BucketKib < 1 || backward.InFlight < 1)
+        {
+            throw new UsageException(
+                $"--layers ({backward.Layers}) must be ≥ 0, --batch ({backward.Batch}), --bucket-kib ({backward.BucketKib}) and --in-flight ({backward.InFlight}) ≥ 1");
         }
         using var collective = new MpiCollective();
         var threads = HostThreads.PerRank();
         torch.set_num_threads(threads);
         AdanKernel.Threads = threads;
         torch.manual_seed(1);
-        using var parameter = new Parameter(torch.randn(n));
-        using var flat = new FlatParameters([("weights", parameter)], collective.WorldSize);
-        using var adan = new ShardedAdan(flat, collective, new AdanGroupOptions(), stage: stage);
-        using var gradient = torch.randn(flat.Layout.TotalNumel);
+        var width = backward.Layers > 0 ? LayeredMlp.WidthFor(n, backward.Layers) : 0;
+        using var model = backward.Layers > 0 ? new LayeredMlp(backward.Layers, width) : null;
+        using var parameter = model is null ? new Parameter(torch.randn(n)) : null;
+        using var flat = model is not null ? FlatParameters.FromModule(model, collective.WorldSize) : new FlatParameters([("weights", parameter!)], collective.WorldSize);
+        var bucketBytes = (long)backward.BucketKib * 1024;
+        using var overlap = model is not null && collective.WorldSize > 1
+            ? new OverlappedGradients(model, flat, collective,
+                stage == ZeroStage.Replicated ? GradientReduction.AllReduce : GradientReduction.ReduceScatter, bucketBytes)
+            : null;
+        using var adan = new ShardedAdan(flat, collective, new AdanGroupOptions(), stage: stage) { Overlap = overlap };
+        if (overlap is not null)
+        {
+            overlap.InFlightCapWhenReleasing = backward.InFlight;
+        }
+        using var gradient = model is null ? torch.randn(flat.Layout.TotalNumel) : null;
+        using var x = model is not null ? torch.randn(backward.Batch, width) : null;
+        using var y = model is not null ? torch.randn(backward.Batch, width) : null;
+        flat.TrackResidentGradientPeak = model is not null;
 
         var reduce = new List<double>();
         var update = new List<double>();
@@ -64,15 +118,34 @@ internal static class ZeroBench
         {
             var w0 = Stopwatch.GetTimestamp();
             flat.ZeroGrad();
-            flat.Gradients.copy_(gradient);
+            if (model is null)
+            {
+                flat.Gradients.copy_(gradient!);
+            }
+            else
+            {
+                flat.ResetResidentGradientPeak();
+                flat.SampleResidentGradients();
+                overlap?.Arm();
+                using var scope = torch.NewDisposeScope();
+                torch.nn.functional.mse_loss(model.call(x!), y!).backward();
+            }
             var writeMs = Stopwatch.GetElapsedTime(w0).TotalMilliseconds;
             var written = flat.ResidentGradientBytes;
-            collective.Barrier();
+            if (model is null)
+            {
+                // Copied gradients: time the step alone. With backward the step waits for what is in flight.
+                collective.Barrier();
+            }
             adan.Step();
             var t = adan.LastTimings;
-            var after = flat.ResidentGradientBytes;
-            peakGradientBytes = Math.Max(peakGradientBytes, Math.Max(written, after));
-            betweenStepsGradientBytes = Math.Max(betweenStepsGradientBytes, after);
+            var after = model is null ? flat.ResidentGradientBytes : flat.SampleResidentGradients();
+            var peak = model is null ? Math.Max(written, after) : flat.PeakResidentGradientBytes;
+            if (model is null || i >= 0)
+            {
+                peakGradientBytes = Math.Max(peakGradientBytes, peak);
+                betweenStepsGradientBytes = Math.Max(betweenStepsGradientBytes, after);
+            }
             if (i >= 0)
             {
                 reduce.Add(collective.AllReduce(t.Reduce.TotalMilliseconds, ReduceOp.Max));
@@ -86,17 +159,28 @@ internal static class ZeroBench
         collective.AllReduce(bytes, ReduceOp.Max);
         if (collective.Rank == 0)
         {
+            var layout = flat.Layout;
             var text = JsonSerializer.Serialize(new
             {
                 world_size = collective.WorldSize,
                 stage = (int)stage,
-                n_params = n,
+                n_params = layout.ParameterNumel,
+                gradients = model is null
+                    ? "copied in"
+                    : $"forward and backward of {backward.Layers} Linear layers {width}x{width}, micro-batch {backward.Batch}, "
+                      + (overlap is null ? "reduced in the step (one rank)" : $"overlapped reduction in {overlap.Buckets.Count} buckets"),
                 shard_elems = adan.StateLength,
                 state_bytes_per_rank = adan.StateBytes,
                 padding_elems = adan.PaddingInState,
                 peak_gradient_bytes_per_rank = bytes[0],
                 gradient_bytes_between_steps_per_rank = bytes[1],
                 gradient_bytes_measured = PageMemoryCounted(),
+                gradient_buffer_bytes = layout.TotalNumel * sizeof(float),
+                shard_gradient_bytes = layout.ShardSize * sizeof(float),
+                largest_parameter_bytes = layout.Entries.Max(e => e.Numel) * sizeof(float),
+                bucket_bytes = overlap is null ? (long?)null : overlap.Buckets.Max(b => b.Length) * sizeof(float),
+                buckets = overlap?.Buckets.Count,
+                max_buckets_in_flight = overlap?.ReleaseNonOwnedGradients == true ? overlap.InFlightCapWhenReleasing : (int?)null,
                 threads_per_rank = threads,
                 ms_reduce_scatter = Math.Round(Statistics.Median(reduce), 3),
                 ms_update = Math.Round(Statistics.Median(update), 3),

@@ -1,0 +1,68 @@
+using System.Diagnostics;
+using System.Text.Json;
+
+namespace Adan.Worker.Tests.Cli;
+
+/// <summary>
+/// <c>mpiexec.mpich -n 2 adan bench zero --layers L</c>, as <c>scripts/bench-comm.sh</c> runs it but small: gradients
+/// written by forward and backward with overlapped reduction, so the measured peak is the stage's. ZeRO-1 holds the whole
+/// gradient buffer; ZeRO-2 at most its shard, one layer, the buckets in flight, a huge page and a page per bucket
+/// boundary (the terms the record carries), well below the buffer. Memory is measured, not timed: the times are left to the benchmark.
+/// </summary>
+public class ZeroBenchTests
+{
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void TheBackwardModeMeasuresThePeakGradientMemoryOfTheStage(int stage)
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return; // Pages are counted with mincore.
+        }
+        using var temp = TestFiles.CreateTempDirectory();
+        var json = Path.Combine(temp.Path, "zero.json");
+        var (exitCode, output) = Mpiexec(2,
+            ["bench", "zero", "--params", "4000000", "--layers", "16", "--stage", $"{stage}", "--steps", "2", "--bucket-kib", "256", "--json", json]);
+        Assert.True(exitCode == 0, output);
+
+        var record = JsonDocument.Parse(File.ReadAllText(json)).RootElement;
+        long Bytes(string key) => record.GetProperty(key).GetInt64();
+        var peak = Bytes("peak_gradient_bytes_per_rank");
+        var buffer = Bytes("gradient_buffer_bytes");
+        Assert.Equal(16 * 500 * 501L, record.GetProperty("n_params").GetInt64()); // 16 layers of 500×500 weights and 500 biases
+        Assert.InRange(buffer, 16 * 500 * 501 * 4L, 16 * 500 * 501 * 4L + 64 * 1024); // and the layout's alignment padding
+        Assert.StartsWith("forward and backward of 16 Linear layers 500x500", record.GetProperty("gradients").GetString());
+        if (stage == 1)
+        {
+            Assert.True(peak >= buffer, $"ZeRO-1 peak {peak} below its {buffer}-byte buffer:\n{output}");
+            Assert.Equal(JsonValueKind.Null, record.GetProperty("max_buckets_in_flight").ValueKind);
+        }
+        else
+        {
+            var bound = Bytes("shard_gradient_bytes") + Bytes("largest_parameter_bytes")
+                + record.GetProperty("max_buckets_in_flight").GetInt32() * Bytes("bucket_bytes") + (2L << 20)
+                + (Bytes("buckets") + 4) * Environment.SystemPageSize; // pages shared by neighbouring buckets or the shard edges
+            Assert.True(peak <= bound && peak < buffer * 17 / 20, $"ZeRO-2 peak {peak}: bound {bound}, buffer {buffer}:\n{output}");
+            Assert.True(peak >= Bytes("shard_gradient_bytes"), $"ZeRO-2 peak {peak} below its own shard:\n{output}");
+        }
+    }
+
+    private static (int ExitCode, string Output) Mpiexec(int ranks, IEnumerable<string> arguments)
+    {
+        var info = new ProcessStartInfo("mpiexec.mpich") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var a in new[] { "-n", $"{ranks}", AdanCli.Executable }.Concat(arguments))
+        {
+            info.ArgumentList.Add(a);
+        }
+        using var process = Process.Start(info)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        if (!process.WaitForExit(TimeSpan.FromMinutes(3)))
+        {
+            process.Kill(entireProcessTree: true);
+            process.WaitForExit();
+        }
+        return (process.HasExited ? process.ExitCode : -1, $"exit code {process.ExitCode}\n{stdout.Result}\n{stderr.Result}");
+    }
+}
