@@ -13,6 +13,7 @@ namespace Adan.Worker.Tests.MultiHost;
 /// other two with the same global batch.
 /// </summary>
 [Collection(MultiHostCollection.Name)]
+[Trait("Category", MultiHostCollection.Category)]
 public class HostFailureTests
 {
     private const double HeartbeatTimeoutSeconds = 5;

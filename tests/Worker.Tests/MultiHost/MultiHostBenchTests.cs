@@ -7,6 +7,7 @@ namespace Adan.Worker.Tests.MultiHost;
 /// hosts over TCP, next to the same on one host over TCP and over shared memory, and its hosts gone afterwards.
 /// </summary>
 [Collection(MultiHostCollection.Name)]
+[Trait("Category", MultiHostCollection.Category)]
 public class MultiHostBenchTests
 {
     [NetnsFact]

@@ -9,6 +9,7 @@ namespace Adan.Worker.Tests.MultiHost;
 /// few steps: these check placement, transport and the end-to-end path, not speed.
 /// </summary>
 [Collection(MultiHostCollection.Name)]
+[Trait("Category", MultiHostCollection.Category)]
 public class MultiHostTrainingTests
 {
     private static readonly TimeSpan s_timeout = TimeSpan.FromMinutes(5);
