@@ -17,6 +17,8 @@ public class ResumeAgreementTests
         WorldSize = 1,
         Layout = new FlatLayoutDocument(1, 1, 1, 1, [new FlatLayoutDocument.Entry("w", [1], 0, 1)]),
         Optimizer = new CheckpointOptimizerState("adan", 0, 0, [true], []),
+        // A format-2 manifest names one shard per rank; reading it checks the list, not the file.
+        Shards = [new CheckpointShard(0, CheckpointFiles.ShardFileName(0, 1), 4, new string('0', 64))],
     };
 
     /// <summary>A checkpoint root holding committed checkpoints of <paramref name="steps"/>.</summary>
