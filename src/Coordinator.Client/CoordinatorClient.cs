@@ -295,6 +295,10 @@ public sealed class CoordinatorClient : IAsyncDisposable
         {
             // Expected: the loops end by cancellation.
         }
+        catch (RpcException e) when (e.StatusCode == StatusCode.Cancelled)
+        {
+            // The same, met inside a call: a heartbeat or Watch in flight when the stop came ends as CANCELLED.
+        }
         _background.Clear();
     }
 
@@ -327,7 +331,7 @@ public sealed class CoordinatorClient : IAsyncDisposable
                     RaiseFailure(string.Create(System.Globalization.CultureInfo.InvariantCulture,
                         $"the coordinator at {_options.Address} has not answered for {silence.TotalSeconds:F1} s (heartbeat timeout {_heartbeatTimeout.TotalSeconds:G} s)"));
                     return;
-            }
+                }
             }
             await Task.Delay(_heartbeatInterval, time, stop);
         }

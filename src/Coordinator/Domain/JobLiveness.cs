@@ -26,22 +26,17 @@ internal sealed class JobLiveness(DomainOptions options, TimeProvider time)
 
     private (int, string)? Silent(Job job, long now)
     {
-        var silent = job.Members
-            .OfType<Member>()
-            .Where(m => !m.Left)
-            .Select(m => (Member: m, Silence: time.GetElapsedTime(m.LastSeen, now)))
-            .Where(s => s.Silence > options.HeartbeatTimeout)
-            .OrderByDescending(s => s.Silence)
-            .ToList();
-        var live = job.Members.OfType<Member>().Count(m => !m.Left);
+        var members = job.Members.OfType<Member>().Where(m => !m.Left).Select(m => (Member: m, Silence: time.GetElapsedTime(m.LastSeen, now))).ToList();
+        var silent = members.Where(s => s.Silence > options.HeartbeatTimeout).OrderByDescending(s => s.Silence).ToList();
         var hosts = job.Members.OfType<Member>().Select(m => m.Host).Distinct().ToList();
-        if (silent.Count > 1 && silent.Count == live && live == job.WorldSize && hosts.Count > 1)
+        // Every rank on every host quiet for at least half the timeout (a missed heartbeat or more: they come every third
+        // of it) when the first passes it: they went quiet together, and what the coordinator lost is more likely its own
+        // link than all those hosts at once. No one rank is charged (an elastic restart then drops no host).
+        if (silent.Count > 0 && members.Count == job.WorldSize && hosts.Count > 1 && members.All(s => s.Silence > options.HeartbeatTimeout / 2))
         {
-            // Every rank on every host went quiet together: what the coordinator lost is more likely its own link than
-            // all those hosts at once. No one rank is charged (an elastic restart then drops no host).
             var quiet = string.Create(CultureInfo.InvariantCulture,
-                $"sent no heartbeat for {silent[^1].Silence.TotalSeconds:F1} s or more (timeout {options.HeartbeatTimeout.TotalSeconds:G} s)");
-            return (-1, $"all {live} ranks, on {string.Join(", ", hosts)}, {quiet}: the coordinator lost every host at once (its own host's network, or the whole job ended)");
+                $"sent no heartbeat for {members.Min(s => s.Silence).TotalSeconds:F1} s or more (timeout {options.HeartbeatTimeout.TotalSeconds:G} s)");
+            return (-1, $"all {members.Count} ranks, on {string.Join(", ", hosts)}, {quiet}: the coordinator lost every host at once (its own host's network, or the whole job ended)");
         }
         return silent.FirstOrDefault().Member is { } member
             ? (member.Rank, string.Create(CultureInfo.InvariantCulture,

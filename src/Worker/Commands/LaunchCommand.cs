@@ -254,7 +254,10 @@ internal static class LaunchCommand
     /// </summary>
     /// <param name="settings">The command line, with the job id chosen.</param>
     /// <param name="coordinatorUrl">Where the ranks reach the coordinator.</param>
-    /// <param name="createJob">Creates an attempt's job (id, ranks, restarts before it) and returns its token.</param>
+    /// <param name="createJob">
+    /// Creates an attempt's job (id, ranks, restarts before it) with the operator token and returns the job's own token,
+    /// which acts on that job only: the ranks never get the operator token.
+    /// </param>
     /// <param name="coordinatorPid">The coordinator this launcher started, if any.</param>
     private static async Task<int> RunAttemptsAsync(LaunchSettings settings, Uri coordinatorUrl, Func<string, int, int, Task<string>> createJob, int? coordinatorPid)
     {
