@@ -3,6 +3,7 @@ using Adan.Sharded.Mpi;
 using Adan.Sharded.Zero;
 using Adan.Worker.Config;
 using Adan.Worker.Data;
+using Grpc.Core;
 
 namespace Adan.Worker.Commands;
 
@@ -21,10 +22,18 @@ internal static class FailureKind
 
     /// <summary>A failure the program expects and explains in its message (missing data, a damaged checkpoint, an I/O or MPI error).</summary>
     public static bool IsExpected(Exception exception) => exception is CheckpointException or DatasetNotFoundException or MpiException
-        or MpiLibraryException or NonFiniteGradientException or ArgumentException or InvalidDataException or IOException or UnauthorizedAccessException;
+        or MpiLibraryException or NonFiniteGradientException or ArgumentException or InvalidDataException or IOException or UnauthorizedAccessException
+        or RpcException;
 
     /// <summary>One line for the user: the message, prefixed with the exception's type when it is not an expected failure.</summary>
-    public static string Describe(Exception exception) => IsUsage(exception) || IsExpected(exception)
-        ? exception.Message
-        : $"unexpected {exception.GetType().Name}: {exception.Message}";
+    /// <remarks>
+    /// A coordinator call that failed after its retries (the coordinator gone, or its answer refused) is expected: a
+    /// training call can meet a dead coordinator before the heartbeat loop declares it gone.
+    /// </remarks>
+    public static string Describe(Exception exception) => exception switch
+    {
+        RpcException rpc => $"a call to the coordinator failed: {rpc.StatusCode}: {rpc.Status.Detail}",
+        _ when IsUsage(exception) || IsExpected(exception) => exception.Message,
+        _ => $"unexpected {exception.GetType().Name}: {exception.Message}",
+    };
 }
