@@ -50,13 +50,13 @@ public class LaunchTests
             {
             }
             Assert.NotNull(line);
-            descendants.AddRange(Descendants(launcher.Id));
-            var coordinator = descendants.Single(pid => Arguments(pid).FirstOrDefault()?.EndsWith("/Adan.Coordinator") == true);
+            descendants.AddRange(ProcessTable.Descendants(launcher.Id));
+            var coordinator = descendants.Single(pid => ProcessTable.Arguments(pid).FirstOrDefault()?.EndsWith("/Adan.Coordinator") == true);
 
             // SIGKILL: the launcher gets no chance to stop anything; only the closed stdin pipe tells the coordinator.
             launcher.Kill();
             var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
-            while (IsRunning(coordinator))
+            while (ProcessTable.IsRunning(coordinator))
             {
                 Assert.True(DateTime.UtcNow < deadline, $"the coordinator (pid {coordinator}) outlived its killed launcher by 20 s");
                 await Task.Delay(100);
@@ -97,11 +97,11 @@ public class LaunchTests
             }
             Assert.NotNull(line);
             var drain = launcher.StandardOutput.ReadToEndAsync();
-            descendants.AddRange(Descendants(launcher.Id));
-            var coordinator = descendants.Single(pid => Arguments(pid).FirstOrDefault()?.EndsWith("/Adan.Coordinator") == true);
-            var coordinatorArguments = Arguments(coordinator);
+            descendants.AddRange(ProcessTable.Descendants(launcher.Id));
+            var coordinator = descendants.Single(pid => ProcessTable.Arguments(pid).FirstOrDefault()?.EndsWith("/Adan.Coordinator") == true);
+            var coordinatorArguments = ProcessTable.Arguments(coordinator);
             var dataDir = coordinatorArguments[Array.IndexOf(coordinatorArguments, "--data-dir") + 1];
-            Assert.Equal(2, descendants.Count(pid => Arguments(pid) is [var exe, "train", ..] && exe.EndsWith("/adan")));
+            Assert.Equal(2, descendants.Count(pid => ProcessTable.Arguments(pid) is [var exe, "train", ..] && exe.EndsWith("/adan")));
 
             // What Slurm's scancel and Kubernetes send first.
             using (var kill = Process.Start("kill", ["-TERM", launcher.Id.ToString()]))
@@ -115,17 +115,17 @@ public class LaunchTests
             Assert.Contains("stopped by SIGTERM", await stderr);
             // The launcher waited for mpiexec; its proxies may take a moment more to reap the ranks.
             var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
-            while (descendants.Any(IsRunning) && DateTime.UtcNow < deadline)
+            while (descendants.Any(ProcessTable.IsRunning) && DateTime.UtcNow < deadline)
             {
                 await Task.Delay(100);
             }
-            Assert.DoesNotContain(descendants, IsRunning);
+            Assert.DoesNotContain(descendants, ProcessTable.IsRunning);
             Assert.False(Directory.Exists(dataDir), $"the coordinator's directory {dataDir} outlived the launcher");
             await drain;
         }
         finally
         {
-            foreach (var pid in descendants.Where(IsRunning))
+            foreach (var pid in descendants.Where(ProcessTable.IsRunning))
             {
                 Process.GetProcessById(pid).Kill();
             }
@@ -197,7 +197,7 @@ public class LaunchTests
                 var argv = File.ReadAllText(Path.Combine(dir, "cmdline")).Split('\0');
                 if (argv.Length > 1 && argv[0].EndsWith("/adan") && argv[1] == "train")
                 {
-                    if (IsDescendant(pid, launcherPid))
+                    if (ProcessTable.IsDescendant(pid, launcherPid))
                     {
                         ranks.Add(Process.GetProcessById(pid));
                     }
@@ -212,64 +212,5 @@ public class LaunchTests
         }
         Assert.Equal(2, ranks.Count);
         return ranks.OrderBy(p => p.Id).ToList();
-    }
-
-    /// <summary>Every process below <paramref name="ancestor"/>, by pid.</summary>
-    private static List<int> Descendants(int ancestor)
-    {
-        var found = new List<int>();
-        foreach (var dir in Directory.EnumerateDirectories("/proc"))
-        {
-            try
-            {
-                if (int.TryParse(Path.GetFileName(dir), out var pid) && IsDescendant(pid, ancestor))
-                {
-                    found.Add(pid);
-                }
-            }
-            catch (IOException)
-            {
-            }
-        }
-        return found;
-    }
-
-    private static bool IsRunning(int pid)
-    {
-        try
-        {
-            return !File.ReadAllText($"/proc/{pid}/stat").Contains(") Z ");
-        }
-        catch (IOException)
-        {
-            return false;
-        }
-    }
-
-    private static string[] Arguments(int pid)
-    {
-        try
-        {
-            return File.ReadAllText($"/proc/{pid}/cmdline").Split('\0', StringSplitOptions.RemoveEmptyEntries);
-        }
-        catch (IOException)
-        {
-            return [];
-        }
-    }
-
-    private static bool IsDescendant(int pid, int ancestor)
-    {
-        for (var current = pid; current > 1;)
-        {
-            var stat = File.ReadAllText($"/proc/{current}/stat");
-            var parent = int.Parse(stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[1]);
-            if (parent == ancestor)
-            {
-                return true;
-            }
-            current = parent;
-        }
-        return false;
     }
 }

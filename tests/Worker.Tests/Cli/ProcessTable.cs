@@ -59,7 +59,8 @@ internal static class ProcessTable
         Assert.Equal(0, kill.ExitCode);
     }
 
-    private static bool IsDescendant(int pid, int ancestor)
+    /// <summary>Whether <paramref name="pid"/> descends from <paramref name="ancestor"/> (throws IOException when a process in the chain is gone).</summary>
+    public static bool IsDescendant(int pid, int ancestor)
     {
         for (var current = pid; current > 1;)
         {
