@@ -182,11 +182,21 @@ down() {
         return 0
     fi
     if [[ -f $state/made ]]; then
-        # Namespaces first: processes still inside one would keep it (and its veth) alive.
+        # Namespaces first: processes still inside one would keep it (and its veth) alive. Every host's processes are
+        # killed, and gone, before any link goes: their connections then close as a host's would when its processes
+        # die (peers hear it at once) rather than vanish with the link (peers notice only by timeouts).
+        local deadline=$((SECONDS + 10))
         while read -r kind what; do
             if [[ $kind == netns ]] && has_netns "$what"; then
                 for pid in $(ip netns pids "$what" 2>/dev/null); do
                     kill -KILL "$pid" 2>/dev/null || true
+                done
+            fi
+        done < "$state/made"
+        while read -r kind what; do
+            if [[ $kind == netns ]] && has_netns "$what"; then
+                while [[ -n $(ip netns pids "$what" 2>/dev/null) && $SECONDS -lt $deadline ]]; do
+                    sleep 0.05
                 done
                 ip netns del "$what"
             fi

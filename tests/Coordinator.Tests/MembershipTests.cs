@@ -129,6 +129,54 @@ public sealed class MembershipTests
     }
 
     [Fact]
+    public async Task ARanksClosedWatchShowsInStatusUntilItWatchesAgainOrLeaves()
+    {
+        await using var c = await TestCoordinator.StartAsync();
+        await c.JoinAllAsync("job", 3);
+        async Task<Dictionary<int, long>> DisconnectedAsync() =>
+            (await c.Jobs.StatusAsync(new JobStatusRequest { JobId = "job" }, c.Headers)).Members.ToDictionary(m => m.Rank, m => m.DisconnectedMs);
+        async Task<AsyncServerStreamingCall<JobEvent>> WatchAsync(int rank)
+        {
+            var call = c.Membership.Watch(new WatchRequest { JobId = "job", Rank = rank }, c.Headers);
+            Assert.True(await call.ResponseStream.MoveNext(CancellationToken.None));
+            return call;
+        }
+        async Task WaitForAsync(Func<Dictionary<int, long>, bool> condition)
+        {
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+            while (!condition(await DisconnectedAsync()))
+            {
+                Assert.True(DateTime.UtcNow < deadline, "status did not change in 10 s");
+                await Task.Delay(20);
+            }
+        }
+
+        // Before a rank watches it is not counted as connected or disconnected.
+        Assert.Equal([-1, -1, -1], (await DisconnectedAsync()).Values);
+        var watches = new[] { await WatchAsync(0), await WatchAsync(1), await WatchAsync(2) };
+        using var observer = await c.WatchAsync("job");
+        // Rank 2's process dies (its stream closes from its side), then rank 0's: both show, rank 2 the longer.
+        watches[2].Dispose();
+        await WaitForAsync(d => d[2] >= 0);
+        c.Time.Advance(TimeSpan.FromMilliseconds(50));
+        watches[0].Dispose();
+        await WaitForAsync(d => d[0] >= 0);
+        var lost = await DisconnectedAsync();
+        Assert.True(lost[2] - lost[0] == 50, $"rank 2 lost {lost[2]} ms ago, rank 0 {lost[0]} ms ago (the coordinator's clock moved 50 ms between)");
+        Assert.Equal(-1, lost[1]);
+        // An observer's stream is nobody's connection.
+        observer.Dispose();
+        await Task.Delay(100);
+        Assert.Equal(-1, (await DisconnectedAsync())[1]);
+
+        // Rank 2 watches again (a reconnect: it lives); rank 0 leaves.
+        using var again = await WatchAsync(2);
+        await c.Membership.LeaveAsync(new LeaveRequest { JobId = "job", Rank = 0 }, c.Headers);
+        Assert.Equal([-1, -1, -1], (await DisconnectedAsync()).Values);
+        watches[1].Dispose();
+    }
+
+    [Fact]
     public async Task ClientReconnectsAfterCoordinatorRestart()
     {
         await using var c = await TestCoordinator.StartAsync();

@@ -27,6 +27,9 @@ internal sealed record DomainOptions
     /// <summary>Concurrent Watch streams allowed per job; null for world size + <see cref="Protocol.CoordinatorLimits.ExtraWatchStreams"/>.</summary>
     public int? MaxWatchStreamsPerJob { get; init; }
 
+    /// <summary>The coordinator's own host, named when it loses every rank's host at once (its link is the likelier fault).</summary>
+    public string CoordinatorHost { get; init; } = Environment.MachineName;
+
     /// <summary>Where checkpoint directories may be created, besides the data directory; absolute. Empty: only <see cref="CheckpointRoot"/>.</summary>
     public IReadOnlyList<string> AllowedRoots { get; init; } = [];
 }

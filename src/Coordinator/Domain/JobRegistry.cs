@@ -312,12 +312,16 @@ internal sealed partial class JobRegistry
         }
     }
 
+    /// <summary>Subscribes an observer that is not a rank to a job's events (see <see cref="Subscribe(string, int, out Action)"/>).</summary>
+    public ChannelReader<JobEvent> Subscribe(string jobId, out Action unsubscribe) => Subscribe(jobId, -1, out unsubscribe);
+
     /// <summary>Subscribes to a job's events; the snapshot is queued first, under the lock, so no event is missed or reordered.</summary>
     /// <param name="jobId">The job.</param>
+    /// <param name="watcherRank">The rank that watches (it counts as connected again), or -1 for an observer.</param>
     /// <param name="unsubscribe">Ends the subscription; call it when the reader goes away.</param>
     /// <returns>The events, ending after a terminal one (at once after the snapshot if the job already ended).</returns>
     /// <exception cref="CoordinatorException">NotFound or InvalidArgument for the job id.</exception>
-    public ChannelReader<JobEvent> Subscribe(string jobId, out Action unsubscribe)
+    public ChannelReader<JobEvent> Subscribe(string jobId, int watcherRank, out Action unsubscribe)
     {
         var job = Find(jobId);
         // Bounded, so a watcher that stops reading costs at most this many events; Publish ends its stream instead.
@@ -342,6 +346,10 @@ internal sealed partial class JobRegistry
             else
             {
                 job.Watchers.Add(channel);
+                if (MemberOrNull(job, watcherRank) is { } member)
+                {
+                    member.Disconnected = null;
+                }
             }
         }
         unsubscribe = () =>
@@ -353,6 +361,31 @@ internal sealed partial class JobRegistry
         };
         return channel.Reader;
     }
+
+    /// <summary>
+    /// Notes that <paramref name="rank"/>'s Watch stream was closed from its side (not by this coordinator): while it is a
+    /// member of a live job, its process ended or its link broke, and <see cref="Status"/> shows since when. The first
+    /// such rank is the one a launcher names when every rank's process ended before any rule failed the job. A new
+    /// Watch from the rank clears it; nothing is failed here (a rank whose Watch reconnects is alive).
+    /// </summary>
+    /// <param name="jobId">The job; unknown or ended jobs are ignored.</param>
+    /// <param name="rank">The rank the stream was opened for; -1 (an observer) is ignored.</param>
+    public void ConnectionLost(string jobId, int rank)
+    {
+        if (!_jobs.TryGetValue(jobId, out var job))
+        {
+            return;
+        }
+        lock (job.Gate)
+        {
+            if (!job.IsTerminal && MemberOrNull(job, rank) is { Left: false, Disconnected: null } member)
+            {
+                member.Disconnected = _time.GetTimestamp();
+            }
+        }
+    }
+
+    private static Member? MemberOrNull(Job job, int rank) => rank >= 0 && rank < job.WorldSize ? job.Members[rank] : null;
 
     /// <summary>
     /// Fails every live job that breaks a liveness rule (see <see cref="JobLiveness"/>): a member silent past the heartbeat
@@ -499,7 +532,8 @@ internal sealed partial class JobRegistry
         {
             var members = job.Members
                 .OfType<Member>()
-                .Select(m => new MemberStatus(m.Rank, m.Host, m.Pid, m.Left ? null : _time.GetElapsedTime(m.LastSeen, now), m.Step, m.Left))
+                .Select(m => new MemberStatus(m.Rank, m.Host, m.Pid, m.Left ? null : _time.GetElapsedTime(m.LastSeen, now), m.Step, m.Left,
+                    m.Disconnected is { } lost && !m.Left && !job.IsTerminal ? _time.GetElapsedTime(lost, now) : null))
                 .ToList();
             return new JobStatus(job.JobId, job.State, job.WorldSize, job.Reason, members) { Restarts = job.Restarts, FailedRank = job.FailedRank };
         }

@@ -26,4 +26,10 @@ internal sealed class Member(int rank, string host, int pid, long lastSeen)
     public TimeSpan LongestProgressInterval { get; set; }
 
     public bool Left { get; set; }
+
+    /// <summary>
+    /// <see cref="TimeProvider.GetTimestamp"/> of when its Watch stream was closed from its side (its process ended or
+    /// its link broke) while it was a member; null while it watches, and before its first Watch.
+    /// </summary>
+    public long? Disconnected { get; set; }
 }

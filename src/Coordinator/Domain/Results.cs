@@ -19,7 +19,11 @@ internal sealed record JobCondition(JobState State, string Reason);
 /// <param name="Silence">Time since its last heartbeat or join; null once it left.</param>
 /// <param name="Step">Last step it reported; -1 if unknown.</param>
 /// <param name="Left">True once it left.</param>
-internal sealed record MemberStatus(int Rank, string Host, int Pid, TimeSpan? Silence, long Step, bool Left);
+/// <param name="Disconnection">
+/// Time since its connection (its Watch stream) closed from its side while it was a member of a live job; null while it
+/// is connected, before it first watches, once it left and once the job ended.
+/// </param>
+internal sealed record MemberStatus(int Rank, string Host, int Pid, TimeSpan? Silence, long Step, bool Left, TimeSpan? Disconnection = null);
 
 /// <summary>A job's state and members.</summary>
 internal sealed record JobStatus(string JobId, JobState State, int WorldSize, string Reason, IReadOnlyList<MemberStatus> Members)

@@ -41,7 +41,7 @@ internal sealed class MembershipService(JobRegistry jobs, IHostApplicationLifeti
 
     public override async Task Watch(WatchRequest request, IServerStreamWriter<JobEvent> responseStream, ServerCallContext context)
     {
-        var events = jobs.Subscribe(request.JobId, out var unsubscribe);
+        var events = jobs.Subscribe(request.JobId, request.Rank, out var unsubscribe);
         // End streams when the host stops, or a restart would wait for Kestrel's shutdown timeout; clients reconnect.
         using var cancel = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken, lifetime.ApplicationStopping);
         try
@@ -53,7 +53,12 @@ internal sealed class MembershipService(JobRegistry jobs, IHostApplicationLifeti
         }
         catch (OperationCanceledException) when (cancel.IsCancellationRequested)
         {
-            // The watcher went away or the server is stopping: nothing to report to anyone.
+            // The watcher went away or the server is stopping. A rank that went away (not one this coordinator let go)
+            // ended or lost its link: its status shows since when.
+            if (context.CancellationToken.IsCancellationRequested && !lifetime.ApplicationStopping.IsCancellationRequested)
+            {
+                jobs.ConnectionLost(request.JobId, request.Rank);
+            }
         }
         finally
         {

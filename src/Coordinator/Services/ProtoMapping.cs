@@ -87,6 +87,7 @@ internal static class ProtoMapping
             SilentMs = m.Silence is { } silence ? (long)silence.TotalMilliseconds : -1,
             Step = m.Step,
             Left = m.Left,
+            DisconnectedMs = m.Disconnection is { } disconnection ? (long)disconnection.TotalMilliseconds : -1,
         }));
         return reply;
     }

@@ -245,7 +245,10 @@ internal static class LaunchCommand
     private sealed record AttemptOutcome(int ExitCode, string? FailedHost);
 
     /// <summary>What the launcher prints for a failed job, and the host it names (null when none can be named).</summary>
-    private sealed record Failure(string Reason, string? Host);
+    /// <param name="Reason">Why it failed.</param>
+    /// <param name="Host">The host the failure is charged to, or null.</param>
+    /// <param name="Verdict">True when the coordinator failed the job (its reason); false for what the launcher saw.</param>
+    internal sealed record Failure(string Reason, string? Host, bool Verdict = false);
 
     /// <summary>
     /// Runs the job and, while it fails (exit 1, never a usage error or a signal) and restarts are left, runs it again
@@ -405,7 +408,7 @@ internal static class LaunchCommand
             {
                 return new AttemptOutcome(ExitCodes.Success, null);
             }
-            var described = failure ?? await DescribeDeadRanksAsync(status);
+            var described = failure is { Verdict: true } ? failure : await DescribeDeadRanksAsync(status, failure);
             // The coordinator's record names the rank the failure is charged to; a rank seen dying here is the fallback.
             var host = await FailedHostAsync(status) ?? described?.Host;
             Console.Error.WriteLine($"adan launch: job {jobId} failed (mpiexec exit code {process.ExitCode}){(described is null ? "" : $": {described.Reason}")}");
@@ -433,7 +436,7 @@ internal static class LaunchCommand
                 {
                     // The member list may be up to a second old: a rank that left the job and exited normally is no death.
                     var left = await LeftRanksAsync(status, cancellationToken);
-                    var dead = gone.Where(m => left is not null && !left.Contains(m.Rank)).Select(m => $"rank {m.Rank} (pid {m.Pid} on {m.Host})").ToList();
+                    var dead = gone.Where(m => left is not null && !left.Contains(m.Rank)).Select(m => $"rank {m.Rank} ({m.Host} pid {m.Pid})").ToList();
                     if (dead.Count > 0)
                     {
                         var host = gone.First(m => left is not null && !left.Contains(m.Rank)).Host;
@@ -464,7 +467,7 @@ internal static class LaunchCommand
                     {
                         JobProcessTree.KillAll(coordinatorPid);
                     }
-                    return new Failure(reply.Reason, HostOfFailedRank(reply));
+                    return new Failure(reply.Reason, HostOfFailedRank(reply), Verdict: true);
                 }
             }
         }
@@ -488,32 +491,73 @@ internal static class LaunchCommand
         }
     }
 
-    /// <summary>After mpiexec failed: which ranks' processes are gone (they ran on this host) or went silent.</summary>
-    private static async Task<Failure?> DescribeDeadRanksAsync(CoordinatorClient status)
+    /// <summary>How long, after mpiexec failed, the launcher waits for the coordinator to register closed connections.</summary>
+    private static readonly TimeSpan s_disconnectSettleTime = TimeSpan.FromSeconds(2);
+
+    /// <summary>
+    /// After mpiexec failed before the coordinator failed the job: the rank whose connection to the coordinator closed
+    /// first (its process died first, wherever it ran; MPI then ended the others), else the first death seen on this
+    /// host while the job ran, else the ranks of this host whose processes are gone.
+    /// </summary>
+    /// <param name="status">A client of the job.</param>
+    /// <param name="seenHere">The first death the launcher saw while the job ran, if any.</param>
+    private static async Task<Failure?> DescribeDeadRanksAsync(CoordinatorClient status, Failure? seenHere)
     {
         try
         {
             var reply = await status.StatusAsync();
+            // The ranks' connections closed as they died, but a busy coordinator may not have handled the closes yet.
+            for (var wait = Stopwatch.StartNew(); reply.State != JobState.Failed && FirstDisconnected(reply) is null && reply.Members.Any(m => !m.Left)
+                && wait.Elapsed < s_disconnectSettleTime;)
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(100));
+                reply = await status.StatusAsync();
+            }
             if (reply.State == JobState.Failed)
             {
-                return new Failure(reply.Reason, HostOfFailedRank(reply));
+                return new Failure(reply.Reason, HostOfFailedRank(reply), Verdict: true);
             }
-            var dead = reply.Members.Where(m => !m.Left && !IsAlive(m.Pid)).ToList();
+            if ((FirstDisconnected(reply) ?? seenHere) is { } first)
+            {
+                return first;
+            }
+            // Pids name processes of the host they ran on: only this host's can be looked up here.
+            var dead = reply.Members.Where(m => !m.Left && m.Host == Environment.MachineName && !IsAlive(m.Pid)).ToList();
             return dead.Count > 0
-                // Which of them died first is not known here: a host only when they all ran on one.
-                ? new Failure($"{string.Join(", ", dead.Select(m => $"rank {m.Rank} (pid {m.Pid} on {m.Host})"))} ended without leaving the job",
-                    dead.Select(m => m.Host).Distinct().Count() == 1 ? dead[0].Host : null)
+                // Which of them died first is not known here.
+                ? new Failure($"{string.Join(", ", dead.Select(m => $"rank {m.Rank} ({m.Host} pid {m.Pid})"))} ended without leaving the job",
+                    dead[0].Host)
                 : null;
         }
         catch (Grpc.Core.RpcException e) when (e.StatusCode is Grpc.Core.StatusCode.Unavailable or Grpc.Core.StatusCode.DeadlineExceeded)
         {
             // The ranks end on their own once their coordinator has been unreachable for the heartbeat timeout.
-            return new Failure($"the coordinator at {status.Address} does not answer", null);
+            return seenHere ?? new Failure($"the coordinator at {status.Address} does not answer", null);
         }
         catch (Grpc.Core.RpcException)
         {
+            return seenHere;
+        }
+    }
+
+    /// <summary>
+    /// The member whose connection to the coordinator closed first, charged with the failure, and the others that
+    /// closed theirs after it (the ranks MPI ended); null when no member's connection closed.
+    /// </summary>
+    internal static Failure? FirstDisconnected(JobStatusReply reply)
+    {
+        var lost = reply.Members.Where(m => !m.Left && m.DisconnectedMs >= 0).OrderByDescending(m => m.DisconnectedMs).ThenBy(m => m.Rank).ToList();
+        if (lost.Count == 0)
+        {
             return null;
         }
+        var first = lost[0];
+        var after = lost.Count == 1
+            ? ""
+            : string.Create(CultureInfo.InvariantCulture,
+                $"; then {string.Join(", ", lost.Skip(1).Select(m => $"rank {m.Rank} ({m.Host})"))}, {(first.DisconnectedMs - lost[1].DisconnectedMs) / 1000.0:F2} s later or more");
+        return new Failure($"rank {first.Rank} ({first.Host} pid {first.Pid}) was the first to lose its connection to the coordinator: its process ended or its host went down{after}",
+            first.Host);
     }
 
     private static bool IsAlive(int pid)

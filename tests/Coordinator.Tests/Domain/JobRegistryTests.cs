@@ -50,6 +50,39 @@ public sealed class JobRegistryTests
         Assert.Equal(CoordinatorErrorKind.FailedPrecondition, Refusal(() => d.Jobs.Join(Job, 0, 2, "h", 7, null)));
     }
 
+    [Fact]
+    public void ALostConnectionCountsFromWhenItWasLostAndEndsWithAWatchALeaveOrTheJob()
+    {
+        using var d = DomainFixture.Create();
+        for (var rank = 0; rank < 3; rank++)
+        {
+            d.Jobs.Join(Job, rank, 3, $"h{rank + 1}", 100 + rank, null);
+            d.Jobs.Subscribe(Job, rank, out _);
+        }
+        TimeSpan?[] Lost() => [.. d.Jobs.Status(Job).Members.Select(m => m.Disconnection)];
+
+        d.Jobs.ConnectionLost(Job, 2);
+        d.Time.Advance(TimeSpan.FromMilliseconds(300));
+        d.Jobs.ConnectionLost(Job, 1);
+        // A second close of the same rank (its other stream) does not move when it was lost; observers and strangers are ignored.
+        d.Time.Advance(TimeSpan.FromMilliseconds(100));
+        d.Jobs.ConnectionLost(Job, 2);
+        d.Jobs.ConnectionLost(Job, -1);
+        d.Jobs.ConnectionLost(Job, 7);
+        d.Jobs.ConnectionLost("no-such-job", 0);
+        Assert.Equal([null, TimeSpan.FromMilliseconds(100), TimeSpan.FromMilliseconds(400)], Lost());
+
+        d.Jobs.Subscribe(Job, 2, out _);
+        d.Jobs.Leave(Job, 1);
+        Assert.Equal([null, null, null], Lost());
+
+        // Once the job ended nothing is shown: the ranks were told to go.
+        d.Jobs.ConnectionLost(Job, 0);
+        d.Jobs.ReportFailure(Job, 2, 3, "h3", 102, "boom");
+        d.Jobs.ConnectionLost(Job, 2);
+        Assert.Equal([null, null, null], Lost());
+    }
+
     [Theory]
     [InlineData(4, 4, "rank 4")]
     [InlineData(-1, 4, "rank -1")]

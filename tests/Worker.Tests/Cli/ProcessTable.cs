@@ -51,6 +51,36 @@ internal static class ProcessTable
         }
     }
 
+    /// <summary>The <c>adan train</c> processes (ranks) below <paramref name="ancestor"/>, in pid order.</summary>
+    public static List<int> Ranks(int ancestor) =>
+        [.. Descendants(ancestor).Where(pid => Arguments(pid) is [var program, "train", ..] && program.EndsWith("/adan", StringComparison.Ordinal)).Order()];
+
+    /// <summary>
+    /// The processes whose environment has <paramref name="name"/>=<paramref name="value"/>: a job's ranks carry its id,
+    /// wherever they were re-parented to.
+    /// </summary>
+    public static List<int> WithEnvironment(string name, string value)
+    {
+        var entry = $"{name}={value}";
+        var found = new List<int>();
+        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        {
+            try
+            {
+                if (int.TryParse(Path.GetFileName(dir), out var pid) && IsRunning(pid)
+                    && File.ReadAllText(Path.Combine(dir, "environ")).Split('\0').Contains(entry, StringComparer.Ordinal))
+                {
+                    found.Add(pid);
+                }
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // Gone while we looked, or not ours to read.
+            }
+        }
+        return found;
+    }
+
     /// <summary>Sends SIG<paramref name="name"/> to <paramref name="pid"/> with kill(1).</summary>
     public static void Signal(int pid, string name)
     {

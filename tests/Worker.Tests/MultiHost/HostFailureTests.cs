@@ -42,6 +42,7 @@ public class HostFailureTests
         var stderr = launcher.StandardError.ReadToEndAsync();
         var stdout = new StringBuilder();
         var faulted = new Stopwatch();
+        Exception? faultError = null;
         var reading = Task.Run(() =>
         {
             while (launcher.StandardOutput.ReadLine() is { } line)
@@ -49,8 +50,16 @@ public class HostFailureTests
                 stdout.AppendLine(line);
                 if (!faulted.IsRunning && line.StartsWith("epoch ", StringComparison.Ordinal) && line.Contains(" step 6/", StringComparison.Ordinal))
                 {
-                    fault();
                     faulted.Start();
+                    try
+                    {
+                        fault();
+                    }
+                    catch (Exception e)
+                    {
+                        // Reported after the launcher ended: its output must still be read meanwhile.
+                        faultError = e;
+                    }
                 }
             }
         });
@@ -61,6 +70,10 @@ public class HostFailureTests
         }
         var since = faulted.Elapsed;
         reading.Wait();
+        if (faultError is not null)
+        {
+            throw new InvalidOperationException("the injected fault failed", faultError);
+        }
         return (new CliResult(launcher.HasExited ? launcher.ExitCode : -1, stdout.ToString(), stderr.Result), since);
     }
 
@@ -81,26 +94,80 @@ public class HostFailureTests
         using var cluster = NetnsCluster.Up(3);
         using var temp = TestFiles.CreateTempDirectory();
 
-        var (result, since) = Launch(cluster, Train(Path.Combine(temp.Path, "run")), () =>
-        {
-            foreach (var pid in cluster.Pids(cluster.Hosts[2]))
-            {
-                try
-                {
-                    Process.GetProcessById(pid).Kill();
-                }
-                catch (ArgumentException)
-                {
-                    // Already gone.
-                }
-            }
-        });
+        var (result, since) = Launch(cluster, Train(Path.Combine(temp.Path, "run")), () => KillAll(cluster, cluster.Hosts[2]));
 
         Assert.True(result.ExitCode == 1, result.Describe());
-        // Hydra sees the host's proxy go and ends the job: no timeout is waited for.
+        // Hydra sees the host's proxy go and ends the job: no timeout is waited for. The coordinator saw rank 2's
+        // connection close first (the others closed theirs when Hydra killed them).
         Assert.InRange(since.TotalSeconds, 0, 10);
-        Assert.Matches(@"adan launch: job \S+ failed \(mpiexec exit code \d+\)", result.Stderr);
+        Assert.Matches($@"adan launch: job \S+ failed \(mpiexec exit code \d+\): rank 2 \({cluster.Hosts[2]} pid \d+\) was the first to lose its connection to the coordinator",
+            result.Stderr);
         AssertNoProcessLeft(cluster);
+    }
+
+    [NetnsFact]
+    public void EveryHostsProcessesKilledAndTheirLinksCutEndsTheJobWithinTheTimeoutAndLeavesNoProcess()
+    {
+        using var cluster = NetnsCluster.Up(3);
+        using var temp = TestFiles.CreateTempDirectory();
+        try
+        {
+            // Every host dies (its processes killed, then its link gone); the coordinator's host and the bridge stay.
+            var (result, since) = Launch(cluster, Train(Path.Combine(temp.Path, "run")), () =>
+            {
+                foreach (var host in cluster.Hosts)
+                {
+                    KillAll(cluster, host);
+                }
+                foreach (var host in cluster.Hosts)
+                {
+                    WaitUntilEmpty(cluster, host);
+                    cluster.SetLink(cluster.LinkOf(host), up: false);
+                }
+            }, ["--job-id", "all-hosts"]);
+
+            // Hydra and the coordinator hear the hosts' connections close, or, when the links went first, nothing: then
+            // Hydra waits, and the coordinator fails the job once the ranks are silent (half the timeout after their
+            // connections closed, the whole timeout when it heard nothing), the launcher ending mpiexec 10 s later.
+            Assert.True(result.ExitCode == 1, result.Describe());
+            Assert.True(since.TotalSeconds < HeartbeatTimeoutSeconds + s_afterTimeout.TotalSeconds, $"ended {since.TotalSeconds:F1} s after the hosts went\n{result.Describe()}");
+            var hosts = string.Join('|', cluster.Hosts);
+            Assert.Matches($@"adan launch: job all-hosts failed \(mpiexec exit code \d+\): (rank \d \(({hosts}) pid \d+\) was the first to lose its connection"
+                + $@"|all 3 ranks, on {string.Join(", ", cluster.Hosts)}, sent no heartbeat)", result.Stderr);
+            Assert.Empty(ProcessTable.WithEnvironment(Adan.Coordinator.Protocol.CoordinatorEnvironment.JobVariable, "all-hosts"));
+        }
+        finally
+        {
+            foreach (var host in cluster.Hosts)
+            {
+                cluster.SetLink(cluster.LinkOf(host), up: true);
+            }
+        }
+    }
+
+    private static void KillAll(NetnsCluster cluster, string host)
+    {
+        foreach (var pid in cluster.Pids(host))
+        {
+            try
+            {
+                Process.GetProcessById(pid).Kill();
+            }
+            catch (ArgumentException)
+            {
+                // Already gone.
+            }
+        }
+    }
+
+    /// <summary>Waits (5 s at most) until no process runs on <paramref name="host"/>: the killed ones closed their sockets.</summary>
+    private static void WaitUntilEmpty(NetnsCluster cluster, string host)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(5);
+        while (cluster.Pids(host).Count > 0 && DateTime.UtcNow < deadline)
+        {
+            Thread.Sleep(20);
+        }
     }
 
     [NetnsFact]
@@ -136,7 +203,7 @@ public class HostFailureTests
             Assert.True(result.ExitCode == 1, result.Describe());
             Assert.InRange(since.TotalSeconds, HeartbeatTimeoutSeconds, HeartbeatTimeoutSeconds + s_afterTimeout.TotalSeconds);
             Assert.Contains($"all 3 ranks, on {string.Join(", ", cluster.Hosts)}, sent no heartbeat", result.Stderr);
-            Assert.Contains("the coordinator lost every host at once", result.Stderr);
+            Assert.Contains($"the coordinator lost every host at once (the network of its own host, {Environment.MachineName},", result.Stderr);
             AssertNoProcessLeft(cluster);
         }
         finally

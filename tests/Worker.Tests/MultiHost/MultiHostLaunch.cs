@@ -65,7 +65,7 @@ internal static class MultiHostLaunch
                     stdout.AppendLine(line);
                     if (line.StartsWith("epoch ", StringComparison.Ordinal) && rankHosts.Count == 0)
                     {
-                        foreach (var pid in ProcessTree.Ranks(launcher.Id))
+                        foreach (var pid in ProcessTable.Ranks(launcher.Id))
                         {
                             rankHosts.Add(cluster.HostOf(pid));
                             links.UnionWith(HostLinks(cluster, pid));
