@@ -66,4 +66,18 @@ internal static class JobProcessTree
             return true;
         }
     }
+
+    /// <summary>Whether a process of this host with that pid runs.</summary>
+    public static bool IsAlive(int pid)
+    {
+        try
+        {
+            using var p = Process.GetProcessById(pid);
+            return !p.HasExited;
+        }
+        catch (ArgumentException)
+        {
+            return false;
+        }
+    }
 }

@@ -17,7 +17,7 @@ public class FirstDisconnectedTests
     {
         var reply = new JobStatusReply { State = JobState.Running, Members = { Member(0, "h1", 40), Member(1, "h2", 35), Member(2, "h3", 160) } };
 
-        var failure = LaunchCommand.FirstDisconnected(reply);
+        var failure = JobFailure.FirstDisconnected(reply);
 
         Assert.NotNull(failure);
         Assert.Equal("h3", failure.Host);
@@ -28,9 +28,20 @@ public class FirstDisconnectedTests
     [Fact]
     public void ConnectedAndLeftRanksAreNotCharged()
     {
-        Assert.Null(LaunchCommand.FirstDisconnected(new JobStatusReply { Members = { Member(0, "h1", -1), Member(1, "h2", -1) } }));
-        var one = LaunchCommand.FirstDisconnected(new JobStatusReply { Members = { Member(0, "h1", 900, left: true), Member(1, "h2", 5) } });
+        Assert.Null(JobFailure.FirstDisconnected(new JobStatusReply { Members = { Member(0, "h1", -1), Member(1, "h2", -1) } }));
+        var one = JobFailure.FirstDisconnected(new JobStatusReply { Members = { Member(0, "h1", 900, left: true), Member(1, "h2", 5) } });
         Assert.Equal(("h2", "rank 1 (h2 pid 101) was the first to lose its connection to the coordinator: its process ended or its host went down"),
             (one?.Host, one?.Reason));
+    }
+
+    [Fact]
+    public void ClosesWithinAFewMillisecondsAreNamedTogetherAndOnlyAHostTheyShareIsCharged()
+    {
+        var apart = JobFailure.FirstDisconnected(new JobStatusReply { Members = { Member(0, "h1", 203), Member(1, "h2", 200), Member(2, "h3", 100) } });
+        Assert.Equal((null, "rank 0 (h1 pid 100) and rank 1 (h2 pid 101) were the first to lose their connections to the coordinator, within 5 ms of each "
+            + "other (which went first is not known): their processes ended or their hosts went down; then rank 2 (h3), 0.10 s later or more"),
+            (apart?.Host, apart?.Reason));
+        var shared = JobFailure.FirstDisconnected(new JobStatusReply { Members = { Member(0, "h1", 50), Member(1, "h1", 50) } });
+        Assert.Equal("h1", shared?.Host);
     }
 }

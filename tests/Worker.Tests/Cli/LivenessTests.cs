@@ -80,7 +80,9 @@ public sealed class LivenessTests : IDisposable
         await WaitForStepAsync(launcher, 5);
         var drain = launcher.StandardOutput.ReadToEndAsync();
         var job = ProcessTable.Descendants(launcher.Id);
-        Assert.Equal(2, job.Count(pid => ProcessTable.Arguments(pid) is [var exe, "train", ..] && exe.EndsWith("/adan")));
+        Assert.True(job.Count(pid => ProcessTable.Arguments(pid) is [var exe, "train", ..] && exe.EndsWith("/adan")) == 2,
+            $"two ranks should run below the launcher (exited: {launcher.HasExited}); it has:\n"
+            + string.Join('\n', job.Select(pid => $"{pid}: {string.Join(' ', ProcessTable.Arguments(pid))}")));
         Assert.Contains(job, pid => ProcessTable.Arguments(pid).FirstOrDefault()?.EndsWith("/Adan.Coordinator") == true);
 
         ProcessTable.Signal(launcher.Id, signal);

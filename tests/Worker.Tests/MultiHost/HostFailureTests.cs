@@ -8,9 +8,10 @@ namespace Adan.Worker.Tests.MultiHost;
 
 /// <summary>
 /// Hosts that fail under a 3-host job (heartbeat timeout 5 s): every process of one host killed, one host's link cut,
-/// the coordinator's link (the bridge) cut. Each time the job ends within a stated bound, and no process of the job is
-/// left on any host; with <c>--max-restarts 1 --min-ranks 2</c> a cut host is left out and the job finishes on the
-/// other two with the same global batch.
+/// the coordinator's link (the bridge) cut, every host killed and cut off. Each time the job ends within a stated bound,
+/// the launcher names the host (or, for the coordinator's link, the coordinator's host), and no process of the job is
+/// left on any host; with <c>--max-restarts 1 --min-ranks 2</c> a cut or dead host is left out and the job finishes on
+/// the other two with the same global batch.
 /// </summary>
 [Collection(MultiHostCollection.Name)]
 [Trait("Category", MultiHostCollection.Category)]
@@ -143,6 +144,28 @@ public class HostFailureTests
                 cluster.SetLink(cluster.LinkOf(host), up: true);
             }
         }
+    }
+
+    [NetnsFact]
+    public void AJobWhoseHostDiesRestartsWithoutThatHostFromTheLastCheckpoint()
+    {
+        using var cluster = NetnsCluster.Up(3);
+        using var temp = TestFiles.CreateTempDirectory();
+        var runDir = Path.Combine(temp.Path, "run");
+
+        // Every process of the third host killed: the host the first closed connection names is the one left out.
+        var (result, _) = Launch(cluster,
+            Train(runDir, "epochs=2", "accumulation=2", "checkpoint_every=4", "async_checkpoint=false"),
+            () => KillAll(cluster, cluster.Hosts[2]), ["--max-restarts", "1", "--min-ranks", "2", "--job-id", "died"]);
+
+        Assert.True(result.ExitCode == 0, result.Describe());
+        Assert.Matches($@"adan launch: job died failed \(mpiexec exit code \d+\): rank 2 \({cluster.Hosts[2]} pid \d+\) was the first to lose", result.Stderr);
+        Assert.Contains($"adan launch: restart 1 of 1: job died-restart1 resumes from the last committed checkpoint on 2 rank(s) without {cluster.Hosts[2]}, "
+            + "accumulation 3 (global batch 96)", result.Stderr);
+        var summary = JsonDocument.Parse(File.ReadAllText(Path.Combine(runDir, "summary.json"))).RootElement;
+        Assert.Equal((2, 20L, 96L, 1), (summary.GetProperty("world_size").GetInt32(), summary.GetProperty("steps").GetInt64(),
+            summary.GetProperty("global_batch").GetInt64(), summary.GetProperty("restarts").GetInt32()));
+        AssertNoProcessLeft(cluster);
     }
 
     private static void KillAll(NetnsCluster cluster, string host)

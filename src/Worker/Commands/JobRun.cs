@@ -1,0 +1,198 @@
+using System.Diagnostics;
+using System.Globalization;
+using Adan.Coordinator.Client;
+using Adan.Coordinator.Protocol;
+using Adan.Coordinator.V1;
+using Adan.Worker.Training;
+
+namespace Adan.Worker.Commands;
+
+/// <summary>
+/// One attempt of a launch: <c>mpiexec.mpich</c> with the job's coordinator, token and id in the ranks' environment,
+/// watched until it ends; stop signals are passed on, a failure the coordinator declares ends mpiexec, and the failure
+/// is charged to a rank and its host (see <see cref="JobFailure"/>).
+/// </summary>
+internal static class JobRun
+{
+    /// <summary>One run of the job: its own job id (and token), ranks, hostfile and command.</summary>
+    public sealed record Attempt(string JobId, int Ranks, string? Hostfile, string[] Arguments, int Restarts);
+
+    /// <summary>How an attempt ended: the exit code <c>adan launch</c> would return, and the host the failure is charged to.</summary>
+    public sealed record Outcome(int ExitCode, string? FailedHost);
+
+    /// <summary>The host of the rank the coordinator charged the failure to, or null (not failed, no such rank, unreachable).</summary>
+    private static async Task<string?> FailedHostAsync(CoordinatorClient status)
+    {
+        try
+        {
+            return JobFailure.HostOfFailedRank(await status.StatusAsync());
+        }
+        catch (Grpc.Core.RpcException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// Runs the job and returns <see cref="ExitCodes.Success"/>, <see cref="ExitCodes.Usage"/> when the ranks refused
+    /// their command line (as the command run alone would), or <see cref="ExitCodes.Failure"/> for any other end.
+    /// </summary>
+    /// <param name="settings">The command line, with the job id chosen.</param>
+    /// <param name="coordinatorUrl">Where the ranks reach the coordinator.</param>
+    /// <param name="token">The job's own token (not the operator's).</param>
+    /// <param name="coordinatorPid">The coordinator this launcher started, which the cleanup spares (it is stopped on its own).</param>
+    /// <param name="attempt">This attempt's job id, ranks, hostfile, command and restarts before it.</param>
+    public static async Task<Outcome> RunAsync(LaunchSettings settings, Uri coordinatorUrl, string token, int? coordinatorPid, Attempt attempt)
+    {
+        var (jobId, ranks, hostfile, arguments, restarts) = attempt;
+        var tlsCa = settings.Security.TlsCa;
+        var psi = new ProcessStartInfo("mpiexec.mpich") { UseShellExecute = false };
+        psi.ArgumentList.Add("-n");
+        psi.ArgumentList.Add(ranks.ToString());
+        if (hostfile is not null)
+        {
+            psi.ArgumentList.Add("-f");
+            psi.ArgumentList.Add(hostfile);
+        }
+        psi.ArgumentList.Add(Environment.ProcessPath ?? "adan");
+        foreach (var a in arguments)
+        {
+            psi.ArgumentList.Add(a);
+        }
+        psi.Environment[CoordinatorEnvironment.AddressVariable] = coordinatorUrl.ToString();
+        psi.Environment[CoordinatorEnvironment.TokenVariable] = token;
+        psi.Environment[CoordinatorEnvironment.JobVariable] = jobId;
+        psi.Environment[JobEnvironment.RestartsVariable] = restarts.ToString(CultureInfo.InvariantCulture);
+        if (tlsCa is not null)
+        {
+            psi.Environment[CoordinatorEnvironment.TlsCaVariable] = tlsCa.FullName;
+        }
+        if (!Console.IsOutputRedirected)
+        {
+            psi.Environment[Progress.ProgressReporterFactory.TerminalVariable] = "1";
+            psi.Environment[Progress.ProgressReporterFactory.ColumnsVariable] = Console.WindowWidth.ToString();
+        }
+
+        Process process;
+        try
+        {
+            process = Process.Start(psi)!;
+        }
+        catch (System.ComponentModel.Win32Exception e)
+        {
+            throw new IOException($"cannot start mpiexec.mpich ({e.Message}); install MPICH (apt-get install mpich).", e);
+        }
+        using (process)
+        {
+            await using var status = new CoordinatorClient(new CoordinatorClientOptions
+            {
+                Address = coordinatorUrl, Token = token, JobId = jobId, Rank = 0, WorldSize = ranks, MaxAttempts = 2, TrustedCaFile = tlsCa?.FullName,
+            });
+            using var stop = new CancellationTokenSource();
+            var watcher = WatchForFailureAsync(status, process, coordinatorPid, stop.Token);
+            // Slurm, Kubernetes and the sweep stop a job with SIGTERM, a terminal with SIGINT, a lost session with SIGHUP:
+            // end the ranks here, so that the coordinator is stopped and its directory removed on the way out instead of
+            // leaving orphans.
+            using var signals = new StopSignals();
+            try
+            {
+                await process.WaitForExitAsync(signals.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                await stop.CancelAsync();
+                await JobProcessTree.EndAsync(process, signals.Received!.Value, settings.Grace, coordinatorPid);
+                Console.Error.WriteLine($"adan launch: stopped by {signals.Received}; job {jobId}'s ranks and coordinator were ended");
+                return new Outcome(signals.ExitCode, null);
+            }
+            await stop.CancelAsync();
+            var failure = await watcher;
+            // mpiexec is gone; a proxy or rank it left behind (re-parented here) is not.
+            JobProcessTree.KillAll(coordinatorPid);
+            if (process.ExitCode == ExitCodes.Success && failure is null)
+            {
+                return new Outcome(ExitCodes.Success, null);
+            }
+            var described = failure is { Verdict: true } ? failure : await JobFailure.DescribeAsync(status, failure);
+            // The coordinator's record names the rank the failure is charged to; a rank seen dying here is the fallback.
+            var host = await FailedHostAsync(status) ?? described?.Host;
+            Console.Error.WriteLine($"adan launch: job {jobId} failed (mpiexec exit code {process.ExitCode}){(described is null ? "" : $": {described.Reason}")}");
+            return new Outcome(process.ExitCode == ExitCodes.Usage && failure is null ? ExitCodes.Usage : ExitCodes.Failure, host);
+        }
+    }
+
+    /// <summary>
+    /// Polls the job: notes the first rank whose process disappears (before the launcher's cleanup
+    /// kills the rest) and, when the coordinator declares the job failed, gives the ranks a moment to
+    /// abort and then ends mpiexec. Returns the failure, or null.
+    /// </summary>
+    private static async Task<JobFailure?> WatchForFailureAsync(CoordinatorClient status, Process process, int? coordinatorPid, CancellationToken cancellationToken)
+    {
+        var members = new List<MemberStatus>();
+        var lastStatus = DateTime.MinValue;
+        JobFailure? firstDeath = null;
+        try
+        {
+            while (!cancellationToken.IsCancellationRequested)
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(200), cancellationToken);
+                var gone = members.Where(m => !JobProcessTree.IsAlive(m.Pid)).ToList();
+                if (firstDeath is null && gone.Count > 0)
+                {
+                    // The member list may be up to a second old: a rank that left the job and exited normally is no death.
+                    var left = await LeftRanksAsync(status, cancellationToken);
+                    var dead = gone.Where(m => left is not null && !left.Contains(m.Rank)).Select(m => $"rank {m.Rank} ({m.Host} pid {m.Pid})").ToList();
+                    if (dead.Count > 0)
+                    {
+                        var host = gone.First(m => left is not null && !left.Contains(m.Rank)).Host;
+                        firstDeath = new JobFailure($"{string.Join(", ", dead)} died", host);
+                    }
+                    members.RemoveAll(m => left?.Contains(m.Rank) == true);
+                }
+                if (DateTime.UtcNow - lastStatus < TimeSpan.FromSeconds(1))
+                {
+                    continue;
+                }
+                lastStatus = DateTime.UtcNow;
+                JobStatusReply reply;
+                try
+                {
+                    reply = await status.StatusAsync(cancellationToken);
+                }
+                catch (Grpc.Core.RpcException)
+                {
+                    continue; // The job has not joined yet.
+                }
+                members = reply.Members.Where(m => !m.Left && m.Host == Environment.MachineName).ToList();
+                if (reply.State == JobState.Failed)
+                {
+                    Console.Error.WriteLine($"adan launch: {reply.Reason}");
+                    await Task.WhenAny(process.WaitForExitAsync(), Task.Delay(TimeSpan.FromSeconds(10)));
+                    if (!process.HasExited)
+                    {
+                        JobProcessTree.KillAll(coordinatorPid);
+                    }
+                    return new JobFailure(reply.Reason, JobFailure.HostOfFailedRank(reply), Verdict: true);
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        return firstDeath;
+    }
+
+    /// <summary>The ranks that have left the job by now, or null when the coordinator cannot say.</summary>
+    private static async Task<HashSet<int>?> LeftRanksAsync(CoordinatorClient status, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var reply = await status.StatusAsync(cancellationToken);
+            return reply.Members.Where(m => m.Left).Select(m => m.Rank).ToHashSet();
+        }
+        catch (Grpc.Core.RpcException)
+        {
+            return null;
+        }
+    }
+}

@@ -1,0 +1,9 @@
+namespace Adan.Worker.Commands;
+
+/// <summary>The launcher's parsed command line.</summary>
+internal sealed record LaunchSettings(int Ranks, FileInfo? Hostfile, Uri? CoordinatorUrl, string Listen, double HeartbeatTimeout,
+    double? StallTimeout, double? JoinTimeout, double GraceSeconds, FileInfo? TokenFile, string? JobId, string[] Arguments,
+    LaunchSecurity.Settings Security, int MaxRestarts, int? MinRanks)
+{
+    public TimeSpan Grace => TimeSpan.FromSeconds(GraceSeconds);
+}
