@@ -108,7 +108,8 @@ internal sealed class NetnsCluster : IDisposable
         Assert.True(exitCode == 0, $"netns-cluster.sh down failed (exit code {exitCode}):\n{output}");
     }
 
-    private static (int ExitCode, string Output) Script(string name, string[] arguments) =>
+    /// <summary>Runs scripts/netns-cluster.sh for the cluster <paramref name="name"/>: its exit code and its output.</summary>
+    internal static (int ExitCode, string Output) Script(string name, string[] arguments) =>
         Run(Path.Combine(TestFiles.RepoRoot, "scripts", "netns-cluster.sh"), arguments, new Dictionary<string, string> { ["NETNS_CLUSTER_NAME"] = name });
 
     private static string? FindWhyUnavailable()
