@@ -312,16 +312,26 @@ internal sealed partial class JobRegistry
         }
     }
 
-    /// <summary>Subscribes an observer that is not a rank to a job's events (see <see cref="Subscribe(string, int, out Action)"/>).</summary>
-    public ChannelReader<JobEvent> Subscribe(string jobId, out Action unsubscribe) => Subscribe(jobId, -1, out unsubscribe);
+    /// <summary>Subscribes an observer that is not a rank to a job's events (see <see cref="Subscribe(string, int, out Action{bool})"/>).</summary>
+    public ChannelReader<JobEvent> Subscribe(string jobId, out Action unsubscribe)
+    {
+        var reader = Subscribe(jobId, -1, out var end);
+        unsubscribe = () => end(false);
+        return reader;
+    }
 
     /// <summary>Subscribes to a job's events; the snapshot is queued first, under the lock, so no event is missed or reordered.</summary>
     /// <param name="jobId">The job.</param>
-    /// <param name="watcherRank">The rank that watches (it counts as connected again), or -1 for an observer.</param>
-    /// <param name="unsubscribe">Ends the subscription; call it when the reader goes away.</param>
+    /// <param name="watcherRank">The rank that watches (while it does, it counts as connected), or -1 for an observer.</param>
+    /// <param name="unsubscribe">
+    /// Ends the subscription; call it when the reader goes away, with true when the watcher closed the stream from its side
+    /// (not this coordinator: not a stop, not the job's end). When a rank's last open stream is closed so while it is a
+    /// member of a live job, its process ended or its link broke: <see cref="Status"/> shows since when, and
+    /// <see cref="JobLiveness"/> fails the job if the rank is not heard from again.
+    /// </param>
     /// <returns>The events, ending after a terminal one (at once after the snapshot if the job already ended).</returns>
     /// <exception cref="CoordinatorException">NotFound or InvalidArgument for the job id.</exception>
-    public ChannelReader<JobEvent> Subscribe(string jobId, int watcherRank, out Action unsubscribe)
+    public ChannelReader<JobEvent> Subscribe(string jobId, int watcherRank, out Action<bool> unsubscribe)
     {
         var job = Find(jobId);
         // Bounded, so a watcher that stops reading costs at most this many events; Publish ends its stream instead.
@@ -330,6 +340,7 @@ internal sealed partial class JobRegistry
             SingleReader = true,
             FullMode = BoundedChannelFullMode.Wait,
         });
+        Member? watcher = null;
         lock (job.Gate)
         {
             var limit = _maxWatchStreams ?? job.WorldSize + CoordinatorLimits.ExtraWatchStreams;
@@ -346,43 +357,32 @@ internal sealed partial class JobRegistry
             else
             {
                 job.Watchers.Add(channel);
-                if (MemberOrNull(job, watcherRank) is { } member)
+                watcher = MemberOrNull(job, watcherRank);
+                if (watcher is not null)
                 {
-                    member.Disconnected = null;
+                    watcher.OpenWatches++;
+                    watcher.Disconnected = null;
                 }
             }
         }
-        unsubscribe = () =>
+        var ended = false;
+        unsubscribe = lostByWatcher =>
         {
             lock (job.Gate)
             {
+                if (ended)
+                {
+                    return;
+                }
+                ended = true;
                 job.Watchers.Remove(channel);
+                if (watcher is not null && --watcher.OpenWatches == 0 && lostByWatcher && !watcher.Left && !job.IsTerminal)
+                {
+                    watcher.Disconnected = _time.GetTimestamp();
+                }
             }
         };
         return channel.Reader;
-    }
-
-    /// <summary>
-    /// Notes that <paramref name="rank"/>'s Watch stream was closed from its side (not by this coordinator): while it is a
-    /// member of a live job, its process ended or its link broke, and <see cref="Status"/> shows since when. The first
-    /// such rank is the one a launcher names when every rank's process ended before any rule failed the job. A new
-    /// Watch from the rank clears it; nothing is failed here (a rank whose Watch reconnects is alive).
-    /// </summary>
-    /// <param name="jobId">The job; unknown or ended jobs are ignored.</param>
-    /// <param name="rank">The rank the stream was opened for; -1 (an observer) is ignored.</param>
-    public void ConnectionLost(string jobId, int rank)
-    {
-        if (!_jobs.TryGetValue(jobId, out var job))
-        {
-            return;
-        }
-        lock (job.Gate)
-        {
-            if (!job.IsTerminal && MemberOrNull(job, rank) is { Left: false, Disconnected: null } member)
-            {
-                member.Disconnected = _time.GetTimestamp();
-            }
-        }
     }
 
     private static Member? MemberOrNull(Job job, int rank) => rank >= 0 && rank < job.WorldSize ? job.Members[rank] : null;

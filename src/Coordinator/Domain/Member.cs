@@ -27,9 +27,12 @@ internal sealed class Member(int rank, string host, int pid, long lastSeen)
 
     public bool Left { get; set; }
 
+    /// <summary>Watch streams it holds open now (a reconnecting rank may briefly hold two).</summary>
+    public int OpenWatches { get; set; }
+
     /// <summary>
-    /// <see cref="TimeProvider.GetTimestamp"/> of when its Watch stream was closed from its side (its process ended or
-    /// its link broke) while it was a member; null while it watches, and before its first Watch.
+    /// <see cref="TimeProvider.GetTimestamp"/> of when its last open Watch stream was closed from its side (its process
+    /// ended or its link broke) while it was a member; null while it watches, and before its first Watch.
     /// </summary>
     public long? Disconnected { get; set; }
 }

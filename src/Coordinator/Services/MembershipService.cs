@@ -44,6 +44,7 @@ internal sealed class MembershipService(JobRegistry jobs, IHostApplicationLifeti
         var events = jobs.Subscribe(request.JobId, request.Rank, out var unsubscribe);
         // End streams when the host stops, or a restart would wait for Kestrel's shutdown timeout; clients reconnect.
         using var cancel = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken, lifetime.ApplicationStopping);
+        var lostByWatcher = false;
         try
         {
             await foreach (var jobEvent in events.ReadAllAsync(cancel.Token))
@@ -54,15 +55,12 @@ internal sealed class MembershipService(JobRegistry jobs, IHostApplicationLifeti
         catch (OperationCanceledException) when (cancel.IsCancellationRequested)
         {
             // The watcher went away or the server is stopping. A rank that went away (not one this coordinator let go)
-            // ended or lost its link: its status shows since when.
-            if (context.CancellationToken.IsCancellationRequested && !lifetime.ApplicationStopping.IsCancellationRequested)
-            {
-                jobs.ConnectionLost(request.JobId, request.Rank);
-            }
+            // ended or lost its link.
+            lostByWatcher = context.CancellationToken.IsCancellationRequested && !lifetime.ApplicationStopping.IsCancellationRequested;
         }
         finally
         {
-            unsubscribe();
+            unsubscribe(lostByWatcher);
         }
     }
 

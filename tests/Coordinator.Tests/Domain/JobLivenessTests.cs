@@ -197,21 +197,23 @@ public sealed class JobLivenessTests
     public void ARankWhoseConnectionClosedAndThatIsNotHeardFromForHalfTheTimeoutFailsTheJobFirstClosedCharged()
     {
         using var d = DomainFixture.Create(heartbeatTimeout: TimeSpan.FromSeconds(10));
+        var close = new Dictionary<(string, int), Action<bool>>();
         foreach (var job in new[] { "died", "reconnected", "heartbeats" })
         {
             for (var rank = 0; rank < 3; rank++)
             {
                 d.Jobs.Join(job, rank, 3, $"h{rank + 1}", 100 + rank, null);
-                d.Jobs.Subscribe(job, rank, out _);
+                d.Jobs.Subscribe(job, rank, out var end);
+                close[(job, rank)] = end;
             }
         }
         // In "died" ranks 1 then 0 close their connections (killed, 0.2 s apart); in "reconnected" rank 1's stream closes
         // and opens again; in "heartbeats" rank 1's stream stays closed but it keeps heartbeating (alive).
-        d.Jobs.ConnectionLost("died", 1);
-        d.Jobs.ConnectionLost("reconnected", 1);
-        d.Jobs.ConnectionLost("heartbeats", 1);
+        close[("died", 1)](true);
+        close[("reconnected", 1)](true);
+        close[("heartbeats", 1)](true);
         d.Time.Advance(TimeSpan.FromMilliseconds(200));
-        d.Jobs.ConnectionLost("died", 0);
+        close[("died", 0)](true);
         d.Jobs.Subscribe("reconnected", 1, out _);
         for (var s = 0; s < 5; s++)
         {
@@ -243,16 +245,17 @@ public sealed class JobLivenessTests
     {
         // Every host vanished, the ranks' connections closing as they went (the coordinator heard it: its network works).
         using var d = DomainFixture.Create(heartbeatTimeout: TimeSpan.FromSeconds(10));
+        var close = new Action<bool>[3];
         for (var rank = 0; rank < 3; rank++)
         {
             d.Jobs.Join(Job, rank, 3, $"h{rank + 1}", 100 + rank, null);
-            d.Jobs.Subscribe(Job, rank, out _);
+            d.Jobs.Subscribe(Job, rank, out close[rank]);
         }
         d.Time.Advance(TimeSpan.FromSeconds(3));
-        d.Jobs.ConnectionLost(Job, 2);
+        close[2](true);
         d.Time.Advance(TimeSpan.FromSeconds(1));
-        d.Jobs.ConnectionLost(Job, 0);
-        d.Jobs.ConnectionLost(Job, 1);
+        close[0](true);
+        close[1](true);
         // Heartbeats of ranks 2 and 0 that were in flight arrive after their connections closed: the wait starts again.
         d.Jobs.Heartbeat(Job, 2, 1);
         d.Jobs.Heartbeat(Job, 0, 1);

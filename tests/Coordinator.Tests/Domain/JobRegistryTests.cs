@@ -51,35 +51,39 @@ public sealed class JobRegistryTests
     }
 
     [Fact]
-    public void ALostConnectionCountsFromWhenItWasLostAndEndsWithAWatchALeaveOrTheJob()
+    public void ARanksLastStreamClosedFromItsSideCountsFromThenAndEndsWithAWatchALeaveOrTheJob()
     {
         using var d = DomainFixture.Create();
+        var close = new Action<bool>[3];
         for (var rank = 0; rank < 3; rank++)
         {
             d.Jobs.Join(Job, rank, 3, $"h{rank + 1}", 100 + rank, null);
-            d.Jobs.Subscribe(Job, rank, out _);
+            d.Jobs.Subscribe(Job, rank, out close[rank]);
         }
         TimeSpan?[] Lost() => [.. d.Jobs.Status(Job).Members.Select(m => m.Disconnection)];
 
-        d.Jobs.ConnectionLost(Job, 2);
+        close[2](true);
         d.Time.Advance(TimeSpan.FromMilliseconds(300));
-        d.Jobs.ConnectionLost(Job, 1);
-        // A second close of the same rank (its other stream) does not move when it was lost; observers and strangers are ignored.
+        close[1](true);
         d.Time.Advance(TimeSpan.FromMilliseconds(100));
-        d.Jobs.ConnectionLost(Job, 2);
-        d.Jobs.ConnectionLost(Job, -1);
-        d.Jobs.ConnectionLost(Job, 7);
-        d.Jobs.ConnectionLost("no-such-job", 0);
+        // None of these moves anything: the same stream closed twice, an observer's stream, a second stream of a rank
+        // that holds another (a reconnect overlapping the old stream), a stream this coordinator ended.
+        close[2](true);
+        d.Jobs.Subscribe(Job, out var observer);
+        observer();
+        d.Jobs.Subscribe(Job, 0, out var second);
+        second(true);
         Assert.Equal([null, TimeSpan.FromMilliseconds(100), TimeSpan.FromMilliseconds(400)], Lost());
+        close[0](false);
+        Assert.Null(Lost()[0]);
 
-        d.Jobs.Subscribe(Job, 2, out _);
+        d.Jobs.Subscribe(Job, 2, out var again);
         d.Jobs.Leave(Job, 1);
         Assert.Equal([null, null, null], Lost());
 
         // Once the job ended nothing is shown: the ranks were told to go.
-        d.Jobs.ConnectionLost(Job, 0);
         d.Jobs.ReportFailure(Job, 2, 3, "h3", 102, "boom");
-        d.Jobs.ConnectionLost(Job, 2);
+        again(true);
         Assert.Equal([null, null, null], Lost());
     }
 
