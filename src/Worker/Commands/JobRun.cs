@@ -20,19 +20,6 @@ internal static class JobRun
     /// <summary>How an attempt ended: the exit code <c>adan launch</c> would return, and the host the failure is charged to.</summary>
     public sealed record Outcome(int ExitCode, string? FailedHost);
 
-    /// <summary>The host of the rank the coordinator charged the failure to, or null (not failed, no such rank, unreachable).</summary>
-    private static async Task<string?> FailedHostAsync(CoordinatorClient status)
-    {
-        try
-        {
-            return JobFailure.HostOfFailedRank(await status.StatusAsync());
-        }
-        catch (Grpc.Core.RpcException)
-        {
-            return null;
-        }
-    }
-
     /// <summary>
     /// Runs the job and returns <see cref="ExitCodes.Success"/>, <see cref="ExitCodes.Usage"/> when the ranks refused
     /// their command line (as the command run alone would), or <see cref="ExitCodes.Failure"/> for any other end.
@@ -113,9 +100,10 @@ internal static class JobRun
             {
                 return new Outcome(ExitCodes.Success, null);
             }
+            // The coordinator's verdict (with the host of the rank it charged) when it failed the job, else the rank whose
+            // connection closed first, else a rank seen dying here.
             var described = failure is { Verdict: true } ? failure : await JobFailure.DescribeAsync(status, failure);
-            // The coordinator's record names the rank the failure is charged to; a rank seen dying here is the fallback.
-            var host = await FailedHostAsync(status) ?? described?.Host;
+            var host = described?.Host;
             Console.Error.WriteLine($"adan launch: job {jobId} failed (mpiexec exit code {process.ExitCode}){(described is null ? "" : $": {described.Reason}")}");
             return new Outcome(process.ExitCode == ExitCodes.Usage && failure is null ? ExitCodes.Usage : ExitCodes.Failure, host);
         }
