@@ -224,6 +224,21 @@ static void divide(void *buffer, size_t count, ncclDataType_t type, int nranks)
 
 int adanNcclStandIn(void) { return 1; }
 
+/* What every reduction checks first: the communicator and the count, then the MPI datatype and operation it maps to. */
+static ncclResult_t check_reduction(ncclComm_t comm, size_t count, ncclDataType_t datatype, ncclRedOp_t op, MPI_Datatype *type, MPI_Op *mop)
+{
+    ncclResult_t checked = check_comm(comm, count);
+    if (checked != ncclSuccess)
+    {
+        return checked;
+    }
+    if (!mpi_type(datatype, type) || !mpi_op(op, mop))
+    {
+        return fail(ncclInvalidArgument, "stand-in: unsupported datatype or reduction");
+    }
+    return ncclSuccess;
+}
+
 ncclResult_t ncclGetVersion(int *version)
 {
     if (version == NULL)
@@ -374,14 +389,10 @@ ncclResult_t ncclAllReduce(const void *sendbuff, void *recvbuff, size_t count, n
     (void)stream;
     MPI_Datatype type;
     MPI_Op mop;
-    ncclResult_t checked = check_comm(comm, count);
+    ncclResult_t checked = check_reduction(comm, count, datatype, op, &type, &mop);
     if (checked != ncclSuccess)
     {
         return checked;
-    }
-    if (!mpi_type(datatype, &type) || !mpi_op(op, &mop))
-    {
-        return fail(ncclInvalidArgument, "stand-in: unsupported datatype or reduction");
     }
     ncclResult_t result = mpi_result(
         mpi.allreduce(sendbuff == recvbuff ? MPI_IN_PLACE : sendbuff, recvbuff, (int)count, type, mop, comm->comm), "MPI_Allreduce");
@@ -398,14 +409,10 @@ ncclResult_t ncclReduceScatter(const void *sendbuff, void *recvbuff, size_t recv
     (void)stream;
     MPI_Datatype type;
     MPI_Op mop;
-    ncclResult_t checked = check_comm(comm, recvcount * (size_t)(comm == NULL ? 1 : comm->nranks));
+    ncclResult_t checked = check_reduction(comm, recvcount * (size_t)(comm == NULL ? 1 : comm->nranks), datatype, op, &type, &mop);
     if (checked != ncclSuccess)
     {
         return checked;
-    }
-    if (!mpi_type(datatype, &type) || !mpi_op(op, &mop))
-    {
-        return fail(ncclInvalidArgument, "stand-in: unsupported datatype or reduction");
     }
     size_t block = recvcount * element_size(datatype);
     int in_place = (const char *)recvbuff == (const char *)sendbuff + (size_t)comm->rank * block;
@@ -436,14 +443,10 @@ ncclResult_t ncclReduce(const void *sendbuff, void *recvbuff, size_t count, nccl
     (void)stream;
     MPI_Datatype type;
     MPI_Op mop;
-    ncclResult_t checked = check_comm(comm, count);
+    ncclResult_t checked = check_reduction(comm, count, datatype, op, &type, &mop);
     if (checked != ncclSuccess)
     {
         return checked;
-    }
-    if (!mpi_type(datatype, &type) || !mpi_op(op, &mop))
-    {
-        return fail(ncclInvalidArgument, "stand-in: unsupported datatype or reduction");
     }
     if (root < 0 || root >= comm->nranks)
     {
