@@ -17,18 +17,8 @@ namespace Adan.Sharded.Tests.Zero;
 /// </summary>
 public class LambTensorStepTests
 {
-    public static TheoryData<string> Cases()
-    {
-        var data = new TheoryData<string>();
-        foreach (var file in LambGoldenCase.FileNames())
-        {
-            data.Add(file);
-        }
-        return data;
-    }
-
     [Theory]
-    [MemberData(nameof(Cases))]
+    [MemberData(nameof(LambGoldenTests.Cases), MemberType = typeof(LambGoldenTests))]
     public void TheTensorUpdateInOneProcessReproducesTheGoldenTrajectory(string file) => Replay(LambGoldenCase.Load(file), torch.CPU, LambKernelKind.Reference);
 
     [GpuFact]

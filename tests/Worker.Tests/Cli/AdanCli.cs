@@ -13,6 +13,13 @@ internal sealed record CliResult(int ExitCode, string Stdout, string Stderr)
 /// <summary>Runs the built <c>adan</c> executable as a user would, with a timeout.</summary>
 internal static class AdanCli
 {
+    /// <summary>The smallest real training run: one epoch of a small MLP on 256 samples, no resume.</summary>
+    public static readonly string[] TinyTrain =
+    [
+        "train", "--set", "model=mlp", "--set", "mlp_hidden=32", "--set", "train_subset=256", "--set", "test_subset=100",
+        "--set", "epochs=1", "--set", "resume=none",
+    ];
+
     /// <summary>The Worker's own build output, in the configuration this test was built in.</summary>
     public static string Executable
     {

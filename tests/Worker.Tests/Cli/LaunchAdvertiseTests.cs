@@ -8,12 +8,6 @@ namespace Adan.Worker.Tests.Cli;
 /// </summary>
 public class LaunchAdvertiseTests
 {
-    private static readonly string[] s_tinyTrain =
-    [
-        "train", "--set", "model=mlp", "--set", "mlp_hidden=32", "--set", "train_subset=256", "--set", "test_subset=100",
-        "--set", "epochs=1", "--set", "resume=none",
-    ];
-
     [Fact]
     public void RanksReachTheCoordinatorByTheAdvertisedNameUnderTls()
     {
@@ -25,7 +19,7 @@ public class LaunchAdvertiseTests
         {
             var result = AdanCli.Run(["launch", "-n", "2", "--listen", "127.0.0.1:0", "--advertise", "localhost",
                 "--tls-cert", certificate.CertificateFile, "--tls-key", certificate.KeyFile, "--tls-ca", certificate.CertificateFile,
-                "--", .. s_tinyTrain, "--set", "checkpoint_every=4", "--set", $"run_dir={runDir}"], TimeSpan.FromMinutes(3));
+                "--", .. AdanCli.TinyTrain, "--set", "checkpoint_every=4", "--set", $"run_dir={runDir}"], TimeSpan.FromMinutes(3));
             Assert.True(result.ExitCode == 0, result.Describe());
             Assert.StartsWith("summary: ", result.StdoutLines[^1]);
             Assert.NotEmpty(Directory.EnumerateFiles(runDir, "manifest.json", SearchOption.AllDirectories));
@@ -41,7 +35,7 @@ public class LaunchAdvertiseTests
     {
         using var certificate = SelfSignedCertificate.CreateForNames("localhost");
         var result = AdanCli.Run(["launch", "-n", "2", "--listen", "127.0.0.1:0",
-            "--tls-cert", certificate.CertificateFile, "--tls-key", certificate.KeyFile, "--tls-ca", certificate.CertificateFile, "--", .. s_tinyTrain],
+            "--tls-cert", certificate.CertificateFile, "--tls-key", certificate.KeyFile, "--tls-ca", certificate.CertificateFile, "--", .. AdanCli.TinyTrain],
             TimeSpan.FromMinutes(2));
         Assert.True(result.ExitCode == 2, result.Describe());
         var line = Assert.Single(result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
@@ -55,7 +49,7 @@ public class LaunchAdvertiseTests
     {
         using var certificate = SelfSignedCertificate.Create();
         var result = AdanCli.Run(["launch", "-n", "2", "--advertise", "coordinator.invalid",
-            "--tls-cert", certificate.CertificateFile, "--tls-key", certificate.KeyFile, "--tls-ca", certificate.CertificateFile, "--", .. s_tinyTrain],
+            "--tls-cert", certificate.CertificateFile, "--tls-key", certificate.KeyFile, "--tls-ca", certificate.CertificateFile, "--", .. AdanCli.TinyTrain],
             TimeSpan.FromMinutes(2));
         Assert.True(result.ExitCode == 2, result.Describe());
         var line = Assert.Single(result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
@@ -73,7 +67,7 @@ public class LaunchAdvertiseTests
     [InlineData("::")]
     public void AnInvalidAdvertisedHostIsAOneLineUsageError(string host)
     {
-        var result = AdanCli.Run(["launch", "-n", "1", "--advertise", host, "--", .. s_tinyTrain], TimeSpan.FromMinutes(1));
+        var result = AdanCli.Run(["launch", "-n", "1", "--advertise", host, "--", .. AdanCli.TinyTrain], TimeSpan.FromMinutes(1));
         Assert.True(result.ExitCode == 2, result.Describe());
         var line = Assert.Single(result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
         Assert.Contains("--advertise", line);
@@ -84,7 +78,7 @@ public class LaunchAdvertiseTests
     [Fact]
     public void AdvertiseWithAStandingCoordinatorIsAUsageError()
     {
-        var result = AdanCli.Run(["launch", "-n", "1", "--coordinator", "https://127.0.0.1:1", "--advertise", "node1", "--", .. s_tinyTrain],
+        var result = AdanCli.Run(["launch", "-n", "1", "--coordinator", "https://127.0.0.1:1", "--advertise", "node1", "--", .. AdanCli.TinyTrain],
             TimeSpan.FromMinutes(1), new Dictionary<string, string> { ["ADAN_JOB_TOKEN"] = "some-token" });
         Assert.True(result.ExitCode == 2, result.Describe());
         var line = Assert.Single(result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));

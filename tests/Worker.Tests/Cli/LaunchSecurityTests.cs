@@ -7,12 +7,6 @@ namespace Adan.Worker.Tests.Cli;
 /// <summary><c>adan launch</c> over TLS, with per-job tokens, and its one-line refusals.</summary>
 public class LaunchSecurityTests
 {
-    private static readonly string[] s_tinyTrain =
-    [
-        "train", "--set", "model=mlp", "--set", "mlp_hidden=32", "--set", "train_subset=256", "--set", "test_subset=100",
-        "--set", "epochs=1", "--set", "resume=none",
-    ];
-
     [Fact]
     public void LaunchServesItsCoordinatorOverTlsAndTheRanksTrustTheGivenCa()
     {
@@ -21,7 +15,7 @@ public class LaunchSecurityTests
         try
         {
             var result = AdanCli.Run(["launch", "-n", "2", "--tls-cert", certificate.CertificateFile, "--tls-key", certificate.KeyFile,
-                "--tls-ca", certificate.CertificateFile, "--", .. s_tinyTrain, "--set", "checkpoint_every=4", "--set", $"run_dir={runDir}"], TimeSpan.FromMinutes(3));
+                "--tls-ca", certificate.CertificateFile, "--", .. AdanCli.TinyTrain, "--set", "checkpoint_every=4", "--set", $"run_dir={runDir}"], TimeSpan.FromMinutes(3));
             Assert.True(result.ExitCode == 0, result.Describe());
             Assert.StartsWith("summary: ", result.StdoutLines[^1]);
             // The checkpoints were committed through the TLS coordinator.
@@ -37,7 +31,7 @@ public class LaunchSecurityTests
     public void RanksThatDoNotTrustTheCertificateFailWithOneLineNotAStackTrace()
     {
         using var certificate = SelfSignedCertificate.Create();
-        var result = AdanCli.Run(["launch", "-n", "1", "--tls-cert", certificate.CertificateFile, "--tls-key", certificate.KeyFile, "--", .. s_tinyTrain],
+        var result = AdanCli.Run(["launch", "-n", "1", "--tls-cert", certificate.CertificateFile, "--tls-key", certificate.KeyFile, "--", .. AdanCli.TinyTrain],
             TimeSpan.FromMinutes(2));
         Assert.True(result.ExitCode == 1, result.Describe());
         var line = Assert.Single(result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
@@ -55,7 +49,7 @@ public class LaunchSecurityTests
         {
             var listening = await coordinator.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(60));
             var url = listening!["listening on ".Length..];
-            var result = AdanCli.Run(["launch", "-n", "2", "--coordinator", url, "--", .. s_tinyTrain], TimeSpan.FromMinutes(1),
+            var result = AdanCli.Run(["launch", "-n", "2", "--coordinator", url, "--", .. AdanCli.TinyTrain], TimeSpan.FromMinutes(1),
                 new Dictionary<string, string> { ["ADAN_JOB_TOKEN"] = "a-wrong-token" });
             Assert.True(result.ExitCode == 1, result.Describe());
             var line = Assert.Single(result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
@@ -78,7 +72,7 @@ public class LaunchSecurityTests
         probe.Start();
         var port = ((IPEndPoint)probe.LocalEndpoint).Port;
         probe.Stop();
-        var result = AdanCli.Run(["launch", "-n", "2", "--coordinator", $"http://127.0.0.1:{port}", "--", .. s_tinyTrain], TimeSpan.FromMinutes(1),
+        var result = AdanCli.Run(["launch", "-n", "2", "--coordinator", $"http://127.0.0.1:{port}", "--", .. AdanCli.TinyTrain], TimeSpan.FromMinutes(1),
             new Dictionary<string, string> { ["ADAN_JOB_TOKEN"] = "some-token" });
         Assert.True(result.ExitCode == 1, result.Describe());
         var line = Assert.Single(result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
@@ -88,7 +82,7 @@ public class LaunchSecurityTests
     [Fact]
     public void PlaintextToAnotherHostNeedsInsecure()
     {
-        var result = AdanCli.Run(["launch", "-n", "1", "--coordinator", "http://192.0.2.1:50051", "--", .. s_tinyTrain], TimeSpan.FromMinutes(1),
+        var result = AdanCli.Run(["launch", "-n", "1", "--coordinator", "http://192.0.2.1:50051", "--", .. AdanCli.TinyTrain], TimeSpan.FromMinutes(1),
             new Dictionary<string, string> { ["ADAN_JOB_TOKEN"] = "some-token" });
         Assert.True(result.ExitCode == 2, result.Describe());
         var line = Assert.Single(result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));

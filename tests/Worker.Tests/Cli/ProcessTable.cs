@@ -6,24 +6,7 @@ namespace Adan.Worker.Tests.Cli;
 internal static class ProcessTable
 {
     /// <summary>Every process below <paramref name="ancestor"/>, by pid.</summary>
-    public static List<int> Descendants(int ancestor)
-    {
-        var found = new List<int>();
-        foreach (var dir in Directory.EnumerateDirectories("/proc"))
-        {
-            try
-            {
-                if (int.TryParse(Path.GetFileName(dir), out var pid) && IsDescendant(pid, ancestor))
-                {
-                    found.Add(pid);
-                }
-            }
-            catch (IOException)
-            {
-            }
-        }
-        return found;
-    }
+    public static List<int> Descendants(int ancestor) => Where(pid => IsDescendant(pid, ancestor));
 
     /// <summary>Whether the process exists and is not a zombie.</summary>
     public static bool IsRunning(int pid)
@@ -62,13 +45,18 @@ internal static class ProcessTable
     public static List<int> WithEnvironment(string name, string value)
     {
         var entry = $"{name}={value}";
+        return Where(pid => IsRunning(pid) && File.ReadAllText($"/proc/{pid}/environ").Split('\0').Contains(entry, StringComparer.Ordinal));
+    }
+
+    /// <summary>The processes for which <paramref name="test"/> holds; one that ends, or may not be read, while it is looked at is left out.</summary>
+    private static List<int> Where(Func<int, bool> test)
+    {
         var found = new List<int>();
         foreach (var dir in Directory.EnumerateDirectories("/proc"))
         {
             try
             {
-                if (int.TryParse(Path.GetFileName(dir), out var pid) && IsRunning(pid)
-                    && File.ReadAllText(Path.Combine(dir, "environ")).Split('\0').Contains(entry, StringComparer.Ordinal))
+                if (int.TryParse(Path.GetFileName(dir), out var pid) && test(pid))
                 {
                     found.Add(pid);
                 }

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Text;
 using System.Text.Json;
 using Adan.TestSupport;
 using Adan.Worker.Tests.Cli;
@@ -36,22 +35,15 @@ public class HostFailureTests
     /// <summary>The launcher, started on the cluster, its output collected; <paramref name="fault"/> runs at the first step line past 5.</summary>
     private static (CliResult Result, TimeSpan SinceFault) Launch(NetnsCluster cluster, string[] command, Action fault, string[]? launchOptions = null)
     {
-        using var certificate = SelfSignedCertificate.Create(cluster.BridgeAddress);
-        string[] arguments = [.. MultiHostLaunch.Arguments(cluster, certificate, 3, cluster.Hostfile, command,
-            ["--heartbeat-timeout", HeartbeatTimeoutSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture), .. launchOptions ?? []])];
-        using var launcher = AdanCli.Start(arguments, cluster.LaunchEnvironment.ToDictionary());
-        var stderr = launcher.StandardError.ReadToEndAsync();
-        var stdout = new StringBuilder();
-        var faulted = new Stopwatch();
+        DateTime? faulted = null;
         Exception? faultError = null;
-        var reading = Task.Run(() =>
-        {
-            while (launcher.StandardOutput.ReadLine() is { } line)
+        var run = MultiHostLaunch.Run(cluster, 3, cluster.Hostfile, command, TimeSpan.FromMinutes(4),
+            ["--heartbeat-timeout", HeartbeatTimeoutSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture), .. launchOptions ?? []],
+            onLine: line =>
             {
-                stdout.AppendLine(line);
-                if (!faulted.IsRunning && line.StartsWith("epoch ", StringComparison.Ordinal) && line.Contains(" step 6/", StringComparison.Ordinal))
+                if (faulted is null && line.StartsWith("epoch ", StringComparison.Ordinal) && line.Contains(" step 6/", StringComparison.Ordinal))
                 {
-                    faulted.Start();
+                    faulted = DateTime.UtcNow;
                     try
                     {
                         fault();
@@ -62,30 +54,28 @@ public class HostFailureTests
                         faultError = e;
                     }
                 }
-            }
-        });
-        if (!launcher.WaitForExit(TimeSpan.FromMinutes(4)))
-        {
-            launcher.Kill(entireProcessTree: true);
-            launcher.WaitForExit();
-        }
-        var since = faulted.Elapsed;
-        reading.Wait();
+            });
         if (faultError is not null)
         {
             throw new InvalidOperationException("the injected fault failed", faultError);
         }
-        return (new CliResult(launcher.HasExited ? launcher.ExitCode : -1, stdout.ToString(), stderr.Result), since);
+        return (run.Result, faulted is { } at ? run.Exited - at : TimeSpan.Zero);
+    }
+
+    /// <summary>Waits (at most <paramref name="timeout"/>) until no process runs on any of <paramref name="hosts"/>.</summary>
+    private static void WaitUntilEmpty(NetnsCluster cluster, IEnumerable<string> hosts, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (hosts.Any(h => cluster.Pids(h).Count > 0) && DateTime.UtcNow < deadline)
+        {
+            Thread.Sleep(20);
+        }
     }
 
     private static void AssertNoProcessLeft(NetnsCluster cluster)
     {
         // The cut-off host's rank ends on its own once its coordinator has been unreachable past the timeout.
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(HeartbeatTimeoutSeconds + 5);
-        while (cluster.Hosts.Any(h => cluster.Pids(h).Count > 0) && DateTime.UtcNow < deadline)
-        {
-            Thread.Sleep(200);
-        }
+        WaitUntilEmpty(cluster, cluster.Hosts, TimeSpan.FromSeconds(HeartbeatTimeoutSeconds + 5));
         Assert.All(cluster.Hosts, h => Assert.True(cluster.Pids(h).Count == 0, $"{h} still runs {string.Join(", ", cluster.Pids(h))}"));
     }
 
@@ -120,9 +110,10 @@ public class HostFailureTests
                 {
                     KillAll(cluster, host);
                 }
+                // The killed processes closed their sockets (5 s at most) before the links go.
+                WaitUntilEmpty(cluster, cluster.Hosts, TimeSpan.FromSeconds(5));
                 foreach (var host in cluster.Hosts)
                 {
-                    WaitUntilEmpty(cluster, host);
                     cluster.SetLink(cluster.LinkOf(host), up: false);
                 }
             }, ["--job-id", "all-hosts"]);
@@ -180,16 +171,6 @@ public class HostFailureTests
             {
                 // Already gone.
             }
-        }
-    }
-
-    /// <summary>Waits (5 s at most) until no process runs on <paramref name="host"/>: the killed ones closed their sockets.</summary>
-    private static void WaitUntilEmpty(NetnsCluster cluster, string host)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(5);
-        while (cluster.Pids(host).Count > 0 && DateTime.UtcNow < deadline)
-        {
-            Thread.Sleep(20);
         }
     }
 

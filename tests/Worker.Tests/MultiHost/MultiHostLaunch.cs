@@ -10,7 +10,8 @@ namespace Adan.Worker.Tests.MultiHost;
 /// <param name="Result">The launcher's exit code and output.</param>
 /// <param name="RankHosts">The host of each rank process seen at the first progress line, in pid order.</param>
 /// <param name="HostLinks">Established TCP connections between two hosts' addresses seen then, as "hostA-hostB" (sorted pair).</param>
-internal sealed record MultiHostRun(CliResult Result, IReadOnlyList<string?> RankHosts, IReadOnlySet<string> HostLinks);
+/// <param name="Exited">When the launcher ended (or was killed at the timeout).</param>
+internal sealed record MultiHostRun(CliResult Result, IReadOnlyList<string?> RankHosts, IReadOnlySet<string> HostLinks, DateTime Exited);
 
 /// <summary>
 /// <c>adan launch</c> across the hosts of a <see cref="NetnsCluster"/>, as a user runs it: from this (the root)
@@ -42,8 +43,9 @@ internal static class MultiHostLaunch
     /// </summary>
     /// <param name="launchOptions">More options of <c>adan launch</c> (before the <c>--</c>).</param>
     /// <param name="environment">More variables for the launcher and its ranks.</param>
+    /// <param name="onLine">Called with every line of the launcher's output as it comes (on the reading thread).</param>
     public static MultiHostRun Run(NetnsCluster cluster, int ranks, string hostfile, IEnumerable<string> command, TimeSpan timeout,
-        IEnumerable<string>? launchOptions = null, IReadOnlyDictionary<string, string>? environment = null)
+        IEnumerable<string>? launchOptions = null, IReadOnlyDictionary<string, string>? environment = null, Action<string>? onLine = null)
     {
         using var certificate = SelfSignedCertificate.Create(cluster.BridgeAddress);
         var variables = cluster.LaunchEnvironment.ToDictionary();
@@ -71,17 +73,20 @@ internal static class MultiHostLaunch
                             links.UnionWith(HostLinks(cluster, pid));
                         }
                     }
+                    onLine?.Invoke(line);
                 }
             });
             if (!launcher.WaitForExit(timeout))
             {
                 launcher.Kill(entireProcessTree: true);
                 launcher.WaitForExit();
+                var killed = DateTime.UtcNow;
                 reading.Wait();
-                return new MultiHostRun(new CliResult(-1, stdout.ToString(), stderr.Result + $"\n(timed out after {timeout})"), rankHosts, links);
+                return new MultiHostRun(new CliResult(-1, stdout.ToString(), stderr.Result + $"\n(timed out after {timeout})"), rankHosts, links, killed);
             }
+            var exited = DateTime.UtcNow;
             reading.Wait();
-            return new MultiHostRun(new CliResult(launcher.ExitCode, stdout.ToString(), stderr.Result), rankHosts, links);
+            return new MultiHostRun(new CliResult(launcher.ExitCode, stdout.ToString(), stderr.Result), rankHosts, links, exited);
         }
         finally
         {

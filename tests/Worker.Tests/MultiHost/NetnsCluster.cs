@@ -53,11 +53,16 @@ internal sealed class NetnsCluster : IDisposable
     /// <summary>What <c>adan launch</c> (MPICH's Hydra and UCX) needs to start ranks on the hosts and talk TCP between them.</summary>
     public IReadOnlyDictionary<string, string> LaunchEnvironment { get; }
 
+    /// <summary>
+    /// A cluster name no other test or process uses: <paramref name="prefix"/>, this process's id and a counter, 8
+    /// characters at most (the script prefixes interface names, 15 characters, with it).
+    /// </summary>
+    public static string NewName(char prefix = 't') => $"{prefix}{Environment.ProcessId % 0x100000:x}{Interlocked.Increment(ref s_clusters) % 16:x}";
+
     /// <summary>Makes <paramref name="hosts"/> hosts under a name no other test or process uses.</summary>
     public static NetnsCluster Up(int hosts)
     {
-        // 8 characters at most: the script prefixes interface names (15 characters) with it.
-        var name = $"t{Environment.ProcessId % 0x100000:x}{Interlocked.Increment(ref s_clusters) % 16:x}";
+        var name = NewName();
         var state = Path.Combine("/run/adan-netns", name);
         var (exitCode, output) = Script(name, ["up", hosts.ToString()]);
         if (exitCode != 0)

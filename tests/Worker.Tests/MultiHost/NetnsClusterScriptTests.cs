@@ -9,11 +9,6 @@ namespace Adan.Worker.Tests.MultiHost;
 [Trait("Category", MultiHostCollection.Category)]
 public class NetnsClusterScriptTests
 {
-    private static int s_names;
-
-    /// <summary>A cluster name of 8 characters at most that no other test or process uses.</summary>
-    private static string NewName() => $"s{Environment.ProcessId % 0x100000:x}{Interlocked.Increment(ref s_names) % 16:x}";
-
     private static SortedSet<string> Namespaces() =>
         [.. NetnsCluster.Run("ip", ["netns", "list"]).Output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Split(' ')[0])];
 
@@ -30,7 +25,7 @@ public class NetnsClusterScriptTests
     [NetnsFact]
     public void UpAgainRepairsAHostAndDownRemovesExactlyWhatUpMadeTwiceOver()
     {
-        var name = NewName();
+        var name = NetnsCluster.NewName('s');
         var (namespaces, links) = (Namespaces(), Links());
         try
         {
@@ -65,7 +60,7 @@ public class NetnsClusterScriptTests
     [NetnsFact]
     public void ANamespaceOfThatNameItDidNotMakeIsRefusedAndLeftAlone()
     {
-        var name = NewName();
+        var name = NetnsCluster.NewName('s');
         var foreign = $"{name}-h1";
         Assert.Equal(0, NetnsCluster.Run("ip", ["netns", "add", foreign]).ExitCode);
         try
@@ -103,7 +98,7 @@ public class NetnsClusterScriptTests
     [NetnsFact]
     public void BadRequestsAndAUserWhoIsNotRootAreRefusedInOneLine()
     {
-        var name = NewName();
+        var name = NetnsCluster.NewName('s');
         foreach (var count in new[] { "0", "abc", "201" })
         {
             var (exitCode, output) = NetnsCluster.Script(name, ["up", count]);
