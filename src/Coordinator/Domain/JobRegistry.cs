@@ -388,9 +388,10 @@ internal sealed partial class JobRegistry
     private static Member? MemberOrNull(Job job, int rank) => rank >= 0 && rank < job.WorldSize ? job.Members[rank] : null;
 
     /// <summary>
-    /// Fails every live job that breaks a liveness rule (see <see cref="JobLiveness"/>): a member silent past the heartbeat
-    /// timeout (the longest-silent one is named), a job PENDING past the join timeout, a member without progress for the
-    /// stall timeout.
+    /// Fails every live job that breaks a liveness rule (see <see cref="JobLiveness"/>): a member whose connection closed
+    /// and that has not been heard from for half the heartbeat timeout (the first to close is named), a member silent past
+    /// the heartbeat timeout (the longest-silent one is named), a job PENDING past the join timeout, a member without
+    /// progress for the stall timeout.
     /// </summary>
     public void CheckTimeouts()
     {
