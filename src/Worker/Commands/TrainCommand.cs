@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Adan.Sharded.Collectives;
 using Adan.Sharded.Mpi;
+using Adan.Sharded.Threading;
 using Adan.Worker.Config;
 using Adan.Worker.Training;
 
@@ -40,11 +41,21 @@ internal static class TrainCommand
         return CollectiveFactory.Create(config.Collective, DeviceChoice.Resolve(config.Device, localRank), launched);
     }
 
+    /// <summary>
+    /// Runs the rank on its compute thread: the OpenMP/MKL defaults are set before anything loads libtorch (the
+    /// collective's device check does), then MPI, the trainer and every continuation of its awaits run on one thread
+    /// bound to the configured threads (see <see cref="ComputeThread"/>).
+    /// </summary>
     private static int Run(TrainConfig config)
     {
-        using var collective = CreateCollective(config);
-        var abort = new RankAbort(collective.Rank, collective.WorldSize, LaunchedByMpi || JobEnvironment.HasCoordinator, Console.Error);
-        new Trainer(config, collective, Console.Out, abort).RunAsync().GetAwaiter().GetResult();
+        var threads = config.EffectiveThreads(HostThreads.LocalRanks());
+        var defaultsApplied = NativeThreadDefaults.Apply(threads);
+        ComputeThread.Run(threads, async () =>
+        {
+            using var collective = CreateCollective(config);
+            var abort = new RankAbort(collective.Rank, collective.WorldSize, LaunchedByMpi || JobEnvironment.HasCoordinator, Console.Error);
+            await new Trainer(config, collective, Console.Out, abort, threads, defaultsApplied).RunAsync();
+        });
         return 0;
     }
 }

@@ -85,6 +85,9 @@ public sealed record RunSummary(
     /// </summary>
     public long? PeakGradientBytes { get; init; }
 
+    /// <summary>The torch thread count the steps ran with against the configured one (see docs/architecture.md).</summary>
+    public ComputeThreadsSummary? ComputeThreads { get; init; }
+
     /// <summary>
     /// Optimizer steps skipped because the averaged gradients were not finite (including those before a resume); 0 when
     /// none, never absent.

@@ -22,6 +22,7 @@ internal sealed class RunSummaryBuilder
     private TimeSpan _checkpointDuration;
     private long? _stagingBytes;
     private long? _peakGradientBytes;
+    private ComputeThreadsSummary? _computeThreads;
     private long _samples;
     private int _checkpointsSaved;
 
@@ -84,6 +85,9 @@ internal sealed class RunSummaryBuilder
     /// <summary>Records the peak resident gradient bytes (see <see cref="GradientPeakProbe"/>); null: not measured.</summary>
     public void PeakGradientBytes(long? bytes) => _peakGradientBytes = bytes;
 
+    /// <summary>Records what the steps computed with against the configured threads.</summary>
+    public void ComputeThreads(ComputeThreadsSummary threads) => _computeThreads = threads;
+
     /// <summary>Stops the training clock: the throughput leaves out the final evaluation.</summary>
     public void EndTraining() => _trainingEnded = _time.GetTimestamp();
 
@@ -119,6 +123,7 @@ internal sealed class RunSummaryBuilder
             CheckpointPauseSeconds = savesCheckpoints ? Math.Round(_checkpointPause.TotalSeconds, 3) : null,
             CheckpointStagingBytes = _stagingBytes,
             PeakGradientBytes = _peakGradientBytes,
+            ComputeThreads = _computeThreads,
             SkippedSteps = optimizer.SkippedSteps,
             Restarts = JobEnvironment.Restarts,
         };

@@ -21,9 +21,23 @@ internal sealed class Trainer
     private readonly TextWriter _output;
     private readonly RankAbort _abort;
     private readonly TestFault? _fault;
+    private readonly ComputeThreadsProbe _threads;
+    private readonly int _threadCount;
 
-    public Trainer(TrainConfig config, ICollective collective, TextWriter output, RankAbort abort)
+    /// <summary>
+    /// A rank's run. Call <see cref="RunAsync"/> on the thread bound to <paramref name="threads"/> compute threads
+    /// (<see cref="Adan.Sharded.Threading.ComputeThread"/>), which every await resumes on.
+    /// </summary>
+    /// <param name="config">The run's settings.</param>
+    /// <param name="collective">The job's collective.</param>
+    /// <param name="output">Where rank 0 prints.</param>
+    /// <param name="abort">The job's abort path.</param>
+    /// <param name="threads">The compute threads the run's thread is bound to.</param>
+    /// <param name="threadDefaultsApplied">Whether the process's OpenMP/MKL defaults were set before libtorch loaded.</param>
+    public Trainer(TrainConfig config, ICollective collective, TextWriter output, RankAbort abort, int threads, bool threadDefaultsApplied)
     {
+        _threads = new ComputeThreadsProbe(threads, threadDefaultsApplied);
+        _threadCount = threads;
         _config = config;
         _collective = collective;
         _output = output;
@@ -44,7 +58,7 @@ internal sealed class Trainer
         try
         {
             var summary = new RunSummaryBuilder(TimeProvider.System);
-            PrintHeader(TrainingSetup.UseThreads(_config));
+            PrintHeader(_threadCount);
             using var telemetry = TelemetrySetup.Start(_config.Telemetry, Rank);
             var metrics = new WorkerMetrics(Rank);
             using var run = TrainingSetup.Create(_config, _collective);
@@ -80,6 +94,7 @@ internal sealed class Trainer
             {
                 using var activity = WorkerTelemetry.ActivitySource.StartActivity("train.step");
                 _fault?.BeforeStep(step);
+                _threads.Observe();
                 var stepStart = Stopwatch.GetTimestamp();
                 gradientPeak.BeforeStep(step);
                 var (epoch, localLoss) = ForwardBackward(run);
@@ -121,6 +136,7 @@ internal sealed class Trainer
             link?.MarkProgress();
             summary.EndTraining();
             summary.PeakGradientBytes(gradientPeak.MaxOverRanks(_collective));
+            summary.ComputeThreads(_threads.Summarize(_collective));
             progress.Complete();
             Finish(run, summary, totalSteps, lastLoss, checkpoints?.Saves == true, telemetry);
             link?.MarkProgress();

@@ -1,7 +1,6 @@
 using Adan.Sharded.Collectives;
 using Adan.Sharded.DataParallel;
 using Adan.Sharded.Flat;
-using Adan.Sharded.Mpi;
 using Adan.Sharded.Optim;
 using Adan.Sharded.Sampling;
 using Adan.Sharded.Zero;
@@ -55,15 +54,6 @@ internal sealed class TrainingSetup : IDisposable
 
     /// <summary>This rank's batches: one global batch (micro-batch × accumulation per rank) per optimizer step.</summary>
     public DistributedSampler Sampler { get; }
-
-    /// <summary>Sets torch's and Adan's compute threads for this rank (the cores shared among the ranks on this host) and returns them.</summary>
-    public static int UseThreads(TrainConfig config)
-    {
-        var threads = config.EffectiveThreads(HostThreads.LocalRanks());
-        set_num_threads(threads);
-        AdanKernel.Threads = threads;
-        return threads;
-    }
 
     /// <summary>Loads the data and builds the model, flat buffers, optimizer and sampler.</summary>
     /// <remarks>Collective: every rank must call.</remarks>

@@ -6,6 +6,7 @@ using Adan.Sharded.DataParallel;
 using Adan.Sharded.Flat;
 using Adan.Sharded.Mpi;
 using Adan.Sharded.Tensors;
+using Adan.Sharded.Threading;
 using TorchSharp;
 using TorchSharp.Modules;
 
@@ -100,7 +101,8 @@ internal static class AllReduceBench
         {
             throw new UsageException($"--mib ({mib}) and --buckets-in-flight ({inFlight}) must be ≥ 1");
         }
-        torch.set_num_threads(1);
+        NativeThreadDefaults.Apply(1);
+        ComputeThread.Bind(1);
         using var collective = new MpiCollective();
         var elements = (long)mib * 1024 * 1024 / sizeof(float);
         using var parameter = new Parameter(torch.zeros(elements - elements % (16L * collective.WorldSize)));

@@ -6,6 +6,7 @@ using Adan.Sharded.Collectives;
 using Adan.Sharded.Flat;
 using Adan.Sharded.Mpi;
 using Adan.Sharded.Tensors;
+using Adan.Sharded.Threading;
 using Adan.Sharded.Zero;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -46,9 +47,10 @@ internal static partial class CheckpointBench
         {
             throw new UsageException($"--mib ({mib}) and --repeats ({repeats}) must be ≥ 1");
         }
-        using var collective = new MpiCollective();
         var threads = HostThreads.PerRank();
-        torch.set_num_threads(threads);
+        NativeThreadDefaults.Apply(threads);
+        ComputeThread.Bind(threads);
+        using var collective = new MpiCollective();
         var root = Path.Combine(dir?.FullName ?? Path.GetTempPath(), "adan-bench-checkpoint");
         if (collective.Rank == 0)
         {

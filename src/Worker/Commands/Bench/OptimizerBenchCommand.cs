@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Text.Json;
 using Adan.Sharded.Optim;
+using Adan.Sharded.Threading;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -46,8 +47,8 @@ internal static class OptimizerBenchCommand
                 $"(got {nParams}, {nTensors}, {threads}, {steps}).");
         }
 
-        torch.set_num_threads(threads);
-        AdanKernel.Threads = threads;
+        NativeThreadDefaults.Apply(threads);
+        ComputeThread.Bind(threads);
 
         var stepMs = TimeOptimizer(nParams, nTensors, kernel, steps);
         double triadGbps;

@@ -6,6 +6,7 @@ using Adan.Sharded.DataParallel;
 using Adan.Sharded.Flat;
 using Adan.Sharded.Mpi;
 using Adan.Sharded.Optim;
+using Adan.Sharded.Threading;
 using Adan.Sharded.Zero;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -83,10 +84,10 @@ internal static class ZeroBench
             throw new UsageException(
                 $"--layers ({backward.Layers}) must be ≥ 0, --batch ({backward.Batch}), --bucket-kib ({backward.BucketKib}) and --in-flight ({backward.InFlight}) ≥ 1");
         }
-        using var collective = new MpiCollective();
         var threads = HostThreads.PerRank();
-        torch.set_num_threads(threads);
-        AdanKernel.Threads = threads;
+        NativeThreadDefaults.Apply(threads);
+        ComputeThread.Bind(threads);
+        using var collective = new MpiCollective();
         torch.manual_seed(1);
         var width = backward.Layers > 0 ? LayeredMlp.WidthFor(n, backward.Layers) : 0;
         using var model = backward.Layers > 0 ? new LayeredMlp(backward.Layers, width) : null;
