@@ -94,7 +94,4 @@ public static class ComputeThread
         torch.set_num_threads(threads);
         AdanKernel.Threads = threads;
     }
-
-    /// <summary>The thread count torch's intra-op work uses on the calling thread (OpenMP's, per thread).</summary>
-    public static int CurrentTorchThreads() => torch.get_num_threads();
 }

@@ -26,6 +26,13 @@ public static class NativeThreadDefaults
     public static IReadOnlyList<string> Variables { get; } = ["OMP_NUM_THREADS", "MKL_NUM_THREADS"];
 
     /// <summary>
+    /// MKL's conditional numerical reproducibility, set to <c>AUTO</c> unless the user chose a mode: without it MKL may
+    /// split a product differently from run to run when it uses more than one thread (Intel's documentation), so two
+    /// identical runs with <c>threads</c> above 1 would differ in their last bits.
+    /// </summary>
+    public const string ReproducibilityVariable = "MKL_CBWR";
+
+    /// <summary>
     /// Sets every variable of <see cref="Variables"/> to <paramref name="threads"/> for this process (libc and .NET) and
     /// its children; returns whether it came before libtorch's OpenMP runtime was loaded, i.e. whether every thread of
     /// this process now defaults to <paramref name="threads"/>.
@@ -41,16 +48,22 @@ public static class NativeThreadDefaults
         var value = threads.ToString(CultureInfo.InvariantCulture);
         foreach (var name in Variables)
         {
-            Environment.SetEnvironmentVariable(name, value);
-            if (OperatingSystem.IsLinux() || OperatingSystem.IsMacOS())
-            {
-                if (setenv(name, value, 1) != 0)
-                {
-                    throw new InvalidOperationException($"setenv({name}) failed with errno {Marshal.GetLastPInvokeError()}.");
-                }
-            }
+            Set(name, value);
+        }
+        if (string.IsNullOrEmpty(Environment.GetEnvironmentVariable(ReproducibilityVariable)))
+        {
+            Set(ReproducibilityVariable, "AUTO");
         }
         return !loadedBefore;
+    }
+
+    private static void Set(string name, string value)
+    {
+        Environment.SetEnvironmentVariable(name, value);
+        if ((OperatingSystem.IsLinux() || OperatingSystem.IsMacOS()) && setenv(name, value, 1) != 0)
+        {
+            throw new InvalidOperationException($"setenv({name}) failed with errno {Marshal.GetLastPInvokeError()}.");
+        }
     }
 
     /// <summary>

@@ -6,10 +6,11 @@ namespace Adan.Worker.Telemetry;
 /// <see cref="StepMax"/> equal <see cref="Configured"/> and <see cref="StepThreadsMax"/> is 1.
 /// </summary>
 /// <param name="Configured">The <c>threads</c> setting as applied (cores divided by the ranks on the host when 0).</param>
-/// <param name="StepMin">The smallest torch thread count seen at a step's start on the thread running it (null: no step ran).</param>
+/// <param name="StepMin">The smallest of OpenMP's and MKL's thread counts seen at a step's start on the thread running it
+/// (null: no step ran, or the libraries could not be read).</param>
 /// <param name="StepMax">The largest, likewise.</param>
 /// <param name="StepThreadsMax">The most distinct threads one rank ran its steps on.</param>
-/// <param name="UnboundMin">The smallest default thread count of a new thread nobody bound (the process default).</param>
+/// <param name="UnboundMin">The smallest of OpenMP's and MKL's counts on a new thread nobody bound (the process defaults).</param>
 /// <param name="UnboundMax">The largest, likewise.</param>
 /// <param name="DefaultsApplied">Whether every rank set the OpenMP/MKL defaults before libtorch loaded.</param>
 public sealed record ComputeThreadsSummary(
@@ -17,6 +18,6 @@ public sealed record ComputeThreadsSummary(
     int? StepMin,
     int? StepMax,
     int StepThreadsMax,
-    int UnboundMin,
-    int UnboundMax,
+    int? UnboundMin,
+    int? UnboundMax,
     bool DefaultsApplied);

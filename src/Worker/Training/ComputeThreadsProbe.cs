@@ -5,13 +5,14 @@ using Adan.Worker.Telemetry;
 namespace Adan.Worker.Training;
 
 /// <summary>
-/// Checks that every step computed with the configured thread count on one thread: at each step's start it reads the
-/// torch thread count of the thread running the step and which thread that is; at the end, the default a thread the
-/// run did not bind starts with. Reported in <c>summary.json</c> as <c>compute_threads</c>, the extremes over the ranks.
+/// Checks that every step computed with the configured thread count on one thread: at each step's start it reads
+/// OpenMP's and MKL's own thread counts on the thread running the step (<see cref="NativeThreadCounts"/>) and which
+/// thread that is; at the end, the counts a thread the run did not bind starts with. Reported in <c>summary.json</c> as
+/// <c>compute_threads</c>, the extremes over the ranks.
 /// </summary>
 /// <remarks>
 /// A step that ran on a thread-pool thread after an <c>await</c> (the fault <see cref="ComputeThread"/> removes) shows
-/// as a count other than the configured one and as more than one step thread. One <c>omp_get_max_threads</c> per step.
+/// as more than one step thread and, without the process defaults, as MKL's all-cores count. Two native calls per step.
 /// </remarks>
 internal sealed class ComputeThreadsProbe(int configured, bool defaultsApplied)
 {
@@ -22,9 +23,11 @@ internal sealed class ComputeThreadsProbe(int configured, bool defaultsApplied)
     /// <summary>Call at the start of every step, on the thread that runs it.</summary>
     public void Observe()
     {
-        var threads = ComputeThread.CurrentTorchThreads();
-        _min = Math.Min(_min, threads);
-        _max = Math.Max(_max, threads);
+        if (NativeThreadCounts.Range() is var (min, max))
+        {
+            _min = Math.Min(_min, min);
+            _max = Math.Max(_max, max);
+        }
         _stepThreads.Add(Environment.CurrentManagedThreadId);
     }
 
@@ -33,22 +36,24 @@ internal sealed class ComputeThreadsProbe(int configured, bool defaultsApplied)
     public ComputeThreadsSummary Summarize(ICollective collective)
     {
         var unbound = ThreadDefault();
-        // Negated maxima so that one Min reduction gives both extremes.
-        Span<long> values = [_stepThreads.Count > 0 ? _min : long.MaxValue, _stepThreads.Count > 0 ? -_max : long.MaxValue,
-            -_stepThreads.Count, unbound, -unbound, defaultsApplied ? 1 : 0];
+        var stepped = _min <= _max;
+        // Negated maxima so that one Min reduction gives both extremes; long.MaxValue stands for "not read".
+        Span<long> values = [stepped ? _min : long.MaxValue, stepped ? -_max : long.MaxValue, -_stepThreads.Count,
+            unbound?.Min ?? long.MaxValue, unbound is { } u ? -u.Max : long.MaxValue, defaultsApplied ? 1 : 0];
         collective.AllReduce(values, ReduceOp.Min);
-        var stepped = values[0] != long.MaxValue;
-        return new ComputeThreadsSummary(configured, stepped ? (int)values[0] : null, stepped ? (int)-values[1] : null, (int)-values[2],
-            (int)values[3], (int)-values[4], values[5] == 1);
+        return new ComputeThreadsSummary(configured, Read(values[0]), Read(values[1], negated: true), (int)-values[2],
+            Read(values[3]), Read(values[4], negated: true), values[5] == 1);
     }
 
-    /// <summary>The torch thread count of a thread that nobody bound: the process default (OpenMP reads it at load).</summary>
-    private static int ThreadDefault()
+    private static int? Read(long value, bool negated = false) => value == long.MaxValue ? null : (int)(negated ? -value : value);
+
+    /// <summary>The thread counts of a new thread that nobody bound: the process defaults, read by the libraries at load.</summary>
+    private static (int Min, int Max)? ThreadDefault()
     {
-        var threads = 0;
-        var thread = new Thread(() => threads = ComputeThread.CurrentTorchThreads()) { Name = "adan-thread-default" };
+        (int Min, int Max)? counts = null;
+        var thread = new Thread(() => counts = NativeThreadCounts.Range()) { Name = "adan-thread-default" };
         thread.Start();
         thread.Join();
-        return threads;
+        return counts;
     }
 }
