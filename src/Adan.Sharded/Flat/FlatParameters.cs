@@ -28,6 +28,8 @@ public sealed class FlatParameters : IDisposable
     private readonly torch.Tensor _gradientStorage;
     private readonly torch.Tensor _gradients;
     private readonly List<(long From, long To)> _decommitted = new();
+    private readonly List<(long Start, long End)> _ready = [];
+    private readonly HugePageRelease _hugePages;
     private readonly bool[] _hasGradient;
     private byte[]? _residency;
 
@@ -62,6 +64,7 @@ public sealed class FlatParameters : IDisposable
             }
         }
         (_gradientStorage, _gradients) = AllocateGradients(Layout.TotalNumel, device);
+        _hugePages = new HugePageRelease(Layout.TotalNumel, PageMemory.HugePageBytes / sizeof(float));
         _gradViews = new torch.Tensor[_parameters.Length];
         for (var i = 0; i < _parameters.Length; i++)
         {
@@ -167,6 +170,7 @@ public sealed class FlatParameters : IDisposable
             ZeroRange(from, Layout.TotalNumel);
             _decommitted.Clear();
         }
+        _hugePages.Reset();
         for (var i = 0; i < _parameters.Length; i++)
         {
             _parameters[i].grad = TrackUnusedParameters ? null : _gradViews[i];
@@ -203,38 +207,44 @@ public sealed class FlatParameters : IDisposable
     /// bound; the returned pages read as zero, and backward faults them in again as it writes. Pages
     /// that straddle the kept block or the buffer's end stay resident.
     /// </summary>
-    public void DecommitGradients(long keepStart = 0, long keepLength = 0) =>
-        ReleaseGradients(0, Layout.TotalNumel, keepStart, keepLength);
-
-    /// <summary>
-    /// Returns the whole pages of [<paramref name="start"/>, <paramref name="end"/>) that lie outside the kept block
-    /// [<paramref name="keepStart"/>, <paramref name="keepStart"/> + <paramref name="keepLength"/>) to the kernel
-    /// (<see cref="ReleasablePages"/>): ZeRO-2 calls it for a bucket as soon as the bucket's reduce-scatter has
-    /// completed, so the pages of shards this rank does not own are gone before backward has finished. A page shared
-    /// with a neighbouring bucket or with the kept block stays; <see cref="DecommitGradients"/> at the end of the
-    /// reduction returns the shared ones outside the block. Nothing is returned off the CPU.
-    /// </summary>
-    public void ReleaseGradients(long start, long end, long keepStart, long keepLength)
+    public void DecommitGradients(long keepStart = 0, long keepLength = 0)
     {
-        if (start < 0 || end < start || end > Layout.TotalNumel)
-        {
-            throw new ArgumentOutOfRangeException(nameof(end), $"released range [{start}, {end}) is outside [0, {Layout.TotalNumel}).");
-        }
-        if (keepStart < 0 || keepLength < 0 || keepStart + keepLength > Layout.TotalNumel)
-        {
-            throw new ArgumentOutOfRangeException(nameof(keepStart), $"kept range [{keepStart}, {keepStart + keepLength}) is outside [0, {Layout.TotalNumel}).");
-        }
-        if (_gradients.device_type != DeviceType.CPU || !PageMemory.Supported)
+        if (!CanRelease(0, Layout.TotalNumel, keepStart, keepLength))
         {
             return;
         }
-        if (_residency is not null)
-        {
-            SampleResidentGradients();
-        }
-        var (below, above) = ReleasablePages.Of(start, end, keepStart, keepStart + keepLength, Environment.SystemPageSize / sizeof(float));
+        // Everything is reduced: every whole page outside the block goes, whatever was released bucket by bucket.
+        var (below, above) = ReleasablePages.Of(0, Layout.TotalNumel, keepStart, keepStart + keepLength, Environment.SystemPageSize / sizeof(float));
         Release(below);
         Release(above);
+        _hugePages.Reset();
+    }
+
+    /// <summary>
+    /// Records that [<paramref name="start"/>, <paramref name="end"/>) is reduced and returns to the kernel each huge page
+    /// (2 MiB) whose every element outside the kept block [<paramref name="keepStart"/>, <paramref name="keepStart"/> +
+    /// <paramref name="keepLength"/>) is now reduced in this step (<see cref="HugePageRelease"/>), less the pages it shares
+    /// with the block (<see cref="ReleasablePages"/>): ZeRO-2 calls it for a bucket as soon as the bucket's
+    /// reduce-scatter has completed, so the pages of shards this rank does not own are gone before backward has
+    /// finished. A huge page is returned whole, once the last bucket in it is reduced, so that khugepaged has nothing to
+    /// fill back in; <see cref="DecommitGradients"/> at the end of the reduction returns whatever is left outside the
+    /// block. Each range may be released once per step (<see cref="ZeroGrad"/> starts a step). Nothing is returned off
+    /// the CPU.
+    /// </summary>
+    public void ReleaseGradients(long start, long end, long keepStart, long keepLength)
+    {
+        if (!CanRelease(start, end, keepStart, keepLength))
+        {
+            return;
+        }
+        _ready.Clear();
+        _hugePages.Complete(start, end, keepStart, keepStart + keepLength, _ready);
+        foreach (var (pageStart, pageEnd) in _ready)
+        {
+            var (below, above) = ReleasablePages.Of(pageStart, pageEnd, keepStart, keepStart + keepLength, Environment.SystemPageSize / sizeof(float));
+            Release(below);
+            Release(above);
+        }
     }
 
     /// <summary>Copies parameter values from a flat buffer of the same layout (e.g. after a load).</summary>
@@ -288,6 +298,28 @@ public sealed class FlatParameters : IDisposable
         PageMemory.AdviseHugePages(TensorMemory.DataPointer(buffer), numel * sizeof(float));
         buffer.zero_();
         return (storage, buffer);
+    }
+
+    /// <summary>Checks a release's ranges; whether pages can be returned here (CPU memory on Linux), sampled first when tracked.</summary>
+    private bool CanRelease(long start, long end, long keepStart, long keepLength)
+    {
+        if (start < 0 || end < start || end > Layout.TotalNumel)
+        {
+            throw new ArgumentOutOfRangeException(nameof(end), $"released range [{start}, {end}) is outside [0, {Layout.TotalNumel}).");
+        }
+        if (keepStart < 0 || keepLength < 0 || keepStart + keepLength > Layout.TotalNumel)
+        {
+            throw new ArgumentOutOfRangeException(nameof(keepStart), $"kept range [{keepStart}, {keepStart + keepLength}) is outside [0, {Layout.TotalNumel}).");
+        }
+        if (_gradients.device_type != DeviceType.CPU || !PageMemory.Supported)
+        {
+            return false;
+        }
+        if (_residency is not null)
+        {
+            SampleResidentGradients();
+        }
+        return true;
     }
 
     private void Release((long Start, long End) range)
