@@ -8,7 +8,8 @@ namespace Adan.Sharded.Tests.Zero;
 /// completed: the <c>zero2-release</c> scenario (tests/Adan.MultiRank/GradientReleaseScenario.cs) trains a 16-layer
 /// MLP of 9.4 M parameters (37.8 MB of gradients) with ZeRO-1 and ZeRO-2 side by side, 160 buckets of 256 KiB, and
 /// checks bit-for-bit equal parameters every step and the measured (<c>mincore</c>) peak of resident gradient bytes:
-/// the whole buffer with ZeRO-1, at most shard + one parameter + the buckets in flight + two huge pages with ZeRO-2.
+/// the whole buffer with ZeRO-1, at most shard + one parameter + the buckets in flight and two waiting + two huge pages
+/// with ZeRO-2.
 /// </summary>
 public class GradientReleaseTests(ITestOutputHelper output)
 {
