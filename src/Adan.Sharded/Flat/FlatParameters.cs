@@ -201,11 +201,11 @@ public sealed class FlatParameters : IDisposable
     }
 
     /// <summary>
-    /// Returns the flat gradient buffer's pages outside [<paramref name="keepStart"/>,
+    /// Returns the flat gradient buffer's huge pages outside [<paramref name="keepStart"/>,
     /// <paramref name="keepStart"/> + <paramref name="keepLength"/>) to the kernel: ZeRO-2 keeps only
     /// its own block of the reduced gradient. The buffer stays mapped and the gradient views stay
-    /// bound; the returned pages read as zero, and backward faults them in again as it writes. Pages
-    /// that straddle the kept block or the buffer's end stay resident.
+    /// bound; the returned pages read as zero, and backward faults them in again as it writes. The (at most two) huge
+    /// pages that hold part of the kept block stay resident whole (<see cref="HugePageRelease"/>).
     /// </summary>
     public void DecommitGradients(long keepStart = 0, long keepLength = 0)
     {
@@ -213,8 +213,8 @@ public sealed class FlatParameters : IDisposable
         {
             return;
         }
-        // Everything is reduced: every whole page outside the block goes, whatever was released bucket by bucket.
-        var (below, above) = ReleasablePages.Of(0, Layout.TotalNumel, keepStart, keepStart + keepLength, Environment.SystemPageSize / sizeof(float));
+        // Everything is reduced: every huge page outside the block goes, whatever was released bucket by bucket.
+        var (below, above) = _hugePages.Outside(keepStart, keepStart + keepLength);
         Release(below);
         Release(above);
         _hugePages.Reset();
@@ -222,13 +222,12 @@ public sealed class FlatParameters : IDisposable
 
     /// <summary>
     /// Records that [<paramref name="start"/>, <paramref name="end"/>) is reduced and returns to the kernel each huge page
-    /// (2 MiB) whose every element outside the kept block [<paramref name="keepStart"/>, <paramref name="keepStart"/> +
-    /// <paramref name="keepLength"/>) is now reduced in this step (<see cref="HugePageRelease"/>), less the pages it shares
-    /// with the block (<see cref="ReleasablePages"/>): ZeRO-2 calls it for a bucket as soon as the bucket's
+    /// (2 MiB) that holds none of the kept block [<paramref name="keepStart"/>, <paramref name="keepStart"/> +
+    /// <paramref name="keepLength"/>) and is now entirely reduced in this step (<see cref="HugePageRelease"/>): ZeRO-2 calls it for a bucket as soon as the bucket's
     /// reduce-scatter has completed, so the pages of shards this rank does not own are gone before backward has
     /// finished. A huge page is returned whole, once the last bucket in it is reduced, so that khugepaged has nothing to
     /// fill back in; <see cref="DecommitGradients"/> at the end of the reduction returns whatever is left outside the
-    /// block. Each range may be released once per step (<see cref="ZeroGrad"/> starts a step). Nothing is returned off
+    /// block's huge pages. Each range may be released once per step (<see cref="ZeroGrad"/> starts a step). Nothing is returned off
     /// the CPU.
     /// </summary>
     public void ReleaseGradients(long start, long end, long keepStart, long keepLength)
@@ -239,11 +238,9 @@ public sealed class FlatParameters : IDisposable
         }
         _ready.Clear();
         _hugePages.Complete(start, end, keepStart, keepStart + keepLength, _ready);
-        foreach (var (pageStart, pageEnd) in _ready)
+        foreach (var page in _ready)
         {
-            var (below, above) = ReleasablePages.Of(pageStart, pageEnd, keepStart, keepStart + keepLength, Environment.SystemPageSize / sizeof(float));
-            Release(below);
-            Release(above);
+            Release(page);
         }
     }
 
@@ -278,7 +275,8 @@ public sealed class FlatParameters : IDisposable
 
     /// <summary>
     /// The gradient buffer of <paramref name="numel"/> elements inside a storage over-allocated by
-    /// one huge page so that the buffer starts on a huge-page boundary, and advised to use huge
+    /// two huge pages so that the buffer starts on a huge-page boundary and its last huge page lies whole inside the
+    /// storage (it is returned whole, <see cref="HugePageRelease"/>), and advised to use huge
     /// pages: backward faults a decommitted buffer back in 2 MiB at a time. With 4 KiB pages ZeRO-2's
     /// zeroing plus one write of 6.5 M gradients took 21 ms against ZeRO-1's 8.4 ms; with huge
     /// pages 8.6–9.1 ms (<c>adan bench zero</c>, W = 2, docs/architecture.md).
@@ -291,11 +289,12 @@ public sealed class FlatParameters : IDisposable
             return (plain, plain.narrow(0, 0, numel).DetachFromDisposeScope());
         }
         const long padding = PageMemory.HugePageBytes / sizeof(float);
-        var storage = torch.empty(numel + padding, dtype: torch.float32).DetachFromDisposeScope();
+        var storage = torch.empty(numel + 2 * padding, dtype: torch.float32).DetachFromDisposeScope();
         var address = (long)TensorMemory.DataPointer(storage);
         var offset = (PageMemory.HugePageBytes - address % PageMemory.HugePageBytes) % PageMemory.HugePageBytes / sizeof(float);
         var buffer = storage.narrow(0, offset, numel).DetachFromDisposeScope();
-        PageMemory.AdviseHugePages(TensorMemory.DataPointer(buffer), numel * sizeof(float));
+        var wholePages = (numel + padding - 1) / padding * padding;
+        PageMemory.AdviseHugePages(TensorMemory.DataPointer(buffer), wholePages * sizeof(float));
         buffer.zero_();
         return (storage, buffer);
     }

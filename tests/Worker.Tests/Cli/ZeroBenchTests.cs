@@ -10,12 +10,12 @@ namespace Adan.Worker.Tests.Cli;
 /// measured, not timed: the times are left to the benchmark.
 /// </summary>
 /// <remarks>
-/// The ZeRO-2 bound: the rank's shard, plus the gradients written and not yet reduced, which backward keeps within one
-/// parameter (autograd writes a whole gradient before its buckets can launch), the buckets in flight, the bucket
-/// waiting on that parameter and the one a launch waits to add under the in-flight cap; plus two huge pages, since
-/// pages are returned a whole 2 MiB page at a time (one partly reduced at the reduced front, one a huge-page fault
-/// brought in at the written front); plus a page per bucket boundary and shard edge. Every term is a count the code
-/// enforces, none a timing.
+/// The ZeRO-2 bound: the rank's shard and the (at most two) huge pages at its edges, which stay whole since pages are
+/// returned a whole 2 MiB page at a time; plus the gradients written and not yet reduced, which backward keeps within
+/// one parameter (autograd writes a whole gradient before its buckets can launch), the buckets in flight, the bucket
+/// waiting on that parameter and the one a launch waits to add under the in-flight cap; plus two huge pages, one partly
+/// reduced at the reduced front and one a huge-page fault brought in at the written front; plus a page per bucket
+/// boundary. Every term is a count the code enforces, none a timing; for this run the bound is about 0.72 of the buffer.
 /// </remarks>
 public class ZeroBenchTests
 {
@@ -31,16 +31,16 @@ public class ZeroBenchTests
         using var temp = TestFiles.CreateTempDirectory();
         var json = Path.Combine(temp.Path, "zero.json");
         var (exitCode, output) = Mpiexec(2,
-            ["bench", "zero", "--params", "8000000", "--layers", "16", "--stage", $"{stage}", "--steps", "2", "--bucket-kib", "256", "--json", json]);
+            ["bench", "zero", "--params", "16000000", "--layers", "16", "--stage", $"{stage}", "--steps", "2", "--bucket-kib", "256", "--json", json]);
         Assert.True(exitCode == 0, output);
 
         var record = JsonDocument.Parse(File.ReadAllText(json)).RootElement;
         long Bytes(string key) => record.GetProperty(key).GetInt64();
         var peak = Bytes("peak_gradient_bytes_per_rank");
         var buffer = Bytes("gradient_buffer_bytes");
-        Assert.Equal(16 * 707 * 708L, record.GetProperty("n_params").GetInt64()); // 16 layers of 707×707 weights and 707 biases
-        Assert.InRange(buffer, 16 * 707 * 708 * 4L, 16 * 707 * 708 * 4L + 64 * 1024); // and the layout's alignment padding
-        Assert.StartsWith("forward and backward of 16 Linear layers 707x707", record.GetProperty("gradients").GetString());
+        Assert.Equal(16 * 1000 * 1001L, record.GetProperty("n_params").GetInt64()); // 16 layers of 1000×1000 weights and 1000 biases
+        Assert.InRange(buffer, 16 * 1000 * 1001 * 4L, 16 * 1000 * 1001 * 4L + 64 * 1024); // and the layout's alignment padding
+        Assert.StartsWith("forward and backward of 16 Linear layers 1000x1000", record.GetProperty("gradients").GetString());
         if (stage == 1)
         {
             Assert.True(peak >= buffer, $"ZeRO-1 peak {peak} below its {buffer}-byte buffer:\n{output}");
@@ -49,9 +49,10 @@ public class ZeroBenchTests
         else
         {
             var bound = Bytes("shard_gradient_bytes") + Bytes("largest_parameter_bytes")
-                + (record.GetProperty("max_buckets_in_flight").GetInt32() + 2) * Bytes("bucket_bytes") + 2 * (2L << 20)
-                + (Bytes("buckets") + 4) * Environment.SystemPageSize; // pages shared by neighbouring buckets or the shard edges
-            Assert.True(peak <= bound && peak < buffer * 17 / 20, $"ZeRO-2 peak {peak}: bound {bound}, buffer {buffer}:\n{output}");
+                + (record.GetProperty("max_buckets_in_flight").GetInt32() + 2) * Bytes("bucket_bytes") + 4 * (2L << 20)
+                + (Bytes("buckets") + 4) * Environment.SystemPageSize;
+            Assert.True(bound < buffer * 3 / 4, $"bound {bound} of a {buffer}-byte buffer: too loose to show the release");
+            Assert.True(peak <= bound, $"ZeRO-2 peak {peak}: bound {bound}, buffer {buffer}:\n{output}");
             Assert.True(peak >= Bytes("shard_gradient_bytes"), $"ZeRO-2 peak {peak} below its own shard:\n{output}");
         }
     }
