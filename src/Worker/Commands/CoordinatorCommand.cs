@@ -1,5 +1,7 @@
 using System.CommandLine;
 using System.Diagnostics;
+using Adan.Worker.Launch;
+using Adan.Worker.Processes;
 
 namespace Adan.Worker.Commands;
 

@@ -5,6 +5,8 @@ using System.Security.Cryptography;
 using Adan.Coordinator.Client;
 using Adan.Coordinator.Protocol;
 using Adan.Coordinator.V1;
+using Adan.Worker.Launch;
+using Adan.Worker.Processes;
 using Adan.Worker.Training;
 
 namespace Adan.Worker.Commands;

@@ -1,5 +1,6 @@
 using Adan.Coordinator.V1;
 using Adan.Worker.Commands;
+using Adan.Worker.Launch;
 
 namespace Adan.Worker.Tests.Cli;
 

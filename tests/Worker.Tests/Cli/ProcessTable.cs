@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Adan.Worker.Processes;
 
 namespace Adan.Worker.Tests.Cli;
 

@@ -1,4 +1,5 @@
 using Adan.Worker.Commands;
+using Adan.Worker.Launch;
 
 namespace Adan.Worker.Tests.Launch;
 

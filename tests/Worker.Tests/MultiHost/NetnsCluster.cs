@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Adan.Worker.Launch;
 
 namespace Adan.Worker.Tests.MultiHost;
 

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Adan.Worker.Processes;
 using Adan.Worker.Progress;
 
 namespace Adan.Worker.Commands.Sweep;

@@ -4,6 +4,7 @@ using System.Runtime.InteropServices;
 using Adan.Sharded.IO;
 using Adan.Sharded.Schedules;
 using Adan.Worker.Config;
+using Adan.Worker.Processes;
 using Adan.Worker.Progress;
 using Adan.Worker.Telemetry;
 using Spectre.Console;

@@ -1,8 +1,9 @@
 using System.Net;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
+using Adan.Worker.Commands;
 
-namespace Adan.Worker.Commands;
+namespace Adan.Worker.Launch;
 
 /// <summary>
 /// <c>adan launch --advertise HOST</c>: the DNS name or address by which the ranks and the launcher reach the

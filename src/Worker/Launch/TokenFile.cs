@@ -1,4 +1,6 @@
-namespace Adan.Worker.Commands;
+using Adan.Worker.Commands;
+
+namespace Adan.Worker.Launch;
 
 /// <summary>
 /// A job token kept in a file that only its owner can read (<c>adan launch --token-file</c>), so that batch scripts can

@@ -1,6 +1,7 @@
 using System.Globalization;
+using Adan.Worker.Commands;
 
-namespace Adan.Worker.Commands;
+namespace Adan.Worker.Launch;
 
 /// <summary>
 /// The attempts of one <c>adan launch</c>: the job, and after each failure while restarts are left, the job again from

@@ -1,11 +1,12 @@
 using System.CommandLine;
 using Adan.Coordinator.Client;
 using Adan.Coordinator.Protocol;
+using Adan.Worker.Commands;
 using Adan.Worker.Config;
 using Grpc.Core;
 using Grpc.Net.Client;
 
-namespace Adan.Worker.Commands;
+namespace Adan.Worker.Launch;
 
 /// <summary>
 /// The security side of <c>adan launch</c>: TLS for the coordinator it starts (<c>--tls-cert/--tls-key</c>) and trust

@@ -1,7 +1,7 @@
 using System.CommandLine;
 using Adan.Worker.Config;
 
-namespace Adan.Worker.Commands;
+namespace Adan.Worker.Launch;
 
 /// <summary>
 /// The config of the <c>train ...</c> command <c>adan launch</c> runs, bound as its ranks will bind it, for what the

@@ -1,6 +1,7 @@
 using System.Globalization;
+using Adan.Worker.Commands;
 
-namespace Adan.Worker.Commands;
+namespace Adan.Worker.Launch;
 
 /// <summary>
 /// An MPICH hostfile as <c>adan launch --hostfile</c> reads it: one <c>host[:slots]</c> per line (blank lines and

@@ -2,8 +2,9 @@ using System.Diagnostics;
 using System.Globalization;
 using Adan.Coordinator.Client;
 using Adan.Coordinator.V1;
+using Adan.Worker.Processes;
 
-namespace Adan.Worker.Commands;
+namespace Adan.Worker.Launch;
 
 /// <summary>What the launcher prints for a failed job, and the host it names (null when none can be named).</summary>
 /// <param name="Reason">Why it failed.</param>
@@ -42,7 +43,7 @@ internal sealed record JobFailure(string Reason, string? Host, bool Verdict = fa
                 return first;
             }
             // Pids name processes of the host they ran on: only this host's can be looked up here.
-            var dead = reply.Members.Where(m => !m.Left && m.Host == Environment.MachineName && !JobProcessTree.IsAlive(m.Pid)).ToList();
+            var dead = reply.Members.Where(m => !m.Left && m.Host == Environment.MachineName && !ProcessTree.IsAlive(m.Pid)).ToList();
             return dead.Count > 0
                 // Which of them died first is not known here.
                 ? new JobFailure($"{string.Join(", ", dead.Select(m => $"rank {m.Rank} ({m.Host} pid {m.Pid})"))} ended without leaving the job",

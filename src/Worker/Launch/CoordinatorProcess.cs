@@ -1,8 +1,9 @@
 using System.Diagnostics;
 using System.Text;
 using Adan.Coordinator.Protocol;
+using Adan.Worker.Processes;
 
-namespace Adan.Worker.Commands;
+namespace Adan.Worker.Launch;
 
 /// <summary>
 /// The coordinator server as a child process. The worker never links the server (an ASP.NET Core application): the

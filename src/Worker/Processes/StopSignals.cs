@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
+using Adan.Worker.Commands;
 
-namespace Adan.Worker.Commands;
+namespace Adan.Worker.Processes;
 
 /// <summary>
 /// SIGINT, SIGTERM and SIGHUP taken over for as long as this lives: instead of ending the process at once, they cancel

@@ -1,4 +1,4 @@
-namespace Adan.Worker.Commands;
+namespace Adan.Worker.Launch;
 
 /// <summary>The launcher's parsed command line.</summary>
 internal sealed record LaunchSettings(int Ranks, FileInfo? Hostfile, Uri? CoordinatorUrl, string Listen, double HeartbeatTimeout,

@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace Adan.Worker.Commands;
+namespace Adan.Worker.Launch;
 
 /// <summary>
 /// The shape of the next attempt of an elastic restart (<c>adan launch --max-restarts</c>): by default the same ranks on

@@ -3,9 +3,11 @@ using System.Globalization;
 using Adan.Coordinator.Client;
 using Adan.Coordinator.Protocol;
 using Adan.Coordinator.V1;
+using Adan.Worker.Commands;
+using Adan.Worker.Processes;
 using Adan.Worker.Training;
 
-namespace Adan.Worker.Commands;
+namespace Adan.Worker.Launch;
 
 /// <summary>
 /// One attempt of a launch: <c>mpiexec.mpich</c> with the job's coordinator, token and id in the ranks' environment,
@@ -88,14 +90,14 @@ internal static class JobRun
             catch (OperationCanceledException)
             {
                 await stop.CancelAsync();
-                await JobProcessTree.EndAsync(process, signals.Received!.Value, settings.Grace, coordinatorPid);
+                await ProcessTree.EndJobAsync(process, signals.Received!.Value, settings.Grace, coordinatorPid);
                 Console.Error.WriteLine($"adan launch: stopped by {signals.Received}; job {jobId}'s ranks and coordinator were ended");
                 return new Outcome(signals.ExitCode, null);
             }
             await stop.CancelAsync();
             var failure = await watcher;
             // mpiexec is gone; a proxy or rank it left behind (re-parented here) is not.
-            JobProcessTree.KillAll(coordinatorPid);
+            ProcessTree.KillDescendants(coordinatorPid);
             if (process.ExitCode == ExitCodes.Success && failure is null)
             {
                 return new Outcome(ExitCodes.Success, null);
@@ -124,7 +126,7 @@ internal static class JobRun
             while (!cancellationToken.IsCancellationRequested)
             {
                 await Task.Delay(TimeSpan.FromMilliseconds(200), cancellationToken);
-                var gone = members.Where(m => !JobProcessTree.IsAlive(m.Pid)).ToList();
+                var gone = members.Where(m => !ProcessTree.IsAlive(m.Pid)).ToList();
                 if (firstDeath is null && gone.Count > 0)
                 {
                     // The member list may be up to a second old: a rank that left the job and exited normally is no death.
@@ -158,7 +160,7 @@ internal static class JobRun
                     await Task.WhenAny(process.WaitForExitAsync(), Task.Delay(TimeSpan.FromSeconds(10)));
                     if (!process.HasExited)
                     {
-                        JobProcessTree.KillAll(coordinatorPid);
+                        ProcessTree.KillDescendants(coordinatorPid);
                     }
                     return new JobFailure(reply.Reason, JobFailure.HostOfFailedRank(reply), Verdict: true);
                 }

@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace Adan.Worker.Commands;
+namespace Adan.Worker.Processes;
 
 /// <summary>POSIX signals to child processes; .NET's <see cref="System.Diagnostics.Process"/> can only SIGKILL.</summary>
 internal static partial class Signal
