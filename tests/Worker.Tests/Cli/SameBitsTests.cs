@@ -14,12 +14,8 @@ namespace Adan.Worker.Tests.Cli;
 /// steps after an await ran on thread-pool threads with OpenMP's all-cores default, and on an Intel Xeon two such runs
 /// differed by 1 ULP in thousands of elements (about half the tries on a quiet machine, all under load).
 /// </remarks>
-public sealed class SameBitsTests : IDisposable
+public sealed class SameBitsTests
 {
-    private readonly string _root = Directory.CreateTempSubdirectory("adan-same-bits-").FullName;
-
-    public void Dispose() => Directory.Delete(_root, recursive: true);
-
     /// <summary>16 steps on 2 ranks (512 samples, micro-batch 16), a checkpoint and an evaluation every 4, all kept.</summary>
     private static string[] Train(string runDir, int threads, bool asyncCheckpoint) =>
     [
@@ -58,7 +54,8 @@ public sealed class SameBitsTests : IDisposable
     {
         // Three threads per rank is neither OpenMP's default (the cores) nor the trainer's (cores over ranks) on any
         // machine of fewer than three cores, and on larger ones it still differs from the all-cores default.
-        var runDir = Launch(_root, "threads", threads: 3, asyncCheckpoint: true);
+        using var root = TestFiles.CreateTempDirectory();
+        var runDir = Launch(root.Path, "threads", threads: 3, asyncCheckpoint: true);
 
         var threads = ComputeThreads(runDir);
         Assert.Equal(3, threads.GetProperty("configured").GetInt32());
@@ -74,12 +71,13 @@ public sealed class SameBitsTests : IDisposable
     [Fact]
     public void RepeatedRunsOnABusyMachineWriteIdenticalCheckpoints()
     {
+        using var root = TestFiles.CreateTempDirectory();
         var runs = new List<string>();
         using (new BusyMachine())
         {
             for (var i = 0; i < 4; i++)
             {
-                runs.Add(Launch(_root, $"run{i}", threads: 1, asyncCheckpoint: i % 2 == 0));
+                runs.Add(Launch(root.Path, $"run{i}", threads: 1, asyncCheckpoint: i % 2 == 0));
             }
         }
 
