@@ -200,20 +200,12 @@ internal sealed class Trainer
                 // Batches are assembled in host memory; the model and its flat buffers live on the device.
                 (x, y) = (x.to(run.Device), y.to(run.Device));
             }
-            var loss = Loss(run.Model, x, y, run.Data.IsLanguageModel);
+            // call, not forward: the modules' hooks (overlapped gradient reduction) run only through call.
+            var loss = run.Data.Task.Loss(run.Model.call(x), y);
             loss.backward();
             lossSum += loss.item<float>();
         }
         return ((int)position.Epoch + 1, lossSum / _config.Accumulation);
-    }
-
-    private static Tensor Loss(nn.Module<Tensor, Tensor> model, Tensor x, Tensor y, bool languageModel)
-    {
-        // call, not forward: the modules' hooks (overlapped gradient reduction) run only through call.
-        var logits = model.call(x);
-        return languageModel
-            ? nn.functional.cross_entropy(logits.flatten(0, 1), y.flatten())
-            : nn.functional.cross_entropy(logits, y);
     }
 
     /// <summary>
@@ -228,7 +220,7 @@ internal sealed class Trainer
         {
             _output.WriteLine(FormatEvaluation(totalSteps, evaluation));
         }
-        var result = summary.Build(WorldSize, totalSteps, run.Sampler.BatchesPerEpoch, lastLoss, evaluation, _config.Model.ToString().ToLowerInvariant(),
+        var result = summary.Build(WorldSize, totalSteps, run.Sampler.BatchesPerEpoch, lastLoss, (evaluation.Accuracy, evaluation.Loss), _config.Model.ToString().ToLowerInvariant(),
             run.Sampler.GlobalBatch, run.Optimizer, _config.Optimizer is OptimizerKind.Adan or OptimizerKind.Lamb ? (int)_config.ZeroStage : 0, savesCheckpoints);
         telemetry.Dispose();
         if (Rank == 0)
@@ -242,33 +234,20 @@ internal sealed class Trainer
         }
     }
 
-    /// <summary>Test accuracy (null for a language model) and mean test loss, each rank scoring a slice, reduced over ranks.</summary>
+    /// <summary>The task's score on the test (or validation) set, each rank scoring a slice, the sums reduced over ranks.</summary>
     /// <remarks>Collective: every rank must call.</remarks>
-    private (double? Accuracy, double Loss) Evaluate(TrainingSetup run)
+    private TaskScore Evaluate(TrainingSetup run)
     {
         ModelBuffers.Average(run.Model, _collective);
         run.Model.eval();
         var (start, count) = Evaluation.Shard(run.Data.Test.Count, Rank, WorldSize);
-        Span<double> sums = stackalloc double[3];
+        double[] sums;
         using (no_grad())
         {
-            if (run.Data.IsLanguageModel)
-            {
-                var lm = Evaluation.LanguageModel(run.Model, run.Data.Test, start, count);
-                sums[0] = 0;
-                sums[1] = lm.Tokens;
-                sums[2] = lm.LossSum;
-            }
-            else
-            {
-                var cls = Evaluation.Classify(run.Model, run.Data.Test, start, count);
-                sums[0] = cls.Correct;
-                sums[1] = cls.Samples;
-                sums[2] = cls.LossSum;
-            }
+            sums = run.Data.Task.EvaluationSums(run.Model, run.Data.Test, start, count);
         }
         _collective.AllReduce(sums, ReduceOp.Sum);
-        return (run.Data.IsLanguageModel ? null : sums[0] / sums[1], sums[2] / sums[1]);
+        return run.Data.Task.Score(sums);
     }
 
     private static void Saved(SavedCheckpoint saved, WorkerMetrics metrics, RunSummaryBuilder summary, IProgressReporter progress)
@@ -284,7 +263,5 @@ internal sealed class Trainer
         : string.Create(CultureInfo.InvariantCulture,
             $"checkpoint step {saved.Step}: {saved.Directory} ({saved.Bytes / 1e6:F1} MB, training paused {saved.Pause.TotalSeconds:F2} s)");
 
-    private static string FormatEvaluation(long step, (double? Accuracy, double Loss) evaluation) => evaluation.Accuracy is { } a
-        ? $"eval step {step}: test accuracy {a:P2}, test loss {evaluation.Loss:F4}"
-        : $"eval step {step}: validation loss {evaluation.Loss:F4} (perplexity {Math.Exp(evaluation.Loss):F2})";
+    private static string FormatEvaluation(long step, TaskScore score) => $"eval step {step}: {score.Description}";
 }

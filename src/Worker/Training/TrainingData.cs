@@ -8,12 +8,12 @@ internal sealed class TrainingData : IDisposable
 {
     private readonly IDisposable? _owner;
 
-    private TrainingData(IBatchDataset train, IBatchDataset test, int vocabularySize, bool isLanguageModel, IDisposable? owner)
+    private TrainingData(IBatchDataset train, IBatchDataset test, int vocabularySize, ITrainingTask task, IDisposable? owner)
     {
         Train = train;
         Test = test;
         VocabularySize = vocabularySize;
-        IsLanguageModel = isLanguageModel;
+        Task = task;
         _owner = owner;
     }
 
@@ -23,7 +23,8 @@ internal sealed class TrainingData : IDisposable
 
     public int VocabularySize { get; }
 
-    public bool IsLanguageModel { get; }
+    /// <summary>What the model learns from this data: next-token prediction for text, classification for images.</summary>
+    public ITrainingTask Task { get; }
 
     public static TrainingData Load(TrainConfig config)
     {
@@ -31,7 +32,7 @@ internal sealed class TrainingData : IDisposable
         {
             var corpus = TextCorpus.Load(config.TextFile, config.GptContext);
             return new TrainingData(Limit(corpus.Train, config.TrainSubset), Limit(corpus.Validation, config.TestSubset),
-                corpus.Vocabulary.Size, isLanguageModel: true, corpus);
+                corpus.Vocabulary.Size, new LanguageModelTask(), corpus);
         }
         var train = FashionMnist.LoadTrain(config.DataDir, config.TrainSubset);
         if (config.Augment)
@@ -39,7 +40,7 @@ internal sealed class TrainingData : IDisposable
             train.Augmentation = new ImageAugmentation(config.Seed);
         }
         var test = FashionMnist.LoadTest(config.DataDir, config.TestSubset);
-        return new TrainingData(train, test, 0, isLanguageModel: false, null);
+        return new TrainingData(train, test, 0, new ClassificationTask(), null);
     }
 
     public void Dispose()

@@ -1,0 +1,7 @@
+namespace Adan.Worker.Training;
+
+/// <summary>An evaluation's result.</summary>
+/// <param name="Accuracy">The share of samples predicted right, where the task has one (null otherwise).</param>
+/// <param name="Loss">The mean loss.</param>
+/// <param name="Description">The metrics as the trainer prints them after <c>eval step N: </c>.</param>
+internal sealed record TaskScore(double? Accuracy, double Loss, string Description);
