@@ -27,7 +27,7 @@ public static class CollectiveFactory
         ArgumentNullException.ThrowIfNull(device);
         if (!launchedByMpi && kind == CollectiveKind.Auto)
         {
-            return new SingleProcessCollective();
+            return new SingleProcessCollective(device);
         }
         var resolved = Resolve(kind, device);
         if (resolved == CollectiveKind.Mpi)

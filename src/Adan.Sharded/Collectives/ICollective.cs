@@ -16,6 +16,12 @@ public interface ICollective : IDisposable
     /// <summary>The number of ranks.</summary>
     int WorldSize { get; }
 
+    /// <summary>
+    /// The device whose memory this collective communicates: where the flat buffers of a job that uses it live (the
+    /// CPU for MPI, the rank's GPU for NCCL, the device it was made for when there is one process).
+    /// </summary>
+    torch.Device Device { get; }
+
     /// <summary>Reduces <paramref name="tensor"/> over all ranks, in place.</summary>
     /// <remarks>Collective: every rank must call.</remarks>
     void AllReduce(torch.Tensor tensor, ReduceOp op = ReduceOp.Sum);

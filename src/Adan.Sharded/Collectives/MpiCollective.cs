@@ -34,6 +34,10 @@ public sealed class MpiCollective : ICollective
     /// <inheritdoc />
     public int WorldSize => _runtime.Size;
 
+    /// <inheritdoc />
+    /// <remarks>MPI moves host memory: always the CPU.</remarks>
+    public torch.Device Device => torch.CPU;
+
     /// <summary>The most elements (bytes for <see cref="Broadcast"/>) one MPI call carries; tests lower it to run the chunked paths on small tensors.</summary>
     internal int MaxCount { get; init; } = ChunkPlan.MpiElements;
 

@@ -74,7 +74,7 @@ public sealed unsafe class NcclCollective : ICollective
     /// <summary>The library in use, e.g. <c>libnccl.so.2</c>, and its version.</summary>
     public string LibraryDescription => $"{_nccl.Name} (NCCL {NcclLibrary.FormatVersion(_nccl.Version)}{(_nccl.IsStandIn ? ", host-memory stand-in" : string.Empty)})";
 
-    /// <summary>The device whose tensors this communicator reduces.</summary>
+    /// <inheritdoc />
     public torch.Device Device => _device;
 
     /// <inheritdoc />

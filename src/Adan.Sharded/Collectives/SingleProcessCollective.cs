@@ -11,11 +11,17 @@ public sealed class SingleProcessCollective : ICollective
 {
     private static readonly ICollectiveRequest s_done = new Completed();
 
+    /// <summary>A one-process collective for buffers on <paramref name="device"/> (the CPU when null).</summary>
+    public SingleProcessCollective(torch.Device? device = null) => Device = device ?? torch.CPU;
+
     /// <inheritdoc />
     public int Rank => 0;
 
     /// <inheritdoc />
     public int WorldSize => 1;
+
+    /// <inheritdoc />
+    public torch.Device Device { get; }
 
     /// <inheritdoc />
     public void AllReduce(torch.Tensor tensor, ReduceOp op = ReduceOp.Sum) => RequireReducible(tensor, "AllReduce", nameof(tensor));

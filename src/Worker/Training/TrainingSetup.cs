@@ -66,7 +66,7 @@ internal sealed class TrainingSetup : IDisposable
         try
         {
             model = ModelFactory.Create(config, data.VocabularySize);
-            var device = collective is NcclCollective nccl ? nccl.Device : DeviceChoice.Resolve(config.Device, 0);
+            var device = collective.Device;
             if (device.type != DeviceType.CPU)
             {
                 // Initialised on the host from the seed (identical on every rank), then moved: the flat buffers follow the parameters.

@@ -169,6 +169,8 @@ public class OverlappedGradientsTests
 
         public int WorldSize => 1;
 
+        public torch.Device Device => torch.CPU;
+
         public void AllReduce(Tensor tensor, ReduceOp op = ReduceOp.Sum) => _inner.AllReduce(tensor, op);
 
         public ICollectiveRequest AllReduceAsync(Tensor tensor, ReduceOp op = ReduceOp.Sum)

@@ -153,6 +153,10 @@ public class NcclBackendTests
         Assert.Equal(CollectiveKind.Nccl, CollectiveFactory.Resolve(CollectiveKind.Nccl, torch.CPU));
         using var single = CollectiveFactory.Create(CollectiveKind.Auto, torch.CPU, launchedByMpi: false);
         Assert.IsType<SingleProcessCollective>(single);
+        Assert.Equal(DeviceType.CPU, single.Device.type);
+        // The one-process collective carries the device it was made for (one GPU needs no NCCL); nothing is allocated there.
+        using var onGpu = CollectiveFactory.Create(CollectiveKind.Auto, new torch.Device("cuda:1"), launchedByMpi: false);
+        Assert.Equal("cuda:1", onGpu.Device.ToString());
         var forced = Assert.Throws<NcclLibraryException>(() => CollectiveFactory.Create(CollectiveKind.Mpi, new torch.Device("cuda:0"), launchedByMpi: true));
         Assert.Contains("collective=mpi works on CPU memory", forced.Message);
     }

@@ -23,6 +23,8 @@ internal sealed class ThreadCollective : ICollective
 
     public int WorldSize => _group.Slots.Length;
 
+    public torch.Device Device => torch.CPU;
+
     /// <summary>Runs <paramref name="body"/> on <paramref name="worldSize"/> threads, one rank each, and returns each rank's result or exception.</summary>
     public static (T? Result, Exception? Error)[] Run<T>(int worldSize, Func<ICollective, T> body)
     {
