@@ -203,7 +203,9 @@ down() {
         done < "$state/made"
         while read -r kind what; do
             if [[ $kind == link ]] && ip link show "$what" >/dev/null 2>&1; then
-                ip link del "$what"
+                # A host's veth goes with its namespace, which the kernel removes asynchronously: on a busy machine it
+                # can vanish between the check and the delete (the state was then left behind, seen once in the suite).
+                ip link del "$what" 2>/dev/null || ! ip link show "$what" >/dev/null 2>&1 || fail "could not remove link '$what'"
             fi
         done < "$state/made"
     fi
