@@ -40,10 +40,23 @@ internal static class AdanCli
         }
     }
 
-    /// <summary>Starts adan with the arguments (stdout and stderr redirected).</summary>
-    public static Process Start(IEnumerable<string> arguments, IDictionary<string, string>? environment = null)
+    /// <summary>
+    /// Starts adan with the arguments (stdout and stderr redirected). With <paramref name="defaultSignals"/> it starts
+    /// with every signal's default handling (through <c>env --default-signal</c>, which then runs adan in its own
+    /// process): a suite run under <c>nohup</c> would otherwise pass on an ignored SIGHUP, which adan keeps ignoring, as
+    /// it should for a user who ran it under <c>nohup</c>.
+    /// </summary>
+    public static Process Start(IEnumerable<string> arguments, IDictionary<string, string>? environment = null, bool defaultSignals = false)
     {
-        var info = new ProcessStartInfo(Executable) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        var info = new ProcessStartInfo(defaultSignals ? "env" : Executable)
+        {
+            RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
+        };
+        if (defaultSignals)
+        {
+            info.ArgumentList.Add("--default-signal");
+            info.ArgumentList.Add(Executable);
+        }
         foreach (var a in arguments)
         {
             info.ArgumentList.Add(a);
