@@ -21,12 +21,14 @@ public static unsafe class NativeThreadCounts
     public static int? Mkl => s_functions.Value.Mkl != IntPtr.Zero ? ((delegate* unmanaged<int>)s_functions.Value.Mkl)() : null;
 
     /// <summary>The smallest and largest of the counts that could be read (null when neither could).</summary>
-    public static (int Min, int Max)? Range()
+    /// <remarks>Allocates nothing: the trainer reads it at every step.</remarks>
+    public static (int Min, int Max)? Range() => (OpenMp, Mkl) switch
     {
-        int?[] counts = [OpenMp, Mkl];
-        var known = counts.Where(c => c.HasValue).Select(c => c!.Value).ToArray();
-        return known.Length > 0 ? (known.Min(), known.Max()) : null;
-    }
+        ({ } openMp, { } mkl) => (Math.Min(openMp, mkl), Math.Max(openMp, mkl)),
+        ({ } openMp, null) => (openMp, openMp),
+        (null, { } mkl) => (mkl, mkl),
+        _ => null,
+    };
 
     private static (IntPtr OpenMp, IntPtr Mkl) Resolve()
     {
