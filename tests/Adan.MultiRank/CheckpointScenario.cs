@@ -11,7 +11,7 @@ using static TorchSharp.torch;
 namespace Adan.MultiRank;
 
 /// <summary>
-/// Trains the MLP of <see cref="MlpProblem"/> with <see cref="ShardedAdan"/> on W ranks up to STEPS, saving a sharded
+/// Trains the MLP of <see cref="MlpProblem"/> with <see cref="ShardedOptimizer"/> on W ranks up to STEPS, saving a sharded
 /// checkpoint under ROOT after each step listed in SAVES, or first resuming from ROOT's latest checkpoint. Rank 0
 /// writes the first step run, the losses from there and the final parameters to OUTPUT. With CRASH_AT, rank 1 kills
 /// itself halfway through writing its shard of that step (fault injection through <see cref="ICheckpointFaults"/>; -1:
@@ -38,7 +38,7 @@ internal static class CheckpointScenario
         using var c = new MpiCollective();
         using var model = MlpProblem.Model();
         using var flat = FlatParameters.FromModule(model, c.WorldSize);
-        using var adan = new ShardedAdan(flat, c, MlpProblem.Options(), stage: stage);
+        using var adan = ShardedOptimizers.Create(flat, c, MlpProblem.Options(), stage: stage);
         using var staging = staged ? new HostStaging(adan, c.Rank) : null;
         var catalog = new LocalCheckpointCatalog(root);
         var fault = new KillRankHalfway(1) { Armed = !background };

@@ -74,7 +74,7 @@ internal static class GradientReleaseScenario
     private sealed class Trained : IDisposable
     {
         private readonly Mlp _model;
-        private readonly ShardedAdan _adan;
+        private readonly ShardedOptimizer _adan;
 
         public Trained(int layers, int width, ICollective collective, ZeroStage stage, long bucketBytes)
         {
@@ -82,7 +82,7 @@ internal static class GradientReleaseScenario
             Flat = FlatParameters.FromModule(_model, collective.WorldSize);
             Flat.TrackResidentGradientPeak = true;
             Overlap = new OverlappedGradients(_model, Flat, collective, GradientReduction.ReduceScatter, bucketBytes);
-            _adan = new ShardedAdan(Flat, collective, MlpProblem.Options(), 0.5, stage) { Overlap = Overlap };
+            _adan = ShardedOptimizers.Create(Flat, collective, MlpProblem.Options(), 0.5, stage, overlap: Overlap);
         }
 
         public FlatParameters Flat { get; }

@@ -8,7 +8,7 @@ using static TorchSharp.torch;
 namespace Adan.MultiRank;
 
 /// <summary>
-/// One <see cref="ShardedLamb"/> step on W = 2 ranks over a parameter <c>w</c> of 6 elements and
+/// One <see cref="ShardedOptimizer"/> step on W = 2 ranks over a parameter <c>w</c> of 6 elements and
 /// <c>b</c> of 4, alignment 1: shards are [0, 5) and [5, 10), so <c>w</c> straddles the boundary.
 /// Both ranks feed the same seeded gradient; weight decay 0.1 turns the trust ratio on. Rank 0
 /// writes the initial values, the gradients and the parameters after the step to OUTPUT.
@@ -27,7 +27,7 @@ internal static class LambStraddleScenario
         var parameters = new List<(string, Parameter)> { ("w", new Parameter(tensor(InitialW))), ("b", new Parameter(tensor(InitialB))) };
         using var flat = new FlatParameters(parameters, c.WorldSize, alignment: 1, trackUnusedParameters: true);
         Check.That(flat.Layout.ShardSize == 5, $"shard size {flat.Layout.ShardSize}, expected 5");
-        using var lamb = new ShardedLamb(flat, c, new LambGroupOptions { LearningRate = 0.05, WeightDecay = 0.1 }, maxGradNorm: null);
+        using var lamb = ShardedOptimizers.Create(flat, c, new LambGroupOptions { LearningRate = 0.05, WeightDecay = 0.1 }, maxGradNorm: null);
 
         var generator = new Random(1234);
         var gw = Enumerable.Range(0, InitialW.Length).Select(_ => (float)(generator.NextDouble() * 2 - 1)).ToArray();

@@ -9,7 +9,7 @@ using static TorchSharp.torch;
 namespace Adan.MultiRank;
 
 /// <summary>
-/// Trains the MLP of <see cref="MlpProblem"/> with <see cref="ShardedAdan"/> on W ranks (each
+/// Trains the MLP of <see cref="MlpProblem"/> with <see cref="ShardedOptimizer"/> on W ranks (each
 /// rank a 1/W slice of every global batch) and writes, from rank 0, the losses, the final
 /// parameters, the global gradient norms and the norms a per-shard clip would have used.
 /// Every rank also checks what its stage must free. Arguments: STAGE STEPS MAX_GRAD_NORM OUTPUT.
@@ -25,7 +25,7 @@ internal static class ShardedMlpScenario
         using var c = new MpiCollective();
         using var model = MlpProblem.Model();
         using var flat = FlatParameters.FromModule(model, c.WorldSize);
-        using var adan = new ShardedAdan(flat, c, MlpProblem.Options(), maxGradNorm, stage);
+        using var adan = ShardedOptimizers.Create(flat, c, MlpProblem.Options(), maxGradNorm, stage);
         var local = MlpProblem.GlobalBatch / c.WorldSize;
 
         var losses = new List<double>();

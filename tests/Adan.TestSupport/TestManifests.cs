@@ -12,7 +12,12 @@ public static class TestManifests
         Step = step,
         WorldSize = worldSize,
         Layout = new FlatLayoutDocument(1, 1, worldSize, worldSize, [new FlatLayoutDocument.Entry("w", [worldSize], 0, worldSize)]),
-        Optimizer = new CheckpointOptimizerState("adan", 0, 0, [true], []),
+        Tensors = ["param", "exp_avg"],
+        Optimizer = new CheckpointOptimizerState("adan", 0, 0, [])
+        {
+            ParameterSteps = [step],
+            State = [new CheckpointStateTensor("exp_avg", "F32", [1])],
+        },
         Shards = shards,
     };
 }

@@ -20,7 +20,7 @@ public sealed class CheckpointCommandTests : IDisposable
         torch.manual_seed(2);
         using var model = torch.nn.Sequential(("fc", torch.nn.Linear(7, 3)));
         using var flat = FlatParameters.FromModule(model, 1);
-        using var adan = new ShardedAdan(flat, collective, new AdanGroupOptions());
+        using var adan = ShardedOptimizers.Create(flat, collective, new AdanGroupOptions());
         var progress = new TrainingProgress(3, new SamplerPosition(1, 2), new Dictionary<string, long> { ["torch"] = 2 });
         ShardedCheckpoint.SaveAsync(new LocalCheckpointCatalog(_root), adan, collective, 3, progress).GetAwaiter().GetResult();
     }

@@ -15,11 +15,13 @@ namespace Adan.Sharded.Checkpoints;
 public sealed record CheckpointManifest
 {
     /// <summary>
-    /// The manifest format this build writes: 2 keeps the module's buffers in their own hashed file
-    /// (<see cref="ModuleBuffers"/>); version 1 kept them as base64 in <see cref="Extra"/>. A build that reads only
-    /// version 1 refuses version 2 by its version number, before reading anything else.
+    /// The manifest format this build writes: 3 describes any optimizer (its name, each group's options as a JSON
+    /// object, per-parameter step counts, and each state tensor's name, dtype and shape); 2 kept the module's buffers in
+    /// their own hashed file (<see cref="ModuleBuffers"/>) and Adan's fixed fields; version 1 kept the buffers as base64
+    /// in <see cref="Extra"/>. Older versions are read and turned into version 3's fields; a build that reads only older
+    /// versions refuses a newer one by its version number, before reading anything else.
     /// </summary>
-    public const int CurrentFormatVersion = 2;
+    public const int CurrentFormatVersion = 3;
 
     /// <summary>The oldest manifest format this build still reads.</summary>
     public const int MinimumFormatVersion = 1;
@@ -27,7 +29,7 @@ public sealed record CheckpointManifest
     /// <summary>The manifest's file name in a checkpoint directory.</summary>
     public const string FileName = "manifest.json";
 
-    /// <summary>The tensors in every shard file, in file order: the parameters, then Adan's four buffers.</summary>
+    /// <summary>The tensors in every shard file of an Adan checkpoint, in file order: the parameters, then Adan's four buffers (all that formats 1 and 2 held).</summary>
     public static IReadOnlyList<string> ShardTensorNames { get; } = ["param", "exp_avg", "exp_avg_sq", "exp_avg_diff", "neg_pre_grad"];
 
     /// <summary>Format version (<see cref="CurrentFormatVersion"/>).</summary>
@@ -140,7 +142,11 @@ public sealed record CheckpointManifest
             throw new CheckpointException($"{source}: the manifest is not valid: {e.Message}", e);
         }
         CheckpointManifestRules.Check(manifest, source, requireShards);
-        return manifest with { Shards = [.. manifest.Shards.OrderBy(s => s.Rank)] };
+        return manifest with
+        {
+            Shards = [.. manifest.Shards.OrderBy(s => s.Rank)],
+            Optimizer = manifest.Optimizer.Upgraded(manifest.Layout.TotalNumel / manifest.WorldSize),
+        };
     }
 
     private static readonly JsonSerializerOptions s_json = new()

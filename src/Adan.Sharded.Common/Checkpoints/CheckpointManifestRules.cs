@@ -107,16 +107,40 @@ public static partial class CheckpointManifestRules
     {
         var optimizer = manifest.Optimizer;
         Require(optimizer is not null, source, "optimizer is missing");
-        Require(optimizer.Groups is not null && optimizer.HasPreviousGradient is not null, source, "optimizer has no groups or has_previous_gradient");
+        Require(!string.IsNullOrEmpty(optimizer.Name), source, "optimizer has no name");
+        Require(optimizer.Groups is not null, source, "optimizer has no groups");
         var count = manifest.Layout.Parameters.Length;
-        Require(optimizer.HasPreviousGradient.Length == count, source,
-            $"has_previous_gradient has {optimizer.HasPreviousGradient.Length} entries for {count} parameters");
+        if (manifest.FormatVersion < 3)
+        {
+            Require(optimizer.Name == "adan", source, $"optimizer is '{optimizer.Name}'; format {manifest.FormatVersion} holds only adan");
+            Require(optimizer.HasPreviousGradient is not null, source, "optimizer has no has_previous_gradient");
+            Require(optimizer.HasPreviousGradient.Length == count, source,
+                $"has_previous_gradient has {optimizer.HasPreviousGradient.Length} entries for {count} parameters");
+        }
+        else
+        {
+            Require(optimizer.ParameterSteps is not null, source, "optimizer has no parameter_steps");
+            Require(optimizer.ParameterSteps.Length == count, source,
+                $"parameter_steps has {optimizer.ParameterSteps.Length} entries for {count} parameters");
+            Require(optimizer.ParameterSteps.All(s => s >= 0), source, "parameter_steps has a negative count");
+            Require(optimizer.State is { Length: > 0 } && optimizer.State.All(t => t is not null && !string.IsNullOrEmpty(t.Name) && t.Shape is not null),
+                source, "optimizer.state lists no state tensor, or one without a name or shape");
+            var shardSize = manifest.Layout.TotalNumel / manifest.WorldSize;
+            foreach (var t in optimizer.State)
+            {
+                Require(t.Dtype == "F32", source, $"state tensor '{t.Name}' has dtype {t.Dtype}; this build reads F32 state");
+                Require(t.Shape is [var n] && n == shardSize, source,
+                    $"state tensor '{t.Name}' has shape [{string.Join(", ", t.Shape)}]; each shard holds [{shardSize}]");
+                Require(manifest.Tensors.Contains(t.Name), source, $"state tensor '{t.Name}' is not among the shard tensors [{string.Join(", ", manifest.Tensors)}]");
+            }
+        }
         Require(optimizer.SkippedSteps >= 0, source, $"skipped_steps is {optimizer.SkippedSteps}; it must be ≥ 0");
         var seen = new bool[count];
         foreach (var group in optimizer.Groups)
         {
             Require(group is not null && group.Parameters is not null, source, "an optimizer group has no parameters list");
             Require(group.Step >= 0, source, $"an optimizer group's step is {group.Step}; it must be ≥ 0");
+            Require(manifest.FormatVersion < 3 || group.Options is not null, source, "an optimizer group has no options");
             foreach (var index in group.Parameters)
             {
                 Require(index >= 0 && index < count && !seen[index], source,

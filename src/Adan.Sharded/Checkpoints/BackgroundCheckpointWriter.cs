@@ -7,7 +7,7 @@ namespace Adan.Sharded.Checkpoints;
 
 /// <summary>
 /// Saves sharded checkpoints while training goes on: <see cref="StartAsync"/> copies this rank's shard (its slice of
-/// the parameters and of the four Adan buffers) into staging memory allocated once, and a background thread writes,
+/// the parameters and of the optimizer's state buffers) into staging memory allocated once, and a background thread writes,
 /// hashes, fsyncs and reports it (the same file, bytes and commit record as <see cref="CheckpointWriter.SaveAsync"/>);
 /// the manifest is committed at a later step boundary, once every rank's shard is durable.
 /// </summary>
@@ -41,7 +41,7 @@ public sealed class BackgroundCheckpointWriter : IDisposable
 {
     private readonly CheckpointWriter _writer;
     private readonly ICollective _collective;
-    private readonly ShardedAdan _adan;
+    private readonly ShardedOptimizer _adan;
     private readonly IntPtr _staging;
     private readonly long _dataBytes;
     private readonly HostStaging? _hostStaging;
@@ -59,7 +59,7 @@ public sealed class BackgroundCheckpointWriter : IDisposable
     /// goes from there through the ring, as a synchronous save's does, and no image is allocated. Null: an image for
     /// tensors in CPU memory; for tensors elsewhere (a GPU run) a staging set this writer allocates and owns.
     /// </param>
-    public BackgroundCheckpointWriter(ICheckpointCatalog catalog, ICollective collective, ShardedAdan adan, ICheckpointFaults? faults = null,
+    public BackgroundCheckpointWriter(ICheckpointCatalog catalog, ICollective collective, ShardedOptimizer adan, ICheckpointFaults? faults = null,
         HostStaging? hostStaging = null)
     {
         ArgumentNullException.ThrowIfNull(adan);

@@ -7,7 +7,7 @@ using TorchSharp;
 namespace Adan.Sharded.Checkpoints;
 
 /// <summary>
-/// Loads a checkpoint written by <see cref="CheckpointWriter"/> into a <see cref="ShardedAdan"/>, at the world size it
+/// Loads a checkpoint written by <see cref="CheckpointWriter"/> into a <see cref="ShardedOptimizer"/>, at the world size it
 /// was saved with or another one: <see cref="ReshardMap"/> says which slices of which old shards fill this rank's range.
 /// </summary>
 public sealed class CheckpointReader
@@ -43,7 +43,7 @@ public sealed class CheckpointReader
     /// Collective: every rank must call. Every rank reads each shard it needs once, front to back, hashing all of it while
     /// copying its slices into place: verifying first would read every byte twice and make a restore half as fast.
     /// </remarks>
-    public CheckpointManifest Load(string path, ShardedAdan adan)
+    public CheckpointManifest Load(string path, ShardedOptimizer adan)
     {
         ArgumentNullException.ThrowIfNull(adan);
         var directory = CheckpointFiles.Resolve(path);
@@ -81,7 +81,7 @@ public sealed class CheckpointReader
         try
         {
             using var own = adan.Flat.Values.narrow(0, paramStart, layout.ShardSize);
-            var destinations = ShardedAdan.StateNames.Select(n => (Name: n, Tensor: staging?.State(n) ?? adan.StateBuffer(n), Pieces: statePieces))
+            var destinations = adan.StateNames.Select(n => (Name: n, Tensor: staging?.State(n) ?? adan.StateBuffer(n), Pieces: statePieces))
                 .Prepend(("param", staging?.Parameters ?? own, paramPieces)).ToArray();
             foreach (var (name, tensor, pieces) in destinations)
             {
@@ -127,7 +127,7 @@ public sealed class CheckpointReader
         {
             adan.Groups[g].Options.LearningRate = groups[g].LearningRate;
         }
-        adan.RestoreProgress(groups.Select(g => g.Step).ToArray(), manifest.Optimizer.HasPreviousGradient, manifest.Optimizer.SkippedSteps);
+        adan.RestoreProgress(groups.Select(g => g.Step).ToArray(), manifest.Optimizer.ParameterSteps!, manifest.Optimizer.SkippedSteps);
         return manifest;
     }
 
@@ -178,7 +178,7 @@ public sealed class CheckpointReader
         }
     }
 
-    private static void CheckCompatible(CheckpointManifest manifest, FlatLayout oldLayout, ShardedAdan adan, string manifestPath)
+    private static void CheckCompatible(CheckpointManifest manifest, FlatLayout oldLayout, ShardedOptimizer adan, string manifestPath)
     {
         if (adan.Flat.Layout.DescribeDifference(oldLayout) is { } difference)
         {
@@ -190,9 +190,16 @@ public sealed class CheckpointReader
             throw new CheckpointException(
                 $"{manifestPath}: world size {manifest.WorldSize}, layout for {oldLayout.WorldSize} ranks and {manifest.Shards.Length} shards do not agree.");
         }
-        if (!ShardedAdan.StateNames.Prepend("param").All(manifest.Tensors.Contains))
+        if (manifest.Optimizer.Name != adan.Name)
         {
-            throw new CheckpointException($"{manifestPath}: shards hold [{string.Join(", ", manifest.Tensors)}], expected param and {string.Join(", ", ShardedAdan.StateNames)}.");
+            throw new CheckpointException(
+                $"{manifestPath}: the checkpoint holds {manifest.Optimizer.Name} state and this run's optimizer is {adan.Name}; resume with optimizer={manifest.Optimizer.Name}, or start without resuming.");
+        }
+        var stateNames = manifest.Optimizer.State!.Select(t => t.Name).ToArray();
+        if (!stateNames.Order().SequenceEqual(adan.StateNames.Order()) || !adan.StateNames.Prepend("param").All(manifest.Tensors.Contains))
+        {
+            throw new CheckpointException(
+                $"{manifestPath}: shards hold [{string.Join(", ", manifest.Tensors)}] with state [{string.Join(", ", stateNames)}], expected param and {string.Join(", ", adan.StateNames)}.");
         }
         var groups = manifest.Optimizer.Groups;
         if (groups.Length != adan.Groups.Count
@@ -202,10 +209,10 @@ public sealed class CheckpointReader
                 $"{manifestPath}: the checkpoint has {groups.Length} parameter group(s) [{string.Join("; ", groups.Select(g => string.Join(",", g.Parameters)))}], " +
                 $"the optimizer {adan.Groups.Count} [{string.Join("; ", adan.Groups.Select(g => string.Join(",", g.ParameterIndices)))}].");
         }
-        if (manifest.Optimizer.HasPreviousGradient.Length != oldLayout.Entries.Count)
+        if (manifest.Optimizer.ParameterSteps!.Length != oldLayout.Entries.Count)
         {
             throw new CheckpointException(
-                $"{manifestPath}: has_previous_gradient has {manifest.Optimizer.HasPreviousGradient.Length} entries for {oldLayout.Entries.Count} parameters.");
+                $"{manifestPath}: parameter_steps has {manifest.Optimizer.ParameterSteps.Length} entries for {oldLayout.Entries.Count} parameters.");
         }
     }
 }

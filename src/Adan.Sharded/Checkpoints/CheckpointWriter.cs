@@ -9,7 +9,7 @@ using TorchSharp;
 namespace Adan.Sharded.Checkpoints;
 
 /// <summary>
-/// Saves a <see cref="ShardedAdan"/> run as a sharded checkpoint: rank r writes <c>shard-{r:05}-of-{W:05}.safetensors</c>
+/// Saves a <see cref="ShardedOptimizer"/> run as a sharded checkpoint: rank r writes <c>shard-{r:05}-of-{W:05}.safetensors</c>
 /// holding its slice [r·S, (r+1)·S) of the flat fp32 parameters and of <c>exp_avg</c>, <c>exp_avg_sq</c>,
 /// <c>exp_avg_diff</c>, <c>neg_pre_grad</c>; <c>manifest.json</c>, written last and atomically by the catalogue,
 /// commits it. <see cref="CheckpointReader"/> loads it back.
@@ -55,14 +55,14 @@ public sealed class CheckpointWriter
     /// all-reduce that exchanges every shard's size and checksum (and acts as the barrier "all shards durable and
     /// reported"), then rank 0 commits the manifest. Returns the committed manifest on every rank.
     /// </summary>
-    /// <param name="adan">The optimizer; its <see cref="ShardedAdan.Flat"/> parameters are saved too.</param>
+    /// <param name="adan">The optimizer; its <see cref="ShardedOptimizer.Flat"/> parameters are saved too.</param>
     /// <param name="step">Optimizer steps completed.</param>
     /// <param name="progress">The trainer's position (LR schedule, sampler, seeds, extra JSON), stored in the manifest.</param>
     /// <param name="cancellationToken">Cancels the catalogue calls.</param>
     /// <exception cref="CheckpointException">The step is already committed, or a rank failed to write, report or commit; the
     /// previous checkpoint stays the latest.</exception>
     /// <remarks>Collective: every rank must call. Blocks training until the checkpoint is committed (see the type's remarks).</remarks>
-    public async Task<CheckpointManifest> SaveAsync(ShardedAdan adan, long step, TrainingProgress progress, CancellationToken cancellationToken = default)
+    public async Task<CheckpointManifest> SaveAsync(ShardedOptimizer adan, long step, TrainingProgress progress, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(adan);
         ArgumentNullException.ThrowIfNull(progress);
@@ -261,26 +261,36 @@ public sealed class CheckpointWriter
         }
     }
 
-    internal static CheckpointManifest BuildManifest(ShardedAdan adan, long step, int worldSize, TrainingProgress progress) => new()
+    internal static CheckpointManifest BuildManifest(ShardedOptimizer adan, long step, int worldSize, TrainingProgress progress) => new()
     {
         Step = step,
         WorldSize = worldSize,
         ZeroStage = (int)adan.Stage,
         Layout = adan.Flat.Layout.ToDocument(),
-        Optimizer = new CheckpointOptimizerState("adan", adan.MaxGradNorm, adan.SkippedSteps, [.. adan.HasPreviousGradient],
-            [.. adan.Groups.Select(g => new CheckpointGroup(g.Options.LearningRate, g.Options.Beta1, g.Options.Beta2, g.Options.Beta3,
-                g.Options.Eps, g.Options.WeightDecay, g.Options.NoProx, g.Step, [.. g.ParameterIndices]))]),
+        Tensors = [.. ShardTensorNames(adan)],
+        Optimizer = new CheckpointOptimizerState(adan.Name, adan.MaxGradNorm, adan.SkippedSteps,
+            [.. adan.Groups.Select(g => new CheckpointGroup(g.Step, [.. g.ParameterIndices])
+            {
+                Options = (System.Text.Json.Nodes.JsonObject)System.Text.Json.JsonSerializer.SerializeToNode(g.Options, g.Options.GetType())!,
+            })])
+        {
+            ParameterSteps = [.. adan.ParameterSteps],
+            State = [.. adan.StateNames.Select(n => new CheckpointStateTensor(n, "F32", [adan.Flat.Layout.ShardSize]))],
+        },
         LearningRateStep = progress.LearningRateStep,
         Sampler = progress.Sampler,
         RngSeeds = new Dictionary<string, long>(progress.RngSeeds),
         Extra = progress.Extra is null ? [] : (System.Text.Json.Nodes.JsonObject)progress.Extra.DeepClone(),
     };
 
+    /// <summary>The tensors of a shard file, in file order: the parameters, then the optimizer's state buffers.</summary>
+    internal static IEnumerable<string> ShardTensorNames(ShardedOptimizer optimizer) => optimizer.StateNames.Prepend("param");
+
     /// <summary>The shard file's safetensors header for this rank's slice at <paramref name="step"/>.</summary>
-    internal static byte[] ShardHeader(ShardedAdan adan, int rank, int worldSize, long step)
+    internal static byte[] ShardHeader(ShardedOptimizer adan, int rank, int worldSize, long step)
     {
         var layout = adan.Flat.Layout;
-        return SafetensorsHeader.ForFloat32(CheckpointManifest.ShardTensorNames.Select(n => (n, new[] { layout.ShardSize })),
+        return SafetensorsHeader.ForFloat32(ShardTensorNames(adan).Select(n => (n, new[] { layout.ShardSize })),
             new Dictionary<string, string>
             {
                 ["format"] = "pt",
@@ -295,7 +305,7 @@ public sealed class CheckpointWriter
     /// This rank's shard in file order: the live tensors' slices (<see cref="LiveShard"/>) without staging, else the
     /// staging memory's after a device → host copy.
     /// </summary>
-    internal static IReadOnlyList<(IntPtr Data, long Bytes)> ShardData(ShardedAdan adan, int rank, HostStaging? staging)
+    internal static IReadOnlyList<(IntPtr Data, long Bytes)> ShardData(ShardedOptimizer adan, int rank, HostStaging? staging)
     {
         if (staging is null)
         {
@@ -306,10 +316,10 @@ public sealed class CheckpointWriter
     }
 
     /// <summary>
-    /// This rank's slices of the live parameters and four state buffers, in file order. Stage 0 keeps whole buffers:
+    /// This rank's slices of the live parameters and the optimizer's state buffers, in file order. Stage 0 keeps whole buffers:
     /// the range a ZeRO-1 rank would own is sliced out, so files never depend on the stage.
     /// </summary>
-    internal static IReadOnlyList<(IntPtr Data, long Bytes)> LiveShard(ShardedAdan adan, int rank)
+    internal static IReadOnlyList<(IntPtr Data, long Bytes)> LiveShard(ShardedOptimizer adan, int rank)
     {
         if (!BitConverter.IsLittleEndian)
         {
@@ -320,7 +330,7 @@ public sealed class CheckpointWriter
         var bytes = layout.ShardSize * sizeof(float);
         TensorMemory.RequireContiguousCpu(adan.Flat.Values, torch.ScalarType.Float32, "flat parameters");
         var slices = new List<(IntPtr, long)> { (TensorMemory.DataPointer(adan.Flat.Values) + (nint)(start * sizeof(float)), bytes) };
-        foreach (var name in ShardedAdan.StateNames)
+        foreach (var name in adan.StateNames)
         {
             var buffer = adan.StateBuffer(name);
             TensorMemory.RequireContiguousCpu(buffer, torch.ScalarType.Float32, name);

@@ -6,7 +6,7 @@ namespace Adan.Sharded.Checkpoints;
 
 /// <summary>
 /// Host memory through which a rank's checkpoint data passes when its tensors are not in CPU memory (a GPU run): one
-/// host tensor for the rank's slice of the parameters and one per Adan state buffer, allocated once and page-locked
+/// host tensor for the rank's slice of the parameters and one per optimizer state buffer, allocated once and page-locked
 /// (<c>pin_memory()</c>) when CUDA is present, so a device↔host copy runs at the link's speed. A save copies the
 /// shard device → host at its step boundary and writes the file from here; a load scatters the shard files into here
 /// and copies host → device.
@@ -14,7 +14,7 @@ namespace Adan.Sharded.Checkpoints;
 /// <remarks>
 /// <para>
 /// The files, and so their checksums, are the same as those of a save from CPU tensors: the same header and the same
-/// five slices, only read from another address. Tests force staging on CPU tensors (<see cref="HostStaging(ShardedAdan, int)"/>
+/// five slices, only read from another address. Tests force staging on CPU tensors (<see cref="HostStaging(ShardedOptimizer, int)"/>
 /// works on any device) to check exactly that.
 /// </para>
 /// <para>
@@ -25,7 +25,7 @@ namespace Adan.Sharded.Checkpoints;
 /// </remarks>
 public sealed class HostStaging : IDisposable
 {
-    private readonly ShardedAdan _adan;
+    private readonly ShardedOptimizer _adan;
     private readonly long _shardStart;
     private readonly long _shardSize;
     private readonly torch.Tensor _deviceParameters;
@@ -37,7 +37,7 @@ public sealed class HostStaging : IDisposable
     /// <summary>Allocates the staging set for <paramref name="adan"/>'s shard on rank <paramref name="rank"/>.</summary>
     /// <param name="adan">The optimizer whose parameters and state pass through this memory.</param>
     /// <param name="rank">This process's rank (whose shard is saved).</param>
-    public HostStaging(ShardedAdan adan, int rank)
+    public HostStaging(ShardedOptimizer adan, int rank)
     {
         ArgumentNullException.ThrowIfNull(adan);
         var layout = adan.Flat.Layout;
@@ -52,14 +52,14 @@ public sealed class HostStaging : IDisposable
         _deviceParameters = adan.Flat.Values.narrow(0, _shardStart, _shardSize).DetachFromDisposeScope();
         _parameters = HostBuffer(_shardSize, Pinned);
         var stateOffset = _shardStart - adan.StateStart;
-        _states = ShardedAdan.StateNames.Select(_ => HostBuffer(adan.StateLength, Pinned)).ToArray();
-        _deviceStateShards = ShardedAdan.StateNames.Select(n => adan.StateBuffer(n).narrow(0, stateOffset, _shardSize).DetachFromDisposeScope()).ToArray();
+        _states = adan.StateNames.Select(_ => HostBuffer(adan.StateLength, Pinned)).ToArray();
+        _deviceStateShards = adan.StateNames.Select(n => adan.StateBuffer(n).narrow(0, stateOffset, _shardSize).DetachFromDisposeScope()).ToArray();
         _stateShards = _states.Select(s => s.narrow(0, stateOffset, _shardSize).DetachFromDisposeScope()).ToArray();
-        Bytes = (_shardSize + ShardedAdan.StateNames.Count * adan.StateLength) * sizeof(float);
+        Bytes = (_shardSize + adan.StateNames.Count * adan.StateLength) * sizeof(float);
     }
 
     /// <summary>Whether checkpoints of <paramref name="adan"/> must pass through host staging: its tensors are not in CPU memory.</summary>
-    public static bool IsRequired(ShardedAdan adan)
+    public static bool IsRequired(ShardedOptimizer adan)
     {
         ArgumentNullException.ThrowIfNull(adan);
         return adan.Flat.Values.device_type != DeviceType.CPU;
@@ -78,11 +78,11 @@ public sealed class HostStaging : IDisposable
     internal torch.Tensor State(string name) => _states[StateIndex(name)];
 
     /// <summary>Throws unless this staging set was made for <paramref name="adan"/>.</summary>
-    internal void RequireFor(ShardedAdan adan)
+    internal void RequireFor(ShardedOptimizer adan)
     {
         if (!ReferenceEquals(adan, _adan))
         {
-            throw new ArgumentException("this host staging was allocated for another optimizer; allocate one per ShardedAdan.", nameof(adan));
+            throw new ArgumentException("this host staging was allocated for another optimizer; allocate one per optimizer.", nameof(adan));
         }
     }
 
@@ -110,7 +110,7 @@ public sealed class HostStaging : IDisposable
         _deviceParameters.copy_(_parameters);
         for (var i = 0; i < _states.Length; i++)
         {
-            _adan.StateBuffer(ShardedAdan.StateNames[i]).copy_(_states[i]);
+            _adan.StateBuffer(_adan.StateNames[i]).copy_(_states[i]);
         }
     }
 
@@ -123,16 +123,16 @@ public sealed class HostStaging : IDisposable
         }
     }
 
-    private static int StateIndex(string name)
+    private int StateIndex(string name)
     {
-        for (var i = 0; i < ShardedAdan.StateNames.Count; i++)
+        for (var i = 0; i < _adan.StateNames.Count; i++)
         {
-            if (ShardedAdan.StateNames[i] == name)
+            if (_adan.StateNames[i] == name)
             {
                 return i;
             }
         }
-        throw new ArgumentException($"unknown Adan state buffer '{name}'; expected {string.Join(", ", ShardedAdan.StateNames)}.", nameof(name));
+        throw new ArgumentException($"unknown {_adan.Name} state buffer '{name}'; expected {string.Join(", ", _adan.StateNames)}.", nameof(name));
     }
 
     private static torch.Tensor HostBuffer(long length, bool pinned)

@@ -7,8 +7,8 @@ using TorchSharp;
 namespace Adan.Sharded.Zero;
 
 /// <summary>
-/// The gradient reduction at the start of a sharded optimizer's step, shared by <see cref="ShardedAdan"/> and
-/// <see cref="ShardedLamb"/>: the sums over the ranks of the whole flat buffer (stage 0, bucketed all-reduce) or of
+/// The gradient reduction at the start of a sharded optimizer's step, of the
+/// <see cref="ShardedOptimizer"/> engine: the sums over the ranks of the whole flat buffer (stage 0, bucketed all-reduce) or of
 /// this rank's shard (ZeRO-1/2, reduce-scatter in place), either reduced now or, when an armed
 /// <see cref="OverlappedGradients"/> pass is attached, waited for (most of it was launched while backward ran).
 /// </summary>

@@ -7,7 +7,7 @@ namespace Adan.Sharded.Zero;
 /// <param name="Group">Index of its parameter group.</param>
 /// <param name="LocalStart">First element, relative to the start of the state range.</param>
 /// <param name="Length">Elements of the parameter inside the range.</param>
-internal readonly record struct ShardSegment(int Parameter, int Group, long LocalStart, long Length)
+public readonly record struct ShardSegment(int Parameter, int Group, long LocalStart, long Length)
 {
     /// <summary>
     /// The segments of [<paramref name="start"/>, <paramref name="start"/> + <paramref name="length"/>) in layout order;

@@ -305,13 +305,26 @@ public sealed partial record TrainConfig : IValidatableObject
         {
             yield return new ValidationResult($"Invalid collective: mpi with device {Device}; the MPI backend reduces CPU memory. Use collective=auto or nccl, or device=cpu.");
         }
-        if (Optimizer != OptimizerKind.Adan && (CheckpointEvery > 0 || Resume is not ("none" or "latest")))
-        {
-            yield return new ValidationResult(
-                $"Invalid checkpoint_every/resume with optimizer {ConfigBinder.Name(Optimizer)}: sharded checkpoints hold ZeRO-sharded Adan state only (not LAMB's, AdamW's or SGD's); " +
-                "use optimizer=adan or set checkpoint_every=0 and resume=none.");
-        }
     }
+
+    /// <summary>The options record of the chosen optimizer, filled from this config.</summary>
+    public IGroupOptions OptimizerOptions() => Optimizer switch
+    {
+        OptimizerKind.Adan => new AdanGroupOptions
+        {
+            LearningRate = Lr, Beta1 = Beta1, Beta2 = Beta2, Beta3 = Beta3, Eps = Eps, WeightDecay = WeightDecay, NoProx = NoProx, MaxGradNorm = MaxGradNorm,
+        },
+        OptimizerKind.Lamb => new LambGroupOptions
+        {
+            LearningRate = Lr, Beta1 = Beta1, Beta2 = Beta2, Eps = Eps, WeightDecay = WeightDecay, TrustClip = TrustClip, AlwaysAdapt = AlwaysAdapt,
+            MaxGradNorm = MaxGradNorm,
+        },
+        OptimizerKind.AdamW => new AdamWGroupOptions
+        {
+            LearningRate = Lr, Beta1 = Beta1, Beta2 = Beta2, Eps = Eps, WeightDecay = WeightDecay, MaxGradNorm = MaxGradNorm,
+        },
+        _ => new SgdGroupOptions { LearningRate = Lr, Momentum = Momentum, WeightDecay = WeightDecay, MaxGradNorm = MaxGradNorm },
+    };
 
     /// <summary>The effective configuration, one <c>key = value</c> per line, in declaration order.</summary>
     public string Describe() => ConfigBinder.Describe(this);

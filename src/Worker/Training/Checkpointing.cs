@@ -24,7 +24,7 @@ namespace Adan.Worker.Training;
 internal sealed class Checkpointing : IDisposable
 {
     private readonly ICollective _collective;
-    private readonly ShardedAdan _adan;
+    private readonly ShardedOptimizer _adan;
     private readonly nn.Module<Tensor, Tensor> _model;
     private readonly DistributedSampler _sampler;
     private readonly string _root;
@@ -42,7 +42,7 @@ internal sealed class Checkpointing : IDisposable
     private long _pendingStart;
     private TimeSpan _pendingPause;
 
-    private Checkpointing(TrainConfig config, ICollective collective, ShardedAdan adan, TrainingSetup run, string root, ResumePlan? resume)
+    private Checkpointing(TrainConfig config, ICollective collective, ShardedOptimizer adan, TrainingSetup run, string root, ResumePlan? resume)
     {
         _collective = collective;
         _adan = adan;

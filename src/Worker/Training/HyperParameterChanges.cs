@@ -1,13 +1,16 @@
 using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
 using Adan.Sharded.Checkpoints;
 using Adan.Sharded.Schedules;
+using Adan.Sharded.Zero;
 using Adan.Worker.Config;
 
 namespace Adan.Worker.Training;
 
 /// <summary>
-/// Finds the hyper-parameters a resumed run would silently change: Adan's options and clipping (from the manifest's
-/// optimizer groups), the global batch, and the learning-rate schedule's settings (from its <see cref="ScheduleRecord"/>).
+/// Finds the hyper-parameters a resumed run would silently change: the optimizer, its options and clipping (from the
+/// manifest's optimizer groups), the global batch, and the learning-rate schedule's settings (from its <see cref="ScheduleRecord"/>).
 /// </summary>
 /// <remarks>
 /// World size, micro-batch and accumulation are not hyper-parameters by themselves: the checkpoint reshards to any
@@ -36,16 +39,26 @@ internal static class HyperParameterChanges
         }
 
         var optimizer = manifest.Optimizer;
-        foreach (var group in optimizer.Groups)
+        var options = config.OptimizerOptions();
+        var name = OptimizerRegistry.ForOptions(options.GetType()).Name;
+        Compare("optimizer", optimizer.Name, name);
+        if (optimizer.Name == name)
         {
-            Compare("beta1", group.Beta1, config.Beta1);
-            Compare("beta2", group.Beta2, config.Beta2);
-            Compare("beta3", group.Beta3, config.Beta3);
-            Compare("eps", group.Eps, config.Eps);
-            Compare("weight_decay", group.WeightDecay, config.WeightDecay);
-            Compare("no_prox", group.NoProx, config.NoProx);
+            var now = (JsonObject)JsonSerializer.SerializeToNode(options, options.GetType())!;
+            foreach (var group in optimizer.Groups)
+            {
+                // The learning rate is the schedule's, compared below; max_grad_norm is the optimizer's, compared once.
+                foreach (var (key, value) in now.Where(p => p.Key is not ("lr" or "max_grad_norm")))
+                {
+                    var saved = group.Options?[key];
+                    if (saved is not null && !JsonNode.DeepEquals(saved, value))
+                    {
+                        changes.Add(new HyperParameterChange($"{name}.{key}", saved.ToJsonString(), value?.ToJsonString() ?? "null", ReshapesSchedule: false));
+                    }
+                }
+            }
+            Compare($"{name}.max_grad_norm", optimizer.MaxGradNorm, options.MaxGradNorm);
         }
-        Compare("max_grad_norm", optimizer.MaxGradNorm, config.MaxGradNorm);
         // A fresh schedule is counted in this run's global batch.
         var globalBatch = current.ScheduleBatch;
         if (CheckpointExtra.Of(manifest.Extra).GlobalBatch is { } savedBatch && savedBatch != globalBatch)

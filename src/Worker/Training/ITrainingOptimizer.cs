@@ -11,11 +11,8 @@ internal interface ITrainingOptimizer : IDisposable
     /// <summary>Bytes of optimizer state this rank holds.</summary>
     long StateBytes { get; }
 
-    /// <summary>
-    /// The ZeRO-sharded Adan behind this optimizer, which sharded checkpoints save and load; null for the replicated
-    /// baselines, whose state no checkpoint format holds.
-    /// </summary>
-    ShardedAdan? Sharded { get; }
+    /// <summary>The sharded engine behind this optimizer, which sharded checkpoints save and load.</summary>
+    ShardedOptimizer Sharded { get; }
 
     /// <summary>
     /// Steps skipped because the averaged gradients were not finite, over the whole training: a resumed run carries on

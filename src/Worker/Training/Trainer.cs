@@ -221,7 +221,7 @@ internal sealed class Trainer
             _output.WriteLine(FormatEvaluation(totalSteps, evaluation));
         }
         var result = summary.Build(WorldSize, totalSteps, run.Sampler.BatchesPerEpoch, lastLoss, (evaluation.Accuracy, evaluation.Loss), _config.Model.ToString().ToLowerInvariant(),
-            run.Sampler.GlobalBatch, run.Optimizer, _config.Optimizer is OptimizerKind.Adan or OptimizerKind.Lamb ? (int)_config.ZeroStage : 0, savesCheckpoints);
+            run.Sampler.GlobalBatch, run.Optimizer, (int)_config.ZeroStage, savesCheckpoints);
         telemetry.Dispose();
         if (Rank == 0)
         {

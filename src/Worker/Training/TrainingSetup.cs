@@ -77,8 +77,8 @@ internal sealed class TrainingSetup : IDisposable
             collective.Broadcast(flat.Values);
             if (config.OverlapCommunication && collective.WorldSize > 1)
             {
-                var sharded = config.Optimizer is OptimizerKind.Adan or OptimizerKind.Lamb && config.ZeroStage != ZeroStage.Replicated;
-                overlap = new OverlappedGradients(model, flat, collective, sharded ? GradientReduction.ReduceScatter : GradientReduction.AllReduce,
+                overlap = new OverlappedGradients(model, flat, collective,
+                    config.ZeroStage != ZeroStage.Replicated ? GradientReduction.ReduceScatter : GradientReduction.AllReduce,
                     (long)config.BucketMib * 1024 * 1024);
             }
             var optimizer = CreateOptimizer(config, flat, collective, overlap);
@@ -118,28 +118,9 @@ internal sealed class TrainingSetup : IDisposable
 
     private static ITrainingOptimizer CreateOptimizer(TrainConfig c, FlatParameters flat, ICollective collective, OverlappedGradients? overlap)
     {
-        if (c.Optimizer == OptimizerKind.Adan)
-        {
-            var options = new AdanGroupOptions
-            {
-                LearningRate = c.Lr, Beta1 = c.Beta1, Beta2 = c.Beta2, Beta3 = c.Beta3, Eps = c.Eps, WeightDecay = c.WeightDecay, NoProx = c.NoProx,
-            };
-            return new ShardedAdanOptimizer(new ShardedAdan(flat, collective, options, c.MaxGradNorm, c.ZeroStage) { Overlap = overlap });
-        }
-        if (c.Optimizer == OptimizerKind.Lamb)
-        {
-            var options = new LambGroupOptions
-            {
-                LearningRate = c.Lr, Beta1 = c.Beta1, Beta2 = c.Beta2, Eps = c.Eps, WeightDecay = c.WeightDecay, TrustClip = c.TrustClip,
-                AlwaysAdapt = c.AlwaysAdapt,
-            };
-            return new ShardedLambOptimizer(new ShardedLamb(flat, collective, options, c.MaxGradNorm, c.ZeroStage) { Overlap = overlap });
-        }
-        var ddp = new DistributedDataParallel(flat, collective, (long)c.BucketMib * 1024 * 1024) { Overlap = overlap };
-        var parameters = flat.Parameters;
-        var elements = flat.Layout.ParameterNumel;
-        return c.Optimizer == OptimizerKind.AdamW
-            ? new ReplicatedTorchOptimizer("adamw", ddp, torch.optim.AdamW(parameters, c.Lr, c.Beta1, c.Beta2, c.Eps, c.WeightDecay), () => 8 * elements)
-            : new ReplicatedTorchOptimizer("sgd", ddp, torch.optim.SGD(parameters, c.Lr, c.Momentum, weight_decay: c.WeightDecay), () => 4 * elements);
+        var options = c.OptimizerOptions();
+        var optimizer = ShardedOptimizers.Create(flat, collective, options, stage: c.ZeroStage);
+        optimizer.Overlap = overlap;
+        return new TrainingOptimizer(optimizer);
     }
 }

@@ -21,7 +21,7 @@ public sealed class BackgroundCheckpointWriterTests : IDisposable
         using var c = new SingleProcessCollective();
         using var model = MlpProblem.Model();
         using var flat = FlatParameters.FromModule(model, 1);
-        using var adan = new ShardedAdan(flat, c, MlpProblem.Options());
+        using var adan = ShardedOptimizers.Create(flat, c, MlpProblem.Options());
         using var local = new LocalCheckpointCatalog(_root);
         var gated = new GatedCatalog(local);
         using var writer = new BackgroundCheckpointWriter(gated, c, adan);
@@ -57,7 +57,7 @@ public sealed class BackgroundCheckpointWriterTests : IDisposable
         using var c = new SingleProcessCollective();
         using var model = MlpProblem.Model();
         using var flat = FlatParameters.FromModule(model, 1);
-        using var adan = new ShardedAdan(flat, c, MlpProblem.Options());
+        using var adan = ShardedOptimizers.Create(flat, c, MlpProblem.Options());
         using var local = new LocalCheckpointCatalog(_root);
         var gated = new GatedCatalog(local);
         using var writer = new BackgroundCheckpointWriter(gated, c, adan);
@@ -72,7 +72,7 @@ public sealed class BackgroundCheckpointWriterTests : IDisposable
 
         using var restoredModel = MlpProblem.Model();
         using var restoredFlat = FlatParameters.FromModule(restoredModel, 1);
-        using var restored = new ShardedAdan(restoredFlat, c, MlpProblem.Options());
+        using var restored = ShardedOptimizers.Create(restoredFlat, c, MlpProblem.Options());
         ShardedCheckpoint.Load(_root, restored, c);
         var maxDiff = (restoredFlat.Values - saved).abs().max().item<float>();
         Assert.True(maxDiff == 0, $"max |restored - saved| = {maxDiff}");

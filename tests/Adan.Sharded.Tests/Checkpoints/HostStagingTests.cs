@@ -4,6 +4,7 @@ using Adan.Sharded.Flat;
 using Adan.Sharded.Sampling;
 using Adan.Sharded.Tests.Nccl;
 using Adan.Sharded.Zero;
+using Adan.Sharded.Zero.Rules;
 using TorchSharp;
 
 namespace Adan.Sharded.Tests.Checkpoints;
@@ -118,7 +119,7 @@ public sealed class HostStagingTests : IDisposable
 
     private static TrainingProgress Progress(long step) => new(step, new SamplerPosition(0, step), new Dictionary<string, long> { ["seed"] = 7 });
 
-    /// <summary>A small MLP trained with ShardedAdan on one device, on batches fixed by the step number.</summary>
+    /// <summary>A small MLP trained with ShardedOptimizer on one device, on batches fixed by the step number.</summary>
     private sealed class Run : IDisposable
     {
         private readonly torch.nn.Module<torch.Tensor, torch.Tensor> _model;
@@ -133,10 +134,10 @@ public sealed class HostStagingTests : IDisposable
             _model = torch.nn.Sequential(("fc1", torch.nn.Linear(10, 33)), ("relu", torch.nn.ReLU()), ("fc2", torch.nn.Linear(33, 5)));
             _model.to(device);
             _flat = FlatParameters.FromModule(_model, collective.WorldSize);
-            Adan = new ShardedAdan(_flat, collective, new AdanGroupOptions { LearningRate = 0.01, WeightDecay = 0.02 }, maxGradNorm: 1.0, stage);
+            Adan = ShardedOptimizers.Create(_flat, collective, new AdanGroupOptions { LearningRate = 0.01, WeightDecay = 0.02 }, maxGradNorm: 1.0, stage);
         }
 
-        public ShardedAdan Adan { get; }
+        public ShardedOptimizer Adan { get; }
 
         public void Train(long from, long to)
         {
@@ -158,7 +159,7 @@ public sealed class HostStagingTests : IDisposable
 
         /// <summary>The flat parameters, then the four state buffers, copied to the host.</summary>
         public float[][] Snapshot() =>
-            [_flat.Values.cpu().data<float>().ToArray(), .. ShardedAdan.StateNames.Select(n => Adan.StateBuffer(n).cpu().data<float>().ToArray())];
+            [_flat.Values.cpu().data<float>().ToArray(), .. AdanRule.Names.Select(n => Adan.StateBuffer(n).cpu().data<float>().ToArray())];
 
         public void Dispose()
         {

@@ -20,7 +20,7 @@ public sealed class SaveFailureTests : IDisposable
         using var c = new SingleProcessCollective();
         using var model = MlpProblem.Model();
         using var flat = FlatParameters.FromModule(model, 1);
-        using var adan = new ShardedAdan(flat, c, MlpProblem.Options());
+        using var adan = ShardedOptimizers.Create(flat, c, MlpProblem.Options());
         var progress = new TrainingProgress(0, default, new Dictionary<string, long>());
         using var local = new LocalCheckpointCatalog(_root);
         await ShardedCheckpoint.SaveAsync(local, adan, c, 1, progress);

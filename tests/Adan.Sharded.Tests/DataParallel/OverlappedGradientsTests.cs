@@ -54,7 +54,7 @@ public class OverlappedGradientsTests
         using var flat = FlatParameters.FromModule(model, 1);
         using var collective = new CountingCollective();
         using var overlap = new OverlappedGradients(model, flat, collective, GradientReduction.ReduceScatter, bucketBytes: 64);
-        using var adan = new ShardedAdan(flat, collective, new AdanGroupOptions(), stage: ZeroStage.OptimizerState) { Overlap = overlap };
+        using var adan = ShardedOptimizers.Create(flat, collective, new AdanGroupOptions(), stage: ZeroStage.OptimizerState, overlap: overlap);
         for (var step = 0; step < 2; step++)
         {
             flat.ZeroGrad();
@@ -106,7 +106,7 @@ public class OverlappedGradientsTests
         tracking.Dispose();
         using var flat = FlatParameters.FromModule(model, 1);
         using var allReduce = new OverlappedGradients(model, flat, collective, GradientReduction.AllReduce);
-        using var adan = new ShardedAdan(flat, collective, new AdanGroupOptions(), stage: ZeroStage.Gradients);
+        using var adan = ShardedOptimizers.Create(flat, collective, new AdanGroupOptions(), stage: ZeroStage.Gradients);
         Assert.Contains("GradientReduction.ReduceScatter", Assert.Throws<ArgumentException>(() => adan.Overlap = allReduce).Message);
         Assert.Contains("Finish without Arm", Assert.Throws<InvalidOperationException>(allReduce.Finish).Message);
         Assert.Equal(OverlappedGradients.MaxInFlightWhenReleasing, allReduce.InFlightCapWhenReleasing);

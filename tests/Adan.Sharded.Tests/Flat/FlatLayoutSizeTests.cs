@@ -51,7 +51,7 @@ public unsafe class FlatLayoutSizeTests
         var covered = 0L;
         for (var rank = 0; rank < worldSize; rank++)
         {
-            // What ShardedAdan.Update does with each segment, on a shard-sized run of memory.
+            // What ShardedOptimizer.Update does with each segment, on a shard-sized run of memory.
             var shard = new FloatMemory(s_nowhere, layout.ShardSize);
             var segments = ShardSegment.Of(layout, layout.ShardStart(rank), layout.ShardSize, groups);
             long previousEnd = 0;

@@ -8,7 +8,7 @@ using TorchSharp.Modules;
 
 namespace Adan.Sharded.Tests.Nccl;
 
-/// <summary>Replays a golden case in one process with ShardedAdan's tensor-op update, its buffers on a given device.</summary>
+/// <summary>Replays a golden case in one process with ShardedOptimizer's tensor-op update, its buffers on a given device.</summary>
 internal static class GoldenReplay
 {
     /// <summary>The parameters after every step, copied to the host.</summary>
@@ -22,7 +22,7 @@ internal static class GoldenReplay
         {
             LearningRate = g.Lr, Beta1 = g.Beta1, Beta2 = g.Beta2, Beta3 = g.Beta3, Eps = g.Eps, WeightDecay = g.WeightDecay, NoProx = g.NoProx,
         }, g.Params));
-        using var adan = new ShardedAdan(flat, collective, groups, golden.MaxGradNorm, kernel: AdanKernelKind.Reference);
+        using var adan = ShardedOptimizers.Create(flat, collective, groups, golden.MaxGradNorm, kernel: UpdateKernel.Reference);
         Assert.Equal(device.type, adan.StateBuffer("exp_avg").device_type);
         var trajectory = new List<float[][]>();
         foreach (var step in golden.Steps)

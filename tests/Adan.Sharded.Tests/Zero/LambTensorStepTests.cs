@@ -4,6 +4,7 @@ using Adan.Sharded.Optim;
 using Adan.Sharded.Tests.Nccl;
 using Adan.Sharded.Tests.Optim;
 using Adan.Sharded.Zero;
+using Adan.Sharded.Zero.Rules;
 using Adan.TestSupport;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -11,7 +12,7 @@ using TorchSharp.Modules;
 namespace Adan.Sharded.Tests.Zero;
 
 /// <summary>
-/// ShardedLamb's tensor-op update (<see cref="LambTensorStep"/>, what a GPU run uses) in one process against every
+/// ShardedOptimizer's tensor-op update (<see cref="LambTensorStep"/>, what a GPU run uses) in one process against every
 /// LAMB golden trajectory: parameters within 1e-5 + 1e-5·|ref|, clip divisors within 1e-6 relative, the final state
 /// within the README's state tolerance; forced on CPU tensors here, on CUDA where a GPU is present.
 /// </summary>
@@ -19,14 +20,14 @@ public class LambTensorStepTests
 {
     [Theory]
     [MemberData(nameof(LambGoldenTests.Cases), MemberType = typeof(LambGoldenTests))]
-    public void TheTensorUpdateInOneProcessReproducesTheGoldenTrajectory(string file) => Replay(LambGoldenCase.Load(file), torch.CPU, LambKernelKind.Reference);
+    public void TheTensorUpdateInOneProcessReproducesTheGoldenTrajectory(string file) => Replay(LambGoldenCase.Load(file), torch.CPU, UpdateKernel.Reference);
 
     [GpuFact]
     public void ShardedLambOnCudaReproducesTheGoldenTrajectory()
     {
         foreach (var file in LambGoldenCase.FileNames())
         {
-            Replay(LambGoldenCase.Load(file), new torch.Device("cuda:0"), LambKernelKind.Auto);
+            Replay(LambGoldenCase.Load(file), new torch.Device("cuda:0"), UpdateKernel.Auto);
         }
     }
 
@@ -35,15 +36,15 @@ public class LambTensorStepTests
     {
         using var collective = new SingleProcessCollective();
         using var flat = new FlatParameters([("w", new Parameter(torch.ones(4)))], 1);
-        using (var auto = new ShardedLamb(flat, collective, new LambGroupOptions()))
+        using (var auto = ShardedOptimizers.Create(flat, collective, new LambGroupOptions()))
         {
-            Assert.Equal(LambKernelKind.Fused, auto.Kernel);
+            Assert.Equal(UpdateKernel.Fused, auto.Kernel);
         }
-        using var forced = new ShardedLamb(flat, collective, new LambGroupOptions(), kernel: LambKernelKind.Reference);
-        Assert.Equal(LambKernelKind.Reference, forced.Kernel);
+        using var forced = ShardedOptimizers.Create(flat, collective, new LambGroupOptions(), kernel: UpdateKernel.Reference);
+        Assert.Equal(UpdateKernel.Reference, forced.Kernel);
     }
 
-    private static void Replay(LambGoldenCase golden, torch.Device device, LambKernelKind kernel)
+    private static void Replay(LambGoldenCase golden, torch.Device device, UpdateKernel kernel)
     {
         using var scope = torch.NewDisposeScope();
         var parameters = golden.Params.Select(p => (p.Name, new Parameter(torch.tensor(p.Init, p.Shape).to(device)))).ToList();
@@ -54,8 +55,8 @@ public class LambTensorStepTests
             LearningRate = g.Lr, Beta1 = g.Beta1, Beta2 = g.Beta2, Eps = g.Eps, WeightDecay = g.WeightDecay, BiasCorrection = g.BiasCorrection,
             GradAveraging = g.GradAveraging, TrustClip = g.TrustClip, AlwaysAdapt = g.AlwaysAdapt,
         }, g.Params));
-        using var lamb = new ShardedLamb(flat, collective, groups, golden.MaxGradNorm, kernel: kernel);
-        Assert.Equal(LambKernelKind.Reference, lamb.Kernel);
+        using var lamb = ShardedOptimizers.Create(flat, collective, groups, golden.MaxGradNorm ?? 0, kernel: kernel);
+        Assert.Equal(UpdateKernel.Reference, lamb.Kernel);
         Assert.Equal(device.type, lamb.StateBuffer("exp_avg").device_type);
         for (var s = 0; s < golden.Steps.Count; s++)
         {
@@ -78,8 +79,8 @@ public class LambTensorStepTests
             Assert.True(lamb.Step(), "a finite step was skipped");
             if (step.ClipDivisor is { } divisor)
             {
-                Assert.True(Math.Abs(lamb.LastClipDivisor - divisor) <= 1e-6 * divisor,
-                    $"{golden.Name} on {device}: step {s + 1} clip divisor {lamb.LastClipDivisor:R}, expected {divisor:R}");
+                Assert.True(Math.Abs(1 / lamb.LastClipCoefficient - divisor) <= 1e-6 * divisor,
+                    $"{golden.Name} on {device}: step {s + 1} clip divisor {1 / lamb.LastClipCoefficient:R}, expected {divisor:R}");
             }
             for (var p = 0; p < parameters.Count; p++)
             {
@@ -87,7 +88,7 @@ public class LambTensorStepTests
                     $"{golden.Name} tensor update on {device}: step {s + 1}, parameter {golden.Params[p].Name}");
             }
         }
-        var state = ShardedLamb.StateNames.ToDictionary(n => n, n => lamb.StateBuffer(n).cpu().data<float>().ToArray());
+        var state = LambRule.Names.ToDictionary(n => n, n => lamb.StateBuffer(n).cpu().data<float>().ToArray());
         for (var p = 0; p < parameters.Count; p++)
         {
             if (golden.FinalState[p] is not { } expected)

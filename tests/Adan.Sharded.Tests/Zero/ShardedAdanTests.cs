@@ -11,7 +11,7 @@ using static TorchSharp.torch;
 namespace Adan.Sharded.Tests.Zero;
 
 /// <summary>
-/// ShardedAdan on W ranks against single-process <see cref="Optim.Adan"/> on the same global
+/// ShardedOptimizer on W ranks against single-process <see cref="Optim.Adan"/> on the same global
 /// batches: 30 steps of an MLP. Tolerance: parameters within 2e-5 + 2e-4·|ref| (float32
 /// summation order of the gradient reduction, compounded over 30 steps), losses within 1e-5 relative.
 /// </summary>
@@ -83,7 +83,7 @@ public class ShardedAdanTests(ITestOutputHelper output)
         using var collective = new SingleProcessCollective();
         using var model = MlpProblem.Model();
         using var flat = FlatParameters.FromModule(model, 1);
-        using var adan = new ShardedAdan(flat, collective, MlpProblem.Options(), maxConsecutiveSkips: 2);
+        using var adan = ShardedOptimizers.Create(flat, collective, MlpProblem.Options(), maxConsecutiveSkips: 2);
         var (x, y) = MlpProblem.Batch(0);
         flat.ZeroGrad();
         MlpProblem.Loss(model, x, y).backward();
@@ -110,10 +110,10 @@ public class ShardedAdanTests(ITestOutputHelper output)
         using var collective = new SingleProcessCollective();
         using var model = MlpProblem.Model();
         using var flat = FlatParameters.FromModule(model, 1);
-        Assert.Contains("beta2", Assert.Throws<ArgumentException>(() => new ShardedAdan(flat, collective, new AdanGroupOptions { Beta2 = 1.0 })).Message);
-        Assert.Contains("max_grad_norm", Assert.Throws<ArgumentException>(() => new ShardedAdan(flat, collective, new AdanGroupOptions(), -1)).Message);
+        Assert.Contains("beta2", Assert.Throws<ArgumentException>(() => ShardedOptimizers.Create(flat, collective, new AdanGroupOptions { Beta2 = 1.0 })).Message);
+        Assert.Contains("max_grad_norm", Assert.Throws<ArgumentException>(() => ShardedOptimizers.Create(flat, collective, new AdanGroupOptions(), -1)).Message);
         using var flat2 = FlatParameters.FromModule(model, 2);
-        Assert.Contains("padded for 2 ranks", Assert.Throws<ArgumentException>(() => new ShardedAdan(flat2, collective, new AdanGroupOptions())).Message);
+        Assert.Contains("padded for 2 ranks", Assert.Throws<ArgumentException>(() => ShardedOptimizers.Create(flat2, collective, new AdanGroupOptions())).Message);
     }
 
     private static JsonElement RunSharded(int ranks, int stage, double maxGradNorm)

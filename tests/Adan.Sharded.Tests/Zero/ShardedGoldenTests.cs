@@ -6,7 +6,7 @@ using Adan.TestSupport;
 namespace Adan.Sharded.Tests.Zero;
 
 /// <summary>
-/// ShardedAdan on W ranks reproduces every golden trajectory of the official Adan (the rank
+/// ShardedOptimizer on W ranks reproduces every golden trajectory of the official Adan (the rank
 /// average of the fed gradients is the golden gradient), within the golden tolerances. The layout
 /// has alignment 1, so parameters straddle shard boundaries and W does not divide N.
 /// </summary>

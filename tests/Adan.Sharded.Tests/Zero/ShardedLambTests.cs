@@ -8,7 +8,7 @@ using Xunit.Abstractions;
 namespace Adan.Sharded.Tests.Zero;
 
 /// <summary>
-/// ShardedLamb on W ranks reproduces every golden trajectory of timm's LAMB (the rank average of the
+/// ShardedOptimizer on W ranks reproduces every golden trajectory of timm's LAMB (the rank average of the
 /// fed gradients is the golden gradient) within Adan's tolerances, with a layout of alignment 1 so
 /// parameters straddle shard boundaries; and a straddling parameter's trust ratio uses its whole norms.
 /// </summary>

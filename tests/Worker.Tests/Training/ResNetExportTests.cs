@@ -33,7 +33,7 @@ public sealed class ResNetExportTests : IDisposable
             using var _ = model.forward(batch);
         }
         using var flat = FlatParameters.FromModule(model, 1);
-        using var adan = new ShardedAdan(flat, collective, new AdanGroupOptions());
+        using var adan = ShardedOptimizers.Create(flat, collective, new AdanGroupOptions());
         var progress = new TrainingProgress(1, new SamplerPosition(0, 1), new Dictionary<string, long>(), CheckpointExtra.Capture("resnet", 1.0, 8))
         {
             ModuleBuffers = ModelBuffers.Capture(model),

@@ -25,7 +25,7 @@ public class RunSummaryBuilderTests
 
         public long StateBytes => 800;
 
-        public ShardedAdan? Sharded => null;
+        public ShardedOptimizer Sharded => throw new NotSupportedException("the summary reads no engine");
 
         public long SkippedSteps => skippedSteps;
 

@@ -1,7 +1,9 @@
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using Adan.Sharded.Checkpoints;
 using Adan.Sharded.Flat;
 using Adan.Sharded.Sampling;
+using Adan.Sharded.Zero.Rules;
 using Adan.Worker.Config;
 using Adan.Worker.Training;
 
@@ -40,8 +42,13 @@ public class TrainingScheduleTests
             Step = step,
             WorldSize = 2,
             Layout = new FlatLayoutDocument(1, 1, 2, 2, [new FlatLayoutDocument.Entry("w", [2], 0, 2)]),
-            Optimizer = new CheckpointOptimizerState("adan", c.MaxGradNorm, 0, [true],
-                [new CheckpointGroup(1e-3, c.Beta1, c.Beta2, c.Beta3, c.Eps, c.WeightDecay, c.NoProx, step, [0])]),
+            Tensors = ["param", .. AdanRule.Names],
+            Optimizer = new CheckpointOptimizerState("adan", c.MaxGradNorm, 0,
+                [new CheckpointGroup(step, [0]) { Options = (JsonObject)JsonSerializer.SerializeToNode(c.OptimizerOptions(), c.OptimizerOptions().GetType())! }])
+            {
+                ParameterSteps = [step],
+                State = [.. AdanRule.Names.Select(n => new CheckpointStateTensor(n, "F32", [1]))],
+            },
             Sampler = new SamplerPosition(step / 20, step % 20),
             Extra = extra,
         };

@@ -8,6 +8,7 @@ using Adan.Sharded.Mpi;
 using Adan.Sharded.Tensors;
 using Adan.Sharded.Threading;
 using Adan.Sharded.Zero;
+using Adan.Sharded.Zero.Rules;
 using TorchSharp;
 using TorchSharp.Modules;
 
@@ -66,8 +67,8 @@ internal static partial class CheckpointBench
         var n = (long)mib * (1 << 20) / (5 * sizeof(float));
         using var parameter = new Parameter(torch.randn(n));
         using var flat = new FlatParameters([("weights", parameter)], collective.WorldSize);
-        using var adan = new ShardedAdan(flat, collective, new AdanGroupOptions());
-        foreach (var name in ShardedAdan.StateNames)
+        using var adan = ShardedOptimizers.Create(flat, collective, new AdanGroupOptions());
+        foreach (var name in AdanRule.Names)
         {
             adan.StateBuffer(name).normal_();
         }
@@ -187,7 +188,7 @@ internal static partial class CheckpointBench
     }
 
     /// <summary>The same bytes a shard holds, from the same memory, in the same chunk size, then fsync: the baseline.</summary>
-    private static unsafe void WritePlain(string path, FlatParameters flat, ShardedAdan adan)
+    private static unsafe void WritePlain(string path, FlatParameters flat, ShardedOptimizer adan)
     {
         using var stream = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, bufferSize: 0);
         foreach (var tensor in Slices(flat, adan))
@@ -209,7 +210,7 @@ internal static partial class CheckpointBench
     }
 
     /// <summary>The same bytes a shard holds, copied into memory already touched: what a staging copy cannot beat.</summary>
-    private static unsafe void Copy(FlatParameters flat, ShardedAdan adan, byte[] target)
+    private static unsafe void Copy(FlatParameters flat, ShardedOptimizer adan, byte[] target)
     {
         fixed (byte* start = target)
         {
@@ -229,7 +230,7 @@ internal static partial class CheckpointBench
     [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "posix_fadvise")]
     private static partial int PosixFadvise(int fd, long offset, long length, int advice);
 
-    private static unsafe void ReadPlain(string path, FlatParameters flat, ShardedAdan adan)
+    private static unsafe void ReadPlain(string path, FlatParameters flat, ShardedOptimizer adan)
     {
         using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 0);
         foreach (var tensor in Slices(flat, adan))
@@ -244,10 +245,10 @@ internal static partial class CheckpointBench
         }
     }
 
-    private static IEnumerable<torch.Tensor> Slices(FlatParameters flat, ShardedAdan adan)
+    private static IEnumerable<torch.Tensor> Slices(FlatParameters flat, ShardedOptimizer adan)
     {
         yield return flat.Values.narrow(0, adan.StateStart, adan.StateLength);
-        foreach (var name in ShardedAdan.StateNames)
+        foreach (var name in AdanRule.Names)
         {
             yield return adan.StateBuffer(name).narrow(0, 0, adan.StateLength);
         }

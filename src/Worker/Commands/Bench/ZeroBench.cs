@@ -15,7 +15,7 @@ namespace Adan.Worker.Commands.Bench;
 
 /// <summary>
 /// <c>mpiexec.mpich -n W adan bench zero --params N --stage 0|1|2 [--layers L] --json FILE</c>: per-rank
-/// optimizer memory, peak gradient memory and ShardedAdan step time split into reduce-scatter, update and all-gather.
+/// optimizer memory, peak gradient memory and ShardedOptimizer step time split into reduce-scatter, update and all-gather.
 /// </summary>
 /// <remarks>
 /// <para>
@@ -61,7 +61,7 @@ internal static class ZeroBench
             DefaultValueFactory = _ => OverlappedGradients.MaxInFlightWhenReleasing,
         };
         var json = new Option<FileInfo?>("--json") { Description = "Write the record to this file (rank 0)" };
-        var command = new Command("zero", "ShardedAdan step time and memory per rank (run under mpiexec.mpich -n W)")
+        var command = new Command("zero", "ShardedOptimizer step time and memory per rank (run under mpiexec.mpich -n W)")
         {
             parameters, stage, steps, layers, batch, bucketKib, inFlight, json,
         };
@@ -98,7 +98,7 @@ internal static class ZeroBench
             ? new OverlappedGradients(model, flat, collective,
                 stage == ZeroStage.Replicated ? GradientReduction.AllReduce : GradientReduction.ReduceScatter, bucketBytes)
             : null;
-        using var adan = new ShardedAdan(flat, collective, new AdanGroupOptions(), stage: stage) { Overlap = overlap };
+        using var adan = ShardedOptimizers.Create(flat, collective, new AdanGroupOptions(), stage: stage, overlap: overlap);
         if (overlap is not null)
         {
             overlap.InFlightCapWhenReleasing = backward.InFlight;

@@ -37,7 +37,18 @@ internal static class SmallCheckpoint
             WorldSize = WorldSize,
             ZeroStage = 1,
             Layout = layout.ToDocument(),
-            Optimizer = new CheckpointOptimizerState("adan", 1.0, 0, [true, false], [new CheckpointGroup(0.01, 0.02, 0.08, 0.01, 1e-8, 0.02, false, 4, [0, 1])]),
+            Optimizer = new CheckpointOptimizerState("adan", 1.0, 0, [new CheckpointGroup(4, [0, 1])
+            {
+                Options = new System.Text.Json.Nodes.JsonObject
+                {
+                    ["lr"] = 0.01, ["betas"] = new System.Text.Json.Nodes.JsonArray(0.02, 0.08, 0.01), ["eps"] = 1e-8, ["weight_decay"] = 0.02,
+                    ["no_prox"] = false, ["max_grad_norm"] = 1.0,
+                },
+            }])
+            {
+                ParameterSteps = [4, 0],
+                State = [.. CheckpointManifest.ShardTensorNames.Skip(1).Select(n => new CheckpointStateTensor(n, "F32", [layout.ShardSize]))],
+            },
             LearningRateStep = 4,
             Sampler = new Adan.Sharded.Sampling.SamplerPosition(0, 4),
             RngSeeds = new() { ["seed"] = 7 },
@@ -45,5 +56,35 @@ internal static class SmallCheckpoint
         };
         CheckpointCommit.Commit(directory, manifest);
         return manifest;
+    }
+
+    /// <summary>
+    /// The version 3 manifest <paramref name="json"/> as format <paramref name="version"/> (1 or 2) wrote it: Adan's
+    /// fixed group fields and has_previous_gradient instead of the options object, parameter steps and state list.
+    /// </summary>
+    public static string AsLegacy(string json, int version)
+    {
+        var node = System.Text.Json.Nodes.JsonNode.Parse(json)!.AsObject();
+        node["format_version"] = version;
+        var optimizer = node["optimizer"]!.AsObject();
+        var steps = optimizer["parameter_steps"]!.AsArray().Select(s => s!.GetValue<long>() > 0).ToArray();
+        optimizer.Remove("parameter_steps");
+        optimizer.Remove("state");
+        optimizer["has_previous_gradient"] = new System.Text.Json.Nodes.JsonArray([.. steps.Select(b => (System.Text.Json.Nodes.JsonNode)b)]);
+        foreach (var group in optimizer["groups"]!.AsArray())
+        {
+            var g = group!.AsObject();
+            var options = g["options"]!.AsObject();
+            g.Remove("options");
+            var betas = options["betas"]!.AsArray();
+            g["learning_rate"] = options["lr"]!.GetValue<double>();
+            g["beta1"] = betas[0]!.GetValue<double>();
+            g["beta2"] = betas[1]!.GetValue<double>();
+            g["beta3"] = betas[2]!.GetValue<double>();
+            g["eps"] = options["eps"]!.GetValue<double>();
+            g["weight_decay"] = options["weight_decay"]!.GetValue<double>();
+            g["no_prox"] = options["no_prox"]!.GetValue<bool>();
+        }
+        return node.ToJsonString();
     }
 }

@@ -1,7 +1,7 @@
 using Adan.Sharded.Optim;
 using TorchSharp;
 
-namespace Adan.Sharded.Zero;
+namespace Adan.Sharded.Zero.Rules;
 
 /// <summary>
 /// The Adan update of a shard as in-place tensor operations, for memory the fused CPU kernel cannot reach (CUDA) and,

@@ -2,7 +2,7 @@ using Adan.Sharded.Optim;
 using Adan.Sharded.Tensors;
 using TorchSharp;
 
-namespace Adan.Sharded.Zero;
+namespace Adan.Sharded.Zero.Rules;
 
 /// <summary>
 /// The LAMB update of a shard as in-place tensor operations, for memory the CPU kernel cannot reach (CUDA) and, on

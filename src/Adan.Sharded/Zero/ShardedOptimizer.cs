@@ -1,0 +1,390 @@
+using System.Diagnostics;
+using Adan.Sharded.Collectives;
+using Adan.Sharded.DataParallel;
+using Adan.Sharded.Flat;
+using Adan.Sharded.Tensors;
+using TorchSharp;
+
+namespace Adan.Sharded.Zero;
+
+/// <summary>
+/// The sharded-optimizer engine: any <see cref="IUpdateRule"/> (Adan, LAMB, AdamW, SGD) with its state sharded
+/// ZeRO-style over <see cref="FlatParameters"/>. Rank r owns the contiguous range [r·S, (r+1)·S) of the flat buffer
+/// (parameters may straddle ranks) and keeps the rule's state buffers for that range only. The result equals the
+/// rule's single-process reference on the averaged gradients.
+/// </summary>
+/// <remarks>
+/// One <see cref="Step"/>: reduce-scatter (sum) of the flat gradients → one small all-reduce of [Σ g² over the shard,
+/// which parameters had a gradient on any rank] → ZeRO-2 returns the gradient pages outside the block → skip everywhere
+/// if the gradients are not finite (and give up after <see cref="MaxConsecutiveSkips"/>) → the rule's gradient
+/// coefficient (1/(W·k) with its clipping on the global norm, never a per-shard one) → the rule's update of the shard
+/// → all-gather of the flat parameters. Stage 0 keeps full state on every rank and all-reduces instead (for comparison).
+/// Build one with <see cref="ShardedOptimizers"/> or <see cref="OptimizerRegistry"/>.
+/// </remarks>
+public sealed class ShardedOptimizer : IDisposable
+{
+    private readonly ICollective _collective;
+    private readonly GradientReducer _reducer;
+    private readonly ShardedGroup[] _groups;
+    private readonly ShardSegment[] _segments;
+    private readonly bool[] _hadGradient;
+    private readonly bool[] _hasHadGradient;
+    private readonly long[] _parameterSteps;
+    private readonly double[] _stats;
+    private readonly Dictionary<string, torch.Tensor> _state;
+    private readonly torch.Tensor _ownParameters;
+    private readonly torch.Tensor _stateGradient;
+    private readonly torch.Tensor _normGradient;
+    private readonly ShardState _shard;
+
+    /// <summary>Creates the engine over parameter groups given as (options, indices into the flat layout).</summary>
+    /// <param name="flat">The flat parameters, laid out for the job's world size; the state lives on their device.</param>
+    /// <param name="collective">The ranks' collective.</param>
+    /// <param name="rule">The update rule; the engine owns it from now on.</param>
+    /// <param name="groups">The groups: options of the rule's type and indices into the flat layout; each parameter in at most one.</param>
+    /// <param name="maxGradNorm">Global-norm clipping threshold (0 = off); null takes the first group's <see cref="IGroupOptions.MaxGradNorm"/>.</param>
+    /// <param name="stage">ZeRO stage 0, 1 or 2.</param>
+    /// <param name="maxConsecutiveSkips">Consecutive non-finite steps tolerated before <see cref="NonFiniteGradientException"/>.</param>
+    /// <param name="kernel">The fused CPU kernel, tensor operations, or <see cref="UpdateKernel.Auto"/> (fused on the CPU).</param>
+    public ShardedOptimizer(FlatParameters flat, ICollective collective, IUpdateRule rule, IEnumerable<(IGroupOptions Options, int[] Parameters)> groups,
+        double? maxGradNorm = null, ZeroStage stage = ZeroStage.OptimizerState, int maxConsecutiveSkips = 10, UpdateKernel kernel = UpdateKernel.Auto)
+    {
+        ArgumentNullException.ThrowIfNull(flat);
+        ArgumentNullException.ThrowIfNull(collective);
+        ArgumentNullException.ThrowIfNull(rule);
+        ArgumentNullException.ThrowIfNull(groups);
+        if (maxConsecutiveSkips < 1)
+        {
+            throw new ArgumentException($"Invalid max consecutive skips: {maxConsecutiveSkips}; it must be ≥ 1.", nameof(maxConsecutiveSkips));
+        }
+        if (stage is not (ZeroStage.Replicated or ZeroStage.OptimizerState or ZeroStage.Gradients))
+        {
+            throw new ArgumentException($"Invalid ZeRO stage: {(int)stage}; it must be 0, 1 or 2.", nameof(stage));
+        }
+        if (flat.Layout.WorldSize != collective.WorldSize)
+        {
+            throw new ArgumentException(
+                $"the flat layout is padded for {flat.Layout.WorldSize} ranks but the job has {collective.WorldSize}; build FlatParameters with the job's world size.");
+        }
+        Flat = flat;
+        _collective = collective;
+        Rule = rule;
+        Stage = stage;
+        MaxConsecutiveSkips = maxConsecutiveSkips;
+        _groups = BuildGroups(flat, rule, groups, out var groupOfParameter);
+        MaxGradNorm = maxGradNorm ?? _groups[0].Options.MaxGradNorm;
+        if (!(MaxGradNorm >= 0 && double.IsFinite(MaxGradNorm)))
+        {
+            throw new ArgumentException(
+                $"Invalid max_grad_norm: {MaxGradNorm.ToString("R", System.Globalization.CultureInfo.InvariantCulture)}; it must be a finite value >= 0 (0 disables clipping).",
+                nameof(maxGradNorm));
+        }
+
+        StateStart = stage == ZeroStage.Replicated ? 0 : flat.Layout.ShardStart(collective.Rank);
+        StateLength = stage == ZeroStage.Replicated ? flat.Layout.TotalNumel : flat.Layout.ShardSize;
+        _segments = ShardSegment.Of(flat.Layout, StateStart, StateLength, groupOfParameter);
+        _hadGradient = new bool[flat.Parameters.Count];
+        _hasHadGradient = new bool[flat.Parameters.Count];
+        _parameterSteps = new long[flat.Parameters.Count];
+        _stats = new double[1 + flat.Parameters.Count];
+
+        var device = flat.Values.device;
+        var onCpu = device.type == DeviceType.CPU;
+        if (kernel == UpdateKernel.Fused && !onCpu)
+        {
+            throw new ArgumentException($"the fused {rule.Name} kernel works on CPU memory and the flat buffers are on {device}; use kernel Auto or Reference.", nameof(kernel));
+        }
+        Kernel = kernel == UpdateKernel.Auto ? (onCpu ? UpdateKernel.Fused : UpdateKernel.Reference) : kernel;
+        _state = rule.StateNames.ToDictionary(n => n, _ => torch.zeros(StateLength, dtype: torch.float32, device: device).DetachFromDisposeScope());
+        _ownParameters = flat.Values.narrow(0, StateStart, StateLength).DetachFromDisposeScope();
+        _stateGradient = flat.Gradients.narrow(0, StateStart, StateLength).DetachFromDisposeScope();
+        _normGradient = flat.Gradients.narrow(0, flat.Layout.ShardStart(collective.Rank), flat.Layout.ShardSize).DetachFromDisposeScope();
+        _shard = new ShardState(collective, stage == ZeroStage.Replicated, _ownParameters, _stateGradient, _state, _segments, _groups,
+            groupOfParameter, Kernel == UpdateKernel.Fused, _hadGradient, _hasHadGradient, _parameterSteps);
+        rule.Bind(_shard);
+        _reducer = new GradientReducer(flat, collective, stage, StateStart, StateLength);
+    }
+
+    /// <summary>The flat parameters this optimizer updates.</summary>
+    public FlatParameters Flat { get; }
+
+    /// <summary>The update rule (its name is the optimizer's).</summary>
+    public IUpdateRule Rule { get; }
+
+    /// <summary>The optimizer's name (adan, lamb, adamw, sgd).</summary>
+    public string Name => Rule.Name;
+
+    /// <summary>The ZeRO stage.</summary>
+    public ZeroStage Stage { get; }
+
+    /// <summary>The update in use: <see cref="UpdateKernel.Fused"/> (CPU kernel) or <see cref="UpdateKernel.Reference"/> (tensor operations).</summary>
+    public UpdateKernel Kernel { get; }
+
+    /// <summary>Global-norm clipping threshold (0 = off), taken over all groups as every reference does.</summary>
+    public double MaxGradNorm { get; }
+
+    /// <summary>Consecutive non-finite steps tolerated before <see cref="NonFiniteGradientException"/>.</summary>
+    public int MaxConsecutiveSkips { get; }
+
+    /// <summary>The parameter groups.</summary>
+    public IReadOnlyList<ShardedGroup> Groups => _groups;
+
+    /// <summary>The names of the rule's state buffers.</summary>
+    public IReadOnlyList<string> StateNames => Rule.StateNames;
+
+    /// <summary>First flat element whose state this rank keeps.</summary>
+    public long StateStart { get; }
+
+    /// <summary>Elements of state this rank keeps (S for ZeRO-1/2, the whole buffer for stage 0).</summary>
+    public long StateLength { get; }
+
+    /// <summary>Bytes of optimizer state on this rank: exactly (state buffers) × 4 bytes × <see cref="StateLength"/>; a rule's scratch is not state.</summary>
+    public long StateBytes => 4L * StateNames.Count * StateLength;
+
+    /// <summary>Padding elements inside this rank's state range (state kept for them but never used).</summary>
+    public long PaddingInState => StateLength - _segments.Sum(s => s.Length);
+
+    /// <summary>Steps skipped because the gradients were not finite.</summary>
+    public long SkippedSteps { get; private set; }
+
+    /// <summary>Current run of consecutive skipped steps.</summary>
+    public int ConsecutiveSkips { get; private set; }
+
+    /// <summary>The global gradient norm of the last applied step (after averaging, before clipping).</summary>
+    public double LastGradNorm { get; private set; }
+
+    /// <summary>The factor the last applied step's clipping put on the averaged gradients (1 when not clipping).</summary>
+    public double LastClipCoefficient { get; private set; } = 1.0;
+
+    /// <summary>Where the last step's time went on this rank.</summary>
+    public StepTimings LastTimings { get; private set; }
+
+    /// <summary>
+    /// How long the last step's gradient reduction had collectives in flight: with <see cref="Overlap"/> mostly while
+    /// backward ran, so more than <see cref="StepTimings.Reduce"/>, the part the step waited for.
+    /// </summary>
+    public TimeSpan LastReduceBusy => _reducer.LastBusy;
+
+    /// <summary>
+    /// The overlapped reduction to wait for instead of reducing in <see cref="Step"/>, when it was armed for the step's
+    /// last backward pass (null: reduce in the step). It must use <see cref="GradientReduction.AllReduce"/> for stage 0
+    /// and <see cref="GradientReduction.ReduceScatter"/> for ZeRO-1/2, over this optimizer's flat parameters. With
+    /// ZeRO-2 attaching it turns on its <see cref="OverlappedGradients.ReleaseNonOwnedGradients"/>.
+    /// </summary>
+    public OverlappedGradients? Overlap
+    {
+        get => _reducer.Overlap;
+        set => _reducer.Overlap = value;
+    }
+
+    /// <summary>Per parameter: has it had a gradient on any rank in an applied step since it was created (so its state is meaningful)?</summary>
+    public IReadOnlyList<bool> HasHadGradient => _hasHadGradient;
+
+    /// <summary>Per parameter: the applied steps in which it had a gradient on any rank (PyTorch's per-parameter <c>state['step']</c>).</summary>
+    public IReadOnlyList<long> ParameterSteps => _parameterSteps;
+
+    /// <summary>This rank's slice of a state buffer, by the rule's name for it.</summary>
+    public torch.Tensor StateBuffer(string name) =>
+        _state.TryGetValue(name, out var buffer)
+            ? buffer
+            : throw new ArgumentException($"unknown {Name} state buffer '{name}'; expected {string.Join(", ", StateNames)}.", nameof(name));
+
+    /// <summary>
+    /// Applies one optimizer step to the gradients in <see cref="FlatParameters.Gradients"/>, which hold the sum of
+    /// <paramref name="microBatches"/> backward passes of mean losses on this rank. Returns false when the step was
+    /// skipped because the gradients were not finite.
+    /// </summary>
+    /// <remarks>Collective: every rank must call.</remarks>
+    /// <exception cref="NonFiniteGradientException">Too many consecutive steps were skipped.</exception>
+    public bool Step(int microBatches = 1)
+    {
+        if (microBatches < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(microBatches), microBatches, "micro-batches must be ≥ 1");
+        }
+        var gradients = Flat.Gradients;
+        Flat.GatherGradients();
+        var t0 = Stopwatch.GetTimestamp();
+        Reduce(gradients, microBatches);
+        var t1 = Stopwatch.GetTimestamp();
+        var scale = 1.0 / ((double)_collective.WorldSize * microBatches);
+
+        _stats[0] = ShardSumOfSquares();
+        for (var i = 0; i < Flat.Parameters.Count; i++)
+        {
+            _stats[1 + i] = Flat.HasGradient[i] ? 1 : 0;
+        }
+        _collective.AllReduce(_stats, ReduceOp.Sum);
+        var t2 = Stopwatch.GetTimestamp();
+        if (Stage == ZeroStage.Gradients)
+        {
+            Flat.DecommitGradients(StateStart, StateLength);
+        }
+
+        var sumOfSquares = _stats[0] * scale * scale;
+        if (!double.IsFinite(sumOfSquares))
+        {
+            SkippedSteps++;
+            ConsecutiveSkips++;
+            LastTimings = new StepTimings(Stopwatch.GetElapsedTime(t0, t1), Stopwatch.GetElapsedTime(t1, t2), TimeSpan.Zero, TimeSpan.Zero);
+            if (ConsecutiveSkips >= MaxConsecutiveSkips)
+            {
+                throw new NonFiniteGradientException(ConsecutiveSkips, SkippedSteps);
+            }
+            return false;
+        }
+        ConsecutiveSkips = 0;
+        LastGradNorm = Math.Sqrt(sumOfSquares);
+        var coefficient = Rule.GradientCoefficient(scale, LastGradNorm, MaxGradNorm, _groups);
+        LastClipCoefficient = coefficient / scale;
+        for (var i = 0; i < _hadGradient.Length; i++)
+        {
+            _hadGradient[i] = _stats[1 + i] > 0;
+            if (_hadGradient[i])
+            {
+                _parameterSteps[i]++;
+            }
+        }
+        foreach (var group in _groups)
+        {
+            group.Step++;
+        }
+
+        _shard.LastParameterSums = TimeSpan.Zero;
+        Rule.Update(coefficient);
+        for (var i = 0; i < _hadGradient.Length; i++)
+        {
+            _hasHadGradient[i] |= _hadGradient[i];
+        }
+        var t3 = Stopwatch.GetTimestamp();
+        if (Stage != ZeroStage.Replicated)
+        {
+            _collective.AllGather(_ownParameters, Flat.Values);
+        }
+        var parameterSums = _shard.LastParameterSums;
+        LastTimings = new StepTimings(Stopwatch.GetElapsedTime(t0, t1), Stopwatch.GetElapsedTime(t1, t2),
+            Stopwatch.GetElapsedTime(t2, t3) - parameterSums, Stopwatch.GetElapsedTime(t3), parameterSums);
+        return true;
+    }
+
+    /// <summary>
+    /// Restarts the moving averages: every group's step goes back to 0 and the rule resets its state (Adan as the
+    /// official <c>restart_opt()</c>: exp_avg, exp_avg_sq and exp_avg_diff to zero, neg_pre_grad kept).
+    /// </summary>
+    public void Restart()
+    {
+        foreach (var g in _groups)
+        {
+            g.Step = 0;
+        }
+        Rule.Restart();
+    }
+
+    /// <summary>Restores the bookkeeping that goes with loaded state buffers (checkpoint resume).</summary>
+    /// <param name="groupSteps">Each group's step counter.</param>
+    /// <param name="parameterSteps">Per parameter, the applied steps in which it had a gradient (0: never, so its state is empty).</param>
+    /// <param name="skippedSteps">Steps skipped so far.</param>
+    public void RestoreProgress(IReadOnlyList<long> groupSteps, IReadOnlyList<long> parameterSteps, long skippedSteps)
+    {
+        if (groupSteps.Count != _groups.Length || parameterSteps.Count != _parameterSteps.Length)
+        {
+            throw new ArgumentException(
+                $"progress for {groupSteps.Count} groups / {parameterSteps.Count} parameters does not match this optimizer's {_groups.Length} / {_parameterSteps.Length}.");
+        }
+        for (var g = 0; g < _groups.Length; g++)
+        {
+            _groups[g].Step = groupSteps[g];
+        }
+        for (var i = 0; i < _parameterSteps.Length; i++)
+        {
+            _parameterSteps[i] = parameterSteps[i];
+            _hasHadGradient[i] = parameterSteps[i] > 0;
+        }
+        SkippedSteps = skippedSteps;
+        ConsecutiveSkips = 0;
+    }
+
+    /// <summary>Gathers the full flat buffer of one state from every rank's slice.</summary>
+    /// <remarks>Collective: every rank must call.</remarks>
+    public torch.Tensor GatherState(string name)
+    {
+        var local = StateBuffer(name);
+        if (Stage == ZeroStage.Replicated)
+        {
+            return local.clone();
+        }
+        var full = torch.zeros(Flat.Layout.TotalNumel, dtype: torch.float32, device: local.device);
+        _collective.AllGather(local, full);
+        return full;
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        _reducer.Dispose();
+        Rule.Dispose();
+        _stateGradient.Dispose();
+        _normGradient.Dispose();
+        _ownParameters.Dispose();
+        foreach (var buffer in _state.Values)
+        {
+            buffer.Dispose();
+        }
+    }
+
+    private static ShardedGroup[] BuildGroups(FlatParameters flat, IUpdateRule rule, IEnumerable<(IGroupOptions Options, int[] Parameters)> groups,
+        out int[] groupOfParameter)
+    {
+        groupOfParameter = Enumerable.Repeat(-1, flat.Parameters.Count).ToArray();
+        var list = new List<ShardedGroup>();
+        foreach (var (options, indices) in groups)
+        {
+            ArgumentNullException.ThrowIfNull(options);
+            if (!rule.OptionsType.IsInstanceOfType(options))
+            {
+                throw new ArgumentException($"{rule.Name} takes {rule.OptionsType.Name} for its groups, not {options.GetType().Name}.", nameof(groups));
+            }
+            options.Validate();
+            foreach (var i in indices)
+            {
+                if (i < 0 || i >= flat.Parameters.Count)
+                {
+                    throw new ArgumentException($"parameter index {i} is out of range [0, {flat.Parameters.Count}).", nameof(groups));
+                }
+                if (groupOfParameter[i] >= 0)
+                {
+                    throw new ArgumentException($"parameter '{flat.Layout.Entries[i].Name}' appears in more than one group.", nameof(groups));
+                }
+                groupOfParameter[i] = list.Count;
+            }
+            list.Add(new ShardedGroup(options, indices));
+        }
+        if (list.Count == 0 || list.All(g => g.ParameterIndices.Count == 0))
+        {
+            throw new ArgumentException("optimizer got an empty parameter list; give it at least one parameter.", nameof(groups));
+        }
+        return [.. list];
+    }
+
+    private void Reduce(torch.Tensor gradients, int microBatches)
+    {
+        // The reducer returns a view of what this rank's state covers; the rule reads it through the shard's gradient view.
+        var reduced = _reducer.Reduce(gradients, microBatches);
+        if (!ReferenceEquals(reduced, gradients))
+        {
+            reduced.Dispose();
+        }
+    }
+
+    /// <summary>Σ g² over this rank's shard of the reduced gradient, accumulated in double; on a GPU one reduction and one copy to the host.</summary>
+    private double ShardSumOfSquares()
+    {
+        if (_normGradient.device_type == DeviceType.CPU)
+        {
+            return SumOfSquares.Of(TensorMemory.AsFloatMemory(_normGradient, "gradient shard"));
+        }
+        using var squares = _normGradient.square();
+        using var sum = squares.sum(type: torch.ScalarType.Float64);
+        return sum.item<double>();
+    }
+}
