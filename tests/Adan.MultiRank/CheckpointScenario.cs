@@ -18,7 +18,8 @@ namespace Adan.MultiRank;
 /// none). With ASYNC 1 the saves go through <see cref="BackgroundCheckpointWriter"/> as the trainer's do: a poll after
 /// every step, a save started at each listed step, the last one completed after training. With STAGED 1 every save
 /// and load passes through a <see cref="HostStaging"/> as a GPU run's do, forced here on CPU tensors.
-/// Arguments: STAGE STEPS ROOT SAVES(comma list or -) RESUME(0|1) OUTPUT [CRASH_AT [ASYNC(0|1) [STAGED(0|1)]]].
+/// OPTIMIZER picks the rule (adan by default; <see cref="MlpProblem.Options(string)"/>), and OUTPUT holds its whole state.
+/// Arguments: STAGE STEPS ROOT SAVES(comma list or -) RESUME(0|1) OUTPUT [CRASH_AT [ASYNC(0|1) [STAGED(0|1) [OPTIMIZER]]]].
 /// </summary>
 internal static class CheckpointScenario
 {
@@ -34,11 +35,12 @@ internal static class CheckpointScenario
         var crashAt = args.Length > 6 ? long.Parse(args[6], CultureInfo.InvariantCulture) : -1;
         var background = args.Length > 7 && args[7] == "1";
         var staged = args.Length > 8 && args[8] == "1";
+        var optimizer = args.Length > 9 ? args[9] : "adan";
         set_num_threads(1);
         using var c = new MpiCollective();
         using var model = MlpProblem.Model();
         using var flat = FlatParameters.FromModule(model, c.WorldSize);
-        using var adan = ShardedOptimizers.Create(flat, c, MlpProblem.Options(), stage: stage);
+        using var adan = ShardedOptimizers.Create(flat, c, MlpProblem.Options(optimizer), stage: stage);
         using var staging = staged ? new HostStaging(adan, c.Rank) : null;
         var catalog = new LocalCheckpointCatalog(root);
         var fault = new KillRankHalfway(1) { Armed = !background };
@@ -97,12 +99,15 @@ internal static class CheckpointScenario
                 start,
                 losses,
                 @params = flat.Parameters.SelectMany(p => p.data<float>().ToArray()).ToArray(),
-                exp_avg_sq = adan.GatherState("exp_avg_sq").data<float>().ToArray(),
+                state = adan.StateNames.SelectMany(n => adan.GatherState(n).data<float>().ToArray()).ToArray(),
             }));
         }
         else
         {
-            _ = adan.GatherState("exp_avg_sq");
+            foreach (var name in adan.StateNames)
+            {
+                _ = adan.GatherState(name);
+            }
         }
         return 0;
     }

@@ -24,4 +24,18 @@ public static class MlpProblem
     public static Tensor Loss(nn.Module<Tensor, Tensor> model, Tensor x, Tensor y) => nn.functional.mse_loss(model.forward(x), y);
 
     public static AdanGroupOptions Options() => new() { LearningRate = 0.01, WeightDecay = 0.02 };
+
+    /// <summary>The options of <paramref name="optimizer"/> for this problem: Adan's above, the others' defaults with momentum for SGD.</summary>
+    public static IGroupOptions Options(string optimizer) => optimizer switch
+    {
+        "adan" => Options(),
+        "sgd" => new SgdGroupOptions { LearningRate = 0.05, Momentum = 0.9, Nesterov = true, WeightDecay = 0.01 },
+        _ => Lr(OptimizerRegistry.Get(optimizer).DefaultOptions(), 0.01),
+    };
+
+    private static IGroupOptions Lr(IGroupOptions options, double lr)
+    {
+        options.LearningRate = lr;
+        return options;
+    }
 }

@@ -5,17 +5,19 @@ using Adan.Sharded.Tests.MultiRank;
 namespace Adan.Sharded.Tests.Checkpoints;
 
 /// <summary>What one run of the <c>checkpoint-mlp</c> scenario reported from rank 0.</summary>
-internal sealed record CheckpointRun(long Start, double[] Losses, float[] Params, float[] ExpAvgSq)
+internal sealed record CheckpointRun(long Start, double[] Losses, float[] Params, float[] State)
 {
     /// <summary>
     /// Runs the scenario and asserts that every rank exited 0; <paramref name="background"/> saves through the background
-    /// writer, <paramref name="staged"/> saves and loads through host staging (a GPU run's path, forced on CPU tensors).
+    /// writer, <paramref name="staged"/> saves and loads through host staging (a GPU run's path, forced on CPU tensors);
+    /// <paramref name="optimizer"/> picks the rule, whose whole state the run reports.
     /// </summary>
-    public static CheckpointRun Ok(int ranks, int stage, int steps, string root, string saves, bool resume, bool background = false, bool staged = false)
+    public static CheckpointRun Ok(int ranks, int stage, int steps, string root, string saves, bool resume, bool background = false, bool staged = false,
+        string optimizer = "adan")
     {
         var output = Path.Combine(root, $"out-{Guid.NewGuid():N}.json");
         MpiHarness.RunOk(ranks, "checkpoint-mlp", stage.ToString(CultureInfo.InvariantCulture), steps.ToString(CultureInfo.InvariantCulture),
-            root, saves, resume ? "1" : "0", output, "-1", background ? "1" : "0", staged ? "1" : "0");
+            root, saves, resume ? "1" : "0", output, "-1", background ? "1" : "0", staged ? "1" : "0", optimizer);
         return Read(output);
     }
 
@@ -28,6 +30,6 @@ internal sealed record CheckpointRun(long Start, double[] Losses, float[] Params
             json.GetProperty("start").GetInt64(),
             [.. json.GetProperty("losses").EnumerateArray().Select(e => e.GetDouble())],
             [.. json.GetProperty("params").EnumerateArray().Select(e => e.GetSingle())],
-            [.. json.GetProperty("exp_avg_sq").EnumerateArray().Select(e => e.GetSingle())]);
+            [.. json.GetProperty("state").EnumerateArray().Select(e => e.GetSingle())]);
     }
 }

@@ -15,9 +15,9 @@ public sealed class ElasticRestartTests : IDisposable
     public void Dispose() => Directory.Delete(_root, recursive: true);
 
     /// <summary>32 steps on 2 ranks (512 samples, micro_batch 16, 2 epochs), a checkpoint every 8.</summary>
-    private static string[] Train(string runDir) =>
+    private static string[] Train(string runDir, string optimizer = "adan") =>
     [
-        "train", "--set", "model=mlp", "--set", "mlp_hidden=32", "--set", "train_subset=512", "--set", "test_subset=100", "--set", "epochs=2",
+        "train", "--set", $"optimizer={optimizer}", "--set", "model=mlp", "--set", "mlp_hidden=32", "--set", "train_subset=512", "--set", "test_subset=100", "--set", "epochs=2",
         "--set", "micro_batch=16", "--set", "checkpoint_every=8", "--set", "resume=none", "--set", $"run_dir={runDir}",
     ];
 
@@ -32,16 +32,21 @@ public sealed class ElasticRestartTests : IDisposable
 
     private static JsonElement Summary(string runDir) => JsonDocument.Parse(File.ReadAllText(Path.Combine(runDir, "summary.json"))).RootElement;
 
-    [Fact]
-    public void ARankKilledOnceIsRestartedFromTheLastCheckpointAndEndsBitwiseLikeAnUninterruptedRun()
+    /// <summary>Every optimizer checkpoints its own state, so every one restarts where it left off.</summary>
+    [Theory]
+    [InlineData("adan")]
+    [InlineData("lamb")]
+    [InlineData("adamw")]
+    [InlineData("sgd")]
+    public void ARankKilledOnceIsRestartedFromTheLastCheckpointAndEndsBitwiseLikeAnUninterruptedRun(string optimizer)
     {
         var uninterrupted = Path.Combine(_root, "uninterrupted");
-        var expected = AdanCli.Run(["launch", "-n", "2", "--", .. Train(uninterrupted)], TimeSpan.FromMinutes(3));
+        var expected = AdanCli.Run(["launch", "-n", "2", "--", .. Train(uninterrupted, optimizer)], TimeSpan.FromMinutes(3));
         Assert.True(expected.ExitCode == 0, expected.Describe());
 
         var restarted = Path.Combine(_root, "restarted");
-        var result = AdanCli.Run(["launch", "-n", "2", "--max-restarts", "1", "--job-id", "elastic", "--", .. Train(restarted)], TimeSpan.FromMinutes(3),
-            KillRank1AtStep(20));
+        var result = AdanCli.Run(["launch", "-n", "2", "--max-restarts", "1", "--job-id", "elastic", "--", .. Train(restarted, optimizer)],
+            TimeSpan.FromMinutes(3), KillRank1AtStep(20));
 
         Assert.True(result.ExitCode == 0, result.Describe());
         Assert.Contains("adan launch: job elastic failed", result.Stderr);
@@ -51,6 +56,7 @@ public sealed class ElasticRestartTests : IDisposable
         Assert.Equal(1, summary.GetProperty("restarts").GetInt32());
         Assert.Equal(0, Summary(uninterrupted).GetProperty("restarts").GetInt32());
         Assert.Equal(32, summary.GetProperty("steps").GetInt64());
+        Assert.Equal(optimizer, summary.GetProperty("optimizer").GetString());
         var hashes = ShardHashes(restarted);
         Assert.Equal(2, hashes.Count);
         Assert.Equal(ShardHashes(uninterrupted), hashes);

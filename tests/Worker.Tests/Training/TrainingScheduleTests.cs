@@ -134,11 +134,11 @@ public class TrainingScheduleTests
         var error = Assert.Throws<CheckpointException>(() => TrainingSchedule.Create(config, Sampler(2, 6), 2, Plan(Saved(7), Sampler(2, 6)), output));
         string[] expected =
         [
-            "beta1: checkpoint 0.98, this run 0.9",
-            "eps: checkpoint 1E-08, this run 1E-06",
-            "weight_decay: checkpoint 0.02, this run 0.05",
-            "no_prox: checkpoint false, this run true",
-            "max_grad_norm: checkpoint 0, this run 1",
+            "adan.betas: checkpoint [0.98,0.92,0.99], this run [0.9,0.92,0.99]",
+            "adan.eps: checkpoint 1E-08, this run 1E-06",
+            "adan.weight_decay: checkpoint 0.02, this run 0.05",
+            "adan.no_prox: checkpoint false, this run true",
+            "adan.max_grad_norm: checkpoint 0, this run 1",
             "lr: checkpoint 0.002, this run 0.003",
             "warmup_steps: checkpoint 10, this run 20",
             "epochs: checkpoint 2, this run 3",
@@ -146,7 +146,7 @@ public class TrainingScheduleTests
         var lines = output.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.TrimEnd('\r')).ToArray();
         Assert.Equal("hyper-parameters that differ from the checkpoint's (8):", lines[0]);
         Assert.Equal(expected.Select(e => "  " + e), lines[1..]);
-        Assert.StartsWith("this run changes 8 hyper-parameter(s) of the checkpoint it resumes (/ckpt/step-0000000007): beta1 0.98 -> 0.9; eps", error.Message);
+        Assert.StartsWith("this run changes 8 hyper-parameter(s) of the checkpoint it resumes (/ckpt/step-0000000007): adan.betas [0.98,0.92,0.99] -> [0.9,0.92,0.99]; adan.eps", error.Message);
     }
 
     [Fact]
