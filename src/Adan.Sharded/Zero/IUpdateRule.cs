@@ -37,6 +37,9 @@ public interface IUpdateRule : IDisposable
     /// <remarks>Collective when the rule calls <see cref="ShardState.ReduceParameterSums"/>: then every rank must call.</remarks>
     void Update(double gradientCoefficient);
 
-    /// <summary>Restarts the moving averages (the engine has set every group's step to 0); by default every state buffer is zeroed.</summary>
-    void Restart();
+    /// <summary>
+    /// The state buffers a restart of the moving averages keeps (<see cref="ShardedOptimizer.Restart"/> zeroes the
+    /// others): Adan's official <c>restart_opt()</c> keeps <c>neg_pre_grad</c>; the others keep none.
+    /// </summary>
+    IReadOnlyCollection<string> KeptOnRestart { get; }
 }

@@ -268,8 +268,9 @@ public sealed class ShardedOptimizer : IDisposable
     }
 
     /// <summary>
-    /// Restarts the moving averages: every group's step goes back to 0 and the rule resets its state (Adan as the
-    /// official <c>restart_opt()</c>: exp_avg, exp_avg_sq and exp_avg_diff to zero, neg_pre_grad kept).
+    /// Restarts the moving averages: every group's step goes back to 0 and every state buffer but the rule's
+    /// <see cref="IUpdateRule.KeptOnRestart"/> to zero (Adan as the official <c>restart_opt()</c>: neg_pre_grad is kept),
+    /// and the per-parameter step counts to 0.
     /// </summary>
     public void Restart()
     {
@@ -277,7 +278,13 @@ public sealed class ShardedOptimizer : IDisposable
         {
             g.Step = 0;
         }
-        Rule.Restart();
+        // Per-parameter counts start again too (AdamW's bias correction, SGD's first momentum step); whether a
+        // parameter ever had a gradient (Adan's neg_pre_grad) is kept.
+        Array.Clear(_parameterSteps);
+        foreach (var name in StateNames.Where(n => !Rule.KeptOnRestart.Contains(n)))
+        {
+            _state[name].zero_();
+        }
     }
 
     /// <summary>Restores the bookkeeping that goes with loaded state buffers (checkpoint resume).</summary>

@@ -28,6 +28,9 @@ public sealed class AdamWRule : IUpdateRule
     public IReadOnlyList<string> StateNames => Names;
 
     /// <inheritdoc />
+    public IReadOnlyCollection<string> KeptOnRestart { get; } = [];
+
+    /// <inheritdoc />
     public double GradientCoefficient(double scale, double gradNorm, double maxGradNorm, IReadOnlyList<ShardedGroup> groups) =>
         scale * ClipGradNorm.Coefficient(gradNorm, maxGradNorm);
 
@@ -62,16 +65,6 @@ public sealed class AdamWRule : IUpdateRule
                 AdamWKernel.FusedStep(param.Slice(start, length), grad.Slice(start, length), m.Slice(start, length), v.Slice(start, length),
                     Scalars(shard, s, gradientCoefficient));
             }
-        }
-    }
-
-    /// <inheritdoc />
-    public void Restart()
-    {
-        var shard = _shard ?? throw new InvalidOperationException("the AdamW rule is not bound to an engine.");
-        foreach (var name in Names)
-        {
-            shard.State(name).zero_();
         }
     }
 

@@ -28,6 +28,9 @@ public sealed class AdanRule : IUpdateRule
     public IReadOnlyList<string> StateNames => Names;
 
     /// <inheritdoc />
+    public IReadOnlyCollection<string> KeptOnRestart { get; } = ["neg_pre_grad"];
+
+    /// <inheritdoc />
     public double GradientCoefficient(double scale, double gradNorm, double maxGradNorm, IReadOnlyList<ShardedGroup> groups)
     {
         // The official code divides by the norm plus the ε of the last group it looped over.
@@ -83,15 +86,6 @@ public sealed class AdanRule : IUpdateRule
             AdanKernel.FusedStep(param.Slice(start, length), grad.Slice(start, length), m.Slice(start, length), v.Slice(start, length),
                 d.Slice(start, length), n.Slice(start, length), _scalars[s.Group], FirstStep(shard, s.Parameter), AdanKernel.Threads);
         }
-    }
-
-    /// <summary>As the official <c>restart_opt()</c>: the three averages go to zero, neg_pre_grad is kept.</summary>
-    public void Restart()
-    {
-        var shard = _shard ?? throw new InvalidOperationException("the Adan rule is not bound to an engine.");
-        shard.State("exp_avg").zero_();
-        shard.State("exp_avg_sq").zero_();
-        shard.State("exp_avg_diff").zero_();
     }
 
     /// <inheritdoc />

@@ -36,6 +36,9 @@ public sealed class LambRule : IUpdateRule
     public IReadOnlyList<string> StateNames => Names;
 
     /// <inheritdoc />
+    public IReadOnlyCollection<string> KeptOnRestart { get; } = [];
+
+    /// <inheritdoc />
     public double GradientCoefficient(double scale, double gradNorm, double maxGradNorm, IReadOnlyList<ShardedGroup> groups)
     {
         var divisor = maxGradNorm > 0 ? Math.Max(1.0, gradNorm / maxGradNorm) : 1.0;
@@ -76,16 +79,6 @@ public sealed class LambRule : IUpdateRule
         else
         {
             FusedUpdate(shard);
-        }
-    }
-
-    /// <inheritdoc />
-    public void Restart()
-    {
-        var shard = _shard ?? throw new InvalidOperationException("the LAMB rule is not bound to an engine.");
-        foreach (var name in Names)
-        {
-            shard.State(name).zero_();
         }
     }
 

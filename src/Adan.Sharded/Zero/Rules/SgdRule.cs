@@ -28,6 +28,9 @@ public sealed class SgdRule : IUpdateRule
     public IReadOnlyList<string> StateNames => Names;
 
     /// <inheritdoc />
+    public IReadOnlyCollection<string> KeptOnRestart { get; } = [];
+
+    /// <inheritdoc />
     public double GradientCoefficient(double scale, double gradNorm, double maxGradNorm, IReadOnlyList<ShardedGroup> groups) =>
         scale * ClipGradNorm.Coefficient(gradNorm, maxGradNorm);
 
@@ -64,13 +67,6 @@ public sealed class SgdRule : IUpdateRule
                     shard.ParameterSteps[s.Parameter] == 1);
             }
         }
-    }
-
-    /// <inheritdoc />
-    public void Restart()
-    {
-        var shard = _shard ?? throw new InvalidOperationException("the SGD rule is not bound to an engine.");
-        shard.State("momentum_buffer").zero_();
     }
 
     /// <inheritdoc />
