@@ -29,9 +29,9 @@ dotnet build Adan.sln -c Release -nologo -v minimal -p:TorchBackend=cuda
 mkdir -p bin
 ln -sfn ../src/Worker/bin/Release/net10.0/adan bin/adan
 
-echo "gpu-check: GPU and NCCL tests (collectives, Adan and LAMB on CUDA, checkpoints through pinned host staging)"
+echo "gpu-check: GPU and NCCL tests (collectives, Adan, LAMB, AdamW and SGD on CUDA, checkpoints through pinned host staging)"
 dotnet test tests/Adan.Sharded.Tests -c Release --no-build -nologo \
-    --filter "FullyQualifiedName~Nccl|FullyQualifiedName~HostStagingTests|FullyQualifiedName~LambTensorStepTests" \
+    --filter "FullyQualifiedName~Nccl|FullyQualifiedName~HostStagingTests|FullyQualifiedName~LambTensorStepTests|FullyQualifiedName~AdamWSgdTensorStepTests" \
     --logger "console;verbosity=normal" | tee "$out/tests.log"
 if grep -q "\[SKIP\]" "$out/tests.log"; then
     fail "GPU tests were skipped: TorchSharp sees no CUDA device in this build (see the skip reason above)"

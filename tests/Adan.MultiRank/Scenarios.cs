@@ -14,6 +14,7 @@ internal static class Scenarios
         ["ddp-mlp"] = DataParallelScenarios.TrainMlp,
         ["sharded-golden"] = ShardedGoldenScenario.Run,
         ["sharded-lamb-golden"] = ShardedLambGoldenScenario.Run,
+        ["sharded-torch-optim"] = TorchOptimScenario.Run,
         ["lamb-straddle"] = LambStraddleScenario.Run,
         ["sharded-mlp"] = ShardedMlpScenario.Run,
         ["checkpoint-mlp"] = CheckpointScenario.Run,
