@@ -10,34 +10,22 @@ namespace Adan.Sharded.Zero.Rules;
 /// skipped and its count stands still), and <c>clip_grad_norm_</c>'s clipping: max_norm / (‖g‖ + 1e-6), capped at 1.
 /// The update is <see cref="AdamWKernel"/> on CPU memory, or the same operations as tensor operations on any device.
 /// </summary>
-public sealed class AdamWRule : IUpdateRule
+public sealed class AdamWRule : UpdateRule<AdamWGroupOptions>
 {
-    private ShardState? _shard;
     private SegmentViews? _views;
 
     /// <summary>PyTorch's names of the two state buffers.</summary>
     public static IReadOnlyList<string> Names { get; } = ["exp_avg", "exp_avg_sq"];
 
     /// <inheritdoc />
-    public string Name => "adamw";
+    public override string Name => "adamw";
 
     /// <inheritdoc />
-    public Type OptionsType => typeof(AdamWGroupOptions);
+    public override IReadOnlyList<string> StateNames => Names;
 
     /// <inheritdoc />
-    public IReadOnlyList<string> StateNames => Names;
-
-    /// <inheritdoc />
-    public IReadOnlyCollection<string> KeptOnRestart { get; } = [];
-
-    /// <inheritdoc />
-    public double GradientCoefficient(double scale, double gradNorm, double maxGradNorm, IReadOnlyList<ShardedGroup> groups) =>
-        scale * ClipGradNorm.Coefficient(gradNorm, maxGradNorm);
-
-    /// <inheritdoc />
-    public void Bind(ShardState shard)
+    protected override void OnBind(ShardState shard)
     {
-        _shard = shard;
         if (!shard.Fused)
         {
             _views = new SegmentViews(shard.Segments, shard.Parameters, shard.Gradient, shard.State("exp_avg"), shard.State("exp_avg_sq"));
@@ -45,14 +33,8 @@ public sealed class AdamWRule : IUpdateRule
     }
 
     /// <inheritdoc />
-    public void Update(double gradientCoefficient)
+    protected override void FusedUpdate(ShardState shard, double gradientCoefficient)
     {
-        var shard = _shard ?? throw new InvalidOperationException("the AdamW rule is not bound to an engine.");
-        if (_views is not null)
-        {
-            TensorUpdate(shard, _views, gradientCoefficient);
-            return;
-        }
         var grad = TensorMemory.AsFloatMemory(shard.Gradient, "gradient shard");
         var param = TensorMemory.AsFloatMemory(shard.Parameters, "parameter shard");
         var m = TensorMemory.AsFloatMemory(shard.State("exp_avg"), "exp_avg");
@@ -69,17 +51,18 @@ public sealed class AdamWRule : IUpdateRule
     }
 
     /// <inheritdoc />
-    public void Dispose() => _views?.Dispose();
+    protected override void Dispose(bool disposing) => _views?.Dispose();
 
     private static AdamWScalars Scalars(ShardState shard, ShardSegment s, double gradientCoefficient)
     {
-        var o = shard.Groups[s.Group].OptionsAs<AdamWGroupOptions>();
+        var o = Options(shard, s.Group);
         return new AdamWScalars(o.LearningRate, o.Beta1, o.Beta2, o.Eps, o.WeightDecay, shard.ParameterSteps[s.Parameter], gradientCoefficient);
     }
 
-    // PyTorch's single-tensor path, operation for operation, on each segment's views; the gradient view is the denominator's scratch.
-    private static void TensorUpdate(ShardState shard, SegmentViews views, double gradientCoefficient)
+    /// <summary>PyTorch's single-tensor path, operation for operation, on each segment's views; the gradient view is the denominator's scratch.</summary>
+    protected override void TensorUpdate(ShardState shard, double gradientCoefficient)
     {
+        var views = _views!;
         using var noGrad = torch.no_grad();
         if (gradientCoefficient != 1.0)
         {
@@ -92,7 +75,7 @@ public sealed class AdamWRule : IUpdateRule
             {
                 continue;
             }
-            var o = shard.Groups[s.Group].OptionsAs<AdamWGroupOptions>();
+            var o = Options(shard, s.Group);
             var step = shard.ParameterSteps[s.Parameter];
             var (param, grad, expAvg, expAvgSq) = (views.Of(k)[0], views.Of(k)[1], views.Of(k)[2], views.Of(k)[3]);
             param.mul_(1 - o.LearningRate * o.WeightDecay);

@@ -8,9 +8,8 @@ namespace Adan.Sharded.Zero.Rules;
 /// buffers, its clipping (coefficient max_grad_norm / (‖g‖ + ε of the last group), capped at 1), and the update of
 /// <see cref="AdanKernel"/> (fused CPU kernel) or <see cref="AdanTensorStep"/> (tensor operations) on each segment.
 /// </summary>
-public sealed class AdanRule : IUpdateRule
+public sealed class AdanRule : UpdateRule<AdanGroupOptions>
 {
-    private ShardState? _shard;
     private AdanScalars[] _scalars = [];
     private bool[] _firstStep = [];
     private AdanTensorStep? _tensorStep;
@@ -19,19 +18,16 @@ public sealed class AdanRule : IUpdateRule
     public static IReadOnlyList<string> Names { get; } = ["exp_avg", "exp_avg_sq", "exp_avg_diff", "neg_pre_grad"];
 
     /// <inheritdoc />
-    public string Name => "adan";
+    public override string Name => "adan";
 
     /// <inheritdoc />
-    public Type OptionsType => typeof(AdanGroupOptions);
+    public override IReadOnlyList<string> StateNames => Names;
 
     /// <inheritdoc />
-    public IReadOnlyList<string> StateNames => Names;
+    public override IReadOnlyCollection<string> KeptOnRestart { get; } = ["neg_pre_grad"];
 
     /// <inheritdoc />
-    public IReadOnlyCollection<string> KeptOnRestart { get; } = ["neg_pre_grad"];
-
-    /// <inheritdoc />
-    public double GradientCoefficient(double scale, double gradNorm, double maxGradNorm, IReadOnlyList<ShardedGroup> groups)
+    public override double GradientCoefficient(double scale, double gradNorm, double maxGradNorm, IReadOnlyList<ShardedGroup> groups)
     {
         // The official code divides by the norm plus the ε of the last group it looped over.
         var clip = maxGradNorm > 0 ? Math.Min(1.0, maxGradNorm / (gradNorm + groups[^1].OptionsAs<AdanGroupOptions>().Eps)) : 1.0;
@@ -39,9 +35,8 @@ public sealed class AdanRule : IUpdateRule
     }
 
     /// <inheritdoc />
-    public void Bind(ShardState shard)
+    protected override void OnBind(ShardState shard)
     {
-        _shard = shard;
         _scalars = new AdanScalars[shard.Groups.Count];
         _firstStep = new bool[shard.ParameterCount];
         if (!shard.Fused)
@@ -52,24 +47,28 @@ public sealed class AdanRule : IUpdateRule
     }
 
     /// <inheritdoc />
-    public void Update(double gradientCoefficient)
+    protected override void Prepare(ShardState shard, double gradientCoefficient)
     {
-        var shard = _shard ?? throw new InvalidOperationException("the Adan rule is not bound to an engine.");
         for (var g = 0; g < _scalars.Length; g++)
         {
-            var group = shard.Groups[g];
-            var o = group.OptionsAs<AdanGroupOptions>();
-            _scalars[g] = new AdanScalars(o.LearningRate, o.Beta1, o.Beta2, o.Beta3, o.Eps, o.WeightDecay, o.NoProx, group.Step, gradientCoefficient);
+            var o = Options(shard, g);
+            _scalars[g] = new AdanScalars(o.LearningRate, o.Beta1, o.Beta2, o.Beta3, o.Eps, o.WeightDecay, o.NoProx, shard.Groups[g].Step, gradientCoefficient);
         }
-        if (_tensorStep is not null)
+    }
+
+    /// <inheritdoc />
+    protected override void TensorUpdate(ShardState shard, double gradientCoefficient)
+    {
+        for (var i = 0; i < _firstStep.Length; i++)
         {
-            for (var i = 0; i < _firstStep.Length; i++)
-            {
-                _firstStep[i] = FirstStep(shard, i);
-            }
-            _tensorStep.Run(gradientCoefficient, _scalars, shard.HadGradient, _firstStep);
-            return;
+            _firstStep[i] = FirstStep(shard, i);
         }
+        _tensorStep!.Run(gradientCoefficient, _scalars, shard.HadGradient, _firstStep);
+    }
+
+    /// <inheritdoc />
+    protected override void FusedUpdate(ShardState shard, double gradientCoefficient)
+    {
         var grad = TensorMemory.AsFloatMemory(shard.Gradient, "gradient shard");
         var param = TensorMemory.AsFloatMemory(shard.Parameters, "parameter shard");
         var m = TensorMemory.AsFloatMemory(shard.State("exp_avg"), "exp_avg");
@@ -89,7 +88,7 @@ public sealed class AdanRule : IUpdateRule
     }
 
     /// <inheritdoc />
-    public void Dispose() => _tensorStep?.Dispose();
+    protected override void Dispose(bool disposing) => _tensorStep?.Dispose();
 
     // neg_pre_grad is meaningless until the parameter has had a gradient, and after a restart the group starts again.
     private static bool FirstStep(ShardState shard, int parameter)

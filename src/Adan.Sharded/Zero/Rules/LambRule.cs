@@ -14,9 +14,8 @@ namespace Adan.Sharded.Zero.Rules;
 /// writes the update u into scratch and collects each parameter's partial Σp² and Σu² → <see cref="ShardState.ReduceParameterSums"/>
 /// → phase (b) applies p −= lr·r·u with each parameter's trust ratio r.
 /// </remarks>
-public sealed class LambRule : IUpdateRule
+public sealed class LambRule : UpdateRule<LambGroupOptions>
 {
-    private ShardState? _shard;
     private LambScalars[] _scalars = [];
     private double[] _norms = [];
     private double[] _trustRatios = [];
@@ -27,28 +26,21 @@ public sealed class LambRule : IUpdateRule
     public static IReadOnlyList<string> Names { get; } = ["exp_avg", "exp_avg_sq"];
 
     /// <inheritdoc />
-    public string Name => "lamb";
+    public override string Name => "lamb";
 
     /// <inheritdoc />
-    public Type OptionsType => typeof(LambGroupOptions);
+    public override IReadOnlyList<string> StateNames => Names;
 
     /// <inheritdoc />
-    public IReadOnlyList<string> StateNames => Names;
-
-    /// <inheritdoc />
-    public IReadOnlyCollection<string> KeptOnRestart { get; } = [];
-
-    /// <inheritdoc />
-    public double GradientCoefficient(double scale, double gradNorm, double maxGradNorm, IReadOnlyList<ShardedGroup> groups)
+    public override double GradientCoefficient(double scale, double gradNorm, double maxGradNorm, IReadOnlyList<ShardedGroup> groups)
     {
         var divisor = maxGradNorm > 0 ? Math.Max(1.0, gradNorm / maxGradNorm) : 1.0;
         return scale / divisor;
     }
 
     /// <inheritdoc />
-    public void Bind(ShardState shard)
+    protected override void OnBind(ShardState shard)
     {
-        _shard = shard;
         _scalars = new LambScalars[shard.Groups.Count];
         _norms = new double[2 * shard.ParameterCount];
         _trustRatios = new double[shard.ParameterCount];
@@ -61,35 +53,26 @@ public sealed class LambRule : IUpdateRule
     }
 
     /// <inheritdoc />
-    /// <remarks>Collective: every rank must call.</remarks>
-    public void Update(double gradientCoefficient)
+    protected override void Prepare(ShardState shard, double gradientCoefficient)
     {
-        var shard = _shard ?? throw new InvalidOperationException("the LAMB rule is not bound to an engine.");
         for (var g = 0; g < _scalars.Length; g++)
         {
-            var group = shard.Groups[g];
-            var o = group.OptionsAs<LambGroupOptions>();
+            var o = Options(shard, g);
             _scalars[g] = new LambScalars(o.LearningRate, o.Beta1, o.Beta2, o.Eps, o.WeightDecay, o.BiasCorrection, o.GradAveraging,
-                o.TrustClip, o.AlwaysAdapt, group.Step, gradientCoefficient);
-        }
-        if (_tensorStep is not null)
-        {
-            TensorUpdate(shard, _tensorStep, gradientCoefficient);
-        }
-        else
-        {
-            FusedUpdate(shard);
+                o.TrustClip, o.AlwaysAdapt, shard.Groups[g].Step, gradientCoefficient);
         }
     }
 
     /// <inheritdoc />
-    public void Dispose()
+    protected override void Dispose(bool disposing)
     {
         _tensorStep?.Dispose();
         _update?.Dispose();
     }
 
-    private void FusedUpdate(ShardState shard)
+    /// <inheritdoc />
+    /// <remarks>Collective: every rank must call (the norm all-reduce).</remarks>
+    protected override void FusedUpdate(ShardState shard, double gradientCoefficient)
     {
         var grad = TensorMemory.AsFloatMemory(shard.Gradient, "gradient shard");
         var param = TensorMemory.AsFloatMemory(shard.Parameters, "parameter shard");
@@ -125,9 +108,11 @@ public sealed class LambRule : IUpdateRule
         }
     }
 
-    // The same two phases as tensor operations on the device, with the same norm all-reduce and trust ratios between them.
-    private void TensorUpdate(ShardState shard, LambTensorStep step, double gradientCoefficient)
+    /// <summary>The same two phases as tensor operations on the device, with the same norm all-reduce and trust ratios between them.</summary>
+    /// <remarks>Collective: every rank must call (the norm all-reduce).</remarks>
+    protected override void TensorUpdate(ShardState shard, double gradientCoefficient)
     {
+        var step = _tensorStep!;
         step.ComputeUpdates(gradientCoefficient, _scalars, shard.HadGradient, _norms);
         shard.ReduceParameterSums(_norms);
         for (var i = 0; i < _trustRatios.Length; i++)

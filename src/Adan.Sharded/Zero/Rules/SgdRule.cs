@@ -10,34 +10,22 @@ namespace Adan.Sharded.Zero.Rules;
 /// a parameter without a gradient is skipped, and clipping is <c>clip_grad_norm_</c>'s. The buffer is kept (and
 /// counted as state) even with momentum 0, where it stays zero.
 /// </summary>
-public sealed class SgdRule : IUpdateRule
+public sealed class SgdRule : UpdateRule<SgdGroupOptions>
 {
-    private ShardState? _shard;
     private SegmentViews? _views;
 
     /// <summary>PyTorch's name of the state buffer.</summary>
     public static IReadOnlyList<string> Names { get; } = ["momentum_buffer"];
 
     /// <inheritdoc />
-    public string Name => "sgd";
+    public override string Name => "sgd";
 
     /// <inheritdoc />
-    public Type OptionsType => typeof(SgdGroupOptions);
+    public override IReadOnlyList<string> StateNames => Names;
 
     /// <inheritdoc />
-    public IReadOnlyList<string> StateNames => Names;
-
-    /// <inheritdoc />
-    public IReadOnlyCollection<string> KeptOnRestart { get; } = [];
-
-    /// <inheritdoc />
-    public double GradientCoefficient(double scale, double gradNorm, double maxGradNorm, IReadOnlyList<ShardedGroup> groups) =>
-        scale * ClipGradNorm.Coefficient(gradNorm, maxGradNorm);
-
-    /// <inheritdoc />
-    public void Bind(ShardState shard)
+    protected override void OnBind(ShardState shard)
     {
-        _shard = shard;
         if (!shard.Fused)
         {
             _views = new SegmentViews(shard.Segments, shard.Parameters, shard.Gradient, shard.State("momentum_buffer"));
@@ -45,14 +33,8 @@ public sealed class SgdRule : IUpdateRule
     }
 
     /// <inheritdoc />
-    public void Update(double gradientCoefficient)
+    protected override void FusedUpdate(ShardState shard, double gradientCoefficient)
     {
-        var shard = _shard ?? throw new InvalidOperationException("the SGD rule is not bound to an engine.");
-        if (_views is not null)
-        {
-            TensorUpdate(shard, _views, gradientCoefficient);
-            return;
-        }
         var grad = TensorMemory.AsFloatMemory(shard.Gradient, "gradient shard");
         var param = TensorMemory.AsFloatMemory(shard.Parameters, "parameter shard");
         var buffer = TensorMemory.AsFloatMemory(shard.State("momentum_buffer"), "momentum_buffer");
@@ -60,7 +42,7 @@ public sealed class SgdRule : IUpdateRule
         {
             if (shard.HadGradient[s.Parameter])
             {
-                var o = shard.Groups[s.Group].OptionsAs<SgdGroupOptions>();
+                var o = Options(shard, s.Group);
                 var (start, length) = (s.LocalStart, s.Length);
                 SgdKernel.FusedStep(param.Slice(start, length), grad.Slice(start, length), buffer.Slice(start, length),
                     SgdScalars.Of(o.LearningRate, o.Momentum, o.Dampening, o.WeightDecay, o.Nesterov, gradientCoefficient),
@@ -70,11 +52,12 @@ public sealed class SgdRule : IUpdateRule
     }
 
     /// <inheritdoc />
-    public void Dispose() => _views?.Dispose();
+    protected override void Dispose(bool disposing) => _views?.Dispose();
 
-    // PyTorch's single-tensor path on each segment's views; the gradient view holds g + wd·p and then the direction.
-    private static void TensorUpdate(ShardState shard, SegmentViews views, double gradientCoefficient)
+    /// <summary>PyTorch's single-tensor path on each segment's views; the gradient view holds g + wd·p and then the direction.</summary>
+    protected override void TensorUpdate(ShardState shard, double gradientCoefficient)
     {
+        var views = _views!;
         using var noGrad = torch.no_grad();
         if (gradientCoefficient != 1.0)
         {
@@ -87,7 +70,7 @@ public sealed class SgdRule : IUpdateRule
             {
                 continue;
             }
-            var o = shard.Groups[s.Group].OptionsAs<SgdGroupOptions>();
+            var o = Options(shard, s.Group);
             var (param, grad, buffer) = (views.Of(k)[0], views.Of(k)[1], views.Of(k)[2]);
             if (o.WeightDecay != 0)
             {
