@@ -64,7 +64,7 @@ public sealed class CheckpointCommandTests : IDisposable
 
     [Theory]
     [InlineData("\"world_size\": 1", "\"world_size\": 0", "world_size is 0")]
-    [InlineData("\"format_version\": 2", "\"format_version\": 99", "format version 99 is not supported")]
+    [InlineData("\"format_version\": 3", "\"format_version\": 99", "format version 99 is not supported")]
     [InlineData("shard-00000-of-00001.safetensors", "../../outside.safetensors", "shard-NNNNN-of-NNNNN")]
     [InlineData("\"offset\": 0", "\"offset\": 40", "ends past total_numel")]
     public async Task VerifyAndExportRefuseAnInvalidManifestWithExitOne(string field, string tampered, string expected)
