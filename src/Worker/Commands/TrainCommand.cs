@@ -2,6 +2,7 @@ using System.CommandLine;
 using Adan.Sharded.Collectives;
 using Adan.Sharded.Mpi;
 using Adan.Sharded.Threading;
+using Adan.Sharded.Zero;
 using Adan.Worker.Config;
 using Adan.Worker.Training;
 
@@ -19,7 +20,8 @@ internal static class TrainCommand
         var options = new ConfigOptions();
         var telemetry = new Option<string?>("--telemetry") { Description = "Telemetry exporter: none | console (OTLP is used when OTEL_EXPORTER_OTLP_ENDPOINT is set); same as --set telemetry=..." };
         telemetry.AcceptOnlyFromAmong([.. Enum.GetValues<TelemetryMode>().Select(ConfigBinder.Name)]);
-        var command = new Command("train", "Train a model data-parallel with ZeRO-sharded Adan (one process per rank).") { telemetry };
+        var command = new Command("train",
+            $"Train a model data-parallel with a ZeRO-sharded optimizer ({string.Join(" | ", OptimizerRegistry.Names)}; one process per rank).") { telemetry };
         options.AddTo(command);
         command.SetAction(result => Run(options.Bind(result, result.GetValue(telemetry) is { } mode ? [$"telemetry={mode}"] : null)));
         return command;

@@ -1,5 +1,3 @@
-using System.Text.Json.Serialization;
-
 namespace Adan.Worker.Config;
 
 /// <summary>The model architecture.</summary>
@@ -26,24 +24,6 @@ public enum DatasetKind
 
     /// <summary>A character-level text file.</summary>
     Text,
-}
-
-/// <summary>The optimizer.</summary>
-public enum OptimizerKind
-{
-    /// <summary>Adan (the project's sharded optimizer).</summary>
-    Adan,
-
-    /// <summary>AdamW, as a baseline.</summary>
-    // One word, as PyTorch spells it, not the naming policy's adam-w.
-    [JsonStringEnumMemberName("adamw")]
-    AdamW,
-
-    /// <summary>SGD with momentum, as a baseline.</summary>
-    Sgd,
-
-    /// <summary>LAMB (timm's NVLAMB), with its state sharded like Adan's.</summary>
-    Lamb,
 }
 
 /// <summary>Where metrics and traces go.</summary>

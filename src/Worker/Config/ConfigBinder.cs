@@ -6,6 +6,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 using System.Text.Json.Serialization.Metadata;
+using Adan.Sharded.Zero;
 
 namespace Adan.Worker.Config;
 
@@ -13,16 +14,13 @@ namespace Adan.Worker.Config;
 /// Binds <see cref="TrainConfig"/> with System.Text.Json: the <c>key=value</c> overrides are merged over the JSON
 /// object of the config file and the result is deserialized once, so a value is accepted or refused with the same
 /// one-line message wherever it comes from. Keys are the snake_case property names, enum values their kebab-case
-/// names (<c>fashion-mnist</c>, <c>cosine</c>), and an unknown key is refused.
+/// names (<c>fashion-mnist</c>, <c>cosine</c>), and an unknown key is refused. A key named after an optimizer
+/// (<c>adan</c>, <c>lamb</c>, <c>adamw</c>, <c>sgd</c>) is that optimizer's section, bound to its own options record
+/// (<see cref="OptimizerSections"/>); <c>--set adan.lr=0.002</c> sets one of its keys.
 /// </summary>
 public static class ConfigBinder
 {
-    /// <summary>The composite key that sets <c>beta1</c>, <c>beta2</c> and <c>beta3</c> at once.</summary>
-    public const string BetasKey = "betas";
-
     private const string OverrideSource = "--set";
-
-    private static readonly string[] s_betaKeys = ["beta1", "beta2", "beta3"];
 
     private static readonly JsonSerializerOptions s_options = new()
     {
@@ -49,8 +47,8 @@ public static class ConfigBinder
     private static readonly Dictionary<string, JsonPropertyInfo> s_byKey =
         s_typeInfo.Properties.ToDictionary(property => property.Name, StringComparer.Ordinal);
 
-    /// <summary>Every key, in declaration order (plus <see cref="BetasKey"/>).</summary>
-    public static IEnumerable<string> Keys => s_typeInfo.Properties.Select(property => property.Name).Append(BetasKey);
+    /// <summary>Every key, in declaration order, then the optimizer sections.</summary>
+    public static IEnumerable<string> Keys => s_typeInfo.Properties.Select(property => property.Name).Concat(OptimizerRegistry.Names);
 
     /// <summary>
     /// Loads <paramref name="configFile"/> (when not null), applies <paramref name="overrides"/>
@@ -81,14 +79,30 @@ public static class ConfigBinder
     public static TrainConfig Bind(string? json, IEnumerable<string>? overrides = null, string source = "config")
     {
         var root = json is null ? new JsonObject() : ParseObject(json, source);
-        ExpandBetas(root, source);
         var overridden = new HashSet<string>(StringComparer.Ordinal);
         foreach (var assignment in overrides ?? [])
         {
-            foreach (var (key, value) in Assignments(assignment))
+            var (key, value) = Assignment(assignment);
+            if (SectionKey(key) is var (optimizer, sectionKey))
+            {
+                SectionOf(root, optimizer, overridden.Contains(optimizer) ? OverrideSource : source)[sectionKey] = value;
+            }
+            else
             {
                 root[key] = value;
-                overridden.Add(key);
+            }
+            overridden.Add(key);
+        }
+        string Source(string key) => overridden.Contains(key) ? OverrideSource : source;
+
+        RefuseOptimizerKeys(root, Source);
+        var sections = new List<IGroupOptions>();
+        foreach (var optimizer in OptimizerRegistry.Names)
+        {
+            if (root.ContainsKey(optimizer))
+            {
+                sections.Add(BindSection(optimizer, SectionOf(root, optimizer, Source(optimizer)), Source));
+                root.Remove(optimizer);
             }
         }
 
@@ -104,8 +118,9 @@ public static class ConfigBinder
             {
                 throw new ConfigException($"{source} is not a valid config: {e.Message}");
             }
-            throw Refusal(key, root[key], overridden.Contains(key) ? OverrideSource : source);
+            throw Refusal(key, root[key], Source(key));
         }
+        config = config with { Sections = new OptimizerSections(sections) };
         Validate(config);
         return config;
     }
@@ -131,15 +146,31 @@ public static class ConfigBinder
             : result.ErrorMessage!);
     }
 
-    /// <summary>Renders every key and its effective value, one per line, aligned.</summary>
+    /// <summary>
+    /// Renders every key and its effective value, one per line, aligned: the chosen optimizer's section (given or its
+    /// defaults) follows <c>optimizer</c> as <c>adan.lr = ...</c>, and any other section given comes last.
+    /// </summary>
     public static string Describe(TrainConfig config)
     {
         ArgumentNullException.ThrowIfNull(config);
-        var width = s_typeInfo.Properties.Max(property => property.Name.Length);
-        var builder = new StringBuilder();
+        var lines = new List<(string Key, string Value)>();
         foreach (var property in s_typeInfo.Properties)
         {
-            builder.Append(property.Name.PadRight(width)).Append(" = ").AppendLine(Format(property.Get!(config)));
+            lines.Add((property.Name, Format(property.Get!(config))));
+            if (property.Name == "optimizer" && OptimizerRegistry.Names.Contains(config.Optimizer))
+            {
+                lines.AddRange(SectionLines(config.Optimizer, config.OptimizerOptions()));
+            }
+        }
+        foreach (var optimizer in config.Sections.Names.Where(name => name != config.Optimizer))
+        {
+            lines.AddRange(SectionLines(optimizer, config.Sections.For(optimizer)));
+        }
+        var width = lines.Max(line => line.Key.Length);
+        var builder = new StringBuilder();
+        foreach (var (key, value) in lines)
+        {
+            builder.Append(key.PadRight(width)).Append(" = ").AppendLine(value);
         }
         return builder.ToString();
     }
@@ -148,6 +179,10 @@ public static class ConfigBinder
     public static string Name<TEnum>(TEnum value)
         where TEnum : struct, Enum =>
         Format(value);
+
+    /// <summary>The lines of one optimizer section, <c>adan.lr</c> and its value as JSON spells it.</summary>
+    private static IEnumerable<(string Key, string Value)> SectionLines(string optimizer, IGroupOptions options) =>
+        OptimizerSections.ToJson(options).Select(pair => ($"{optimizer}.{pair.Key}", pair.Value?.ToJsonString() ?? "null"));
 
     /// <summary>A value as a config file spells it: enums by their config name, numbers in the invariant culture.</summary>
     internal static string Format(object? value) =>
@@ -194,59 +229,141 @@ public static class ConfigBinder
             ?? throw new ConfigException($"{source} must hold a JSON object of snake_case keys, found {node?.GetValueKind().ToString() ?? "null"}.");
     }
 
-    /// <summary>Replaces <c>"betas": [β1, β2, β3]</c> by the three keys it stands for.</summary>
-    private static void ExpandBetas(JsonObject root, string source)
-    {
-        if (!root.TryGetPropertyValue(BetasKey, out var betas))
-        {
-            return;
-        }
-        if (betas is not JsonArray { Count: 3 } array)
-        {
-            throw BadBetas(betas?.ToJsonString() ?? "null", source);
-        }
-        root.Remove(BetasKey);
-        for (var i = 0; i < s_betaKeys.Length; i++)
-        {
-            root[s_betaKeys[i]] = array[i]?.DeepClone();
-        }
-    }
-
-    /// <summary>The keys and JSON values one <c>key=value</c> override sets.</summary>
-    private static IEnumerable<(string Key, JsonNode? Value)> Assignments(string assignment)
+    /// <summary>The key and JSON value one <c>key=value</c> override sets.</summary>
+    private static (string Key, JsonNode? Value) Assignment(string assignment)
     {
         var equals = assignment.IndexOf('=', StringComparison.Ordinal);
         if (equals <= 0)
         {
-            throw new ConfigException($"--set '{assignment}' is not key=value (e.g. --set lr=0.001).");
+            throw new ConfigException($"--set '{assignment}' is not key=value (e.g. --set adan.lr=0.001).");
         }
         var key = assignment[..equals].Trim();
-        var text = assignment[(equals + 1)..].Trim();
-        if (key != BetasKey)
+        return (key, Literal(key, assignment[(equals + 1)..].Trim()));
+    }
+
+    /// <summary>The optimizer and the key within its section of a dotted key such as <c>adan.lr</c>; null for any other key.</summary>
+    /// <exception cref="ConfigException">The part before the dot names no optimizer.</exception>
+    private static (string Optimizer, string Key)? SectionKey(string key)
+    {
+        var dot = key.IndexOf('.', StringComparison.Ordinal);
+        if (dot < 0)
         {
-            return [(key, Literal(key, text))];
+            return null;
         }
-        var parts = text.Trim('[', ']', '(', ')').Split(',', StringSplitOptions.TrimEntries);
-        if (parts.Length != s_betaKeys.Length)
+        var optimizer = key[..dot];
+        if (!OptimizerRegistry.Names.Contains(optimizer))
         {
-            throw BadBetas($"'{text}'", OverrideSource);
+            throw new ConfigException(
+                $"Unknown config key '{key}' in {OverrideSource}; a dotted key sets a key of an optimizer's section ({string.Join(", ", OptimizerRegistry.Names)}), e.g. adan.lr=0.001.");
         }
-        return s_betaKeys.Zip(parts, (beta, part) => (beta, Literal(beta, part)));
+        return (optimizer, key[(dot + 1)..]);
+    }
+
+    /// <summary>The section object of <paramref name="optimizer"/> in <paramref name="root"/>, created empty when absent.</summary>
+    private static JsonObject SectionOf(JsonObject root, string optimizer, string source)
+    {
+        if (!root.TryGetPropertyValue(optimizer, out var node) || node is null)
+        {
+            var created = new JsonObject();
+            root[optimizer] = created;
+            return created;
+        }
+        return node as JsonObject
+            ?? throw new ConfigException(
+                $"Invalid {optimizer} in {source}: {node.ToJsonString()}; the {optimizer} section is a JSON object of {string.Join(", ", OptimizerSections.KeysOf(optimizer))} (e.g. \"{optimizer}\": {{ \"lr\": 0.001 }}).");
     }
 
     /// <summary>
-    /// The JSON value of an override's text: a number or boolean literal as such, anything else (names, paths) as a
-    /// string; a string key always takes the text, so that <c>run_dir=2024</c> is a directory name.
+    /// Refuses a key that belongs in an optimizer's section (the flat <c>lr</c>, <c>beta1</c>, <c>momentum</c>, ... of
+    /// earlier configs) with the section key to use: read as some optimizer's, it would silently set the wrong one.
+    /// </summary>
+    private static void RefuseOptimizerKeys(JsonObject root, Func<string, string> source)
+    {
+        var chosen = root["optimizer"] is JsonValue value && value.TryGetValue<string>(out var name) ? name : new TrainConfig().Optimizer;
+        foreach (var (key, _) in root)
+        {
+            var sectionKey = key is "beta1" or "beta2" or "beta3" ? "betas" : key;
+            var owners = OptimizerRegistry.Names.Where(optimizer => OptimizerSections.KeysOf(optimizer).Contains(sectionKey))
+                .OrderBy(optimizer => optimizer == chosen ? 0 : 1).Select(optimizer => $"{optimizer}.{sectionKey}").ToArray();
+            if (owners.Length > 0)
+            {
+                throw new ConfigException(
+                    $"Invalid key '{key}' in {source(key)}: optimizer settings live in the optimizer's section; use {owners[0]}{(owners.Length > 1 ? $" (or {string.Join(", ", owners[1..])})" : "")} instead.");
+            }
+        }
+    }
+
+    /// <summary>Binds the section of <paramref name="optimizer"/> to its options record; ranges are checked with the rest of the config.</summary>
+    private static IGroupOptions BindSection(string optimizer, JsonObject section, Func<string, string> source)
+    {
+        var keys = OptimizerSections.KeysOf(optimizer);
+        foreach (var (key, _) in section)
+        {
+            if (!keys.Contains(key))
+            {
+                throw new ConfigException(
+                    $"Unknown config key '{optimizer}.{key}' in {source($"{optimizer}.{key}")}; the {optimizer} section takes {string.Join(", ", keys)}.");
+            }
+        }
+        var type = OptimizerRegistry.Get(optimizer).OptionsType;
+        try
+        {
+            return (IGroupOptions)section.Deserialize(type, OptimizerSections.Json)!;
+        }
+        catch (JsonException e)
+        {
+            var key = keys.FirstOrDefault(k => e.Path is { } path && (path == $"$.{k}" || path.StartsWith($"$.{k}[", StringComparison.Ordinal)))
+                ?? throw new ConfigException($"{source(optimizer)} is not a valid {optimizer} section: {e.Message}");
+            var value = section[key];
+            var shown = value?.GetValueKind() == JsonValueKind.String ? $"'{value.GetValue<string>()}'" : value?.ToJsonString() ?? "null";
+            var property = OptimizerSections.Json.GetTypeInfo(type).Properties.Single(p => p.Name == key);
+            var expected = property.PropertyType == typeof(bool) ? "valid choices are true | false"
+                : property.PropertyType == typeof(double[]) ? "expected a JSON array of numbers, e.g. [0.9, 0.999]"
+                : "expected a number";
+            throw new ConfigException($"Invalid {optimizer}.{key} in {source($"{optimizer}.{key}")}: {shown}; {expected}.");
+        }
+        catch (ArgumentException e)
+        {
+            throw new ConfigException(SectionMessage(optimizer, e, source));
+        }
+    }
+
+    /// <summary>
+    /// An options record's refusal (in the reference's words, e.g. <c>Invalid beta2: 1; it must be in [0, 1).</c>)
+    /// prefixed with the section key to change, e.g. <c>adan.betas: ...</c>.
+    /// </summary>
+    internal static string SectionMessage(string optimizer, ArgumentException e, Func<string, string>? source = null)
+    {
+        ArgumentNullException.ThrowIfNull(e);
+        var key = e.ParamName switch
+        {
+            "beta1" or "beta2" or "beta3" => "betas",
+            "maxGradNorm" => "max_grad_norm",
+            { } name => name,
+            null => null,
+        };
+        var where = key is not null && OptimizerSections.KeysOf(optimizer).Contains(key) ? $"{optimizer}.{key}" : optimizer;
+        var message = e.ParamName is null ? e.Message : e.Message.Replace($" (Parameter '{e.ParamName}')", "", StringComparison.Ordinal);
+        return source is null ? $"{where}: {message}" : $"{where} in {source(where)}: {message}";
+    }
+
+    /// <summary>
+    /// The JSON value of an override's text: a number or boolean literal as such (and, for a section key, a JSON array
+    /// such as <c>[0.9, 0.999]</c>), anything else (names, paths) as a string; a string key always takes the text, so
+    /// that <c>run_dir=2024</c> is a directory name.
     /// </summary>
     private static JsonNode? Literal(string key, string text)
     {
+        var sectionKey = key.Contains('.', StringComparison.Ordinal);
         if (!(s_byKey.TryGetValue(key, out var property) && property.PropertyType == typeof(string)))
         {
             try
             {
-                if (JsonNode.Parse(text) is JsonValue value && value.GetValueKind() is JsonValueKind.Number or JsonValueKind.True or JsonValueKind.False)
+                var node = JsonNode.Parse(text);
+                if ((node is JsonValue value && value.GetValueKind() is JsonValueKind.Number or JsonValueKind.True or JsonValueKind.False)
+                    || (sectionKey && node is JsonArray))
                 {
-                    return value;
+                    return node;
                 }
             }
             catch (JsonException)
@@ -256,9 +373,6 @@ public static class ConfigBinder
         }
         return JsonValue.Create(text);
     }
-
-    private static ConfigException BadBetas(string value, string source) =>
-        new($"Invalid {BetasKey} in {source}: {value}; expected three numbers β1,β2,β3 each in [0, 0.999999] (e.g. [0.98, 0.92, 0.99]).");
 
     /// <summary>The error for a key the serializer refused: unknown, or a value of the wrong kind.</summary>
     private static ConfigException Refusal(string key, JsonNode? value, string source)

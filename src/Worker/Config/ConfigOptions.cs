@@ -17,7 +17,8 @@ public sealed class ConfigOptions
     /// <summary><c>--set key=value</c>, repeatable; applied after the file, later ones win.</summary>
     public Option<string[]> Set { get; } = new("--set")
     {
-        Description = "Override one config key, e.g. --set lr=0.001 (repeatable).",
+        Description = "Override one config key, e.g. --set epochs=5; an optimizer's settings are keys of its section: --set adan.lr=0.002, "
+            + "--set 'adan.betas=[0.98,0.92,0.99]', --set adamw.weight_decay=0.05 (repeatable).",
         Arity = ArgumentArity.ZeroOrMore,
     };
 

@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using System.Text.Json.Serialization;
 using System.Text.RegularExpressions;
 using Adan.Sharded.Collectives;
 using Adan.Sharded.Schedules;
@@ -62,49 +63,30 @@ public sealed partial record TrainConfig : IValidatableObject
     [Range(1, 4_096)]
     public int Accumulation { get; init; } = 1;
 
-    /// <summary><c>optimizer</c>: adan | adamw | sgd | lamb.</summary>
-    public OptimizerKind Optimizer { get; init; } = OptimizerKind.Adan;
+    /// <summary>
+    /// <c>optimizer</c>: the optimizer to train with, one of <see cref="OptimizerRegistry.Names"/> (adan | lamb | adamw |
+    /// sgd). Its settings are its section (<see cref="Sections"/>), e.g. <c>"adan": { "lr": 0.002 }</c> or
+    /// <c>--set adan.lr=0.002</c>.
+    /// </summary>
+    [Required]
+    public string Optimizer { get; init; } = "adan";
 
-    /// <summary><c>lr</c>: peak learning rate, for a global batch of <see cref="BaseBatch"/> when <see cref="LrPolicy"/> scales it.</summary>
-    [Range(0.0, 10.0, MinimumIsExclusive = true)]
-    public double Lr { get; init; } = 2e-3;
+    /// <summary>
+    /// The optimizer sections (<c>adan</c>, <c>lamb</c>, <c>adamw</c>, <c>sgd</c>), each the optimizer's own options
+    /// record with its reference's defaults (lr 1e-3 for each; official Adan: betas [0.98, 0.92, 0.99], eps 1e-8, weight_decay 0;
+    /// timm's Lamb: betas [0.9, 0.999], eps 1e-6, weight_decay 0.01, max_grad_norm 1; PyTorch's AdamW: betas
+    /// [0.9, 0.999], eps 1e-8, weight_decay 0.01; SGD: momentum 0). The chosen optimizer's <c>lr</c> is the peak of the
+    /// learning-rate schedule. Bound by <see cref="ConfigBinder"/> from the keys named after the optimizers, not a key itself.
+    /// </summary>
+    [JsonIgnore]
+    public OptimizerSections Sections { get; init; } = OptimizerSections.None;
 
-    /// <summary><c>beta1</c>: Adan's EMA coefficient of the gradient (AdamW's and LAMB's β1). Set all three with <c>betas</c>.</summary>
-    [Range(0, 0.999999)]
-    public double Beta1 { get; init; } = 0.98;
-
-    /// <summary><c>beta2</c>: Adan's EMA coefficient of the gradient difference (LAMB's β2, of the squared gradient; timm uses 0.999).</summary>
-    [Range(0, 0.999999)]
-    public double Beta2 { get; init; } = 0.92;
-
-    /// <summary><c>beta3</c>: Adan's EMA coefficient of the squared corrected gradient (AdamW's β2).</summary>
-    [Range(0, 0.999999)]
-    public double Beta3 { get; init; } = 0.99;
-
-    /// <summary><c>eps</c>: added to the denominator for numerical stability.</summary>
-    [Range(0.0, 1.0, MinimumIsExclusive = true)]
-    public double Eps { get; init; } = 1e-8;
-
-    /// <summary><c>weight_decay</c>: decoupled weight decay.</summary>
-    [Range(0.0, 1.0)]
-    public double WeightDecay { get; init; } = 0.02;
-
-    /// <summary><c>max_grad_norm</c>: clip the global gradient norm to this (0 = no clipping); LAMB divides by max(1, norm / max_grad_norm).</summary>
-    [Range(0, double.PositiveInfinity)]
-    public double MaxGradNorm { get; init; }
-
-    /// <summary><c>no_prox</c>: Adan's weight-decay variant: true multiplies the weights by (1 - lr·wd) before the update, false divides after (proximal).</summary>
-    public bool NoProx { get; init; }
-
-    /// <summary><c>trust_clip</c>: LAMB caps its trust ratio ‖w‖/‖update‖ at 1 (only for optimizer = lamb).</summary>
-    public bool TrustClip { get; init; }
-
-    /// <summary><c>always_adapt</c>: LAMB applies its trust ratio even when weight_decay is 0 (only for optimizer = lamb).</summary>
-    public bool AlwaysAdapt { get; init; }
-
-    /// <summary><c>momentum</c>: SGD momentum (only for optimizer = sgd).</summary>
-    [Range(0, 0.999999)]
-    public double Momentum { get; init; } = 0.9;
+    /// <summary>
+    /// <c>no_decay_bias_norm</c>: put biases and normalisation weights (every parameter with one dimension, and any
+    /// whose name ends in <c>bias</c>) in a second parameter group without weight decay, as timm's
+    /// <c>param_groups_weight_decay</c> and the reference recipes do. false: one group, every parameter decayed.
+    /// </summary>
+    public bool NoDecayBiasNorm { get; init; }
 
     /// <summary>
     /// <c>zero_stage</c>: 0 (<c>replicated</c>) replicates optimizer state, 1 (<c>optimizer-state</c>) shards it,
@@ -113,10 +95,10 @@ public sealed partial record TrainConfig : IValidatableObject
     [EnumDataType(typeof(ZeroStage))]
     public ZeroStage ZeroStage { get; init; } = ZeroStage.OptimizerState;
 
-    /// <summary><c>lr_policy</c>: scaling of <see cref="Lr"/> with the global batch (none | linear | sqrt).</summary>
+    /// <summary><c>lr_policy</c>: scaling of the optimizer's <c>lr</c> with the global batch (none | linear | sqrt).</summary>
     public LearningRateScaling LrPolicy { get; init; } = LearningRateScaling.None;
 
-    /// <summary><c>base_batch</c>: the global batch <see cref="Lr"/> was tuned for.</summary>
+    /// <summary><c>base_batch</c>: the global batch the optimizer's <c>lr</c> was tuned for.</summary>
     [Range(1, int.MaxValue)]
     public int BaseBatch { get; init; } = 128;
 
@@ -161,9 +143,9 @@ public sealed partial record TrainConfig : IValidatableObject
     public string Resume { get; init; } = "none";
 
     /// <summary>
-    /// <c>allow_hparam_change</c>: let a resumed run use hyper-parameters that differ from its checkpoint's (betas, eps,
-    /// weight decay, no_prox, max_grad_norm, global batch, the learning-rate schedule's settings); without it such a run
-    /// lists them and is refused.
+    /// <c>allow_hparam_change</c>: let a resumed run use hyper-parameters that differ from its checkpoint's (the
+    /// optimizer section's keys, the global batch, the learning-rate schedule's settings); without it such a run lists
+    /// them and is refused.
     /// </summary>
     public bool AllowHparamChange { get; init; }
 
@@ -289,9 +271,22 @@ public sealed partial record TrainConfig : IValidatableObject
         {
             yield return new ValidationResult($"Invalid vit_patch: {VitPatch}; valid choices are 1, 2, 4, 7, 14, 28 (divisors of 28).");
         }
-        if (MinLr > Lr)
+        if (!OptimizerRegistry.Names.Contains(Optimizer))
         {
-            yield return new ValidationResult($"Invalid min_lr: {ConfigBinder.Format(MinLr)}; valid range is [0, lr = {ConfigBinder.Format(Lr)}].");
+            yield return new ValidationResult($"Invalid optimizer: '{Optimizer}'; valid choices are {string.Join(" | ", OptimizerRegistry.Names)}.");
+            yield break;
+        }
+        foreach (var name in Sections.Names.Append(Optimizer).Distinct())
+        {
+            if (SectionError(name) is { } error)
+            {
+                yield return new ValidationResult(error);
+            }
+        }
+        var lr = OptimizerOptions().LearningRate;
+        if (MinLr > lr)
+        {
+            yield return new ValidationResult($"Invalid min_lr: {ConfigBinder.Format(MinLr)}; valid range is [0, {Optimizer}.lr = {ConfigBinder.Format(lr)}].");
         }
         if (!DevicePattern().IsMatch(Device))
         {
@@ -307,24 +302,12 @@ public sealed partial record TrainConfig : IValidatableObject
         }
     }
 
-    /// <summary>The options record of the chosen optimizer, filled from this config.</summary>
-    public IGroupOptions OptimizerOptions() => Optimizer switch
-    {
-        OptimizerKind.Adan => new AdanGroupOptions
-        {
-            LearningRate = Lr, Beta1 = Beta1, Beta2 = Beta2, Beta3 = Beta3, Eps = Eps, WeightDecay = WeightDecay, NoProx = NoProx, MaxGradNorm = MaxGradNorm,
-        },
-        OptimizerKind.Lamb => new LambGroupOptions
-        {
-            LearningRate = Lr, Beta1 = Beta1, Beta2 = Beta2, Eps = Eps, WeightDecay = WeightDecay, TrustClip = TrustClip, AlwaysAdapt = AlwaysAdapt,
-            MaxGradNorm = MaxGradNorm,
-        },
-        OptimizerKind.AdamW => new AdamWGroupOptions
-        {
-            LearningRate = Lr, Beta1 = Beta1, Beta2 = Beta2, Eps = Eps, WeightDecay = WeightDecay, MaxGradNorm = MaxGradNorm,
-        },
-        _ => new SgdGroupOptions { LearningRate = Lr, Momentum = Momentum, WeightDecay = WeightDecay, MaxGradNorm = MaxGradNorm },
-    };
+    /// <summary>A fresh copy of the chosen optimizer's options: its section, else its reference's defaults.</summary>
+    /// <exception cref="ArgumentException"><see cref="Optimizer"/> is no optimizer's name (<see cref="Validate()"/> refuses that).</exception>
+    public IGroupOptions OptimizerOptions() => Sections.For(Optimizer);
+
+    /// <summary>This config with <paramref name="options"/> as its optimizer's section.</summary>
+    public TrainConfig WithSection(IGroupOptions options) => this with { Sections = Sections.With(options) };
 
     /// <summary>The effective configuration, one <c>key = value</c> per line, in declaration order.</summary>
     public string Describe() => ConfigBinder.Describe(this);
@@ -336,6 +319,28 @@ public sealed partial record TrainConfig : IValidatableObject
     /// </summary>
     public int EffectiveThreads(int ranksOnHost) =>
         Threads > 0 ? Threads : Math.Max(1, Environment.ProcessorCount / Math.Max(1, ranksOnHost));
+
+    /// <summary>
+    /// The first invalid value of the section of <paramref name="optimizer"/>: its <c>lr</c>, the schedule's peak, must
+    /// be in (0, 10]; the rest is the options record's own check, in the reference's words, prefixed with the key.
+    /// </summary>
+    private string? SectionError(string optimizer)
+    {
+        var options = Sections.For(optimizer);
+        if (!(options.LearningRate > 0 && options.LearningRate <= 10))
+        {
+            return $"Invalid {optimizer}.lr: {ConfigBinder.Format(options.LearningRate)}; valid range is (0, 10].";
+        }
+        try
+        {
+            options.Validate();
+            return null;
+        }
+        catch (ArgumentException e)
+        {
+            return ConfigBinder.SectionMessage(optimizer, e);
+        }
+    }
 
     [GeneratedRegex(@"^(cpu|cuda(:[0-9]+)?)$")]
     private static partial Regex DevicePattern();

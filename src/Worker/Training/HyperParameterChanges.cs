@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Text.Json;
 using System.Text.Json.Nodes;
 using Adan.Sharded.Checkpoints;
 using Adan.Sharded.Schedules;
@@ -9,14 +8,18 @@ using Adan.Worker.Config;
 namespace Adan.Worker.Training;
 
 /// <summary>
-/// Finds the hyper-parameters a resumed run would silently change: the optimizer, its options and clipping (from the
-/// manifest's optimizer groups), the global batch, and the learning-rate schedule's settings (from its <see cref="ScheduleRecord"/>).
+/// Finds the hyper-parameters a resumed run would silently change: the optimizer, its options and clipping (each
+/// saved group's options against this run's group of the same index, so that a group without weight decay is no
+/// change), the global batch, and the learning-rate schedule's settings (from its <see cref="ScheduleRecord"/>). An
+/// optimizer's keys are named as its section spells them (<c>adan.betas</c>).
 /// </summary>
 /// <remarks>
 /// World size, micro-batch and accumulation are not hyper-parameters by themselves: the checkpoint reshards to any
 /// world size, and only their product, the global batch, changes the optimisation. The schedule's length is compared
 /// through <c>epochs</c> and the training-set size only for a cosine decay, the one schedule it shapes. What a
-/// checkpoint does not record (an older one has no schedule or global batch) is not compared.
+/// checkpoint does not record (an older one has no schedule or global batch) is not compared, nor are groups beyond
+/// the shorter list: other groups (<c>no_decay_bias_norm</c> changed) are refused by the checkpoint reader, whatever
+/// <c>allow_hparam_change</c> says, since the state could not be restored into them.
 /// </remarks>
 internal static class HyperParameterChanges
 {
@@ -39,25 +42,26 @@ internal static class HyperParameterChanges
         }
 
         var optimizer = manifest.Optimizer;
-        var options = config.OptimizerOptions();
-        var name = OptimizerRegistry.ForOptions(options.GetType()).Name;
+        var name = config.Optimizer;
         Compare("optimizer", optimizer.Name, name);
         if (optimizer.Name == name)
         {
-            var now = (JsonObject)JsonSerializer.SerializeToNode(options, options.GetType())!;
-            foreach (var group in optimizer.Groups)
+            // This run's groups from the checkpoint's layout, which a resume must match: the groups pair up by index.
+            var groups = ParameterGroups.Of(config, manifest.Layout.Parameters.Select(e => (e.Name, e.Shape)));
+            for (var g = 0; g < Math.Min(groups.Count, optimizer.Groups.Length); g++)
             {
+                var now = OptimizerSections.ToJson(groups[g].Options);
                 // The learning rate is the schedule's, compared below; max_grad_norm is the optimizer's, compared once.
                 foreach (var (key, value) in now.Where(p => p.Key is not ("lr" or "max_grad_norm")))
                 {
-                    var saved = group.Options?[key];
+                    var saved = optimizer.Groups[g].Options?[key];
                     if (saved is not null && !JsonNode.DeepEquals(saved, value))
                     {
                         changes.Add(new HyperParameterChange($"{name}.{key}", saved.ToJsonString(), value?.ToJsonString() ?? "null", ReshapesSchedule: false));
                     }
                 }
             }
-            Compare($"{name}.max_grad_norm", optimizer.MaxGradNorm, options.MaxGradNorm);
+            Compare($"{name}.max_grad_norm", optimizer.MaxGradNorm, config.OptimizerOptions().MaxGradNorm);
         }
         // A fresh schedule is counted in this run's global batch.
         var globalBatch = current.ScheduleBatch;
@@ -69,7 +73,7 @@ internal static class HyperParameterChanges
         }
         if (recorded is not null)
         {
-            Compare("lr", recorded.Lr, current.Lr, reshapesSchedule: true);
+            Compare($"{name}.lr", recorded.Lr, current.Lr, reshapesSchedule: true);
             Compare("lr_policy", recorded.LrPolicy, current.LrPolicy, reshapesSchedule: true);
             Compare("base_batch", recorded.BaseBatch, current.BaseBatch, reshapesSchedule: true);
             Compare("warmup_steps", recorded.WarmupSteps, current.WarmupSteps, reshapesSchedule: true);

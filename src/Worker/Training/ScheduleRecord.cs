@@ -19,7 +19,7 @@ namespace Adan.Worker.Training;
 /// instead of warming up again. A resumed run keeps the recorded shape; only an explicitly changed schedule key
 /// (allowed with <c>allow_hparam_change</c>) rebuilds it from the new settings.
 /// </remarks>
-/// <param name="Lr">The <c>lr</c> key: the peak learning rate at <paramref name="BaseBatch"/>.</param>
+/// <param name="Lr">The chosen optimizer's <c>lr</c> (e.g. <c>adan.lr</c>): the peak learning rate at <paramref name="BaseBatch"/>.</param>
 /// <param name="LrPolicy">The <c>lr_policy</c> key: how the peak scales with the global batch.</param>
 /// <param name="BaseBatch">The <c>base_batch</c> key: the global batch <paramref name="Lr"/> was tuned for.</param>
 /// <param name="Schedule">The <c>schedule</c> key: the decay after the warm-up.</param>
@@ -60,7 +60,7 @@ internal sealed record ScheduleRecord(
         var totalSteps = Math.Max(1, config.Epochs * sampler.BatchesPerEpoch);
         var warmupSteps = Math.Min(config.WarmupSteps, totalSteps - 1);
         var batch = sampler.GlobalBatch;
-        return new ScheduleRecord(config.Lr, config.LrPolicy, config.BaseBatch, config.Schedule, config.MinLr, config.WarmupSteps, config.Epochs,
+        return new ScheduleRecord(config.OptimizerOptions().LearningRate, config.LrPolicy, config.BaseBatch, config.Schedule, config.MinLr, config.WarmupSteps, config.Epochs,
             sampler.DatasetSize, batch, checked(warmupSteps * batch), checked(totalSteps * batch));
     }
 

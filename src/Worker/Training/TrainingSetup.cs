@@ -116,11 +116,14 @@ internal sealed class TrainingSetup : IDisposable
         Data.Dispose();
     }
 
+    /// <summary>The engine with the config's optimizer rule over the config's parameter groups (<see cref="ParameterGroups"/>).</summary>
     private static ITrainingOptimizer CreateOptimizer(TrainConfig c, FlatParameters flat, ICollective collective, OverlappedGradients? overlap)
     {
-        var options = c.OptimizerOptions();
-        var optimizer = ShardedOptimizers.Create(flat, collective, options, stage: c.ZeroStage);
-        optimizer.Overlap = overlap;
+        var groups = ParameterGroups.Of(c, flat.Layout.Entries.Select(e => (e.Name, e.Shape)));
+        var optimizer = new ShardedOptimizer(flat, collective, OptimizerRegistry.Get(c.Optimizer).CreateRule(), groups, stage: c.ZeroStage)
+        {
+            Overlap = overlap,
+        };
         return new TrainingOptimizer(optimizer);
     }
 }

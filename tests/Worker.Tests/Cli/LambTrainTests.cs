@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text.Json;
 using System.Text.RegularExpressions;
 
 namespace Adan.Worker.Tests.Cli;
@@ -6,13 +7,13 @@ namespace Adan.Worker.Tests.Cli;
 /// <summary><c>adan train --set optimizer=lamb</c> end to end, on one rank and through <c>adan launch -n 2</c>.</summary>
 public class LambTrainTests
 {
-    // LAMB's step is lr·‖w‖ per layer, so it takes a larger lr than Adan's default to move in 32 steps; β2 is LAMB's usual 0.999.
+    // LAMB's step is lr·‖w‖ per layer, so it takes a larger lr than Adan's default to move in 32 steps; the rest is the
+    // lamb section's defaults, timm's: betas [0.9, 0.999], eps 1e-6, weight_decay 0.01, max_grad_norm 1.
     private static readonly string[] s_lamb =
     [
         "--set", "model=mlp", "--set", "train_subset=512", "--set", "test_subset=200", "--set", "epochs=1",
         "--set", "micro_batch=16", "--set", "log_every=4", "--set", "resume=none", "--set", "checkpoint_every=0",
-        "--set", "optimizer=lamb", "--set", "lr=0.02", "--set", "beta1=0.9", "--set", "beta2=0.999", "--set", "eps=1e-6",
-        "--set", "weight_decay=0.01", "--set", "max_grad_norm=1",
+        "--set", "optimizer=lamb", "--set", "lamb.lr=0.02",
     ];
 
     [Fact]
@@ -45,6 +46,30 @@ public class LambTrainTests
         {
             Directory.Delete(runDir, recursive: true);
         }
+    }
+
+    [Fact]
+    public void LambWithNoDecayGroupsCheckpointsBothGroupsAndResumesWithoutAChange()
+    {
+        using var temp = TestFiles.CreateTempDirectory();
+        string[] train = ["train", .. s_lamb, "--set", "no_decay_bias_norm=true", "--set", "checkpoint_every=8", "--set", "resume=latest",
+            "--set", $"run_dir={temp.Path}"];
+        var first = AdanCli.Run([.. train, "--set", "max_steps=8"]);
+        Assert.True(first.ExitCode == 0, first.Describe());
+
+        // The MLP's hidden.weight, hidden.bias, output.weight, output.bias: the biases without weight decay, first.
+        using var manifest = JsonDocument.Parse(File.ReadAllText(Path.Combine(temp.Path, "checkpoints", "step-0000000008", "manifest.json")));
+        var optimizer = manifest.RootElement.GetProperty("optimizer");
+        Assert.Equal("lamb", optimizer.GetProperty("name").GetString());
+        var groups = optimizer.GetProperty("groups").EnumerateArray().ToArray();
+        Assert.Equal([[1, 3], [0, 2]], groups.Select(g => g.GetProperty("parameters").EnumerateArray().Select(p => p.GetInt32()).ToArray()));
+        Assert.Equal([0, 0.01], groups.Select(g => g.GetProperty("options").GetProperty("weight_decay").GetDouble()));
+        Assert.All(groups, g => Assert.Equal(1e-6, g.GetProperty("options").GetProperty("eps").GetDouble()));
+
+        var second = AdanCli.Run([.. train, "--set", "max_steps=16"]);
+        Assert.True(second.ExitCode == 0, second.Describe());
+        Assert.Contains(second.StdoutLines, l => l.StartsWith("resumed from ", StringComparison.Ordinal));
+        Assert.DoesNotContain("differ", second.Stdout);
     }
 
     // The loss of the last progress line is below that of the first, and summary.json names the optimizer.

@@ -17,7 +17,7 @@ public sealed class LearningRateContinuityTests : IClassFixture<LearningRateCont
     [
         "train", "--set", "model=mlp", "--set", "mlp_hidden=16", "--set", "train_subset=240", "--set", "test_subset=48", "--set", "epochs=2",
         "--set", "warmup_steps=10", "--set", "schedule=cosine", "--set", "min_lr=0.0001", "--set", "checkpoint_every=1", "--set", "keep_last=1000",
-        "--set", "log_every=1",
+        "--set", "log_every=1", "--set", "adan.lr=0.002",
     ];
 
     private readonly Uninterrupted _original;
@@ -49,7 +49,7 @@ public sealed class LearningRateContinuityTests : IClassFixture<LearningRateCont
     public void AnotherGlobalBatchIsRefusedUnlessAllowedAndThenKeepsTheCurveInSamples()
     {
         using var temp = TestFiles.CreateTempDirectory();
-        string[] larger = ["launch", "-n", "2", "--", .. s_train, "--set", "micro_batch=9", "--set", "beta1=0.9", "--set", "max_steps=13"];
+        string[] larger = ["launch", "-n", "2", "--", .. s_train, "--set", "micro_batch=9", "--set", "adan.betas=[0.9,0.92,0.99]", "--set", "max_steps=13"];
         var refused = AdanCli.Run([.. larger, "--set", $"resume={_original.Checkpoint(12)}", "--set", $"run_dir={Path.Combine(temp.Path, "refused")}"]);
         Assert.True(refused.ExitCode == 1, refused.Describe());
         Assert.Contains("hyper-parameters that differ from the checkpoint's (2):", refused.Stdout);

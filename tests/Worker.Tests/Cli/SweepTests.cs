@@ -11,7 +11,7 @@ public class SweepTests
 {
     private const string Tiny = """
         { "base": { "model": "mlp", "mlp_hidden": 32, "train_subset": 512, "test_subset": 200, "base_batch": 32 },
-          "optimizers": { "adan": { "lr": 0.004 }, "adamw": { "lr": 0.002, "betas": [0.9, 0.999, 0.999] } } }
+          "optimizers": { "adan": { "lr": 0.004 }, "adamw": { "lr": 0.002, "betas": [0.9, 0.999] } } }
         """;
 
     [Fact]

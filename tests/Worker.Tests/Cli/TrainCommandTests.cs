@@ -13,7 +13,9 @@ public class TrainCommandTests
     ];
 
     [Theory]
-    [InlineData("lr=-1", "lr")]
+    [InlineData("adan.lr=-1", "adan.lr")]
+    [InlineData("lr=0.01", "use adan.lr")]
+    [InlineData("adan.beta1=0.9", "the adan section takes lr, betas,")]
     [InlineData("optimizer=adamax", "optimizer")]
     [InlineData("no_such_key=1", "no_such_key")]
     [InlineData("zero_stage=3", "zero_stage")]

@@ -18,21 +18,22 @@ public class TrainConfigTests
         const string json = """
             {
               // comments are allowed in config files
-              "model": "gpt", "dataset": "text", "micro_batch": 32, "lr": 0.003,
-              "betas": [0.9, 0.9, 0.95], "no_prox": true, "optimizer": "adamw",
+              "model": "gpt", "dataset": "text", "micro_batch": 32, "optimizer": "adan",
+              "adan": { "lr": 0.003, "betas": [0.9, 0.9, 0.95], "no_prox": true },
               "schedule": "constant", "gpt_context": 32
             }
             """;
-        var config = ConfigBinder.Bind(json, ["lr=1e-4", "micro_batch=16", "zero_stage=2", "micro_batch=8", "betas=0.98,0.92,0.99"]);
+        var config = ConfigBinder.Bind(json, ["adan.lr=1e-4", "micro_batch=16", "zero_stage=2", "micro_batch=8", "adan.betas=[0.98,0.92,0.99]"]);
 
         Assert.Equal(ModelKind.Gpt, config.Model);
         Assert.Equal(DatasetKind.Text, config.Dataset);
         Assert.Equal(8, config.MicroBatch);
-        Assert.Equal(1e-4, config.Lr);
+        var adan = Assert.IsType<AdanGroupOptions>(config.OptimizerOptions());
+        Assert.Equal(1e-4, adan.LearningRate);
         Assert.Equal(ZeroStage.Gradients, config.ZeroStage);
-        Assert.Equal((0.98, 0.92, 0.99), (config.Beta1, config.Beta2, config.Beta3));
-        Assert.True(config.NoProx);
-        Assert.Equal(OptimizerKind.AdamW, config.Optimizer);
+        Assert.Equal((0.98, 0.92, 0.99), (adan.Beta1, adan.Beta2, adan.Beta3));
+        Assert.True(adan.NoProx);
+        Assert.Equal("adan", config.Optimizer);
         Assert.Equal(LearningRateDecay.Constant, config.Schedule);
         Assert.Equal(32, config.GptContext);
     }
@@ -54,11 +55,12 @@ public class TrainConfigTests
     public void EveryEnumSpellingOfTheCheckedInConfigsAndDocsBinds()
     {
         var config = ConfigBinder.Bind("""{ "dataset": "fashion-mnist", "optimizer": "adamw", "lr_policy": "sqrt", "schedule": "cosine", "telemetry": "console" }""");
-        Assert.Equal((DatasetKind.FashionMnist, OptimizerKind.AdamW), (config.Dataset, config.Optimizer));
+        Assert.Equal((DatasetKind.FashionMnist, "adamw"), (config.Dataset, config.Optimizer));
         Assert.Equal((LearningRateScaling.Sqrt, LearningRateDecay.Cosine, TelemetryMode.Console), (config.LrPolicy, config.Schedule, config.Telemetry));
         Assert.Equal(LearningRateScaling.Linear, ConfigBinder.Bind(null, ["lr_policy=linear"]).LrPolicy);
         Assert.Equal(LearningRateScaling.None, ConfigBinder.Bind(null, ["lr_policy=none"]).LrPolicy);
-        Assert.Equal(OptimizerKind.Sgd, ConfigBinder.Bind(null, ["optimizer=sgd"]).Optimizer);
+        Assert.Equal("sgd", ConfigBinder.Bind(null, ["optimizer=sgd"]).Optimizer);
+        Assert.Equal(OptimizerRegistry.Names, OptimizerRegistry.Names.Select(name => ConfigBinder.Bind(null, [$"optimizer={name}"]).Optimizer));
         foreach (var (model, dataset) in new[] { ("mlp", "fashion-mnist"), ("resnet", "fashion-mnist"), ("vit", "fashion-mnist"), ("gpt", "text") })
         {
             Assert.Equal(model, ConfigBinder.Name(ConfigBinder.Bind(null, [$"model={model}", $"dataset={dataset}"]).Model));
@@ -108,24 +110,24 @@ public class TrainConfigTests
     }
 
     [Theory]
-    [InlineData("lr=abc", "Invalid lr in --set: 'abc'; expected a number in (0, 10].")]
-    [InlineData("lr=0", "Invalid lr: 0; valid range is (0, 10].")]
-    [InlineData("lr=NaN", "Invalid lr in --set: 'NaN'; expected a number in (0, 10].")]
+    [InlineData("adan.lr=abc", "Invalid adan.lr in --set: 'abc'; expected a number.")]
+    [InlineData("adan.lr=0", "Invalid adan.lr: 0; valid range is (0, 10].")]
+    [InlineData("adan.lr=NaN", "Invalid adan.lr in --set: 'NaN'; expected a number.")]
     [InlineData("zero_stage=3", "Invalid zero_stage: 3; valid choices are 0 | 1 | 2.")]
     [InlineData("zero_stage=all", "Invalid zero_stage in --set: 'all'; valid choices are 0 | 1 | 2.")]
     [InlineData("micro_batch=1.5", "Invalid micro_batch in --set: 1.5; expected an integer in [1, 65536].")]
     [InlineData("max_steps=-1", "Invalid max_steps: -1; valid range is [0, 9223372036854775807].")]
-    [InlineData("max_grad_norm=-1", "Invalid max_grad_norm: -1; valid range is [0, inf].")]
+    [InlineData("adan.max_grad_norm=-1", "adan.max_grad_norm: Invalid max_grad_norm: -1; it must be >= 0 (0 disables clipping).")]
     [InlineData("threads=", "Invalid threads in --set: ''; expected an integer in [0, 1024].")]
     [InlineData("model=transformer", "Invalid model in --set: 'transformer'; valid choices are mlp | resnet | vit | gpt.")]
-    [InlineData("optimizer=adamax", "Invalid optimizer in --set: 'adamax'; valid choices are adan | adamw | sgd | lamb.")]
+    [InlineData("optimizer=adamax", "Invalid optimizer: 'adamax'; valid choices are adan | lamb | adamw | sgd.")]
     [InlineData("dataset=cifar", "Invalid dataset in --set: 'cifar'; valid choices are fashion-mnist | text.")]
     [InlineData("schedule=step", "Invalid schedule in --set: 'step'; valid choices are constant | cosine.")]
     [InlineData("lr_policy=cubic", "Invalid lr_policy in --set: 'cubic'; valid choices are none | linear | sqrt.")]
-    [InlineData("no_prox=maybe", "Invalid no_prox in --set: 'maybe'; valid choices are true | false.")]
-    [InlineData("beta2=1", "Invalid beta2: 1; valid range is [0, 0.999999].")]
+    [InlineData("adan.no_prox=maybe", "Invalid adan.no_prox in --set: 'maybe'; valid choices are true | false.")]
+    [InlineData("adan.betas=[0.98,1,0.99]", "adan.betas: Invalid beta2: 1; it must be in [0, 1).")]
     [InlineData("resume= ", "Invalid resume: empty; it needs a value.")]
-    [InlineData("lr", "--set 'lr' is not key=value (e.g. --set lr=0.001).")]
+    [InlineData("adan.lr", "--set 'adan.lr' is not key=value (e.g. --set adan.lr=0.001).")]
     public void BadValueNamesKeyValueAndRange(string assignment, string expected)
     {
         var e = Assert.Throws<ConfigException>(() => ConfigBinder.Bind(null, [assignment]));
@@ -135,14 +137,17 @@ public class TrainConfigTests
     [Fact]
     public void BetasSetTheThreeBetas()
     {
-        var config = ConfigBinder.Bind("""{ "betas": [0.9, 0.91, 0.92] }""");
-        Assert.Equal((0.9, 0.91, 0.92), (config.Beta1, config.Beta2, config.Beta3));
-        Assert.StartsWith("Invalid betas in --set: '0.9,0.9'; expected three numbers",
-            Assert.Throws<ConfigException>(() => ConfigBinder.Bind(null, ["betas=0.9,0.9"])).Message);
-        Assert.StartsWith("Invalid betas in config: 0.9; expected three numbers",
-            Assert.Throws<ConfigException>(() => ConfigBinder.Bind("""{ "betas": 0.9 }""")).Message);
-        Assert.Equal("Invalid beta2: 1.5; valid range is [0, 0.999999].",
-            Assert.Throws<ConfigException>(() => ConfigBinder.Bind("""{ "betas": [0.9, 1.5, 0.9] }""")).Message);
+        var config = ConfigBinder.Bind("""{ "adan": { "betas": [0.9, 0.91, 0.92] } }""");
+        var adan = (AdanGroupOptions)config.OptimizerOptions();
+        Assert.Equal((0.9, 0.91, 0.92), (adan.Beta1, adan.Beta2, adan.Beta3));
+        Assert.Equal("adan.betas in --set: Invalid betas: Adan takes 3 values, e.g. [0.98, 0.92, 0.99], but got 2.",
+            Assert.Throws<ConfigException>(() => ConfigBinder.Bind(null, ["adan.betas=[0.9,0.9]"])).Message);
+        Assert.Equal("Invalid adan.betas in config: 0.9; expected a JSON array of numbers, e.g. [0.9, 0.999].",
+            Assert.Throws<ConfigException>(() => ConfigBinder.Bind("""{ "adan": { "betas": 0.9 } }""")).Message);
+        Assert.Equal("Invalid adan.betas in --set: '0.9,0.9,0.9'; expected a JSON array of numbers, e.g. [0.9, 0.999].",
+            Assert.Throws<ConfigException>(() => ConfigBinder.Bind(null, ["adan.betas=0.9,0.9,0.9"])).Message);
+        Assert.Equal("adan.betas: Invalid beta2: 1.5; it must be in [0, 1).",
+            Assert.Throws<ConfigException>(() => ConfigBinder.Bind("""{ "adan": { "betas": [0.9, 1.5, 0.9] } }""")).Message);
     }
 
     [Fact]
@@ -150,8 +155,10 @@ public class TrainConfigTests
     {
         Assert.Equal("Invalid epochs in config: {}; expected an integer in [1, 100000].",
             Assert.Throws<ConfigException>(() => ConfigBinder.Bind("""{ "epochs": {} }""")).Message);
-        Assert.Equal("Invalid lr in run.json: '0.1'; expected a number in (0, 10].",
-            Assert.Throws<ConfigException>(() => ConfigBinder.Bind("""{ "lr": "0.1" }""", source: "run.json")).Message);
+        Assert.Equal("Invalid adan.lr in run.json: '0.1'; expected a number.",
+            Assert.Throws<ConfigException>(() => ConfigBinder.Bind("""{ "adan": { "lr": "0.1" } }""", source: "run.json")).Message);
+        Assert.StartsWith("Invalid adan in run.json: 0.1; the adan section is a JSON object of lr, betas,",
+            Assert.Throws<ConfigException>(() => ConfigBinder.Bind("""{ "adan": 0.1 }""", source: "run.json")).Message);
         Assert.StartsWith("config must hold a JSON object",
             Assert.Throws<ConfigException>(() => ConfigBinder.Bind("[1]")).Message);
         Assert.StartsWith("config is not valid JSON",
@@ -171,25 +178,33 @@ public class TrainConfigTests
             Assert.Throws<ConfigException>(() => (new TrainConfig() with { Model = ModelKind.Gpt, Dataset = DatasetKind.Text, GptEmbedding = 100, GptHeads = 3 }).Validate()).Message);
         Assert.StartsWith("Invalid vit_patch: 5;",
             Assert.Throws<ConfigException>(() => (new TrainConfig() with { VitPatch = 5 }).Validate()).Message);
-        Assert.Equal("Invalid min_lr: 0.1; valid range is [0, lr = 0.002].",
+        Assert.Equal("Invalid min_lr: 0.1; valid range is [0, adan.lr = 0.001].",
             Assert.Throws<ConfigException>(() => (new TrainConfig() with { MinLr = 0.1 }).Validate()).Message);
+        Assert.Equal("Invalid min_lr: 0.1; valid range is [0, adamw.lr = 0.05].",
+            Assert.Throws<ConfigException>(() => ConfigBinder.Bind(null, ["optimizer=adamw", "adamw.lr=0.05", "adan.lr=0.5", "min_lr=0.1"])).Message);
         Assert.Equal("Invalid resume: empty; it needs a value.",
             Assert.Throws<ConfigException>(() => (new TrainConfig() with { Resume = "" }).Validate()).Message);
         // Every optimizer checkpoints its own state now.
-        (new TrainConfig() with { Optimizer = OptimizerKind.AdamW, CheckpointEvery = 10 }).Validate();
+        (new TrainConfig() with { Optimizer = "adamw", CheckpointEvery = 10 }).Validate();
+        Assert.Equal("Invalid optimizer: 'adam'; valid choices are adan | lamb | adamw | sgd.",
+            Assert.Throws<ConfigException>(() => (new TrainConfig() with { Optimizer = "adam" }).Validate()).Message);
+        Assert.Equal("sgd.nesterov: Nesterov momentum requires a momentum and zero dampening; set momentum > 0 and dampening 0, or nesterov false.",
+            Assert.Throws<ConfigException>(() => new TrainConfig().WithSection(new SgdGroupOptions { Nesterov = true }).Validate()).Message);
     }
 
     [Fact]
     public void DescribeListsEveryKeyWithItsValue()
     {
         var text = new TrainConfig().Describe();
-        var keys = ConfigBinder.Keys.Where(key => key != ConfigBinder.BetasKey).ToArray();
+        string[] adanKeys = ["adan.lr", "adan.betas", "adan.eps", "adan.weight_decay", "adan.no_prox", "adan.max_grad_norm"];
+        var keys = ConfigBinder.Keys.Except(OptimizerRegistry.Names).SelectMany(key => key == "optimizer" ? [key, .. adanKeys] : new[] { key }).ToArray();
         Assert.Equal(keys, text.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(line => line.Split(' ')[0]));
         Assert.Contains("dataset", text);
         Assert.Matches(@"(?m)^dataset\s+= fashion-mnist$", text);
-        Assert.Matches(@"(?m)^lr\s+= 0\.002$", text);
+        Assert.Matches(@"(?m)^adan\.lr\s+= 0\.001$", text);
+        Assert.Matches(@"(?m)^adan\.betas\s+= \[0\.98,0\.92,0\.99\]$", text);
         Assert.Matches(@"(?m)^bucket_mib\s+= 25$", text);
-        Assert.Matches(@"(?m)^eps\s+= 1E-08$", text);
+        Assert.Matches(@"(?m)^adan\.eps\s+= 1E-08$", text);
         Assert.Matches(@"(?m)^zero_stage\s+= 1$", text);
         Assert.Matches(@"(?m)^lr_policy\s+= none$", text);
         Assert.Matches(@"(?m)^schedule\s+= cosine$", text);
@@ -219,15 +234,15 @@ public class ConfigOptionsTests
     {
         using var temp = TestFiles.CreateTempDirectory();
         var path = Path.Combine(temp.Path, "c.json");
-        File.WriteAllText(path, """{ "model": "vit", "lr": 0.01 }""");
+        File.WriteAllText(path, """{ "model": "vit", "adan": { "lr": 0.01, "eps": 1e-6 } }""");
         var options = new ConfigOptions();
         var command = new System.CommandLine.RootCommand();
         options.AddTo(command);
 
-        var config = options.Bind(command.Parse(["--config", path, "--set", "lr=0.02", "--set", "seed=5"]));
+        var config = options.Bind(command.Parse(["--config", path, "--set", "adan.lr=0.02", "--set", "seed=5"]));
 
         Assert.Equal(ModelKind.Vit, config.Model);
-        Assert.Equal(0.02, config.Lr);
+        Assert.Equal((0.02, 1e-6), (config.OptimizerOptions().LearningRate, ((AdanGroupOptions)config.OptimizerOptions()).Eps));
         Assert.Equal(5, config.Seed);
         Assert.Equal(new TrainConfig(), options.Bind(command.Parse([])));
         Assert.StartsWith("Config file '/nonexistent.json' not found",

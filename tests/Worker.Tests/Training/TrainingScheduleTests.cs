@@ -1,4 +1,3 @@
-using System.Text.Json;
 using System.Text.Json.Nodes;
 using Adan.Sharded.Checkpoints;
 using Adan.Sharded.Flat;
@@ -17,8 +16,7 @@ namespace Adan.Worker.Tests.Training;
 public class TrainingScheduleTests
 {
     // 240 samples, 2 ranks × 6: global batch 12, 20 steps per epoch, 2 epochs = 40 steps; 10 of warm-up, then cosine.
-    private static readonly TrainConfig s_config = ConfigBinder.Load(null,
-        ["epochs=2", "train_subset=240", "micro_batch=6", "warmup_steps=10", "schedule=cosine", "min_lr=0.0001", "resume=latest"]);
+    private static readonly TrainConfig s_config = With();
 
     private static DistributedSampler Sampler(int worldSize, int microBatch, int accumulation = 1) =>
         new(240, 0, worldSize, microBatch * accumulation, 42);
@@ -32,6 +30,7 @@ public class TrainingScheduleTests
     {
         var c = config ?? s_config;
         var extra = new JsonObject { ["model"] = "mlp", ["last_loss"] = 1.0, ["global_batch"] = 12 };
+        var layout = new FlatLayoutDocument(1, 1, 2, 6, [new FlatLayoutDocument.Entry("fc.weight", [2, 2], 0, 4), new FlatLayoutDocument.Entry("fc.bias", [2], 4, 2)]);
         if (recordSchedule)
         {
             var original = Original(c);
@@ -41,13 +40,15 @@ public class TrainingScheduleTests
         {
             Step = step,
             WorldSize = 2,
-            Layout = new FlatLayoutDocument(1, 1, 2, 2, [new FlatLayoutDocument.Entry("w", [2], 0, 2)]),
+            Layout = layout,
             Tensors = ["param", .. AdanRule.Names],
-            Optimizer = new CheckpointOptimizerState("adan", c.MaxGradNorm, 0,
-                [new CheckpointGroup(step, [0]) { Options = (JsonObject)JsonSerializer.SerializeToNode(c.OptimizerOptions(), c.OptimizerOptions().GetType())! }])
+            // The groups as the trainer builds them and the checkpoint writer records them.
+            Optimizer = new CheckpointOptimizerState("adan", c.OptimizerOptions().MaxGradNorm, 0,
+                [.. ParameterGroups.Of(c, layout.Parameters.Select(e => (e.Name, e.Shape)))
+                    .Select(g => new CheckpointGroup(step, g.Parameters) { Options = OptimizerSections.ToJson(g.Options) })])
             {
-                ParameterSteps = [step],
-                State = [.. AdanRule.Names.Select(n => new CheckpointStateTensor(n, "F32", [1]))],
+                ParameterSteps = [step, step],
+                State = [.. AdanRule.Names.Select(n => new CheckpointStateTensor(n, "F32", [3]))],
             },
             Sampler = new SamplerPosition(step / 20, step % 20),
             Extra = extra,
@@ -60,7 +61,8 @@ public class TrainingScheduleTests
         ResumePlan.Create($"/ckpt/step-{manifest.Step:D10}", manifest, sampler, s_config.Epochs);
 
     private static TrainConfig With(params string[] overrides) =>
-        ConfigBinder.Load(null, ["epochs=2", "train_subset=240", "micro_batch=6", "warmup_steps=10", "schedule=cosine", "min_lr=0.0001", "resume=latest", .. overrides]);
+        ConfigBinder.Load(null, ["epochs=2", "train_subset=240", "micro_batch=6", "warmup_steps=10", "schedule=cosine", "min_lr=0.0001", "resume=latest",
+            "adan.lr=0.002", "adan.weight_decay=0.02", .. overrides]);
 
     [Fact]
     public void TheScheduleSpansTheConfiguredEpochsWhateverMaxSteps()
@@ -130,7 +132,8 @@ public class TrainingScheduleTests
     public void ChangedHyperParametersAreListedOneALineAndRefusedTogether()
     {
         var output = new StringWriter();
-        var config = With("beta1=0.9", "eps=1e-6", "weight_decay=0.05", "no_prox=true", "max_grad_norm=1", "warmup_steps=20", "lr=0.003", "epochs=3");
+        var config = With("adan.betas=[0.9,0.92,0.99]", "adan.eps=1e-6", "adan.weight_decay=0.05", "adan.no_prox=true", "adan.max_grad_norm=1", "warmup_steps=20",
+            "adan.lr=0.003", "epochs=3");
         var error = Assert.Throws<CheckpointException>(() => TrainingSchedule.Create(config, Sampler(2, 6), 2, Plan(Saved(7), Sampler(2, 6)), output));
         string[] expected =
         [
@@ -139,7 +142,7 @@ public class TrainingScheduleTests
             "adan.weight_decay: checkpoint 0.02, this run 0.05",
             "adan.no_prox: checkpoint false, this run true",
             "adan.max_grad_norm: checkpoint 0, this run 1",
-            "lr: checkpoint 0.002, this run 0.003",
+            "adan.lr: checkpoint 0.002, this run 0.003",
             "warmup_steps: checkpoint 10, this run 20",
             "epochs: checkpoint 2, this run 3",
         ];
@@ -147,6 +150,22 @@ public class TrainingScheduleTests
         Assert.Equal("hyper-parameters that differ from the checkpoint's (8):", lines[0]);
         Assert.Equal(expected.Select(e => "  " + e), lines[1..]);
         Assert.StartsWith("this run changes 8 hyper-parameter(s) of the checkpoint it resumes (/ckpt/step-0000000007): adan.betas [0.98,0.92,0.99] -> [0.9,0.92,0.99]; adan.eps", error.Message);
+    }
+
+    [Fact]
+    public void NoDecayGroupsAreComparedGroupByGroup()
+    {
+        // Two groups: fc.bias without weight decay, then fc.weight with the section's.
+        var config = With("no_decay_bias_norm=true");
+        var output = new StringWriter();
+        TrainingSchedule.Create(config, Sampler(2, 6), 2, Plan(Saved(7, config), Sampler(2, 6)), output);
+        Assert.DoesNotContain("differ", output.ToString());
+
+        var changed = With("no_decay_bias_norm=true", "adan.weight_decay=0.05");
+        output = new StringWriter();
+        Assert.Throws<CheckpointException>(() => TrainingSchedule.Create(changed, Sampler(2, 6), 2, Plan(Saved(7, config), Sampler(2, 6)), output));
+        var lines = output.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.TrimEnd('\r')).ToArray();
+        Assert.Equal(["hyper-parameters that differ from the checkpoint's (1):", "  adan.weight_decay: checkpoint 0.02, this run 0.05"], lines);
     }
 
     [Fact]

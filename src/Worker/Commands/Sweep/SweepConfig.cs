@@ -1,17 +1,21 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Adan.Sharded.Zero;
 using Adan.Worker.Config;
 
 namespace Adan.Worker.Commands.Sweep;
 
 /// <summary>
 /// The sweep file: <c>{ "base": { TrainConfig keys }, "optimizers": { "adan": { keys }, "adamw": { keys }, ... } }</c>.
-/// A run's config is the base section with its optimizer's section merged over it, bound by <see cref="ConfigBinder"/>
-/// as <c>adan train</c> binds it, so a bad key or value reads the same here as there.
+/// An optimizer's block holds its config section's keys (<c>lr</c>, <c>betas</c>, ...) and, where that optimizer's
+/// runs need another value, any other config key (<c>min_lr</c>, say): a run's config is the base with the block's
+/// section keys as its optimizer's section (<c>"adan": { "lr": 0.002 }</c>) and its other keys over the base's, bound
+/// by <see cref="ConfigBinder"/> as <c>adan train</c> binds it, so a bad key or value reads the same here as there.
 /// </summary>
 /// <remarks>
 /// The keys that make one run differ from another (<see cref="SweepKeys"/>) belong to the command line, not the file:
-/// a file that set them would silently be overridden or would break the fixed sample budget.
+/// a file that set them would silently be overridden or would break the fixed sample budget. Optimizer sections
+/// (<c>"adan": { ... }</c>) are refused in the base and in a block: each optimizer's settings have one place, its block.
 /// </remarks>
 internal sealed class SweepConfig
 {
@@ -107,18 +111,27 @@ internal sealed class SweepConfig
     public bool HasSection(string optimizer) => _optimizers.ContainsKey(optimizer);
 
     /// <summary>
-    /// The JSON config of one optimizer's runs: the base section with the optimizer's section over it, and
-    /// <c>optimizer</c> set; a <c>betas</c> in either section is spread into beta1..beta3 first, so that the
-    /// optimizer's betas win over the base's whichever way each is spelled.
+    /// The JSON config of one optimizer's runs: the base, the block's section keys as the optimizer's section, its other
+    /// keys over the base's, and <c>optimizer</c> set.
     /// </summary>
     public JsonObject Merged(string optimizer)
     {
-        var merged = Expanded(_base);
-        foreach (var (key, value) in Expanded(_optimizers[optimizer]))
+        var merged = (JsonObject)_base.DeepClone();
+        var sectionKeys = OptimizerSections.KeysOf(optimizer);
+        var section = new JsonObject();
+        foreach (var (key, value) in _optimizers[optimizer])
         {
-            merged[key] = value?.DeepClone();
+            if (sectionKeys.Contains(key))
+            {
+                section[key] = value?.DeepClone();
+            }
+            else
+            {
+                merged[key] = value?.DeepClone();
+            }
         }
         merged["optimizer"] = optimizer;
+        merged[optimizer] = section;
         return merged;
     }
 
@@ -144,21 +157,11 @@ internal sealed class SweepConfig
             {
                 throw new ConfigException($"Invalid key '{key}' in {name}: the sweep sets it per run (use {flag}).");
             }
-        }
-        return section;
-    }
-
-    private static JsonObject Expanded(JsonObject section)
-    {
-        var copy = (JsonObject)section.DeepClone();
-        if (copy[ConfigBinder.BetasKey] is JsonArray { Count: 3 } betas)
-        {
-            copy.Remove(ConfigBinder.BetasKey);
-            for (var i = 0; i < 3; i++)
+            if (OptimizerRegistry.Names.Contains(key))
             {
-                copy[$"beta{i + 1}"] = betas[i]?.DeepClone();
+                throw new ConfigException($"Invalid key '{key}' in {name}: {key}'s settings go in its block, {OptimizersSection}.{key} (e.g. \"{key}\": {{ \"lr\": 0.001 }}).");
             }
         }
-        return copy;
+        return section;
     }
 }

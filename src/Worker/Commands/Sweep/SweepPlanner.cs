@@ -1,5 +1,6 @@
 using System.Globalization;
 using Adan.Sharded.Schedules;
+using Adan.Sharded.Zero;
 using Adan.Worker.Config;
 
 namespace Adan.Worker.Commands.Sweep;
@@ -15,8 +16,8 @@ internal static class SweepPlanner
 
     private static readonly System.Text.Json.JsonSerializerOptions s_indented = new() { WriteIndented = true };
 
-    /// <summary>The names <c>--optimizers</c> accepts: the trainer's optimizer names, as its config spells them.</summary>
-    public static IReadOnlyList<string> OptimizerNames { get; } = [.. Enum.GetValues<OptimizerKind>().Select(ConfigBinder.Name)];
+    /// <summary>The names <c>--optimizers</c> accepts: the trainer's optimizers, as the registry and configs name them.</summary>
+    public static IReadOnlyList<string> OptimizerNames => OptimizerRegistry.Names;
 
     /// <summary>Plans every (batch, optimizer) run.</summary>
     /// <exception cref="UsageException">A flag's value is unusable; the message names it.</exception>
@@ -83,7 +84,7 @@ internal static class SweepPlanner
         }
         var peak = new LearningRateSchedule
         {
-            BaseLearningRate = bound.Lr,
+            BaseLearningRate = bound.OptimizerOptions().LearningRate,
             BaseBatchSize = bound.BaseBatch,
             Scaling = settings.Scaling,
             WorldSize = settings.WorldSize,
