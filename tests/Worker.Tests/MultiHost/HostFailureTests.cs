@@ -124,7 +124,10 @@ public class HostFailureTests
             Assert.True(result.ExitCode == 1, result.Describe());
             Assert.True(since.TotalSeconds < HeartbeatTimeoutSeconds + s_afterTimeout.TotalSeconds, $"ended {since.TotalSeconds:F1} s after the hosts went\n{result.Describe()}");
             var hosts = string.Join('|', cluster.Hosts);
-            Assert.Matches($@"adan launch: job all-hosts failed \(mpiexec exit code \d+\): (rank \d \(({hosts}) pid \d+\) was the first to lose its connection"
+            // Hosts killed together may lose their connections within the same instant: then the launcher names them together.
+            var rank = $@"rank \d \(({hosts}) pid \d+\)";
+            Assert.Matches($@"adan launch: job all-hosts failed \(mpiexec exit code \d+\): ({rank} was the first to lose its connection"
+                + $@"|{rank}(, {rank})*( and {rank})+ were the first to lose their connections"
                 + $@"|all 3 ranks, on {string.Join(", ", cluster.Hosts)}, sent no heartbeat)", result.Stderr);
             Assert.Empty(ProcessTable.WithEnvironment(Adan.Coordinator.Protocol.CoordinatorEnvironment.JobVariable, "all-hosts"));
         }
