@@ -8,9 +8,10 @@ using static TorchSharp.torch;
 namespace Adan.MultiRank;
 
 /// <summary>
-/// Trains a small MLP data-parallel: each step draws a seeded global batch, rank r takes rows
-/// [r·b, (r+1)·b) and splits them into k micro-batches. Rank 0 prints every step's global loss and
-/// the final parameters, so a test can compare W ranks × b with 1 rank × W·b.
+/// Trains a small MLP data-parallel with <see cref="GradientSync"/> all-reducing the gradients after backward and a
+/// plain Adan on the averaged gradients: each step draws a seeded global batch, rank r takes rows [r·b, (r+1)·b) and
+/// splits them into k micro-batches. Rank 0 prints every step's global loss and the final parameters, so a test can
+/// compare W ranks × b with 1 rank × W·b.
 /// Arguments: GLOBAL_BATCH STEPS MICRO_BATCHES [BUCKET_BYTES].
 /// </summary>
 internal static class DataParallelScenarios
@@ -32,8 +33,8 @@ internal static class DataParallelScenarios
         manual_seed(7 + c.Rank);
         using var model = nn.Sequential(("fc1", nn.Linear(8, 16)), ("act", nn.Tanh()), ("fc2", nn.Linear(16, 4)));
         using var flat = FlatParameters.FromModule(model, c.WorldSize);
-        using var ddp = new DistributedDataParallel(flat, c, bucketBytes);
-        ddp.BroadcastParameters();
+        using var sync = new GradientSync(flat, c, GradientReduction.AllReduce, bucketBytes);
+        c.Broadcast(flat.Values);
         // Adan steps on the parameter views; their gradients are views of the averaged flat buffer.
         using var adan = new Adan.Sharded.Optim.Adan(flat.Parameters, lr: 0.01);
 
@@ -53,7 +54,7 @@ internal static class DataParallelScenarios
                 loss.backward();
                 lossSum += loss.item<float>();
             }
-            ddp.SynchronizeGradients(microBatches);
+            flat.Gradients.mul_(sync.Synchronize(microBatches));
             var globalLoss = c.AllReduce(lossSum / microBatches, ReduceOp.Average);
             adan.step();
             if (c.Rank == 0)

@@ -17,7 +17,7 @@ namespace Adan.MultiRank;
 /// before every release and after the step: <see cref="FlatParameters.TrackResidentGradientPeak"/>) is the whole
 /// buffer with ZeRO-1 but, with ZeRO-2, at most the huge pages holding the rank's shard plus the largest parameter (autograd writes a whole
 /// gradient before its buckets can launch), the buckets in flight
-/// (<see cref="OverlappedGradients.MaxInFlightWhenReleasing"/>) and up to two more (the one waiting on that parameter,
+/// (<see cref="GradientSync.DefaultMaxBucketsInFlight"/>) and up to two more (the one waiting on that parameter,
 /// the one a launch holds while it waits under the cap), two huge pages and four pages: pages are returned a
 /// whole huge page at a time (<see cref="FlatParameters.ReleaseGradients"/>), so the reduced front keeps at most one
 /// huge page that is partly reduced, and the written front at most one that a huge-page fault brought in partly
@@ -48,7 +48,7 @@ internal static class GradientReleaseScenario
         var shardStart = layout.ShardStart(c.Rank) / hugePage * hugePage;
         var shardEnd = Math.Min((layout.ShardStart(c.Rank) + layout.ShardSize + hugePage - 1) / hugePage * hugePage, layout.TotalNumel);
         var bound = (shardEnd - shardStart + layout.Entries.Max(e => e.Numel)
-            + (OverlappedGradients.MaxInFlightWhenReleasing + 2) * buckets.Max(b => b.Length)) * sizeof(float)
+            + (GradientSync.DefaultMaxBucketsInFlight + 2) * buckets.Max(b => b.Length)) * sizeof(float)
             + 2 * PageMemory.HugePageBytes + 4L * Environment.SystemPageSize;
         var peaks1 = new long[steps];
         var peaks2 = new long[steps];
@@ -81,13 +81,13 @@ internal static class GradientReleaseScenario
             _model = new Mlp(layers, width);
             Flat = FlatParameters.FromModule(_model, collective.WorldSize);
             Flat.TrackResidentGradientPeak = true;
-            Overlap = new OverlappedGradients(_model, Flat, collective, GradientReduction.ReduceScatter, bucketBytes);
-            _adan = ShardedOptimizers.Create(Flat, collective, MlpProblem.Options(), 0.5, stage, overlap: Overlap);
+            Overlap = new GradientSync(Flat, collective, GradientReduction.ReduceScatter, bucketBytes, overlapWith: _model);
+            _adan = ShardedOptimizers.Create(Flat, collective, MlpProblem.Options(), 0.5, stage, sync: Overlap);
         }
 
         public FlatParameters Flat { get; }
 
-        public OverlappedGradients Overlap { get; }
+        public GradientSync Overlap { get; }
 
         /// <summary>One step; returns the peak resident gradient bytes from before the forward pass to after the step.</summary>
         public long Step(Tensor x, Tensor y, int step)

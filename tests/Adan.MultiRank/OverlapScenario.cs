@@ -11,7 +11,7 @@ namespace Adan.MultiRank;
 
 /// <summary>
 /// Trains the same model twice side by side on W ranks with <see cref="ShardedOptimizer"/>: once reducing the gradients
-/// after backward, once with <see cref="OverlappedGradients"/> launching buckets while backward runs; checks on every
+/// after backward, once with a <see cref="GradientSync"/> built with the model launching buckets while backward runs; checks on every
 /// rank, every step, that the parameters agree (bit for bit when EXACT is 1, else within 1e-6 relative) and that
 /// buckets were launched during backward. Arguments: MODEL (mlp | convnet) STAGE STEPS MICRO_BATCHES EXACT.
 /// Prints "launched during backward: N of M" from rank 0.
@@ -34,10 +34,10 @@ internal static class OverlapScenario
         using var overlapped = Model(model);
         using var flatBlocking = FlatParameters.FromModule(blocking, c.WorldSize);
         using var flatOverlapped = FlatParameters.FromModule(overlapped, c.WorldSize);
-        using var overlap = new OverlappedGradients(overlapped, flatOverlapped, c,
-            stage == ZeroStage.Replicated ? GradientReduction.AllReduce : GradientReduction.ReduceScatter, BucketBytes);
+        using var overlap = new GradientSync(flatOverlapped, c, stage == ZeroStage.Replicated ? GradientReduction.AllReduce : GradientReduction.ReduceScatter,
+            BucketBytes, overlapWith: overlapped);
         using var adanBlocking = ShardedOptimizers.Create(flatBlocking, c, MlpProblem.Options(), 0.5, stage);
-        using var adanOverlapped = ShardedOptimizers.Create(flatOverlapped, c, MlpProblem.Options(), 0.5, stage, overlap: overlap);
+        using var adanOverlapped = ShardedOptimizers.Create(flatOverlapped, c, MlpProblem.Options(), 0.5, stage, sync: overlap);
         Check.That(overlap.Buckets.Count > 2, $"only {overlap.Buckets.Count} buckets");
         var launchedDuringBackward = 0;
         for (var step = 0; step < steps; step++)

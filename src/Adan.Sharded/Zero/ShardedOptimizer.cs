@@ -14,17 +14,18 @@ namespace Adan.Sharded.Zero;
 /// rule's single-process reference on the averaged gradients.
 /// </summary>
 /// <remarks>
-/// One <see cref="Step"/>: reduce-scatter (sum) of the flat gradients → one small all-reduce of [Σ g² over the shard,
-/// which parameters had a gradient on any rank] → ZeRO-2 returns the gradient pages outside the block → skip everywhere
-/// if the gradients are not finite (and give up after <see cref="MaxConsecutiveSkips"/>) → the rule's gradient
-/// coefficient (1/(W·k) with its clipping on the global norm, never a per-shard one) → the rule's update of the shard
-/// → all-gather of the flat parameters. Stage 0 keeps full state on every rank and all-reduces instead (for comparison).
+/// One <see cref="Step"/>: reduce-scatter (sum) of the flat gradients by <see cref="GradientSync"/> (ZeRO-2 then returns
+/// the gradient pages outside the block) → one small all-reduce of [Σ g² over the shard, which parameters had a
+/// gradient on any rank] → skip everywhere if the gradients are not finite (and give up after
+/// <see cref="MaxConsecutiveSkips"/>) → the rule's gradient coefficient (1/(W·k) with its clipping on the global norm,
+/// never a per-shard one) → the rule's update of the shard → all-gather of the flat parameters. Stage 0 keeps full state on every rank and all-reduces instead (for comparison).
 /// Build one with <see cref="ShardedOptimizers"/> or <see cref="OptimizerRegistry"/>.
 /// </remarks>
 public sealed class ShardedOptimizer : IDisposable
 {
     private readonly ICollective _collective;
-    private readonly GradientReducer _reducer;
+    private readonly GradientSync _sync;
+    private readonly bool _ownsSync;
     private readonly ShardedGroup[] _groups;
     private readonly ShardSegment[] _segments;
     private readonly bool[] _hadGradient;
@@ -46,8 +47,14 @@ public sealed class ShardedOptimizer : IDisposable
     /// <param name="stage">ZeRO stage 0, 1 or 2.</param>
     /// <param name="maxConsecutiveSkips">Consecutive non-finite steps tolerated before <see cref="NonFiniteGradientException"/>.</param>
     /// <param name="kernel">The fused CPU kernel, tensor operations, or <see cref="UpdateKernel.Auto"/> (fused on the CPU).</param>
+    /// <param name="gradientSync">
+    /// The gradient reduction over <paramref name="flat"/> (the caller keeps it and disposes it after the engine):
+    /// <see cref="GradientReduction.AllReduce"/> for stage 0, <see cref="GradientReduction.ReduceScatter"/> for
+    /// ZeRO-1/2, with the model when it overlaps backward. Null: the engine builds one that reduces in the step.
+    /// </param>
     public ShardedOptimizer(FlatParameters flat, ICollective collective, IUpdateRule rule, IEnumerable<(IGroupOptions Options, int[] Parameters)> groups,
-        double? maxGradNorm = null, ZeroStage stage = ZeroStage.OptimizerState, int maxConsecutiveSkips = 10, UpdateKernel kernel = UpdateKernel.Auto)
+        double? maxGradNorm = null, ZeroStage stage = ZeroStage.OptimizerState, int maxConsecutiveSkips = 10, UpdateKernel kernel = UpdateKernel.Auto,
+        GradientSync? gradientSync = null)
     {
         ArgumentNullException.ThrowIfNull(flat);
         ArgumentNullException.ThrowIfNull(collective);
@@ -65,6 +72,20 @@ public sealed class ShardedOptimizer : IDisposable
         {
             throw new ArgumentException(
                 $"the flat layout is padded for {flat.Layout.WorldSize} ranks but the job has {collective.WorldSize}; build FlatParameters with the job's world size.");
+        }
+        var reduction = stage == ZeroStage.Replicated ? GradientReduction.AllReduce : GradientReduction.ReduceScatter;
+        if (gradientSync is not null)
+        {
+            if (!ReferenceEquals(gradientSync.Flat, flat))
+            {
+                throw new ArgumentException("the gradient sync is over other flat parameters than the optimizer's.", nameof(gradientSync));
+            }
+            if (gradientSync.Reduction != reduction)
+            {
+                throw new ArgumentException(
+                    $"ZeRO stage {(int)stage} reduces gradients with {reduction}, but the gradient sync uses {gradientSync.Reduction}; build it with GradientReduction.{reduction}.",
+                    nameof(gradientSync));
+            }
         }
         Flat = flat;
         _collective = collective;
@@ -102,7 +123,10 @@ public sealed class ShardedOptimizer : IDisposable
         _shard = new ShardState(collective, stage == ZeroStage.Replicated, _ownParameters, _stateGradient, _state, _segments, _groups,
             groupOfParameter, Kernel == UpdateKernel.Fused, _hadGradient, _hasHadGradient, _parameterSteps);
         rule.Bind(_shard);
-        _reducer = new GradientReducer(flat, collective, stage, StateStart, StateLength);
+        _ownsSync = gradientSync is null;
+        _sync = gradientSync ?? new GradientSync(flat, collective, reduction);
+        // ZeRO-2 keeps only its own block: the other pages go as soon as they are reduced.
+        _sync.ReleaseNonOwnedGradients = stage == ZeroStage.Gradients;
     }
 
     /// <summary>The flat parameters this optimizer updates.</summary>
@@ -160,22 +184,18 @@ public sealed class ShardedOptimizer : IDisposable
     public StepTimings LastTimings { get; private set; }
 
     /// <summary>
-    /// How long the last step's gradient reduction had collectives in flight: with <see cref="Overlap"/> mostly while
-    /// backward ran, so more than <see cref="StepTimings.Reduce"/>, the part the step waited for.
+    /// How long the last step's gradient reduction had collectives in flight: for a pass armed on
+    /// <see cref="GradientSync"/> mostly while backward ran, so more than <see cref="StepTimings.Reduce"/>, the part the
+    /// step waited for.
     /// </summary>
-    public TimeSpan LastReduceBusy => _reducer.LastBusy;
+    public TimeSpan LastReduceBusy => _sync.LastBusy;
 
     /// <summary>
-    /// The overlapped reduction to wait for instead of reducing in <see cref="Step"/>, when it was armed for the step's
-    /// last backward pass (null: reduce in the step). It must use <see cref="GradientReduction.AllReduce"/> for stage 0
-    /// and <see cref="GradientReduction.ReduceScatter"/> for ZeRO-1/2, over this optimizer's flat parameters. With
-    /// ZeRO-2 attaching it turns on its <see cref="OverlappedGradients.ReleaseNonOwnedGradients"/>.
+    /// The gradient reduction <see cref="Step"/> starts with: it finishes the pass armed for the step's last backward, or
+    /// reduces then. Given to the constructor or built by it; with ZeRO-2 its
+    /// <see cref="DataParallel.GradientSync.ReleaseNonOwnedGradients"/> is on.
     /// </summary>
-    public OverlappedGradients? Overlap
-    {
-        get => _reducer.Overlap;
-        set => _reducer.Overlap = value;
-    }
+    public GradientSync GradientSync => _sync;
 
     /// <summary>Per parameter: has it had a gradient on any rank in an applied step since it was created (so its state is meaningful)?</summary>
     public IReadOnlyList<bool> HasHadGradient => _hasHadGradient;
@@ -202,12 +222,10 @@ public sealed class ShardedOptimizer : IDisposable
         {
             throw new ArgumentOutOfRangeException(nameof(microBatches), microBatches, "micro-batches must be ≥ 1");
         }
-        var gradients = Flat.Gradients;
         Flat.GatherGradients();
         var t0 = Stopwatch.GetTimestamp();
-        Reduce(gradients, microBatches);
+        var scale = _sync.Synchronize(microBatches);
         var t1 = Stopwatch.GetTimestamp();
-        var scale = 1.0 / ((double)_collective.WorldSize * microBatches);
 
         _stats[0] = ShardSumOfSquares();
         for (var i = 0; i < Flat.Parameters.Count; i++)
@@ -216,10 +234,6 @@ public sealed class ShardedOptimizer : IDisposable
         }
         _collective.AllReduce(_stats, ReduceOp.Sum);
         var t2 = Stopwatch.GetTimestamp();
-        if (Stage == ZeroStage.Gradients)
-        {
-            Flat.DecommitGradients(StateStart, StateLength);
-        }
 
         var sumOfSquares = _stats[0] * scale * scale;
         if (!double.IsFinite(sumOfSquares))
@@ -328,7 +342,10 @@ public sealed class ShardedOptimizer : IDisposable
     /// <inheritdoc />
     public void Dispose()
     {
-        _reducer.Dispose();
+        if (_ownsSync)
+        {
+            _sync.Dispose();
+        }
         Rule.Dispose();
         _stateGradient.Dispose();
         _normGradient.Dispose();
@@ -371,16 +388,6 @@ public sealed class ShardedOptimizer : IDisposable
             throw new ArgumentException("optimizer got an empty parameter list; give it at least one parameter.", nameof(groups));
         }
         return [.. list];
-    }
-
-    private void Reduce(torch.Tensor gradients, int microBatches)
-    {
-        // The reducer returns a view of what this rank's state covers; the rule reads it through the shard's gradient view.
-        var reduced = _reducer.Reduce(gradients, microBatches);
-        if (!ReferenceEquals(reduced, gradients))
-        {
-            reduced.Dispose();
-        }
     }
 
     /// <summary>Σ g² over this rank's shard of the reduced gradient, accumulated in double; on a GPU one reduction and one copy to the host.</summary>

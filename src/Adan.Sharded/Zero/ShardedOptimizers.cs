@@ -18,15 +18,15 @@ public static class ShardedOptimizers
     /// <param name="stage">ZeRO stage 0, 1 or 2.</param>
     /// <param name="maxConsecutiveSkips">Consecutive non-finite steps tolerated.</param>
     /// <param name="kernel">Fused CPU kernel, tensor operations, or Auto.</param>
-    /// <param name="overlap">The overlapped gradient reduction the steps wait for (<see cref="ShardedOptimizer.Overlap"/>), or null.</param>
+    /// <param name="sync">The gradient reduction the steps start with (<see cref="ShardedOptimizer.GradientSync"/>), or null to let the engine build one.</param>
     public static ShardedOptimizer Create(FlatParameters flat, ICollective collective, IGroupOptions options, double? maxGradNorm = null,
         ZeroStage stage = ZeroStage.OptimizerState, int maxConsecutiveSkips = 10, UpdateKernel kernel = UpdateKernel.Auto,
-        OverlappedGradients? overlap = null)
+        GradientSync? sync = null)
     {
         ArgumentNullException.ThrowIfNull(flat);
         ArgumentNullException.ThrowIfNull(options);
         return new ShardedOptimizer(flat, collective, OptimizerRegistry.ForOptions(options.GetType()).CreateRule(),
-            [(options, Enumerable.Range(0, flat.Parameters.Count).ToArray())], maxGradNorm, stage, maxConsecutiveSkips, kernel) { Overlap = overlap };
+            [(options, Enumerable.Range(0, flat.Parameters.Count).ToArray())], maxGradNorm, stage, maxConsecutiveSkips, kernel, sync);
     }
 
     /// <summary>Parameter groups given as (options, indices into the flat layout); the options' type picks the optimizer.</summary>
@@ -37,18 +37,16 @@ public static class ShardedOptimizers
     /// <param name="stage">ZeRO stage 0, 1 or 2.</param>
     /// <param name="maxConsecutiveSkips">Consecutive non-finite steps tolerated.</param>
     /// <param name="kernel">Fused CPU kernel, tensor operations, or Auto.</param>
-    /// <param name="overlap">The overlapped gradient reduction the steps wait for (<see cref="ShardedOptimizer.Overlap"/>), or null.</param>
+    /// <param name="sync">The gradient reduction the steps start with (<see cref="ShardedOptimizer.GradientSync"/>), or null to let the engine build one.</param>
     public static ShardedOptimizer Create<TOptions>(FlatParameters flat, ICollective collective, IEnumerable<(TOptions Options, int[] Parameters)> groups,
         double? maxGradNorm = null, ZeroStage stage = ZeroStage.OptimizerState, int maxConsecutiveSkips = 10, UpdateKernel kernel = UpdateKernel.Auto,
-        OverlappedGradients? overlap = null)
+        GradientSync? sync = null)
         where TOptions : IGroupOptions
     {
         ArgumentNullException.ThrowIfNull(groups);
         var list = groups.Select(g => ((IGroupOptions)g.Options, g.Parameters)).ToArray();
         var type = list.Length > 0 && list[0].Item1 is { } first ? first.GetType() : typeof(TOptions);
-        return new ShardedOptimizer(flat, collective, OptimizerRegistry.ForOptions(type).CreateRule(), list, maxGradNorm, stage, maxConsecutiveSkips, kernel)
-        {
-            Overlap = overlap,
-        };
+        return new ShardedOptimizer(flat, collective, OptimizerRegistry.ForOptions(type).CreateRule(), list, maxGradNorm, stage, maxConsecutiveSkips, kernel,
+            sync);
     }
 }

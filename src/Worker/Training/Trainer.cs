@@ -189,10 +189,10 @@ internal sealed class Trainer
         for (var m = 0; m < _config.Accumulation; m++)
         {
             using var scope = NewDisposeScope();
-            if (m == _config.Accumulation - 1)
+            if (m == _config.Accumulation - 1 && run.GradientSync.OverlapsBackward)
             {
                 // Only the last backward pass of the step communicates; the ones before only accumulate.
-                run.Overlap?.Arm();
+                run.GradientSync.Arm();
             }
             var (x, y) = run.Data.Train.Batch(indices.Slice(m * _config.MicroBatch, _config.MicroBatch));
             if (run.Device.type != TorchSharp.DeviceType.CPU)

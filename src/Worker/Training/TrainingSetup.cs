@@ -13,16 +13,16 @@ namespace Adan.Worker.Training;
 
 /// <summary>
 /// What one rank trains with, built from the config: the data, the model, its flat parameter buffers (identical on
-/// every rank), the data-parallel optimizer and the sampler; and the run's length.
+/// every rank), the gradient sync, the data-parallel optimizer and the sampler; and the run's length.
 /// </summary>
 internal sealed class TrainingSetup : IDisposable
 {
     private readonly TrainConfig _config;
 
     private TrainingSetup(TrainConfig config, TrainingData data, nn.Module<Tensor, Tensor> model, FlatParameters flat,
-        ITrainingOptimizer optimizer, OverlappedGradients? overlap, DistributedSampler sampler)
+        GradientSync gradientSync, ITrainingOptimizer optimizer, DistributedSampler sampler)
     {
-        Overlap = overlap;
+        GradientSync = gradientSync;
         _config = config;
         Data = data;
         Model = model;
@@ -44,12 +44,14 @@ internal sealed class TrainingSetup : IDisposable
     public FlatParameters Flat { get; }
 
     /// <summary>
-    /// The gradient reduction that runs while backward does (null with one rank or <c>overlap_communication=false</c>):
-    /// armed before the last micro-batch of each step, waited for by <see cref="Optimizer"/>.
+    /// The gradient reduction over <see cref="Flat"/> that <see cref="Optimizer"/> starts each step with: all-reduce at
+    /// ZeRO stage 0, reduce-scatter at 1 and 2, in buckets of <c>bucket_mib</c>. With more than one rank and
+    /// <c>overlap_communication</c> it overlaps backward (<see cref="Adan.Sharded.DataParallel.GradientSync.OverlapsBackward"/>): armed
+    /// before the last micro-batch of each step.
     /// </summary>
-    public OverlappedGradients? Overlap { get; }
+    public GradientSync GradientSync { get; }
 
-    /// <summary>Gradient synchronisation and the update: sharded Adan or a replicated baseline.</summary>
+    /// <summary>The update of any registered optimizer by the sharded engine, which synchronises the gradients first.</summary>
     public ITrainingOptimizer Optimizer { get; }
 
     /// <summary>This rank's batches: one global batch (micro-batch × accumulation per rank) per optimizer step.</summary>
@@ -62,7 +64,7 @@ internal sealed class TrainingSetup : IDisposable
         var data = TrainingData.Load(config);
         nn.Module<Tensor, Tensor>? model = null;
         FlatParameters? flat = null;
-        OverlappedGradients? overlap = null;
+        GradientSync? gradientSync = null;
         try
         {
             model = ModelFactory.Create(config, data.VocabularySize);
@@ -75,20 +77,18 @@ internal sealed class TrainingSetup : IDisposable
             flat = FlatParameters.FromModule(model, collective.WorldSize);
             // Identical seeds give identical weights; the broadcast makes it a guarantee.
             collective.Broadcast(flat.Values);
-            if (config.OverlapCommunication && collective.WorldSize > 1)
-            {
-                overlap = new OverlappedGradients(model, flat, collective,
-                    config.ZeroStage != ZeroStage.Replicated ? GradientReduction.ReduceScatter : GradientReduction.AllReduce,
-                    (long)config.BucketMib * 1024 * 1024);
-            }
-            var optimizer = CreateOptimizer(config, flat, collective, overlap);
+            // With one rank there is nothing to overlap: the reduction is a copy at most.
+            gradientSync = new GradientSync(flat, collective,
+                config.ZeroStage != ZeroStage.Replicated ? GradientReduction.ReduceScatter : GradientReduction.AllReduce,
+                (long)config.BucketMib * 1024 * 1024, config.OverlapCommunication && collective.WorldSize > 1 ? model : null);
+            var optimizer = CreateOptimizer(config, flat, collective, gradientSync);
             var sampler = new DistributedSampler(data.Train.Count, collective.Rank, collective.WorldSize, config.MicroBatch * config.Accumulation,
                 (ulong)config.Seed);
-            return new TrainingSetup(config, data, model, flat, optimizer, overlap, sampler);
+            return new TrainingSetup(config, data, model, flat, gradientSync, optimizer, sampler);
         }
         catch
         {
-            overlap?.Dispose();
+            gradientSync?.Dispose();
             flat?.Dispose();
             model?.Dispose();
             data.Dispose();
@@ -110,20 +110,17 @@ internal sealed class TrainingSetup : IDisposable
     public void Dispose()
     {
         Optimizer.Dispose();
-        Overlap?.Dispose();
+        GradientSync.Dispose();
         Flat.Dispose();
         Model.Dispose();
         Data.Dispose();
     }
 
     /// <summary>The engine with the config's optimizer rule over the config's parameter groups (<see cref="ParameterGroups"/>).</summary>
-    private static ITrainingOptimizer CreateOptimizer(TrainConfig c, FlatParameters flat, ICollective collective, OverlappedGradients? overlap)
+    private static ITrainingOptimizer CreateOptimizer(TrainConfig c, FlatParameters flat, ICollective collective, GradientSync sync)
     {
         var groups = ParameterGroups.Of(c, flat.Layout.Entries.Select(e => (e.Name, e.Shape)));
-        var optimizer = new ShardedOptimizer(flat, collective, OptimizerRegistry.Get(c.Optimizer).CreateRule(), groups, stage: c.ZeroStage)
-        {
-            Overlap = overlap,
-        };
-        return new TrainingOptimizer(optimizer);
+        return new TrainingOptimizer(new ShardedOptimizer(flat, collective, OptimizerRegistry.Get(c.Optimizer).CreateRule(), groups, stage: c.ZeroStage,
+            gradientSync: sync));
     }
 }

@@ -1,4 +1,5 @@
 using Adan.Sharded.DataParallel;
+using Adan.Sharded.Flat;
 using Adan.Sharded.Tensors;
 
 namespace Adan.Sharded.Tests.DataParallel;
@@ -11,7 +12,7 @@ public class GradientBucketPlanTests
     [Fact]
     public void DefaultBucketsTileThreeBillionElements()
     {
-        var plan = GradientBuckets.Plan(ThreeBillion, GradientBuckets.DefaultBucketBytes);
+        var plan = GradientBuckets.InGradientOrder(OneParameter(), GradientBuckets.DefaultBucketBytes);
 
         var perBucket = GradientBuckets.DefaultBucketBytes / sizeof(float);
         Assert.Equal((ThreeBillion + perBucket - 1) / perBucket, plan.Count);
@@ -23,7 +24,7 @@ public class GradientBucketPlanTests
     public void ABucketBeyondOneMpiCountIsReducedInValidChunks()
     {
         // bucket_mib = 16384: 4·2³⁰ elements per bucket, more than one MPI call can carry.
-        var plan = GradientBuckets.Plan(ThreeBillion, 16L << 30);
+        var plan = GradientBuckets.InGradientOrder(OneParameter(), 16L << 30);
 
         Assert.Single(plan);
         AssertTiles(plan, ThreeBillion);
@@ -35,14 +36,18 @@ public class GradientBucketPlanTests
         }
     }
 
-    private static void AssertTiles(IReadOnlyList<(long Start, long Length)> plan, long total)
+    /// <summary>One parameter of 3×10⁹ elements on one rank: a multiple of the alignment, so no padding.</summary>
+    private static FlatLayout OneParameter() => FlatLayout.Build([("w", [ThreeBillion])], 1);
+
+    /// <summary>The buckets, in buffer order, cover [0, total) without gaps or overlaps.</summary>
+    private static void AssertTiles(IReadOnlyList<GradientBucket> plan, long total)
     {
         long next = 0;
-        foreach (var (start, length) in plan)
+        foreach (var bucket in plan.OrderBy(b => b.Start))
         {
-            Assert.Equal(next, start);
-            Assert.True(length > 0);
-            next = start + length;
+            Assert.Equal(next, bucket.Start);
+            Assert.True(bucket.Length > 0);
+            next = bucket.End;
         }
         Assert.Equal(total, next);
     }

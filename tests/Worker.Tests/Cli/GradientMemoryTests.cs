@@ -11,7 +11,7 @@ namespace Adan.Worker.Tests.Cli;
 /// <remarks>
 /// What the ZeRO-2 bound rests on: the rank keeps its own shard (half the buffer) and the (at most two) huge pages at
 /// its edges whole, since pages are returned a whole 2 MiB page at a time; of the rest, the code holds only the
-/// gradients written and not yet reduced: the buckets in flight (at most <c>OverlappedGradients.MaxInFlightWhenReleasing</c>
+/// gradients written and not yet reduced: the buckets in flight (at most <c>GradientSync.DefaultMaxBucketsInFlight</c>
 /// = 2 of 1 MiB) and two waiting (one on the parameter backward is writing, one on a launch held by the cap), that
 /// parameter (at most 1 MiB, the blocks' 256 × 1024 weights), and at each of the two fronts one partly covered huge
 /// page: half the buffer + 5 MiB + 4 huge pages, about 0.86 of it, against 1.0 if pages were not released. None of it

@@ -25,7 +25,7 @@ internal static class AllReduceBench
         var json = new Option<FileInfo?>("--json") { Description = "Write the result as JSON to this file (rank 0)" };
         var iterations = new Option<int>("--iterations") { Description = "Timed repetitions of each variant (0 = choose by size)", DefaultValueFactory = _ => 0 };
         var bucketMib = new Option<double>("--bucket-mib") { Description = "Bucket size in MiB", DefaultValueFactory = _ => GradientBuckets.DefaultBucketBytes / 1048576.0 };
-        var inFlight = new Option<int>("--buckets-in-flight") { Description = "Bucket all-reduces outstanding at once", DefaultValueFactory = _ => 2 };
+        var inFlight = new Option<int>("--buckets-in-flight") { Description = "Bucket all-reduces outstanding at once", DefaultValueFactory = _ => GradientSync.DefaultMaxBucketsInFlight };
         var collective = new Option<string>("--collective") { Description = "mpi (CPU memory) or nccl (GPU memory, one GPU per rank of the host)", DefaultValueFactory = _ => "mpi" };
         collective.AcceptOnlyFromAmong("mpi", "nccl");
         var command = new Command("allreduce", "Gradient synchronisation vs raw MPI_Allreduce, or NCCL's bus bandwidth on GPUs (run under mpiexec.mpich -n W)")
@@ -107,7 +107,7 @@ internal static class AllReduceBench
         var elements = (long)mib * 1024 * 1024 / sizeof(float);
         using var parameter = new Parameter(torch.zeros(elements - elements % (16L * collective.WorldSize)));
         using var flat = new FlatParameters([("gradients", parameter)], collective.WorldSize);
-        using var ddp = new DistributedDataParallel(flat, collective, (long)(bucketMib * 1048576), deferScaling: true) { MaxBucketsInFlight = inFlight };
+        using var sync = new GradientSync(flat, collective, GradientReduction.AllReduce, (long)(bucketMib * 1048576)) { MaxBucketsInFlight = inFlight };
         using var raw = torch.ones(flat.Layout.TotalNumel);
         flat.ZeroGrad();
         flat.Gradients!.fill_(1f);
@@ -117,7 +117,7 @@ internal static class AllReduceBench
         var ourTimes = new List<double>();
         Action rawAllReduce = () => MpiRuntime.Check(MPI.Unsafe.MPI_Allreduce(MpiNative.InPlace, TensorMemory.DataPointer(raw),
             (int)raw.numel(), MpiNative.Float, MpiNative.OpSum, MpiNative.CommWorld), "MPI_Allreduce", collective.Rank);
-        Action ourSync = () => ddp.SynchronizeGradients();
+        Action ourSync = () => sync.Synchronize();
         for (var i = -2; i < iterations; i++)
         {
             // Alternate which variant goes first, so neither always finds the caches warmed by the other.
@@ -139,7 +139,7 @@ internal static class AllReduceBench
         if (collective.Rank == 0)
         {
             var result = new { mib, ranks = collective.WorldSize, ours_gbps = Math.Round(ourGbps, 3), raw_mpi_gbps = Math.Round(rawGbps, 3),
-                ratio = Math.Round(ourGbps / rawGbps, 3), buckets = ddp.BucketCount, buckets_in_flight = inFlight, iterations };
+                ratio = Math.Round(ourGbps / rawGbps, 3), buckets = sync.Buckets.Count, buckets_in_flight = inFlight, iterations };
             var text = JsonSerializer.Serialize(result);
             Console.WriteLine(text);
             if (json is not null)

@@ -25,7 +25,7 @@ namespace Adan.Worker.Commands.Bench;
 /// micro-batch of <c>--batch</c> rows) writes them, with the overlapped reduction of <c>adan train</c> (buckets of
 /// <c>--bucket-kib</c> launched while backward runs; at W = 1 none), so ZeRO-2 returns the pages of shards this
 /// rank does not own as their buckets complete, at most
-/// <see cref="OverlappedGradients.MaxInFlightWhenReleasing"/> buckets in flight.
+/// <see cref="GradientSync.DefaultMaxBucketsInFlight"/> buckets in flight (<c>--in-flight</c>).
 /// </para>
 /// <para>
 /// Gradient memory is measured, not computed: the flat gradient buffer's resident pages (<c>mincore</c>). With
@@ -58,7 +58,7 @@ internal static class ZeroBench
         var inFlight = new Option<int>("--in-flight")
         {
             Description = "ZeRO-2 with --layers: buckets in flight at most while pages are released",
-            DefaultValueFactory = _ => OverlappedGradients.MaxInFlightWhenReleasing,
+            DefaultValueFactory = _ => GradientSync.DefaultMaxBucketsInFlight,
         };
         var json = new Option<FileInfo?>("--json") { Description = "Write the record to this file (rank 0)" };
         var command = new Command("zero", "ShardedOptimizer step time and memory per rank (run under mpiexec.mpich -n W)")
@@ -94,15 +94,12 @@ internal static class ZeroBench
         using var parameter = model is null ? new Parameter(torch.randn(n)) : null;
         using var flat = model is not null ? FlatParameters.FromModule(model, collective.WorldSize) : new FlatParameters([("weights", parameter!)], collective.WorldSize);
         var bucketBytes = (long)backward.BucketKib * 1024;
+        // Copied gradients (or one rank) are reduced in the step by the engine's own sync, with its default buckets.
         using var overlap = model is not null && collective.WorldSize > 1
-            ? new OverlappedGradients(model, flat, collective,
-                stage == ZeroStage.Replicated ? GradientReduction.AllReduce : GradientReduction.ReduceScatter, bucketBytes)
+            ? new GradientSync(flat, collective, stage == ZeroStage.Replicated ? GradientReduction.AllReduce : GradientReduction.ReduceScatter,
+                bucketBytes, overlapWith: model) { MaxBucketsInFlight = backward.InFlight }
             : null;
-        using var adan = ShardedOptimizers.Create(flat, collective, new AdanGroupOptions(), stage: stage, overlap: overlap);
-        if (overlap is not null)
-        {
-            overlap.InFlightCapWhenReleasing = backward.InFlight;
-        }
+        using var adan = ShardedOptimizers.Create(flat, collective, new AdanGroupOptions(), stage: stage, sync: overlap);
         using var gradient = model is null ? torch.randn(flat.Layout.TotalNumel) : null;
         using var x = model is not null ? torch.randn(backward.Batch, width) : null;
         using var y = model is not null ? torch.randn(backward.Batch, width) : null;
@@ -181,7 +178,7 @@ internal static class ZeroBench
                 largest_parameter_bytes = layout.Entries.Max(e => e.Numel) * sizeof(float),
                 bucket_bytes = overlap is null ? (long?)null : overlap.Buckets.Max(b => b.Length) * sizeof(float),
                 buckets = overlap?.Buckets.Count,
-                max_buckets_in_flight = overlap?.ReleaseNonOwnedGradients == true ? overlap.InFlightCapWhenReleasing : (int?)null,
+                max_buckets_in_flight = overlap?.ReleaseNonOwnedGradients == true ? overlap.MaxBucketsInFlight : (int?)null,
                 threads_per_rank = threads,
                 ms_reduce_scatter = Math.Round(Statistics.Median(reduce), 3),
                 ms_update = Math.Round(Statistics.Median(update), 3),

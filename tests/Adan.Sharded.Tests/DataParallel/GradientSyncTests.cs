@@ -9,10 +9,10 @@ using static TorchSharp.torch;
 namespace Adan.Sharded.Tests.DataParallel;
 
 /// <summary>
-/// <see cref="OverlappedGradients"/> in one process: when it launches a bucket, backward has finished writing it; it
-/// communicates only in the armed (last) micro-batch; modules it cannot track are launched at the end.
+/// <see cref="GradientSync"/> overlapped with backward in one process: when it launches a bucket, backward has finished
+/// writing it; it communicates only in the armed (last) micro-batch; modules it cannot track are launched at the end.
 /// </summary>
-public class OverlappedGradientsTests
+public class GradientSyncTests
 {
     [Fact]
     public void NoBucketChangesAfterItsLaunch()
@@ -21,7 +21,7 @@ public class OverlappedGradientsTests
         using var model = new Net(useCall: true);
         using var flat = FlatParameters.FromModule(model, 1);
         using var collective = new CountingCollective();
-        using var overlap = new OverlappedGradients(model, flat, collective, GradientReduction.AllReduce, bucketBytes: 64);
+        using var overlap = new GradientSync(flat, collective, GradientReduction.AllReduce, bucketBytes: 64, overlapWith: model);
         // Snapshot each bucket as it is launched; the final gradients must equal every snapshot.
         var snapshots = new List<(Tensor View, Tensor Copy)>();
         collective.Launched = view => snapshots.Add((view, view.clone()));
@@ -32,7 +32,7 @@ public class OverlappedGradientsTests
             overlap.Arm();
             Net.Loss(model, step).backward();
             var duringBackward = snapshots.Count;
-            overlap.Finish();
+            overlap.Synchronize();
             Assert.True(duringBackward > overlap.Buckets.Count / 2, $"only {duringBackward} of {overlap.Buckets.Count} buckets launched during backward");
             Assert.Equal(duringBackward, overlap.LastLaunchedDuringBackward);
             Assert.Equal(overlap.Buckets.Count, snapshots.Count);
@@ -53,8 +53,8 @@ public class OverlappedGradientsTests
         using var model = new Net(useCall: true);
         using var flat = FlatParameters.FromModule(model, 1);
         using var collective = new CountingCollective();
-        using var overlap = new OverlappedGradients(model, flat, collective, GradientReduction.ReduceScatter, bucketBytes: 64);
-        using var adan = ShardedOptimizers.Create(flat, collective, new AdanGroupOptions(), stage: ZeroStage.OptimizerState, overlap: overlap);
+        using var overlap = new GradientSync(flat, collective, GradientReduction.ReduceScatter, bucketBytes: 64, overlapWith: model);
+        using var adan = ShardedOptimizers.Create(flat, collective, new AdanGroupOptions(), stage: ZeroStage.OptimizerState, sync: overlap);
         for (var step = 0; step < 2; step++)
         {
             flat.ZeroGrad();
@@ -85,11 +85,11 @@ public class OverlappedGradientsTests
         using var flatTracked = FlatParameters.FromModule(tracked, 1);
         using var flatUntracked = FlatParameters.FromModule(untracked, 1);
         using var collective = new CountingCollective();
-        using var overlap = new OverlappedGradients(untracked, flatUntracked, collective, GradientReduction.AllReduce, bucketBytes: 64);
+        using var overlap = new GradientSync(flatUntracked, collective, GradientReduction.AllReduce, bucketBytes: 64, overlapWith: untracked);
         overlap.Arm();
         Net.Loss(untracked, 0).backward();
         Assert.Equal(0, collective.Requests);
-        overlap.Finish();
+        overlap.Synchronize();
         Assert.Equal(overlap.Buckets.Count, collective.Requests);
         Net.Loss(tracked, 0).backward();
         Assert.True(flatTracked.Gradients.eq(flatUntracked.Gradients).all().item<bool>(), "the gradients differ");
@@ -102,17 +102,43 @@ public class OverlappedGradientsTests
         using var collective = new CountingCollective();
         using var tracking = FlatParameters.FromModule(model, 1, trackUnusedParameters: true);
         Assert.Contains("trackUnusedParameters", Assert.Throws<ArgumentException>(() =>
-            new OverlappedGradients(model, tracking, collective, GradientReduction.AllReduce)).Message);
+            new GradientSync(tracking, collective, GradientReduction.AllReduce, overlapWith: model)).Message);
+        // Without overlap the gradients are gathered into the buffer before the reduction: tracking is fine.
+        new GradientSync(tracking, collective, GradientReduction.AllReduce).Dispose();
         tracking.Dispose();
         using var flat = FlatParameters.FromModule(model, 1);
-        using var allReduce = new OverlappedGradients(model, flat, collective, GradientReduction.AllReduce);
-        using var adan = ShardedOptimizers.Create(flat, collective, new AdanGroupOptions(), stage: ZeroStage.Gradients);
-        Assert.Contains("GradientReduction.ReduceScatter", Assert.Throws<ArgumentException>(() => adan.Overlap = allReduce).Message);
-        Assert.Contains("Finish without Arm", Assert.Throws<InvalidOperationException>(allReduce.Finish).Message);
-        Assert.Equal(OverlappedGradients.MaxInFlightWhenReleasing, allReduce.InFlightCapWhenReleasing);
-        Assert.Contains("at least one bucket", Assert.Throws<ArgumentOutOfRangeException>(() => allReduce.InFlightCapWhenReleasing = 0).Message);
-        allReduce.InFlightCapWhenReleasing = 8;
-        Assert.Equal(8, allReduce.InFlightCapWhenReleasing);
+        using var allReduce = new GradientSync(flat, collective, GradientReduction.AllReduce, overlapWith: model);
+        Assert.Contains("GradientReduction.ReduceScatter", Assert.Throws<ArgumentException>(() =>
+            ShardedOptimizers.Create(flat, collective, new AdanGroupOptions(), stage: ZeroStage.Gradients, sync: allReduce)).Message);
+        Assert.Contains("reduce-scatter", Assert.Throws<InvalidOperationException>(() => allReduce.ReleaseNonOwnedGradients = true).Message);
+        using var afterBackward = new GradientSync(flat, collective, GradientReduction.ReduceScatter);
+        Assert.Contains("overlapWith: model", Assert.Throws<InvalidOperationException>(afterBackward.Arm).Message);
+        Assert.Equal(GradientSync.DefaultMaxBucketsInFlight, allReduce.MaxBucketsInFlight);
+        Assert.Contains("at least one bucket", Assert.Throws<ArgumentOutOfRangeException>(() => allReduce.MaxBucketsInFlight = 0).Message);
+        allReduce.MaxBucketsInFlight = 8;
+        Assert.Equal(8, allReduce.MaxBucketsInFlight);
+    }
+
+    [Fact]
+    public void TheEngineBuildsTheSyncOfItsStageWhenGivenNone()
+    {
+        using var model = new Net(useCall: true);
+        using var flat = FlatParameters.FromModule(model, 1);
+        using var collective = new CountingCollective();
+        foreach (var (stage, reduction) in new[]
+                 {
+                     (ZeroStage.Replicated, GradientReduction.AllReduce), (ZeroStage.OptimizerState, GradientReduction.ReduceScatter),
+                     (ZeroStage.Gradients, GradientReduction.ReduceScatter),
+                 })
+        {
+            using var adan = ShardedOptimizers.Create(flat, collective, new AdanGroupOptions(), stage: stage);
+            var sync = adan.GradientSync;
+            Assert.Equal(reduction, sync.Reduction);
+            Assert.Equal(stage == ZeroStage.Gradients, sync.ReleaseNonOwnedGradients);
+            Assert.False(sync.OverlapsBackward);
+            Assert.Equal(0.25, sync.Synchronize(4));
+        }
+        Assert.Equal(0, collective.Requests);
     }
 
     /// <summary>Conv2d → BatchNorm2d → Linear → LayerNorm → the same Linear twice, with a residual.</summary>
