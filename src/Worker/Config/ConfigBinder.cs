@@ -34,6 +34,8 @@ public static class ConfigBinder
         },
     };
 
+    private static readonly JsonSerializerOptions s_indented = new() { WriteIndented = true };
+
     private static readonly JsonDocumentOptions s_documentOptions = new()
     {
         CommentHandling = JsonCommentHandling.Skip,
@@ -173,6 +175,22 @@ public static class ConfigBinder
             builder.Append(key.PadRight(width)).Append(" = ").AppendLine(value);
         }
         return builder.ToString();
+    }
+
+    /// <summary>
+    /// The config as a config file spells it: every key with its bound value, the chosen optimizer's section with its
+    /// values (given or defaults) and any other section given; <see cref="Bind"/> of the text gives the same config
+    /// back, so a run's <c>resolved-config.json</c> reproduces it even when defaults change later.
+    /// </summary>
+    public static string ToJson(TrainConfig config)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        var root = (JsonObject)JsonSerializer.SerializeToNode(config, s_typeInfo)!;
+        foreach (var optimizer in config.Sections.Names.Append(config.Optimizer).Distinct().Where(OptimizerRegistry.Names.Contains))
+        {
+            root[optimizer] = OptimizerSections.ToJson(config.Sections.For(optimizer));
+        }
+        return root.ToJsonString(s_indented);
     }
 
     /// <summary>The config spelling of an enum value (e.g. <c>fashion-mnist</c>, <c>adamw</c>).</summary>

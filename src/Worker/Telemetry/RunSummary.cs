@@ -99,4 +99,10 @@ public sealed record RunSummary(
     /// run never restarted, never absent.
     /// </summary>
     public int Restarts { get; init; }
+
+    /// <summary>The program's version (<see cref="BuildInfo.Version"/>); null when unknown, never absent.</summary>
+    public string? Version { get; init; }
+
+    /// <summary>The git commit the program was built from (<see cref="BuildInfo.GitCommit"/>); null when unknown, never absent.</summary>
+    public string? GitCommit { get; init; }
 }

@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using Adan.Sharded.Checkpoints;
+using Adan.Worker.Telemetry;
 using TorchSharp;
 
 namespace Adan.Worker.Training;
@@ -7,7 +8,8 @@ namespace Adan.Worker.Training;
 /// <summary>
 /// The trainer's part of a checkpoint, kept in the manifest's free-form <c>extra</c> object besides the flat parameters
 /// and Adan's state: the model name, the last global loss, the samples of one optimizer step over all ranks, the
-/// learning-rate schedule's shape (<see cref="ScheduleRecord"/>) and the samples trained on so far. Every read and write
+/// learning-rate schedule's shape (<see cref="ScheduleRecord"/>), the samples trained on so far, and the program's version
+/// and git commit that wrote it (<see cref="BuildInfo"/>, null when unknown). Every read and write
 /// of those keys goes through this type; a key an older checkpoint lacks reads as null. Checkpoints of manifest format
 /// version 1 also kept the module's buffers here as base64 fp32; they are still restored from there, while new
 /// checkpoints keep them in their hashed buffers file (<see cref="ModelBuffers"/>).
@@ -20,6 +22,8 @@ internal sealed class CheckpointExtra
     private const string GlobalBatchKey = "global_batch";
     private const string ScheduleKey = "schedule";
     private const string SamplesSeenKey = "samples_seen";
+    private const string VersionKey = "version";
+    private const string GitCommitKey = "git_commit";
 
     private readonly JsonObject? _json;
 
@@ -47,6 +51,12 @@ internal sealed class CheckpointExtra
         ? recorded
         : null;
 
+    /// <summary>The version of the program that wrote the checkpoint, null when not recorded.</summary>
+    public string? Version => _json?[VersionKey] is JsonValue value && value.TryGetValue<string>(out var recorded) ? recorded : null;
+
+    /// <summary>The git commit the program that wrote the checkpoint was built from, null when not recorded or unknown.</summary>
+    public string? GitCommit => _json?[GitCommitKey] is JsonValue value && value.TryGetValue<string>(out var recorded) ? recorded : null;
+
     /// <summary>The learning-rate schedule's shape, null when the checkpoint does not record it.</summary>
     /// <param name="source">The checkpoint, for error messages.</param>
     /// <exception cref="CheckpointException">The recorded schedule is not valid.</exception>
@@ -58,9 +68,18 @@ internal sealed class CheckpointExtra
     /// <summary>True when the manifest holds module buffers (format version 1), which the buffers file replaced.</summary>
     public bool HasManifestBuffers => _json?[BuffersKey] is JsonObject { Count: > 0 };
 
-    /// <summary>The <c>extra</c> object for a checkpoint (model name, loss, global batch); the buffers go to the buffers file.</summary>
-    public static JsonObject Capture(string model, double lastLoss, long globalBatch) =>
-        new() { [ModelKey] = model, [LastLossKey] = lastLoss, [GlobalBatchKey] = globalBatch };
+    /// <summary>
+    /// The <c>extra</c> object for a checkpoint (model name, loss, global batch, the program's version and commit); the
+    /// buffers go to the buffers file.
+    /// </summary>
+    public static JsonObject Capture(string model, double lastLoss, long globalBatch) => new()
+    {
+        [ModelKey] = model,
+        [LastLossKey] = lastLoss,
+        [GlobalBatchKey] = globalBatch,
+        [VersionKey] = BuildInfo.Version,
+        [GitCommitKey] = BuildInfo.GitCommit,
+    };
 
     /// <summary>Adds the schedule's shape and the samples seen after the checkpoint's step to an <c>extra</c> object made by <see cref="Capture"/>.</summary>
     public static void RecordSchedule(JsonObject extra, ScheduleRecord schedule, long samplesSeen)

@@ -24,6 +24,6 @@ internal sealed class LanguageModelTask : ITrainingTask
     public TaskScore Score(ReadOnlySpan<double> sums)
     {
         var metrics = new LanguageModelMetrics(sums[0], (long)sums[1]);
-        return new TaskScore(null, metrics.MeanLoss, $"validation loss {metrics.MeanLoss:F4} (perplexity {metrics.Perplexity:F2})");
+        return new TaskScore(null, metrics.MeanLoss, $"validation loss {metrics.MeanLoss:F4} (perplexity {metrics.Perplexity:F2})", metrics.Perplexity);
     }
 }

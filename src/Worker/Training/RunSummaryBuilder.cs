@@ -126,6 +126,8 @@ internal sealed class RunSummaryBuilder
             ComputeThreads = _computeThreads,
             SkippedSteps = optimizer.SkippedSteps,
             Restarts = JobEnvironment.Restarts,
+            Version = BuildInfo.Version,
+            GitCommit = BuildInfo.GitCommit,
         };
     }
 

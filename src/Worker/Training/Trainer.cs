@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using Adan.Sharded.Collectives;
+using Adan.Sharded.IO;
 using Adan.Sharded.Mpi;
 using Adan.Worker.Config;
 using Adan.Worker.Data;
@@ -12,10 +13,14 @@ namespace Adan.Worker.Training;
 
 /// <summary>
 /// One rank's training run: the step loop over what <see cref="TrainingSetup"/> builds, with evaluation,
-/// <see cref="Checkpointing"/>, progress and metrics, and the run summary at the end.
+/// <see cref="Checkpointing"/>, progress and metrics, and the run records: on rank 0 <c>resolved-config.json</c> at the
+/// start, <c>metrics.jsonl</c> as it goes (<see cref="MetricsLog"/>) and <c>summary.json</c> at the end.
 /// </summary>
 internal sealed class Trainer
 {
+    /// <summary>The config as bound (<see cref="ConfigBinder.ToJson"/>), written by rank 0 into the run directory at the start.</summary>
+    public const string ResolvedConfigFileName = "resolved-config.json";
+
     private readonly TrainConfig _config;
     private readonly ICollective _collective;
     private readonly TextWriter _output;
@@ -59,6 +64,7 @@ internal sealed class Trainer
         {
             var summary = new RunSummaryBuilder(TimeProvider.System);
             PrintHeader(_threadCount);
+            WriteResolvedConfig();
             using var telemetry = TelemetrySetup.Start(_config.Telemetry, Rank);
             var metrics = new WorkerMetrics(Rank);
             using var run = TrainingSetup.Create(_config, _collective);
@@ -84,6 +90,7 @@ internal sealed class Trainer
                 }
             }
             var (startStep, lastLoss) = Resume(checkpoints, summary);
+            using var metricsLog = Rank == 0 ? MetricsLog.Open(_config.RunDir, startStep, _config.LogEvery) : null;
 
             using var progress = ProgressReporterFactory.Create(Rank, _config.LogEvery);
             progress.Start(totalSteps);
@@ -110,6 +117,12 @@ internal sealed class Trainer
 
                 metrics.Step(Stopwatch.GetElapsedTime(stepStart), run.Sampler.GlobalBatch, lastLoss, lr, applied);
                 metrics.Collective("gradients", run.Flat.Layout.TotalNumel * sizeof(float), run.Optimizer.LastCommunication);
+                if (metricsLog?.Logs(step + 1, totalSteps) == true)
+                {
+                    // Before the progress line: a reader woken by that line finds the record already there.
+                    metricsLog.Write(new StepMetrics(step + 1, epoch, totalSteps, schedule.SamplesBefore(step + 1), lastLoss, lr,
+                        applied ? run.Optimizer.Sharded.LastGradNorm : null, summary.SamplesPerSecond, run.Optimizer.SkippedSteps));
+                }
                 progress.Report(new StepReport(epoch, step + 1, totalSteps, lastLoss, lr, summary.SamplesPerSecond, run.Optimizer.SkippedSteps));
                 if (checkpoints is not null)
                 {
@@ -123,7 +136,9 @@ internal sealed class Trainer
                 if (_config.EvalEvery > 0 && (step + 1) % _config.EvalEvery == 0 && step + 1 < totalSteps)
                 {
                     link?.MarkProgress();
-                    progress.Message(FormatEvaluation(step + 1, Evaluate(run)));
+                    var score = Evaluate(run);
+                    metricsLog?.Write(EvalRecord(step + 1, schedule.SamplesBefore(step + 1), score));
+                    progress.Message(FormatEvaluation(step + 1, score));
                     link?.MarkProgress();
                     run.Model.train();
                 }
@@ -138,7 +153,7 @@ internal sealed class Trainer
             summary.PeakGradientBytes(gradientPeak.MaxOverRanks(_collective));
             summary.ComputeThreads(_threads.Summarize(_collective));
             progress.Complete();
-            Finish(run, summary, totalSteps, lastLoss, checkpoints?.Saves == true, telemetry);
+            Finish(run, summary, totalSteps, lastLoss, checkpoints?.Saves == true, telemetry, metricsLog, schedule.SamplesBefore(totalSteps));
             link?.MarkProgress();
         }
         catch (Exception e) when (_abort.Fail(e))
@@ -146,6 +161,19 @@ internal sealed class Trainer
             throw new UnreachableException();
         }
     }
+
+    /// <summary>On rank 0, the config as bound into <c>run_dir/resolved-config.json</c>, replaced whole.</summary>
+    private void WriteResolvedConfig()
+    {
+        if (Rank == 0)
+        {
+            Directory.CreateDirectory(_config.RunDir);
+            AtomicFile.WriteAllText(Path.Combine(_config.RunDir, ResolvedConfigFileName), ConfigBinder.ToJson(_config));
+        }
+    }
+
+    private static EvalMetrics EvalRecord(long step, long samplesSeen, TaskScore score) =>
+        new(step, samplesSeen, score.Loss, score.Accuracy, score.Perplexity);
 
     private void PrintHeader(int threads)
     {
@@ -213,9 +241,11 @@ internal sealed class Trainer
     /// telemetry is flushed first, so that the summary line is the last thing rank 0 prints.
     /// </summary>
     /// <remarks>Collective: every rank must call.</remarks>
-    private void Finish(TrainingSetup run, RunSummaryBuilder summary, long totalSteps, double lastLoss, bool savesCheckpoints, IDisposable telemetry)
+    private void Finish(TrainingSetup run, RunSummaryBuilder summary, long totalSteps, double lastLoss, bool savesCheckpoints, IDisposable telemetry,
+        MetricsLog? metricsLog, long samplesSeen)
     {
         var evaluation = Evaluate(run);
+        metricsLog?.Write(EvalRecord(totalSteps, samplesSeen, evaluation));
         if (Rank == 0)
         {
             _output.WriteLine(FormatEvaluation(totalSteps, evaluation));

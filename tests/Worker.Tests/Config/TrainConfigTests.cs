@@ -13,6 +13,31 @@ public class TrainConfigTests
     }
 
     [Fact]
+    public void TheResolvedJsonBindsBackToTheSameConfig()
+    {
+        var config = ConfigBinder.Bind("""{ "model": "mlp", "optimizer": "lamb", "lamb": { "lr": 0.004, "betas": [0.9, 0.95] }, "sgd": { "momentum": 0.8 } }""",
+            ["zero_stage=2", "micro_batch=24", "warmup_steps=3", "max_steps=7", "checkpoint_dir=/tmp/x"]);
+
+        var json = ConfigBinder.ToJson(config);
+        var rebound = ConfigBinder.Bind(json);
+
+        Assert.Equal(config, rebound);
+        Assert.Equal(ConfigBinder.Describe(config), ConfigBinder.Describe(rebound));
+        Assert.Equal(json, ConfigBinder.ToJson(rebound));
+    }
+
+    [Fact]
+    public void TheResolvedJsonOfTheDefaultsPinsTheOptimizersDefaults()
+    {
+        var json = ConfigBinder.ToJson(new TrainConfig());
+        var rebound = ConfigBinder.Bind(json);
+
+        Assert.Contains("\"adan\": {", json);
+        Assert.Equal(ConfigBinder.Describe(new TrainConfig()), ConfigBinder.Describe(rebound));
+        Assert.Equal(new TrainConfig() with { Sections = rebound.Sections }, rebound);
+    }
+
+    [Fact]
     public void JsonSetsSnakeCaseKeysAndOverridesWinInOrder()
     {
         const string json = """

@@ -46,18 +46,4 @@ public class BatchPlanTests
     [Fact]
     public void StepsPerEpochDropThePartialBatchPerRankAsTheSamplerDoes() =>
         Assert.Equal(60_000 / 4 / (64 * 2), TrainSetSize.StepsPerEpoch(60_000, 4, new BatchDecomposition(64, 2)));
-
-    [Theory]
-    [InlineData("epoch 2 step 40/117 loss 0.5123 lr 1.2e-03 samples/s 2150 eta 00:03:12", 2, 40, 117, 0.5123)]
-    [InlineData("epoch 1 step 5/9 loss NaN lr 1.0e-03 samples/s 10 skipped 2 eta --:--:--", 1, 5, 9, double.NaN)]
-    public void AProgressLineOfTheTrainerIsRead(string line, int epoch, long step, long total, double loss)
-    {
-        Assert.True(TrainerProgressLine.TryParse(line, out var progress));
-        Assert.Equal(new TrainerProgressLine(epoch, step, total, loss), progress);
-    }
-
-    [Theory]
-    [InlineData("eval step 32: test accuracy 56.00 %, test loss 1.3594")]
-    [InlineData("summary: /tmp/x/summary.json")]
-    public void OtherLinesAreNotProgress(string line) => Assert.False(TrainerProgressLine.TryParse(line, out _));
 }

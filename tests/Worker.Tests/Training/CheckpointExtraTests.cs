@@ -27,13 +27,17 @@ public class CheckpointExtraTests
     public void CaptureWritesTheKnownKeysWithoutBuffers()
     {
         var json = CheckpointExtra.Capture("resnet", 0.25, 128);
-        Assert.Equal(["model", "last_loss", "global_batch"], json.Select(p => p.Key).ToArray());
+        Assert.Equal(["model", "last_loss", "global_batch", "version", "git_commit"], json.Select(p => p.Key).ToArray());
 
         // Through text, as a manifest is read back.
         var extra = CheckpointExtra.Of(JsonNode.Parse(json.ToJsonString())!.AsObject());
         Assert.Equal(128, extra.GlobalBatch);
         Assert.Equal(0.25, extra.LastLoss);
         Assert.False(extra.HasManifestBuffers);
+        Assert.Equal(Adan.Worker.Telemetry.BuildInfo.Version, extra.Version);
+        Assert.NotNull(extra.Version);
+        Assert.Equal(Adan.Worker.Telemetry.BuildInfo.GitCommit, extra.GitCommit);
+        Assert.Null(CheckpointExtra.Of(null).GitCommit);
     }
 
     [Fact]

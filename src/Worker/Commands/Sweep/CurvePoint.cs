@@ -1,6 +1,6 @@
 namespace Adan.Worker.Commands.Sweep;
 
-/// <summary>One point of a run's training-loss curve, from a progress line of the trainer.</summary>
-/// <param name="Samples">Training samples seen by then (steps × global batch).</param>
-/// <param name="Loss">The training loss the line showed.</param>
+/// <summary>One point of a run's training-loss curve, from a step record of the run's <c>metrics.jsonl</c>.</summary>
+/// <param name="Samples">Training samples seen by then (<see cref="Adan.Worker.Telemetry.StepMetrics.SamplesSeen"/>).</param>
+/// <param name="Loss">The step's training loss.</param>
 internal readonly record struct CurvePoint(long Samples, double Loss);

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Adan.Worker.Progress;
+using Adan.Worker.Telemetry;
 using Spectre.Console;
 
 namespace Adan.Worker.Commands.Sweep;
@@ -19,7 +20,7 @@ internal sealed class LiveSweepProgress(IAnsiConsole console) : ISweepProgress
     private int _total;
     private int _done;
     private string _run = "starting";
-    private TrainerProgressLine? _line;
+    private StepMetrics? _step;
     private TimeSpan? _eta;
     private Task? _display;
 
@@ -40,17 +41,17 @@ internal sealed class LiveSweepProgress(IAnsiConsole console) : ISweepProgress
         lock (_gate)
         {
             _run = $"[{index}/{_total}] {run.Name}";
-            _line = null;
+            _step = null;
         }
         _messages.Enqueue($"[{index}/{_total}] {run.Name}: {SweepText.Started(run)}");
     }
 
     /// <inheritdoc />
-    public void RunProgress(TrainerProgressLine line, TimeSpan? eta)
+    public void RunProgress(StepMetrics step, TimeSpan? eta)
     {
         lock (_gate)
         {
-            (_line, _eta) = (line, eta);
+            (_step, _eta) = (step, eta);
         }
     }
 
@@ -97,11 +98,11 @@ internal sealed class LiveSweepProgress(IAnsiConsole console) : ISweepProgress
             {
                 runs.Value = _done;
                 runs.Description = Markup.Escape($"runs {_done}/{_total}, sweep eta {ProgressFormat.Duration(_eta)}");
-                if (_line is { } line)
+                if (_step is { } step)
                 {
-                    current.MaxValue = Math.Max(line.TotalSteps, 1);
-                    current.Value = line.Step;
-                    current.Description = Markup.Escape($"{_run} {SweepText.Step(line)}");
+                    current.MaxValue = Math.Max(step.TotalSteps, 1);
+                    current.Value = step.Step;
+                    current.Description = Markup.Escape($"{_run} {SweepText.Step(step)}");
                 }
                 else
                 {

@@ -1,4 +1,5 @@
 using Adan.Worker.Progress;
+using Adan.Worker.Telemetry;
 
 namespace Adan.Worker.Commands.Sweep;
 
@@ -20,7 +21,7 @@ internal sealed class PlainSweepProgress(TextWriter output) : ISweepProgress
     }
 
     /// <inheritdoc />
-    public void RunProgress(TrainerProgressLine line, TimeSpan? eta) => Write(SweepText.Progress(line, eta));
+    public void RunProgress(StepMetrics step, TimeSpan? eta) => Write(SweepText.Progress(step, eta));
 
     /// <inheritdoc />
     public void RunEnded(int index, PlannedRun run, string summary)

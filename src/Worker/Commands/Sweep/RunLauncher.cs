@@ -1,12 +1,14 @@
 using System.Diagnostics;
 using Adan.Worker.Processes;
 using Adan.Worker.Progress;
+using Adan.Worker.Telemetry;
 
 namespace Adan.Worker.Commands.Sweep;
 
 /// <summary>
 /// Runs one planned run as <c>adan launch -n W [--hostfile F] -- train --config FILE --set ...</c> with the same
-/// <c>adan</c> executable, logs its output to <c>output.log</c>, turns its progress lines into the loss curve and, when
+/// <c>adan</c> executable, logs its output to <c>output.log</c>, reads its loss curve from the step records of its
+/// <c>metrics.jsonl</c> (<see cref="MetricsLog"/>; never from the progress lines, which are for people) and, when
 /// the sweep is stopped, ends it: SIGTERM to the launcher and every process under it, SIGKILL to what is left after
 /// <see cref="GracePeriod"/>.
 /// </summary>
@@ -27,9 +29,9 @@ internal sealed class RunLauncher(int worldSize, FileInfo? hostfile, TimeProvide
     /// <summary>Launches <paramref name="run"/> in <paramref name="runDirectory"/> and waits for it or for <paramref name="stop"/>.</summary>
     /// <param name="run">The run.</param>
     /// <param name="runDirectory">Its directory (the trainer's run_dir).</param>
-    /// <param name="progress">Called with each progress line.</param>
+    /// <param name="progress">Called with each step record as the run writes it.</param>
     /// <param name="stop">Cancelled when the sweep is told to stop.</param>
-    public async Task<RunOutcome> RunAsync(PlannedRun run, string runDirectory, Action<TrainerProgressLine> progress, CancellationToken stop)
+    public async Task<RunOutcome> RunAsync(PlannedRun run, string runDirectory, Action<StepMetrics> progress, CancellationToken stop)
     {
         var psi = new ProcessStartInfo(Environment.ProcessPath ?? "adan")
         {
@@ -42,10 +44,13 @@ internal sealed class RunLauncher(int worldSize, FileInfo? hostfile, TimeProvide
         {
             psi.ArgumentList.Add(argument);
         }
-        // The sweep reads plain progress lines; a live display meant for a terminal would be unreadable here.
+        // The run's output goes to its log, where a live display meant for a terminal would be unreadable.
         psi.Environment.Remove(ProgressReporterFactory.TerminalVariable);
 
-        var curve = new List<CurvePoint>();
+        var metricsPath = Path.Combine(runDirectory, MetricsLog.FileName);
+        // A file left by an earlier attempt in this directory must not pass for this run's records.
+        File.Delete(metricsPath);
+        var metricsOffset = 0L;
         var tail = new Queue<string>();
         await using var log = new StreamWriter(Path.Combine(runDirectory, LogFileName), append: false);
         var gate = new Lock();
@@ -57,10 +62,15 @@ internal sealed class RunLauncher(int worldSize, FileInfo? hostfile, TimeProvide
             {
                 log.WriteLine(line);
             }
-            if (TrainerProgressLine.TryParse(line, out var report))
+            // The trainer writes a step's record before it prints the step, so any line it prints wakes the reader
+            // after the records before it are in the file.
+            (var records, metricsOffset) = MetricsLog.ReadLines(metricsPath, metricsOffset);
+            foreach (var record in records)
             {
-                curve.Add(new CurvePoint(report.Step * run.Batch, report.Loss));
-                progress(report);
+                if (MetricsLog.TryParseStep(record, out var step))
+                {
+                    progress(step);
+                }
             }
         });
         var stderr = PumpAsync(process.StandardError, line =>
@@ -87,6 +97,7 @@ internal sealed class RunLauncher(int worldSize, FileInfo? hostfile, TimeProvide
             await EndAsync(process);
         }
         await Task.WhenAll(stdout, stderr);
+        var curve = MetricsLog.ReadSteps(metricsPath).Select(step => new CurvePoint(step.SamplesSeen, step.Loss)).ToList();
         lock (gate)
         {
             return new RunOutcome(process.ExitCode, interrupted, curve, [.. tail]);

@@ -127,7 +127,7 @@ internal static class SweepCommand
     }
 
     /// <summary>Launches one run and turns its outcome and summary.json into its result.</summary>
-    private static RunResult RunOne(RunLauncher launcher, PlannedRun run, string directory, Action<TrainerProgressLine> progress, CancellationToken stop)
+    private static RunResult RunOne(RunLauncher launcher, PlannedRun run, string directory, Action<StepMetrics> progress, CancellationToken stop)
     {
         Directory.CreateDirectory(directory);
         AtomicFile.WriteAllText(Path.Combine(directory, RunLauncher.ConfigFileName), run.Config);

@@ -1,5 +1,6 @@
 using System.Globalization;
 using Adan.Worker.Progress;
+using Adan.Worker.Telemetry;
 
 namespace Adan.Worker.Commands.Sweep;
 
@@ -12,9 +13,9 @@ internal static class SweepText
             $"started: micro_batch {run.Decomposition.MicroBatch} × accumulation {run.Decomposition.Accumulation} × {run.WorldSize} rank(s), {run.Steps} steps, warm-up {run.WarmupSteps}, peak lr {ProgressFormat.LearningRate(run.PeakLr)}");
 
     /// <summary>A run's progress.</summary>
-    public static string Step(TrainerProgressLine line) =>
-        string.Create(CultureInfo.InvariantCulture, $"epoch {line.Epoch} step {line.Step}/{line.TotalSteps} loss {line.Loss:F4}");
+    public static string Step(StepMetrics step) =>
+        string.Create(CultureInfo.InvariantCulture, $"epoch {step.Epoch} step {step.Step}/{step.TotalSteps} loss {step.Loss:F4}");
 
     /// <summary>A run's progress and the sweep's time left.</summary>
-    public static string Progress(TrainerProgressLine line, TimeSpan? eta) => $"{Step(line)} sweep eta {ProgressFormat.Duration(eta)}";
+    public static string Progress(StepMetrics step, TimeSpan? eta) => $"{Step(step)} sweep eta {ProgressFormat.Duration(eta)}";
 }
