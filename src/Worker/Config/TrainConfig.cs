@@ -157,7 +157,7 @@ public sealed partial record TrainConfig : IValidatableObject
     [Range(typeof(long), "0", LongMax)]
     public long EvalEvery { get; init; }
 
-    /// <summary><c>log_every</c>: steps between plain progress lines when stdout is not a terminal.</summary>
+    /// <summary><c>log_every</c>: steps between plain progress lines when stdout is not a terminal, and between step records of <c>metrics.jsonl</c>.</summary>
     [Range(typeof(long), "1", LongMax)]
     public long LogEvery { get; init; } = 50;
 

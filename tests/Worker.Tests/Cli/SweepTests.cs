@@ -35,6 +35,18 @@ public class SweepTests
         var report = File.ReadAllText(Path.Combine(output, "report.md"));
         Assert.Contains("| 32 |", report);
         Assert.Matches("adan's test accuracy (drops|rises) by", report);
+        // The curves and the live progress come from each run's metrics.jsonl, never from the trainer's console lines.
+        Assert.Contains(first.StdoutLines, line => System.Text.RegularExpressions.Regex.IsMatch(line, @"^\[1/4\] 32-adan: epoch 1 step \d+/16 loss "));
+        foreach (var runDirectory in Directory.GetDirectories(Path.Combine(output, "runs")))
+        {
+            var recorded = File.ReadAllLines(Path.Combine(runDirectory, "metrics.jsonl")).Select(line => JsonDocument.Parse(line).RootElement)
+                .Where(record => record.GetProperty("kind").GetString() == "step")
+                .Select(record => (record.GetProperty("samples_seen").GetInt64(), record.GetProperty("loss").GetDouble())).ToArray();
+            var curve = JsonDocument.Parse(File.ReadAllText(Path.Combine(runDirectory, "result.json"))).RootElement.GetProperty("curve").EnumerateArray()
+                .Select(point => (point.GetProperty("samples").GetInt64(), point.GetProperty("loss").GetDouble())).ToArray();
+            Assert.NotEmpty(curve);
+            Assert.Equal(recorded, curve);
+        }
 
         var results = Directory.GetFiles(Path.Combine(output, "runs"), "result.json", SearchOption.AllDirectories)
             .ToDictionary(path => path, File.ReadAllText);

@@ -60,7 +60,7 @@ internal sealed record RunResult
     /// <summary>The <c>--set</c> settings the sweep passed.</summary>
     public required IReadOnlyList<string> Overrides { get; init; }
 
-    /// <summary>Training loss against samples seen, one point per progress line.</summary>
+    /// <summary>Training loss against samples seen, one point per step record of the run's <c>metrics.jsonl</c>.</summary>
     public IReadOnlyList<CurvePoint> Curve { get; init; } = [];
 
     /// <summary>A result for <paramref name="run"/> with its plan filled in and no outcome yet.</summary>
