@@ -21,6 +21,7 @@ internal static class Scenarios
         ["abort"] = AbortScenario.Run,
         ["overlap"] = OverlapScenario.Run,
         ["zero2-release"] = GradientReleaseScenario.Run,
+        ["noise-scale"] = NoiseScaleScenario.Run,
     };
 
     public static int Run(string[] args)

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Adan.Sharded.Collectives;
 using Adan.Sharded.Flat;
+using Adan.Sharded.Zero;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -43,6 +44,12 @@ namespace Adan.Sharded.DataParallel;
 /// of the module owning it, before calling that module, is not covered by the module's signal; such models should
 /// run without overlap (see docs/architecture.md).
 /// </para>
+/// <para>
+/// [Note: the local norm] With <see cref="MeasureLocalNorm"/> each rank also takes Σ g² of its own gradient before the
+/// reduction overwrites it (the small-batch half of the gradient noise scale, issue 25): over this rank's block for a
+/// reduce-scatter (each bucket's part in the block read just before the bucket is launched, so ZeRO-2's released pages
+/// are never read and 1/W of a pass is spent), over the whole buffer for an all-reduce (a full extra pass).
+/// </para>
 /// </remarks>
 public sealed class GradientSync : IDisposable
 {
@@ -56,6 +63,9 @@ public sealed class GradientSync : IDisposable
     private readonly long _blockStart;
     private readonly long _blockLength;
     private readonly int[][]? _counts;
+    private readonly torch.Tensor?[] _localViews;
+    private readonly torch.Tensor? _deviceLocalSum;
+    private double _localSum;
     private readonly ICollectiveRequest[] _requests;
     private readonly int[] _inFlight;
     private readonly List<int> _launch = new();
@@ -109,6 +119,15 @@ public sealed class GradientSync : IDisposable
             _blockLength = flat.Layout.ShardSize;
             _block = flat.Gradients.narrow(0, _blockStart, _blockLength).DetachFromDisposeScope();
             _counts = Buckets.Select(b => CountsPerRank(b, flat.Layout)).ToArray();
+            _localViews = Buckets.Select(b => OwnPart(b, flat, _blockStart, _blockLength)).ToArray();
+        }
+        else
+        {
+            _localViews = _views;
+        }
+        if (flat.Gradients.device_type != DeviceType.CPU)
+        {
+            _deviceLocalSum = torch.zeros(1, dtype: torch.float64, device: flat.Gradients.device).DetachFromDisposeScope();
         }
         _requests = new ICollectiveRequest[Buckets.Count];
         _inFlight = new int[Buckets.Count];
@@ -178,6 +197,20 @@ public sealed class GradientSync : IDisposable
         }
     }
 
+    /// <summary>
+    /// Whether <see cref="Synchronize"/> takes Σ g² of this rank's own gradient before reducing it
+    /// (<see cref="LastLocalSumOfSquares"/>); off by default. With one rank nothing is measured: the local gradient is
+    /// the reduced one.
+    /// </summary>
+    public bool MeasureLocalNorm { get; set; }
+
+    /// <summary>
+    /// From the last <see cref="Synchronize"/> under <see cref="MeasureLocalNorm"/> with W ≥ 2: Σ g² of this rank's
+    /// unreduced gradient buffer (the sum of its accumulated backward passes, unscaled) over its own block for a
+    /// reduce-scatter, over the whole buffer for an all-reduce; 0 otherwise.
+    /// </summary>
+    public double LastLocalSumOfSquares { get; private set; }
+
     /// <summary>Whether the current backward pass is tracked (between <see cref="Arm"/> and <see cref="Synchronize"/>).</summary>
     public bool Armed { get; private set; }
 
@@ -209,6 +242,7 @@ public sealed class GradientSync : IDisposable
         _launched = 0;
         _completed = 0;
         _busy = TimeSpan.Zero;
+        _localSum = 0;
         Armed = true;
     }
 
@@ -227,6 +261,7 @@ public sealed class GradientSync : IDisposable
         {
             throw new ArgumentOutOfRangeException(nameof(microBatches), microBatches, "micro-batches must be ≥ 1");
         }
+        var measure = MeasureLocalNorm && _collective.WorldSize > 1;
         if (Armed)
         {
             Finish();
@@ -234,6 +269,11 @@ public sealed class GradientSync : IDisposable
         else
         {
             var start = Stopwatch.GetTimestamp();
+            if (measure)
+            {
+                _localSum = 0;
+                AddLocal(_block ?? Flat.Gradients);
+            }
             if (_block is not null)
             {
                 // In place for ZeRO-1 and ZeRO-2 alike: ZeRO-2 then returns every gradient page outside the block.
@@ -249,6 +289,7 @@ public sealed class GradientSync : IDisposable
         {
             Flat.DecommitGradients(_blockStart, _blockLength);
         }
+        LastLocalSumOfSquares = measure ? LocalSum() : 0;
         return 1.0 / ((double)_collective.WorldSize * microBatches);
     }
 
@@ -265,6 +306,14 @@ public sealed class GradientSync : IDisposable
             v.Dispose();
         }
         _block?.Dispose();
+        if (_counts is not null)
+        {
+            foreach (var v in _localViews)
+            {
+                v?.Dispose();
+            }
+        }
+        _deviceLocalSum?.Dispose();
     }
 
     /// <summary>From <see cref="GradientReadySignal"/>: one call of module <paramref name="module"/> has its gradients.</summary>
@@ -351,6 +400,11 @@ public sealed class GradientSync : IDisposable
             _requests[_completed].Wait();
             Completed();
         }
+        if (MeasureLocalNorm && _collective.WorldSize > 1 && _localViews[bucket] is { } local)
+        {
+            // Before the launch: the collective overwrites this rank's part with the sums.
+            AddLocal(local);
+        }
         if (_completed == _launched)
         {
             _busyFrom = Stopwatch.GetTimestamp();
@@ -359,6 +413,37 @@ public sealed class GradientSync : IDisposable
         _requests[_launched++] = _counts is null
             ? _collective.AllReduceAsync(_views[bucket], ReduceOp.Sum)
             : _collective.ReduceScatterAsync(_views[bucket], _counts[bucket], ReduceOp.Sum);
+    }
+
+    private void AddLocal(torch.Tensor values)
+    {
+        if (_deviceLocalSum is null)
+        {
+            _localSum += SumOfSquares.Of(values, "gradient");
+        }
+        else
+        {
+            SumOfSquares.AddTo(values, _deviceLocalSum);
+        }
+    }
+
+    private double LocalSum()
+    {
+        if (_deviceLocalSum is null)
+        {
+            return _localSum;
+        }
+        var sum = _deviceLocalSum.item<double>();
+        _deviceLocalSum.zero_();
+        return sum;
+    }
+
+    /// <summary>The part of a bucket inside this rank's block, or null when it has none.</summary>
+    private static torch.Tensor? OwnPart(GradientBucket bucket, FlatParameters flat, long blockStart, long blockLength)
+    {
+        var from = Math.Max(bucket.Start, blockStart);
+        var to = Math.Min(bucket.End, blockStart + blockLength);
+        return to > from ? flat.Gradients.narrow(0, from, to - from).DetachFromDisposeScope() : null;
     }
 
     private void Progress()

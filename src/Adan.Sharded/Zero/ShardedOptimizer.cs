@@ -16,7 +16,7 @@ namespace Adan.Sharded.Zero;
 /// <remarks>
 /// One <see cref="Step"/>: reduce-scatter (sum) of the flat gradients by <see cref="GradientSync"/> (ZeRO-2 then returns
 /// the gradient pages outside the block) → one small all-reduce of [Σ g² over the shard, which parameters had a
-/// gradient on any rank] → skip everywhere if the gradients are not finite (and give up after
+/// gradient on any rank, and with <see cref="MeasuresGradientNoise"/> Σ g² of each rank's own unreduced gradient] → skip everywhere if the gradients are not finite (and give up after
 /// <see cref="MaxConsecutiveSkips"/>) → the rule's gradient coefficient (1/(W·k) with its clipping on the global norm,
 /// never a per-shard one) → the rule's update of the shard → all-gather of the flat parameters. Stage 0 keeps full state on every rank and all-reduces instead (for comparison).
 /// Build one with <see cref="ShardedOptimizers"/> or <see cref="OptimizerRegistry"/>.
@@ -37,6 +37,7 @@ public sealed class ShardedOptimizer : IDisposable
     private readonly torch.Tensor _stateGradient;
     private readonly torch.Tensor _normGradient;
     private readonly ShardState _shard;
+    private double _smallBatchSumOfSquares = double.NaN;
 
     /// <summary>Creates the engine over parameter groups given as (options, indices into the flat layout).</summary>
     /// <param name="flat">The flat parameters, laid out for the job's world size; the state lives on their device.</param>
@@ -52,9 +53,10 @@ public sealed class ShardedOptimizer : IDisposable
     /// <see cref="GradientReduction.AllReduce"/> for stage 0, <see cref="GradientReduction.ReduceScatter"/> for
     /// ZeRO-1/2, with the model when it overlaps backward. Null: the engine builds one that reduces in the step.
     /// </param>
+    /// <param name="measureGradientNoise">Measure each step's <see cref="LastNoiseSample"/> (one more scalar in the step's all-reduce).</param>
     public ShardedOptimizer(FlatParameters flat, ICollective collective, IUpdateRule rule, IEnumerable<(IGroupOptions Options, int[] Parameters)> groups,
         double? maxGradNorm = null, ZeroStage stage = ZeroStage.OptimizerState, int maxConsecutiveSkips = 10, UpdateKernel kernel = UpdateKernel.Auto,
-        GradientSync? gradientSync = null)
+        GradientSync? gradientSync = null, bool measureGradientNoise = true)
     {
         ArgumentNullException.ThrowIfNull(flat);
         ArgumentNullException.ThrowIfNull(collective);
@@ -107,7 +109,7 @@ public sealed class ShardedOptimizer : IDisposable
         _hadGradient = new bool[flat.Parameters.Count];
         _hasHadGradient = new bool[flat.Parameters.Count];
         _parameterSteps = new long[flat.Parameters.Count];
-        _stats = new double[1 + flat.Parameters.Count];
+        _stats = new double[2 + flat.Parameters.Count];
 
         var device = flat.Values.device;
         var onCpu = device.type == DeviceType.CPU;
@@ -127,6 +129,8 @@ public sealed class ShardedOptimizer : IDisposable
         _sync = gradientSync ?? new GradientSync(flat, collective, reduction);
         // ZeRO-2 keeps only its own block: the other pages go as soon as they are reduced.
         _sync.ReleaseNonOwnedGradients = stage == ZeroStage.Gradients;
+        MeasuresGradientNoise = measureGradientNoise;
+        _sync.MeasureLocalNorm = measureGradientNoise && collective.WorldSize > 1;
     }
 
     /// <summary>The flat parameters this optimizer updates.</summary>
@@ -177,6 +181,16 @@ public sealed class ShardedOptimizer : IDisposable
     /// <summary>The global gradient norm of the last applied step (after averaging, before clipping).</summary>
     public double LastGradNorm { get; private set; }
 
+    /// <summary>Whether steps measure <see cref="LastNoiseSample"/>.</summary>
+    public bool MeasuresGradientNoise { get; }
+
+    /// <summary>
+    /// The last applied step's small- and big-batch squared gradient norms, the inputs of
+    /// <see cref="Statistics.GradientNoiseScale"/>; null when not measured (off, a skipped step, or one rank without
+    /// <see cref="RecordSmallBatchGradient"/> in the step). Identical on every rank.
+    /// </summary>
+    public NoiseSample? LastNoiseSample { get; private set; }
+
     /// <summary>The factor the last applied step's clipping put on the averaged gradients (1 when not clipping).</summary>
     public double LastClipCoefficient { get; private set; } = 1.0;
 
@@ -210,6 +224,23 @@ public sealed class ShardedOptimizer : IDisposable
             : throw new ArgumentException($"unknown {Name} state buffer '{name}'; expected {string.Join(", ", StateNames)}.", nameof(name));
 
     /// <summary>
+    /// With one rank and gradient accumulation: records Σ g² of the flat gradients after the step's first micro-batch's
+    /// backward, the small batch of that step's <see cref="LastNoiseSample"/> (b = one micro-batch, B = the step's k
+    /// micro-batches). Call it right after the first backward of a step of k ≥ 2 micro-batches, before the second
+    /// forward; with two or more ranks it is not needed (each rank's gradient is the small batch) and does nothing.
+    /// </summary>
+    /// <remarks>On this rank only; one extra pass over the gradients.</remarks>
+    public void RecordSmallBatchGradient()
+    {
+        if (!MeasuresGradientNoise || _collective.WorldSize > 1)
+        {
+            return;
+        }
+        Flat.GatherGradients();
+        _smallBatchSumOfSquares = SumOfSquares.Of(Flat.Gradients, "gradients");
+    }
+
+    /// <summary>
     /// Applies one optimizer step to the gradients in <see cref="FlatParameters.Gradients"/>, which hold the sum of
     /// <paramref name="microBatches"/> backward passes of mean losses on this rank. Returns false when the step was
     /// skipped because the gradients were not finite.
@@ -228,14 +259,17 @@ public sealed class ShardedOptimizer : IDisposable
         var t1 = Stopwatch.GetTimestamp();
 
         _stats[0] = ShardSumOfSquares();
+        _stats[1] = _sync.LastLocalSumOfSquares;
         for (var i = 0; i < Flat.Parameters.Count; i++)
         {
-            _stats[1 + i] = Flat.HasGradient[i] ? 1 : 0;
+            _stats[2 + i] = Flat.HasGradient[i] ? 1 : 0;
         }
         _collective.AllReduce(_stats, ReduceOp.Sum);
         var t2 = Stopwatch.GetTimestamp();
 
         var sumOfSquares = _stats[0] * scale * scale;
+        LastNoiseSample = NoiseSampleOf(sumOfSquares, microBatches);
+        _smallBatchSumOfSquares = double.NaN;
         if (!double.IsFinite(sumOfSquares))
         {
             SkippedSteps++;
@@ -253,7 +287,7 @@ public sealed class ShardedOptimizer : IDisposable
         LastClipCoefficient = coefficient / scale;
         for (var i = 0; i < _hadGradient.Length; i++)
         {
-            _hadGradient[i] = _stats[1 + i] > 0;
+            _hadGradient[i] = _stats[2 + i] > 0;
             if (_hadGradient[i])
             {
                 _parameterSteps[i]++;
@@ -391,14 +425,28 @@ public sealed class ShardedOptimizer : IDisposable
     }
 
     /// <summary>Σ g² over this rank's shard of the reduced gradient, accumulated in double; on a GPU one reduction and one copy to the host.</summary>
-    private double ShardSumOfSquares()
+    /// <summary>
+    /// ℓ and γ of the step from the all-reduced scalars. The flat buffers hold the sum of k backward passes of mean
+    /// losses, so a rank's gradient is its sum/k; ZeRO-1/2 ranks each add their own block's Σ g², whose sum over the
+    /// ranks has the expectation of one whole local Σ g², while stage 0 ranks add whole ones, averaged over W.
+    /// </summary>
+    private NoiseSample? NoiseSampleOf(double bigSquaredNorm, int microBatches)
     {
-        if (_normGradient.device_type == DeviceType.CPU)
+        if (!MeasuresGradientNoise || !double.IsFinite(bigSquaredNorm))
         {
-            return SumOfSquares.Of(TensorMemory.AsFloatMemory(_normGradient, "gradient shard"));
+            return null;
         }
-        using var squares = _normGradient.square();
-        using var sum = squares.sum(type: torch.ScalarType.Float64);
-        return sum.item<double>();
+        var world = _collective.WorldSize;
+        if (world > 1)
+        {
+            var local = _stats[1] / ((double)microBatches * microBatches);
+            var small = Stage == ZeroStage.Replicated ? local / world : local;
+            return double.IsFinite(small) ? new NoiseSample(small, bigSquaredNorm, microBatches, world * microBatches) : null;
+        }
+        return microBatches >= 2 && double.IsFinite(_smallBatchSumOfSquares)
+            ? new NoiseSample(_smallBatchSumOfSquares, bigSquaredNorm, 1, microBatches)
+            : null;
     }
+
+    private double ShardSumOfSquares() => SumOfSquares.Of(_normGradient, "gradient shard");
 }

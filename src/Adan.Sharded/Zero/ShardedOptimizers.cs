@@ -19,14 +19,16 @@ public static class ShardedOptimizers
     /// <param name="maxConsecutiveSkips">Consecutive non-finite steps tolerated.</param>
     /// <param name="kernel">Fused CPU kernel, tensor operations, or Auto.</param>
     /// <param name="sync">The gradient reduction the steps start with (<see cref="ShardedOptimizer.GradientSync"/>), or null to let the engine build one.</param>
+    /// <param name="measureGradientNoise">Measure each step's <see cref="ShardedOptimizer.LastNoiseSample"/>.</param>
     public static ShardedOptimizer Create(FlatParameters flat, ICollective collective, IGroupOptions options, double? maxGradNorm = null,
         ZeroStage stage = ZeroStage.OptimizerState, int maxConsecutiveSkips = 10, UpdateKernel kernel = UpdateKernel.Auto,
-        GradientSync? sync = null)
+        GradientSync? sync = null, bool measureGradientNoise = true)
     {
         ArgumentNullException.ThrowIfNull(flat);
         ArgumentNullException.ThrowIfNull(options);
         return new ShardedOptimizer(flat, collective, OptimizerRegistry.ForOptions(options.GetType()).CreateRule(),
-            [(options, Enumerable.Range(0, flat.Parameters.Count).ToArray())], maxGradNorm, stage, maxConsecutiveSkips, kernel, sync);
+            [(options, Enumerable.Range(0, flat.Parameters.Count).ToArray())], maxGradNorm, stage, maxConsecutiveSkips, kernel, sync,
+            measureGradientNoise);
     }
 
     /// <summary>Parameter groups given as (options, indices into the flat layout); the options' type picks the optimizer.</summary>
@@ -38,15 +40,16 @@ public static class ShardedOptimizers
     /// <param name="maxConsecutiveSkips">Consecutive non-finite steps tolerated.</param>
     /// <param name="kernel">Fused CPU kernel, tensor operations, or Auto.</param>
     /// <param name="sync">The gradient reduction the steps start with (<see cref="ShardedOptimizer.GradientSync"/>), or null to let the engine build one.</param>
+    /// <param name="measureGradientNoise">Measure each step's <see cref="ShardedOptimizer.LastNoiseSample"/>.</param>
     public static ShardedOptimizer Create<TOptions>(FlatParameters flat, ICollective collective, IEnumerable<(TOptions Options, int[] Parameters)> groups,
         double? maxGradNorm = null, ZeroStage stage = ZeroStage.OptimizerState, int maxConsecutiveSkips = 10, UpdateKernel kernel = UpdateKernel.Auto,
-        GradientSync? sync = null)
+        GradientSync? sync = null, bool measureGradientNoise = true)
         where TOptions : IGroupOptions
     {
         ArgumentNullException.ThrowIfNull(groups);
         var list = groups.Select(g => ((IGroupOptions)g.Options, g.Parameters)).ToArray();
         var type = list.Length > 0 && list[0].Item1 is { } first ? first.GetType() : typeof(TOptions);
         return new ShardedOptimizer(flat, collective, OptimizerRegistry.ForOptions(type).CreateRule(), list, maxGradNorm, stage, maxConsecutiveSkips, kernel,
-            sync);
+            sync, measureGradientNoise);
     }
 }

@@ -1,6 +1,7 @@
 using System.Numerics;
 using System.Runtime.Intrinsics;
 using Adan.Sharded.Tensors;
+using TorchSharp;
 
 namespace Adan.Sharded.Zero;
 
@@ -16,6 +17,29 @@ internal static class SumOfSquares
             sum += Of(values[chunk]);
         }
         return sum;
+    }
+
+    /// <summary>
+    /// Σ x² of a contiguous fp32 tensor in double: on the CPU over its memory, elsewhere one float64 reduction and one
+    /// copy to the host.
+    /// </summary>
+    public static double Of(torch.Tensor values, string what)
+    {
+        if (values.device_type == DeviceType.CPU)
+        {
+            return Of(TensorMemory.AsFloatMemory(values, what));
+        }
+        using var squares = values.square();
+        using var sum = squares.sum(type: torch.ScalarType.Float64);
+        return sum.item<double>();
+    }
+
+    /// <summary>Adds Σ x² of a device tensor into a float64 scalar on the same device, leaving the host free to go on.</summary>
+    public static void AddTo(torch.Tensor values, torch.Tensor accumulator)
+    {
+        using var squares = values.square();
+        using var sum = squares.sum(type: torch.ScalarType.Float64);
+        accumulator.add_(sum);
     }
 
     public static double Of(ReadOnlySpan<float> values)
