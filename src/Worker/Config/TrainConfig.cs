@@ -194,6 +194,13 @@ public sealed partial record TrainConfig : IValidatableObject
     /// </summary>
     public bool OverlapCommunication { get; init; } = true;
 
+    /// <summary>
+    /// <c>gradient_noise</c>: estimate the gradient noise scale B_simple (McCandlish et al. 2018), the batch size past
+    /// which larger batches stop saving steps, from each step's local and reduced gradients: one more scalar in the step's
+    /// all-reduce (and under ZeRO-0 one more pass over the local gradient). Needs two ranks, or accumulation ≥ 2 on one.
+    /// </summary>
+    public bool GradientNoise { get; init; } = true;
+
     /// <summary><c>mlp_hidden</c>: hidden units of the MLP.</summary>
     [Range(1, 65_536)]
     public int MlpHidden { get; init; } = 256;

@@ -109,7 +109,7 @@ public sealed class LiveProgressReporter : IProgressReporter
                 task.MaxValue = Math.Max(report.TotalSteps, 1);
                 task.Value = report.Step;
                 task.Description = Markup.Escape(string.Create(CultureInfo.InvariantCulture,
-                    $"epoch {report.Epoch} step {report.Step}/{report.TotalSteps} loss {report.Loss:F4} lr {ProgressFormat.LearningRate(report.Lr)} {report.SamplesPerSecond:F0} samples/s{ProgressFormat.Skipped(report.SkippedSteps)}"));
+                    $"epoch {report.Epoch} step {report.Step}/{report.TotalSteps} loss {report.Loss:F4} lr {ProgressFormat.LearningRate(report.Lr)} {report.SamplesPerSecond:F0} samples/s{ProgressFormat.NoiseScale(report.NoiseScale)}{ProgressFormat.Skipped(report.SkippedSteps)}"));
             }
             if (stopping)
             {

@@ -11,7 +11,11 @@ public static class ProgressFormat
     /// </summary>
     public static string Line(StepReport report, TimeSpan? eta) =>
         string.Create(CultureInfo.InvariantCulture,
-            $"epoch {report.Epoch} step {report.Step}/{report.TotalSteps} loss {report.Loss:F4} lr {LearningRate(report.Lr)} samples/s {report.SamplesPerSecond:F0}{Skipped(report.SkippedSteps)} eta {Duration(eta)}");
+            $"epoch {report.Epoch} step {report.Step}/{report.TotalSteps} loss {report.Loss:F4} lr {LearningRate(report.Lr)} samples/s {report.SamplesPerSecond:F0}{NoiseScale(report.NoiseScale)}{Skipped(report.SkippedSteps)} eta {Duration(eta)}");
+
+    /// <summary><c> B_noise≈820</c> (with its leading space) when there is an estimate, else empty.</summary>
+    public static string NoiseScale(double? bSimple) =>
+        bSimple is { } b && double.IsFinite(b) ? string.Create(CultureInfo.InvariantCulture, $" B_noise≈{b:F0}") : string.Empty;
 
     /// <summary><c> skipped N</c> (with its leading space) when <paramref name="skippedSteps"/> &gt; 0, else empty: a healthy run's line stays as it was.</summary>
     public static string Skipped(long skippedSteps) =>

@@ -85,6 +85,13 @@ public sealed record RunSummary(
     /// </summary>
     public long? PeakGradientBytes { get; init; }
 
+    /// <summary>
+    /// The gradient noise scale of this run's steps (a resumed run's since its resume): B_simple with its 95 % interval,
+    /// tr Σ, |G|² and the batches they came from, for the whole run and per epoch; a reason instead of numbers when it
+    /// could not be estimated. Null when <c>gradient_noise=false</c>.
+    /// </summary>
+    public GradientNoiseSummary? GradientNoise { get; init; }
+
     /// <summary>The torch thread count the steps ran with against the configured one (see docs/architecture.md).</summary>
     public ComputeThreadsSummary? ComputeThreads { get; init; }
 

@@ -19,6 +19,21 @@ namespace Adan.Worker.Telemetry;
 public sealed record StepMetrics(long Step, int Epoch, long TotalSteps, long SamplesSeen, double Loss, double Lr, double? GradNorm,
     double SamplesPerSecond, long SkippedSteps)
 {
+    /// <summary>The gradient noise scale's small batch b in samples; null when not measured.</summary>
+    public long? BSmall { get; init; }
+
+    /// <summary>The gradient noise scale's big batch B in samples; null when not measured.</summary>
+    public long? BBig { get; init; }
+
+    /// <summary>Moving (debiased) estimate of tr Σ, the per-sample gradient covariance's trace; null when not measured.</summary>
+    public double? TraceSigma { get; init; }
+
+    /// <summary>Moving (debiased) estimate of |G|², the true gradient's squared norm; null when not measured.</summary>
+    public double? GradSqNorm { get; init; }
+
+    /// <summary>Moving estimate of B_simple = tr Σ / |G|²; null when not measured or not yet positive.</summary>
+    public double? BSimple { get; init; }
+
     /// <summary>The record's kind, <c>step</c>.</summary>
     [JsonPropertyOrder(-1)]
     public string Kind => MetricsLog.StepKind;

@@ -42,6 +42,9 @@ public sealed class WorkerMetrics
     }
 
     /// <summary>Records the optimizer state this rank holds.</summary>
+    public void NoiseScale(double bSimple) => WorkerTelemetry.GradientNoiseScale.Record(bSimple, _rankTags);
+
+    /// <summary>Records the optimizer state this rank holds.</summary>
     public void OptimizerState(long bytes) => WorkerTelemetry.OptimizerStateBytes.Record(bytes, _rankTags);
 
     /// <summary>Records a committed checkpoint.</summary>

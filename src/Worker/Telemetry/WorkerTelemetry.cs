@@ -48,6 +48,10 @@ public static class WorkerTelemetry
         Meter.CreateHistogram<double>("adan.comm.duration", "s", "Wall time of one collective.");
 
     /// <summary><c>adan.optimizer.state.bytes</c>: optimizer state held by this rank (its shard under ZeRO).</summary>
+    public static readonly Gauge<double> GradientNoiseScale =
+        Meter.CreateGauge<double>("adan.train.gradient_noise_scale", description: "Moving estimate of B_simple, the gradient noise scale (critical batch size), in samples.");
+
+    /// <summary>Optimizer state held by this rank.</summary>
     public static readonly Gauge<long> OptimizerStateBytes =
         Meter.CreateGauge<long>("adan.optimizer.state.bytes", "By", "Optimizer state held by this rank.");
 

@@ -96,6 +96,10 @@ internal sealed class Trainer
             progress.Start(totalSteps);
             run.Model.train();
             var gradientPeak = new GradientPeakProbe(run.Flat, startStep);
+            var noise = new GradientNoiseTracking(_config.MicroBatch, run.Data.Train.Count, _config.GradientNoise,
+                WorldSize > 1 || _config.Accumulation > 1
+                    ? null
+                    : "one rank without accumulation has no small-batch gradient to compare; run on 2 or more ranks, or with accumulation >= 2");
             summary.StartTraining();
             for (var step = startStep; step < totalSteps; step++)
             {
@@ -110,20 +114,25 @@ internal sealed class Trainer
                 run.Optimizer.SetLearningRate(lr);
                 var applied = run.Optimizer.Step(_config.Accumulation);
                 gradientPeak.AfterStep(step);
+                noise.Observe(run.Optimizer.Sharded.LastNoiseSample, epoch);
                 summary.Step(Stopwatch.GetElapsedTime(stepStart, backwardDone), Stopwatch.GetElapsedTime(backwardDone), run.Optimizer.LastCommunication,
                     run.Optimizer.LastCommunicationBusy, run.Sampler.GlobalBatch);
                 lastLoss = _collective.AllReduce(localLoss, ReduceOp.Average);
                 link?.ReportStep(step + 1);
 
                 metrics.Step(Stopwatch.GetElapsedTime(stepStart), run.Sampler.GlobalBatch, lastLoss, lr, applied);
+                if (noise.Moving is { } bSimple)
+                {
+                    metrics.NoiseScale(bSimple);
+                }
                 metrics.Collective("gradients", run.Flat.Layout.TotalNumel * sizeof(float), run.Optimizer.LastCommunication);
                 if (metricsLog?.Logs(step + 1, totalSteps) == true)
                 {
                     // Before the progress line: a reader woken by that line finds the record already there.
-                    metricsLog.Write(new StepMetrics(step + 1, epoch, totalSteps, schedule.SamplesBefore(step + 1), lastLoss, lr,
-                        applied ? run.Optimizer.Sharded.LastGradNorm : null, summary.SamplesPerSecond, run.Optimizer.SkippedSteps));
+                    metricsLog.Write(noise.Annotate(new StepMetrics(step + 1, epoch, totalSteps, schedule.SamplesBefore(step + 1), lastLoss, lr,
+                        applied ? run.Optimizer.Sharded.LastGradNorm : null, summary.SamplesPerSecond, run.Optimizer.SkippedSteps)));
                 }
-                progress.Report(new StepReport(epoch, step + 1, totalSteps, lastLoss, lr, summary.SamplesPerSecond, run.Optimizer.SkippedSteps));
+                progress.Report(new StepReport(epoch, step + 1, totalSteps, lastLoss, lr, summary.SamplesPerSecond, run.Optimizer.SkippedSteps, noise.Moving));
                 if (checkpoints is not null)
                 {
                     foreach (var saved in await checkpoints.AfterStepAsync(step + 1, totalSteps, lastLoss))
@@ -153,7 +162,7 @@ internal sealed class Trainer
             summary.PeakGradientBytes(gradientPeak.MaxOverRanks(_collective));
             summary.ComputeThreads(_threads.Summarize(_collective));
             progress.Complete();
-            Finish(run, summary, totalSteps, lastLoss, checkpoints?.Saves == true, telemetry, metricsLog, schedule.SamplesBefore(totalSteps));
+            Finish(run, summary, totalSteps, lastLoss, checkpoints?.Saves == true, telemetry, metricsLog, schedule.SamplesBefore(totalSteps), noise);
             link?.MarkProgress();
         }
         catch (Exception e) when (_abort.Fail(e))
@@ -231,6 +240,11 @@ internal sealed class Trainer
             // call, not forward: the modules' hooks (overlapped gradient reduction) run only through call.
             var loss = run.Data.Task.Loss(run.Model.call(x), y);
             loss.backward();
+            if (m == 0 && _config.Accumulation > 1)
+            {
+                // With one rank the first micro-batch's gradient is the noise scale's small batch (no-op on more ranks).
+                run.Optimizer.Sharded.RecordSmallBatchGradient();
+            }
             lossSum += loss.item<float>();
         }
         return ((int)position.Epoch + 1, lossSum / _config.Accumulation);
@@ -242,7 +256,7 @@ internal sealed class Trainer
     /// </summary>
     /// <remarks>Collective: every rank must call.</remarks>
     private void Finish(TrainingSetup run, RunSummaryBuilder summary, long totalSteps, double lastLoss, bool savesCheckpoints, IDisposable telemetry,
-        MetricsLog? metricsLog, long samplesSeen)
+        MetricsLog? metricsLog, long samplesSeen, GradientNoiseTracking noise)
     {
         var evaluation = Evaluate(run);
         metricsLog?.Write(EvalRecord(totalSteps, samplesSeen, evaluation));
@@ -251,7 +265,7 @@ internal sealed class Trainer
             _output.WriteLine(FormatEvaluation(totalSteps, evaluation));
         }
         var result = summary.Build(WorldSize, totalSteps, run.Sampler.BatchesPerEpoch, lastLoss, (evaluation.Accuracy, evaluation.Loss), _config.Model.ToString().ToLowerInvariant(),
-            run.Sampler.GlobalBatch, run.Optimizer, (int)_config.ZeroStage, savesCheckpoints);
+            run.Sampler.GlobalBatch, run.Optimizer, (int)_config.ZeroStage, savesCheckpoints) with { GradientNoise = noise.Summary() };
         telemetry.Dispose();
         if (Rank == 0)
         {

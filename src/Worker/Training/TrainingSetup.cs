@@ -121,6 +121,6 @@ internal sealed class TrainingSetup : IDisposable
     {
         var groups = ParameterGroups.Of(c, flat.Layout.Entries.Select(e => (e.Name, e.Shape)));
         return new TrainingOptimizer(new ShardedOptimizer(flat, collective, OptimizerRegistry.Get(c.Optimizer).CreateRule(), groups, stage: c.ZeroStage,
-            gradientSync: sync));
+            gradientSync: sync, measureGradientNoise: c.GradientNoise));
     }
 }
