@@ -63,11 +63,7 @@ public sealed class AdamWRule : UpdateRule<AdamWGroupOptions>
     protected override void TensorUpdate(ShardState shard, double gradientCoefficient)
     {
         var views = _views!;
-        using var noGrad = torch.no_grad();
-        if (gradientCoefficient != 1.0)
-        {
-            shard.Gradient.mul_(gradientCoefficient);
-        }
+        using var update = BeginTensorUpdate(shard, gradientCoefficient);
         for (var k = 0; k < views.Segments.Count; k++)
         {
             var s = views.Segments[k];

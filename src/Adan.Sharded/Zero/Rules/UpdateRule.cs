@@ -1,3 +1,5 @@
+using TorchSharp;
+
 namespace Adan.Sharded.Zero.Rules;
 
 /// <summary>
@@ -67,6 +69,20 @@ public abstract class UpdateRule<TOptions> : IUpdateRule
 
     /// <summary>The options of group <paramref name="group"/>.</summary>
     protected static TOptions Options(ShardState shard, int group) => shard.Groups[group].OptionsAs<TOptions>();
+
+    /// <summary>
+    /// Starts a tensor-operation update: enters no-grad mode (the returned scope) and scales the shard's gradient in place
+    /// by <paramref name="gradientCoefficient"/>, so the rule's operations read the averaged, clipped gradient.
+    /// </summary>
+    protected static IDisposable BeginTensorUpdate(ShardState shard, double gradientCoefficient)
+    {
+        var noGrad = torch.no_grad();
+        if (gradientCoefficient != 1.0)
+        {
+            shard.Gradient.mul_(gradientCoefficient);
+        }
+        return noGrad;
+    }
 
     /// <summary>Allocates what the rule needs once (scratch, tensor views), after the state buffers exist.</summary>
     protected virtual void OnBind(ShardState shard)
