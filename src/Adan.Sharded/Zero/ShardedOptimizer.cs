@@ -37,6 +37,7 @@ public sealed class ShardedOptimizer : IDisposable
     private readonly torch.Tensor _stateGradient;
     private readonly torch.Tensor _normGradient;
     private readonly ShardState _shard;
+    private bool _measuresGradientNoise;
     private double _smallBatchSumOfSquares = double.NaN;
 
     /// <summary>Creates the engine over parameter groups given as (options, indices into the flat layout).</summary>
@@ -130,7 +131,6 @@ public sealed class ShardedOptimizer : IDisposable
         // ZeRO-2 keeps only its own block: the other pages go as soon as they are reduced.
         _sync.ReleaseNonOwnedGradients = stage == ZeroStage.Gradients;
         MeasuresGradientNoise = measureGradientNoise;
-        _sync.MeasureLocalNorm = measureGradientNoise && collective.WorldSize > 1;
     }
 
     /// <summary>The flat parameters this optimizer updates.</summary>
@@ -181,8 +181,19 @@ public sealed class ShardedOptimizer : IDisposable
     /// <summary>The global gradient norm of the last applied step (after averaging, before clipping).</summary>
     public double LastGradNorm { get; private set; }
 
-    /// <summary>Whether steps measure <see cref="LastNoiseSample"/>.</summary>
-    public bool MeasuresGradientNoise { get; }
+    /// <summary>
+    /// Whether steps measure <see cref="LastNoiseSample"/>; may be switched between steps (every rank alike: with W ≥ 2
+    /// it decides whether the gradient sync takes each rank's local Σ g²).
+    /// </summary>
+    public bool MeasuresGradientNoise
+    {
+        get => _measuresGradientNoise;
+        set
+        {
+            _measuresGradientNoise = value;
+            _sync.MeasureLocalNorm = value && _collective.WorldSize > 1;
+        }
+    }
 
     /// <summary>
     /// The last applied step's small- and big-batch squared gradient norms, the inputs of

@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using Adan.Sharded.Tensors;
 using TorchSharp;
@@ -42,20 +43,40 @@ internal static class SumOfSquares
         accumulator.add_(sum);
     }
 
+    /// <summary>
+    /// Σ x² of a span. Four independent accumulators of 8 lanes each, so the loop runs at memory speed instead of at
+    /// the latency of one chain of additions (one accumulator read 13 MB in 1.05 ms on the 2-core EPYC VM).
+    /// </summary>
     public static double Of(ReadOnlySpan<float> values)
     {
         var i = 0;
-        var acc = Vector256<double>.Zero;
+        var sum = 0.0;
         if (Vector256.IsHardwareAccelerated)
         {
-            for (; i + Vector256<float>.Count <= values.Length; i += Vector256<float>.Count)
+            ref var start = ref MemoryMarshal.GetReference(values);
+            var acc0 = Vector256<double>.Zero;
+            var acc1 = Vector256<double>.Zero;
+            var acc2 = Vector256<double>.Zero;
+            var acc3 = Vector256<double>.Zero;
+            const int Lanes = 8;
+            for (; i + 4 * Lanes <= values.Length; i += 4 * Lanes)
             {
-                var v = Vector256.Create(values.Slice(i, Vector256<float>.Count));
-                var (lo, hi) = Vector256.Widen(v);
-                acc += lo * lo + hi * hi;
+                var (lo0, hi0) = Vector256.Widen(Vector256.LoadUnsafe(ref start, (nuint)i));
+                var (lo1, hi1) = Vector256.Widen(Vector256.LoadUnsafe(ref start, (nuint)(i + Lanes)));
+                var (lo2, hi2) = Vector256.Widen(Vector256.LoadUnsafe(ref start, (nuint)(i + 2 * Lanes)));
+                var (lo3, hi3) = Vector256.Widen(Vector256.LoadUnsafe(ref start, (nuint)(i + 3 * Lanes)));
+                acc0 += lo0 * lo0 + hi0 * hi0;
+                acc1 += lo1 * lo1 + hi1 * hi1;
+                acc2 += lo2 * lo2 + hi2 * hi2;
+                acc3 += lo3 * lo3 + hi3 * hi3;
             }
+            for (; i + Lanes <= values.Length; i += Lanes)
+            {
+                var (lo, hi) = Vector256.Widen(Vector256.LoadUnsafe(ref start, (nuint)i));
+                acc0 += lo * lo + hi * hi;
+            }
+            sum = Vector256.Sum((acc0 + acc1) + (acc2 + acc3));
         }
-        var sum = Vector256.Sum(acc);
         for (; i < values.Length; i++)
         {
             sum += (double)values[i] * values[i];

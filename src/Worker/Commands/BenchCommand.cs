@@ -13,6 +13,7 @@ internal static class BenchCommand
         command.Subcommands.Add(AllReduceBench.Create());
         command.Subcommands.Add(ZeroBench.Create());
         command.Subcommands.Add(CheckpointBench.Create());
+        command.Subcommands.Add(NoiseBench.Create());
         return command;
     }
 }
