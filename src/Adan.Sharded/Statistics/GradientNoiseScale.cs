@@ -9,8 +9,10 @@ namespace Adan.Sharded.Statistics;
 /// Each step gives unbiased but very noisy estimates of tr Σ and |G|², and their ratio is biased (the mean of ratios
 /// is not the ratio of means), so B_simple is the ratio of the two means over the steps. Its 95 % interval comes from
 /// batch means: consecutive steps are grouped into windows of <see cref="StepsPerWindow"/> (windows never cross an
-/// epoch), and the delta method on the window means gives var(R) ≈ (s²_X − 2R·s_XY + R²·s²_Y)/(n·Ȳ²) over n complete
-/// windows, with Student's t quantile for n − 1 degrees of freedom. A skipped (non-finite) step is simply not added.
+/// epoch), and Fieller's method on the n complete windows' means gives the R with
+/// (X̄ − R·Ȳ)² ≤ t²·(s²_X − 2R·s_XY + R²·s²_Y)/n, with Student's t quantile for n − 1 degrees of freedom: unlike the
+/// delta method's symmetric R ± t·se it stays at or above 0 and is unbounded above when |G|² is not distinguishable
+/// from 0. A skipped (non-finite) step is simply not added.
 /// </remarks>
 public sealed class GradientNoiseScale
 {

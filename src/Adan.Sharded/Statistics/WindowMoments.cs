@@ -39,7 +39,7 @@ internal sealed class WindowMoments
         _cXY += dx * (y - _meanY);
     }
 
-    /// <summary>The run's (or epoch's) estimate: ratio of the step means, interval by the delta method over the window means.</summary>
+    /// <summary>The run's (or epoch's) estimate: ratio of the step means, interval by Fieller's method over the window means.</summary>
     public NoiseScaleEstimate Estimate(long smallBatch, long bigBatch, bool finitePopulation)
     {
         if (Steps == 0)
@@ -60,11 +60,10 @@ internal sealed class WindowMoments
             var covXY = _cXY / (n - 1);
             seX = Math.Sqrt(varX / n);
             seY = Math.Sqrt(varY / n);
-            if (ratio is { } r && _meanY > 0)
+            if (ratio is { } r)
             {
-                var variance = Math.Max(0, varX - 2 * r * covXY + r * r * varY) / (n * _meanY * _meanY);
-                var half = NoiseScaleFormulas.StudentT975(Windows - 1 > int.MaxValue ? int.MaxValue : (int)(Windows - 1)) * Math.Sqrt(variance);
-                ci = [r - half, r + half];
+                ci = FiellerInterval(r, varX / n, varY / n, covXY / n,
+                    NoiseScaleFormulas.StudentT975(Windows - 1 > int.MaxValue ? int.MaxValue : (int)(Windows - 1)));
             }
         }
         var reason = y <= 0
@@ -73,5 +72,30 @@ internal sealed class WindowMoments
                 ? "tr Σ estimate ≤ 0 over the run: the small- and big-batch gradients agree within their noise; run longer or with a smaller small batch"
                 : null;
         return new NoiseScaleEstimate(smallBatch, bigBatch, finitePopulation, Steps, Windows, x, seX, y, seY, ratio, ci, reason);
+    }
+
+    /// <summary>
+    /// Fieller's 95 % interval for a ratio of means: the R with (X̄ − R·Ȳ)² ≤ t²·(v_X − 2R·c_XY + R²·v_Y), taken at the
+    /// window means (R is the ratio of the step means, the same up to the last partial window). Unlike the delta
+    /// method's R ± t·se it is not symmetric and never goes below what the data allow: B_simple ≥ 0, so the lower end is
+    /// clamped at 0; when |G|² is not distinguishable from 0 (Ȳ² ≤ t²·v_Y) the set is unbounded above and the upper end
+    /// is +∞.
+    /// </summary>
+    private double[] FiellerInterval(double ratio, double varMeanX, double varMeanY, double covMeans, double t)
+    {
+        var t2 = t * t;
+        var a = _meanY * _meanY - t2 * varMeanY;
+        var b = _meanX * _meanY - t2 * covMeans;
+        var c = _meanX * _meanX - t2 * varMeanX;
+        var discriminant = b * b - a * c;
+        if (a <= 0 || discriminant < 0)
+        {
+            return [0, double.PositiveInfinity];
+        }
+        var root = Math.Sqrt(discriminant);
+        var lo = (b - root) / a;
+        var hi = (b + root) / a;
+        // The point estimate uses every step, the interval the complete windows: keep the point inside.
+        return [Math.Max(0, Math.Min(lo, ratio)), Math.Max(hi, ratio)];
     }
 }

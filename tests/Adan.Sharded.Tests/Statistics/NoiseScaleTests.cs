@@ -53,6 +53,59 @@ public class NoiseScaleTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void IntervalIsFiellersSetOfRatiosFoundByScanning()
+    {
+        // Windows of one step: (tr Σ, |G|²) per window; the interval must be the set of R where
+        // (X̄ − R·Ȳ)² ≤ t²·(s²_X − 2R·s_XY + R²·s²_Y)/n, found here by scanning R instead of solving the quadratic.
+        (double X, double Y)[] windows = [(10, 2.0), (14, 2.6), (7, 1.1), (12, 2.4), (9, 1.9), (15, 2.2)];
+        var noise = new GradientNoiseScale(1, 2, stepsPerWindow: 1);
+        foreach (var (x, y) in windows)
+        {
+            AddExact(noise, x, y);
+        }
+        var ci = noise.Result().BSimpleCi95!;
+        var n = windows.Length;
+        var mx = windows.Average(w => w.X);
+        var my = windows.Average(w => w.Y);
+        var vx = windows.Sum(w => (w.X - mx) * (w.X - mx)) / (n - 1) / n;
+        var vy = windows.Sum(w => (w.Y - my) * (w.Y - my)) / (n - 1) / n;
+        var cxy = windows.Sum(w => (w.X - mx) * (w.Y - my)) / (n - 1) / n;
+        var t = NoiseScaleFormulas.StudentT975(n - 1);
+        bool Inside(double r) => (mx - r * my) * (mx - r * my) <= t * t * (vx - 2 * r * cxy + r * r * vy);
+        var inside = Enumerable.Range(0, 200_000).Select(i => i * 1e-4).Where(Inside).ToArray();
+        Assert.Equal(inside.First(), ci[0], 3e-4);
+        Assert.Equal(inside.Last(), ci[1], 3e-4);
+        // Asymmetric about the ratio, unlike the delta method's R ± t·se.
+        var r0 = noise.Result().BSimple!.Value;
+        Assert.NotEqual(r0 - ci[0], ci[1] - r0, 3);
+    }
+
+    [Fact]
+    public void IntervalNeverGoesBelowZeroAndIsUnboundedWhenTheGradientIsWithinItsNoise()
+    {
+        // |G|² windows straddle 0 (mean 0.25 with a spread of about 2): the delta method gave a negative lower end here.
+        var noise = new GradientNoiseScale(1, 2, stepsPerWindow: 1);
+        foreach (var (x, y) in new (double, double)[] { (10, 2.0), (9, -1.5), (11, 1.8), (10, -1.0), (8, 0.2), (12, 0.0) })
+        {
+            AddExact(noise, x, y);
+        }
+        var result = noise.Result();
+        Assert.NotNull(result.BSimple);
+        Assert.Equal(0, result.BSimpleCi95![0]);
+        Assert.Equal(double.PositiveInfinity, result.BSimpleCi95[1]);
+
+        // A well-determined |G|² with a noisy tr Σ straddling 0: the lower end is clamped at 0, the upper is finite.
+        var traceNoise = new GradientNoiseScale(1, 2, stepsPerWindow: 1);
+        foreach (var (x, y) in new (double, double)[] { (3, 1.0), (-2, 1.01), (4, 0.99), (-3, 1.0), (1, 1.02) })
+        {
+            AddExact(traceNoise, x, y);
+        }
+        var clamped = traceNoise.Result();
+        Assert.Equal(0, clamped.BSimpleCi95![0]);
+        Assert.True(double.IsFinite(clamped.BSimpleCi95[1]) && clamped.BSimpleCi95[1] > clamped.BSimple!.Value);
+    }
+
+    [Fact]
     public void NegativeGradientEstimateGivesAReasonNotANumber()
     {
         var noise = new GradientNoiseScale(1, 2);
