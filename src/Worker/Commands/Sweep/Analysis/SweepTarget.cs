@@ -1,0 +1,51 @@
+using System.Globalization;
+
+namespace Adan.Worker.Commands.Sweep.Analysis;
+
+/// <summary>
+/// A quality a run must reach, <c>--target val_accuracy=0.88</c> or <c>val_loss=0.35</c>: steps-to-target is the
+/// first step at which the validation metric is at least as good as <see cref="Value"/>.
+/// </summary>
+/// <param name="Metric">The validation metric's name: <c>val_accuracy</c> (a fraction, higher is better) or <c>val_loss</c>.</param>
+/// <param name="Value">The threshold.</param>
+internal sealed record SweepTarget(string Metric, double Value)
+{
+    /// <summary>The metrics a target may name.</summary>
+    public static readonly IReadOnlyList<string> Metrics = ["val_accuracy", "val_loss"];
+
+    /// <summary>Whether larger values of <see cref="Metric"/> are better (accuracy) or smaller (loss).</summary>
+    public bool HigherIsBetter => Metric == "val_accuracy";
+
+    /// <summary>Whether <paramref name="value"/> is at least as good as the target.</summary>
+    public bool IsReachedBy(double value) => HigherIsBetter ? value >= Value : value <= Value;
+
+    /// <summary>Parses <c>metric=value</c>.</summary>
+    /// <exception cref="UsageException">Not of that form, an unknown metric, or a value out of range.</exception>
+    public static SweepTarget Parse(string text)
+    {
+        var parts = text.Split('=', 2, StringSplitOptions.TrimEntries);
+        if (parts.Length != 2 || parts[0].Length == 0)
+        {
+            throw new UsageException($"--target '{text}' is not metric=value; write e.g. --target val_accuracy=0.88 or --target val_loss=0.35");
+        }
+        if (!Metrics.Contains(parts[0]))
+        {
+            throw new UsageException($"--target names an unknown metric '{parts[0]}'; use one of: {string.Join(", ", Metrics)}");
+        }
+        if (!double.TryParse(parts[1], NumberStyles.Float, CultureInfo.InvariantCulture, out var value) || !double.IsFinite(value))
+        {
+            throw new UsageException($"--target value '{parts[1]}' is not a finite number; write e.g. --target {parts[0]}=0.88");
+        }
+        if (parts[0] == "val_accuracy" && value is <= 0 or > 1)
+        {
+            throw new UsageException($"--target val_accuracy={parts[1]} is outside (0, 1]; accuracy is a fraction (0.88, not 88)");
+        }
+        if (parts[0] == "val_loss" && value <= 0)
+        {
+            throw new UsageException($"--target val_loss={parts[1]} must be > 0");
+        }
+        return new SweepTarget(parts[0], value);
+    }
+
+    public override string ToString() => $"{Metric}={Value.ToString(CultureInfo.InvariantCulture)}";
+}
