@@ -4,6 +4,7 @@ using System.Text.RegularExpressions;
 using Adan.Sharded.Collectives;
 using Adan.Sharded.Schedules;
 using Adan.Sharded.Zero;
+using Adan.Worker.Training;
 
 namespace Adan.Worker.Config;
 
@@ -153,9 +154,37 @@ public sealed partial record TrainConfig : IValidatableObject
     [Range(0, int.MaxValue)]
     public int Seed { get; init; } = 42;
 
-    /// <summary><c>eval_every</c>: steps between evaluations during training (0 = none); the test set is always evaluated once at the end.</summary>
+    /// <summary>
+    /// <c>eval_every</c>: steps between evaluations during training (0 = none); they score the validation split when
+    /// there is one (<c>val_split</c>), else the test set, which is always evaluated once at the end.
+    /// </summary>
     [Range(typeof(long), "0", LongMax)]
     public long EvalEvery { get; init; }
+
+    /// <summary>
+    /// <c>eval_every_samples</c>: evaluate after the first step at or past each multiple of this many training samples
+    /// (0 = none): a cadence that means the same at every batch size (steps-to-target); not with <c>eval_every</c>.
+    /// </summary>
+    [Range(typeof(long), "0", LongMax)]
+    public long EvalEverySamples { get; init; }
+
+    /// <summary>
+    /// <c>val_split</c>: hold out the last N samples of the training set for validation (0 = none); training uses the
+    /// rest (then <c>train_subset</c>). The same N samples for every seed and batch, so that choices made on validation
+    /// leave the test set for reporting only. Image datasets only (the text corpus's last 10 % is its validation set).
+    /// </summary>
+    [Range(0, int.MaxValue)]
+    public int ValSplit { get; init; }
+
+    /// <summary>
+    /// <c>target</c>: a validation quality to record reaching, <c>val_accuracy=0.88</c> or <c>val_loss=0.35</c> (empty =
+    /// none): <c>summary.json</c>'s <c>target</c> gives the step and samples at which it was first reached,
+    /// interpolated between evaluations, or says it was not (censored). Needs <c>val_split</c> and an evaluation cadence.
+    /// </summary>
+    public string Target { get; init; } = "";
+
+    /// <summary><c>stop_at_target</c>: end the run cleanly (evaluation, summary) at the evaluation that first reaches <c>target</c>; the epochs are then a cap.</summary>
+    public bool StopAtTarget { get; init; }
 
     /// <summary><c>log_every</c>: steps between plain progress lines when stdout is not a terminal, and between step records of <c>metrics.jsonl</c>.</summary>
     [Range(typeof(long), "1", LongMax)]
@@ -295,6 +324,10 @@ public sealed partial record TrainConfig : IValidatableObject
         {
             yield return new ValidationResult($"Invalid min_lr: {ConfigBinder.Format(MinLr)}; valid range is [0, {Optimizer}.lr = {ConfigBinder.Format(lr)}].");
         }
+        foreach (var error in EvaluationErrors())
+        {
+            yield return new ValidationResult(error);
+        }
         if (!DevicePattern().IsMatch(Device))
         {
             yield return new ValidationResult($"Invalid device: '{Device}'; valid choices are cpu | cuda | cuda:N (N the GPU's index).");
@@ -306,6 +339,40 @@ public sealed partial record TrainConfig : IValidatableObject
         else if (Device != "cpu" && Collective == CollectiveKind.Mpi)
         {
             yield return new ValidationResult($"Invalid collective: mpi with device {Device}; the MPI backend reduces CPU memory. Use collective=auto or nccl, or device=cpu.");
+        }
+    }
+
+    /// <summary>The parsed <see cref="Target"/>, or null when none is set (<see cref="Validate()"/> refuses a malformed one).</summary>
+    internal MetricTarget? ParsedTarget() => Target.Length > 0 && MetricTarget.TryParse(Target, out var target, out _) ? target : null;
+
+    private IEnumerable<string> EvaluationErrors()
+    {
+        if (EvalEvery > 0 && EvalEverySamples > 0)
+        {
+            yield return "Invalid eval_every with eval_every_samples: set one cadence of evaluation, in steps or in samples.";
+        }
+        if (ValSplit > 0 && Dataset == DatasetKind.Text)
+        {
+            yield return "Invalid val_split with dataset text: the text corpus's last 10 % is its validation set already; set val_split=0.";
+        }
+        if (Target.Length > 0)
+        {
+            if (!MetricTarget.TryParse(Target, out _, out var error))
+            {
+                yield return $"Invalid target: {error}.";
+            }
+            else if (ValSplit == 0)
+            {
+                yield return "Invalid target without val_split: a target is judged on validation, never on the test set; set val_split=N (e.g. 5000).";
+            }
+            else if (EvalEvery == 0 && EvalEverySamples == 0)
+            {
+                yield return "Invalid target without evaluations: set eval_every_samples=S (or eval_every=N) so the target can be seen being reached.";
+            }
+        }
+        else if (StopAtTarget)
+        {
+            yield return "Invalid stop_at_target without target: set target=val_accuracy=0.88 (or val_loss=...), or stop_at_target=false.";
         }
     }
 

@@ -107,6 +107,15 @@ public sealed record RunSummary(
     /// </summary>
     public int Restarts { get; init; }
 
+    /// <summary>Mean loss on the validation split (<c>val_split</c>) at the end; null without one.</summary>
+    public double? ValLoss { get; init; }
+
+    /// <summary>Accuracy on the validation split at the end, in [0, 1]; null without one.</summary>
+    public double? ValAccuracy { get; init; }
+
+    /// <summary>Reaching the configured <c>target</c> (<see cref="TargetSummary"/>); null without one.</summary>
+    public TargetSummary? Target { get; init; }
+
     /// <summary>The program's version (<see cref="BuildInfo.Version"/>); null when unknown, never absent.</summary>
     public string? Version { get; init; }
 

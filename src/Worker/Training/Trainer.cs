@@ -95,6 +95,10 @@ internal sealed class Trainer
             using var progress = ProgressReporterFactory.Create(Rank, _config.LogEvery);
             progress.Start(totalSteps);
             run.Model.train();
+            var target = new TargetTracking(_config.ParsedTarget(), _config.StopAtTarget,
+                Rank == 0 && startStep > 0 ? MetricsLog.ReadEvaluations(Path.Combine(_config.RunDir, MetricsLog.FileName)) : []);
+            var endStep = totalSteps;
+            (long Step, TaskScore Score)? lastValidation = null;
             var gradientPeak = new GradientPeakProbe(run.Flat, startStep);
             var noise = new GradientNoiseTracking(_config.MicroBatch, run.Data.Train.Count, _config.GradientNoise,
                 WorldSize > 1 || _config.Accumulation > 1
@@ -142,14 +146,24 @@ internal sealed class Trainer
                     link?.MarkProgress();
                     run.Model.train();
                 }
-                if (_config.EvalEvery > 0 && (step + 1) % _config.EvalEvery == 0 && step + 1 < totalSteps)
+                if (EvaluationDue(step, schedule) && step + 1 < totalSteps)
                 {
                     link?.MarkProgress();
-                    var score = Evaluate(run);
-                    metricsLog?.Write(EvalRecord(step + 1, schedule.SamplesBefore(step + 1), score));
-                    progress.Message(FormatEvaluation(step + 1, score));
+                    var (split, data) = run.Data.Validation is { } validation ? (EvalMetrics.ValidationSplit, validation) : (EvalMetrics.TestSplit, run.Data.Test);
+                    var score = Evaluate(run, data);
+                    var record = EvalRecord(step + 1, schedule.SamplesBefore(step + 1), score) with { Split = split };
+                    lastValidation = split == EvalMetrics.ValidationSplit ? (step + 1, score) : null;
+                    metricsLog?.Write(record);
+                    progress.Message(FormatEvaluation(step + 1, score, split));
                     link?.MarkProgress();
                     run.Model.train();
+                    if (target.Observe(record))
+                    {
+                        // Every rank sees the same all-reduced score, so every rank stops here.
+                        progress.Message($"target {target.Target} reached at step {step + 1}: stopping (stop_at_target)");
+                        endStep = step + 1;
+                        break;
+                    }
                 }
             }
             link?.MarkProgress();
@@ -162,7 +176,8 @@ internal sealed class Trainer
             summary.PeakGradientBytes(gradientPeak.MaxOverRanks(_collective));
             summary.ComputeThreads(_threads.Summarize(_collective));
             progress.Complete();
-            Finish(run, summary, totalSteps, lastLoss, checkpoints?.Saves == true, telemetry, metricsLog, schedule.SamplesBefore(totalSteps), noise);
+            Finish(run, summary, endStep, lastLoss, checkpoints?.Saves == true, telemetry, metricsLog, schedule.SamplesBefore(endStep), noise, target,
+                lastValidation?.Step == endStep ? lastValidation.Value.Score : null);
             link?.MarkProgress();
         }
         catch (Exception e) when (_abort.Fail(e))
@@ -217,7 +232,7 @@ internal sealed class Trainer
     private (int Epoch, double Loss) ForwardBackward(TrainingSetup run)
     {
         var indices = run.Sampler.Next(out var position);
-        if (run.Data.Train is ImageDataset images)
+        if (run.Data.TrainImages is { } images)
         {
             images.Epoch = (int)position.Epoch;
         }
@@ -251,21 +266,40 @@ internal sealed class Trainer
     }
 
     /// <summary>
-    /// The final evaluation, then on rank 0 the last checkpoint and the summary, written to summary.json; the
+    /// The final evaluations (the validation split when there is one, unless the last step was just validated; then the
+    /// test set), then on rank 0 the last checkpoint and the summary, written to summary.json; the
     /// telemetry is flushed first, so that the summary line is the last thing rank 0 prints.
     /// </summary>
     /// <remarks>Collective: every rank must call.</remarks>
     private void Finish(TrainingSetup run, RunSummaryBuilder summary, long totalSteps, double lastLoss, bool savesCheckpoints, IDisposable telemetry,
-        MetricsLog? metricsLog, long samplesSeen, GradientNoiseTracking noise)
+        MetricsLog? metricsLog, long samplesSeen, GradientNoiseTracking noise, TargetTracking target, TaskScore? validatedAtEnd)
     {
-        var evaluation = Evaluate(run);
+        var validationScore = validatedAtEnd;
+        if (validationScore is null && run.Data.Validation is { } validation)
+        {
+            validationScore = Evaluate(run, validation);
+            var record = EvalRecord(totalSteps, samplesSeen, validationScore) with { Split = EvalMetrics.ValidationSplit };
+            metricsLog?.Write(record);
+            target.Observe(record);
+            if (Rank == 0)
+            {
+                _output.WriteLine(FormatEvaluation(totalSteps, validationScore, EvalMetrics.ValidationSplit));
+            }
+        }
+        var evaluation = Evaluate(run, run.Data.Test);
         metricsLog?.Write(EvalRecord(totalSteps, samplesSeen, evaluation));
         if (Rank == 0)
         {
-            _output.WriteLine(FormatEvaluation(totalSteps, evaluation));
+            _output.WriteLine(FormatEvaluation(totalSteps, evaluation, EvalMetrics.TestSplit));
         }
         var result = summary.Build(WorldSize, totalSteps, run.Sampler.BatchesPerEpoch, lastLoss, (evaluation.Accuracy, evaluation.Loss), _config.Model.ToString().ToLowerInvariant(),
-            run.Sampler.GlobalBatch, run.Optimizer, (int)_config.ZeroStage, savesCheckpoints) with { GradientNoise = noise.Summary() };
+            run.Sampler.GlobalBatch, run.Optimizer, (int)_config.ZeroStage, savesCheckpoints) with
+        {
+            GradientNoise = noise.Summary(),
+            ValLoss = validationScore?.Loss,
+            ValAccuracy = validationScore?.Accuracy,
+            Target = target.Summary(),
+        };
         telemetry.Dispose();
         if (Rank == 0)
         {
@@ -278,17 +312,25 @@ internal sealed class Trainer
         }
     }
 
-    /// <summary>The task's score on the test (or validation) set, each rank scoring a slice, the sums reduced over ranks.</summary>
+    /// <summary>
+    /// Whether an evaluation follows step <paramref name="step"/> (0-based): every <c>eval_every</c> steps, or after the
+    /// first step at or past each multiple of <c>eval_every_samples</c> training samples.
+    /// </summary>
+    private bool EvaluationDue(long step, TrainingSchedule schedule) =>
+        _config.EvalEvery > 0 ? (step + 1) % _config.EvalEvery == 0
+        : _config.EvalEverySamples > 0 && schedule.SamplesBefore(step + 1) / _config.EvalEverySamples > schedule.SamplesBefore(step) / _config.EvalEverySamples;
+
+    /// <summary>The task's score on <paramref name="data"/>, each rank scoring a slice, the sums reduced over ranks.</summary>
     /// <remarks>Collective: every rank must call.</remarks>
-    private TaskScore Evaluate(TrainingSetup run)
+    private TaskScore Evaluate(TrainingSetup run, IBatchDataset data)
     {
         ModelBuffers.Average(run.Model, _collective);
         run.Model.eval();
-        var (start, count) = Evaluation.Shard(run.Data.Test.Count, Rank, WorldSize);
+        var (start, count) = Evaluation.Shard(data.Count, Rank, WorldSize);
         double[] sums;
         using (no_grad())
         {
-            sums = run.Data.Task.EvaluationSums(run.Model, run.Data.Test, start, count);
+            sums = run.Data.Task.EvaluationSums(run.Model, data, start, count);
         }
         _collective.AllReduce(sums, ReduceOp.Sum);
         return run.Data.Task.Score(sums);
@@ -307,5 +349,7 @@ internal sealed class Trainer
         : string.Create(CultureInfo.InvariantCulture,
             $"checkpoint step {saved.Step}: {saved.Directory} ({saved.Bytes / 1e6:F1} MB, training paused {saved.Pause.TotalSeconds:F2} s)");
 
-    private static string FormatEvaluation(long step, TaskScore score) => $"eval step {step}: {score.Description}";
+    private static string FormatEvaluation(long step, TaskScore score, string split) =>
+        split == EvalMetrics.TestSplit ? $"eval step {step}: {score.Description}"
+        : $"eval step {step}: val accuracy {score.Accuracy:P2}, val loss {score.Loss:F4}";
 }

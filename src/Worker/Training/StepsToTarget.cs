@@ -1,7 +1,7 @@
-namespace Adan.Worker.Commands.Sweep.Analysis;
+namespace Adan.Worker.Training;
 
 /// <summary>
-/// When a run first reached its <see cref="SweepTarget"/>: the step and the training samples, linearly interpolated
+/// When a run first reached its <see cref="MetricTarget"/>: the step and the training samples, linearly interpolated
 /// between the last evaluation that had not reached it and the first that had; or censored (never reached within the
 /// run), with the last evaluated step, which is then a lower bound.
 /// </summary>
@@ -15,7 +15,7 @@ internal readonly record struct StepsToTarget(bool Reached, double Step, double 
     /// first evaluation already reaches the target nothing earlier is known, so its own step is taken (a run should
     /// evaluate often enough that this is rare). Null when there is no evaluation.
     /// </summary>
-    public static StepsToTarget? Find(IReadOnlyList<(long Step, long Samples, double Value)> evaluations, SweepTarget target)
+    public static StepsToTarget? Find(IReadOnlyList<(long Step, long Samples, double Value)> evaluations, MetricTarget target)
     {
         if (evaluations.Count == 0)
         {

@@ -1,12 +1,12 @@
 using Adan.Worker.Commands;
-using Adan.Worker.Commands.Sweep.Analysis;
+using Adan.Worker.Training;
 
-namespace Adan.Worker.Tests.Sweep.Analysis;
+namespace Adan.Worker.Tests.Training;
 
 /// <summary>Steps-to-target interpolates between the evaluations around the crossing; never reaching it is censored.</summary>
 public class StepsToTargetTests
 {
-    private static readonly SweepTarget Accuracy = SweepTarget.Parse("val_accuracy=0.88");
+    private static readonly MetricTarget Accuracy = MetricTarget.Parse("val_accuracy=0.88");
 
     [Fact]
     public void InterpolatesLinearlyBetweenTheEvaluationsAroundTheCrossing()
@@ -29,10 +29,10 @@ public class StepsToTargetTests
     [Fact]
     public void LossTargetsAreReachedFromAbove()
     {
-        var found = StepsToTarget.Find([(10, 100, 0.6), (20, 200, 0.3)], SweepTarget.Parse("val_loss=0.4"))!.Value;
+        var found = StepsToTarget.Find([(10, 100, 0.6), (20, 200, 0.3)], MetricTarget.Parse("val_loss=0.4"))!.Value;
         Assert.True(found.Reached);
         Assert.Equal(10 + 10 * (0.2 / 0.3), found.Step, 1e-9);
-        var first = StepsToTarget.Find([(10, 100, 0.35)], SweepTarget.Parse("val_loss=0.4"))!.Value;
+        var first = StepsToTarget.Find([(10, 100, 0.35)], MetricTarget.Parse("val_loss=0.4"))!.Value;
         Assert.Equal(10, first.Step);
     }
 
@@ -44,7 +44,7 @@ public class StepsToTargetTests
     [InlineData("val_loss=-1", "must be > 0")]
     public void BadTargetsGetOneLineNamingTheFix(string text, string message)
     {
-        var error = Assert.Throws<UsageException>(() => SweepTarget.Parse(text));
+        var error = Assert.Throws<UsageException>(() => MetricTarget.Parse(text));
         Assert.Contains(message, error.Message);
         Assert.DoesNotContain('\n', error.Message);
     }
