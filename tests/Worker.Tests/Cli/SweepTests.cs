@@ -83,7 +83,48 @@ public class SweepTests
         Assert.Contains("[2/2] 64-adamw: skipped (finished earlier)", again.StdoutLines);
     }
 
+    [Fact]
+    public void SeedsAndATargetGiveMediansStepsToTargetAndVerdictsFromIntervals()
+    {
+        using var temp = TestFiles.CreateTempDirectory();
+        var config = Write(temp.Path, "sweep.json", Tiny);
+        var output = Path.Combine(temp.Path, "out");
+        string[] arguments = ["sweep", "--config", config, "--batch-sizes", "32,128", "--optimizers", "adan,adamw", "--epochs", "2",
+            "--out", output, "--max-micro-batch", "64", "-n", "1", "--seeds", "2", "--val-split", "200", "--eval-every-samples", "128",
+            "--target", "val_accuracy=0.4", "--stop-at-target"];
+
+        var result = AdanCli.Run(arguments, TimeSpan.FromMinutes(4));
+        Assert.True(result.ExitCode == 0, result.Describe());
+        var rows = AssertOutputs(output, [(32, "adan"), (32, "adan"), (32, "adamw"), (32, "adamw"), (128, "adan"), (128, "adan"), (128, "adamw"), (128, "adamw")],
+            batches: 2);
+        Assert.Equal([42, 43, 42, 43, 42, 43, 42, 43], rows.Select(r => r.GetProperty("seed").GetInt32()));
+        string[] names = ["128-adamw-seed0", "128-adamw-seed1", "128-adan-seed0", "128-adan-seed1", "32-adamw-seed0", "32-adamw-seed1", "32-adan-seed0", "32-adan-seed1"];
+        Assert.Equal(names, Directory.GetDirectories(Path.Combine(output, "runs")).Select(d => Path.GetFileName(d)!).Order(StringComparer.Ordinal));
+        foreach (var row in rows)
+        {
+            Assert.Equal("finished", row.GetProperty("status").GetString());
+            Assert.InRange(row.GetProperty("val_accuracy").GetDouble(), 0, 1);
+            var reached = row.GetProperty("target_reached").GetBoolean();
+            var targetStep = row.GetProperty("target_step").GetDouble();
+            // Reached: interpolated no later than where the run stopped; censored: the last evaluation, the run's end.
+            Assert.True(reached ? targetStep <= row.GetProperty("steps").GetInt64() : targetStep == row.GetProperty("steps").GetInt64(), row.ToString());
+        }
+        // The two seeds of a cell differ (initialisation and data order).
+        Assert.NotEqual(rows[0].GetProperty("final_train_loss").GetDouble(), rows[1].GetProperty("final_train_loss").GetDouble());
+        var report = File.ReadAllText(Path.Combine(output, "report.md"));
+        Assert.Contains("median over 2 seeds", report);
+        Assert.Contains("## Steps to val_accuracy=0.4", report);
+        Assert.Matches(@"\| 32 \| \d+\.\d\d \[\d+\.\d\d, \d+\.\d\d\] \|", report);
+        Assert.Matches("adan vs adamw: no difference|adan is better than adamw|adamw is better than adan", report);
+        Assert.Contains("95 % interval of adan − adamw", report);
+    }
+
     [Theory]
+    [InlineData("--seeds 0", "--seeds 0")]
+    [InlineData("--target val_accuracy=0.9", "--target needs --val-split")]
+    [InlineData("--target accuracy=0.9", "unknown metric 'accuracy'")]
+    [InlineData("--val-split 100 --target val_accuracy=0.9", "--target needs --eval-every-samples")]
+    [InlineData("--stop-at-target true", "--stop-at-target needs --target")]
     [InlineData("--batch-sizes ,", "--batch-sizes")]
     [InlineData("--optimizers adan,rmsprop", "rmsprop")]
     [InlineData("--batch-sizes 33 -n 2", "--batch-sizes 33: not reachable with -n 2")]
@@ -115,11 +156,12 @@ public class SweepTests
         var rows = JsonDocument.Parse(File.ReadAllText(Path.Combine(output, "results.json"))).RootElement.EnumerateArray().Select(r => r.Clone()).ToArray();
         Assert.Equal(runs, rows.Select(r => (r.GetProperty("batch").GetInt32(), r.GetProperty("optimizer").GetString()!)).ToArray());
         var csv = File.ReadAllLines(Path.Combine(output, "results.csv"));
-        Assert.StartsWith("batch,optimizer,steps,epochs,peak_lr,warmup_steps,final_train_loss,test_accuracy,test_loss,wall_seconds,samples_per_second,status", csv[0]);
+        Assert.StartsWith("batch,optimizer,seed,steps,epochs,peak_lr,warmup_steps,final_train_loss,test_accuracy,test_loss,val_accuracy,val_loss,"
+            + "target_reached,target_step,target_samples,wall_seconds,samples_per_second,status", csv[0]);
         Assert.Equal(runs.Length + 1, csv.Length);
         for (var i = 0; i < runs.Length; i++)
         {
-            Assert.StartsWith($"{runs[i].Batch},{runs[i].Optimizer},{rows[i].GetProperty("steps").GetInt64()},", csv[i + 1]);
+            Assert.StartsWith($"{runs[i].Batch},{runs[i].Optimizer},{rows[i].GetProperty("seed").GetInt32()},{rows[i].GetProperty("steps").GetInt64()},", csv[i + 1]);
             Assert.Contains($",{rows[i].GetProperty("status").GetString()},", csv[i + 1]);
         }
         Assert.True(File.Exists(Path.Combine(output, "report.md")));

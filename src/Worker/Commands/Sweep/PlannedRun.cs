@@ -25,8 +25,14 @@ internal sealed record PlannedRun(
     string Config,
     IReadOnlyList<string> Overrides)
 {
-    /// <summary>The run's directory name under <c>runs/</c>, e.g. <c>512-adan</c>.</summary>
-    public string Name => $"{Batch}-{Optimizer}";
+    /// <summary>The run's seed (initialisation and data order).</summary>
+    public int Seed { get; init; }
+
+    /// <summary>Which of the sweep's seeds this is (0, 1, …); null when the sweep runs one seed, whose runs keep their old names.</summary>
+    public int? SeedIndex { get; init; }
+
+    /// <summary>The run's directory name under <c>runs/</c>, e.g. <c>512-adan</c>, or <c>512-adan-seed1</c> with several seeds.</summary>
+    public string Name => SeedIndex is { } k ? $"{Batch}-{Optimizer}-seed{k}" : $"{Batch}-{Optimizer}";
 
     /// <summary>Samples a run of this plan trains on: the same for every batch up to the dropped partial batches.</summary>
     public long Samples => Steps * Batch;

@@ -45,6 +45,24 @@ internal sealed record RunResult
     /// <summary>Mean test (validation for the GPT) loss.</summary>
     public double? TestLoss { get; init; }
 
+    /// <summary>The run's seed.</summary>
+    public int Seed { get; init; }
+
+    /// <summary>Accuracy on the validation split at the end, in [0, 1]; null without <c>--val-split</c> or an unfinished run.</summary>
+    public double? ValAccuracy { get; init; }
+
+    /// <summary>Mean loss on the validation split at the end.</summary>
+    public double? ValLoss { get; init; }
+
+    /// <summary>Whether the run reached <c>--target</c>; null without one or unfinished.</summary>
+    public bool? TargetReached { get; init; }
+
+    /// <summary>The step of reaching the target, interpolated; when censored (not reached) the last evaluated step, a lower bound.</summary>
+    public double? TargetStep { get; init; }
+
+    /// <summary>The training samples of reaching the target, interpolated (or the censored lower bound).</summary>
+    public double? TargetSamples { get; init; }
+
     /// <summary>Wall time of the trainer's run.</summary>
     public double? WallSeconds { get; init; }
 
@@ -76,6 +94,7 @@ internal sealed record RunResult
         Epochs = 0,
         WarmupSteps = run.WarmupSteps,
         PeakLr = run.PeakLr,
+        Seed = run.Seed,
         Config = run.Config,
         Overrides = run.Overrides,
     };

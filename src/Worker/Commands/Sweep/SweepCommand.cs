@@ -7,6 +7,7 @@ using Adan.Worker.Config;
 using Adan.Worker.Processes;
 using Adan.Worker.Progress;
 using Adan.Worker.Telemetry;
+using Adan.Worker.Training;
 using Spectre.Console;
 
 namespace Adan.Worker.Commands.Sweep;
@@ -40,16 +41,28 @@ internal static class SweepCommand
         var hostfile = new Option<FileInfo?>("--hostfile") { Description = "MPICH hostfile, passed to adan launch" };
         var maxMicro = new Option<int>("--max-micro-batch") { Description = "Largest micro-batch per rank; larger batches accumulate", DefaultValueFactory = _ => 256 };
         var warmup = new Option<double>("--warmup-epochs") { Description = "Linear warm-up in epochs (steps = round(epochs × steps per epoch))", DefaultValueFactory = _ => 1.0 };
+        var seeds = new Option<int>("--seeds") { Description = "Runs per (batch, optimizer), seeds base+0, base+1, …; tables show the median and range", DefaultValueFactory = _ => 1 };
+        var valSplit = new Option<int>("--val-split") { Description = "Training samples held out for validation in every run (choices are made on them; the test set is only reported)", DefaultValueFactory = _ => 0 };
+        var evalEverySamples = new Option<long>("--eval-every-samples") { Description = "Evaluate every S training samples (the same cadence at every batch)", DefaultValueFactory = _ => 0 };
+        var target = new Option<string?>("--target") { Description = "Time runs to a validation target, e.g. val_accuracy=0.88 or val_loss=0.35 (warm-up then constant lr)" };
+        var stopAtTarget = new Option<bool>("--stop-at-target") { Description = "End each run where it reaches --target (--epochs is then the cap)" };
         var command = new Command("sweep", "Train every (batch size, optimizer) pair for the same epochs and report the accuracy lost to large batches.")
         {
-            config, batches, optimizers, scaling, epochs, output, ranks, hostfile, maxMicro, warmup,
+            config, batches, optimizers, scaling, epochs, output, ranks, hostfile, maxMicro, warmup, seeds, valSplit, evalEverySamples, target, stopAtTarget,
         };
         command.SetAction(r =>
         {
             var settings = new SweepSettings(
                 Batches(r.GetValue(batches)!), Optimizers(r.GetValue(optimizers)!),
                 Enum.GetValues<LearningRateScaling>().Single(s => ConfigBinder.Name(s) == r.GetValue(scaling)),
-                r.GetValue(epochs), r.GetValue(ranks), r.GetValue(maxMicro), r.GetValue(warmup));
+                r.GetValue(epochs), r.GetValue(ranks), r.GetValue(maxMicro), r.GetValue(warmup))
+            {
+                Seeds = r.GetValue(seeds),
+                ValSplit = r.GetValue(valSplit),
+                EvalEverySamples = r.GetValue(evalEverySamples),
+                Target = r.GetValue(target) is { } text ? MetricTarget.Parse(text) : null,
+                StopAtTarget = r.GetValue(stopAtTarget),
+            };
             return Run(SweepConfig.Load(r.GetValue(config)!.FullName), settings, r.GetValue(output)!, r.GetValue(hostfile));
         });
         return command;
@@ -63,6 +76,12 @@ internal static class SweepCommand
         Check(double.IsFinite(settings.WarmupEpochs) && settings.WarmupEpochs >= 0,
             $"--warmup-epochs {settings.WarmupEpochs.ToString(CultureInfo.InvariantCulture)}: must be a finite number ≥ 0");
         Check(hostfile is not { Exists: false }, $"--hostfile {hostfile?.FullName}: no such file");
+        Check(settings.Seeds is >= 1 and <= 100, $"--seeds {settings.Seeds}: must be between 1 and 100");
+        Check(settings.ValSplit >= 0, $"--val-split {settings.ValSplit}: must be ≥ 0");
+        Check(settings.EvalEverySamples >= 0, $"--eval-every-samples {settings.EvalEverySamples}: must be ≥ 0");
+        Check(settings.Target is null || settings.ValSplit > 0, "--target needs --val-split N: a target is judged on validation, never on the test set");
+        Check(settings.Target is null || settings.EvalEverySamples > 0, "--target needs --eval-every-samples S, so that each run can be seen reaching it");
+        Check(!settings.StopAtTarget || settings.Target is not null, "--stop-at-target needs --target metric=value");
         var runs = SweepPlanner.Plan(config, settings);
 
         // The sweep ends the current launch and writes its outputs itself before it exits.
@@ -156,6 +175,11 @@ internal static class SweepCommand
             TestLoss = summary.TestLoss,
             WallSeconds = summary.WallSeconds,
             SamplesPerSecond = summary.SamplesPerSecond,
+            ValAccuracy = summary.ValAccuracy,
+            ValLoss = summary.ValLoss,
+            TargetReached = summary.Target?.Reached,
+            TargetStep = summary.Target?.Step,
+            TargetSamples = summary.Target?.Samples,
         };
     }
 

@@ -44,14 +44,17 @@ internal static class SweepPlanner
             var decomposition = BatchDecomposition.Of(batch, settings.WorldSize, settings.MaxMicroBatch);
             foreach (var optimizer in settings.Optimizers)
             {
-                runs.Add(PlanRun(config, settings, batch, optimizer, decomposition, sizes));
+                for (var k = 0; k < settings.Seeds; k++)
+                {
+                    runs.Add(PlanRun(config, settings, batch, optimizer, decomposition, sizes, settings.Seeds > 1 ? k : null));
+                }
             }
         }
         return runs;
     }
 
     private static PlannedRun PlanRun(SweepConfig config, SweepSettings settings, int batch, string optimizer, BatchDecomposition decomposition,
-        Dictionary<string, long> sizes)
+        Dictionary<string, long> sizes, int? seedIndex)
     {
         var json = config.Merged(optimizer).ToJsonString(s_indented);
         var source = config.SectionName(optimizer);
@@ -62,6 +65,27 @@ internal static class SweepPlanner
             Set("epochs", settings.Epochs),
             $"lr_policy={ConfigBinder.Name(settings.Scaling)}",
         };
+        var seed = ConfigBinder.Bind(json, overrides, source).Seed;
+        if (seedIndex is { } k)
+        {
+            seed += k;
+            overrides.Add(Set("seed", seed));
+        }
+        if (settings.ValSplit > 0)
+        {
+            overrides.Add(Set("val_split", settings.ValSplit));
+        }
+        if (settings.EvalEverySamples > 0)
+        {
+            overrides.Add(Set("eval_every_samples", settings.EvalEverySamples));
+        }
+        if (settings.Target is { } target)
+        {
+            // Target mode (Shallue et al. 2019): warm-up then a constant rate, so steps-to-target does not depend on the cap.
+            overrides.Add($"target={target}");
+            overrides.Add("schedule=constant");
+            overrides.Add($"stop_at_target={(settings.StopAtTarget ? "true" : "false")}");
+        }
         var bound = ConfigBinder.Bind(json, overrides, source);
 
         var dataKey = $"{bound.Dataset}|{bound.DataDir}|{bound.TextFile}|{bound.GptContext}|{bound.TrainSubset}";
@@ -91,7 +115,11 @@ internal static class SweepPlanner
             MicroBatchSize = decomposition.MicroBatch,
             AccumulationSteps = decomposition.Accumulation,
         }.PeakLearningRate;
-        return new PlannedRun(batch, optimizer, settings.WorldSize, decomposition, samples, stepsPerEpoch, steps, warmup, peak, json, overrides);
+        return new PlannedRun(batch, optimizer, settings.WorldSize, decomposition, samples, stepsPerEpoch, steps, warmup, peak, json, overrides)
+        {
+            Seed = seed,
+            SeedIndex = seedIndex,
+        };
     }
 
     private static string Set(string key, long value) => string.Create(CultureInfo.InvariantCulture, $"{key}={value}");

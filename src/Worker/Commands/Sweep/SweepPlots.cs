@@ -36,16 +36,29 @@ internal static class SweepPlots
         File.WriteAllBytes(Path.Combine(directory, "loss_curves.png"), LossCurves(settings, results));
     }
 
-    /// <summary>The metric against log2 of the batch, one line per optimizer, the axis ticks labelled with the batch itself.</summary>
+    /// <summary>
+    /// The metric against log2 of the batch, one line per optimizer through the medians over seeds with error bars for
+    /// their range, the axis ticks labelled with the batch itself.
+    /// </summary>
     public static byte[] MetricVsBatch(SweepSettings settings, IReadOnlyList<RunResult> results)
     {
         var metric = SweepMetric.For(results);
         var plot = new Plot();
         foreach (var optimizer in settings.Optimizers)
         {
-            var points = results.Where(r => r.Optimizer == optimizer && metric.Of(r) is not null).OrderBy(r => r.Batch).ToList();
-            var line = plot.Add.Scatter(points.Select(r => Math.Log2(r.Batch)).ToArray(), points.Select(r => metric.Of(r)!.Value).ToArray());
+            // Several seeds: the median, with the range over seeds as error bars.
+            var points = results.Where(r => r.Optimizer == optimizer && metric.Of(r) is not null).GroupBy(r => r.Batch).OrderBy(g => g.Key)
+                .Select(g => (X: Math.Log2(g.Key), Values: g.Select(r => metric.Of(r)!.Value).Order().ToArray())).ToList();
+            var xs = points.Select(p => p.X).ToArray();
+            var medians = points.Select(p => Median(p.Values)).ToArray();
+            var line = plot.Add.Scatter(xs, medians);
             line.LegendText = optimizer;
+            if (points.Any(p => p.Values.Length > 1))
+            {
+                var bars = plot.Add.ErrorBar(xs, medians, points.Select((p, i) => p.Values[^1] - medians[i]).ToArray());
+                bars.YErrorNegative = points.Select((p, i) => medians[i] - p.Values[0]).ToArray();
+                bars.Color = line.Color;
+            }
         }
         var batches = settings.Batches.Order().ToArray();
         plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericManual(
@@ -57,6 +70,9 @@ internal static class SweepPlots
         plot.ShowLegend(Edge.Right);
         return plot.GetImageBytes(MetricWidth, MetricHeight, ImageFormat.Png);
     }
+
+    private static double Median(double[] sorted) =>
+        sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
 
     /// <summary>Training loss against samples seen: a panel per batch, a line per optimizer, tiled into one image.</summary>
     public static byte[] LossCurves(SweepSettings settings, IReadOnlyList<RunResult> results)

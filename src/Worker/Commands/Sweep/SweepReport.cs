@@ -1,11 +1,15 @@
 using System.Globalization;
 using System.Text;
+using Adan.Worker.Commands.Sweep.Analysis;
+using Adan.Worker.Training;
 
 namespace Adan.Worker.Commands.Sweep;
 
 /// <summary>
-/// <c>report.md</c>: the batch × optimizer table of the metric, each optimizer's loss from the smallest to the largest
-/// batch, and the answer to "does Adan lose less than the others?" worded from those numbers.
+/// <c>report.md</c>: the batch × optimizer table of the metric (median and range over seeds), steps to the target
+/// when there is one, each optimizer's loss from the smallest to the largest batch, and the answer to "does Adan lose
+/// less than the others?": with several seeds worded from bootstrap intervals over them (<see cref="Verdict"/>), with
+/// one seed from the single numbers, saying so.
 /// </summary>
 internal static class SweepReport
 {
@@ -27,13 +31,25 @@ internal static class SweepReport
             builder.Append(Invariant($"| {batch} |"));
             foreach (var optimizer in settings.Optimizers)
             {
-                var result = Find(results, batch, optimizer);
-                builder.Append(' ').Append(result is null ? "pending" : metric.Of(result) is { } value ? Format(value, metric) : StatusName(result.Status)).Append(" |");
+                builder.Append(' ').Append(Cell(settings, results, batch, optimizer, metric)).Append(" |");
             }
             builder.AppendLine();
         }
         builder.AppendLine();
+        if (settings.Seeds > 1)
+        {
+            builder.AppendLine(Invariant($"Each cell is the median over {settings.Seeds} seeds with the range [min, max]; a cell missing seeds says how many finished.")).AppendLine();
+        }
+        if (settings.Target is { } target)
+        {
+            AppendStepsToTarget(builder, settings, results, batches, target);
+        }
         builder.AppendLine(Invariant($"## From batch {batches[0]} to {batches[^1]}")).AppendLine();
+        if (settings.Seeds > 1)
+        {
+            builder.AppendLine(SeedVerdicts(settings, results, batches, metric));
+            return builder.ToString();
+        }
         var losses = settings.Optimizers.ToDictionary(o => o, o => metric.Decline(Find(results, batches[0], o), Find(results, batches[^1], o)));
         foreach (var optimizer in settings.Optimizers)
         {
@@ -45,6 +61,106 @@ internal static class SweepReport
         builder.AppendLine("## Does Adan lose less than the others?").AppendLine();
         builder.AppendLine(Answer(settings, batches, metric, losses));
         return builder.ToString();
+    }
+
+    /// <summary>
+    /// With several seeds: each optimizer's drops from the smallest to the largest batch, seed by seed, and for Adan
+    /// against each other optimizer a verdict worded from the 95 % bootstrap interval of the difference of the mean drops.
+    /// </summary>
+    public static string SeedVerdicts(SweepSettings settings, IReadOnlyList<RunResult> results, IReadOnlyList<int> batches, SweepMetric metric)
+    {
+        var drops = settings.Optimizers.ToDictionary(o => o, o => Drops(results, batches, o, metric));
+        var builder = new StringBuilder();
+        foreach (var optimizer in settings.Optimizers)
+        {
+            var d = drops[optimizer];
+            builder.AppendLine(d.Count == 0
+                ? $"- {optimizer}: no seed finished at both ends"
+                : Invariant($"- {optimizer}: {metric.Name} {(metric.HigherIsBetter ? "drop (points)" : "rise")} {Median(d):G4} [{d.Min():G4}, {d.Max():G4}] over {d.Count} seed(s)"));
+        }
+        builder.AppendLine();
+        const string adan = "adan";
+        if (!drops.ContainsKey(adan))
+        {
+            return builder.Append($"Adan was not in this sweep (optimizers: {string.Join(", ", settings.Optimizers)}), so it cannot say.").ToString();
+        }
+        builder.AppendLine("Does Adan lose less than the others? Each verdict comes from the 95 % bootstrap interval over seeds of the difference of mean drops:").AppendLine();
+        foreach (var other in settings.Optimizers.Where(o => o != adan))
+        {
+            var (a, b) = (drops[adan], drops[other]);
+            var interval = a.Count >= 2 && b.Count >= 2 ? Bootstrap.DifferenceOfMeans(a, b) : null;
+            var estimate = a.Count > 0 && b.Count > 0 ? a.Average() - b.Average() : double.NaN;
+            builder.AppendLine("- " + Verdict.OfDifference(adan, other, $"how much the {metric.Name} worsens from batch {batches[0]} to {batches[^1]}", estimate,
+                interval, lowerIsBetter: true, metric.HigherIsBetter ? " points" : "").Text);
+        }
+        return builder.ToString();
+    }
+
+    /// <summary>How much the metric worsened from the smallest to the largest batch, per seed finished at both ends.</summary>
+    private static List<double> Drops(IReadOnlyList<RunResult> results, IReadOnlyList<int> batches, string optimizer, SweepMetric metric)
+    {
+        var drops = new List<double>();
+        foreach (var small in results.Where(r => r.Batch == batches[0] && r.Optimizer == optimizer))
+        {
+            var large = results.FirstOrDefault(r => r.Batch == batches[^1] && r.Optimizer == optimizer && r.Seed == small.Seed);
+            if (metric.Decline(small, large) is { } drop)
+            {
+                drops.Add(drop);
+            }
+        }
+        return drops;
+    }
+
+    private static void AppendStepsToTarget(StringBuilder builder, SweepSettings settings, IReadOnlyList<RunResult> results, IReadOnlyList<int> batches,
+        MetricTarget target)
+    {
+        builder.AppendLine($"## Steps to {target} (median over reaching seeds; censored runs did not reach it)").AppendLine();
+        builder.Append("| batch |").AppendJoin("", settings.Optimizers.Select(o => $" {o} |")).AppendLine();
+        builder.Append("|---:|").AppendJoin("", settings.Optimizers.Select(_ => "---:|")).AppendLine();
+        foreach (var batch in batches)
+        {
+            builder.Append(Invariant($"| {batch} |"));
+            foreach (var optimizer in settings.Optimizers)
+            {
+                var runs = results.Where(r => r.Batch == batch && r.Optimizer == optimizer && r.Status == RunStatus.Finished && r.TargetReached is not null).ToList();
+                var reached = runs.Where(r => r.TargetReached == true).Select(r => r.TargetStep!.Value).ToList();
+                var censored = runs.Count - reached.Count;
+                var cell = runs.Count == 0 ? "pending"
+                    : reached.Count == 0 ? $"censored ({censored})"
+                    : Invariant($"{Median(reached):F0}") + (reached.Count > 1 ? Invariant($" [{reached.Min():F0}, {reached.Max():F0}]") : "")
+                      + (censored > 0 ? $", {censored} censored" : "");
+                builder.Append(' ').Append(cell).Append(" |");
+            }
+            builder.AppendLine();
+        }
+        builder.AppendLine();
+    }
+
+    private static string Cell(SweepSettings settings, IReadOnlyList<RunResult> results, int batch, string optimizer, SweepMetric metric)
+    {
+        var runs = results.Where(r => r.Batch == batch && r.Optimizer == optimizer).ToList();
+        if (runs.Count == 0)
+        {
+            return "pending";
+        }
+        var values = runs.Select(metric.Of).OfType<double>().ToList();
+        if (settings.Seeds <= 1 || runs.Count == 1)
+        {
+            return values.Count > 0 ? Format(values[0], metric) : StatusName(runs[0].Status);
+        }
+        if (values.Count == 0)
+        {
+            return "none finished";
+        }
+        var cell = $"{Format(Median(values), metric)} [{Format(values.Min(), metric)}, {Format(values.Max(), metric)}]";
+        return values.Count < settings.Seeds ? Invariant($"{cell} ({values.Count} of {settings.Seeds})") : cell;
+    }
+
+    private static double Median(IReadOnlyList<double> values)
+    {
+        var sorted = values.Order().ToList();
+        var mid = sorted.Count / 2;
+        return sorted.Count % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
     }
 
     /// <summary>The one-paragraph answer, from the losses of each optimizer.</summary>
@@ -101,6 +217,7 @@ internal static class SweepReport
 
     private static RunResult? Find(IEnumerable<RunResult> results, int batch, string optimizer) =>
         results.FirstOrDefault(r => r.Batch == batch && r.Optimizer == optimizer);
+
 
     private static string Change(double loss, SweepMetric metric) =>
         metric.HigherIsBetter

@@ -1,4 +1,5 @@
 using Adan.Sharded.Schedules;
+using Adan.Worker.Training;
 
 namespace Adan.Worker.Commands.Sweep;
 
@@ -17,4 +18,20 @@ internal sealed record SweepSettings(
     int Epochs,
     int WorldSize,
     int MaxMicroBatch,
-    double WarmupEpochs);
+    double WarmupEpochs)
+{
+    /// <summary>Runs per (batch, optimizer), each with its own seed (initialisation and data order): base seed + 0, 1, ….</summary>
+    public int Seeds { get; init; } = 1;
+
+    /// <summary>Training samples held out for validation in every run (<c>val_split</c>); 0 for none.</summary>
+    public int ValSplit { get; init; }
+
+    /// <summary>Evaluate every this many training samples (<c>eval_every_samples</c>); 0 for none.</summary>
+    public long EvalEverySamples { get; init; }
+
+    /// <summary>The validation quality runs are timed to (<c>target</c>); null for none. It puts runs in target mode: warm-up then a constant learning rate.</summary>
+    public MetricTarget? Target { get; init; }
+
+    /// <summary>Whether runs end where they reach <see cref="Target"/> (<c>stop_at_target</c>).</summary>
+    public bool StopAtTarget { get; init; }
+}
