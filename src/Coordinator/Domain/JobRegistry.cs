@@ -154,15 +154,15 @@ internal sealed partial class JobRegistry
         string? secretHash = null, string? secret = null)
     {
         ValidateJobId(jobId);
-        host = ClientText.Bounded("host", host, CoordinatorLimits.MaxHostBytes);
-        if (secretHash is not null)
-        {
-            RankProof.RequireWellFormedHash(secretHash);
-        }
         ValidateWorldSize(jobId, worldSize);
         if (rank < 0 || rank >= worldSize)
         {
             throw CoordinatorException.InvalidArgument($"invalid rank {rank} for job '{jobId}' (must be in [0, {worldSize}))");
+        }
+        host = ClientText.Bounded("host", host, CoordinatorLimits.MaxHostBytes);
+        if (secretHash is not null)
+        {
+            RankProof.RequireWellFormedHash(secretHash);
         }
         if (rank != 0)
         {
@@ -199,9 +199,8 @@ internal sealed partial class JobRegistry
             {
                 // The same process retrying a Join whose reply it lost: it proves so with its secret, never with its
                 // host and pid, which Status shows to every holder of the job's token.
-                if (existing.SecretHash is not null && !existing.Left)
+                if (existing.SecretHash is not null && !existing.Left && RankProof.Matches(existing, secret))
                 {
-                    RankProof.Require(job, existing, secret, "Join");
                     existing.LastSeen = now;
                     SaveScheduleIfGiven(job, schedule);
                     return JoinResultFor(job);
@@ -212,7 +211,8 @@ internal sealed partial class JobRegistry
                     SaveScheduleIfGiven(job, schedule);
                     return JoinResultFor(job);
                 }
-                throw CoordinatorException.AlreadyExists($"rank {rank} of job '{job.JobId}' already joined from {existing.Host} pid {existing.Pid}");
+                throw CoordinatorException.AlreadyExists(
+                    $"rank {rank} of job '{job.JobId}' already joined from {existing.Host} pid {existing.Pid}; a repeated Join is taken only from that process, with its rank secret");
             }
             var member = new Member(rank, host, pid, now) { SecretHash = secretHash };
             job.Members[rank] = member;
@@ -362,12 +362,12 @@ internal sealed partial class JobRegistry
     /// member of a live job, its process ended or its link broke: <see cref="Status"/> shows since when, and
     /// <see cref="JobLiveness"/> fails the job if the rank is not heard from again.
     /// </param>
-    /// <param name="secret">The watching rank's secret (<see cref="RankProof"/>): its stream closing counts as its process ending.</param>
+    /// <param name="secret">
+    /// The watching rank's secret (<see cref="RankProof"/>): only then does its stream closing count as its process
+    /// ending; without it the stream is an observer's.
+    /// </param>
     /// <returns>The events, ending after a terminal one (at once after the snapshot if the job already ended).</returns>
-    /// <exception cref="CoordinatorException">
-    /// NotFound or InvalidArgument for the job id, ResourceExhausted (the job's Watch limit), PermissionDenied (a joined
-    /// rank named without its secret).
-    /// </exception>
+    /// <exception cref="CoordinatorException">NotFound or InvalidArgument for the job id, ResourceExhausted (the job's Watch limit).</exception>
     public ChannelReader<JobEvent> Subscribe(string jobId, int watcherRank, out Action<bool> unsubscribe, string? secret = null)
     {
         var job = Find(jobId);
@@ -381,10 +381,6 @@ internal sealed partial class JobRegistry
         var counted = false;
         lock (job.Gate)
         {
-            if (MemberOrNull(job, watcherRank) is { } named)
-            {
-                RankProof.Require(job, named, secret, "Watch");
-            }
             var limit = _maxWatchStreams ?? job.WorldSize + CoordinatorLimits.ExtraWatchStreams;
             if (!job.IsTerminal && job.WatchStreams >= limit)
             {
@@ -401,7 +397,8 @@ internal sealed partial class JobRegistry
                 job.Watchers.Add(channel);
                 job.WatchStreams++;
                 counted = true;
-                watcher = MemberOrNull(job, watcherRank);
+                // Without the rank's secret the stream is an observer's: closing it says nothing about that rank.
+                watcher = MemberOrNull(job, watcherRank) is { } named && (named.SecretHash is null || RankProof.Matches(named, secret)) ? named : null;
                 if (watcher is not null)
                 {
                     watcher.OpenWatches++;

@@ -20,6 +20,10 @@ internal static class RankProof
         }
     }
 
+    /// <summary>Whether <paramref name="secret"/> is <paramref name="member"/>'s (a member stored without a hash has none to match).</summary>
+    public static bool Matches(Member member, string? secret) =>
+        member.SecretHash is not null && secret is not null && RankSecret.IsWellFormed(secret) && RankSecret.Matches(secret, member.SecretHash);
+
     /// <summary>
     /// Refuses <paramref name="call"/> unless <paramref name="secret"/> is <paramref name="member"/>'s; the caller holds
     /// the job's lock. A member stored without a hash joined through a coordinator that predates rank secrets and is
@@ -32,7 +36,7 @@ internal static class RankProof
         {
             return;
         }
-        if (secret is null || !RankSecret.IsWellFormed(secret) || !RankSecret.Matches(secret, member.SecretHash))
+        if (!Matches(member, secret))
         {
             throw CoordinatorException.PermissionDenied(
                 $"{call} for rank {member.Rank} of job '{job.JobId}' refused: it does not carry rank {member.Rank}'s secret (only the process that joined as rank {member.Rank} may act for it)");

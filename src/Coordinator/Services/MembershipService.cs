@@ -13,8 +13,7 @@ internal sealed class MembershipService(JobRegistry jobs, IHostApplicationLifeti
 {
     public override Task<JoinReply> Join(JoinRequest request, ServerCallContext context)
     {
-        // Required on the wire: a member without a hash could be acted for by anyone holding the job's token.
-        Domain.RankProof.RequireWellFormedHash(request.RankSecretSha256);
+        // Required on the wire (an empty hash is refused): a member without one could be acted for by anyone holding the job's token.
         var joined = jobs.Join(request.JobId, request.Rank, request.WorldSize, request.Host, request.Pid, ScheduleOf(request),
             request.RankSecretSha256, SecretOf(request.RankSecret));
         return Task.FromResult(new JoinReply
