@@ -42,7 +42,7 @@ internal static class ServedSchedule
         if (!double.IsFinite(peak) || peak <= 0 || peak > bound)
         {
             throw new InvalidDataException(string.Create(CultureInfo.InvariantCulture,
-                $"{refused}: its peak learning rate {peak:G6} is not finite and positive or exceeds {MaxPeakRatio:G} × this rank's configured peak {own.PeakLearningRate:G6} ({fix})"));
+                $"{refused}: its peak learning rate {peak:G} is not finite and positive or exceeds {MaxPeakRatio:G} × this rank's configured peak {own.PeakLearningRate:G} ({fix})"));
         }
         return served;
     }

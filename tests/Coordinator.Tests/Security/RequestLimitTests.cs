@@ -80,7 +80,7 @@ public sealed class RequestLimitTests
             await stream.WriteAsync(header);
             await stream.WriteAsync(new byte[SentBeforeHold]);
             await stream.FlushAsync();
-            await _release.Task.WaitAsync(TimeSpan.FromSeconds(30));
+            await _release.Task.WaitAsync(TimeSpan.FromSeconds(10));
             var chunk = new byte[1024 * 1024];
             for (var sent = SentBeforeHold; sent < Claimed; sent += chunk.Length)
             {
