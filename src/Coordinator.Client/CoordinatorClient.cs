@@ -136,8 +136,8 @@ public sealed class CoordinatorClient : IAsyncDisposable
     {
         var request = new ReportFailureRequest
         {
-            JobId = _options.JobId, Rank = _options.Rank, WorldSize = _options.WorldSize, Host = _options.Host, Pid = _options.Pid, Message = message,
-            RankSecret = _options.RankSecret,
+            JobId = _options.JobId, Rank = _options.Rank, WorldSize = _options.WorldSize, Host = _options.Host, Pid = _options.Pid,
+            Message = Fit(message, CoordinatorLimits.MaxReasonBytes), RankSecret = _options.RankSecret,
         };
         try
         {
@@ -224,7 +224,7 @@ public sealed class CoordinatorClient : IAsyncDisposable
     /// <summary>Abandons an open checkpoint; the previous one stays the latest.</summary>
     public Task<CheckpointInfo> AbortCheckpointAsync(long checkpointId, string reason, CancellationToken cancellationToken = default)
     {
-        var request = new AbortCheckpointRequest { JobId = _options.JobId, CheckpointId = checkpointId, Reason = reason };
+        var request = new AbortCheckpointRequest { JobId = _options.JobId, CheckpointId = checkpointId, Reason = Fit(reason, CoordinatorLimits.MaxReasonBytes) };
         return _retry.RunAsync((deadline, ct) => _checkpoints.AbortAsync(request, _headers, deadline, ct).ResponseAsync, cancellationToken);
     }
 
@@ -392,6 +392,32 @@ public sealed class CoordinatorClient : IAsyncDisposable
             await Task.Delay(backoff, stop);
             backoff = TimeSpan.FromTicks(Math.Min(_options.MaxBackoff.Ticks, backoff.Ticks * 2));
         }
+    }
+
+    /// <summary>
+    /// <paramref name="text"/> cut to at most <paramref name="maxBytes"/> UTF-8 bytes (ending in "…" when cut), so that a
+    /// long exception message still reaches the coordinator, which refuses a longer one.
+    /// </summary>
+    private static string Fit(string text, int maxBytes)
+    {
+        if (System.Text.Encoding.UTF8.GetByteCount(text) <= maxBytes)
+        {
+            return text;
+        }
+        const string ellipsis = "…";
+        var budget = maxBytes - System.Text.Encoding.UTF8.GetByteCount(ellipsis);
+        var length = 0;
+        var bytes = 0;
+        foreach (var rune in text.EnumerateRunes())
+        {
+            if (bytes + rune.Utf8SequenceLength > budget)
+            {
+                break;
+            }
+            bytes += rune.Utf8SequenceLength;
+            length += rune.Utf16SequenceLength;
+        }
+        return text[..length] + ellipsis;
     }
 
     private void RaiseFailure(string reason)

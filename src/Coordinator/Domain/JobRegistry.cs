@@ -142,13 +142,13 @@ internal sealed partial class JobRegistry
     /// <param name="schedule">The job's learning-rate schedule; only rank 0's is kept (a retried join of rank 0 may replace it).</param>
     /// <param name="secretHash">
     /// SHA-256 of the rank's secret, kept with the member: every later call naming the rank must carry the secret
-    /// (<see cref="RankProof"/>). Null only for callers inside the coordinator's tests of other rules.
+    /// (<see cref="RankProof"/>). Null leaves the member without a proof, like a member stored by a coordinator that
+    /// predates rank secrets; the gRPC service always passes what it received, and refuses an empty hash.
     /// </param>
     /// <param name="secret">The secret itself, which a retried join of a rank that already joined must carry.</param>
     /// <exception cref="CoordinatorException">
     /// InvalidArgument (id, rank, world size, host, secret hash or schedule), FailedPrecondition (another world size, or
-    /// the job ended), AlreadyExists (another process holds the rank, or it left), PermissionDenied (a repeated join
-    /// without the rank's secret).
+    /// the job ended), AlreadyExists (another process holds the rank, it left, or a repeated join lacks its secret).
     /// </exception>
     public JoinResult Join(string jobId, int rank, int worldSize, string host, int pid, LearningRateSchedule? schedule,
         string? secretHash = null, string? secret = null)

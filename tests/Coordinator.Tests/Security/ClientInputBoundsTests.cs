@@ -57,6 +57,19 @@ public sealed class ClientInputBoundsTests
     }
 
     [Fact]
+    public async Task TheClientCutsALongFailureReportToFitSoItStillFailsTheJobNamingTheRank()
+    {
+        await using var c = await TestCoordinator.StartAsync();
+        var job = await LegitimateJob.StartAsync(c);
+        await using var rank1 = c.Client(job.JobId, 1, 2);
+        var reason = await rank1.ReportFailureAsync("native error: " + new string('é', 10_000), TimeSpan.FromSeconds(10));
+        Assert.NotNull(reason);
+        Assert.StartsWith("rank 1 (test-host pid 1001) failed: native error: éé", reason);
+        Assert.EndsWith("é…", reason);
+        await job.AssertIntactAsync(JobState.Failed);
+    }
+
+    [Fact]
     public async Task ControlCharactersInAFailureReportAreReplacedInEverythingServed()
     {
         await using var c = await TestCoordinator.StartAsync();
