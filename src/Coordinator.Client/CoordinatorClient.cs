@@ -101,6 +101,9 @@ public sealed class CoordinatorClient : IAsyncDisposable
             Host = _options.Host,
             Pid = _options.Pid,
             Schedule = schedule is null ? null : ScheduleMapping.ToMessage(schedule),
+            // Both: the hash to record, the secret to prove a retry whose first attempt the coordinator took.
+            RankSecretSha256 = RankSecret.Hash(_options.RankSecret),
+            RankSecret = _options.RankSecret,
         };
         var reply = await _retry.RunAsync((deadline, ct) => _membership.JoinAsync(request, _headers, deadline, ct).ResponseAsync, cancellationToken);
         _heartbeatInterval = TimeSpan.FromMilliseconds(reply.HeartbeatIntervalMs);
@@ -133,12 +136,13 @@ public sealed class CoordinatorClient : IAsyncDisposable
     {
         var request = new ReportFailureRequest
         {
-            JobId = _options.JobId, Rank = _options.Rank, WorldSize = _options.WorldSize, Host = _options.Host, Pid = _options.Pid, Message = message,
+            JobId = _options.JobId, Rank = _options.Rank, WorldSize = _options.WorldSize, Host = _options.Host, Pid = _options.Pid,
+            Message = Fit(message, CoordinatorLimits.MaxReasonBytes), RankSecret = _options.RankSecret,
         };
         try
         {
             var reply = await _membership.ReportFailureAsync(request, _headers, DateTime.UtcNow + timeout).ResponseAsync.ConfigureAwait(false);
-            return reply.Reason;
+            return PrintableText.Of(reply.Reason);
         }
         catch (RpcException)
         {
@@ -150,7 +154,7 @@ public sealed class CoordinatorClient : IAsyncDisposable
     public async Task<LeaveReply> LeaveAsync(CancellationToken cancellationToken = default)
     {
         await StopBackgroundAsync();
-        var request = new LeaveRequest { JobId = _options.JobId, Rank = _options.Rank };
+        var request = new LeaveRequest { JobId = _options.JobId, Rank = _options.Rank, RankSecret = _options.RankSecret };
         return await _retry.RunAsync((deadline, ct) => _membership.LeaveAsync(request, _headers, deadline, ct).ResponseAsync, cancellationToken);
     }
 
@@ -220,7 +224,7 @@ public sealed class CoordinatorClient : IAsyncDisposable
     /// <summary>Abandons an open checkpoint; the previous one stays the latest.</summary>
     public Task<CheckpointInfo> AbortCheckpointAsync(long checkpointId, string reason, CancellationToken cancellationToken = default)
     {
-        var request = new AbortCheckpointRequest { JobId = _options.JobId, CheckpointId = checkpointId, Reason = reason };
+        var request = new AbortCheckpointRequest { JobId = _options.JobId, CheckpointId = checkpointId, Reason = Fit(reason, CoordinatorLimits.MaxReasonBytes) };
         return _retry.RunAsync((deadline, ct) => _checkpoints.AbortAsync(request, _headers, deadline, ct).ResponseAsync, cancellationToken);
     }
 
@@ -344,6 +348,7 @@ public sealed class CoordinatorClient : IAsyncDisposable
         Step = Step,
         Progress = _progress.Count,
         LongestProgressIntervalMs = (long)_progress.LongestInterval.TotalMilliseconds,
+        RankSecret = _options.RankSecret,
     };
 
     private void OnHeartbeatReply(HeartbeatReply reply)
@@ -361,7 +366,7 @@ public sealed class CoordinatorClient : IAsyncDisposable
         {
             try
             {
-                using var call = _membership.Watch(new WatchRequest { JobId = _options.JobId, Rank = _options.Rank }, _headers, cancellationToken: stop);
+                using var call = _membership.Watch(new WatchRequest { JobId = _options.JobId, Rank = _options.Rank, RankSecret = _options.RankSecret }, _headers, cancellationToken: stop);
                 await foreach (var jobEvent in call.ResponseStream.ReadAllAsync(stop))
                 {
                     backoff = _options.InitialBackoff;
@@ -389,14 +394,41 @@ public sealed class CoordinatorClient : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// <paramref name="text"/> cut to at most <paramref name="maxBytes"/> UTF-8 bytes (ending in "…" when cut), so that a
+    /// long exception message still reaches the coordinator, which refuses a longer one.
+    /// </summary>
+    private static string Fit(string text, int maxBytes)
+    {
+        if (System.Text.Encoding.UTF8.GetByteCount(text) <= maxBytes)
+        {
+            return text;
+        }
+        const string ellipsis = "…";
+        var budget = maxBytes - System.Text.Encoding.UTF8.GetByteCount(ellipsis);
+        var length = 0;
+        var bytes = 0;
+        foreach (var rune in text.EnumerateRunes())
+        {
+            if (bytes + rune.Utf8SequenceLength > budget)
+            {
+                break;
+            }
+            bytes += rune.Utf8SequenceLength;
+            length += rune.Utf16SequenceLength;
+        }
+        return text[..length] + ellipsis;
+    }
+
     private void RaiseFailure(string reason)
     {
         if (Interlocked.Exchange(ref _failureRaised, 1) != 0)
         {
             return;
         }
-        FailureReason = reason;
+        // Served text ends up on a terminal: no escape sequence or forged line from whoever wrote it.
+        FailureReason = PrintableText.Of(reason);
         _failed.Cancel();
-        JobFailed?.Invoke(this, new JobFailedEventArgs(reason));
+        JobFailed?.Invoke(this, new JobFailedEventArgs(FailureReason));
     }
 }

@@ -24,8 +24,15 @@ public sealed record CoordinatorClientOptions
     /// <summary>Host name reported at Join. Default: <see cref="Environment.MachineName"/>.</summary>
     public string Host { get; init; } = Environment.MachineName;
 
-    /// <summary>Process id reported at Join; with <see cref="Host"/> it makes a retried Join idempotent. Default: this process.</summary>
+    /// <summary>Process id reported at Join, for diagnostics. Default: this process.</summary>
     public int Pid { get; init; } = Environment.ProcessId;
+
+    /// <summary>
+    /// This rank's secret (64 hex digits; see <see cref="Protocol.RankSecret"/>): its SHA-256 goes with Join, the secret
+    /// itself with every later call that names the rank. Default: a new one per options object, so every client made for
+    /// one rank (its link, its failure report) must share one options object or pass the same value.
+    /// </summary>
+    public string RankSecret { get; init; } = Protocol.RankSecret.New();
 
     /// <summary>Deadline of each attempt of each call. Default 10 s.</summary>
     public TimeSpan CallTimeout { get; init; } = TimeSpan.FromSeconds(10);

@@ -42,7 +42,7 @@ public sealed class AuthTests
         switch (rpc)
         {
             case "Join":
-                await c.Membership.JoinAsync(new JoinRequest { JobId = job, Rank = 0, WorldSize = 1, Host = "h", Pid = 1 }, headers);
+                await c.Membership.JoinAsync(new JoinRequest { JobId = job, Rank = 0, WorldSize = 1, Host = "h", Pid = 1, RankSecretSha256 = TestCoordinator.SecretHashOf(job, 0) }, headers);
                 break;
             case "Heartbeat":
                 await c.Membership.HeartbeatAsync(new HeartbeatRequest { JobId = job }, headers);

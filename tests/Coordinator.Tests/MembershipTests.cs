@@ -6,8 +6,16 @@ namespace Adan.Coordinator.Tests;
 
 public sealed class MembershipTests
 {
-    private static JoinRequest Join(int rank, int worldSize, int pid = 0, string job = "job") =>
-        new() { JobId = job, Rank = rank, WorldSize = worldSize, Host = "test-host", Pid = pid == 0 ? 1000 + rank : pid };
+    /// <summary>A Join of rank <paramref name="rank"/>; a <paramref name="pid"/> names another process, with a secret of its own.</summary>
+    private static JoinRequest Join(int rank, int worldSize, int pid = 0, string job = "job")
+    {
+        var secret = pid == 0 ? TestCoordinator.SecretOf(job, rank) : Protocol.RankSecret.Hash($"process {pid}");
+        return new()
+        {
+            JobId = job, Rank = rank, WorldSize = worldSize, Host = "test-host", Pid = pid == 0 ? 1000 + rank : pid,
+            RankSecretSha256 = Protocol.RankSecret.Hash(secret), RankSecret = secret,
+        };
+    }
 
     [Fact]
     public async Task JobRunsWhenAllRanksJoinedAndFinishesWhenAllLeft()
@@ -22,8 +30,8 @@ public sealed class MembershipTests
         // The same process retrying its Join succeeds (lost reply, coordinator restart).
         Assert.Equal(JobState.Running, (await c.Membership.JoinAsync(Join(1, 2), c.Headers)).State);
 
-        Assert.Equal(JobState.Running, (await c.Membership.LeaveAsync(new LeaveRequest { JobId = "job", Rank = 0 }, c.Headers)).State);
-        Assert.Equal(JobState.Finished, (await c.Membership.LeaveAsync(new LeaveRequest { JobId = "job", Rank = 1 }, c.Headers)).State);
+        Assert.Equal(JobState.Running, (await c.Membership.LeaveAsync(new LeaveRequest { JobId = "job", Rank = 0, RankSecret = TestCoordinator.SecretOf("job", 0) }, c.Headers)).State);
+        Assert.Equal(JobState.Finished, (await c.Membership.LeaveAsync(new LeaveRequest { JobId = "job", Rank = 1, RankSecret = TestCoordinator.SecretOf("job", 1) }, c.Headers)).State);
         var late = await Assert.ThrowsAsync<RpcException>(() => c.Membership.JoinAsync(Join(0, 2, pid: 7), c.Headers).ResponseAsync);
         Assert.Equal(StatusCode.FailedPrecondition, late.StatusCode);
     }
@@ -137,7 +145,7 @@ public sealed class MembershipTests
             (await c.Jobs.StatusAsync(new JobStatusRequest { JobId = "job" }, c.Headers)).Members.ToDictionary(m => m.Rank, m => m.DisconnectedMs);
         async Task<AsyncServerStreamingCall<JobEvent>> WatchAsync(int rank)
         {
-            var call = c.Membership.Watch(new WatchRequest { JobId = "job", Rank = rank }, c.Headers);
+            var call = c.Membership.Watch(new WatchRequest { JobId = "job", Rank = rank, RankSecret = TestCoordinator.SecretOf("job", rank) }, c.Headers);
             Assert.True(await call.ResponseStream.MoveNext(CancellationToken.None));
             return call;
         }
@@ -171,7 +179,7 @@ public sealed class MembershipTests
 
         // Rank 2 watches again (a reconnect: it lives); rank 0 leaves.
         using var again = await WatchAsync(2);
-        await c.Membership.LeaveAsync(new LeaveRequest { JobId = "job", Rank = 0 }, c.Headers);
+        await c.Membership.LeaveAsync(new LeaveRequest { JobId = "job", Rank = 0, RankSecret = TestCoordinator.SecretOf("job", 0) }, c.Headers);
         Assert.Equal([-1, -1, -1], (await DisconnectedAsync()).Values);
         watches[1].Dispose();
     }

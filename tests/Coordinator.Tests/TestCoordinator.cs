@@ -51,6 +51,12 @@ internal sealed class TestCoordinator : IAsyncDisposable
     /// <summary>Headers that present <paramref name="token"/>, e.g. a job's own token.</summary>
     public static Metadata HeadersFor(string token) => new() { { "authorization", $"Bearer {token}" } };
 
+    /// <summary>The secret of rank <paramref name="rank"/> of <paramref name="jobId"/> in these tests: fixed, so a test's raw calls and its clients agree.</summary>
+    public static string SecretOf(string jobId, int rank) => Protocol.RankSecret.Hash($"test secret of {jobId} rank {rank}");
+
+    /// <summary>The SHA-256 of <see cref="SecretOf"/>, which a Join sends.</summary>
+    public static string SecretHashOf(string jobId, int rank) => Protocol.RankSecret.Hash(SecretOf(jobId, rank));
+
     /// <summary>Creates a job with the operator token and returns the job's own token.</summary>
     public async Task<string> CreateJobAsync(string jobId, int worldSize) =>
         (await Jobs.CreateAsync(new CreateJobRequest { JobId = jobId, WorldSize = worldSize }, Headers)).JobToken;
@@ -93,6 +99,7 @@ internal sealed class TestCoordinator : IAsyncDisposable
             WorldSize = worldSize,
             Host = "test-host",
             Pid = pid ?? 1000 + rank,
+            RankSecret = SecretOf(jobId, rank),
             CallTimeout = TimeSpan.FromSeconds(10),
         }, Channel);
 
@@ -109,6 +116,7 @@ internal sealed class TestCoordinator : IAsyncDisposable
                 Host = "test-host",
                 Pid = 1000 + rank,
                 Schedule = rank == 0 ? schedule : null,
+                RankSecretSha256 = SecretHashOf(jobId, rank),
             }, Headers);
         }
     }

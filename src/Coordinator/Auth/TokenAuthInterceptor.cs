@@ -48,13 +48,16 @@ internal sealed class TokenAuthInterceptor(OperatorToken operatorToken, JobRegis
         return continuation(requestStream, responseStream, context);
     }
 
-    private void Authorize(ServerCallContext context, object? request)
+    /// <summary>Whether <paramref name="method"/> (a gRPC path, <c>/package.Service/Method</c>) needs no token.</summary>
+    public static bool IsExempt(string method) => method.StartsWith(HealthServicePrefix, StringComparison.Ordinal);
+
+    /// <summary>
+    /// Who presents the <c>authorization</c> header <paramref name="authorization"/>: null for the operator, otherwise
+    /// the job whose token it is. Needs the headers only, so <see cref="HeaderTokenGate"/> calls it before a body is read.
+    /// </summary>
+    /// <exception cref="RpcException">Unauthenticated: no token, or one the coordinator does not know.</exception>
+    public string? Authenticate(string? authorization)
     {
-        if (context.Method.StartsWith(HealthServicePrefix, StringComparison.Ordinal))
-        {
-            return;
-        }
-        var authorization = context.RequestHeaders.GetValue("authorization");
         if (authorization is null || !authorization.StartsWith(BearerPrefix, StringComparison.OrdinalIgnoreCase))
         {
             throw new RpcException(new Status(StatusCode.Unauthenticated, "missing token (send 'authorization: Bearer <token>')"));
@@ -62,12 +65,24 @@ internal sealed class TokenAuthInterceptor(OperatorToken operatorToken, JobRegis
         var presented = authorization[BearerPrefix.Length..].Trim();
         if (operatorToken.Matches(presented))
         {
-            return;
+            return null;
         }
-        var owner = jobs.JobOfToken(presented)
+        return jobs.JobOfToken(presented)
             ?? throw new RpcException(new Status(StatusCode.Unauthenticated,
                 "wrong token: neither the coordinator's token nor a job's (give the token the coordinator was started with, "
                 + $"its --token-file or {Protocol.CoordinatorEnvironment.TokenVariable})"));
+    }
+
+    private void Authorize(ServerCallContext context, object? request)
+    {
+        if (IsExempt(context.Method))
+        {
+            return;
+        }
+        if (Authenticate(context.RequestHeaders.GetValue("authorization")) is not { } owner)
+        {
+            return;
+        }
         if (request is not IJobScopedRequest scoped)
         {
             throw new RpcException(new Status(StatusCode.PermissionDenied,

@@ -98,6 +98,7 @@ internal sealed partial class CheckpointCatalog : IDisposable
             {
                 return open;
             }
+            RequireRoomForAnother(jobId);
             if (CheckpointFiles.IsCommitted(directory))
             {
                 // Committed by another run (or another coordinator) in the same root: the files are the record.
@@ -114,6 +115,28 @@ internal sealed partial class CheckpointCatalog : IDisposable
             }
             var id = _store.InsertCheckpoint(jobId, step, directory, worldSize);
             return _store.GetCheckpoint(id)!;
+        }
+    }
+
+    /// <summary>
+    /// Refuses a new checkpoint beyond <see cref="Protocol.CoordinatorLimits.MaxOpenCheckpoints"/> open ones or
+    /// <see cref="Protocol.CoordinatorLimits.MaxUncommittedCheckpoints"/> begun without a commit: each costs a directory
+    /// and a catalogue row, and a job that begins steps it never commits would grow both without bound.
+    /// </summary>
+    private void RequireRoomForAnother(string jobId)
+    {
+        var rows = _store.GetCheckpoints(jobId);
+        var open = rows.Where(c => c.State == CheckpointState.Open).Select(c => c.Step).ToList();
+        if (open.Count >= Protocol.CoordinatorLimits.MaxOpenCheckpoints)
+        {
+            throw CoordinatorException.ResourceExhausted(
+                $"job '{jobId}' already has {open.Count} open checkpoints (steps {string.Join(", ", open)}), the most allowed; commit or abort one before beginning another");
+        }
+        var uncommitted = rows.Count(c => c.State is CheckpointState.Open or CheckpointState.Aborted);
+        if (uncommitted >= Protocol.CoordinatorLimits.MaxUncommittedCheckpoints)
+        {
+            throw CoordinatorException.ResourceExhausted(
+                $"job '{jobId}' began {uncommitted} checkpoints it did not commit, the most allowed; a job that cannot commit a checkpoint should end and be restarted");
         }
     }
 
@@ -221,9 +244,13 @@ internal sealed partial class CheckpointCatalog : IDisposable
     }
 
     /// <summary>Abandons an open checkpoint (aborting an aborted one again is harmless); the previous commit stays latest.</summary>
-    /// <exception cref="CoordinatorException">FailedPrecondition (committed or deleted), NotFound (job or checkpoint).</exception>
+    /// <exception cref="CoordinatorException">
+    /// FailedPrecondition (committed or deleted), NotFound (job or checkpoint), InvalidArgument (a reason over
+    /// <see cref="Protocol.CoordinatorLimits.MaxReasonBytes"/>).
+    /// </exception>
     public CheckpointRecord Abort(string jobId, long checkpointId, string reason)
     {
+        reason = ClientText.Bounded("reason", reason, Protocol.CoordinatorLimits.MaxReasonBytes);
         lock (_gate)
         {
             var checkpoint = Find(jobId, checkpointId);

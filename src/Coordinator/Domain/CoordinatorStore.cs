@@ -53,6 +53,7 @@ internal sealed class CoordinatorStore : IDisposable
         AddColumnIfMissing("jobs", "ended_ms", "INTEGER NOT NULL DEFAULT 0");
         AddColumnIfMissing("jobs", "restarts", "INTEGER NOT NULL DEFAULT 0");
         AddColumnIfMissing("jobs", "failed_rank", "INTEGER NOT NULL DEFAULT -1");
+        AddColumnIfMissing("members", "secret_sha256", "TEXT NULL");
     }
 
     private void AddColumnIfMissing(string table, string column, string definition)
@@ -80,17 +81,37 @@ internal sealed class CoordinatorStore : IDisposable
             ("$restarts", job.Restarts), ("$failed", job.FailedRank));
     }
 
-    /// <summary>Writes a member's identity and whether it left.</summary>
+    /// <summary>Writes a member's identity, the hash of its secret (so a restart keeps every rank's proof) and whether it left.</summary>
     public void SaveMember(string jobId, Member member) =>
         Execute("""
-            INSERT INTO members (job_id, rank, host, pid, left_job) VALUES ($job, $rank, $host, $pid, $left)
-            ON CONFLICT (job_id, rank) DO UPDATE SET host = $host, pid = $pid, left_job = $left
+            INSERT INTO members (job_id, rank, host, pid, left_job, secret_sha256) VALUES ($job, $rank, $host, $pid, $left, $secret)
+            ON CONFLICT (job_id, rank) DO UPDATE SET host = $host, pid = $pid, left_job = $left, secret_sha256 = $secret
             """,
-            ("$job", jobId), ("$rank", member.Rank), ("$host", member.Host), ("$pid", member.Pid), ("$left", member.Left ? 1 : 0));
+            ("$job", jobId), ("$rank", member.Rank), ("$host", member.Host), ("$pid", member.Pid), ("$left", member.Left ? 1 : 0),
+            ("$secret", member.SecretHash));
 
-    /// <summary>Forgets a job and its members; its checkpoint rows stay, as the files they describe do.</summary>
-    public void DeleteJob(string jobId) =>
-        Execute("DELETE FROM members WHERE job_id = $job; DELETE FROM jobs WHERE job_id = $job", ("$job", jobId));
+    /// <summary>
+    /// Forgets a job: its members, its checkpoint rows and their shards, in one transaction. The checkpoint files stay;
+    /// they are the record (a later job resumes from them), and a job that is gone has no use for its rows.
+    /// </summary>
+    public void DeleteJob(string jobId)
+    {
+        lock (_gate)
+        {
+            using var transaction = _connection.BeginTransaction();
+            using var command = _connection.CreateCommand();
+            command.Transaction = transaction;
+            command.CommandText = """
+                DELETE FROM shards WHERE checkpoint_id IN (SELECT id FROM checkpoints WHERE job_id = $job);
+                DELETE FROM checkpoints WHERE job_id = $job;
+                DELETE FROM members WHERE job_id = $job;
+                DELETE FROM jobs WHERE job_id = $job;
+                """;
+            Bind(command, ("$job", jobId));
+            command.ExecuteNonQuery();
+            transaction.Commit();
+        }
+    }
 
     /// <summary>
     /// Every stored job with its members; each member's heartbeat clock starts at <paramref name="now"/>, a
@@ -125,7 +146,7 @@ internal sealed class CoordinatorStore : IDisposable
             }
             using (var command = _connection.CreateCommand())
             {
-                command.CommandText = "SELECT job_id, rank, host, pid, left_job FROM members";
+                command.CommandText = "SELECT job_id, rank, host, pid, left_job, secret_sha256 FROM members";
                 using var reader = command.ExecuteReader();
                 while (reader.Read())
                 {
@@ -134,6 +155,7 @@ internal sealed class CoordinatorStore : IDisposable
                         job.Members[reader.GetInt32(1)] = new Member(reader.GetInt32(1), reader.GetString(2), reader.GetInt32(3), now)
                         {
                             Left = reader.GetInt32(4) != 0,
+                            SecretHash = reader.IsDBNull(5) ? null : reader.GetString(5),
                         };
                     }
                 }
@@ -175,40 +197,39 @@ internal sealed class CoordinatorStore : IDisposable
     /// <summary>Checkpoints of a job, by step then id (oldest attempt first).</summary>
     public List<CheckpointRecord> GetCheckpoints(string jobId) => QueryCheckpoints("WHERE job_id = $p", jobId);
 
+    /// <summary>The checkpoints <paramref name="where"/> selects, each with its shards, read in one query.</summary>
     private List<CheckpointRecord> QueryCheckpoints(string where, object parameter)
     {
         lock (_gate)
         {
-            var rows = new List<(long Id, string JobId, long Step, CheckpointState State, string Directory, string ManifestPath, int WorldSize, long CommittedMs)>();
-            using (var command = _connection.CreateCommand())
+            var result = new List<CheckpointRecord>();
+            using var command = _connection.CreateCommand();
+            // One LEFT JOIN, not a query per checkpoint: a job with thousands of rows costs one statement under the lock.
+            command.CommandText = $"""
+                SELECT c.id, c.job_id, c.step, c.state, c.directory, c.manifest_path, c.world_size, c.committed_ms,
+                       s.rank, s.file, s.bytes, s.sha256
+                FROM (SELECT * FROM checkpoints {where}) AS c LEFT JOIN shards AS s ON s.checkpoint_id = c.id
+                ORDER BY c.step, c.id, s.rank
+                """;
+            Bind(command, ("$p", parameter));
+            using var reader = command.ExecuteReader();
+            List<CheckpointShard>? shards = null;
+            while (reader.Read())
             {
-                command.CommandText = $"""
-                    SELECT id, job_id, step, state, directory, manifest_path, world_size, committed_ms
-                    FROM checkpoints {where} ORDER BY step, id
-                    """;
-                Bind(command, ("$p", parameter));
-                using var reader = command.ExecuteReader();
-                while (reader.Read())
+                var id = reader.GetInt64(0);
+                if (result.Count == 0 || result[^1].Id != id)
                 {
-                    rows.Add((reader.GetInt64(0), reader.GetString(1), reader.GetInt64(2), (CheckpointState)reader.GetInt32(3),
-                        reader.GetString(4), reader.GetString(5), reader.GetInt32(6), reader.GetInt64(7)));
+                    shards = [];
+                    // 0 is the column's "never committed": no checkpoint is committed at the Unix epoch.
+                    var committedMs = reader.GetInt64(7);
+                    var committedAt = committedMs == 0 ? (DateTimeOffset?)null : DateTimeOffset.FromUnixTimeMilliseconds(committedMs);
+                    result.Add(new CheckpointRecord(id, reader.GetString(1), reader.GetInt64(2), (CheckpointState)reader.GetInt32(3),
+                        reader.GetString(4), reader.GetString(5), reader.GetInt32(6), shards, committedAt));
                 }
-            }
-            var result = new List<CheckpointRecord>(rows.Count);
-            foreach (var row in rows)
-            {
-                var shards = new List<CheckpointShard>();
-                using var command = _connection.CreateCommand();
-                command.CommandText = "SELECT rank, file, bytes, sha256 FROM shards WHERE checkpoint_id = $id ORDER BY rank";
-                Bind(command, ("$id", row.Id));
-                using var reader = command.ExecuteReader();
-                while (reader.Read())
+                if (!reader.IsDBNull(8))
                 {
-                    shards.Add(new CheckpointShard(reader.GetInt32(0), reader.GetString(1), reader.GetInt64(2), reader.GetString(3)));
+                    shards!.Add(new CheckpointShard(reader.GetInt32(8), reader.GetString(9), reader.GetInt64(10), reader.GetString(11)));
                 }
-                // 0 is the column's "never committed": no checkpoint is committed at the Unix epoch.
-                var committedAt = row.CommittedMs == 0 ? (DateTimeOffset?)null : DateTimeOffset.FromUnixTimeMilliseconds(row.CommittedMs);
-                result.Add(new CheckpointRecord(row.Id, row.JobId, row.Step, row.State, row.Directory, row.ManifestPath, row.WorldSize, shards, committedAt));
             }
             return result;
         }

@@ -38,6 +38,13 @@ internal sealed class Job(string jobId, int worldSize)
 
     public List<Channel<JobEvent>> Watchers { get; } = [];
 
+    /// <summary>
+    /// Watch handlers running now: counted from subscription to the handler's end, not while the channel is in
+    /// <see cref="Watchers"/>, so a stream that <see cref="Publish"/> dropped (or ended) counts until its handler returns
+    /// and reopening dropped streams cannot exceed the limit.
+    /// </summary>
+    public int WatchStreams { get; set; }
+
     public bool IsTerminal => State is JobState.Failed or JobState.Finished;
 
     public int JoinedCount => Members.Count(m => m is not null);

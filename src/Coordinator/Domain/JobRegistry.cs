@@ -137,20 +137,32 @@ internal sealed partial class JobRegistry
     /// <param name="jobId">The job.</param>
     /// <param name="rank">The joining rank, in [0, <paramref name="worldSize"/>).</param>
     /// <param name="worldSize">Ranks of the job; every rank sends the same.</param>
-    /// <param name="host">Host of the rank; with <paramref name="pid"/> it identifies a retried join.</param>
+    /// <param name="host">Host of the rank, for diagnostics; at most <see cref="CoordinatorLimits.MaxHostBytes"/> bytes.</param>
     /// <param name="pid">Process id of the rank.</param>
-    /// <param name="schedule">The job's learning-rate schedule; only rank 0's is kept, the last one wins.</param>
+    /// <param name="schedule">The job's learning-rate schedule; only rank 0's is kept (a retried join of rank 0 may replace it).</param>
+    /// <param name="secretHash">
+    /// SHA-256 of the rank's secret, kept with the member: every later call naming the rank must carry the secret
+    /// (<see cref="RankProof"/>). Null leaves the member without a proof, like a member stored by a coordinator that
+    /// predates rank secrets; the gRPC service always passes what it received, and refuses an empty hash.
+    /// </param>
+    /// <param name="secret">The secret itself, which a retried join of a rank that already joined must carry.</param>
     /// <exception cref="CoordinatorException">
-    /// InvalidArgument (id, rank, world size or schedule), FailedPrecondition (another world size, or the job ended),
-    /// AlreadyExists (another process holds the rank).
+    /// InvalidArgument (id, rank, world size, host, secret hash or schedule), FailedPrecondition (another world size, or
+    /// the job ended), AlreadyExists (another process holds the rank, it left, or a repeated join lacks its secret).
     /// </exception>
-    public JoinResult Join(string jobId, int rank, int worldSize, string host, int pid, LearningRateSchedule? schedule)
+    public JoinResult Join(string jobId, int rank, int worldSize, string host, int pid, LearningRateSchedule? schedule,
+        string? secretHash = null, string? secret = null)
     {
         ValidateJobId(jobId);
         ValidateWorldSize(jobId, worldSize);
         if (rank < 0 || rank >= worldSize)
         {
             throw CoordinatorException.InvalidArgument($"invalid rank {rank} for job '{jobId}' (must be in [0, {worldSize}))");
+        }
+        host = ClientText.Bounded("host", host, CoordinatorLimits.MaxHostBytes);
+        if (secretHash is not null)
+        {
+            RankProof.RequireWellFormedHash(secretHash);
         }
         if (rank != 0)
         {
@@ -185,16 +197,24 @@ internal sealed partial class JobRegistry
             var existing = job.Members[rank];
             if (existing is not null)
             {
-                // The same process retrying a Join whose reply it lost (or reconnecting after a coordinator restart).
-                if (existing.Host == host && existing.Pid == pid && !existing.Left)
+                // The same process retrying a Join whose reply it lost: it proves so with its secret, never with its
+                // host and pid, which Status shows to every holder of the job's token.
+                if (existing.SecretHash is not null && !existing.Left && RankProof.Matches(existing, secret))
                 {
                     existing.LastSeen = now;
                     SaveScheduleIfGiven(job, schedule);
                     return JoinResultFor(job);
                 }
-                throw CoordinatorException.AlreadyExists($"rank {rank} of job '{job.JobId}' already joined from {existing.Host} pid {existing.Pid}");
+                if (existing.SecretHash is null && existing.Host == host && existing.Pid == pid && !existing.Left)
+                {
+                    existing.LastSeen = now;
+                    SaveScheduleIfGiven(job, schedule);
+                    return JoinResultFor(job);
+                }
+                throw CoordinatorException.AlreadyExists(
+                    $"rank {rank} of job '{job.JobId}' already joined from {existing.Host} pid {existing.Pid}; a repeated Join is taken only from that process, with its rank secret");
             }
-            var member = new Member(rank, host, pid, now);
+            var member = new Member(rank, host, pid, now) { SecretHash = secretHash };
             job.Members[rank] = member;
             SaveScheduleIfGiven(job, schedule);
             var running = job.JoinedCount == job.WorldSize;
@@ -221,13 +241,15 @@ internal sealed partial class JobRegistry
     /// <param name="step">Its last completed step.</param>
     /// <param name="progress">Its progress marks so far; 0 when it reports none (it is then never failed for a stall).</param>
     /// <param name="longestProgressInterval">The longest interval between two of its progress marks so far.</param>
-    /// <exception cref="CoordinatorException">NotFound (job or rank), InvalidArgument (rank out of range).</exception>
-    public JobCondition Heartbeat(string jobId, int rank, long step, long progress = 0, TimeSpan longestProgressInterval = default)
+    /// <param name="secret">The rank's secret (<see cref="RankProof"/>).</param>
+    /// <exception cref="CoordinatorException">NotFound (job or rank), InvalidArgument (rank out of range), PermissionDenied (not the rank's secret).</exception>
+    public JobCondition Heartbeat(string jobId, int rank, long step, long progress = 0, TimeSpan longestProgressInterval = default, string? secret = null)
     {
         var job = Find(jobId);
         lock (job.Gate)
         {
             var member = MemberOf(job, rank);
+            RankProof.Require(job, member, secret, "Heartbeat");
             var now = _time.GetTimestamp();
             member.LastSeen = now;
             member.Step = step;
@@ -249,10 +271,15 @@ internal sealed partial class JobRegistry
     /// host and the message; a job that already ended keeps its state and reason. The rank need not have joined.
     /// </summary>
     /// <returns>The job's state and (first) failure reason after the report.</returns>
-    /// <exception cref="CoordinatorException">InvalidArgument (id, rank or world size), FailedPrecondition (another world size).</exception>
-    public JobCondition ReportFailure(string jobId, int rank, int worldSize, string host, int pid, string message)
+    /// <exception cref="CoordinatorException">
+    /// InvalidArgument (id, rank, world size, host or message size), FailedPrecondition (another world size),
+    /// PermissionDenied (the rank joined and this is not its secret).
+    /// </exception>
+    public JobCondition ReportFailure(string jobId, int rank, int worldSize, string host, int pid, string message, string? secret = null)
     {
         ValidateJobId(jobId);
+        host = ClientText.Bounded("host", host, CoordinatorLimits.MaxHostBytes);
+        message = ClientText.Bounded("message", message, CoordinatorLimits.MaxReasonBytes);
         if (worldSize < 1 || rank < 0 || rank >= worldSize)
         {
             throw CoordinatorException.InvalidArgument($"invalid rank {rank} or world size {worldSize} for job '{jobId}' (rank must be in [0, world size), world size >= 1)");
@@ -266,11 +293,16 @@ internal sealed partial class JobRegistry
                 throw CoordinatorException.FailedPrecondition(
                     $"world size {worldSize} disagrees with job '{job.JobId}', which has world size {job.WorldSize}");
             }
+            // A rank that has not joined has no secret yet: it may fail while loading its data, before its Join.
+            if (job.Members[rank] is { } member)
+            {
+                RankProof.Require(job, member, secret, "ReportFailure");
+            }
             if (job.IsTerminal)
             {
                 return new JobCondition(job.State, job.Reason);
             }
-            var line = string.Join(' ', message.Split(['\r', '\n'], StringSplitOptions.RemoveEmptyEntries)).Trim();
+            var line = string.Join(' ', message.Split(' ', StringSplitOptions.RemoveEmptyEntries));
             failed = FailLocked(job, rank, $"rank {rank} ({host} pid {pid}) failed: {(line.Length > 0 ? line : "no message")}");
         }
         PublishFailure(job, failed);
@@ -279,13 +311,14 @@ internal sealed partial class JobRegistry
 
     /// <summary>A rank finished cleanly; the job is FINISHED once every rank left.</summary>
     /// <returns>The job's state after the leave.</returns>
-    /// <exception cref="CoordinatorException">NotFound (job or rank), InvalidArgument (rank out of range).</exception>
-    public JobState Leave(string jobId, int rank)
+    /// <exception cref="CoordinatorException">NotFound (job or rank), InvalidArgument (rank out of range), PermissionDenied (not the rank's secret).</exception>
+    public JobState Leave(string jobId, int rank, string? secret = null)
     {
         var job = Find(jobId);
         lock (job.Gate)
         {
             var member = MemberOf(job, rank);
+            RankProof.Require(job, member, secret, "Leave");
             if (member.Left)
             {
                 return job.State;
@@ -312,7 +345,7 @@ internal sealed partial class JobRegistry
         }
     }
 
-    /// <summary>Subscribes an observer that is not a rank to a job's events (see <see cref="Subscribe(string, int, out Action{bool})"/>).</summary>
+    /// <summary>Subscribes an observer that is not a rank to a job's events (see <see cref="Subscribe(string, int, out Action{bool}, string?)"/>).</summary>
     public ChannelReader<JobEvent> Subscribe(string jobId, out Action unsubscribe)
     {
         var reader = Subscribe(jobId, -1, out var end);
@@ -329,9 +362,13 @@ internal sealed partial class JobRegistry
     /// member of a live job, its process ended or its link broke: <see cref="Status"/> shows since when, and
     /// <see cref="JobLiveness"/> fails the job if the rank is not heard from again.
     /// </param>
+    /// <param name="secret">
+    /// The watching rank's secret (<see cref="RankProof"/>): only then does its stream closing count as its process
+    /// ending; without it the stream is an observer's.
+    /// </param>
     /// <returns>The events, ending after a terminal one (at once after the snapshot if the job already ended).</returns>
-    /// <exception cref="CoordinatorException">NotFound or InvalidArgument for the job id.</exception>
-    public ChannelReader<JobEvent> Subscribe(string jobId, int watcherRank, out Action<bool> unsubscribe)
+    /// <exception cref="CoordinatorException">NotFound or InvalidArgument for the job id, ResourceExhausted (the job's Watch limit).</exception>
+    public ChannelReader<JobEvent> Subscribe(string jobId, int watcherRank, out Action<bool> unsubscribe, string? secret = null)
     {
         var job = Find(jobId);
         // Bounded, so a watcher that stops reading costs at most this many events; Publish ends its stream instead.
@@ -341,13 +378,14 @@ internal sealed partial class JobRegistry
             FullMode = BoundedChannelFullMode.Wait,
         });
         Member? watcher = null;
+        var counted = false;
         lock (job.Gate)
         {
             var limit = _maxWatchStreams ?? job.WorldSize + CoordinatorLimits.ExtraWatchStreams;
-            if (!job.IsTerminal && job.Watchers.Count >= limit)
+            if (!job.IsTerminal && job.WatchStreams >= limit)
             {
                 throw CoordinatorException.ResourceExhausted(
-                    $"job '{jobId}' already has {job.Watchers.Count} Watch streams, the most allowed (--max-watch-streams {limit}); close one or retry later");
+                    $"job '{jobId}' already has {job.WatchStreams} Watch streams, the most allowed (--max-watch-streams {limit}); close one or retry later");
             }
             channel.Writer.TryWrite(job.NewEvent(JobEventKind.Snapshot, -1, job.Reason, _time.GetUtcNow()));
             if (job.IsTerminal)
@@ -357,7 +395,10 @@ internal sealed partial class JobRegistry
             else
             {
                 job.Watchers.Add(channel);
-                watcher = MemberOrNull(job, watcherRank);
+                job.WatchStreams++;
+                counted = true;
+                // Without the rank's secret the stream is an observer's: closing it says nothing about that rank.
+                watcher = MemberOrNull(job, watcherRank) is { } named && (named.SecretHash is null || RankProof.Matches(named, secret)) ? named : null;
                 if (watcher is not null)
                 {
                     watcher.OpenWatches++;
@@ -376,6 +417,10 @@ internal sealed partial class JobRegistry
                 }
                 ended = true;
                 job.Watchers.Remove(channel);
+                if (counted)
+                {
+                    job.WatchStreams--;
+                }
                 if (watcher is not null && --watcher.OpenWatches == 0 && lostByWatcher && !watcher.Left && !job.IsTerminal)
                 {
                     watcher.Disconnected = _time.GetTimestamp();
@@ -460,7 +505,10 @@ internal sealed partial class JobRegistry
         }
     }
 
-    /// <summary>Forgets every job that ended at least the TTL ago, with its members and token (its checkpoint rows stay).</summary>
+    /// <summary>
+    /// Forgets every job that ended at least the TTL ago, with its members, token and checkpoint rows (the checkpoint
+    /// files stay: they are the record a later job resumes from).
+    /// </summary>
     /// <returns>The ids of the jobs forgotten.</returns>
     public IReadOnlyList<string> ExpireJobs()
     {

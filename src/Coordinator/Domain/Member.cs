@@ -10,6 +10,12 @@ internal sealed class Member(int rank, string host, int pid, long lastSeen)
     public int Pid { get; } = pid;
 
     /// <summary>
+    /// SHA-256 of the rank's secret (see <see cref="RankProof"/>); null for a member that joined through a coordinator
+    /// that predates rank secrets.
+    /// </summary>
+    public string? SecretHash { get; init; }
+
+    /// <summary>
     /// <see cref="TimeProvider.GetTimestamp"/> of the last Join or Heartbeat: monotonic, immune to wall-clock jumps.
     /// </summary>
     public long LastSeen { get; set; } = lastSeen;

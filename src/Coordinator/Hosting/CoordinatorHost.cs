@@ -56,6 +56,10 @@ public sealed class CoordinatorHost : IAsyncDisposable
             o => o.LogToStandardErrorThreshold = LogLevel.Trace);
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
+            // Bounded, so no client can exhaust descriptors or streams; the message-size limits are per method (HeaderTokenGate).
+            kestrel.Limits.MaxConcurrentConnections = CoordinatorLimits.MaxConnections;
+            kestrel.Limits.Http2.MaxStreamsPerConnection = CoordinatorLimits.MaxStreamsPerConnection;
+            kestrel.Limits.MaxRequestBodySize = CoordinatorLimits.MaxMessageBytes + 5;
             kestrel.Listen(_options.Listen.ToIPAddress(), _options.Listen.Port, listen =>
             {
                 // HTTP/2 only: over plain TCP there is no ALPN, so h2c must be the sole protocol.
@@ -89,6 +93,8 @@ public sealed class CoordinatorHost : IAsyncDisposable
         builder.Services.AddGrpcHealthChecks().AddCheck("coordinator", () => HealthCheckResult.Healthy());
 
         var app = builder.Build();
+        // Before any handler reads a body: unauthenticated and oversized calls are refused on their headers.
+        app.UseMiddleware<HeaderTokenGate>();
         app.MapGrpcService<MembershipService>();
         app.MapGrpcService<ScheduleService>();
         app.MapGrpcService<CheckpointService>();

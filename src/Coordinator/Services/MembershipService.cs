@@ -13,7 +13,9 @@ internal sealed class MembershipService(JobRegistry jobs, IHostApplicationLifeti
 {
     public override Task<JoinReply> Join(JoinRequest request, ServerCallContext context)
     {
-        var joined = jobs.Join(request.JobId, request.Rank, request.WorldSize, request.Host, request.Pid, ScheduleOf(request));
+        // Required on the wire (an empty hash is refused): a member without one could be acted for by anyone holding the job's token.
+        var joined = jobs.Join(request.JobId, request.Rank, request.WorldSize, request.Host, request.Pid, ScheduleOf(request),
+            request.RankSecretSha256, SecretOf(request.RankSecret));
         return Task.FromResult(new JoinReply
         {
             State = ToMessage(joined.State),
@@ -26,22 +28,23 @@ internal sealed class MembershipService(JobRegistry jobs, IHostApplicationLifeti
     public override Task<HeartbeatReply> Heartbeat(HeartbeatRequest request, ServerCallContext context)
     {
         var condition = jobs.Heartbeat(request.JobId, request.Rank, request.Step, request.Progress,
-            TimeSpan.FromMilliseconds(Math.Max(0, request.LongestProgressIntervalMs)));
+            TimeSpan.FromMilliseconds(Math.Max(0, request.LongestProgressIntervalMs)), SecretOf(request.RankSecret));
         return Task.FromResult(new HeartbeatReply { State = ToMessage(condition.State), Reason = condition.Reason });
     }
 
     public override Task<ReportFailureReply> ReportFailure(ReportFailureRequest request, ServerCallContext context)
     {
-        var condition = jobs.ReportFailure(request.JobId, request.Rank, request.WorldSize, request.Host, request.Pid, request.Message);
+        var condition = jobs.ReportFailure(request.JobId, request.Rank, request.WorldSize, request.Host, request.Pid, request.Message,
+            SecretOf(request.RankSecret));
         return Task.FromResult(new ReportFailureReply { State = ToMessage(condition.State), Reason = condition.Reason });
     }
 
     public override Task<LeaveReply> Leave(LeaveRequest request, ServerCallContext context) =>
-        Task.FromResult(new LeaveReply { State = ToMessage(jobs.Leave(request.JobId, request.Rank)) });
+        Task.FromResult(new LeaveReply { State = ToMessage(jobs.Leave(request.JobId, request.Rank, SecretOf(request.RankSecret))) });
 
     public override async Task Watch(WatchRequest request, IServerStreamWriter<JobEvent> responseStream, ServerCallContext context)
     {
-        var events = jobs.Subscribe(request.JobId, request.Rank, out var unsubscribe);
+        var events = jobs.Subscribe(request.JobId, request.Rank, out var unsubscribe, SecretOf(request.RankSecret));
         // End streams when the host stops, or a restart would wait for Kestrel's shutdown timeout; clients reconnect.
         using var cancel = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken, lifetime.ApplicationStopping);
         var lostByWatcher = false;
@@ -63,6 +66,9 @@ internal sealed class MembershipService(JobRegistry jobs, IHostApplicationLifeti
             unsubscribe(lostByWatcher);
         }
     }
+
+    /// <summary>The secret a call carries; proto3's empty string is "none".</summary>
+    private static string? SecretOf(string secret) => secret.Length > 0 ? secret : null;
 
     /// <summary>Rank 0's schedule; what other ranks send is ignored, as the protocol documents.</summary>
     private static Sharded.Schedules.LearningRateSchedule? ScheduleOf(JoinRequest request)

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using Adan.Coordinator.Client;
+using Adan.Coordinator.Protocol;
 using Adan.Coordinator.V1;
 using Adan.Worker.Processes;
 
@@ -36,7 +37,7 @@ internal sealed record JobFailure(string Reason, string? Host, bool Verdict = fa
             }
             if (reply.State == JobState.Failed)
             {
-                return new JobFailure(reply.Reason, HostOfFailedRank(reply), Verdict: true);
+                return new JobFailure(PrintableText.Of(reply.Reason), HostOfFailedRank(reply), Verdict: true);
             }
             if ((FirstDisconnected(reply) ?? seenHere) is { } first)
             {

@@ -156,13 +156,13 @@ internal static class JobRun
                 members = reply.Members.Where(m => !m.Left && m.Host == Environment.MachineName).ToList();
                 if (reply.State == JobState.Failed)
                 {
-                    Console.Error.WriteLine($"adan launch: {reply.Reason}");
+                    Console.Error.WriteLine($"adan launch: {PrintableText.Of(reply.Reason)}");
                     await Task.WhenAny(process.WaitForExitAsync(), Task.Delay(TimeSpan.FromSeconds(10)));
                     if (!process.HasExited)
                     {
                         ProcessTree.KillDescendants(coordinatorPid);
                     }
-                    return new JobFailure(reply.Reason, JobFailure.HostOfFailedRank(reply), Verdict: true);
+                    return new JobFailure(PrintableText.Of(reply.Reason), JobFailure.HostOfFailedRank(reply), Verdict: true);
                 }
             }
         }

@@ -20,6 +20,10 @@ internal static class JobEnvironment
     public static int Restarts =>
         int.TryParse(Environment.GetEnvironmentVariable(RestartsVariable), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var n) ? n : 0;
 
+    // One per process: the rank's link and its failure report (RankAbort's own client) must prove the same rank, and a
+    // restarted process is a new member of a new attempt with a secret of its own.
+    private static readonly string s_rankSecret = RankSecret.New();
+
     /// <summary>Whether the environment names a coordinator.</summary>
     public static bool HasCoordinator => !string.IsNullOrWhiteSpace(Environment.GetEnvironmentVariable(CoordinatorEnvironment.AddressVariable));
 
@@ -49,6 +53,7 @@ internal static class JobEnvironment
             JobId = job,
             Rank = rank,
             WorldSize = worldSize,
+            RankSecret = s_rankSecret,
             TrustedCaFile = Environment.GetEnvironmentVariable(CoordinatorEnvironment.TlsCaVariable) is { Length: > 0 } ca ? ca : null,
         };
     }

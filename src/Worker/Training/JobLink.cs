@@ -20,11 +20,13 @@ namespace Adan.Worker.Training;
 internal sealed class JobLink : IAsyncDisposable
 {
     private readonly ICollective _collective;
+    private readonly LearningRateSchedule _ownSchedule;
 
-    private JobLink(CoordinatorClient client, ICollective collective)
+    private JobLink(CoordinatorClient client, ICollective collective, LearningRateSchedule ownSchedule)
     {
         Client = client;
         _collective = collective;
+        _ownSchedule = ownSchedule;
     }
 
     /// <summary>The joined client, which the coordinator's checkpoint catalogue commits through.</summary>
@@ -52,7 +54,7 @@ internal sealed class JobLink : IAsyncDisposable
             throw new IOException(JoinRefusal(options.Address, e), e);
         }
         client.StartBackground();
-        return new JobLink(client, collective);
+        return new JobLink(client, collective, schedule);
     }
 
     /// <summary>One line for a Join the coordinator refused or never answered: the URL, the reason and the fix.</summary>
@@ -69,12 +71,25 @@ internal sealed class JobLink : IAsyncDisposable
         };
     }
 
-    /// <summary>The job's schedule as the coordinator serves it, read once every rank has joined (rank 0 set it at join).</summary>
+    /// <summary>
+    /// The job's schedule as the coordinator serves it, read once every rank has joined (rank 0 set it at join), and
+    /// checked against this rank's own (<see cref="ServedSchedule"/>).
+    /// </summary>
     /// <remarks>Collective: every rank must call.</remarks>
+    /// <exception cref="InvalidDataException">The served schedule is invalid, for another world size, or its peak is absurd.</exception>
     public async Task<LearningRateSchedule> ScheduleAsync()
     {
         _collective.Barrier();
-        return await Client.GetScheduleAsync();
+        LearningRateSchedule served;
+        try
+        {
+            served = await Client.GetScheduleAsync();
+        }
+        catch (ArgumentException e)
+        {
+            throw new InvalidDataException($"the learning-rate schedule the coordinator served was refused: {e.Message}", e);
+        }
+        return ServedSchedule.Check(_ownSchedule, served);
     }
 
     /// <summary>Records the optimizer steps done, and a progress mark, which the next heartbeat reports.</summary>

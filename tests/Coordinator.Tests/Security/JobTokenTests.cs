@@ -24,7 +24,7 @@ public sealed class JobTokenTests
         Assert.Equal(StatusCode.Unauthenticated, byStranger.StatusCode);
         // A job token cannot create a job by joining it either.
         var byJoin = await Assert.ThrowsAsync<RpcException>(async () =>
-            await c.Membership.JoinAsync(new JoinRequest { JobId = "b", Rank = 0, WorldSize = 1, Host = "h", Pid = 1 }, TestCoordinator.HeadersFor(tokenA)));
+            await c.Membership.JoinAsync(new JoinRequest { JobId = "b", Rank = 0, WorldSize = 1, Host = "h", Pid = 1, RankSecretSha256 = TestCoordinator.SecretHashOf("b", 0) }, TestCoordinator.HeadersFor(tokenA)));
         Assert.Equal(StatusCode.PermissionDenied, byJoin.StatusCode);
         var status = await Assert.ThrowsAsync<RpcException>(async () => await c.Jobs.StatusAsync(new JobStatusRequest { JobId = "b" }, c.Headers));
         Assert.Equal(StatusCode.NotFound, status.StatusCode);
@@ -43,17 +43,17 @@ public sealed class JobTokenTests
         var asB = TestCoordinator.HeadersFor(tokenB);
         for (var rank = 0; rank < 2; rank++)
         {
-            await c.Membership.JoinAsync(new JoinRequest { JobId = "a", Rank = rank, WorldSize = 2, Host = "h", Pid = 10 + rank }, asA);
-            await c.Membership.JoinAsync(new JoinRequest { JobId = "b", Rank = rank, WorldSize = 2, Host = "h", Pid = 20 + rank }, asB);
+            await c.Membership.JoinAsync(new JoinRequest { JobId = "a", Rank = rank, WorldSize = 2, Host = "h", Pid = 10 + rank, RankSecretSha256 = TestCoordinator.SecretHashOf("a", rank) }, asA);
+            await c.Membership.JoinAsync(new JoinRequest { JobId = "b", Rank = rank, WorldSize = 2, Host = "h", Pid = 20 + rank, RankSecretSha256 = TestCoordinator.SecretHashOf("b", rank) }, asB);
         }
         var checkpoint = await c.Checkpoints.BeginAsync(new BeginCheckpointRequest { JobId = "b", Step = 1 }, asB);
 
         var attempts = new Func<Task>[]
         {
-            async () => await c.Membership.JoinAsync(new JoinRequest { JobId = "b", Rank = 1, WorldSize = 2, Host = "h", Pid = 21 }, asA),
-            async () => await c.Membership.HeartbeatAsync(new HeartbeatRequest { JobId = "b", Rank = 0 }, asA),
-            async () => await c.Membership.LeaveAsync(new LeaveRequest { JobId = "b", Rank = 0 }, asA),
-            async () => await c.Membership.ReportFailureAsync(new ReportFailureRequest { JobId = "b", Rank = 0, WorldSize = 2, Host = "h", Pid = 20, Message = "x" }, asA),
+            async () => await c.Membership.JoinAsync(new JoinRequest { JobId = "b", Rank = 1, WorldSize = 2, Host = "h", Pid = 21, RankSecretSha256 = TestCoordinator.SecretHashOf("b", 1) }, asA),
+            async () => await c.Membership.HeartbeatAsync(new HeartbeatRequest { JobId = "b", Rank = 0, RankSecret = TestCoordinator.SecretOf("b", 0) }, asA),
+            async () => await c.Membership.LeaveAsync(new LeaveRequest { JobId = "b", Rank = 0, RankSecret = TestCoordinator.SecretOf("b", 0) }, asA),
+            async () => await c.Membership.ReportFailureAsync(new ReportFailureRequest { JobId = "b", Rank = 0, WorldSize = 2, Host = "h", Pid = 20, Message = "x", RankSecret = TestCoordinator.SecretOf("b", 0) }, asA),
             async () => await c.Checkpoints.BeginAsync(new BeginCheckpointRequest { JobId = "b", Step = 2 }, asA),
             async () => await c.Checkpoints.CommitAsync(new CommitCheckpointRequest { JobId = "b", CheckpointId = checkpoint.CheckpointId }, asA),
             async () => await c.Checkpoints.AbortAsync(new AbortCheckpointRequest { JobId = "b", CheckpointId = checkpoint.CheckpointId }, asA),
@@ -81,7 +81,7 @@ public sealed class JobTokenTests
         Assert.Equal(CheckpointState.Open, Assert.Single(list.Checkpoints).State);
         // And a's token still works on a, its ranks' failure reports included.
         Assert.Equal(JobState.Running, (await c.Jobs.StatusAsync(new JobStatusRequest { JobId = "a" }, asA)).State);
-        var reported = await c.Membership.ReportFailureAsync(new ReportFailureRequest { JobId = "a", Rank = 1, WorldSize = 2, Host = "h", Pid = 11, Message = "boom" }, asA);
+        var reported = await c.Membership.ReportFailureAsync(new ReportFailureRequest { JobId = "a", Rank = 1, WorldSize = 2, Host = "h", Pid = 11, Message = "boom", RankSecret = TestCoordinator.SecretOf("a", 1) }, asA);
         Assert.Equal(JobState.Failed, reported.State);
         Assert.Contains("rank 1 (h pid 11) failed: boom", reported.Reason);
         var failed = await c.Jobs.StatusAsync(new JobStatusRequest { JobId = "a" }, asA);
@@ -125,7 +125,7 @@ public sealed class JobTokenTests
         Assert.Contains($"world size {worldSize}", create.Status.Detail);
         Assert.Contains("65536", create.Status.Detail);
         var join = await Assert.ThrowsAsync<RpcException>(async () =>
-            await c.Membership.JoinAsync(new JoinRequest { JobId = "big", Rank = 0, WorldSize = worldSize, Host = "h", Pid = 1 }, c.Headers));
+            await c.Membership.JoinAsync(new JoinRequest { JobId = "big", Rank = 0, WorldSize = worldSize, Host = "h", Pid = 1, RankSecretSha256 = TestCoordinator.SecretHashOf("big", 0) }, c.Headers));
         Assert.Equal(StatusCode.InvalidArgument, join.StatusCode);
     }
 
@@ -133,7 +133,7 @@ public sealed class JobTokenTests
     public async Task The65536RankMaximumIsAccepted()
     {
         await using var c = await TestCoordinator.StartAsync();
-        var reply = await c.Membership.JoinAsync(new JoinRequest { JobId = "max", Rank = 65_535, WorldSize = 65_536, Host = "h", Pid = 1 }, c.Headers);
+        var reply = await c.Membership.JoinAsync(new JoinRequest { JobId = "max", Rank = 65_535, WorldSize = 65_536, Host = "h", Pid = 1, RankSecretSha256 = TestCoordinator.SecretHashOf("max", 65_535) }, c.Headers);
         Assert.Equal(1, reply.Joined);
     }
 
@@ -148,7 +148,7 @@ public sealed class JobTokenTests
         var e = await Assert.ThrowsAsync<RpcException>(() => c.CreateJobAsync(jobId, 1));
         Assert.Equal(StatusCode.InvalidArgument, e.StatusCode);
         var join = await Assert.ThrowsAsync<RpcException>(async () =>
-            await c.Membership.JoinAsync(new JoinRequest { JobId = jobId, Rank = 0, WorldSize = 1, Host = "h", Pid = 1 }, c.Headers));
+            await c.Membership.JoinAsync(new JoinRequest { JobId = jobId, Rank = 0, WorldSize = 1, Host = "h", Pid = 1, RankSecretSha256 = TestCoordinator.SecretHashOf(jobId, 0) }, c.Headers));
         Assert.Equal(StatusCode.InvalidArgument, join.StatusCode);
     }
 
@@ -159,8 +159,8 @@ public sealed class JobTokenTests
         await using var c = await TestCoordinator.StartAsync(jobTtl: ttl);
         var token = await c.CreateJobAsync("job", 1);
         var asJob = TestCoordinator.HeadersFor(token);
-        await c.Membership.JoinAsync(new JoinRequest { JobId = "job", Rank = 0, WorldSize = 1, Host = "h", Pid = 1 }, asJob);
-        await c.Membership.LeaveAsync(new LeaveRequest { JobId = "job", Rank = 0 }, asJob);
+        await c.Membership.JoinAsync(new JoinRequest { JobId = "job", Rank = 0, WorldSize = 1, Host = "h", Pid = 1, RankSecretSha256 = TestCoordinator.SecretHashOf("job", 0) }, asJob);
+        await c.Membership.LeaveAsync(new LeaveRequest { JobId = "job", Rank = 0, RankSecret = TestCoordinator.SecretOf("job", 0) }, asJob);
 
         // Just short of the TTL (after several monitor periods) the ended job is still there.
         c.Time.Advance(ttl - TimeSpan.FromSeconds(10));
