@@ -26,9 +26,21 @@ internal sealed partial class CheckpointCatalog : IDisposable
     private readonly ILogger<CheckpointCatalog> _logger;
     private readonly CheckpointRetention? _retention;
     private readonly PathConfinement _confinement;
+    private readonly RootOwnership _owners;
+    private readonly JobSubmitters _submitters;
+    private readonly AuditLog _audit;
 
     /// <summary>Creates the catalogue over <paramref name="store"/>; a job that fails has its open checkpoints aborted.</summary>
-    public CheckpointCatalog(CoordinatorStore store, JobRegistry jobs, DomainOptions options, TimeProvider time, ILogger<CheckpointCatalog> logger)
+    /// <param name="store">The durable catalogue.</param>
+    /// <param name="jobs">The jobs whose checkpoints these are.</param>
+    /// <param name="options">Roots and retention.</param>
+    /// <param name="time">The clock of commit times.</param>
+    /// <param name="logger">Warnings (aborts, retention failures).</param>
+    /// <param name="submitters">Which credential created each job: it owns the roots the job begins in.</param>
+    /// <param name="owners">Who owns each checkpoint root.</param>
+    /// <param name="audit">Where commits and deletions are recorded.</param>
+    public CheckpointCatalog(CoordinatorStore store, JobRegistry jobs, DomainOptions options, TimeProvider time, ILogger<CheckpointCatalog> logger,
+        JobSubmitters submitters, RootOwnership owners, AuditLog audit)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(options.KeepLast);
         _store = store;
@@ -36,6 +48,9 @@ internal sealed partial class CheckpointCatalog : IDisposable
         _options = options;
         _time = time;
         _logger = logger;
+        _submitters = submitters;
+        _owners = owners;
+        _audit = audit;
         _confinement = new PathConfinement(options.AllowedRoots.Count > 0 ? options.AllowedRoots : [options.CheckpointRoot]);
         _retention = options.KeepLast > 0
             ? new CheckpointRetention(options.KeepLast, (directory, e) => _logger.LogWarning("Retention could not delete '{Directory}': {Message}", directory, e.Message))
@@ -54,15 +69,19 @@ internal sealed partial class CheckpointCatalog : IDisposable
 
     /// <summary>
     /// Opens the checkpoint of a step, or returns the one already open: every rank calls Begin and all get the same
-    /// id and directory, so no rank has to broadcast it.
+    /// id and directory, so no rank has to broadcast it. The root must belong to the job's credential (a root no one
+    /// owns becomes its own, see <see cref="RootOwnership"/>), and the step directory is created here and must not
+    /// exist: only an uncommitted one this coordinator created in the same root (a save of an earlier attempt that
+    /// failed) is removed and created again, never reused.
     /// </summary>
     /// <param name="jobId">The job; it must be RUNNING.</param>
     /// <param name="step">Optimizer step the checkpoint captures, ≥ 0.</param>
     /// <param name="checkpointRoot">Absolute root of the job's checkpoints; null or empty for <c>&lt;configured root&gt;/&lt;job&gt;</c>.</param>
     /// <exception cref="CoordinatorException">
-    /// InvalidArgument (step, root), PermissionDenied (root outside the permitted directories), FailedPrecondition (job
-    /// not RUNNING, directory not creatable), AlreadyExists (step
-    /// committed, here or by another run in the same root), NotFound (job).
+    /// InvalidArgument (step, root), PermissionDenied (root outside the permitted directories, or owned by another
+    /// credential), FailedPrecondition (job not RUNNING, root held by another live job, directory not creatable),
+    /// AlreadyExists (step committed, here or by another run in the same root; or the directory exists and is not one
+    /// this coordinator may recreate), NotFound (job).
     /// </exception>
     public CheckpointRecord Begin(string jobId, long step, string? checkpointRoot)
     {
@@ -86,8 +105,13 @@ internal sealed partial class CheckpointCatalog : IDisposable
             throw CoordinatorException.InvalidArgument($"invalid checkpoint root '{checkpointRoot}': {e.Message}");
         }
         var directory = CheckpointFiles.StepDirectory(root, step);
+        var owner = _submitters.Of(jobId);
         lock (_gate)
         {
+            if (_owners.Claim(root, owner, jobId, _jobs.IsLive))
+            {
+                _audit.Record(AuditLog.Events.RootClaimed, owner, ("job", jobId), ("root", root));
+            }
             var sameStep = CheckpointsOnDisk(jobId).Where(c => c.Step == step).ToList();
             if (sameStep.Any(c => c.State == CheckpointState.Committed))
             {
@@ -104,18 +128,56 @@ internal sealed partial class CheckpointCatalog : IDisposable
                 throw CoordinatorException.AlreadyExists(
                     $"'{directory}' already holds a committed checkpoint ({CheckpointManifest.FileName}); a committed checkpoint is never overwritten");
             }
-            try
-            {
-                Directory.CreateDirectory(directory);
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                throw CoordinatorException.FailedPrecondition($"cannot create checkpoint directory '{directory}': {e.Message}");
-            }
+            CreateStepDirectory(root, directory);
+            _owners.RecordStep(root, directory);
             var id = _store.InsertCheckpoint(jobId, step, directory, worldSize);
             return _store.GetCheckpoint(id)!;
         }
     }
+
+    /// <summary>
+    /// Creates <paramref name="directory"/> (and the root), refusing one that exists unless this coordinator created it
+    /// in <paramref name="root"/> and never committed it: that one is removed and created again, so a retried step
+    /// starts empty and nothing someone else left there is ever adopted.
+    /// </summary>
+    private void CreateStepDirectory(string root, string directory)
+    {
+        try
+        {
+            Directory.CreateDirectory(root);
+            var existing = new DirectoryInfo(directory);
+            if (existing.Exists || existing.LinkTarget is not null || File.Exists(directory))
+            {
+                if (existing.LinkTarget is not null || !existing.Exists || !_owners.IsUncommittedStep(root, directory))
+                {
+                    throw CoordinatorException.AlreadyExists(
+                        $"checkpoint directory '{directory}' already exists and was not left by this root's owner; a Begin never reuses a directory (remove it, or give the job another checkpoint_dir)");
+                }
+                _logger.LogWarning("Removing '{Directory}', an uncommitted save of an earlier attempt, to begin the step again", directory);
+                existing.Delete(recursive: true);
+            }
+            // Created under the catalogue's lock after the check above; a directory appearing in between (someone
+            // with write access to the root) makes this fail rather than be adopted.
+            if (Mkdir(directory, AllAccess) != 0)
+            {
+                var errno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
+                throw new IOException(errno == EExist ? "it appeared while it was being created; nothing is written into it" : $"mkdir failed (errno {errno})");
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw CoordinatorException.FailedPrecondition($"cannot create checkpoint directory '{directory}': {e.Message}");
+        }
+    }
+
+    private const int EExist = 17;
+
+    // 0777 less the umask, as Directory.CreateDirectory gave: ranks of another user write their shards into it.
+    private const int AllAccess = 0x1FF;
+
+    // mkdir(2) fails when the path exists, which Directory.CreateDirectory does not.
+    [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "mkdir", SetLastError = true, StringMarshalling = System.Runtime.InteropServices.StringMarshalling.Utf8)]
+    private static partial int Mkdir(string path, int mode);
 
     /// <summary>Records one rank's shard; an identical repeat succeeds, so ranks may retry.</summary>
     /// <exception cref="CoordinatorException">
@@ -194,6 +256,8 @@ internal sealed partial class CheckpointCatalog : IDisposable
                 throw CoordinatorException.FailedPrecondition(
                     $"checkpoint {checkpoint.Id} has {checkpoint.Shards.Count} of {checkpoint.WorldSize} shards; missing ranks {string.Join(", ", missing.Take(16))}{(missing.Count > 16 ? ", ..." : "")}");
             }
+            var owner = _submitters.Of(jobId);
+            _owners.CheckOwner(RootOf(checkpoint), owner, jobId);
             var stamped = Stamp(checkpoint, manifest);
             string manifestPath;
             try
@@ -214,7 +278,9 @@ internal sealed partial class CheckpointCatalog : IDisposable
             }
             _store.SetCheckpointState(checkpoint.Id, CheckpointState.Committed, manifestPath, _time.GetUtcNow());
             committed = _store.GetCheckpoint(checkpoint.Id)!;
-            ApplyRetention(jobId, checkpoint.Directory);
+            _owners.MarkCommitted(checkpoint.Directory);
+            _audit.Record(AuditLog.Events.CheckpointCommitted, owner, ("job", jobId), ("step", committed.Step), ("directory", committed.Directory));
+            ApplyRetention(jobId, owner, checkpoint.Directory);
         }
         _jobs.Publish(jobId, JobEventKind.CheckpointCommitted, $"checkpoint {committed.Id} of step {committed.Step} committed", committed.Step);
         return committed;
@@ -289,8 +355,13 @@ internal sealed partial class CheckpointCatalog : IDisposable
         }
     }
 
-    /// <summary>Deletes (in the background) committed checkpoints beyond the newest K; never the newest, never an open or aborted one.</summary>
-    private void ApplyRetention(string jobId, string directory)
+    private static string RootOf(CheckpointRecord checkpoint) => Path.GetDirectoryName(checkpoint.Directory) ?? checkpoint.Directory;
+
+    /// <summary>
+    /// Deletes (in the background) committed checkpoints beyond the newest K; never the newest, never an open or aborted
+    /// one, and only checkpoints this coordinator committed for the root's owner (<see cref="RootOwnership.CommittedSteps"/>).
+    /// </summary>
+    private void ApplyRetention(string jobId, string owner, string directory)
     {
         if (_retention is null)
         {
@@ -301,7 +372,12 @@ internal sealed partial class CheckpointCatalog : IDisposable
         var open = rows.Where(c => c.State == CheckpointState.Open).Select(c => c.Directory).ToHashSet(StringComparer.Ordinal);
         // Uncommitted directories are swept only when this job opened them: another job's may be a save in progress.
         var written = rows.Select(c => c.Directory).ToHashSet(StringComparer.Ordinal);
-        var doomed = _retention.Apply(root, open, written).ToHashSet(StringComparer.Ordinal);
+        var doomed = _retention.Apply(root, open, written, _owners.CommittedSteps(root)).ToHashSet(StringComparer.Ordinal);
+        _owners.ForgetSteps(doomed);
+        foreach (var gone in doomed)
+        {
+            _audit.Record(AuditLog.Events.CheckpointDeleted, owner, ("job", jobId), ("root", root), ("directory", gone), ("reason", $"keep-last {_retention.KeepLast}"));
+        }
         foreach (var old in _store.GetCheckpoints(jobId).Where(c => c.State == CheckpointState.Committed && doomed.Contains(c.Directory)))
         {
             // The deleter removes the manifest first, so the row and the files agree even if a deletion is cut short.
