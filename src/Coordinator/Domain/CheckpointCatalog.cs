@@ -108,9 +108,17 @@ internal sealed partial class CheckpointCatalog : IDisposable
         var owner = _submitters.Of(jobId);
         lock (_gate)
         {
-            if (_owners.Claim(root, owner, jobId, _jobs.IsLive))
+            try
             {
-                _audit.Record(AuditLog.Events.RootClaimed, owner, ("job", jobId), ("root", root));
+                if (_owners.Claim(root, owner, jobId, _jobs.IsLive))
+                {
+                    _audit.Record(AuditLog.Events.RootClaimed, owner, ("job", jobId), ("root", root));
+                }
+            }
+            catch (CoordinatorException e) when (e.Kind == CoordinatorErrorKind.PermissionDenied)
+            {
+                _audit.Record(AuditLog.Events.AccessDenied, owner, ("job", jobId), ("root", root), ("reason", e.Message));
+                throw;
             }
             var sameStep = CheckpointsOnDisk(jobId).Where(c => c.Step == step).ToList();
             if (sameStep.Any(c => c.State == CheckpointState.Committed))
