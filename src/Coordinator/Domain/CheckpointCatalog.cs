@@ -70,18 +70,17 @@ internal sealed partial class CheckpointCatalog : IDisposable
     /// <summary>
     /// Opens the checkpoint of a step, or returns the one already open: every rank calls Begin and all get the same
     /// id and directory, so no rank has to broadcast it. The root must belong to the job's credential (a root no one
-    /// owns becomes its own, see <see cref="RootOwnership"/>), and the step directory is created here and must not
-    /// exist: only an uncommitted one this coordinator created in the same root (a save of an earlier attempt that
-    /// failed) is removed and created again, never reused.
+    /// owns becomes its own, see <see cref="RootOwnership"/>), and the step directory is created here, never reused
+    /// (see <see cref="CreateStepDirectory"/>).
     /// </summary>
     /// <param name="jobId">The job; it must be RUNNING.</param>
     /// <param name="step">Optimizer step the checkpoint captures, ≥ 0.</param>
     /// <param name="checkpointRoot">Absolute root of the job's checkpoints; null or empty for <c>&lt;configured root&gt;/&lt;job&gt;</c>.</param>
     /// <exception cref="CoordinatorException">
     /// InvalidArgument (step, root), PermissionDenied (root outside the permitted directories, or owned by another
-    /// credential), FailedPrecondition (job not RUNNING, root held by another live job, directory not creatable),
-    /// AlreadyExists (step committed, here or by another run in the same root; or the directory exists and is not one
-    /// this coordinator may recreate), NotFound (job).
+    /// credential), FailedPrecondition (job not RUNNING, directory not creatable),
+    /// AlreadyExists (step committed, here or by another run in the same root; a link or file where the directory
+    /// goes), NotFound (job).
     /// </exception>
     public CheckpointRecord Begin(string jobId, long step, string? checkpointRoot)
     {
@@ -110,7 +109,7 @@ internal sealed partial class CheckpointCatalog : IDisposable
         {
             try
             {
-                if (_owners.Claim(root, owner, jobId, _jobs.IsLive))
+                if (_owners.Claim(root, owner, jobId))
                 {
                     _audit.Record(AuditLog.Events.RootClaimed, owner, ("job", jobId), ("root", root));
                 }
@@ -136,7 +135,7 @@ internal sealed partial class CheckpointCatalog : IDisposable
                 throw CoordinatorException.AlreadyExists(
                     $"'{directory}' already holds a committed checkpoint ({CheckpointManifest.FileName}); a committed checkpoint is never overwritten");
             }
-            CreateStepDirectory(root, directory);
+            CreateStepDirectory(root, directory, jobId, owner);
             _owners.RecordStep(root, directory);
             var id = _store.InsertCheckpoint(jobId, step, directory, worldSize);
             return _store.GetCheckpoint(id)!;
@@ -144,28 +143,32 @@ internal sealed partial class CheckpointCatalog : IDisposable
     }
 
     /// <summary>
-    /// Creates <paramref name="directory"/> (and the root), refusing one that exists unless this coordinator created it
-    /// in <paramref name="root"/> and never committed it: that one is removed and created again, so a retried step
-    /// starts empty and nothing someone else left there is ever adopted.
+    /// Creates <paramref name="directory"/> (and the root) with <c>mkdir</c>, so the directory a step is written to is
+    /// always one this coordinator just made. An uncommitted directory already there (the save of an earlier attempt or
+    /// launch that died, or anything planted by someone who can write the root) is removed first, never reused; a link
+    /// or a file in its place is refused. The caller checked that the job's credential owns the root.
     /// </summary>
-    private void CreateStepDirectory(string root, string directory)
+    private void CreateStepDirectory(string root, string directory, string jobId, string owner)
     {
         try
         {
             Directory.CreateDirectory(root);
             var existing = new DirectoryInfo(directory);
-            if (existing.Exists || existing.LinkTarget is not null || File.Exists(directory))
+            if (existing.LinkTarget is not null || File.Exists(directory))
             {
-                if (existing.LinkTarget is not null || !existing.Exists || !_owners.IsUncommittedStep(root, directory))
-                {
-                    throw CoordinatorException.AlreadyExists(
-                        $"checkpoint directory '{directory}' already exists and was not left by this root's owner; a Begin never reuses a directory (remove it, or give the job another checkpoint_dir)");
-                }
-                _logger.LogWarning("Removing '{Directory}', an uncommitted save of an earlier attempt, to begin the step again", directory);
-                existing.Delete(recursive: true);
+                throw CoordinatorException.AlreadyExists(
+                    $"'{directory}' is a {(existing.LinkTarget is not null ? "symbolic link" : "file")}, not a checkpoint directory; a Begin writes only into a directory it creates (remove it)");
             }
-            // Created under the catalogue's lock after the check above; a directory appearing in between (someone
-            // with write access to the root) makes this fail rather than be adopted.
+            if (existing.Exists)
+            {
+                // Recursive deletion unlinks links inside rather than following them.
+                existing.Delete(recursive: true);
+                _logger.LogWarning("Removed '{Directory}', an uncommitted directory, to begin step again for job {JobId}", directory, jobId);
+                _audit.Record(AuditLog.Events.CheckpointDeleted, owner, ("job", jobId), ("root", root), ("directory", directory),
+                    ("reason", "uncommitted directory removed to begin the step again"));
+            }
+            // Made after the checks under the catalogue's lock; a directory that appears in between (someone with
+            // write access to the root) makes this fail rather than be adopted.
             if (Mkdir(directory, AllAccess) != 0)
             {
                 var errno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();

@@ -516,19 +516,6 @@ internal sealed partial class JobRegistry
     /// <summary>Whether the registry knows <paramref name="jobId"/> (it has not expired).</summary>
     public bool Exists(string jobId) => _jobs.ContainsKey(jobId);
 
-    /// <summary>Whether <paramref name="jobId"/> is known and has not ended.</summary>
-    public bool IsLive(string jobId)
-    {
-        if (!_jobs.TryGetValue(jobId, out var job))
-        {
-            return false;
-        }
-        lock (job.Gate)
-        {
-            return !job.IsTerminal;
-        }
-    }
-
     /// <summary>Tells a job's watchers about an event that happened elsewhere (a checkpoint commit).</summary>
     public void Publish(string jobId, JobEventKind kind, string message, long step)
     {

@@ -10,8 +10,8 @@ internal sealed record OwnedRoot(string Root, string Owner, string? HolderJob, D
 /// <summary>
 /// Checkpoint roots owned by credentials: a root belongs to the credential whose job first began a checkpoint in it;
 /// only that credential's jobs may begin, commit or have retention delete there, until the operator hands it over
-/// (<c>adan coordinator transfer-root</c>). Also the step directories the coordinator created in each root, the
-/// only ones retention may delete and the only existing ones a Begin may clean and recreate.
+/// (<c>adan coordinator transfer-root</c>). Also the step directories the coordinator created in each root: the
+/// committed ones are the owner's checkpoints, the only ones retention counts and deletes.
 /// </summary>
 /// <remarks>
 /// Tables <c>root_owners</c> and <c>owned_steps</c> in the coordinator's store; they outlive jobs (expiry forgets a job,
@@ -19,9 +19,12 @@ internal sealed record OwnedRoot(string Root, string Owner, string? HolderJob, D
 /// into the same database while the coordinator runs takes effect at the next Begin or Commit. Callers serialise
 /// changes (the checkpoint catalogue's lock).
 ///
-/// The holder agrees with the worker's <c>.adan-lock</c>: both name the job using the root. Rank 0 takes the lock
-/// before training; the coordinator refuses a Begin by another job while the holder it recorded is live, so a job
-/// token that skips the lock (a hand-made client) still cannot write beside a running job of the same owner.
+/// The holder agrees with the worker's <c>.adan-lock</c>: both name the job using the root (rank 0 takes the lock
+/// before training, so the job that last began a checkpoint is the one the lock names). Each refuses what it can judge:
+/// the coordinator another credential's job (the tenancy boundary), the lock a second job of the same owner (a kernel
+/// lock that ends with the process, where the coordinator could only guess from heartbeats whether an elastic
+/// restart's predecessor is gone). Two jobs of one owner sharing a root through a hand-made client that skips the
+/// lock harm only that owner.
 /// </remarks>
 internal sealed class RootOwnership
 {
@@ -54,11 +57,8 @@ internal sealed class RootOwnership
     /// unowned root for <paramref name="owner"/> and makes the job its holder.
     /// </summary>
     /// <returns>True when this call claimed the root (it had no owner).</returns>
-    /// <exception cref="CoordinatorException">
-    /// PermissionDenied (another credential owns the root, or a root inside or around it), FailedPrecondition (another
-    /// job that is still live holds it).
-    /// </exception>
-    public bool Claim(string root, string owner, string jobId, Func<string, bool> isLive)
+    /// <exception cref="CoordinatorException">PermissionDenied: another credential owns the root, or a root inside or around it.</exception>
+    public bool Claim(string root, string owner, string jobId)
     {
         var existing = Find(root);
         if (existing is null)
@@ -77,11 +77,6 @@ internal sealed class RootOwnership
             return true;
         }
         CheckOwner(existing, owner, jobId);
-        if (existing.HolderJob is { } holder && holder != jobId && isLive(holder))
-        {
-            throw CoordinatorException.FailedPrecondition(
-                $"checkpoint root '{root}' is in use by job '{holder}'; two jobs must not share a checkpoint directory: give this run another checkpoint_dir, or wait for that job to end");
-        }
         if (existing.HolderJob != jobId)
         {
             _store.Execute("UPDATE root_owners SET holder_job = $job WHERE root = $root", ("$root", root), ("$job", jobId));
@@ -114,11 +109,6 @@ internal sealed class RootOwnership
             INSERT INTO owned_steps (directory, root, committed) VALUES ($dir, $root, 0)
             ON CONFLICT (directory) DO UPDATE SET root = $root, committed = 0
             """, ("$dir", directory), ("$root", root));
-
-    /// <summary>Whether the coordinator created <paramref name="directory"/> in <paramref name="root"/> and never committed it.</summary>
-    public bool IsUncommittedStep(string root, string directory) =>
-        _store.Query("SELECT committed FROM owned_steps WHERE directory = $dir AND root = $root", r => r.GetInt64(0), ("$dir", directory), ("$root", root))
-            is [0];
 
     /// <summary>Marks a step directory committed: retention may count and delete it.</summary>
     public void MarkCommitted(string directory) =>

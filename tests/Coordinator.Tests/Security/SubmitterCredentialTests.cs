@@ -84,6 +84,33 @@ public sealed class SubmitterCredentialTests
     }
 
     [Fact]
+    public async Task AChangedFileIsPickedUpWithinAPollPeriod()
+    {
+        await using var t = await TenantFixture.StartAsync(["alice", "bob"]);
+        var c = t.Coordinator;
+        TenantFixture.WriteCredentials(t.CredentialsFile, [CredentialsFile.Line("bob", t.Secrets["bob"], null)]);
+        // No SIGHUP, no reload call: the coordinator's clock passes one poll period.
+        RpcException? refused = null;
+        for (var i = 0; i < 200 && refused is null; i++)
+        {
+            c.Time.Advance(TimeSpan.FromSeconds(1));
+            await Task.Delay(10);
+            try
+            {
+                await c.Jobs.CreateAsync(new CreateJobRequest { JobId = $"try-{i}", WorldSize = 1 }, t.As("alice"));
+            }
+            catch (RpcException e)
+            {
+                refused = e;
+            }
+        }
+        Assert.NotNull(refused);
+        Assert.Equal(StatusCode.Unauthenticated, refused.StatusCode);
+        Assert.StartsWith("credential 'alice' was revoked", refused.Status.Detail);
+        await c.Jobs.CreateAsync(new CreateJobRequest { JobId = "by-bob", WorldSize = 1 }, t.As("bob"));
+    }
+
+    [Fact]
     public async Task AnExpiredCredentialIsRefusedNamingItAndWhenItExpired()
     {
         await using var t = await TenantFixture.StartAsync(["alice"]);

@@ -52,11 +52,11 @@ public class LaunchCredentialTests
             Assert.Contains($"could not save step 8: the coordinator refused to begin step 8: checkpoint root '{checkpoints}' belongs to credential 'alice'", bob.Stderr);
             Assert.Equal(before, Manifests(checkpoints));
 
-            // The operator revokes alice: the file changes, SIGHUP (or the change itself) reloads it, no restart.
+            // The operator revokes alice: the file changes, SIGHUP (passed on by adan coordinator) reloads it, no restart.
             WriteCredentials(credentials, [lines["bob"]]);
             ProcessTable.Signal(coordinator.Id, "HUP");
             var audit = Path.Combine(data, "audit.jsonl");
-            for (var i = 0; i < 100 && !File.ReadAllText(audit).Contains("\"credentials.reloaded\""); i++)
+            for (var i = 0; i < 100 && !File.ReadAllText(audit).Contains("\"trigger\":\"SIGHUP\""); i++)
             {
                 await Task.Delay(50);
             }
