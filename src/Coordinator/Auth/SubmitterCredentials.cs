@@ -40,9 +40,6 @@ internal sealed class SubmitterCredentials
     private Dictionary<string, SubmitterCredential> _byHash = new(StringComparer.Ordinal);
     private readonly Dictionary<string, string> _revoked = new(StringComparer.Ordinal);
 
-    /// <summary>Whether a credentials file was configured: without one, only the operator and job tokens exist.</summary>
-    public bool Configured { get; private set; }
-
     /// <summary>How many credentials are in force (expired ones included).</summary>
     public int Count
     {
@@ -75,7 +72,6 @@ internal sealed class SubmitterCredentials
             }
             var revokedNames = _byHash.Values.Select(c => c.Name).Except(next.Values.Select(c => c.Name), StringComparer.Ordinal).ToList();
             _byHash = next;
-            Configured = true;
             return revokedNames;
         }
     }
