@@ -47,9 +47,11 @@ public sealed class CoordinatorCheckpointCatalog : ICheckpointCatalog, IDisposab
             }
             return new CheckpointTicket(info.CheckpointId, info.Step, info.Directory);
         }
-        catch (RpcException e) when (e.StatusCode == StatusCode.AlreadyExists)
+        catch (RpcException e) when (e.StatusCode is StatusCode.AlreadyExists or StatusCode.PermissionDenied or StatusCode.FailedPrecondition)
         {
-            throw new CheckpointException($"step {step} is already a committed checkpoint; a committed checkpoint is never overwritten ({e.Status.Detail}).", e);
+            // A committed step, a directory that exists, a root another credential owns or another live job holds: the
+            // coordinator's one line says which and why.
+            throw new CheckpointException($"the coordinator refused to begin step {step}: {e.Status.Detail}", e);
         }
     }
 

@@ -17,8 +17,10 @@ internal sealed class TestCoordinator : IAsyncDisposable
 
     private CoordinatorHost? _host;
 
-    private TestCoordinator(string dataDirectory, TimeSpan heartbeatTimeout, int keepLast, IReadOnlyList<string> checkpointRoots, TimeSpan jobTtl, int? maxWatchStreams)
+    private TestCoordinator(string dataDirectory, TimeSpan heartbeatTimeout, int keepLast, IReadOnlyList<string> checkpointRoots, TimeSpan jobTtl, int? maxWatchStreams,
+        string? credentialsFile)
     {
+        CredentialsFile = credentialsFile;
         DataDirectory = dataDirectory;
         HeartbeatTimeout = heartbeatTimeout;
         KeepLast = keepLast;
@@ -28,6 +30,9 @@ internal sealed class TestCoordinator : IAsyncDisposable
     }
 
     public IReadOnlyList<string> CheckpointRoots { get; }
+
+    /// <summary>The submitter credentials file, or null for none.</summary>
+    public string? CredentialsFile { get; }
 
     public TimeSpan JobTtl { get; }
 
@@ -62,11 +67,11 @@ internal sealed class TestCoordinator : IAsyncDisposable
         (await Jobs.CreateAsync(new CreateJobRequest { JobId = jobId, WorldSize = worldSize }, Headers)).JobToken;
 
     public static async Task<TestCoordinator> StartAsync(TimeSpan? heartbeatTimeout = null, int keepLast = 3, string? dataDirectory = null,
-        IReadOnlyList<string>? checkpointRoots = null, TimeSpan? jobTtl = null, int? maxWatchStreams = null)
+        IReadOnlyList<string>? checkpointRoots = null, TimeSpan? jobTtl = null, int? maxWatchStreams = null, string? credentialsFile = null)
     {
         var directory = dataDirectory ?? Directory.CreateTempSubdirectory("adan-coord-").FullName;
         var coordinator = new TestCoordinator(directory, heartbeatTimeout ?? TimeSpan.FromSeconds(30), keepLast, checkpointRoots ?? [],
-            jobTtl ?? TimeSpan.FromHours(1), maxWatchStreams);
+            jobTtl ?? TimeSpan.FromHours(1), maxWatchStreams, credentialsFile);
         await coordinator.StartHostAsync();
         return coordinator;
     }
@@ -77,6 +82,9 @@ internal sealed class TestCoordinator : IAsyncDisposable
         await StopHostAsync();
         await StartHostAsync();
     }
+
+    /// <summary>Re-reads the credentials file now, as SIGHUP does; false when it could not be read.</summary>
+    public bool ReloadCredentials() => _host!.ReloadCredentials();
 
     /// <summary>Completes when retention's background deletions queued so far are done.</summary>
     public Task WhenRetentionDone() => _host?.WhenRetentionDone() ?? Task.CompletedTask;
@@ -173,6 +181,7 @@ internal sealed class TestCoordinator : IAsyncDisposable
             JobTtl = JobTtl,
             MaxWatchStreamsPerJob = MaxWatchStreams,
             TimeProvider = Time,
+            CredentialsFile = CredentialsFile,
         });
         Address = await _host.StartAsync();
         Channel = GrpcChannel.ForAddress(Address, new GrpcChannelOptions

@@ -38,11 +38,16 @@ public sealed class CheckpointRetention : IDisposable
     /// <param name="keepLast">Committed checkpoints to keep (≥ 1).</param>
     /// <param name="keep">Directories never to remove (e.g. checkpoints still open); null for none.</param>
     /// <param name="written">Directories this job opened; only those may be removed uncommitted. Null for none.</param>
-    public static IReadOnlyList<string> Plan(string root, int keepLast, IReadOnlySet<string>? keep = null, IReadOnlySet<string>? written = null)
+    /// <param name="owned">
+    /// When given, the committed checkpoints that count and may be removed: those of the root's owner (the coordinator's
+    /// record); any other committed checkpoint in the root is neither counted nor touched. Null: every one in the root.
+    /// </param>
+    public static IReadOnlyList<string> Plan(string root, int keepLast, IReadOnlySet<string>? keep = null, IReadOnlySet<string>? written = null,
+        IReadOnlySet<string>? owned = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(root);
         ArgumentOutOfRangeException.ThrowIfLessThan(keepLast, 1);
-        var committed = CheckpointFiles.Committed(root);
+        var committed = CheckpointFiles.Committed(root).Where(c => owned?.Contains(c.Directory) != false).ToList();
         if (committed.Count == 0)
         {
             return [];
@@ -51,7 +56,7 @@ public sealed class CheckpointRetention : IDisposable
         var kept = committed.TakeLast(keepLast).Select(c => c.Directory).ToHashSet(StringComparer.Ordinal);
         return [.. CheckpointFiles.StepDirectories(root)
             .Where(c => c.Step < newest && !kept.Contains(c.Directory) && keep?.Contains(c.Directory) != true
-                && (CheckpointFiles.IsCommitted(c.Directory) || written?.Contains(c.Directory) == true))
+                && (CheckpointFiles.IsCommitted(c.Directory) ? owned?.Contains(c.Directory) != false : written?.Contains(c.Directory) == true))
             .Select(c => c.Directory)];
     }
 
@@ -59,11 +64,12 @@ public sealed class CheckpointRetention : IDisposable
     /// <param name="root">The checkpoint root.</param>
     /// <param name="keep">Directories never to remove; null for none.</param>
     /// <param name="written">Directories this job opened (see <see cref="Plan"/>); null for none.</param>
+    /// <param name="owned">The committed checkpoints that count and may be removed (see <see cref="Plan"/>); null for all.</param>
     /// <returns>The directories queued.</returns>
     /// <remarks>Call after a commit, from one process per root.</remarks>
-    public IReadOnlyList<string> Apply(string root, IReadOnlySet<string>? keep = null, IReadOnlySet<string>? written = null)
+    public IReadOnlyList<string> Apply(string root, IReadOnlySet<string>? keep = null, IReadOnlySet<string>? written = null, IReadOnlySet<string>? owned = null)
     {
-        var doomed = Plan(Path.GetFullPath(root), KeepLast, keep, written);
+        var doomed = Plan(Path.GetFullPath(root), KeepLast, keep, written, owned);
         foreach (var directory in doomed)
         {
             _deleter.Enqueue(directory);

@@ -31,7 +31,8 @@ internal sealed class HeaderTokenGate(RequestDelegate next, TokenAuthInterceptor
         {
             try
             {
-                auth.Authenticate(context.Request.Headers.Authorization.FirstOrDefault());
+                auth.Authenticate(context.Request.Headers.Authorization.FirstOrDefault(), method,
+                    $"{context.Connection.RemoteIpAddress}:{context.Connection.RemotePort}");
             }
             catch (RpcException e)
             {

@@ -26,9 +26,21 @@ internal sealed partial class CheckpointCatalog : IDisposable
     private readonly ILogger<CheckpointCatalog> _logger;
     private readonly CheckpointRetention? _retention;
     private readonly PathConfinement _confinement;
+    private readonly RootOwnership _owners;
+    private readonly JobSubmitters _submitters;
+    private readonly AuditLog _audit;
 
     /// <summary>Creates the catalogue over <paramref name="store"/>; a job that fails has its open checkpoints aborted.</summary>
-    public CheckpointCatalog(CoordinatorStore store, JobRegistry jobs, DomainOptions options, TimeProvider time, ILogger<CheckpointCatalog> logger)
+    /// <param name="store">The durable catalogue.</param>
+    /// <param name="jobs">The jobs whose checkpoints these are.</param>
+    /// <param name="options">Roots and retention.</param>
+    /// <param name="time">The clock of commit times.</param>
+    /// <param name="logger">Warnings (aborts, retention failures).</param>
+    /// <param name="submitters">Which credential created each job: it owns the roots the job begins in.</param>
+    /// <param name="owners">Who owns each checkpoint root.</param>
+    /// <param name="audit">Where commits and deletions are recorded.</param>
+    public CheckpointCatalog(CoordinatorStore store, JobRegistry jobs, DomainOptions options, TimeProvider time, ILogger<CheckpointCatalog> logger,
+        JobSubmitters submitters, RootOwnership owners, AuditLog audit)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(options.KeepLast);
         _store = store;
@@ -36,6 +48,9 @@ internal sealed partial class CheckpointCatalog : IDisposable
         _options = options;
         _time = time;
         _logger = logger;
+        _submitters = submitters;
+        _owners = owners;
+        _audit = audit;
         _confinement = new PathConfinement(options.AllowedRoots.Count > 0 ? options.AllowedRoots : [options.CheckpointRoot]);
         _retention = options.KeepLast > 0
             ? new CheckpointRetention(options.KeepLast, (directory, e) => _logger.LogWarning("Retention could not delete '{Directory}': {Message}", directory, e.Message))
@@ -54,15 +69,18 @@ internal sealed partial class CheckpointCatalog : IDisposable
 
     /// <summary>
     /// Opens the checkpoint of a step, or returns the one already open: every rank calls Begin and all get the same
-    /// id and directory, so no rank has to broadcast it.
+    /// id and directory, so no rank has to broadcast it. The root must belong to the job's credential (a root no one
+    /// owns becomes its own, see <see cref="RootOwnership"/>), and the step directory is created here, never reused
+    /// (see <see cref="CreateStepDirectory"/>).
     /// </summary>
     /// <param name="jobId">The job; it must be RUNNING.</param>
     /// <param name="step">Optimizer step the checkpoint captures, ≥ 0.</param>
     /// <param name="checkpointRoot">Absolute root of the job's checkpoints; null or empty for <c>&lt;configured root&gt;/&lt;job&gt;</c>.</param>
     /// <exception cref="CoordinatorException">
-    /// InvalidArgument (step, root), PermissionDenied (root outside the permitted directories), FailedPrecondition (job
-    /// not RUNNING, directory not creatable), AlreadyExists (step
-    /// committed, here or by another run in the same root), NotFound (job).
+    /// InvalidArgument (step, root), PermissionDenied (root outside the permitted directories, or owned by another
+    /// credential), FailedPrecondition (job not RUNNING, directory not creatable),
+    /// AlreadyExists (step committed, here or by another run in the same root; a link or file where the directory
+    /// goes), NotFound (job).
     /// </exception>
     public CheckpointRecord Begin(string jobId, long step, string? checkpointRoot)
     {
@@ -86,8 +104,21 @@ internal sealed partial class CheckpointCatalog : IDisposable
             throw CoordinatorException.InvalidArgument($"invalid checkpoint root '{checkpointRoot}': {e.Message}");
         }
         var directory = CheckpointFiles.StepDirectory(root, step);
+        var owner = _submitters.Of(jobId);
         lock (_gate)
         {
+            try
+            {
+                if (_owners.Claim(root, owner, jobId))
+                {
+                    _audit.Record(AuditLog.Events.RootClaimed, owner, ("job", jobId), ("root", root));
+                }
+            }
+            catch (CoordinatorException e) when (e.Kind == CoordinatorErrorKind.PermissionDenied)
+            {
+                _audit.Record(AuditLog.Events.AccessDenied, owner, ("job", jobId), ("root", root), ("reason", e.Message));
+                throw;
+            }
             var sameStep = CheckpointsOnDisk(jobId).Where(c => c.Step == step).ToList();
             if (sameStep.Any(c => c.State == CheckpointState.Committed))
             {
@@ -105,14 +136,8 @@ internal sealed partial class CheckpointCatalog : IDisposable
                 throw CoordinatorException.AlreadyExists(
                     $"'{directory}' already holds a committed checkpoint ({CheckpointManifest.FileName}); a committed checkpoint is never overwritten");
             }
-            try
-            {
-                Directory.CreateDirectory(directory);
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                throw CoordinatorException.FailedPrecondition($"cannot create checkpoint directory '{directory}': {e.Message}");
-            }
+            CreateStepDirectory(root, directory, jobId, owner);
+            _owners.RecordStep(root, directory);
             var id = _store.InsertCheckpoint(jobId, step, directory, worldSize);
             return _store.GetCheckpoint(id)!;
         }
@@ -139,6 +164,54 @@ internal sealed partial class CheckpointCatalog : IDisposable
                 $"job '{jobId}' began {uncommitted} checkpoints it did not commit, the most allowed; a job that cannot commit a checkpoint should end and be restarted");
         }
     }
+
+    /// <summary>
+    /// Creates <paramref name="directory"/> (and the root) with <c>mkdir</c>, so the directory a step is written to is
+    /// always one this coordinator just made. An uncommitted directory already there (the save of an earlier attempt or
+    /// launch that died, or anything planted by someone who can write the root) is removed first, never reused; a link
+    /// or a file in its place is refused. The caller checked that the job's credential owns the root.
+    /// </summary>
+    private void CreateStepDirectory(string root, string directory, string jobId, string owner)
+    {
+        try
+        {
+            Directory.CreateDirectory(root);
+            var existing = new DirectoryInfo(directory);
+            if (existing.LinkTarget is not null || File.Exists(directory))
+            {
+                throw CoordinatorException.AlreadyExists(
+                    $"'{directory}' is a {(existing.LinkTarget is not null ? "symbolic link" : "file")}, not a checkpoint directory; a Begin writes only into a directory it creates (remove it)");
+            }
+            if (existing.Exists)
+            {
+                // Recursive deletion unlinks links inside rather than following them.
+                existing.Delete(recursive: true);
+                _logger.LogWarning("Removed '{Directory}', an uncommitted directory, to begin step again for job {JobId}", directory, jobId);
+                _audit.Record(AuditLog.Events.CheckpointDeleted, owner, ("job", jobId), ("root", root), ("directory", directory),
+                    ("reason", "uncommitted directory removed to begin the step again"));
+            }
+            // Made after the checks under the catalogue's lock; a directory that appears in between (someone with
+            // write access to the root) makes this fail rather than be adopted.
+            if (Mkdir(directory, AllAccess) != 0)
+            {
+                var errno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
+                throw new IOException(errno == EExist ? "it appeared while it was being created; nothing is written into it" : $"mkdir failed (errno {errno})");
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw CoordinatorException.FailedPrecondition($"cannot create checkpoint directory '{directory}': {e.Message}");
+        }
+    }
+
+    private const int EExist = 17;
+
+    // 0777 less the umask, as Directory.CreateDirectory gave: ranks of another user write their shards into it.
+    private const int AllAccess = 0x1FF;
+
+    // mkdir(2) fails when the path exists, which Directory.CreateDirectory does not.
+    [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "mkdir", SetLastError = true, StringMarshalling = System.Runtime.InteropServices.StringMarshalling.Utf8)]
+    private static partial int Mkdir(string path, int mode);
 
     /// <summary>Records one rank's shard; an identical repeat succeeds, so ranks may retry.</summary>
     /// <exception cref="CoordinatorException">
@@ -217,6 +290,8 @@ internal sealed partial class CheckpointCatalog : IDisposable
                 throw CoordinatorException.FailedPrecondition(
                     $"checkpoint {checkpoint.Id} has {checkpoint.Shards.Count} of {checkpoint.WorldSize} shards; missing ranks {string.Join(", ", missing.Take(16))}{(missing.Count > 16 ? ", ..." : "")}");
             }
+            var owner = _submitters.Of(jobId);
+            _owners.CheckOwner(RootOf(checkpoint), owner, jobId);
             var stamped = Stamp(checkpoint, manifest);
             string manifestPath;
             try
@@ -237,7 +312,9 @@ internal sealed partial class CheckpointCatalog : IDisposable
             }
             _store.SetCheckpointState(checkpoint.Id, CheckpointState.Committed, manifestPath, _time.GetUtcNow());
             committed = _store.GetCheckpoint(checkpoint.Id)!;
-            ApplyRetention(jobId, checkpoint.Directory);
+            _owners.MarkCommitted(checkpoint.Directory);
+            _audit.Record(AuditLog.Events.CheckpointCommitted, owner, ("job", jobId), ("step", committed.Step), ("directory", committed.Directory));
+            ApplyRetention(jobId, owner, checkpoint.Directory);
         }
         _jobs.Publish(jobId, JobEventKind.CheckpointCommitted, $"checkpoint {committed.Id} of step {committed.Step} committed", committed.Step);
         return committed;
@@ -316,8 +393,13 @@ internal sealed partial class CheckpointCatalog : IDisposable
         }
     }
 
-    /// <summary>Deletes (in the background) committed checkpoints beyond the newest K; never the newest, never an open or aborted one.</summary>
-    private void ApplyRetention(string jobId, string directory)
+    private static string RootOf(CheckpointRecord checkpoint) => Path.GetDirectoryName(checkpoint.Directory) ?? checkpoint.Directory;
+
+    /// <summary>
+    /// Deletes (in the background) committed checkpoints beyond the newest K; never the newest, never an open or aborted
+    /// one, and only checkpoints this coordinator committed for the root's owner (<see cref="RootOwnership.CommittedSteps"/>).
+    /// </summary>
+    private void ApplyRetention(string jobId, string owner, string directory)
     {
         if (_retention is null)
         {
@@ -328,7 +410,12 @@ internal sealed partial class CheckpointCatalog : IDisposable
         var open = rows.Where(c => c.State == CheckpointState.Open).Select(c => c.Directory).ToHashSet(StringComparer.Ordinal);
         // Uncommitted directories are swept only when this job opened them: another job's may be a save in progress.
         var written = rows.Select(c => c.Directory).ToHashSet(StringComparer.Ordinal);
-        var doomed = _retention.Apply(root, open, written).ToHashSet(StringComparer.Ordinal);
+        var doomed = _retention.Apply(root, open, written, _owners.CommittedSteps(root)).ToHashSet(StringComparer.Ordinal);
+        _owners.ForgetSteps(doomed);
+        foreach (var gone in doomed)
+        {
+            _audit.Record(AuditLog.Events.CheckpointDeleted, owner, ("job", jobId), ("root", root), ("directory", gone), ("reason", $"keep-last {_retention.KeepLast}"));
+        }
         foreach (var old in _store.GetCheckpoints(jobId).Where(c => c.State == CheckpointState.Committed && doomed.Contains(c.Directory)))
         {
             // The deleter removes the manifest first, so the row and the files agree even if a deletion is cut short.

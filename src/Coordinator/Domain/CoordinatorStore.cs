@@ -235,7 +235,8 @@ internal sealed class CoordinatorStore : IDisposable
         }
     }
 
-    private void Execute(string sql, params (string Name, object? Value)[] parameters)
+    /// <summary>Runs statements that return nothing; for the tables other domain types keep in this database.</summary>
+    internal void Execute(string sql, params (string Name, object? Value)[] parameters)
     {
         lock (_gate)
         {
@@ -243,6 +244,24 @@ internal sealed class CoordinatorStore : IDisposable
             command.CommandText = sql;
             Bind(command, parameters);
             command.ExecuteNonQuery();
+        }
+    }
+
+    /// <summary>Runs a query and reads each row with <paramref name="read"/>; for the tables other domain types keep here.</summary>
+    internal List<T> Query<T>(string sql, Func<SqliteDataReader, T> read, params (string Name, object? Value)[] parameters)
+    {
+        lock (_gate)
+        {
+            using var command = _connection.CreateCommand();
+            command.CommandText = sql;
+            Bind(command, parameters);
+            using var reader = command.ExecuteReader();
+            var rows = new List<T>();
+            while (reader.Read())
+            {
+                rows.Add(read(reader));
+            }
+            return rows;
         }
     }
 

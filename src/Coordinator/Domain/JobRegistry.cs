@@ -561,6 +561,9 @@ internal sealed partial class JobRegistry
         }
     }
 
+    /// <summary>Whether the registry knows <paramref name="jobId"/> (it has not expired).</summary>
+    public bool Exists(string jobId) => _jobs.ContainsKey(jobId);
+
     /// <summary>Tells a job's watchers about an event that happened elsewhere (a checkpoint commit).</summary>
     public void Publish(string jobId, JobEventKind kind, string message, long step)
     {

@@ -37,6 +37,10 @@ public static class CoordinatorCommandLine
             CustomParser = ParseListenAddress,
         };
         var tokenFile = new Option<FileInfo?>("--token-file") { Description = $"File holding the job token (default: ${CoordinatorEnvironment.TokenVariable})" };
+        var credentialsFile = new Option<FileInfo?>("--credentials-file")
+        {
+            Description = "Submitter credentials, one NAME:sha256:HEX[:EXPIRY] per line (make them with 'hash-credential NAME'): each creates jobs and acts on its own; re-read on change and on SIGHUP",
+        };
         var dataDir = new Option<DirectoryInfo>("--data-dir") { Description = "Directory of the coordinator's SQLite catalogue", Required = true };
         var timeout = new Option<double>("--heartbeat-timeout")
         {
@@ -88,12 +92,12 @@ public static class CoordinatorCommandLine
         const string count = "expected an integer >= 0; 0 keeps all";
         keepLast.CustomParser = result => ParseNumber<int>(result, keepLast, NumberStyles.Integer, count);
         keepLast.Validators.Add(result => Check(result, keepLast, k => k >= 0, count));
-        foreach (var file in new[] { tokenFile, tlsCert, tlsKey })
+        foreach (var file in new[] { tokenFile, credentialsFile, tlsCert, tlsKey })
         {
             file.Validators.Add(result => Check(result, file, info => info is null || info.Exists, "the file does not exist"));
         }
 
-        foreach (var option in new Option[] { listen, tokenFile, dataDir, timeout, stall, join, checkpointRoot, keepLast, jobTtl, maxWatchStreams, tlsCert, tlsKey, insecure, verbose, stdinEof })
+        foreach (var option in new Option[] { listen, tokenFile, credentialsFile, dataDir, timeout, stall, join, checkpointRoot, keepLast, jobTtl, maxWatchStreams, tlsCert, tlsKey, insecure, verbose, stdinEof })
         {
             command.Options.Add(option);
         }
@@ -101,6 +105,7 @@ public static class CoordinatorCommandLine
         {
             Listen = parse.GetValue(listen)!,
             Token = ReadToken(parse.GetValue(tokenFile)),
+            CredentialsFile = parse.GetValue(credentialsFile)?.FullName,
             DataDirectory = parse.GetValue(dataDir)!.FullName,
             HeartbeatTimeout = TimeSpan.FromSeconds(parse.GetValue(timeout)),
             CheckpointRoots = [.. (parse.GetValue(checkpointRoot) ?? []).Select(d => d.FullName)],
@@ -144,7 +149,7 @@ public static class CoordinatorCommandLine
             return 0;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.Security.Cryptography.CryptographicException
-            or Microsoft.Data.Sqlite.SqliteException or InvalidOperationException)
+            or Microsoft.Data.Sqlite.SqliteException or InvalidOperationException or FormatException)
         {
             error.WriteLine($"adan coordinator: cannot start: {e.Message}");
             return StartFailureExitCode;

@@ -77,7 +77,17 @@ public sealed class CoordinatorHost : IAsyncDisposable
         builder.Services.AddSingleton(new OperatorToken(_options.Token));
         builder.Services.AddSingleton(_ => new CoordinatorStore(_options.DataDirectory));
         builder.Services.AddSingleton<JobRegistry>();
+        builder.Services.AddSingleton<JobSubmitters>();
+        builder.Services.AddSingleton(services => new RootOwnership(services.GetRequiredService<CoordinatorStore>(), services.GetRequiredService<TimeProvider>()));
+        builder.Services.AddSingleton(services => new AuditLog(_options.DataDirectory, services.GetRequiredService<TimeProvider>(), services.GetRequiredService<ILogger<AuditLog>>()));
+        builder.Services.AddSingleton<SubmitterCredentials>();
         builder.Services.AddSingleton<CheckpointCatalog>();
+        if (_options.CredentialsFile is { } credentialsFile)
+        {
+            builder.Services.AddSingleton(services => new CredentialsReloader(credentialsFile, services.GetRequiredService<SubmitterCredentials>(),
+                services.GetRequiredService<AuditLog>(), services.GetRequiredService<TimeProvider>(), services.GetRequiredService<ILogger<CredentialsReloader>>()));
+            builder.Services.AddHostedService(services => services.GetRequiredService<CredentialsReloader>());
+        }
         builder.Services.AddSingleton<TokenAuthInterceptor>();
         builder.Services.AddSingleton<DomainErrorInterceptor>();
         builder.Services.AddHostedService<HeartbeatMonitor>();
@@ -101,14 +111,19 @@ public sealed class CoordinatorHost : IAsyncDisposable
         app.MapGrpcService<JobsService>();
         app.MapGrpcHealthChecksService();
 
-        // Resolve the catalogue before listening so a broken data directory fails the start, not the first call.
+        // Resolve the catalogue before listening so a broken data directory fails the start, not the first call; and
+        // read the credentials, so a bad file does too.
         _ = app.Services.GetRequiredService<CheckpointCatalog>();
+        app.Services.GetService<CredentialsReloader>()?.LoadInitial();
         _app = app;
         await app.StartAsync(cancellationToken);
         var bound = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First();
         Address = new Uri(bound);
         return Address;
     }
+
+    /// <summary>Reads the credentials file again now, as SIGHUP does; false when it is not configured or could not be read.</summary>
+    internal bool ReloadCredentials() => _app?.Services.GetService<CredentialsReloader>()?.Reload("test", force: true) ?? false;
 
     /// <summary>Completes when the checkpoint directories that retention queued so far are deleted.</summary>
     internal Task WhenRetentionDone() =>

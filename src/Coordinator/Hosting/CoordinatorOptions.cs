@@ -15,6 +15,12 @@ public sealed record CoordinatorOptions
     /// </summary>
     public required string Token { get; init; }
 
+    /// <summary>
+    /// The submitter credentials (<c>--credentials-file</c>, lines <c>NAME:sha256:HEX[:EXPIRY]</c>): each may create
+    /// jobs and act on the jobs it created; re-read when it changes and on SIGHUP. Null: only the operator token creates jobs.
+    /// </summary>
+    public string? CredentialsFile { get; init; }
+
     /// <summary>Directory of the SQLite catalogue (<c>coordinator.db</c>); created if missing.</summary>
     public required string DataDirectory { get; init; }
 

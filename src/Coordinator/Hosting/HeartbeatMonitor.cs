@@ -14,7 +14,7 @@ namespace Adan.Coordinator.Hosting;
 /// damaged database) is logged and the check runs again at the next tick: an exception escaping a hosted service
 /// would stop the whole coordinator, and with it every job it serves.
 /// </remarks>
-internal sealed class HeartbeatMonitor(JobRegistry jobs, TimeProvider time, ILogger<HeartbeatMonitor> logger) : BackgroundService
+internal sealed class HeartbeatMonitor(JobRegistry jobs, JobSubmitters submitters, TimeProvider time, ILogger<HeartbeatMonitor> logger) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -25,7 +25,7 @@ internal sealed class HeartbeatMonitor(JobRegistry jobs, TimeProvider time, ILog
             while (await timer.WaitForNextTickAsync(stoppingToken))
             {
                 RunOnce("heartbeat deadlines", jobs.CheckTimeouts);
-                RunOnce("job expiry", () => jobs.ExpireJobs());
+                RunOnce("job expiry", () => submitters.Forget(jobs.ExpireJobs()));
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)

@@ -49,6 +49,12 @@ internal static class CoordinatorCommand
             context.Cancel = true;
             Signal.Terminate(process.Id);
         });
+        // SIGHUP reloads the coordinator's --credentials-file; adan must neither die of it nor keep it from the server.
+        using var hangup = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGHUP, context =>
+        {
+            context.Cancel = true;
+            Signal.HangUp(process.Id);
+        });
         process.WaitForExit();
         return process.ExitCode;
     }

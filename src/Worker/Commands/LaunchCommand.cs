@@ -27,7 +27,7 @@ internal static class LaunchCommand
         var hostfile = new Option<FileInfo?>("--hostfile") { Description = "MPICH hostfile (one host[:slots] per line)" };
         var coordinator = new Option<Uri?>("--coordinator")
         {
-            Description = "Use a running coordinator at this URL (its operator token from --token-file or ADAN_JOB_TOKEN) instead of starting one",
+            Description = "Use a running coordinator at this URL (a submitter credential its operator issued, or its operator token, from --token-file or ADAN_JOB_TOKEN) instead of starting one",
             // System.CommandLine has no parser for Uri; without this every URL was refused with a stack trace.
             CustomParser = ParseCoordinatorUrl,
         };
@@ -48,7 +48,7 @@ internal static class LaunchCommand
             Description = "Seconds the ranks get to end after SIGINT/SIGTERM/SIGHUP is passed on, before every process of the job is killed",
             DefaultValueFactory = _ => DefaultGraceSeconds,
         };
-        var tokenFile = new Option<FileInfo?>("--token-file") { Description = "The operator token from this file, readable only by you (default: a fresh random one; with --coordinator: ADAN_JOB_TOKEN)" };
+        var tokenFile = new Option<FileInfo?>("--token-file") { Description = "The operator token, or with --coordinator your submitter credential, from this file, readable only by you (default: a fresh random one; with --coordinator: ADAN_JOB_TOKEN)" };
         var job = new Option<string?>("--job-id") { Description = "Job id (default: a fresh random one)" };
         var maxRestarts = new Option<int>("--max-restarts")
         {
@@ -177,13 +177,15 @@ internal static class LaunchCommand
             if (string.IsNullOrWhiteSpace(givenToken))
             {
                 throw new UsageException(
-                    $"--coordinator needs the coordinator's operator token: give --token-file FILE or set {CoordinatorEnvironment.TokenVariable}");
+                    $"--coordinator needs a submitter credential from the coordinator's operator (or its operator token): give --token-file FILE or set {CoordinatorEnvironment.TokenVariable}");
             }
             security.CheckStanding(coordinatorUrl);
             security.WarnIfPlaintextOffLoopback(coordinatorUrl);
-            var operatorToken = givenToken.Trim();
+            // A submitter credential (or the operator token): it creates each attempt's job, which the ranks act on
+            // with that job's own token only.
+            var credential = givenToken.Trim();
             return await LaunchAttempts.RunAsync(settings with { JobId = jobId }, coordinatorUrl,
-                (id, w, restarts) => security.CreateJobAsync(coordinatorUrl, operatorToken, id, w, restarts), coordinatorPid: null);
+                (id, w, restarts) => security.CreateJobAsync(coordinatorUrl, credential, id, w, restarts), coordinatorPid: null);
         }
 
         var dataDirectory = Directory.CreateTempSubdirectory("adan-coordinator-");

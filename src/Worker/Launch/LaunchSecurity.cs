@@ -151,16 +151,16 @@ internal sealed class LaunchSecurity
         }
 
         /// <summary>
-        /// Creates the job with the operator token and returns the job's own token, turning every refusal into one line
+        /// Creates the job with a submitter credential or the operator token and returns the job's own token, turning every refusal into one line
         /// that names the coordinator and the fix.
         /// </summary>
         /// <exception cref="IOException">The coordinator is unreachable or refused the job.</exception>
-        public async Task<string> CreateJobAsync(Uri coordinator, string operatorToken, string jobId, int ranks, int restarts = 0)
+        public async Task<string> CreateJobAsync(Uri coordinator, string credential, string jobId, int ranks, int restarts = 0)
         {
             using var channel = CoordinatorChannel.Create(coordinator, TlsCa?.FullName);
             try
             {
-                return await CoordinatorClient.CreateJobAsync(channel, operatorToken, jobId, ranks, TimeSpan.FromSeconds(15), restarts);
+                return await CoordinatorClient.CreateJobAsync(channel, credential, jobId, ranks, TimeSpan.FromSeconds(15), restarts);
             }
             catch (RpcException e)
             {
@@ -168,7 +168,7 @@ internal sealed class LaunchSecurity
                 throw new IOException(e.StatusCode switch
                 {
                     StatusCode.Unauthenticated or StatusCode.PermissionDenied =>
-                        $"the coordinator at {url} refused the token in {CoordinatorEnvironment.TokenVariable} ({e.Status.Detail}); set it to the coordinator's operator token, the one in its --token-file",
+                        $"the coordinator at {url} refused the token in {CoordinatorEnvironment.TokenVariable} ({e.Status.Detail}); give the submitter credential its operator issued you (--token-file FILE), or its operator token",
                     StatusCode.AlreadyExists => $"the coordinator at {url} already has job '{jobId}'; choose another --job-id",
                     StatusCode.InvalidArgument => $"the coordinator at {url} refused job '{jobId}': {e.Status.Detail}",
                     _ => $"cannot reach the coordinator at {url}: {Describe(e)}" + (coordinator.Scheme != Uri.UriSchemeHttps ? ""

@@ -5,12 +5,16 @@ namespace Adan.Worker.Processes;
 /// <summary>POSIX signals to child processes; .NET's <see cref="System.Diagnostics.Process"/> can only SIGKILL.</summary>
 internal static partial class Signal
 {
+    private const int SigHangUp = 1;
     private const int SigInt = 2;
     private const int SigTerm = 15;
     private const int PrSetChildSubreaper = 36;
 
     /// <summary>Asks a process to end (SIGTERM); returns false when it is already gone.</summary>
     public static bool Terminate(int pid) => Kill(pid, SigTerm) == 0;
+
+    /// <summary>Sends SIGHUP (a server's "reload your configuration"); returns false when the process is already gone.</summary>
+    public static bool HangUp(int pid) => Kill(pid, SigHangUp) == 0;
 
     /// <summary>Interrupts a process (SIGINT, as Ctrl-C); returns false when it is already gone.</summary>
     public static bool Interrupt(int pid) => Kill(pid, SigInt) == 0;

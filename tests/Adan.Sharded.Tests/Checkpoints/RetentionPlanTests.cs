@@ -27,6 +27,21 @@ public sealed class RetentionPlanTests : IDisposable
     }
 
     [Fact]
+    public void WithAnOwnedSetOnlyTheOwnersCommittedCheckpointsCountAndGo()
+    {
+        foreach (var step in new long[] { 10, 20, 30, 40, 50 })
+        {
+            Commit(step);
+        }
+        var owned = new HashSet<string> { CheckpointFiles.StepDirectory(_root, 10), CheckpointFiles.StepDirectory(_root, 30), CheckpointFiles.StepDirectory(_root, 50) };
+
+        var doomed = CheckpointRetention.Plan(_root, 2, owned: owned);
+
+        // Of the owner's 10, 30, 50 the newest two stay; 20 and 40 are someone else's and neither count nor go.
+        Assert.Equal([CheckpointFiles.StepDirectory(_root, 10)], doomed);
+    }
+
+    [Fact]
     public void NothingIsDeletedBeforeTheFirstCommit()
     {
         Open(1);

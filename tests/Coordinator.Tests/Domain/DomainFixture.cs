@@ -32,6 +32,12 @@ internal sealed class DomainFixture : IDisposable
 
     public CheckpointCatalog Checkpoints { get; private set; } = null!;
 
+    public JobSubmitters Submitters { get; private set; } = null!;
+
+    public RootOwnership Owners { get; private set; } = null!;
+
+    public AuditLog Audit { get; private set; } = null!;
+
     public static DomainFixture Create(int keepLast = 3, TimeSpan? heartbeatTimeout = null, TimeSpan? stallTimeout = null, TimeSpan? joinTimeout = null)
     {
         var directory = Directory.CreateTempSubdirectory("adan-domain-").FullName;
@@ -101,7 +107,10 @@ internal sealed class DomainFixture : IDisposable
     {
         Store = new CoordinatorStore(DataDirectory);
         Jobs = new JobRegistry(Store, Options, Time, NullLogger<JobRegistry>.Instance);
-        Checkpoints = new CheckpointCatalog(Store, Jobs, Options, Time, NullLogger<CheckpointCatalog>.Instance);
+        Submitters = new JobSubmitters(Store, Jobs);
+        Owners = new RootOwnership(Store, Time);
+        Audit = new AuditLog(DataDirectory, Time);
+        Checkpoints = new CheckpointCatalog(Store, Jobs, Options, Time, NullLogger<CheckpointCatalog>.Instance, Submitters, Owners, Audit);
     }
 
     private void Close()
