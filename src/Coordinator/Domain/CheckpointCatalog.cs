@@ -1,5 +1,6 @@
 using System.Text.RegularExpressions;
 using Adan.Sharded.Checkpoints;
+using Adan.Sharded.IO;
 using Microsoft.Extensions.Logging;
 
 namespace Adan.Coordinator.Domain;
@@ -9,8 +10,11 @@ namespace Adan.Coordinator.Domain;
 /// keep-last-K retention.
 /// </summary>
 /// <remarks>
-/// One lock serialises every checkpoint operation: they are rare (one per checkpoint per rank) and serialising them
-/// makes "all shards in, then manifest, then COMMITTED" trivially race-free. The catalogue row turns COMMITTED only
+/// A job's Begin and Commit are serialised by a lock of that job (one of <see cref="JobGateCount"/>, picked by the job
+/// id), which makes "all shards in, then manifest, then COMMITTED" race-free; the catalogue-wide lock guards only the
+/// store's rows, never file I/O, so one job's slow or hostile file system (a FIFO as manifest.json) cannot stall
+/// another job's checkpoints. Files in a checkpoint root are created, read and deleted without following links
+/// (<see cref="NoFollowFiles"/>). The catalogue row turns COMMITTED only
 /// after manifest.json is durable, so Latest never returns a checkpoint whose manifest could be missing; a crash
 /// in between leaves the row OPEN and the previous checkpoint latest. Retention marks rows DELETED under the lock
 /// and deletes their directories in the background (<see cref="CheckpointRetention"/>), so a commit, and the rank 0
@@ -18,7 +22,9 @@ namespace Adan.Coordinator.Domain;
 /// </remarks>
 internal sealed partial class CheckpointCatalog : IDisposable
 {
+    private const int JobGateCount = 64;
     private readonly Lock _gate = new();
+    private readonly Lock[] _jobGates = [.. Enumerable.Range(0, JobGateCount).Select(_ => new Lock())];
     private readonly CoordinatorStore _store;
     private readonly JobRegistry _jobs;
     private readonly DomainOptions _options;
@@ -86,7 +92,7 @@ internal sealed partial class CheckpointCatalog : IDisposable
             throw CoordinatorException.InvalidArgument($"invalid checkpoint root '{checkpointRoot}': {e.Message}");
         }
         var directory = CheckpointFiles.StepDirectory(root, step);
-        lock (_gate)
+        lock (JobGate(jobId))
         {
             var sameStep = CheckpointsOnDisk(jobId).Where(c => c.Step == step).ToList();
             if (sameStep.Any(c => c.State == CheckpointState.Committed))
@@ -106,14 +112,19 @@ internal sealed partial class CheckpointCatalog : IDisposable
             }
             try
             {
-                Directory.CreateDirectory(directory);
+                Directory.CreateDirectory(root);
+                // A step directory planted as a link is refused, never written through.
+                NoFollowFiles.CreateDirectory(directory).Dispose();
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
                 throw CoordinatorException.FailedPrecondition($"cannot create checkpoint directory '{directory}': {e.Message}");
             }
-            var id = _store.InsertCheckpoint(jobId, step, directory, worldSize);
-            return _store.GetCheckpoint(id)!;
+            lock (_gate)
+            {
+                var id = _store.InsertCheckpoint(jobId, step, directory, worldSize);
+                return _store.GetCheckpoint(id)!;
+            }
         }
     }
 
@@ -177,9 +188,13 @@ internal sealed partial class CheckpointCatalog : IDisposable
     public CheckpointRecord Commit(string jobId, long checkpointId, CheckpointManifest manifest)
     {
         CheckpointRecord committed;
-        lock (_gate)
+        lock (JobGate(jobId))
         {
-            var checkpoint = FindOpenOrCommitted(jobId, checkpointId);
+            CheckpointRecord checkpoint;
+            lock (_gate)
+            {
+                checkpoint = FindOpenOrCommitted(jobId, checkpointId);
+            }
             if (checkpoint.State == CheckpointState.Committed)
             {
                 // A retry whose first attempt committed (its reply lost, or its deadline passed first).
@@ -212,8 +227,12 @@ internal sealed partial class CheckpointCatalog : IDisposable
             {
                 throw CoordinatorException.Internal($"cannot commit checkpoint {checkpoint.Id} in '{checkpoint.Directory}': {e.Message}");
             }
-            _store.SetCheckpointState(checkpoint.Id, CheckpointState.Committed, manifestPath, _time.GetUtcNow());
-            committed = _store.GetCheckpoint(checkpoint.Id)!;
+            lock (_gate)
+            {
+                // Even if the job failed meanwhile (aborting it): the manifest is durable, and the files are the record.
+                _store.SetCheckpointState(checkpoint.Id, CheckpointState.Committed, manifestPath, _time.GetUtcNow());
+                committed = _store.GetCheckpoint(checkpoint.Id)!;
+            }
             ApplyRetention(jobId, checkpoint.Directory);
         }
         _jobs.Publish(jobId, JobEventKind.CheckpointCommitted, $"checkpoint {committed.Id} of step {committed.Step} committed", committed.Step);
@@ -246,10 +265,7 @@ internal sealed partial class CheckpointCatalog : IDisposable
     public CheckpointRecord? Latest(string jobId)
     {
         _ = _jobs.Describe(jobId);
-        lock (_gate)
-        {
-            return CheckpointsOnDisk(jobId).LastOrDefault(c => c.State == CheckpointState.Committed);
-        }
+        return CheckpointsOnDisk(jobId).LastOrDefault(c => c.State == CheckpointState.Committed);
     }
 
     /// <summary>Every checkpoint of a job, by step then id, in every state.</summary>
@@ -257,10 +273,7 @@ internal sealed partial class CheckpointCatalog : IDisposable
     public IReadOnlyList<CheckpointRecord> List(string jobId)
     {
         _ = _jobs.Describe(jobId);
-        lock (_gate)
-        {
-            return CheckpointsOnDisk(jobId);
-        }
+        return CheckpointsOnDisk(jobId);
     }
 
     /// <summary>
@@ -269,14 +282,28 @@ internal sealed partial class CheckpointCatalog : IDisposable
     /// </summary>
     private List<CheckpointRecord> CheckpointsOnDisk(string jobId)
     {
-        var checkpoints = _store.GetCheckpoints(jobId);
-        var gone = checkpoints.Where(c => c.State == CheckpointState.Committed && !File.Exists(c.ManifestPath)).ToList();
-        foreach (var c in gone)
+        List<CheckpointRecord> checkpoints;
+        lock (_gate)
         {
-            _store.SetCheckpointState(c.Id, CheckpointState.Deleted, c.ManifestPath, c.CommittedAt);
+            checkpoints = _store.GetCheckpoints(jobId);
         }
-        return gone.Count == 0 ? checkpoints : _store.GetCheckpoints(jobId);
+        var gone = checkpoints.Where(c => c.State == CheckpointState.Committed && !File.Exists(c.ManifestPath)).ToList();
+        if (gone.Count == 0)
+        {
+            return checkpoints;
+        }
+        lock (_gate)
+        {
+            foreach (var c in gone)
+            {
+                _store.SetCheckpointState(c.Id, CheckpointState.Deleted, c.ManifestPath, c.CommittedAt);
+            }
+            return _store.GetCheckpoints(jobId);
+        }
     }
+
+    /// <summary>The lock serialising one job's Begin and Commit (shared by the jobs whose ids hash alike: bounded, never pruned).</summary>
+    private Lock JobGate(string jobId) => _jobGates[(uint)StringComparer.Ordinal.GetHashCode(jobId) % JobGateCount];
 
     private void AbortOpen(string jobId)
     {
@@ -297,15 +324,22 @@ internal sealed partial class CheckpointCatalog : IDisposable
             return;
         }
         var root = Path.GetDirectoryName(directory) ?? directory;
-        var rows = _store.GetCheckpoints(jobId);
+        List<CheckpointRecord> rows;
+        lock (_gate)
+        {
+            rows = _store.GetCheckpoints(jobId);
+        }
         var open = rows.Where(c => c.State == CheckpointState.Open).Select(c => c.Directory).ToHashSet(StringComparer.Ordinal);
         // Uncommitted directories are swept only when this job opened them: another job's may be a save in progress.
         var written = rows.Select(c => c.Directory).ToHashSet(StringComparer.Ordinal);
         var doomed = _retention.Apply(root, open, written).ToHashSet(StringComparer.Ordinal);
-        foreach (var old in _store.GetCheckpoints(jobId).Where(c => c.State == CheckpointState.Committed && doomed.Contains(c.Directory)))
+        lock (_gate)
         {
-            // The deleter removes the manifest first, so the row and the files agree even if a deletion is cut short.
-            _store.SetCheckpointState(old.Id, CheckpointState.Deleted, old.ManifestPath, old.CommittedAt);
+            foreach (var old in _store.GetCheckpoints(jobId).Where(c => c.State == CheckpointState.Committed && doomed.Contains(c.Directory)))
+            {
+                // The deleter removes the manifest first, so the row and the files agree even if a deletion is cut short.
+                _store.SetCheckpointState(old.Id, CheckpointState.Deleted, old.ManifestPath, old.CommittedAt);
+            }
         }
     }
 
