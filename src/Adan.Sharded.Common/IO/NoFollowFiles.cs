@@ -21,8 +21,9 @@ namespace Adan.Sharded.IO;
 /// Only the last component of a path given here is guarded: the directory above it is the root a person named (the
 /// coordinator's confined roots, a config's <c>checkpoint_dir</c>), whose own links are theirs to make. Every name
 /// opened relative to a handle is one component, so <c>O_NOFOLLOW</c> covers it completely (what <c>openat2</c>'s
-/// <c>RESOLVE_NO_SYMLINKS</c> adds is only for paths of several components). A file is created by removing the name
-/// and creating it exclusively, so neither a symbolic link nor a hard link to someone's file is written through.
+/// <c>RESOLVE_NO_SYMLINKS</c> adds is only for paths of several components). A file to be replaced is truncated only
+/// after <c>fstat</c> on the open handle shows a regular file with one name, so neither a symbolic link nor a hard
+/// link to someone's file is written through; nothing is ever unlinked to make room.
 /// Linux only (the flags are Linux's); elsewhere the plain .NET calls are used, which follow links.
 /// </para>
 /// </remarks>
@@ -73,16 +74,18 @@ public static partial class NoFollowFiles
     }
 
     /// <summary>
-    /// Creates the file <paramref name="path"/> for writing in a directory that is not a link, replacing whatever
-    /// name was there (a leftover of a failed save, or a planted link, which is removed, never written through).
+    /// Creates (or truncates) the file <paramref name="path"/> for writing, in a directory that is not a link: the file
+    /// is opened with <c>O_NOFOLLOW</c>, so a planted link is refused, and only then truncated, once it is known to be a
+    /// regular file with one name (not a hard link to someone's file) or a character device (<c>/dev/null</c>).
     /// </summary>
     /// <param name="path">The file; its directory must exist.</param>
     /// <param name="extraFlags">More <c>open</c> flags (e.g. <c>O_DIRECT</c>); when the file system refuses them with
-    /// EINVAL the file is created without them.</param>
+    /// EINVAL the file is opened without them.</param>
     /// <param name="extraTaken">Whether <paramref name="extraFlags"/> were taken.</param>
-    /// <exception cref="IOException">The directory is a link, or the file cannot be created; the message names it.</exception>
+    /// <exception cref="IOException">The directory or the file is a link, the file is of another kind or has several
+    /// names, or it cannot be created; the message names it.</exception>
     public static SafeFileHandle CreateFile(string path, int extraFlags, out bool extraTaken) =>
-        Create(path, extraFlags, replace: true, out extraTaken);
+        Create(path, extraFlags, exclusive: false, out extraTaken);
 
     /// <summary>
     /// Creates the new file <paramref name="path"/> exclusively (<c>O_EXCL|O_NOFOLLOW</c>): fails when any file or
@@ -93,38 +96,77 @@ public static partial class NoFollowFiles
     /// <param name="extraTaken">Whether <paramref name="extraFlags"/> were taken.</param>
     /// <exception cref="IOException">The name exists, or the file cannot be created; the message names it.</exception>
     public static SafeFileHandle CreateNewFile(string path, int extraFlags, out bool extraTaken) =>
-        Create(path, extraFlags, replace: false, out extraTaken);
+        Create(path, extraFlags, exclusive: true, out extraTaken);
 
-    private static SafeFileHandle Create(string path, int extraFlags, bool replace, out bool extraTaken)
+    private static SafeFileHandle Create(string path, int extraFlags, bool exclusive, out bool extraTaken)
     {
         var (parent, name) = Split(path);
         extraTaken = false;
         if (!OperatingSystem.IsLinux())
         {
-            return File.OpenHandle(path, replace ? FileMode.Create : FileMode.CreateNew, FileAccess.Write);
+            return File.OpenHandle(path, exclusive ? FileMode.CreateNew : FileMode.Create, FileAccess.Write);
         }
-        using var directory = replace ? OpenDirectory(parent) : OpenPath(parent);
-        if (replace && UnlinkAt(Fd(directory), name, 0) != 0 && Marshal.GetLastPInvokeError() is var errno && errno != ENoEnt)
+        SafeFileHandle directory;
+        try
         {
-            throw Failure("replace", path, errno);
+            directory = exclusive ? OpenPath(parent) : OpenDirectory(parent);
         }
-        var flags = OWrOnly | OCreat | OExcl | ONoFollow | OCloExec;
-        var mode = Convert.ToInt32("666", 8);
-        if (extraFlags != 0)
+        catch (IOException e)
         {
-            var fd = OpenAt(Fd(directory), name, flags | extraFlags, mode);
-            if (fd >= 0)
+            throw new IOException($"cannot create '{path}': {e.Message}", e);
+        }
+        using (directory)
+        {
+            // Non-blocking so that a FIFO in the file's place cannot hold the open; cleared once the file is checked.
+            var flags = OWrOnly | OCreat | ONoFollow | ONonBlock | OCloExec | (exclusive ? OExcl : 0);
+            var mode = Convert.ToInt32("666", 8);
+            var fd = -1;
+            if (extraFlags != 0)
             {
-                extraTaken = true;
-                return new SafeFileHandle(fd, ownsHandle: true);
+                fd = OpenAt(Fd(directory), name, flags | extraFlags, mode);
+                if (fd < 0 && Marshal.GetLastPInvokeError() != EInval)
+                {
+                    throw Failure("create", path);
+                }
+                extraTaken = fd >= 0;
             }
-            if (Marshal.GetLastPInvokeError() != EInval)
+            if (fd < 0)
+            {
+                // Not O_EXCL again: the refused attempt may have created the file already.
+                fd = OpenAt(Fd(directory), name, flags & ~OExcl, mode);
+            }
+            if (fd < 0)
             {
                 throw Failure("create", path);
             }
+            var handle = new SafeFileHandle(fd, ownsHandle: true);
+            try
+            {
+                var status = Stat(handle, path);
+                var problem = status.IsRegular ? (status.Links != 1 ? $"has {status.Links} hard links" : null)
+                    : status.IsCharacterDevice ? null
+                    : $"is not a regular file (mode {Convert.ToString(status.Mode, 8)})";
+                if (problem is not null)
+                {
+                    throw new IOException($"'{path}' {problem}; refusing to write through it.");
+                }
+                if (status.IsRegular && status.Size > 0 && FTruncate(fd, 0) != 0)
+                {
+                    throw Failure("truncate", path);
+                }
+                var current = Fcntl(fd, FGetFl, 0);
+                if (current < 0 || Fcntl(fd, FSetFl, current & ~ONonBlock) != 0)
+                {
+                    throw Failure("set flags of", path);
+                }
+                return handle;
+            }
+            catch
+            {
+                handle.Dispose();
+                throw;
+            }
         }
-        var plain = OpenAt(Fd(directory), name, flags, mode);
-        return plain >= 0 ? new SafeFileHandle(plain, ownsHandle: true) : throw Failure("create", path);
     }
 
     /// <summary>
@@ -376,6 +418,8 @@ public static partial class NoFollowFiles
     private readonly record struct Status(uint Mode, uint Uid, uint Links, long Size)
     {
         public bool IsRegular => (Mode & SIfMt) == SIfReg;
+
+        public bool IsCharacterDevice => (Mode & SIfMt) == SIfChr;
     }
 
     /// <summary>fstat through <c>statx</c>, whose layout is the same on every architecture.</summary>
@@ -408,6 +452,9 @@ public static partial class NoFollowFiles
     private const uint StatXBasicStats = 0x7ff;
     private const uint SIfMt = 0xF000;
     private const uint SIfReg = 0x8000;
+    private const uint SIfChr = 0x2000;
+    private const int FGetFl = 3;
+    private const int FSetFl = 4;
     private const int ORdOnly = 0x0;
     private const int OWrOnly = 0x1;
     private const int ORdWr = 0x2;
@@ -443,6 +490,12 @@ public static partial class NoFollowFiles
 
     [LibraryImport("libc", EntryPoint = "statx", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static unsafe partial int StatX(int directory, string path, int flags, uint mask, byte* buffer);
+
+    [LibraryImport("libc", EntryPoint = "ftruncate", SetLastError = true)]
+    private static partial int FTruncate(int fd, long length);
+
+    [LibraryImport("libc", EntryPoint = "fcntl", SetLastError = true)]
+    private static partial int Fcntl(int fd, int command, int argument);
 
     [LibraryImport("libc", EntryPoint = "fsync", SetLastError = true)]
     private static partial int FSync(int fd);
