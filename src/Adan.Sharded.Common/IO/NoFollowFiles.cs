@@ -18,13 +18,14 @@ namespace Adan.Sharded.IO;
 /// <c>manifest.json</c> would block or exhaust a reader.
 /// </para>
 /// <para>
-/// Only the last component of a path given here is guarded: the directory above it is the root a person named (the
+/// A file and the (step) directory holding it are guarded; the root above them is the one a person named (the
 /// coordinator's confined roots, a config's <c>checkpoint_dir</c>), whose own links are theirs to make. Every name
 /// opened relative to a handle is one component, so <c>O_NOFOLLOW</c> covers it completely (what <c>openat2</c>'s
 /// <c>RESOLVE_NO_SYMLINKS</c> adds is only for paths of several components). A file to be replaced is truncated only
 /// after <c>fstat</c> on the open handle shows a regular file with one name, so neither a symbolic link nor a hard
 /// link to someone's file is written through; nothing is ever unlinked to make room.
-/// Linux only (the flags are Linux's); elsewhere the plain .NET calls are used, which follow links.
+/// Linux only (the flags are Linux's); elsewhere the plain .NET calls are used, which follow links, and
+/// <see cref="CreateNew"/> and <see cref="OpenOwnedFile"/> are not available.
 /// </para>
 /// </remarks>
 public static partial class NoFollowFiles
@@ -175,8 +176,10 @@ public static partial class NoFollowFiles
     /// fsynced, then moved into place by <c>renameat2(RENAME_NOREPLACE)</c> (or <c>linkat</c>), and the directory fsynced.
     /// </summary>
     /// <exception cref="IOException">The name exists, the directory is a link, or writing failed; nothing is left behind.</exception>
+    /// <exception cref="PlatformNotSupportedException">Not on Linux.</exception>
     public static void CreateNew(string path, ReadOnlySpan<byte> contents)
     {
+        RequireLinux();
         var (parent, name) = Split(path);
         using var directory = OpenDirectory(parent);
         var temp = $".{name}.{Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16))}.tmp";
@@ -245,8 +248,10 @@ public static partial class NoFollowFiles
     /// file that is not regular, one owned by another user or one with more than one name (a hard link to someone's file).
     /// </summary>
     /// <exception cref="IOException">Refused or not openable; the message names the file and why.</exception>
+    /// <exception cref="PlatformNotSupportedException">Not on Linux.</exception>
     public static SafeFileHandle OpenOwnedFile(string path)
     {
+        RequireLinux();
         var (parent, name) = Split(path);
         using var directory = OpenPath(parent);
         var fd = OpenAt(Fd(directory), name, ORdWr | OCreat | ONonBlock | ONoFollow | OCloExec, Convert.ToInt32("644", 8));
@@ -330,9 +335,6 @@ public static partial class NoFollowFiles
         }
     }
 
-    /// <summary>Whether <paramref name="path"/> is a symbolic link (its target is not looked at).</summary>
-    public static bool IsLink(string path) => new FileInfo(path).LinkTarget is not null;
-
     private static SafeFileHandle OpenDirectoryAt(SafeFileHandle above, string name, string path)
     {
         if (!OperatingSystem.IsLinux())
@@ -411,6 +413,14 @@ public static partial class NoFollowFiles
         return parent is null || name.Length == 0 || name is "." or ".."
             ? throw new ArgumentException($"'{path}' names no file inside a directory.", nameof(path))
             : (parent, name);
+    }
+
+    private static void RequireLinux()
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            throw new PlatformNotSupportedException("link-safe file creation needs Linux's openat flags.");
+        }
     }
 
     private static int Fd(SafeFileHandle handle) => (int)handle.DangerousGetHandle();
