@@ -239,7 +239,11 @@ public static partial class NoFollowFiles
             throw new IOException($"'{path}' has {status.Size} bytes, more than the {maxBytes} allowed; refusing to read it.");
         }
         var buffer = new byte[(int)status.Size];
-        var read = RandomAccess.Read(handle, buffer, 0);
+        var read = 0;
+        for (int n; read < buffer.Length && (n = RandomAccess.Read(handle, buffer.AsSpan(read), read)) > 0;)
+        {
+            read += n;
+        }
         return read == buffer.Length ? buffer : buffer[..read];
     }
 
@@ -315,9 +319,9 @@ public static partial class NoFollowFiles
                 throw errno is ELoop or ENotDir ? new IOException($"'{path}' is not a directory (a symbolic link?); refusing to delete through it.") : Failure("open", path, errno);
             }
             using var directory = new SafeFileHandle(fd, ownsHandle: true);
-            if (firstFile is not null && UnlinkAt(fd, firstFile, 0) == 0)
+            if (firstFile is not null && UnlinkAt(fd, firstFile, 0) == 0 && FSync(fd) != 0)
             {
-                _ = FSync(fd);
+                throw Failure("fsync", path);
             }
             // The names come from the handle, not the path, so a directory swapped in meanwhile is never listed.
             foreach (var entry in Directory.EnumerateFileSystemEntries($"/proc/self/fd/{fd}"))
