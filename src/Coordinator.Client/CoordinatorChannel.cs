@@ -23,11 +23,11 @@ public static class CoordinatorChannel
         if (trustedCaFile is not null)
         {
             var authorities = LoadAuthorities(trustedCaFile);
-            handler.SslOptions.RemoteCertificateValidationCallback = (_, certificate, _, errors) =>
+            handler.SslOptions.RemoteCertificateValidationCallback = (_, certificate, presented, errors) =>
                 certificate is not null
                 // A wrong host name is never excused; only the chain is judged again, against the given CA alone.
                 && (errors & ~SslPolicyErrors.RemoteCertificateChainErrors) == SslPolicyErrors.None
-                && ChainsTo(certificate, authorities);
+                && ChainsTo(certificate, presented, authorities);
         }
         return GrpcChannel.ForAddress(address, new GrpcChannelOptions
         {
@@ -55,14 +55,30 @@ public static class CoordinatorChannel
             : throw new ArgumentException($"--tls-ca {trustedCaFile}: no PEM certificate in the file (expected -----BEGIN CERTIFICATE-----)");
     }
 
-    private static bool ChainsTo(X509Certificate certificate, X509Certificate2Collection authorities)
+    /// <summary>
+    /// Whether the server's certificate chains to one of <paramref name="authorities"/> through the intermediates the
+    /// server presented (a CA file usually holds only the root), and may authenticate a server (extended key usage
+    /// serverAuth, when it has an EKU extension at all): a certificate issued only for client authentication is refused.
+    /// </summary>
+    internal static bool ChainsTo(X509Certificate certificate, X509Chain? presented, X509Certificate2Collection authorities)
     {
         using var chain = new X509Chain();
         chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
         chain.ChainPolicy.CustomTrustStore.AddRange(authorities);
         // A private CA publishes no revocation lists the ranks could reach.
         chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+        chain.ChainPolicy.ApplicationPolicy.Add(new Oid(ServerAuthentication));
+        if (presented is not null)
+        {
+            // Intermediates only help to build a path; trust still comes from the CA file alone.
+            foreach (var element in presented.ChainElements)
+            {
+                chain.ChainPolicy.ExtraStore.Add(element.Certificate);
+            }
+        }
         using var leaf = X509CertificateLoader.LoadCertificate(certificate.GetRawCertData());
         return chain.Build(leaf);
     }
+
+    private const string ServerAuthentication = "1.3.6.1.5.5.7.3.1";
 }

@@ -41,6 +41,13 @@ public sealed class CoordinatorCheckpointCatalog : ICheckpointCatalog, IDisposab
         try
         {
             var info = await _client.BeginCheckpointAsync(step, _checkpointRoot, cancellationToken).ConfigureAwait(false);
+            if (!CheckpointFiles.IsStepDirectoryOf(info.Directory, _checkpointRoot, _client.JobId, step) || info.Step != step)
+            {
+                // The coordinator's reply must not make this rank write (or its retention delete) anywhere else.
+                throw new CheckpointException(
+                    $"the coordinator answered Begin of step {step} with directory '{info.Directory}' (step {info.Step}), not the step directory of " +
+                    $"{(_checkpointRoot is null ? $"job '{_client.JobId}'" : $"the root '{_checkpointRoot}'")}; refusing to write there.");
+            }
             lock (_opened)
             {
                 _opened.Add(info.Directory);

@@ -68,6 +68,9 @@ public sealed class CoordinatorClient : IAsyncDisposable
     /// <summary>The coordinator's address.</summary>
     public Uri Address => _options.Address;
 
+    /// <summary>The job this client acts for.</summary>
+    public string JobId => _options.JobId;
+
     /// <summary>Raised once, from a background thread, when the coordinator declares the job failed.</summary>
     public event EventHandler<JobFailedEventArgs>? JobFailed;
 

@@ -20,6 +20,12 @@ public static class CoordinatorEnvironment
     /// <summary>PEM file of the CA certificate(s) a rank trusts for an <c>https://</c> coordinator; unset trusts the system store.</summary>
     public const string TlsCaVariable = "ADAN_TLS_CA";
 
+    /// <summary>
+    /// <c>1</c> when <c>adan launch</c> was given <c>--insecure</c>: only then does a rank accept an <c>http://</c>
+    /// coordinator on another host, where its token would cross the network in clear text.
+    /// </summary>
+    public const string InsecureVariable = "ADAN_INSECURE";
+
     /// <summary>The job id the ranks join.</summary>
     public const string JobVariable = "ADAN_JOB_ID";
 }

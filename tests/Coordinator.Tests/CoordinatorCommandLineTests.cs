@@ -69,6 +69,22 @@ public sealed class CoordinatorCommandLineTests
         Assert.Contains("--insecure", line);
     }
 
+    [Fact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    public void ATokenFileOthersCanReadIsRefusedNamingTheFix()
+    {
+        var tokenFile = Path.GetTempFileName();
+        File.WriteAllText(tokenFile, "operator-token");
+        File.SetUnixFileMode(tokenFile, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+        // Plaintext off loopback too: a coordinator that accepted the file stops there instead of serving.
+        var (exitCode, stderr) = Run("--data-dir", Path.GetTempPath(), "--token-file", tokenFile, "--listen", "0.0.0.0:0");
+        File.Delete(tokenFile);
+        Assert.Equal(CoordinatorCommandLine.UsageExitCode, exitCode);
+        var line = Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Contains($"--token-file {tokenFile}: open to others (mode 644)", line);
+        Assert.Contains($"chmod 600 {tokenFile}", line);
+    }
+
     private static (int ExitCode, string Stderr) Run(params string[] args)
     {
         var root = new RootCommand();

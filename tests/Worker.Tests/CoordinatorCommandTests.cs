@@ -10,11 +10,13 @@ public sealed partial class CoordinatorCommandTests
     private static partial Regex ListeningLine();
 
     [Fact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
     public async Task PrintsTheRealPortOnceListening()
     {
         var dataDir = Directory.CreateTempSubdirectory("adan-cli-coord-").FullName;
         var tokenFile = Path.Combine(dataDir, "token");
         await File.WriteAllTextAsync(tokenFile, "cli-test-token\n");
+        File.SetUnixFileMode(tokenFile, UnixFileMode.UserRead | UnixFileMode.UserWrite);
         using var process = Start($"coordinator --listen 127.0.0.1:0 --token-file {tokenFile} --data-dir {dataDir}");
         try
         {

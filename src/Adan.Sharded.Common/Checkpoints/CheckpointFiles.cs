@@ -1,4 +1,5 @@
 using System.Globalization;
+using Adan.Sharded.IO;
 
 namespace Adan.Sharded.Checkpoints;
 
@@ -15,6 +16,26 @@ public static class CheckpointFiles
     /// <summary>The directory of a step's checkpoint under <paramref name="root"/>: <c>step-{step:D10}</c>.</summary>
     public static string StepDirectory(string root, long step) =>
         Path.Combine(Path.GetFullPath(root), string.Create(CultureInfo.InvariantCulture, $"step-{step:D10}"));
+
+    /// <summary>
+    /// Whether <paramref name="directory"/> (a coordinator's answer to Begin) is the directory of
+    /// <paramref name="step"/> under <paramref name="root"/>, as given or with its links resolved (the coordinator
+    /// resolves them); with no root (the coordinator's own), whether it is <c>&lt;absolute&gt;/&lt;job&gt;/step-N</c>.
+    /// </summary>
+    public static bool IsStepDirectoryOf(string directory, string? root, string jobId, long step)
+    {
+        if (string.IsNullOrEmpty(directory) || !Path.IsPathFullyQualified(directory) || Path.GetFullPath(directory) != directory)
+        {
+            return false;
+        }
+        if (root is null)
+        {
+            var expectedName = Path.GetFileName(StepDirectory("/", step));
+            return Path.GetFileName(directory) == expectedName && Path.GetFileName(Path.GetDirectoryName(directory)) == jobId;
+        }
+        return directory == StepDirectory(root, step)
+            || (RealPath.Of(root) is { } resolved && directory == StepDirectory(resolved, step));
+    }
 
     /// <summary>
     /// True when <paramref name="name"/> names a file directly inside a checkpoint directory: not empty, no directory
@@ -64,7 +85,11 @@ public static class CheckpointFiles
     public static IReadOnlyList<(long Step, string Directory)> Committed(string root) =>
         [.. StepDirectories(root).Where(c => IsCommitted(c.Directory))];
 
-    /// <summary>Every <c>step-*</c> directory under a root, committed or not, as (step, directory), oldest first.</summary>
+    /// <summary>
+    /// Every <c>step-*</c> directory under a root, committed or not, as (step, directory), oldest first. A symbolic
+    /// link named <c>step-*</c> is not one: no writer makes them, and a planted one must not count as the newest
+    /// checkpoint (making retention delete real ones) nor be resumed from.
+    /// </summary>
     public static IReadOnlyList<(long Step, string Directory)> StepDirectories(string root)
     {
         if (!Directory.Exists(root))
@@ -72,12 +97,12 @@ public static class CheckpointFiles
             return [];
         }
         var found = new List<(long, string)>();
-        foreach (var directory in Directory.EnumerateDirectories(root, "step-*"))
+        foreach (var directory in new DirectoryInfo(root).EnumerateDirectories("step-*"))
         {
-            var name = Path.GetFileName(directory);
-            if (long.TryParse(name.AsSpan("step-".Length), NumberStyles.None, CultureInfo.InvariantCulture, out var step))
+            if (directory.LinkTarget is null
+                && long.TryParse(directory.Name.AsSpan("step-".Length), NumberStyles.None, CultureInfo.InvariantCulture, out var step))
             {
-                found.Add((step, Path.GetFullPath(directory)));
+                found.Add((step, Path.GetFullPath(directory.FullName)));
             }
         }
         return [.. found.OrderBy(c => c.Item1)];

@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 using Adan.Sharded.Flat;
+using Adan.Sharded.IO;
 using Adan.Sharded.Sampling;
 
 namespace Adan.Sharded.Checkpoints;
@@ -109,11 +110,21 @@ public sealed record CheckpointManifest
         string json;
         try
         {
-            json = File.ReadAllText(path, new UTF8Encoding(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true));
+            // Not a link, not a FIFO or device, and bounded: a planted manifest.json must not block or exhaust the reader.
+            var bytes = NoFollowFiles.ReadSmallFile(path, NoFollowFiles.MaxManifestBytes);
+            json = new UTF8Encoding(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true).GetString(bytes);
         }
         catch (DecoderFallbackException e)
         {
             throw new CheckpointException($"{path}: the manifest is not valid UTF-8.", e);
+        }
+        catch (FileNotFoundException e)
+        {
+            throw new CheckpointException($"{path} does not exist: the checkpoint was never committed.", e);
+        }
+        catch (IOException e)
+        {
+            throw new CheckpointException($"refusing the manifest: {e.Message}", e);
         }
         return Parse(json, path, requireShards: true);
     }

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Text;
+using Adan.Sharded.IO;
 
 namespace Adan.Sharded.Checkpoints;
 
@@ -11,7 +12,8 @@ namespace Adan.Sharded.Checkpoints;
 /// </summary>
 /// <remarks>
 /// The kernel releases the lock when the holding process ends, however it ends, so a crashed job never leaves the root
-/// locked; the stale text is overwritten by the next holder. Plain <c>open</c>/<c>flock</c> calls rather than .NET file
+/// locked; the stale text is overwritten by the next holder. The file is opened without following a link and must be a
+/// regular file of this user with one name (<see cref="NoFollowFiles.OpenOwnedFile"/>). Plain <c>open</c>/<c>flock</c> calls rather than .NET file
 /// streams: .NET takes its own advisory lock when it opens a file, which would stop a second job from even reading
 /// who holds the root. On NFS, Linux maps <c>flock</c> to the server's byte-range locks, so hosts sharing the root see
 /// each other's hold. Linux only (the constants are Linux's); elsewhere it holds nothing.
@@ -47,10 +49,18 @@ public sealed partial class CheckpointRootLock : IDisposable
         {
             return new CheckpointRootLock(path, -1);
         }
-        var fd = Open(path, OReadWrite | OCreate | OCloseOnExec, 0x1A4);
-        if (fd < 0)
+        int fd;
+        try
         {
-            throw new CheckpointException($"cannot open the lock file {path} (errno {Marshal.GetLastPInvokeError()}); the checkpoint root must be writable.");
+            // Never through a link, and only a regular file of this user with one name: truncating and writing the
+            // lock must not reach a file someone pointed it at.
+            var handle = NoFollowFiles.OpenOwnedFile(path);
+            fd = (int)handle.DangerousGetHandle();
+            handle.SetHandleAsInvalid();
+        }
+        catch (IOException e)
+        {
+            throw new CheckpointException($"refusing the lock file: {e.Message}", e);
         }
         if (Flock(fd, LockExclusive | LockNonBlocking) != 0)
         {
@@ -92,15 +102,9 @@ public sealed partial class CheckpointRootLock : IDisposable
         return n <= 0 ? "" : Encoding.UTF8.GetString(buffer, 0, (int)n).ReplaceLineEndings(" ");
     }
 
-    private const int OReadWrite = 2;
-    private const int OCreate = 0x40;
-    private const int OCloseOnExec = 0x80000;
     private const int LockExclusive = 2;
     private const int LockNonBlocking = 4;
     private const int EWouldBlock = 11;
-
-    [LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int Open(string path, int flags, int mode);
 
     [LibraryImport("libc", EntryPoint = "flock", SetLastError = true)]
     private static partial int Flock(int fd, int operation);

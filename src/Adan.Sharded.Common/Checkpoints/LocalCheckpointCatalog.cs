@@ -1,3 +1,5 @@
+using Adan.Sharded.IO;
+
 namespace Adan.Sharded.Checkpoints;
 
 /// <summary>
@@ -44,8 +46,17 @@ public sealed class LocalCheckpointCatalog : ICheckpointCatalog, IDisposable
         {
             throw new CheckpointException($"{directory} is already a committed checkpoint of step {step}; a committed checkpoint is never overwritten.");
         }
-        // Every rank creates it; an uncommitted leftover of a crashed save of the same step is reused (its shards are rewritten).
-        Directory.CreateDirectory(directory);
+        // Every rank creates it; an uncommitted leftover of a crashed save of the same step is reused (its shards are
+        // rewritten), a link in its place is refused.
+        Directory.CreateDirectory(Root);
+        try
+        {
+            NoFollowFiles.CreateDirectory(directory).Dispose();
+        }
+        catch (IOException e)
+        {
+            throw new CheckpointException($"cannot begin the checkpoint of step {step}: {e.Message}", e);
+        }
         lock (_opened)
         {
             _opened.Add(directory);
@@ -78,9 +89,9 @@ public sealed class LocalCheckpointCatalog : ICheckpointCatalog, IDisposable
     public Task AbortAsync(CheckpointTicket ticket, string reason, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(ticket);
-        if (!CheckpointFiles.IsCommitted(ticket.Directory) && Directory.Exists(ticket.Directory))
+        if (!CheckpointFiles.IsCommitted(ticket.Directory))
         {
-            Directory.Delete(ticket.Directory, recursive: true);
+            NoFollowFiles.DeleteDirectory(ticket.Directory);
         }
         return Task.CompletedTask;
     }

@@ -63,9 +63,19 @@ public static partial class AtomicFile
     /// one of any number of concurrent creators, in any process on any host sharing the file system, wins. Never a
     /// check followed by a rename (which .NET's <c>File.Move</c> falls back to where links are not supported): on a
     /// file system that offers neither call, creation fails instead.
+    /// On Linux the temporary file is created exclusively and moved relative to a handle of a directory that is not a
+    /// link (<see cref="NoFollowFiles.CreateNew"/>), so a link planted in a checkpoint directory is never followed.
     /// </remarks>
-    public static void CreateNewText(string path, string contents) =>
-        Write(path, new UTF8Encoding(encoderShouldEmitUTF8Identifier: false).GetBytes(contents), overwrite: false);
+    public static void CreateNewText(string path, string contents)
+    {
+        var bytes = new UTF8Encoding(encoderShouldEmitUTF8Identifier: false).GetBytes(contents);
+        if (OperatingSystem.IsLinux())
+        {
+            NoFollowFiles.CreateNew(path, bytes);
+            return;
+        }
+        Write(path, bytes, overwrite: false);
+    }
 
     /// <summary>Atomically writes <paramref name="contents"/> as UTF-8 (without BOM) to <paramref name="path"/>.</summary>
     /// <param name="path">Target file; its directory must exist.</param>
@@ -110,38 +120,14 @@ public static partial class AtomicFile
             File.Move(source, target, overwrite: false);
             return;
         }
-        int errno;
-        if (OperatingSystem.IsLinux())
-        {
-            try
-            {
-                if (RenameAt2(AtFdCwd, source, AtFdCwd, target, RenameNoReplace) == 0)
-                {
-                    return;
-                }
-                errno = Marshal.GetLastPInvokeError();
-            }
-            catch (EntryPointNotFoundException)
-            {
-                errno = ENoSys;
-            }
-            if (errno == EExist)
-            {
-                throw new IOException($"'{target}' already exists; it is never replaced.");
-            }
-            // EINVAL, ENOSYS, EOPNOTSUPP: this kernel or file system has no RENAME_NOREPLACE; link is the other atomic way.
-            if (errno is not (EInval or ENoSys or EOpNotSupp))
-            {
-                throw new IOException($"cannot move '{source}' to '{target}' (errno {errno}).");
-            }
-        }
+        // Linux goes through NoFollowFiles.CreateNew (renameat2); elsewhere link is the atomic way.
         if (Link(source, target) != 0)
         {
-            errno = Marshal.GetLastPInvokeError();
+            var errno = Marshal.GetLastPInvokeError();
             throw errno == EExist
                 ? new IOException($"'{target}' already exists; it is never replaced.")
-                : new IOException($"cannot create '{target}' without the risk of replacing it: the file system supports neither " +
-                    $"renameat2(RENAME_NOREPLACE) nor hard links (errno {errno}). Put checkpoints on a file system that does (ext4, XFS, NFS, Lustre, tmpfs).");
+                : new IOException($"cannot create '{target}' without the risk of replacing it: the file system does not support " +
+                    $"hard links (errno {errno}). Put checkpoints on a file system that does (APFS, ext4, XFS, NFS).");
         }
         TryDelete(source);
     }
@@ -164,15 +150,7 @@ public static partial class AtomicFile
     private const int ORdOnly = 0;
     private const int ODirectoryLinux = 0x10000;
 
-    private const int AtFdCwd = -100;
-    private const uint RenameNoReplace = 1;
     private const int EExist = 17;
-    private const int EInval = 22;
-    private const int ENoSys = 38;
-    private const int EOpNotSupp = 95;
-
-    [LibraryImport("libc", EntryPoint = "renameat2", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int RenameAt2(int oldDirectory, string oldPath, int newDirectory, string newPath, uint flags);
 
     [LibraryImport("libc", EntryPoint = "link", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static partial int Link(string oldPath, string newPath);

@@ -8,7 +8,8 @@ namespace Adan.Sharded.IO;
 /// <remarks>
 /// Each directory loses its <c>commitFile</c> first and that removal is made durable before anything else goes, so
 /// a crash part-way leaves an uncommitted directory, never a committed checkpoint with missing shards. Deleting a
-/// directory that no longer exists is not an error. <see cref="Dispose"/> waits for what is queued.
+/// directory that no longer exists is not an error; a directory that is a link is refused and reported
+/// (<see cref="NoFollowFiles.DeleteDirectory"/>). <see cref="Dispose"/> waits for what is queued.
 /// </remarks>
 public sealed class BackgroundDeleter : IDisposable
 {
@@ -54,17 +55,9 @@ public sealed class BackgroundDeleter : IDisposable
     {
         try
         {
-            if (!Directory.Exists(directory))
-            {
-                return;
-            }
-            var commit = Path.Combine(directory, _commitFile);
-            if (File.Exists(commit))
-            {
-                File.Delete(commit);
-                AtomicFile.SyncDirectory(directory);
-            }
-            Directory.Delete(directory, recursive: true);
+            // Relative to a handle of the directory: a step directory or manifest planted as a link is refused or
+            // removed as a link, never followed to someone else's files.
+            NoFollowFiles.DeleteDirectory(directory, _commitFile);
         }
         catch (Exception e)
         {

@@ -38,13 +38,16 @@ public static class CheckpointExporter
         {
             throw new CheckpointException($"{verification.Directory}: '{clash.Name}' is both a parameter and a module buffer.");
         }
-        var temp = Path.Combine(Path.GetDirectoryName(target)!, $".{Path.GetFileName(target)}.{Environment.ProcessId}.tmp");
+        // An unpredictable name, created exclusively: in a directory others can write, a name known in advance could
+        // be planted as a link to a file of the user's, which the export would then overwrite.
+        var temp = Path.Combine(Path.GetDirectoryName(target)!,
+            $".{Path.GetFileName(target)}.{Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16))}.tmp");
         var files = manifest.Shards.Select(s => SafetensorsFile.Open(CheckpointFiles.PathInside(verification.Directory, s.File))).ToArray();
         var buffer = new float[BufferFloats];
         (long Bytes, string Sha256) written;
         try
         {
-            using (var writer = new HashingFileWriter(temp))
+            using (var writer = new HashingFileWriter(temp, exclusive: true))
             {
                 writer.Write(SafetensorsHeader.For(layout.Entries.Select(e => (e.Name, "F32", e.Shape)).Concat(buffers.Select(b => (b.Name, b.DType, b.Shape))),
                     new Dictionary<string, string> { ["format"] = "pt", ["adan.step"] = manifest.Step.ToString(System.Globalization.CultureInfo.InvariantCulture) }));

@@ -36,9 +36,11 @@ internal sealed unsafe class HashingFileWriter : IDisposable
     /// <param name="path">The file to write.</param>
     /// <param name="crashAfterBytes">Fault injection for tests: make the written part durable and kill the process once
     /// this many bytes are written (-1: never).</param>
-    public HashingFileWriter(string path, long crashAfterBytes = -1)
+    /// <param name="exclusive">Fail when the name exists (a temporary file in a directory others may write) instead of
+    /// replacing it.</param>
+    public HashingFileWriter(string path, long crashAfterBytes = -1, bool exclusive = false)
     {
-        _file = DirectFile.Create(path);
+        _file = DirectFile.Create(path, exclusive);
         _ring = StagingRings.Rent();
         CrashAfterBytes = crashAfterBytes;
         _freeSlots.Wait();

@@ -28,9 +28,6 @@ internal sealed partial class DirectFile : IDisposable
     public const int Alignment = 4096;
 
     private const int ORdOnly = 0x0;
-    private const int OWrOnly = 0x1;
-    private const int OCreat = 0x40;
-    private const int OTrunc = 0x200;
     private const int OCloExec = 0x80000;
     private const int FGetFl = 3;
     private const int FSetFl = 4;
@@ -56,12 +53,30 @@ internal sealed partial class DirectFile : IDisposable
     /// <summary>Whether writes bypass the page cache (they need <see cref="Alignment"/> then).</summary>
     public bool IsDirect { get; private set; }
 
-    /// <summary>Creates (or truncates) <paramref name="path"/> for writing, with direct I/O where the platform and file system allow it.</summary>
-    /// <exception cref="IOException">The file cannot be created; the message names it and the system's reason.</exception>
-    public static DirectFile Create(string path) =>
-        OperatingSystem.IsLinux()
-            ? OpenNative(path, OWrOnly | OCreat | OTrunc | OCloExec, "create", direct: true)
-            : new DirectFile(path, -1, 0, new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, bufferSize: 0));
+    /// <summary>
+    /// Creates <paramref name="path"/> for writing, with direct I/O where the platform and file system allow it. An
+    /// existing name is removed and the file created exclusively, in a directory that is not a link
+    /// (<see cref="NoFollowFiles.CreateFile"/>): a link planted in a checkpoint directory is never written through.
+    /// </summary>
+    /// <param name="path">The file.</param>
+    /// <param name="exclusive">Fail when the name exists instead (<see cref="NoFollowFiles.CreateNewFile"/>), in a
+    /// directory taken as named: for a temporary file in an output directory a person chose.</param>
+    /// <exception cref="IOException">The file cannot be created, or its directory is a link; the message names it and the reason.</exception>
+    public static DirectFile Create(string path, bool exclusive = false)
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return new DirectFile(path, -1, 0, new FileStream(path, exclusive ? FileMode.CreateNew : FileMode.Create, FileAccess.Write, FileShare.None, bufferSize: 0));
+        }
+        var directFlag = DirectFlagForArchitecture();
+        var handle = exclusive
+            ? NoFollowFiles.CreateNewFile(path, directFlag, out var direct)
+            : NoFollowFiles.CreateFile(path, directFlag, out direct);
+        // The handle's descriptor now belongs to this file, which closes it in Dispose.
+        var fd = (int)handle.DangerousGetHandle();
+        handle.SetHandleAsInvalid();
+        return new DirectFile(path, fd, direct ? directFlag : 0, null);
+    }
 
     /// <summary>Opens an existing file for reading, with direct I/O (when <paramref name="direct"/>) where the platform and file system allow it.</summary>
     /// <param name="path">The file.</param>

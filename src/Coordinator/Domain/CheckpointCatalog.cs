@@ -1,5 +1,6 @@
 using System.Text.RegularExpressions;
 using Adan.Sharded.Checkpoints;
+using Adan.Sharded.IO;
 using Microsoft.Extensions.Logging;
 
 namespace Adan.Coordinator.Domain;
@@ -9,8 +10,11 @@ namespace Adan.Coordinator.Domain;
 /// keep-last-K retention.
 /// </summary>
 /// <remarks>
-/// One lock serialises every checkpoint operation: they are rare (one per checkpoint per rank) and serialising them
-/// makes "all shards in, then manifest, then COMMITTED" trivially race-free. The catalogue row turns COMMITTED only
+/// A job's Begin and Commit are serialised by a lock of that job (one of <see cref="JobGateCount"/>, picked by the job
+/// id), which makes "all shards in, then manifest, then COMMITTED" race-free; the catalogue-wide lock guards only the
+/// store's rows, never file I/O, so one job's slow or hostile file system (a FIFO as manifest.json) cannot stall
+/// another job's checkpoints. Files in a checkpoint root are created, read and deleted without following links
+/// (<see cref="NoFollowFiles"/>). The catalogue row turns COMMITTED only
 /// after manifest.json is durable, so Latest never returns a checkpoint whose manifest could be missing; a crash
 /// in between leaves the row OPEN and the previous checkpoint latest. Retention marks rows DELETED under the lock
 /// and deletes their directories in the background (<see cref="CheckpointRetention"/>), so a commit, and the rank 0
@@ -18,7 +22,9 @@ namespace Adan.Coordinator.Domain;
 /// </remarks>
 internal sealed partial class CheckpointCatalog : IDisposable
 {
+    private const int JobGateCount = 64;
     private readonly Lock _gate = new();
+    private readonly Lock[] _jobGates = [.. Enumerable.Range(0, JobGateCount).Select(_ => new Lock())];
     private readonly CoordinatorStore _store;
     private readonly JobRegistry _jobs;
     private readonly DomainOptions _options;
@@ -78,9 +84,8 @@ internal sealed partial class CheckpointCatalog : IDisposable
     /// <param name="checkpointRoot">Absolute root of the job's checkpoints; null or empty for <c>&lt;configured root&gt;/&lt;job&gt;</c>.</param>
     /// <exception cref="CoordinatorException">
     /// InvalidArgument (step, root), PermissionDenied (root outside the permitted directories, or owned by another
-    /// credential), FailedPrecondition (job not RUNNING, directory not creatable),
-    /// AlreadyExists (step committed, here or by another run in the same root; a link or file where the directory
-    /// goes), NotFound (job).
+    /// credential), FailedPrecondition (job not RUNNING, directory not creatable, a link or file where the directory
+    /// goes), AlreadyExists (step committed, here or by another run in the same root), NotFound (job).
     /// </exception>
     public CheckpointRecord Begin(string jobId, long step, string? checkpointRoot)
     {
@@ -105,13 +110,18 @@ internal sealed partial class CheckpointCatalog : IDisposable
         }
         var directory = CheckpointFiles.StepDirectory(root, step);
         var owner = _submitters.Of(jobId);
-        lock (_gate)
+        lock (JobGate(jobId))
         {
             try
             {
-                if (_owners.Claim(root, owner, jobId))
+                // Ownership rows change only under the catalogue-wide lock: two credentials' jobs claiming one root (or
+                // nested roots) at once are serialised here, not by their jobs' locks.
+                lock (_gate)
                 {
-                    _audit.Record(AuditLog.Events.RootClaimed, owner, ("job", jobId), ("root", root));
+                    if (_owners.Claim(root, owner, jobId))
+                    {
+                        _audit.Record(AuditLog.Events.RootClaimed, owner, ("job", jobId), ("root", root));
+                    }
                 }
             }
             catch (CoordinatorException e) when (e.Kind == CoordinatorErrorKind.PermissionDenied)
@@ -137,9 +147,12 @@ internal sealed partial class CheckpointCatalog : IDisposable
                     $"'{directory}' already holds a committed checkpoint ({CheckpointManifest.FileName}); a committed checkpoint is never overwritten");
             }
             CreateStepDirectory(root, directory, jobId, owner);
-            _owners.RecordStep(root, directory);
-            var id = _store.InsertCheckpoint(jobId, step, directory, worldSize);
-            return _store.GetCheckpoint(id)!;
+            lock (_gate)
+            {
+                _owners.RecordStep(root, directory);
+                var id = _store.InsertCheckpoint(jobId, step, directory, worldSize);
+                return _store.GetCheckpoint(id)!;
+            }
         }
     }
 
@@ -179,39 +192,27 @@ internal sealed partial class CheckpointCatalog : IDisposable
             var existing = new DirectoryInfo(directory);
             if (existing.LinkTarget is not null || File.Exists(directory))
             {
-                throw CoordinatorException.AlreadyExists(
+                throw new IOException(
                     $"'{directory}' is a {(existing.LinkTarget is not null ? "symbolic link" : "file")}, not a checkpoint directory; a Begin writes only into a directory it creates (remove it)");
             }
             if (existing.Exists)
             {
-                // Recursive deletion unlinks links inside rather than following them.
-                existing.Delete(recursive: true);
+                // Through a handle of the directory, never following a link swapped in meanwhile; links inside are
+                // removed as links.
+                NoFollowFiles.DeleteDirectory(directory);
                 _logger.LogWarning("Removed '{Directory}', an uncommitted directory, to begin step again for job {JobId}", directory, jobId);
                 _audit.Record(AuditLog.Events.CheckpointDeleted, owner, ("job", jobId), ("root", root), ("directory", directory),
                     ("reason", "uncommitted directory removed to begin the step again"));
             }
-            // Made after the checks under the catalogue's lock; a directory that appears in between (someone with
-            // write access to the root) makes this fail rather than be adopted.
-            if (Mkdir(directory, AllAccess) != 0)
-            {
-                var errno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
-                throw new IOException(errno == EExist ? "it appeared while it was being created; nothing is written into it" : $"mkdir failed (errno {errno})");
-            }
+            // Exclusive: a directory (or link) that appears after the checks (someone with write access to the root)
+            // makes this fail rather than be adopted.
+            NoFollowFiles.CreateDirectory(directory, exclusive: true).Dispose();
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             throw CoordinatorException.FailedPrecondition($"cannot create checkpoint directory '{directory}': {e.Message}");
         }
     }
-
-    private const int EExist = 17;
-
-    // 0777 less the umask, as Directory.CreateDirectory gave: ranks of another user write their shards into it.
-    private const int AllAccess = 0x1FF;
-
-    // mkdir(2) fails when the path exists, which Directory.CreateDirectory does not.
-    [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "mkdir", SetLastError = true, StringMarshalling = System.Runtime.InteropServices.StringMarshalling.Utf8)]
-    private static partial int Mkdir(string path, int mode);
 
     /// <summary>Records one rank's shard; an identical repeat succeeds, so ranks may retry.</summary>
     /// <exception cref="CoordinatorException">
@@ -273,9 +274,13 @@ internal sealed partial class CheckpointCatalog : IDisposable
     public CheckpointRecord Commit(string jobId, long checkpointId, CheckpointManifest manifest)
     {
         CheckpointRecord committed;
-        lock (_gate)
+        lock (JobGate(jobId))
         {
-            var checkpoint = FindOpenOrCommitted(jobId, checkpointId);
+            CheckpointRecord checkpoint;
+            lock (_gate)
+            {
+                checkpoint = FindOpenOrCommitted(jobId, checkpointId);
+            }
             if (checkpoint.State == CheckpointState.Committed)
             {
                 // A retry whose first attempt committed (its reply lost, or its deadline passed first).
@@ -310,9 +315,13 @@ internal sealed partial class CheckpointCatalog : IDisposable
             {
                 throw CoordinatorException.Internal($"cannot commit checkpoint {checkpoint.Id} in '{checkpoint.Directory}': {e.Message}");
             }
-            _store.SetCheckpointState(checkpoint.Id, CheckpointState.Committed, manifestPath, _time.GetUtcNow());
-            committed = _store.GetCheckpoint(checkpoint.Id)!;
-            _owners.MarkCommitted(checkpoint.Directory);
+            lock (_gate)
+            {
+                // Even if the job failed meanwhile (aborting it): the manifest is durable, and the files are the record.
+                _store.SetCheckpointState(checkpoint.Id, CheckpointState.Committed, manifestPath, _time.GetUtcNow());
+                committed = _store.GetCheckpoint(checkpoint.Id)!;
+                _owners.MarkCommitted(checkpoint.Directory);
+            }
             _audit.Record(AuditLog.Events.CheckpointCommitted, owner, ("job", jobId), ("step", committed.Step), ("directory", committed.Directory));
             ApplyRetention(jobId, owner, checkpoint.Directory);
         }
@@ -350,10 +359,7 @@ internal sealed partial class CheckpointCatalog : IDisposable
     public CheckpointRecord? Latest(string jobId)
     {
         _ = _jobs.Describe(jobId);
-        lock (_gate)
-        {
-            return CheckpointsOnDisk(jobId).LastOrDefault(c => c.State == CheckpointState.Committed);
-        }
+        return CheckpointsOnDisk(jobId).LastOrDefault(c => c.State == CheckpointState.Committed);
     }
 
     /// <summary>Every checkpoint of a job, by step then id, in every state.</summary>
@@ -361,10 +367,7 @@ internal sealed partial class CheckpointCatalog : IDisposable
     public IReadOnlyList<CheckpointRecord> List(string jobId)
     {
         _ = _jobs.Describe(jobId);
-        lock (_gate)
-        {
-            return CheckpointsOnDisk(jobId);
-        }
+        return CheckpointsOnDisk(jobId);
     }
 
     /// <summary>
@@ -373,14 +376,28 @@ internal sealed partial class CheckpointCatalog : IDisposable
     /// </summary>
     private List<CheckpointRecord> CheckpointsOnDisk(string jobId)
     {
-        var checkpoints = _store.GetCheckpoints(jobId);
-        var gone = checkpoints.Where(c => c.State == CheckpointState.Committed && !File.Exists(c.ManifestPath)).ToList();
-        foreach (var c in gone)
+        List<CheckpointRecord> checkpoints;
+        lock (_gate)
         {
-            _store.SetCheckpointState(c.Id, CheckpointState.Deleted, c.ManifestPath, c.CommittedAt);
+            checkpoints = _store.GetCheckpoints(jobId);
         }
-        return gone.Count == 0 ? checkpoints : _store.GetCheckpoints(jobId);
+        var gone = checkpoints.Where(c => c.State == CheckpointState.Committed && !File.Exists(c.ManifestPath)).ToList();
+        if (gone.Count == 0)
+        {
+            return checkpoints;
+        }
+        lock (_gate)
+        {
+            foreach (var c in gone)
+            {
+                _store.SetCheckpointState(c.Id, CheckpointState.Deleted, c.ManifestPath, c.CommittedAt);
+            }
+            return _store.GetCheckpoints(jobId);
+        }
     }
+
+    /// <summary>The lock serialising one job's Begin and Commit (shared by the jobs whose ids hash alike: bounded, never pruned).</summary>
+    private Lock JobGate(string jobId) => _jobGates[(uint)StringComparer.Ordinal.GetHashCode(jobId) % JobGateCount];
 
     private void AbortOpen(string jobId)
     {
@@ -406,20 +423,32 @@ internal sealed partial class CheckpointCatalog : IDisposable
             return;
         }
         var root = Path.GetDirectoryName(directory) ?? directory;
-        var rows = _store.GetCheckpoints(jobId);
+        List<CheckpointRecord> rows;
+        lock (_gate)
+        {
+            rows = _store.GetCheckpoints(jobId);
+        }
         var open = rows.Where(c => c.State == CheckpointState.Open).Select(c => c.Directory).ToHashSet(StringComparer.Ordinal);
         // Uncommitted directories are swept only when this job opened them: another job's may be a save in progress.
         var written = rows.Select(c => c.Directory).ToHashSet(StringComparer.Ordinal);
-        var doomed = _retention.Apply(root, open, written, _owners.CommittedSteps(root)).ToHashSet(StringComparer.Ordinal);
-        _owners.ForgetSteps(doomed);
+        IReadOnlySet<string> owned;
+        lock (_gate)
+        {
+            owned = _owners.CommittedSteps(root);
+        }
+        var doomed = _retention.Apply(root, open, written, owned).ToHashSet(StringComparer.Ordinal);
         foreach (var gone in doomed)
         {
             _audit.Record(AuditLog.Events.CheckpointDeleted, owner, ("job", jobId), ("root", root), ("directory", gone), ("reason", $"keep-last {_retention.KeepLast}"));
         }
-        foreach (var old in _store.GetCheckpoints(jobId).Where(c => c.State == CheckpointState.Committed && doomed.Contains(c.Directory)))
+        lock (_gate)
         {
-            // The deleter removes the manifest first, so the row and the files agree even if a deletion is cut short.
-            _store.SetCheckpointState(old.Id, CheckpointState.Deleted, old.ManifestPath, old.CommittedAt);
+            _owners.ForgetSteps(doomed);
+            foreach (var old in _store.GetCheckpoints(jobId).Where(c => c.State == CheckpointState.Committed && doomed.Contains(c.Directory)))
+            {
+                // The deleter removes the manifest first, so the row and the files agree even if a deletion is cut short.
+                _store.SetCheckpointState(old.Id, CheckpointState.Deleted, old.ManifestPath, old.CommittedAt);
+            }
         }
     }
 

@@ -25,8 +25,7 @@ internal sealed class CoordinatorStore : IDisposable
     /// <summary>Opens (creating if needed) <c>coordinator.db</c> in <paramref name="dataDirectory"/>.</summary>
     public CoordinatorStore(string dataDirectory)
     {
-        Directory.CreateDirectory(dataDirectory);
-        var path = Path.Combine(dataDirectory, "coordinator.db");
+        var path = PrivateDataDirectory.Prepare(dataDirectory, "coordinator.db");
         // No pooling: disposing the store must release the file, so a restarted coordinator can open it at once.
         _connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Pooling = false }.ToString());
         _connection.Open();

@@ -28,7 +28,7 @@ internal sealed class PathConfinement
     public IReadOnlyList<string> Roots => _roots;
 
     /// <summary>The absolute, link-resolved form of <paramref name="path"/> if it lies under a permitted root.</summary>
-    /// <exception cref="CoordinatorException">PermissionDenied naming the path and the roots; InvalidArgument for a relative path.</exception>
+    /// <exception cref="CoordinatorException">PermissionDenied naming the path (never the roots); InvalidArgument for a relative path.</exception>
     public string Check(string path)
     {
         if (!Path.IsPathFullyQualified(path))
@@ -38,9 +38,10 @@ internal sealed class PathConfinement
         var resolved = Resolve(path);
         if (!_roots.Any(root => IsUnder(resolved, root)))
         {
+            // The permitted roots are not listed: they tell any client holding a token where other jobs write.
             throw CoordinatorException.PermissionDenied(
-                $"'{path}' is outside the directories this coordinator may write ({string.Join(", ", _roots)}); "
-                + "start it with --checkpoint-root DIR for that directory");
+                $"'{path}' is outside the directories this coordinator may write; "
+                + "ask its operator for a permitted root, or start it with --checkpoint-root DIR for that directory");
         }
         return resolved;
     }

@@ -4,6 +4,7 @@ using System.CommandLine.Parsing;
 using System.Globalization;
 using System.Numerics;
 using Adan.Coordinator.Protocol;
+using Adan.Sharded.IO;
 using Microsoft.Extensions.Logging;
 
 namespace Adan.Coordinator.Hosting;
@@ -220,13 +221,16 @@ public static class CoordinatorCommandLine
 
     private static string ReadToken(FileInfo? tokenFile)
     {
-        var token = tokenFile is not null
-            ? File.ReadAllText(tokenFile.FullName).Trim()
-            : Environment.GetEnvironmentVariable(CoordinatorEnvironment.TokenVariable)?.Trim();
+        if (tokenFile is not null)
+        {
+            // Refused when others can read it, as adan launch does: whoever reads the operator token can create jobs.
+            return SecretFile.TryRead(tokenFile.FullName, out var secret, out var problem)
+                ? secret
+                : throw new UsageException($"--token-file {tokenFile.FullName}: {problem}");
+        }
+        var token = Environment.GetEnvironmentVariable(CoordinatorEnvironment.TokenVariable)?.Trim();
         return string.IsNullOrEmpty(token)
-            ? throw new UsageException(tokenFile is not null
-                ? $"--token-file: '{tokenFile.FullName}' is empty"
-                : $"no job token: give --token-file FILE or set {CoordinatorEnvironment.TokenVariable}")
+            ? throw new UsageException($"no job token: give --token-file FILE or set {CoordinatorEnvironment.TokenVariable}")
             : token;
     }
 

@@ -9,6 +9,7 @@ using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.AspNetCore.Server.Kestrel.Https;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Logging;
@@ -67,7 +68,9 @@ public sealed class CoordinatorHost : IAsyncDisposable
                 var certificate = LoadCertificate();
                 if (certificate is not null)
                 {
-                    listen.UseHttps(certificate);
+                    // The intermediates after the leaf in the PEM file are sent with it, so a client trusting only the
+                    // root CA can build the chain.
+                    listen.UseHttps(new HttpsConnectionAdapterOptions { ServerCertificate = certificate, ServerCertificateChain = LoadIntermediates(certificate) });
                 }
             });
         });
@@ -151,6 +154,25 @@ public sealed class CoordinatorHost : IAsyncDisposable
             await _app.DisposeAsync();
             _app = null;
         }
+    }
+
+    /// <summary>The certificates after the leaf in a PEM <c>--tls-cert</c> file (none for PKCS#12).</summary>
+    private X509Certificate2Collection LoadIntermediates(X509Certificate2 leaf)
+    {
+        var all = new X509Certificate2Collection();
+        if (_options.TlsKeyFile is not null && _options.TlsCertificateFile is not null)
+        {
+            all.ImportFromPemFile(_options.TlsCertificateFile);
+        }
+        var intermediates = new X509Certificate2Collection();
+        foreach (var certificate in all)
+        {
+            if (certificate.Thumbprint != leaf.Thumbprint)
+            {
+                intermediates.Add(certificate);
+            }
+        }
+        return intermediates;
     }
 
     private X509Certificate2? LoadCertificate()

@@ -56,6 +56,10 @@ internal static class JobRun
         {
             psi.Environment[CoordinatorEnvironment.TlsCaVariable] = tlsCa.FullName;
         }
+        if (settings.Security.Insecure)
+        {
+            psi.Environment[CoordinatorEnvironment.InsecureVariable] = "1";
+        }
         if (!Console.IsOutputRedirected)
         {
             psi.Environment[Progress.ProgressReporterFactory.TerminalVariable] = "1";

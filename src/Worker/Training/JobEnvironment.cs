@@ -46,6 +46,13 @@ internal static class JobEnvironment
         {
             throw new ArgumentException($"{CoordinatorEnvironment.AddressVariable}='{address}' is not an http:// or https:// URL");
         }
+        if (url.Scheme == Uri.UriSchemeHttp && !url.IsLoopback && Environment.GetEnvironmentVariable(CoordinatorEnvironment.InsecureVariable) != "1")
+        {
+            // As adan launch refuses it: the job's token would cross the network in clear text.
+            throw new ArgumentException(
+                $"{CoordinatorEnvironment.AddressVariable}='{address}' is plaintext to another host, which would send the job's token in clear text; " +
+                $"use https://, or launch with --insecure (which sets {CoordinatorEnvironment.InsecureVariable}=1)");
+        }
         return new CoordinatorClientOptions
         {
             Address = url,

@@ -126,6 +126,11 @@ internal sealed partial class RankAbort
                 _error.WriteLine($"{Command}: rank {_rank}: the coordinator did not take the failure report");
             }
         }
+        catch (ArgumentException)
+        {
+            // The environment names no coordinator this rank may use (a remote http:// one, say): there is nobody to
+            // tell, and the failure's own line already said why.
+        }
         catch (Exception e)
         {
             _error.WriteLine($"{Command}: rank {_rank}: could not report the failure to the coordinator: {e.Message}");

@@ -35,6 +35,32 @@ public sealed class CheckpointExportTests(SavedCheckpointFixture saved) : IClass
     }
 
     [Fact]
+    public void ExportWritesThroughNoLinkPlantedAtAPredictableTemporaryName()
+    {
+        var output = Directory.CreateTempSubdirectory("adan-export-").FullName;
+        try
+        {
+            var victim = Path.Combine(output, "victim.txt");
+            File.WriteAllText(victim, "precious");
+            var target = Path.Combine(output, "model.safetensors");
+            // The temporary name exports used to write through, known in advance to anyone who can write here.
+            File.CreateSymbolicLink(Path.Combine(output, $".model.safetensors.{Environment.ProcessId}.tmp"), victim);
+
+            CheckpointExporter.Export(saved.Root, target);
+
+            Assert.Equal("precious", File.ReadAllText(victim));
+            Assert.Null(new FileInfo(target).LinkTarget);
+            using var file = SafetensorsFile.Open(target);
+            Assert.Equal(4, file.Tensors.Count);
+            Assert.DoesNotContain(Directory.EnumerateFiles(output), f => f.EndsWith(".tmp", StringComparison.Ordinal) && new FileInfo(f).LinkTarget is null);
+        }
+        finally
+        {
+            Directory.Delete(output, recursive: true);
+        }
+    }
+
+    [Fact]
     public void ExportHeaderIsPlainSafetensors()
     {
         var output = Path.Combine(saved.Root, "model-raw.safetensors");

@@ -1,3 +1,4 @@
+using Adan.Coordinator.Domain;
 using Adan.Coordinator.V1;
 using Grpc.Core;
 
@@ -21,6 +22,8 @@ public sealed class ConfinementTests
                 Assert.Equal(StatusCode.PermissionDenied, e.StatusCode);
                 Assert.Contains($"'{root}'", e.Status.Detail);
                 Assert.Contains("--checkpoint-root", e.Status.Detail);
+                // The permitted roots are not disclosed: the refusal names only what was asked for.
+                Assert.DoesNotContain(PathConfinement.Resolve(c.DataDirectory), e.Status.Detail.Replace(root, "", StringComparison.Ordinal));
             }
             Assert.Empty(Directory.EnumerateFileSystemEntries(outside));
         }

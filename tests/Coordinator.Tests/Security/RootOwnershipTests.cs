@@ -121,14 +121,14 @@ public sealed class RootOwnershipTests
         Directory.CreateSymbolicLink(CheckpointFiles.StepDirectory(root, 3), elsewhere);
         var link = await Assert.ThrowsAsync<RpcException>(async () =>
             await c.Checkpoints.BeginAsync(new BeginCheckpointRequest { JobId = "a", Step = 3, CheckpointRoot = root }, a));
-        Assert.Equal(StatusCode.AlreadyExists, link.StatusCode);
+        Assert.Equal(StatusCode.FailedPrecondition, link.StatusCode);
         Assert.Contains("is a symbolic link, not a checkpoint directory", link.Status.Detail);
         Assert.Equal("keep", await File.ReadAllTextAsync(Path.Combine(elsewhere, "keep")));
 
         // Alice's job dies while saving step 4; her next job (another launch, another coordinator) saves step 4 again
         // into a fresh, empty directory.
         var aborted = await t.WriteShardAsync(a, "a", root, 4);
-        await c.Membership.ReportFailureAsync(new ReportFailureRequest { JobId = "a", Rank = 0, WorldSize = 1, Host = "h", Pid = 1, Message = "killed" }, a);
+        await c.Membership.ReportFailureAsync(new ReportFailureRequest { JobId = "a", Rank = 0, WorldSize = 1, Host = "h", Pid = 1, Message = "killed", RankSecret = TestCoordinator.SecretOf("a", 0) }, a);
         var again = await t.StartJobAsync("alice", "a-restart1");
         var retried = await c.Checkpoints.BeginAsync(new BeginCheckpointRequest { JobId = "a-restart1", Step = 4, CheckpointRoot = root }, again);
         Assert.Equal(aborted.Directory, retried.Directory);
@@ -146,7 +146,7 @@ public sealed class RootOwnershipTests
         var root = Path.Combine(t.Runs, "run");
         var a = await t.StartJobAsync("alice", "a");
         await t.SaveAsync(a, "a", root, 1);
-        await c.Membership.LeaveAsync(new LeaveRequest { JobId = "a", Rank = 0 }, a);
+        await c.Membership.LeaveAsync(new LeaveRequest { JobId = "a", Rank = 0, RankSecret = TestCoordinator.SecretOf("a", 0) }, a);
         // Job a expires (its TTL passes; the monitor forgets it), then the coordinator restarts.
         c.Time.Advance(c.JobTtl + TimeSpan.FromMinutes(1));
         for (var i = 0; i < 100 && await JobExistsAsync(c, "a"); i++)
@@ -167,7 +167,7 @@ public sealed class RootOwnershipTests
         // Alice's next job (a new launch of the same config) resumes there.
         var a2 = await t.StartJobAsync("alice", "a2");
         await t.SaveAsync(a2, "a2", root, 2);
-        await c.Membership.LeaveAsync(new LeaveRequest { JobId = "a2", Rank = 0 }, a2);
+        await c.Membership.LeaveAsync(new LeaveRequest { JobId = "a2", Rank = 0, RankSecret = TestCoordinator.SecretOf("a2", 0) }, a2);
 
         // The operator hands the root to bob, with the coordinator running.
         var output = new StringWriter();

@@ -65,7 +65,7 @@ internal sealed class TenantFixture : IAsyncDisposable
     {
         var created = await Coordinator.Jobs.CreateAsync(new CreateJobRequest { JobId = jobId, WorldSize = 1 }, As(credential));
         var job = TestCoordinator.HeadersFor(created.JobToken);
-        await Coordinator.Membership.JoinAsync(new JoinRequest { JobId = jobId, Rank = 0, WorldSize = 1, Host = "h", Pid = 1 }, job);
+        await Coordinator.Membership.JoinAsync(new JoinRequest { JobId = jobId, Rank = 0, WorldSize = 1, Host = "h", Pid = 1, RankSecretSha256 = TestCoordinator.SecretHashOf(jobId, 0) }, job);
         return job;
     }
 

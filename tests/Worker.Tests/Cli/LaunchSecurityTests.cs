@@ -80,6 +80,47 @@ public class LaunchSecurityTests
     }
 
     [Fact]
+    public void ARankRefusesPlaintextToAnotherHostThatLaunchDidNotAllow()
+    {
+        // A rank started by hand (or by a launcher without --insecure) with a remote http:// coordinator.
+        var result = AdanCli.Run([.. AdanCli.TinyTrain], TimeSpan.FromMinutes(1), new Dictionary<string, string>
+        {
+            ["ADAN_COORDINATOR"] = "http://192.0.2.1:50051", ["ADAN_JOB_TOKEN"] = "some-token", ["ADAN_JOB_ID"] = "job",
+        });
+        Assert.True(result.ExitCode == 1, result.Describe());
+        var line = Assert.Single(result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Contains("ADAN_COORDINATOR='http://192.0.2.1:50051' is plaintext to another host", line);
+        Assert.Contains("--insecure", line);
+    }
+
+    [Fact]
+    public void LaunchWithInsecureLetsItsRanksUsePlaintextToTheAdvertisedAddress()
+    {
+        // A non-loopback address of this machine, which the launched coordinator (bound to 0.0.0.0) is reached by.
+        var address = System.Net.NetworkInformation.NetworkInterface.GetAllNetworkInterfaces()
+            .Where(i => i.OperationalStatus == System.Net.NetworkInformation.OperationalStatus.Up)
+            .SelectMany(i => i.GetIPProperties().UnicastAddresses)
+            .Select(a => a.Address)
+            .FirstOrDefault(a => a.AddressFamily == AddressFamily.InterNetwork && !IPAddress.IsLoopback(a));
+        if (address is null)
+        {
+            return; // no network but loopback here
+        }
+        var runDir = Directory.CreateTempSubdirectory("adan-cli-insecure-").FullName;
+        try
+        {
+            var result = AdanCli.Run(["launch", "-n", "1", "--listen", "0.0.0.0:0", "--advertise", address.ToString(), "--insecure", "--",
+                .. AdanCli.TinyTrain, "--set", "checkpoint_every=4", "--set", $"run_dir={runDir}"], TimeSpan.FromMinutes(2));
+            Assert.True(result.ExitCode == 0, result.Describe());
+            Assert.NotEmpty(Directory.EnumerateFiles(runDir, "manifest.json", SearchOption.AllDirectories));
+        }
+        finally
+        {
+            Directory.Delete(runDir, recursive: true);
+        }
+    }
+
+    [Fact]
     public void PlaintextToAnotherHostNeedsInsecure()
     {
         var result = AdanCli.Run(["launch", "-n", "1", "--coordinator", "http://192.0.2.1:50051", "--", .. AdanCli.TinyTrain], TimeSpan.FromMinutes(1),
