@@ -78,6 +78,15 @@ internal sealed record RunResult
     /// <summary>The <c>--set</c> settings the sweep passed.</summary>
     public required IReadOnlyList<string> Overrides { get; init; }
 
+    /// <summary>
+    /// The run's gradient noise scale B_simple over the whole run (<c>summary.json</c>'s <c>gradient_noise.run</c>);
+    /// null when the run measured none (one rank without accumulation, or no estimate).
+    /// </summary>
+    public double? NoiseScale { get; init; }
+
+    /// <summary>The 95 % interval of <see cref="NoiseScale"/>; its upper end may be +∞ (|G|² not distinguishable from 0).</summary>
+    public double[]? NoiseScaleCi95 { get; init; }
+
     /// <summary>Training loss against samples seen, one point per step record of the run's <c>metrics.jsonl</c>.</summary>
     public IReadOnlyList<CurvePoint> Curve { get; init; } = [];
 

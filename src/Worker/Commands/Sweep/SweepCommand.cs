@@ -180,6 +180,8 @@ internal static class SweepCommand
             TargetReached = summary.Target?.Reached,
             TargetStep = summary.Target?.Step,
             TargetSamples = summary.Target?.Samples,
+            NoiseScale = summary.GradientNoise?.Run?.BSimple,
+            NoiseScaleCi95 = summary.GradientNoise?.Run?.BSimpleCi95,
         };
     }
 

@@ -5,8 +5,9 @@ using SkiaSharp;
 namespace Adan.Worker.Commands.Sweep;
 
 /// <summary>
-/// <c>accuracy_vs_batch.png</c> (one line per optimizer over a log2 batch axis) and <c>loss_curves.png</c> (training loss
-/// against samples seen, one panel per batch), rendered headless by ScottPlot on SkiaSharp.
+/// <c>accuracy_vs_batch.png</c> (one line per optimizer over a log2 batch axis, the measured gradient noise scale as a
+/// band), <c>loss_curves.png</c> (training loss against samples seen, one panel per batch) and, with a target,
+/// <see cref="StepsToTargetPlot"/>, rendered headless by ScottPlot on SkiaSharp.
 /// </summary>
 internal static class SweepPlots
 {
@@ -34,6 +35,10 @@ internal static class SweepPlots
     {
         File.WriteAllBytes(Path.Combine(directory, "accuracy_vs_batch.png"), MetricVsBatch(settings, results));
         File.WriteAllBytes(Path.Combine(directory, "loss_curves.png"), LossCurves(settings, results));
+        if (settings.Target is not null)
+        {
+            File.WriteAllBytes(Path.Combine(directory, StepsToTargetPlot.FileName), StepsToTargetPlot.Render(settings, results));
+        }
     }
 
     /// <summary>
@@ -44,6 +49,10 @@ internal static class SweepPlots
     {
         var metric = SweepMetric.For(results);
         var plot = new Plot();
+        if (Analysis.NoiseScaleBand.Of(results) is { } noise)
+        {
+            StepsToTargetPlot.NoiseBand(plot, noise);
+        }
         foreach (var optimizer in settings.Optimizers)
         {
             // Several seeds: the median, with the range over seeds as error bars.

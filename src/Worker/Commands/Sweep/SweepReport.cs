@@ -23,12 +23,17 @@ internal static class SweepReport
         builder.AppendLine(Invariant(
             $"{settings.Epochs} epoch(s) per run on {settings.WorldSize} rank(s), learning-rate scaling {Scaling(settings)} from each optimizer's base_batch, warm-up {settings.WarmupEpochs} epoch(s)."));
         builder.AppendLine();
+        var noise = NoiseScaleBand.Of(results);
         builder.AppendLine($"## {Capitalised(metric.Name)}{(metric.Unit.Length > 0 ? $" ({metric.Unit})" : "")}").AppendLine();
-        builder.Append("| batch |").AppendJoin("", settings.Optimizers.Select(o => $" {o} |")).AppendLine();
-        builder.Append("|---:|").AppendJoin("", settings.Optimizers.Select(_ => "---:|")).AppendLine();
+        builder.Append(noise is null ? "| batch |" : "| batch | B / B_noise |").AppendJoin("", settings.Optimizers.Select(o => $" {o} |")).AppendLine();
+        builder.Append(noise is null ? "|---:|" : "|---:|---:|").AppendJoin("", settings.Optimizers.Select(_ => "---:|")).AppendLine();
         foreach (var batch in batches)
         {
             builder.Append(Invariant($"| {batch} |"));
+            if (noise is not null)
+            {
+                builder.Append(Invariant($" {batch / noise.Median:G3} |"));
+            }
             foreach (var optimizer in settings.Optimizers)
             {
                 builder.Append(' ').Append(Cell(settings, results, batch, optimizer, metric)).Append(" |");
@@ -40,9 +45,15 @@ internal static class SweepReport
         {
             builder.AppendLine(Invariant($"Each cell is the median over {settings.Seeds} seeds with the range [min, max]; a cell missing seeds says how many finished.")).AppendLine();
         }
+        if (noise is not null)
+        {
+            builder.AppendLine(Invariant(
+                $"B_noise = {noise.Median:G4}: the median of the gradient noise scale B_simple the runs measured ({noise.Runs} run(s), range [{noise.Min:G4}, {noise.Max:G4}]); well above 1 in B / B_noise a batch is mostly spent averaging away noise that is already small.")).AppendLine();
+        }
         if (settings.Target is { } target)
         {
             AppendStepsToTarget(builder, settings, results, batches, target);
+            builder.Append(CriticalBatchSection.Markdown(settings, results, target, noise));
         }
         builder.AppendLine(Invariant($"## From batch {batches[0]} to {batches[^1]}")).AppendLine();
         if (settings.Seeds > 1)

@@ -11,14 +11,14 @@ internal static class SweepTables
     /// <summary>The CSV header; <c>error</c> is empty unless the run failed or was stopped.</summary>
     public const string CsvHeader =
         "batch,optimizer,seed,steps,epochs,peak_lr,warmup_steps,final_train_loss,test_accuracy,test_loss,val_accuracy,val_loss,"
-        + "target_reached,target_step,target_samples,wall_seconds,samples_per_second,status,error";
+        + "target_reached,target_step,target_samples,b_noise,wall_seconds,samples_per_second,status,error";
 
     /// <summary>The rows as a JSON array of the results without their curves, config and settings.</summary>
     public static string Json(IEnumerable<RunResult> results) =>
         JsonSerializer.Serialize(results.Select(r => new
         {
             r.Batch, r.Optimizer, r.Seed, r.Steps, r.Epochs, r.PeakLr, r.WarmupSteps, r.FinalTrainLoss, r.TestAccuracy, r.TestLoss,
-            r.ValAccuracy, r.ValLoss, r.TargetReached, r.TargetStep, r.TargetSamples, r.WallSeconds, r.SamplesPerSecond, r.Status, r.WorldSize, r.MicroBatch, r.Accumulation, r.Error,
+            r.ValAccuracy, r.ValLoss, r.TargetReached, r.TargetStep, r.TargetSamples, r.NoiseScale, r.NoiseScaleCi95, r.WallSeconds, r.SamplesPerSecond, r.Status, r.WorldSize, r.MicroBatch, r.Accumulation, r.Error,
         }), RunResultFile.Options);
 
     /// <summary>
@@ -34,7 +34,7 @@ internal static class SweepTables
             [
                 Number(r.Batch), Field(r.Optimizer), Number(r.Seed), Number(r.Steps), Number(r.Epochs), Number(r.PeakLr), Number(r.WarmupSteps),
                 Number(r.FinalTrainLoss), Number(r.TestAccuracy), Number(r.TestLoss), Number(r.ValAccuracy), Number(r.ValLoss),
-                Field(r.TargetReached is { } reached ? (reached ? "true" : "false") : null), Number(r.TargetStep), Number(r.TargetSamples),
+                Field(r.TargetReached is { } reached ? (reached ? "true" : "false") : null), Number(r.TargetStep), Number(r.TargetSamples), Number(r.NoiseScale),
                 Number(r.WallSeconds), Number(r.SamplesPerSecond),
                 Field(JsonSerializer.Serialize(r.Status, RunResultFile.Options).Trim('"')), Field(r.Error?.ReplaceLineEndings(" | ")),
             ];

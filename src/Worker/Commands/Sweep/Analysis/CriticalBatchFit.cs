@@ -69,6 +69,21 @@ internal sealed record CriticalBatchFit(double StepsMin, double BatchCrit, bool 
     public static (CriticalBatchFit Fit, (double Lo, double Hi) StepsMin, (double Lo, double Hi) BatchCrit)? FitWithIntervals(
         IReadOnlyList<(double Batch, double Steps)> points)
     {
+        if (Resampled(points) is not { } resampled)
+        {
+            return null;
+        }
+        return (resampled.Fit, Bootstrap.Interval95([.. resampled.StepsMin])!.Value, Bootstrap.Interval95([.. resampled.BatchCrit])!.Value);
+    }
+
+    /// <summary>
+    /// The fit and its <see cref="Bootstrap.Resamples"/> residual-bootstrap refits (as in <see cref="FitWithIntervals"/>),
+    /// resample by resample, so that a statistic of two fits (the ratio of two optimizers' B_crit) can be bootstrapped
+    /// from independent draws. Null with fewer than 3 points or nothing to fit.
+    /// </summary>
+    public static (CriticalBatchFit Fit, IReadOnlyList<double> StepsMin, IReadOnlyList<double> BatchCrit)? Resampled(
+        IReadOnlyList<(double Batch, double Steps)> points)
+    {
         if (points.Count < 3 || Fit(points) is not { } fit)
         {
             return null;
@@ -91,7 +106,27 @@ internal sealed record CriticalBatchFit(double StepsMin, double BatchCrit, bool 
                 crits.Add(refit.BatchCrit);
             }
         }
-        return (fit, Bootstrap.Interval95(mins)!.Value, Bootstrap.Interval95(crits)!.Value);
+        return (fit, mins, crits);
+    }
+
+    /// <summary>
+    /// The 95 % interval of B_crit(a) / B_crit(b) from two fits' bootstrap refits: the fits are of independent runs, so the
+    /// k-th refit of one is paired with a refit of the other drawn at random (fixed generator seed). Null when either
+    /// has no refits.
+    /// </summary>
+    public static (double Lo, double Hi)? RatioInterval(IReadOnlyList<double> a, IReadOnlyList<double> b)
+    {
+        if (a.Count == 0 || b.Count == 0)
+        {
+            return null;
+        }
+        var random = new Random(Bootstrap.Seed + 1);
+        var ratios = new List<double>(a.Count);
+        foreach (var x in a)
+        {
+            ratios.Add(x / b[random.Next(b.Count)]);
+        }
+        return Bootstrap.Interval95(ratios);
     }
 
     /// <summary>The predicted steps at batch <paramref name="batch"/>.</summary>
