@@ -33,7 +33,7 @@ public sealed class MetricsLogTests : IDisposable
         var lines = File.ReadAllLines(Path_);
         Assert.Equal(3, lines.Length);
         Assert.StartsWith("""{"kind":"step","step":1,"epoch":1,"total_steps":10,"samples_seen":32,""", lines[0]);
-        Assert.Equal("""{"kind":"eval","step":2,"samples_seen":64,"loss":0.5,"accuracy":0.8}""", lines[2]);
+        Assert.Equal("""{"kind":"eval","step":2,"samples_seen":64,"loss":0.5,"accuracy":0.8,"split":"test"}""", lines[2]);
         Assert.Equal([Step(1), Step(2)], MetricsLog.ReadSteps(Path_));
         Assert.Equal([new EvalMetrics(2, 64, 0.5, 0.8, null)], MetricsLog.ReadEvaluations(Path_));
     }
