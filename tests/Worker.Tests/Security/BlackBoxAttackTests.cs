@@ -250,6 +250,9 @@ public sealed partial class BlackBoxAttackTests(StandingCoordinator c) : IClassF
 
     [Theory]
     [InlineData("/adan.coordinator.v1.Checkpoints/Commit", null, 16 << 20, StatusCode.Unauthenticated, "missing token")]
+    // Health checks need no token, but their size is bounded all the same.
+    [InlineData("/grpc.health.v1.Health/Check", null, 16 << 20, StatusCode.ResourceExhausted,
+        "/grpc.health.v1.Health/Check request of 16777216 bytes refused: the most allowed is 65536 bytes")]
     [InlineData("/adan.coordinator.v1.Checkpoints/Begin", "bob", 16 << 20, StatusCode.ResourceExhausted,
         "/adan.coordinator.v1.Checkpoints/Begin request of 16777216 bytes refused: the most allowed is 65536 bytes")]
     [InlineData("/adan.coordinator.v1.Checkpoints/Commit", "bob", (16 << 20) + 1, StatusCode.ResourceExhausted,
