@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Headers;
 using Adan.Coordinator.V1;
+using Adan.TestSupport;
 using Grpc.Core;
 
 namespace Adan.Coordinator.Tests.Security;
@@ -20,7 +21,7 @@ public sealed class RequestLimitTests
         await using var c = await TestCoordinator.StartAsync();
         var job = await LegitimateJob.StartAsync(c);
         using var http = new HttpClient(new SocketsHttpHandler());
-        var body = new HeldBody();
+        var body = new HeldGrpcBody(Claimed, SentBeforeHold);
         using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(c.Address, "/adan.coordinator.v1.Checkpoints/Commit"))
         {
             Version = HttpVersion.Version20,
@@ -62,36 +63,5 @@ public sealed class RequestLimitTests
         var rpc = Assert.IsType<RpcException>(committed);
         Assert.Equal(StatusCode.FailedPrecondition, rpc.StatusCode);
         await job.AssertIntactAsync();
-    }
-
-    /// <summary>A gRPC frame announcing 16 MiB whose bytes stop after 16 KiB until <see cref="Release"/>.</summary>
-    private sealed class HeldBody : HttpContent
-    {
-        private readonly TaskCompletionSource _release = new(TaskCreationOptions.RunContinuationsAsynchronously);
-
-        public bool Released => _release.Task.IsCompleted;
-
-        public void Release() => _release.TrySetResult();
-
-        protected override async Task SerializeToStreamAsync(Stream stream, TransportContext? context)
-        {
-            var header = new byte[5];
-            System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(header.AsSpan(1), Claimed);
-            await stream.WriteAsync(header);
-            await stream.WriteAsync(new byte[SentBeforeHold]);
-            await stream.FlushAsync();
-            await _release.Task.WaitAsync(TimeSpan.FromSeconds(10));
-            var chunk = new byte[1024 * 1024];
-            for (var sent = SentBeforeHold; sent < Claimed; sent += chunk.Length)
-            {
-                await stream.WriteAsync(chunk.AsMemory(0, Math.Min(chunk.Length, Claimed - sent)));
-            }
-        }
-
-        protected override bool TryComputeLength(out long length)
-        {
-            length = 0;
-            return false;
-        }
     }
 }
