@@ -34,6 +34,15 @@ public static partial class NoFollowFiles
     public const int MaxManifestBytes = 16 << 20;
 
     /// <summary>
+    /// Whether a link anywhere in a path (not only its last component) is refused. Set once at start by a process whose
+    /// every checkpoint path is already link-resolved: the coordinator, whose roots are resolved when a job begins there,
+    /// so that a directory above a step (another job's root, say) swapped for a link afterwards cannot redirect its
+    /// commits or retention's deletions into someone else's root. Off elsewhere: a config's <c>checkpoint_dir</c> may
+    /// lie under links its owner made.
+    /// </summary>
+    public static bool LinksAboveRefused { get; set; }
+
+    /// <summary>
     /// Opens the directory <paramref name="path"/>, refusing it when its last component is a symbolic link (or not a
     /// directory).
     /// </summary>
@@ -366,6 +375,10 @@ public static partial class NoFollowFiles
         {
             return new SafeFileHandle();
         }
+        if (LinksAboveRefused)
+        {
+            return OpenPathWithoutLinks(directory);
+        }
         var fd = OpenAt(AtFdCwd, directory, ORdOnly | ODirectory | OCloExec, 0);
         if (fd >= 0)
         {
@@ -373,6 +386,42 @@ public static partial class NoFollowFiles
         }
         var errno = Marshal.GetLastPInvokeError();
         throw errno == ENoEnt ? new DirectoryNotFoundException($"'{directory}' does not exist.") : Failure("open", directory, errno);
+    }
+
+    /// <summary>
+    /// Opens <paramref name="directory"/> one component at a time from <c>/</c>, each with <c>O_NOFOLLOW</c> (those above
+    /// the last as <c>O_PATH</c>, which needs only search permission), so that a link anywhere in the path is refused
+    /// rather than followed, whenever it was put there.
+    /// </summary>
+    private static SafeFileHandle OpenPathWithoutLinks(string directory)
+    {
+        var full = Path.GetFullPath(directory);
+        var names = full.Split('/', StringSplitOptions.RemoveEmptyEntries);
+        var current = OpenAt(AtFdCwd, "/", (names.Length == 0 ? ORdOnly : OPath) | ODirectory | OCloExec, 0);
+        if (current < 0)
+        {
+            throw Failure("open", "/");
+        }
+        var walked = "";
+        foreach (var (name, i) in names.Select((n, i) => (n, i)))
+        {
+            walked += "/" + name;
+            var next = OpenAt(current, name, (i == names.Length - 1 ? ORdOnly : OPath) | ODirectory | ONoFollow | OCloExec, 0);
+            var errno = next < 0 ? Marshal.GetLastPInvokeError() : 0;
+            _ = Close(current);
+            if (next < 0)
+            {
+                throw errno switch
+                {
+                    ENoEnt => new DirectoryNotFoundException($"'{directory}' does not exist."),
+                    ELoop or ENotDir => new IOException(
+                        $"cannot open '{directory}': '{walked}' is a symbolic link (or not a directory); this process refuses links anywhere in a checkpoint path."),
+                    _ => Failure("open", directory, errno),
+                };
+            }
+            current = next;
+        }
+        return new SafeFileHandle(current, ownsHandle: true);
     }
 
     private static void MoveNoReplace(SafeFileHandle directory, string temp, string name, string path)
@@ -478,6 +527,7 @@ public static partial class NoFollowFiles
     private static int ODirectory => RuntimeInformation.ProcessArchitecture is Architecture.Arm64 or Architecture.Arm ? 0x4000 : 0x10000;
     private static int ONoFollow => RuntimeInformation.ProcessArchitecture is Architecture.Arm64 or Architecture.Arm ? 0x8000 : 0x20000;
     private const int OCloExec = 0x80000;
+    private const int OPath = 0x200000;
     private const uint RenameNoReplace = 1;
     private const int ENoEnt = 2;
     private const int EExist = 17;
@@ -486,6 +536,9 @@ public static partial class NoFollowFiles
     private const int ENoSys = 38;
     private const int ELoop = 40;
     private const int EOpNotSupp = 95;
+
+    [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
+    private static partial int Close(int fd);
 
     [LibraryImport("libc", EntryPoint = "openat", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static partial int OpenAt(int directory, string path, int flags, int mode);

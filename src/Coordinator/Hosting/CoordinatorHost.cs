@@ -44,6 +44,9 @@ public sealed class CoordinatorHost : IAsyncDisposable
         {
             throw new InvalidOperationException("The coordinator is already started.");
         }
+        // Every path the coordinator writes or deletes under was link-resolved when a job began there (PathConfinement), so a
+        // link met later anywhere in it was put there since, to redirect a commit or a deletion: refuse it.
+        Adan.Sharded.IO.NoFollowFiles.LinksAboveRefused = true;
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
         {
             // Configuration comes from CoordinatorOptions only: no stray ASPNETCORE_URLS or appsettings.json.

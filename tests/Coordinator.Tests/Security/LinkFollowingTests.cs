@@ -143,6 +143,34 @@ public sealed partial class LinkFollowingTests
             deadline: DateTime.UtcNow + Bound).ResponseAsync;
 
     /// <summary>Begins <paramref name="step"/> of a one-rank job, writes its shard and reports it, as the worker does.</summary>
+    [Fact]
+    public async Task ARootSwappedForALinkAfterBeginIsNeverWrittenThrough()
+    {
+        await using var c = await TestCoordinator.StartAsync();
+        await c.JoinAllAsync("job", 1);
+        var root = Directory.CreateDirectory(Path.Combine(c.DataDirectory, "run")).FullName;
+        await SaveAsync(c, "job", 1, root);
+        var open = await WriteShardAsync(c, "job", 2, root);
+
+        // Someone who can write the directory above swaps the root for a link to a victim's root that holds the same
+        // step, shard for shard, still uncommitted: a commit that followed the link would commit the victim's step.
+        var victim = Directory.CreateDirectory(Path.Combine(c.DataDirectory, "victim")).FullName;
+        var victimStep = Path.Combine(victim, Path.GetFileName(open.Directory));
+        Directory.CreateDirectory(victimStep);
+        foreach (var file in Directory.EnumerateFiles(open.Directory))
+        {
+            File.Copy(file, Path.Combine(victimStep, Path.GetFileName(file)));
+        }
+        Directory.Move(root, root + ".moved");
+        Directory.CreateSymbolicLink(root, victim);
+
+        var e = await Assert.ThrowsAsync<RpcException>(() => CommitAsync(c, "job", open));
+        Assert.Contains("is a symbolic link", e.Status.Detail);
+        Assert.Contains(root, e.Status.Detail);
+        Assert.False(File.Exists(Path.Combine(victimStep, "manifest.json")), "the commit was written through the swapped root");
+        Assert.Equal(["shard-00000-of-00001.safetensors"], Directory.EnumerateFileSystemEntries(victimStep).Select(Path.GetFileName));
+    }
+
     private static async Task<CheckpointInfo> WriteShardAsync(TestCoordinator c, string job, long step, string? root = null)
     {
         var info = await BeginAsync(c, job, step, root);
