@@ -117,6 +117,11 @@ public class SweepTests
         Assert.Matches(@"\| 32 \| \d+\.\d\d \[\d+\.\d\d, \d+\.\d\d\] \|", report);
         Assert.Matches("adan vs adamw: no difference|adan is better than adamw|adamw is better than adan", report);
         Assert.Contains("95 % interval of adan − adamw", report);
+        // The critical-batch section and its plot (issue 26 item 6); with one rank only the accumulating batch measures B_simple.
+        Assert.Contains("## Critical batch size from steps to val_accuracy=0.4", report);
+        Assert.Contains("| optimizer | reaching runs | censored | S_min [95 %] | B_crit [95 %] | B_crit / B_noise |", report);
+        Assert.True(new FileInfo(Path.Combine(output, "steps_to_target.png")).Length > 0);
+        Assert.All(rows.Where(r => r.GetProperty("batch").GetInt32() == 128), r => Assert.True(r.GetProperty("noise_scale").ValueKind is JsonValueKind.Number or JsonValueKind.Null, r.ToString()));
     }
 
     [Theory]

@@ -63,7 +63,7 @@ internal static class CriticalBatchSection
             var edge = f.Fit.AtSearchEdge ? " (not bounded by these batches)" : "";
             var ratio = noise is null ? "" : Invariant($"{f.Fit.BatchCrit / noise.Median:G3}");
             builder.AppendLine(Invariant(
-                $"| {optimizer} | {reached} | {censored} | {f.Fit.StepsMin:F0} [{min.Lo:F0}, {min.Hi:F0}] | {f.Fit.BatchCrit:G4} [{crit.Lo:G4}, {crit.Hi:G4}]{edge} | {ratio} |"));
+                $"| {optimizer} | {reached} | {censored} | {f.Fit.StepsMin:G4} [{min.Lo:G4}, {min.Hi:G4}] | {f.Fit.BatchCrit:G4} [{crit.Lo:G4}, {crit.Hi:G4}]{edge} | {ratio} |"));
         }
         builder.AppendLine();
         const string adan = "adan";
