@@ -39,6 +39,15 @@ internal static class LearningRateReport
             builder.AppendLine();
         }
         builder.AppendLine();
+        var edges = batches.SelectMany(b => settings.Optimizers.Select(o => (Batch: b, Optimizer: o)))
+            .Where(cell => outcome.Chosen.TryGetValue(cell, out var m) && grid.Count > 1 && (m == grid.Min() || m == grid.Max()))
+            .Select(cell => Invariant($"{cell.Batch}-{cell.Optimizer} (×{outcome.Chosen[cell].ToString("R", CultureInfo.InvariantCulture)})")).ToList();
+        if (edges.Count > 0)
+        {
+            builder.AppendLine($"At the grid's edge, where the best learning rate may lie beyond it (widen --lr-grid to know): {string.Join(", ", edges)}.");
+            builder.AppendLine();
+        }
+        AppendStageOne(builder, settings, outcome, batches, grid);
         builder.AppendLine("## How the best learning rate grows with the batch").AppendLine();
         foreach (var optimizer in settings.Optimizers)
         {
@@ -81,6 +90,35 @@ internal static class LearningRateReport
                 : fit.Exponent > 1 ? $"{interval}: the best lr grows faster than linear scaling."
                 : $"{interval}: between square-root and linear scaling, neither.",
         };
+    }
+
+    /// <summary>Stage 1's validation metric at every grid point of every cell, the finalists marked.</summary>
+    private static void AppendStageOne(StringBuilder builder, SweepSettings settings, SearchOutcome outcome, IReadOnlyList<int> batches,
+        IReadOnlyList<double> grid)
+    {
+        var byAccuracy = outcome.Results.Any(r => r.Status == RunStatus.Finished && r.ValAccuracy is not null);
+        builder.AppendLine($"### Stage 1: {(byAccuracy ? "val_accuracy (%)" : "val_loss")} of the first seed at each multiplier (* finalist)").AppendLine();
+        builder.Append("| batch | optimizer |").AppendJoin("", grid.Select(m => Invariant($" ×{m.ToString("R", CultureInfo.InvariantCulture)} |"))).AppendLine();
+        builder.Append("|---:|---|").AppendJoin("", grid.Select(_ => "---:|")).AppendLine();
+        foreach (var batch in batches)
+        {
+            foreach (var optimizer in settings.Optimizers)
+            {
+                var finalists = outcome.Finalists.TryGetValue((batch, optimizer), out var points) ? points : [];
+                builder.Append(Invariant($"| {batch} | {optimizer} |"));
+                foreach (var multiplier in grid)
+                {
+                    // Stage 1's run is the point's first seed, the smallest.
+                    var run = outcome.Results.Where(r => r.Batch == batch && r.Optimizer == optimizer && r.LrMultiplier == multiplier).MinBy(r => r.Seed);
+                    var value = run is null ? "pending"
+                        : run.Status != RunStatus.Finished ? run.Status.ToString().ToLowerInvariant()
+                        : (byAccuracy ? run.ValAccuracy * 100 : run.ValLoss) is { } v ? v.ToString(byAccuracy ? "F2" : "F4", CultureInfo.InvariantCulture) : "—";
+                    builder.Append(' ').Append(value).Append(finalists.Contains(multiplier) ? "*" : "").Append(" |");
+                }
+                builder.AppendLine();
+            }
+        }
+        builder.AppendLine();
     }
 
     private static (double Multiplier, double PeakLr)? Peak(SearchOutcome outcome, int batch, string optimizer) =>

@@ -113,7 +113,7 @@ internal static class SweepCommand
         }
         if (failed > 0)
         {
-            Console.Error.WriteLine($"adan sweep: {failed} run(s) failed: {string.Join(", ", results.Where(r => r.Status == RunStatus.Failed).Select(r => $"{r.Batch}-{r.Optimizer}"))}; see results.csv and runs/*/output.log");
+            Console.Error.WriteLine($"adan sweep: {failed} run(s) failed: {string.Join(", ", results.Where(r => r.Status == RunStatus.Failed).Select(r => $"{r.Batch}-{r.Optimizer}{(settings.LrGrid is null ? "" : $"-lr{r.LrMultiplier.ToString(CultureInfo.InvariantCulture)}")}"))}; see results.csv and runs/*/output.log");
             return ExitCodes.Failure;
         }
         return ExitCodes.Success;
