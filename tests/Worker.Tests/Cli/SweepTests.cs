@@ -134,6 +134,11 @@ public class SweepTests
     [InlineData("--optimizers adan,rmsprop", "rmsprop")]
     [InlineData("--batch-sizes 33 -n 2", "--batch-sizes 33: not reachable with -n 2")]
     [InlineData("--lr-scaling cubic", "cubic")]
+    [InlineData("--lr-grid , --val-split 100", "--lr-grid ',': give at least one multiplier")]
+    [InlineData("--lr-grid 0.5,0 --val-split 100", "--lr-grid 0: not a positive number")]
+    [InlineData("--lr-grid 0.5,1 --val-split 100 --finalists 0", "--finalists 0: must be between 1 and the 2 point(s)")]
+    [InlineData("--lr-grid 0.5,1 --val-split 100 --finalists 3", "--finalists 3: must be between 1 and the 2 point(s)")]
+    [InlineData("--lr-grid 0.5,1", "--lr-grid needs --val-split")]
     public void ABadFlagIsOneLineAndExitCodeTwo(string change, string named)
     {
         using var temp = TestFiles.CreateTempDirectory();
@@ -155,19 +160,81 @@ public class SweepTests
         Assert.False(Directory.Exists(Path.Combine(temp.Path, "out")), "nothing may run after a usage error");
     }
 
+    [Fact]
+    public void AnUnknownWarmupRuleIsOneLineAndExitCodeTwo()
+    {
+        using var temp = TestFiles.CreateTempDirectory();
+        var config = Write(temp.Path, "sweep.json", Tiny.Replace("\"lr\": 0.004", "\"lr\": 0.004, \"warmup\": { \"rule\": \"cosine\" }", StringComparison.Ordinal));
+        var result = AdanCli.Run(["sweep", "--config", config, "--batch-sizes", "32", "--optimizers", "adan", "--epochs", "1", "--out", Path.Combine(temp.Path, "out")],
+            TimeSpan.FromMinutes(1));
+        Assert.True(result.ExitCode == 2, result.Describe());
+        var line = Assert.Single(result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith("adan sweep: Invalid warmup.rule 'cosine' in ", line);
+        Assert.EndsWith("optimizers.adan: valid rules are epochs | steps | legw.", line);
+    }
+
+    [Fact]
+    public void ALearningRateGridRunsEveryPointThenTheFinalistsSeedsAndReportsTheChosenRates()
+    {
+        using var temp = TestFiles.CreateTempDirectory();
+        var config = Write(temp.Path, "sweep.json", Tiny);
+        var output = Path.Combine(temp.Path, "out");
+        string[] arguments = ["sweep", "--config", config, "--batch-sizes", "32,128", "--optimizers", "adan,adamw", "--epochs", "1",
+            "--out", output, "--max-micro-batch", "64", "-n", "1", "--seeds", "2", "--val-split", "128", "--lr-grid", "0.5,2", "--finalists", "1"];
+
+        var first = AdanCli.Run(arguments, TimeSpan.FromMinutes(5));
+        Assert.True(first.ExitCode == 0, first.Describe());
+        var rows = JsonDocument.Parse(File.ReadAllText(Path.Combine(output, "results.json"))).RootElement.EnumerateArray().Select(r => r.Clone()).ToArray();
+        // Stage 1: 2 points × 4 cells with seed 0; stage 2: the finalist's seed 1 in each cell.
+        AssertOutputs(output, [.. new[] { (32, "adan"), (32, "adamw"), (128, "adan"), (128, "adamw") }.SelectMany(cell => Enumerable.Repeat(cell, 3))], batches: 2);
+        Assert.All(rows, row => Assert.Equal("finished", row.GetProperty("status").GetString()));
+        var names = new List<string>();
+        var report = File.ReadAllText(Path.Combine(output, "report.md"));
+        foreach (var cell in rows.GroupBy(r => (Batch: r.GetProperty("batch").GetInt32(), Optimizer: r.GetProperty("optimizer").GetString()!)))
+        {
+            var chosen = cell.Where(r => r.GetProperty("chosen").GetBoolean()).ToList();
+            Assert.Equal([42, 43], chosen.Select(r => r.GetProperty("seed").GetInt32()));
+            var multiplier = Assert.Single(chosen.Select(r => r.GetProperty("lr_multiplier").GetDouble()).Distinct());
+            var m = multiplier.ToString("R", System.Globalization.CultureInfo.InvariantCulture);
+            names.AddRange([$"{cell.Key.Batch}-{cell.Key.Optimizer}-lr0.5-seed0", $"{cell.Key.Batch}-{cell.Key.Optimizer}-lr2-seed0", $"{cell.Key.Batch}-{cell.Key.Optimizer}-lr{m}-seed1"]);
+            // The peak is the sqrt-scaled lr (from base_batch 32) times the multiplier.
+            var baseLr = cell.Key.Optimizer == "adan" ? 0.004 : 0.002;
+            foreach (var row in cell)
+            {
+                Assert.Equal(baseLr * Math.Sqrt(cell.Key.Batch / 32.0) * row.GetProperty("lr_multiplier").GetDouble(), row.GetProperty("peak_lr").GetDouble(), 12);
+            }
+            var peak = chosen[0].GetProperty("peak_lr").GetDouble().ToString("G4", System.Globalization.CultureInfo.InvariantCulture);
+            Assert.Matches($@"(?m)^\| {cell.Key.Batch} \|.*×{System.Text.RegularExpressions.Regex.Escape(m)} \({System.Text.RegularExpressions.Regex.Escape(peak)}\)", report);
+        }
+        Assert.Equal(names.Order(StringComparer.Ordinal), Directory.GetDirectories(Path.Combine(output, "runs")).Select(d => Path.GetFileName(d)!).Order(StringComparer.Ordinal));
+        Assert.Contains("## Chosen learning rate per (batch, optimizer)", report);
+        Assert.Matches(@"- adan: α = -?\d+\.\d\d, nearer", report);
+        Assert.Contains("## Effective hyper-parameters", report);
+        Assert.Matches(@"\| adamw \| 128 \| [\d.E+-]+ \| sqrt \| \d+ \| cosine \| 0 \| betas \[0\.9,0\.999\], eps [^,]+, weight_decay 0\.01", report);
+        Assert.Contains("median over 2 seeds", report);
+
+        var table = File.ReadAllText(Path.Combine(output, "results.json"));
+        var second = AdanCli.Run(arguments, TimeSpan.FromMinutes(2));
+        Assert.True(second.ExitCode == 0, second.Describe());
+        Assert.Equal(12, second.StdoutLines.Count(line => line.EndsWith("skipped (finished earlier)", StringComparison.Ordinal)));
+        Assert.DoesNotContain(second.StdoutLines, line => line.Contains(": started", StringComparison.Ordinal));
+        // The rerun recomputes the same finalists and choice from stage 1's results.
+        Assert.Equal(table, File.ReadAllText(Path.Combine(output, "results.json")));
+    }
+
     /// <summary>Checks results.json, results.csv, report.md and both PNGs; returns the JSON rows.</summary>
     private static JsonElement[] AssertOutputs(string output, (int Batch, string Optimizer)[] runs, int batches)
     {
         var rows = JsonDocument.Parse(File.ReadAllText(Path.Combine(output, "results.json"))).RootElement.EnumerateArray().Select(r => r.Clone()).ToArray();
         Assert.Equal(runs, rows.Select(r => (r.GetProperty("batch").GetInt32(), r.GetProperty("optimizer").GetString()!)).ToArray());
         var csv = File.ReadAllLines(Path.Combine(output, "results.csv"));
-        Assert.StartsWith("batch,optimizer,seed,steps,epochs,peak_lr,warmup_steps,final_train_loss,test_accuracy,test_loss,val_accuracy,val_loss,"
-            + "target_reached,target_step,target_samples,wall_seconds,samples_per_second,status", csv[0]);
+        Assert.Equal("batch,optimizer,seed,steps,epochs,lr_multiplier,peak_lr,warmup_steps,final_train_loss,test_accuracy,test_loss,val_accuracy,val_loss,"
+            + "target_reached,target_step,target_samples,wall_seconds,samples_per_second,status,chosen,error", csv[0]);
         Assert.Equal(runs.Length + 1, csv.Length);
         for (var i = 0; i < runs.Length; i++)
         {
             Assert.StartsWith($"{runs[i].Batch},{runs[i].Optimizer},{rows[i].GetProperty("seed").GetInt32()},{rows[i].GetProperty("steps").GetInt64()},", csv[i + 1]);
-            Assert.Contains($",{rows[i].GetProperty("status").GetString()},", csv[i + 1]);
+            Assert.Contains($",{rows[i].GetProperty("status").GetString()},{(rows[i].GetProperty("chosen").GetBoolean() ? "true" : "false")},", csv[i + 1]);
         }
         Assert.True(File.Exists(Path.Combine(output, "report.md")));
         Assert.Equal((800, 500), PngSize(Path.Combine(output, "accuracy_vs_batch.png")));

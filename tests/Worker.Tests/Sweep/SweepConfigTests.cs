@@ -53,11 +53,16 @@ public class SweepConfigTests
     public void EveryBlockOfTheShippedSweepFilesBinds(string file)
     {
         var sweep = SweepConfig.Load(Path.Combine(TestFiles.RepoRoot, "deploy", "configs", file));
+        var clipping = new List<string>();
         foreach (var optimizer in OptimizerRegistry.Names.Where(sweep.HasSection))
         {
             var config = ConfigBinder.Bind(sweep.Merged(optimizer).ToJsonString(), source: sweep.SectionName(optimizer));
             Assert.Equal(optimizer, config.Optimizer);
             Assert.True(config.Sections.Contains(optimizer));
+            // Fair by construction: every block sets its clipping itself, and to the same value.
+            Assert.True(sweep.Merged(optimizer)[optimizer]!.AsObject().ContainsKey("max_grad_norm"), $"{file}: {optimizer} does not set max_grad_norm");
+            clipping.Add(OptimizerSections.ToJson(config.OptimizerOptions())["max_grad_norm"]!.ToJsonString());
         }
+        Assert.Single(clipping.Distinct());
     }
 }

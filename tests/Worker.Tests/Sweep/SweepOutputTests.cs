@@ -62,8 +62,8 @@ public class SweepOutputTests
     {
         var csv = SweepTables.Csv([Finished(128, "adan", 0.9), Failed(2048, "adamw")]).Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.Equal(SweepTables.CsvHeader, csv[0]);
-        Assert.Equal("128,adan,0,100,10,0.002,10,0.5,0.9,0.3,,,,,,,12.5,1000,finished,", csv[1]);
-        Assert.Equal("2048,adamw,0,100,0,0.002,10,,,,,,,,,,,,failed,\"adan train: Invalid lr, \"\"x\"\"\"", csv[2]);
+        Assert.Equal("128,adan,0,100,10,1,0.002,10,0.5,0.9,0.3,,,,,,,12.5,1000,finished,true,", csv[1]);
+        Assert.Equal("2048,adamw,0,100,0,1,0.002,10,,,,,,,,,,,,failed,true,\"adan train: Invalid lr, \"\"x\"\"\"", csv[2]);
     }
 
     private static RunResult Finished(int batch, string optimizer, double accuracy) => new()

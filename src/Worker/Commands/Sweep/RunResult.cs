@@ -33,8 +33,11 @@ internal sealed record RunResult
     /// <summary>Warm-up steps passed to the trainer.</summary>
     public required long WarmupSteps { get; init; }
 
-    /// <summary>The scaled peak learning rate.</summary>
+    /// <summary>The scaled peak learning rate, times <see cref="LrMultiplier"/>.</summary>
     public required double PeakLr { get; init; }
+
+    /// <summary>The multiplier of the rule-scaled learning rate (<c>--lr-grid</c>); 1 without a grid.</summary>
+    public double LrMultiplier { get; init; } = 1;
 
     /// <summary>The last training loss the trainer reported.</summary>
     public double? FinalTrainLoss { get; init; }
@@ -103,6 +106,7 @@ internal sealed record RunResult
         Epochs = 0,
         WarmupSteps = run.WarmupSteps,
         PeakLr = run.PeakLr,
+        LrMultiplier = run.LrMultiplier ?? 1,
         Seed = run.Seed,
         Config = run.Config,
         Overrides = run.Overrides,

@@ -46,9 +46,12 @@ internal static class SweepCommand
         var evalEverySamples = new Option<long>("--eval-every-samples") { Description = "Evaluate every S training samples (the same cadence at every batch)", DefaultValueFactory = _ => 0 };
         var target = new Option<string?>("--target") { Description = "Time runs to a validation target, e.g. val_accuracy=0.88 or val_loss=0.35 (warm-up then constant lr)" };
         var stopAtTarget = new Option<bool>("--stop-at-target") { Description = "End each run where it reaches --target (--epochs is then the cap)" };
+        var lrGrid = new Option<string?>("--lr-grid") { Description = "Search the learning rate: multipliers of each optimizer's rule-scaled lr, e.g. 0.25,0.5,1,2,4 (chosen on validation)" };
+        var finalists = new Option<int>("--finalists") { Description = "Grid points per (batch, optimizer) run with every seed after the one-seed first stage", DefaultValueFactory = _ => 2 };
         var command = new Command("sweep", "Train every (batch size, optimizer) pair for the same epochs and report the accuracy lost to large batches.")
         {
             config, batches, optimizers, scaling, epochs, output, ranks, hostfile, maxMicro, warmup, seeds, valSplit, evalEverySamples, target, stopAtTarget,
+            lrGrid, finalists,
         };
         command.SetAction(r =>
         {
@@ -62,6 +65,8 @@ internal static class SweepCommand
                 EvalEverySamples = r.GetValue(evalEverySamples),
                 Target = r.GetValue(target) is { } text ? MetricTarget.Parse(text) : null,
                 StopAtTarget = r.GetValue(stopAtTarget),
+                LrGrid = r.GetValue(lrGrid) is { } grid ? Multipliers(grid) : null,
+                Finalists = r.GetValue(finalists),
             };
             return Run(SweepConfig.Load(r.GetValue(config)!.FullName), settings, r.GetValue(output)!, r.GetValue(hostfile));
         });
@@ -82,6 +87,9 @@ internal static class SweepCommand
         Check(settings.Target is null || settings.ValSplit > 0, "--target needs --val-split N: a target is judged on validation, never on the test set");
         Check(settings.Target is null || settings.EvalEverySamples > 0, "--target needs --eval-every-samples S, so that each run can be seen reaching it");
         Check(!settings.StopAtTarget || settings.Target is not null, "--stop-at-target needs --target metric=value");
+        Check(settings.LrGrid is null || settings.ValSplit > 0, "--lr-grid needs --val-split N: the learning rate is chosen on validation, never on the test set");
+        Check(settings.LrGrid is null || (settings.Finalists >= 1 && settings.Finalists <= settings.Multipliers.Count),
+            $"--finalists {settings.Finalists}: must be between 1 and the {settings.Multipliers.Count} point(s) of --lr-grid");
         var runs = SweepPlanner.Plan(config, settings);
 
         // The sweep ends the current launch and writes its outputs itself before it exits.
@@ -89,6 +97,31 @@ internal static class SweepCommand
 
         output.Create();
         var launcher = new RunLauncher(settings.WorldSize, hostfile, TimeProvider.System);
+        var outcome = LearningRateSearch.Run(runs, settings, stage => Execute(stage, launcher, output, stop));
+        var results = outcome.Results;
+
+        SweepTables.Write(output.FullName, results, outcome.IsChosen);
+        AtomicFile.WriteAllText(Path.Combine(output.FullName, "report.md"), SweepReport.Markdown(settings, outcome));
+        SweepPlots.Write(output.FullName, settings, outcome.ChosenResults);
+        var failed = results.Count(r => r.Status == RunStatus.Failed);
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"sweep: {results.Count(r => r.Status == RunStatus.Finished)} of {results.Count} runs finished, {failed} failed; report: {Path.Combine(output.FullName, "report.md")}"));
+        if (stop.Received is { } signal)
+        {
+            Console.Error.WriteLine($"adan sweep: stopped by {signal}; run the same command again to continue");
+            return stop.ExitCode;
+        }
+        if (failed > 0)
+        {
+            Console.Error.WriteLine($"adan sweep: {failed} run(s) failed: {string.Join(", ", results.Where(r => r.Status == RunStatus.Failed).Select(r => $"{r.Batch}-{r.Optimizer}{(settings.LrGrid is null ? "" : $"-lr{r.LrMultiplier.ToString(CultureInfo.InvariantCulture)}")}"))}; see results.csv and runs/*/output.log");
+            return ExitCodes.Failure;
+        }
+        return ExitCodes.Success;
+    }
+
+    /// <summary>Executes <paramref name="runs"/> one after the other, skipping those finished earlier; their results in order.</summary>
+    private static IReadOnlyList<RunResult> Execute(IReadOnlyList<PlannedRun> runs, RunLauncher launcher, DirectoryInfo output, StopSignals stop)
+    {
         var results = new List<RunResult>();
         using (var progress = Console.IsOutputRedirected ? new PlainSweepProgress(Console.Out) : (ISweepProgress)new LiveSweepProgress(AnsiConsole.Console))
         {
@@ -125,24 +158,7 @@ internal static class SweepCommand
             }
             progress.Complete();
         }
-
-        SweepTables.Write(output.FullName, results);
-        AtomicFile.WriteAllText(Path.Combine(output.FullName, "report.md"), SweepReport.Markdown(settings, results));
-        SweepPlots.Write(output.FullName, settings, results);
-        var failed = results.Count(r => r.Status == RunStatus.Failed);
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"sweep: {results.Count(r => r.Status == RunStatus.Finished)} of {results.Count} runs finished, {failed} failed; report: {Path.Combine(output.FullName, "report.md")}"));
-        if (stop.Received is { } signal)
-        {
-            Console.Error.WriteLine($"adan sweep: stopped by {signal}; run the same command again to continue");
-            return stop.ExitCode;
-        }
-        if (failed > 0)
-        {
-            Console.Error.WriteLine($"adan sweep: {failed} run(s) failed: {string.Join(", ", results.Where(r => r.Status == RunStatus.Failed).Select(r => $"{r.Batch}-{r.Optimizer}"))}; see results.csv and runs/*/output.log");
-            return ExitCodes.Failure;
-        }
-        return ExitCodes.Success;
+        return results;
     }
 
     /// <summary>Launches one run and turns its outcome and summary.json into its result.</summary>
@@ -207,6 +223,21 @@ internal static class SweepCommand
             batches.Add(batch);
         }
         return batches;
+    }
+
+    private static IReadOnlyList<double> Multipliers(string text)
+    {
+        var parts = text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+        Check(parts.Length > 0, $"--lr-grid '{text}': give at least one multiplier of the scaled lr (e.g. 0.25,0.5,1,2,4)");
+        var multipliers = new List<double>();
+        foreach (var part in parts)
+        {
+            Check(double.TryParse(part, NumberStyles.Float, CultureInfo.InvariantCulture, out var multiplier) && double.IsFinite(multiplier) && multiplier > 0,
+                $"--lr-grid {part}: not a positive number");
+            Check(!multipliers.Contains(multiplier), $"--lr-grid {part}: given twice");
+            multipliers.Add(multiplier);
+        }
+        return multipliers;
     }
 
     private static IReadOnlyList<string> Optimizers(string text)

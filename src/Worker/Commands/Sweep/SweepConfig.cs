@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Adan.Sharded.Schedules;
 using Adan.Sharded.Zero;
 using Adan.Worker.Config;
 
@@ -16,6 +17,9 @@ namespace Adan.Worker.Commands.Sweep;
 /// The keys that make one run differ from another (<see cref="SweepKeys"/>) belong to the command line, not the file:
 /// a file that set them would silently be overridden or would break the fixed sample budget. Optimizer sections
 /// (<c>"adan": { ... }</c>) are refused in the base and in a block: each optimizer's settings have one place, its block.
+/// A block may also hold the planner's own keys, which never reach the trainer: <c>"lr_scaling"</c> (sqrt | linear |
+/// none, over <c>--lr-scaling</c> for that optimizer) and <c>"warmup"</c> (a <see cref="WarmupRule"/>, over
+/// <c>--warmup-epochs</c>).
 /// </remarks>
 internal sealed class SweepConfig
 {
@@ -38,6 +42,16 @@ internal sealed class SweepConfig
         ["run_dir"] = "--out",
     };
 
+    /// <summary>The key of an optimizer's block that overrides <c>--lr-scaling</c> for its runs.</summary>
+    public const string ScalingKey = "lr_scaling";
+
+    /// <summary>The planner's keys of an optimizer's block, and the flag each overrides for that optimizer.</summary>
+    public static readonly IReadOnlyDictionary<string, string> PlannerKeys = new Dictionary<string, string>(StringComparer.Ordinal)
+    {
+        [ScalingKey] = "--lr-scaling",
+        [WarmupRule.Key] = "--warmup-epochs",
+    };
+
     private static readonly JsonDocumentOptions s_documentOptions = new()
     {
         CommentHandling = JsonCommentHandling.Skip,
@@ -47,6 +61,8 @@ internal sealed class SweepConfig
 
     private readonly JsonObject _base;
     private readonly Dictionary<string, JsonObject> _optimizers;
+    private readonly Dictionary<string, LearningRateScaling> _scaling = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, WarmupRule> _warmup = new(StringComparer.Ordinal);
 
     private SweepConfig(string source, JsonObject baseSection, Dictionary<string, JsonObject> optimizers)
     {
@@ -93,6 +109,11 @@ internal sealed class SweepConfig
             }
         }
         var baseSection = Section(root[BaseSection], $"{source} {BaseSection}", required: false);
+        if (PlannerKeys.Keys.FirstOrDefault(baseSection.ContainsKey) is { } plannerKey)
+        {
+            throw new ConfigException(
+                $"Invalid key '{plannerKey}' in {source} {BaseSection}: set it per optimizer in its block ({OptimizersSection}.<name>.{plannerKey}), or for every optimizer with {PlannerKeys[plannerKey]}.");
+        }
         if (root[OptimizersSection] is not JsonObject optimizers)
         {
             throw new ConfigException($"{source} needs an \"{OptimizersSection}\" object with one section per optimizer (e.g. \"adan\": {{ \"lr\": 0.002 }}).");
@@ -103,9 +124,19 @@ internal sealed class SweepConfig
             sections[name] = Section(value, $"{source} {OptimizersSection}.{name}", required: true);
         }
         var config = new SweepConfig(source, baseSection, sections);
+        foreach (var (name, block) in sections)
+        {
+            config.TakePlannerKeys(name, block);
+        }
         ConfigBinder.Bind(baseSection.ToJsonString(), source: $"{source} {BaseSection}");
         return config;
     }
+
+    /// <summary>The block's <c>lr_scaling</c> of <paramref name="optimizer"/>, or null where <c>--lr-scaling</c> governs it.</summary>
+    public LearningRateScaling? ScalingOf(string optimizer) => _scaling.TryGetValue(optimizer, out var scaling) ? scaling : null;
+
+    /// <summary>The block's <c>warmup</c> rule of <paramref name="optimizer"/>, or null where <c>--warmup-epochs</c> governs it.</summary>
+    public WarmupRule? WarmupOf(string optimizer) => _warmup.TryGetValue(optimizer, out var rule) ? rule : null;
 
     /// <summary>Whether the file has a section for <paramref name="optimizer"/> (its config name).</summary>
     public bool HasSection(string optimizer) => _optimizers.ContainsKey(optimizer);
@@ -140,6 +171,28 @@ internal sealed class SweepConfig
 
     /// <summary>Names where an optimizer's section is, for errors about it.</summary>
     public string SectionName(string optimizer) => $"{Source} {OptimizersSection}.{optimizer}";
+
+    /// <summary>Reads the planner's keys out of a block, so that they never reach the run's config.</summary>
+    private void TakePlannerKeys(string optimizer, JsonObject block)
+    {
+        var where = SectionName(optimizer);
+        if (block[ScalingKey] is { } scalingNode)
+        {
+            var names = Enum.GetValues<LearningRateScaling>().ToDictionary(ConfigBinder.Name, s => s, StringComparer.Ordinal);
+            if (scalingNode is not JsonValue value || !value.TryGetValue<string>(out var name) || !names.TryGetValue(name, out var scaling))
+            {
+                throw new ConfigException(
+                    $"Invalid {ScalingKey} in {where}: {scalingNode.ToJsonString()}; valid values are {string.Join(" | ", names.Keys.Select(n => $"\"{n}\""))}.");
+            }
+            _scaling[optimizer] = scaling;
+            block.Remove(ScalingKey);
+        }
+        if (block.ContainsKey(WarmupRule.Key))
+        {
+            _warmup[optimizer] = WarmupRule.Parse(block[WarmupRule.Key], where);
+            block.Remove(WarmupRule.Key);
+        }
+    }
 
     private static JsonObject Section(JsonNode? node, string name, bool required)
     {

@@ -19,7 +19,10 @@ internal static class SweepPlanner
     /// <summary>The names <c>--optimizers</c> accepts: the trainer's optimizers, as the registry and configs name them.</summary>
     public static IReadOnlyList<string> OptimizerNames => OptimizerRegistry.Names;
 
-    /// <summary>Plans every (batch, optimizer) run.</summary>
+    /// <summary>
+    /// Plans every (batch, optimizer, learning-rate multiplier, seed) run, in that order, so that every config is checked
+    /// before the first run, even those only a learning-rate search's second stage will run.
+    /// </summary>
     /// <exception cref="UsageException">A flag's value is unusable; the message names it.</exception>
     /// <exception cref="ConfigException">A run's merged config is refused by the binder.</exception>
     public static IReadOnlyList<PlannedRun> Plan(SweepConfig config, SweepSettings settings)
@@ -44,9 +47,13 @@ internal static class SweepPlanner
             var decomposition = BatchDecomposition.Of(batch, settings.WorldSize, settings.MaxMicroBatch);
             foreach (var optimizer in settings.Optimizers)
             {
-                for (var k = 0; k < settings.Seeds; k++)
+                foreach (var multiplier in settings.Multipliers)
                 {
-                    runs.Add(PlanRun(config, settings, batch, optimizer, decomposition, sizes, settings.Seeds > 1 ? k : null));
+                    for (var k = 0; k < settings.Seeds; k++)
+                    {
+                        runs.Add(PlanRun(config, settings, batch, optimizer, decomposition, sizes, settings.LrGrid is null ? null : multiplier,
+                            settings.Seeds > 1 ? k : null));
+                    }
                 }
             }
         }
@@ -54,18 +61,26 @@ internal static class SweepPlanner
     }
 
     private static PlannedRun PlanRun(SweepConfig config, SweepSettings settings, int batch, string optimizer, BatchDecomposition decomposition,
-        Dictionary<string, long> sizes, int? seedIndex)
+        Dictionary<string, long> sizes, double? multiplier, int? seedIndex)
     {
-        var json = config.Merged(optimizer).ToJsonString(s_indented);
+        var merged = config.Merged(optimizer);
         var source = config.SectionName(optimizer);
+        var scaling = config.ScalingOf(optimizer) ?? settings.Scaling;
         var overrides = new List<string>
         {
             Set("micro_batch", decomposition.MicroBatch),
             Set("accumulation", decomposition.Accumulation),
             Set("epochs", settings.Epochs),
-            $"lr_policy={ConfigBinder.Name(settings.Scaling)}",
+            $"lr_policy={ConfigBinder.Name(scaling)}",
         };
-        var seed = ConfigBinder.Bind(json, overrides, source).Seed;
+        var unscaled = ConfigBinder.Bind(merged.ToJsonString(), overrides, source);
+        if (multiplier is { } m)
+        {
+            // The section's lr is what the trainer scales, so scaling it gives exactly the multiplied peak.
+            merged[optimizer]!["lr"] = unscaled.OptimizerOptions().LearningRate * m;
+        }
+        var json = merged.ToJsonString(s_indented);
+        var seed = unscaled.Seed;
         if (seedIndex is { } k)
         {
             seed += k;
@@ -100,7 +115,7 @@ internal static class SweepPlanner
                 $"--batch-sizes {batch}: the {samples} training samples give no whole batch of {batch} on -n {settings.WorldSize} ranks");
         }
         var steps = stepsPerEpoch * settings.Epochs;
-        var warmup = WarmupSchedule.Steps(settings.WarmupEpochs, stepsPerEpoch, steps);
+        var warmup = (config.WarmupOf(optimizer) ?? new WarmupRule.Epochs(settings.WarmupEpochs)).Steps(batch, bound.BaseBatch, stepsPerEpoch, steps);
         overrides.Add(Set("warmup_steps", warmup));
         if (!config.Sets(optimizer, "log_every"))
         {
@@ -110,7 +125,7 @@ internal static class SweepPlanner
         {
             BaseLearningRate = bound.OptimizerOptions().LearningRate,
             BaseBatchSize = bound.BaseBatch,
-            Scaling = settings.Scaling,
+            Scaling = scaling,
             WorldSize = settings.WorldSize,
             MicroBatchSize = decomposition.MicroBatch,
             AccumulationSteps = decomposition.Accumulation,
@@ -119,6 +134,7 @@ internal static class SweepPlanner
         {
             Seed = seed,
             SeedIndex = seedIndex,
+            LrMultiplier = multiplier,
         };
     }
 

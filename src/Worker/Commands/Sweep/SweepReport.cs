@@ -13,7 +13,18 @@ namespace Adan.Worker.Commands.Sweep;
 /// </summary>
 internal static class SweepReport
 {
-    /// <summary>The report's Markdown.</summary>
+    /// <summary>
+    /// The report of a whole sweep: the tables and verdicts of the chosen learning rates' runs, then the learning-rate
+    /// search (with <c>--lr-grid</c>) and every optimizer's effective hyper-parameters.
+    /// </summary>
+    public static string Markdown(SweepSettings settings, SearchOutcome outcome)
+    {
+        ArgumentNullException.ThrowIfNull(outcome);
+        var chosen = outcome.ChosenResults;
+        return Markdown(settings, chosen).TrimEnd() + "\n\n" + LearningRateReport.Markdown(settings, outcome) + EffectiveSettings.Markdown(settings, chosen);
+    }
+
+    /// <summary>The report's tables and verdicts, from the compared runs (every seed of one learning rate per cell).</summary>
     public static string Markdown(SweepSettings settings, IReadOnlyList<RunResult> results)
     {
         var metric = SweepMetric.For(results);
@@ -21,7 +32,7 @@ internal static class SweepReport
         var builder = new StringBuilder();
         builder.AppendLine("# Large-batch sweep").AppendLine();
         builder.AppendLine(Invariant(
-            $"{settings.Epochs} epoch(s) per run on {settings.WorldSize} rank(s), learning-rate scaling {Scaling(settings)} from each optimizer's base_batch, warm-up {settings.WarmupEpochs} epoch(s)."));
+            $"{settings.Epochs} epoch(s) per run on {settings.WorldSize} rank(s), learning-rate scaling {Scaling(settings)} from each optimizer's base_batch and warm-up {settings.WarmupEpochs} epoch(s) unless an optimizer's block sets its own."));
         builder.AppendLine();
         var noise = NoiseScaleBand.Of(results);
         builder.AppendLine($"## {Capitalised(metric.Name)}{(metric.Unit.Length > 0 ? $" ({metric.Unit})" : "")}").AppendLine();

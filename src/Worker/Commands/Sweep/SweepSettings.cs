@@ -34,4 +34,16 @@ internal sealed record SweepSettings(
 
     /// <summary>Whether runs end where they reach <see cref="Target"/> (<c>stop_at_target</c>).</summary>
     public bool StopAtTarget { get; init; }
+
+    /// <summary>
+    /// Multipliers of each optimizer's rule-scaled peak learning rate to search (<c>--lr-grid</c>); null for no search,
+    /// one multiplier 1 with the runs' names as they were.
+    /// </summary>
+    public IReadOnlyList<double>? LrGrid { get; init; }
+
+    /// <summary>Grid points per (batch, optimizer) that the search runs with every seed (<c>--finalists</c>).</summary>
+    public int Finalists { get; init; } = 2;
+
+    /// <summary>The multipliers every (batch, optimizer) is planned with: the grid, or 1 alone.</summary>
+    public IReadOnlyList<double> Multipliers => LrGrid ?? [1.0];
 }

@@ -11,7 +11,13 @@ internal static class WarmupSchedule
     {
         ArgumentOutOfRangeException.ThrowIfNegative(warmupEpochs);
         ArgumentOutOfRangeException.ThrowIfNegative(stepsPerEpoch);
-        var steps = (long)Math.Round(warmupEpochs * stepsPerEpoch, MidpointRounding.AwayFromZero);
+        return Capped((long)Math.Round(warmupEpochs * stepsPerEpoch, MidpointRounding.AwayFromZero), totalSteps);
+    }
+
+    /// <summary><paramref name="steps"/> capped at <c>totalSteps − 1</c>, where the trainer caps a warm-up.</summary>
+    public static long Capped(long steps, long totalSteps)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(steps);
         return Math.Min(steps, Math.Max(0, totalSteps - 1));
     }
 }

@@ -9,6 +9,22 @@ namespace Adan.Worker.Commands.Sweep.Analysis;
 /// <param name="Points">Points fitted.</param>
 internal sealed record PowerLawFit(double Exponent, double? StandardError, int Points)
 {
+    /// <summary>Student's t 0.975 quantiles for 1..30 degrees of freedom; 1.96 beyond.</summary>
+    private static readonly double[] s_t975 =
+    [
+        12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
+        2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042,
+    ];
+
+    /// <summary>
+    /// α's 95 % interval, α ± t(0.975, n − 2) × standard error (the slope's t interval under normal residuals); null
+    /// with only two points.
+    /// </summary>
+    public (double Lo, double Hi)? Interval95 =>
+        StandardError is { } se ? (Exponent - T975(Points - 2) * se, Exponent + T975(Points - 2) * se) : null;
+
+    private static double T975(int degrees) => degrees <= s_t975.Length ? s_t975[degrees - 1] : 1.96;
+
     /// <summary>Fits positive (x, y); null with fewer than two distinct x.</summary>
     public static PowerLawFit? Fit(IReadOnlyList<(double X, double Y)> points)
     {
