@@ -31,6 +31,12 @@ internal sealed record PlannedRun(
     /// <summary>Which of the sweep's seeds this is (0, 1, …); null when the sweep runs one seed, whose runs keep their old names.</summary>
     public int? SeedIndex { get; init; }
 
+    /// <summary>
+    /// The <c>threads</c> the run's config sets; 0 when it leaves them to the sweep, which passes its slice's share with
+    /// <c>--parallel</c> (see <see cref="LaunchSlice.Threads"/>), or to the trainer.
+    /// </summary>
+    public int Threads { get; init; }
+
     /// <summary>The run's directory name under <c>runs/</c>, e.g. <c>512-adan</c>, or <c>512-adan-seed1</c> with several seeds.</summary>
     public string Name => SeedIndex is { } k ? $"{Batch}-{Optimizer}-seed{k}" : $"{Batch}-{Optimizer}";
 

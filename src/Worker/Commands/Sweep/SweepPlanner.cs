@@ -119,6 +119,7 @@ internal static class SweepPlanner
         {
             Seed = seed,
             SeedIndex = seedIndex,
+            Threads = bound.Threads,
         };
     }
 
