@@ -103,6 +103,8 @@ internal sealed class LiveSweepProgress(IAnsiConsole console) : ISweepProgress
     {
         var runs = context.AddTask("runs", maxValue: Math.Max(_total, 1));
         List<ProgressTask> lanes = [context.AddTask("starting", maxValue: 1)];
+        // A run keeps its bar while it runs; a new run takes the first bar no running run holds.
+        var laneOf = new Dictionary<int, int>();
         while (true)
         {
             var stopping = _stop.IsCancellationRequested;
@@ -114,14 +116,23 @@ internal sealed class LiveSweepProgress(IAnsiConsole console) : ISweepProgress
             {
                 runs.Value = _done;
                 runs.Description = Markup.Escape($"runs {_done}/{_total}, sweep eta {ProgressFormat.Duration(_eta)}");
-                var running = _running.Values.ToList();
-                while (lanes.Count < running.Count)
+                foreach (var ended in laneOf.Keys.Where(index => !_running.ContainsKey(index)).ToList())
                 {
-                    lanes.Add(context.AddTask("starting", maxValue: 1));
+                    laneOf.Remove(ended);
                 }
-                for (var i = 0; i < lanes.Count; i++)
+                foreach (var index in _running.Keys.Where(index => !laneOf.ContainsKey(index)))
                 {
-                    Show(lanes[i], i < running.Count ? running[i] : ("idle", null));
+                    var free = Enumerable.Range(0, lanes.Count + 1).First(lane => !laneOf.ContainsValue(lane));
+                    if (free == lanes.Count)
+                    {
+                        lanes.Add(context.AddTask("starting", maxValue: 1));
+                    }
+                    laneOf[index] = free;
+                }
+                for (var lane = 0; lane < lanes.Count; lane++)
+                {
+                    var holder = laneOf.Where(pair => pair.Value == lane).Select(pair => (int?)pair.Key).SingleOrDefault();
+                    Show(lanes[lane], holder is { } index ? _running[index] : ("idle", null));
                 }
             }
             if (stopping)

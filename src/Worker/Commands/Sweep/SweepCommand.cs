@@ -1,13 +1,10 @@
 using System.CommandLine;
 using System.Globalization;
-using System.Runtime.InteropServices;
 using Adan.Sharded.IO;
 using Adan.Sharded.Schedules;
 using Adan.Worker.Config;
 using Adan.Worker.Launch;
 using Adan.Worker.Processes;
-using Adan.Worker.Progress;
-using Adan.Worker.Telemetry;
 using Adan.Worker.Training;
 using Spectre.Console;
 
