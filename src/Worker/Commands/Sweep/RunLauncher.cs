@@ -7,10 +7,10 @@ namespace Adan.Worker.Commands.Sweep;
 
 /// <summary>
 /// Runs one planned run on its <see cref="LaunchSlice"/> as <c>[taskset -c CPUS] adan launch -n W [--hostfile F] --
-/// train --config FILE --set ... [--set threads=N]</c> with the same <c>adan</c> executable, logs its output to <c>output.log</c>, reads its loss curve from the step records of its
-/// <c>metrics.jsonl</c> (<see cref="MetricsLog"/>; never from the progress lines, which are for people) and, when
-/// the sweep is stopped, ends it: SIGTERM to the launcher and every process under it, SIGKILL to what is left after
-/// <see cref="GracePeriod"/>.
+/// train --config FILE --set ... [--set threads=N]</c> with the same <c>adan</c> executable, logs its output to
+/// <c>output.log</c>, reads its loss curve from the step records of its <c>metrics.jsonl</c> (<see cref="MetricsLog"/>;
+/// never from the progress lines, which are for people) and, when the sweep is stopped, ends it: SIGTERM to the
+/// launcher and every process under it, SIGKILL to what is left after <see cref="GracePeriod"/>.
 /// </summary>
 internal sealed class RunLauncher(LaunchSlice slice, TimeProvider time)
 {
