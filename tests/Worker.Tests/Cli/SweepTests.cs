@@ -120,7 +120,7 @@ public class SweepTests
     }
 
     [Fact]
-    public void ParallelTwoRunsTwoLaunchesAtOnceWithTheBitsOfASequentialSweepAndARerunSkipsThem()
+    public void ParallelTwoRunsTwoLaunchesAtOnceWithTheBitsOfASequentialSweepOnCoresOrHostsAndARerunSkipsThem()
     {
         using var temp = TestFiles.CreateTempDirectory();
         // The sweep file fixes threads, so that each run computes with the same threads at every --parallel (results
@@ -144,6 +144,15 @@ public class SweepTests
         // Side by side: each run started before the other ended, as each run's result.json records.
         var (adan, adamw) = (Span(parallel, "64-adan"), Span(parallel, "64-adamw"));
         Assert.True(adan.Start < adamw.End && adamw.Start < adan.End, $"64-adan ran {adan}, 64-adamw ran {adamw}");
+
+        // The same on two one-slot slices of a hostfile (this machine twice: MPICH starts local hosts without ssh).
+        var hosts = Path.Combine(temp.Path, "hosts");
+        var hostfile = Write(temp.Path, "hosts.txt", "localhost:1\n# the second slice\nlocalhost:1\n");
+        var sliced = AdanCli.Run(Arguments(hosts, "--parallel", "2", "--hostfile", hostfile));
+        Assert.True(sliced.ExitCode == 0, sliced.Describe());
+        Assert.Equal(rows.Select(Metrics), AssertOutputs(hosts, [(64, "adan"), (64, "adamw")], batches: 1).Select(Metrics));
+        Assert.Equal(["localhost:1"], File.ReadAllLines(Path.Combine(hosts, "hostfiles", "slice-2")));
+        Assert.Contains(sliced.StdoutLines, line => line.StartsWith("[2/2] 64-adamw: started: ", StringComparison.Ordinal) && line.EndsWith(" on slice 2/2: hostfile slice-2, threads 1", StringComparison.Ordinal));
 
         var results = Directory.GetFiles(Path.Combine(parallel, "runs"), "result.json", SearchOption.AllDirectories).ToDictionary(path => path, File.ReadAllText);
         foreach (var again in new[] { Arguments(parallel, "--parallel", "2"), Arguments(parallel) })
