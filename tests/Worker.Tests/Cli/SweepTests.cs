@@ -114,7 +114,8 @@ public class SweepTests
         var report = File.ReadAllText(Path.Combine(output, "report.md"));
         Assert.Contains("median over 2 seeds", report);
         Assert.Contains("## Steps to val_accuracy=0.4", report);
-        Assert.Matches(@"\| 32 \| \d+\.\d\d \[\d+\.\d\d, \d+\.\d\d\] \|", report);
+        // The batch, its B / B_noise when the runs measured a noise scale, then the median [min, max] of each optimizer.
+        Assert.Matches(@"\| 32 \|( [0-9.E+-]+ \|)? \d+\.\d\d \[\d+\.\d\d, \d+\.\d\d\] \|", report);
         Assert.Matches("adan vs adamw: no difference|adan is better than adamw|adamw is better than adan", report);
         Assert.Contains("95 % interval of adan − adamw", report);
         // The critical-batch section and its plot (issue 26 item 6); with one rank only the accumulating batch measures B_simple.
@@ -122,6 +123,93 @@ public class SweepTests
         Assert.Contains("| optimizer | reaching runs | censored | S_min [95 %] | B_crit [95 %] | B_crit / B_noise |", report);
         Assert.True(new FileInfo(Path.Combine(output, "steps_to_target.png")).Length > 0);
         Assert.All(rows.Where(r => r.GetProperty("batch").GetInt32() == 128), r => Assert.True(r.GetProperty("noise_scale").ValueKind is JsonValueKind.Number or JsonValueKind.Null, r.ToString()));
+    }
+
+    [Fact]
+    public void ParallelTwoRunsTwoLaunchesAtOnceWithTheBitsOfASequentialSweepOnCoresOrHostsAndARerunSkipsThem()
+    {
+        using var temp = TestFiles.CreateTempDirectory();
+        // The sweep file fixes threads, so that each run computes with the same threads at every --parallel (results
+        // are bitwise the same only for the same threads, as for any two adan train runs).
+        var config = Write(temp.Path, "sweep.json", Tiny.Replace("\"base_batch\": 32", "\"base_batch\": 32, \"threads\": 1", StringComparison.Ordinal));
+        string[] Arguments(string output, params string[] more) =>
+            ["sweep", "--config", config, "--batch-sizes", "64", "--optimizers", "adan,adamw", "--epochs", "1", "--out", output, .. more];
+        var sequential = Path.Combine(temp.Path, "sequential");
+        var parallel = Path.Combine(temp.Path, "parallel");
+
+        var one = AdanCli.Run(Arguments(sequential));
+        Assert.True(one.ExitCode == 0, one.Describe());
+        var two = AdanCli.Run(Arguments(parallel, "--parallel", "2"));
+        Assert.True(two.ExitCode == 0, two.Describe());
+
+        var rows = AssertOutputs(parallel, [(64, "adan"), (64, "adamw")], batches: 1);
+        Assert.Equal(AssertOutputs(sequential, [(64, "adan"), (64, "adamw")], batches: 1).Select(Metrics), rows.Select(Metrics));
+        Assert.Equal(Curves(sequential), Curves(parallel));
+        Assert.Contains(two.StdoutLines, line => line.StartsWith("[1/2] 64-adan: started: ", StringComparison.Ordinal) && line.Contains(" on slice 1/2", StringComparison.Ordinal));
+        Assert.Contains(two.StdoutLines, line => line.StartsWith("[2/2] 64-adamw: started: ", StringComparison.Ordinal) && line.Contains(" on slice 2/2", StringComparison.Ordinal));
+        // Side by side: each run started before the other ended, as each run's result.json records.
+        var (adan, adamw) = (Span(parallel, "64-adan"), Span(parallel, "64-adamw"));
+        Assert.True(adan.Start < adamw.End && adamw.Start < adan.End, $"64-adan ran {adan}, 64-adamw ran {adamw}");
+
+        // The same on two one-slot slices of a hostfile (this machine twice: MPICH starts local hosts without ssh).
+        var hosts = Path.Combine(temp.Path, "hosts");
+        var hostfile = Write(temp.Path, "hosts.txt", "localhost:1\n# the second slice\nlocalhost:1\n");
+        var sliced = AdanCli.Run(Arguments(hosts, "--parallel", "2", "--hostfile", hostfile));
+        Assert.True(sliced.ExitCode == 0, sliced.Describe());
+        Assert.Equal(rows.Select(Metrics), AssertOutputs(hosts, [(64, "adan"), (64, "adamw")], batches: 1).Select(Metrics));
+        Assert.Equal(["localhost:1"], File.ReadAllLines(Path.Combine(hosts, "hostfiles", "slice-2")));
+        Assert.Contains(sliced.StdoutLines, line => line.StartsWith("[2/2] 64-adamw: started: ", StringComparison.Ordinal) && line.EndsWith(" on slice 2/2: hostfile slice-2, threads 1", StringComparison.Ordinal));
+
+        var results = Directory.GetFiles(Path.Combine(parallel, "runs"), "result.json", SearchOption.AllDirectories).ToDictionary(path => path, File.ReadAllText);
+        foreach (var again in new[] { Arguments(parallel, "--parallel", "2"), Arguments(parallel) })
+        {
+            var rerun = AdanCli.Run(again);
+            Assert.True(rerun.ExitCode == 0, rerun.Describe());
+            Assert.Equal(["[1/2] 64-adan: skipped (finished earlier)", "[2/2] 64-adamw: skipped (finished earlier)"],
+                rerun.StdoutLines.Where(line => line.StartsWith('[')));
+            Assert.All(results, pair => Assert.Equal(pair.Value, File.ReadAllText(pair.Key)));
+        }
+    }
+
+    [Fact]
+    public async Task ASignalEndsEveryLaunchOfAParallelSweepAndRecordsEachInterrupted()
+    {
+        using var temp = TestFiles.CreateTempDirectory();
+        var config = Write(temp.Path, "sweep.json", Tiny.Replace("\"train_subset\": 512", "\"train_subset\": 4096", StringComparison.Ordinal));
+        var output = Path.Combine(temp.Path, "out");
+        using var sweep = AdanCli.Start(["sweep", "--config", config, "--batch-sizes", "32", "--optimizers", "adan,adamw", "--epochs", "50",
+            "--out", output, "--parallel", "2"]);
+        var stderr = sweep.StandardError.ReadToEndAsync();
+        var stepping = new HashSet<string>();
+        while (stepping.Count < 2 && sweep.StandardOutput.ReadLine() is { } line)
+        {
+            if (System.Text.RegularExpressions.Regex.Match(line, @"^\[\d/2\] (\S+): epoch 1 step ") is { Success: true } match)
+            {
+                stepping.Add(match.Groups[1].Value);
+            }
+        }
+        Assert.Equal(2, stepping.Count);
+        var launches = ProcessTable.Descendants(sweep.Id);
+        Assert.Equal(2, launches.Count(pid => ProcessTable.Arguments(pid) is [_, "launch", ..]));
+        var rest = sweep.StandardOutput.ReadToEndAsync();
+
+        ProcessTable.Signal(sweep.Id, "TERM");
+        using (var limit = new CancellationTokenSource(TimeSpan.FromMinutes(1)))
+        {
+            await sweep.WaitForExitAsync(limit.Token);
+        }
+
+        Assert.True(sweep.ExitCode == 143, $"exit code {sweep.ExitCode}\n{await rest}\n{await stderr}");
+        Assert.Contains("adan sweep: stopped by SIGTERM", await stderr);
+        var rows = AssertOutputs(output, [(32, "adan"), (32, "adamw")], batches: 1);
+        Assert.All(rows, row => Assert.Equal("interrupted", row.GetProperty("status").GetString()));
+        // The sweep waited for each launcher; the proxies under them may take a moment more to reap their ranks.
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (launches.Any(ProcessTable.IsRunning) && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(100);
+        }
+        Assert.Empty(launches.Where(ProcessTable.IsRunning).Select(pid => $"{pid}: {string.Join(' ', ProcessTable.Arguments(pid))}"));
     }
 
     [Theory]
@@ -139,10 +227,14 @@ public class SweepTests
     [InlineData("--lr-grid 0.5,1 --val-split 100 --finalists 0", "--finalists 0: must be between 1 and the 2 point(s)")]
     [InlineData("--lr-grid 0.5,1 --val-split 100 --finalists 3", "--finalists 3: must be between 1 and the 2 point(s)")]
     [InlineData("--lr-grid 0.5,1", "--lr-grid needs --val-split")]
+    [InlineData("--parallel 0", "--parallel 0: must be ≥ 1")]
+    [InlineData("--parallel 4096", "--parallel 4096: this machine has")]
+    [InlineData("--parallel 3 -n 2 --hostfile HOSTFILE", "--parallel 3: the 2 host(s) of ")]
     public void ABadFlagIsOneLineAndExitCodeTwo(string change, string named)
     {
         using var temp = TestFiles.CreateTempDirectory();
         var config = Write(temp.Path, "sweep.json", Tiny);
+        var hostfile = Write(temp.Path, "hosts.txt", "node-a:2\nnode-b:2 # two launches of -n 2 at most\n");
         var flags = new Dictionary<string, string>
         {
             ["--config"] = config, ["--batch-sizes"] = "32", ["--optimizers"] = "adan", ["--epochs"] = "1", ["--out"] = Path.Combine(temp.Path, "out"),
@@ -150,7 +242,7 @@ public class SweepTests
         var changes = change.Split(' ');
         for (var i = 0; i < changes.Length; i += 2)
         {
-            flags[changes[i]] = changes[i + 1];
+            flags[changes[i]] = changes[i + 1].Replace("HOSTFILE", hostfile, StringComparison.Ordinal);
         }
         var result = AdanCli.Run(["sweep", .. flags.SelectMany(pair => new[] { pair.Key, pair.Value })], TimeSpan.FromMinutes(1));
         Assert.True(result.ExitCode == 2, result.Describe());
@@ -240,6 +332,22 @@ public class SweepTests
         Assert.Equal((800, 500), PngSize(Path.Combine(output, "accuracy_vs_batch.png")));
         Assert.Equal((500 * Math.Min(batches, 2), 360 * ((batches + 1) / 2)), PngSize(Path.Combine(output, "loss_curves.png")));
         return rows;
+    }
+
+    /// <summary>A row's numbers that must not depend on scheduling: all but the run's wall time and throughput, as JSON text (bitwise).</summary>
+    private static string Metrics(JsonElement row) =>
+        string.Join(", ", row.EnumerateObject().Where(p => p.Name is not ("wall_seconds" or "samples_per_second")).Select(p => $"{p.Name}={p.Value.GetRawText()}"));
+
+    /// <summary>Each run's loss curve from its result.json, as JSON text (bitwise), by run name.</summary>
+    private static Dictionary<string, string> Curves(string output) =>
+        Directory.GetDirectories(Path.Combine(output, "runs")).ToDictionary(d => Path.GetFileName(d)!,
+            d => JsonDocument.Parse(File.ReadAllText(Path.Combine(d, "result.json"))).RootElement.GetProperty("curve").GetRawText());
+
+    /// <summary>When a run's launch started and ended, from its result.json.</summary>
+    private static (DateTimeOffset Start, DateTimeOffset End) Span(string output, string run)
+    {
+        var result = JsonDocument.Parse(File.ReadAllText(Path.Combine(output, "runs", run, "result.json"))).RootElement;
+        return (result.GetProperty("started_at").GetDateTimeOffset(), result.GetProperty("ended_at").GetDateTimeOffset());
     }
 
     /// <summary>Width and height from the PNG's IHDR chunk, after checking the signature.</summary>

@@ -6,8 +6,9 @@ using Spectre.Console;
 namespace Adan.Worker.Commands.Sweep;
 
 /// <summary>
-/// Two Spectre.Console bars for a terminal: runs done of all with the sweep's time left, and the current run's steps;
-/// the lines of ended runs scroll above them.
+/// Spectre.Console bars for a terminal: runs done of all with the sweep's time left, and one bar per running run with
+/// its steps (as many bars as runs have run at once, the spare ones idle); the lines of started and ended runs scroll
+/// above them.
 /// </summary>
 /// <remarks>As in <see cref="LiveProgressReporter"/>, the display owns the console from its own task and the sweep only posts state.</remarks>
 internal sealed class LiveSweepProgress(IAnsiConsole console) : ISweepProgress
@@ -18,9 +19,8 @@ internal sealed class LiveSweepProgress(IAnsiConsole console) : ISweepProgress
     private readonly CancellationTokenSource _stop = new();
     private readonly Lock _gate = new();
     private int _total;
+    private readonly SortedDictionary<int, (string Name, StepMetrics? Step)> _running = [];
     private int _done;
-    private string _run = "starting";
-    private StepMetrics? _step;
     private TimeSpan? _eta;
     private Task? _display;
 
@@ -36,22 +36,22 @@ internal sealed class LiveSweepProgress(IAnsiConsole console) : ISweepProgress
     }
 
     /// <inheritdoc />
-    public void RunStarted(int index, PlannedRun run)
+    public void RunStarted(int index, PlannedRun run, LaunchSlice slice)
     {
         lock (_gate)
         {
-            _run = $"[{index}/{_total}] {run.Name}";
-            _step = null;
+            _running[index] = ($"[{index}/{_total}] {run.Name}", null);
         }
-        _messages.Enqueue($"[{index}/{_total}] {run.Name}: {SweepText.Started(run)}");
+        _messages.Enqueue($"[{index}/{_total}] {run.Name}: {SweepText.Started(run, slice)}");
     }
 
     /// <inheritdoc />
-    public void RunProgress(StepMetrics step, TimeSpan? eta)
+    public void RunProgress(int index, PlannedRun run, StepMetrics step, TimeSpan? eta)
     {
         lock (_gate)
         {
-            (_step, _eta) = (step, eta);
+            _running[index] = ($"[{index}/{_total}] {run.Name}", step);
+            _eta = eta;
         }
     }
 
@@ -60,6 +60,7 @@ internal sealed class LiveSweepProgress(IAnsiConsole console) : ISweepProgress
     {
         lock (_gate)
         {
+            _running.Remove(index);
             _done++;
         }
         _messages.Enqueue($"[{index}/{_total}] {run.Name}: {summary}");
@@ -83,10 +84,27 @@ internal sealed class LiveSweepProgress(IAnsiConsole console) : ISweepProgress
         _stop.Dispose();
     }
 
+    private static void Show(ProgressTask lane, (string Name, StepMetrics? Step) run)
+    {
+        if (run.Step is { } step)
+        {
+            lane.MaxValue = Math.Max(step.TotalSteps, 1);
+            lane.Value = step.Step;
+            lane.Description = Markup.Escape($"{run.Name} {SweepText.Step(step)}");
+        }
+        else
+        {
+            lane.Value = 0;
+            lane.Description = Markup.Escape(run.Name);
+        }
+    }
+
     private async Task RunAsync(ProgressContext context)
     {
         var runs = context.AddTask("runs", maxValue: Math.Max(_total, 1));
-        var current = context.AddTask("starting", maxValue: 1);
+        List<ProgressTask> lanes = [context.AddTask("starting", maxValue: 1)];
+        // A run keeps its bar while it runs; a new run takes the first bar no running run holds.
+        var laneOf = new Dictionary<int, int>();
         while (true)
         {
             var stopping = _stop.IsCancellationRequested;
@@ -98,22 +116,29 @@ internal sealed class LiveSweepProgress(IAnsiConsole console) : ISweepProgress
             {
                 runs.Value = _done;
                 runs.Description = Markup.Escape($"runs {_done}/{_total}, sweep eta {ProgressFormat.Duration(_eta)}");
-                if (_step is { } step)
+                foreach (var ended in laneOf.Keys.Where(index => !_running.ContainsKey(index)).ToList())
                 {
-                    current.MaxValue = Math.Max(step.TotalSteps, 1);
-                    current.Value = step.Step;
-                    current.Description = Markup.Escape($"{_run} {SweepText.Step(step)}");
+                    laneOf.Remove(ended);
                 }
-                else
+                foreach (var index in _running.Keys.Where(index => !laneOf.ContainsKey(index)))
                 {
-                    current.Value = 0;
-                    current.Description = Markup.Escape(_run);
+                    var free = Enumerable.Range(0, lanes.Count + 1).First(lane => !laneOf.ContainsValue(lane));
+                    if (free == lanes.Count)
+                    {
+                        lanes.Add(context.AddTask("starting", maxValue: 1));
+                    }
+                    laneOf[index] = free;
+                }
+                for (var lane = 0; lane < lanes.Count; lane++)
+                {
+                    var holder = laneOf.Where(pair => pair.Value == lane).Select(pair => (int?)pair.Key).SingleOrDefault();
+                    Show(lanes[lane], holder is { } index ? _running[index] : ("idle", null));
                 }
             }
             if (stopping)
             {
                 runs.StopTask();
-                current.StopTask();
+                lanes.ForEach(lane => lane.StopTask());
                 return;
             }
             try

@@ -51,6 +51,12 @@ internal sealed record PlannedRun(
         + (LrMultiplier is { } m ? $"-lr{m.ToString("R", CultureInfo.InvariantCulture)}" : "")
         + (SeedIndex is { } k ? $"-seed{k}" : "");
 
+    /// <summary>
+    /// The <c>threads</c> the run's config sets; 0 when it leaves them to the sweep, which passes its slice's share with
+    /// <c>--parallel</c> (see <see cref="LaunchSlice.Threads"/>), or to the trainer.
+    /// </summary>
+    public int Threads { get; init; }
+
     /// <summary>Samples a run of this plan trains on: the same for every batch up to the dropped partial batches.</summary>
     public long Samples => Steps * Batch;
 }

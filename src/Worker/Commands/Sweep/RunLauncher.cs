@@ -6,13 +6,13 @@ using Adan.Worker.Telemetry;
 namespace Adan.Worker.Commands.Sweep;
 
 /// <summary>
-/// Runs one planned run as <c>adan launch -n W [--hostfile F] -- train --config FILE --set ...</c> with the same
-/// <c>adan</c> executable, logs its output to <c>output.log</c>, reads its loss curve from the step records of its
-/// <c>metrics.jsonl</c> (<see cref="MetricsLog"/>; never from the progress lines, which are for people) and, when
-/// the sweep is stopped, ends it: SIGTERM to the launcher and every process under it, SIGKILL to what is left after
-/// <see cref="GracePeriod"/>.
+/// Runs one planned run on its <see cref="LaunchSlice"/> as <c>[taskset -c CPUS] adan launch -n W [--hostfile F] --
+/// train --config FILE --set ... [--set threads=N]</c> with the same <c>adan</c> executable, logs its output to
+/// <c>output.log</c>, reads its loss curve from the step records of its <c>metrics.jsonl</c> (<see cref="MetricsLog"/>;
+/// never from the progress lines, which are for people) and, when the sweep is stopped, ends it: SIGTERM to the
+/// launcher and every process under it, SIGKILL to what is left after <see cref="GracePeriod"/>.
 /// </summary>
-internal sealed class RunLauncher(int worldSize, FileInfo? hostfile, TimeProvider time)
+internal sealed class RunLauncher(LaunchSlice slice, TimeProvider time)
 {
     /// <summary>What the ranks and the launcher get to end on their own after SIGTERM.</summary>
     public static readonly TimeSpan GracePeriod = TimeSpan.FromSeconds(10);
@@ -33,14 +33,18 @@ internal sealed class RunLauncher(int worldSize, FileInfo? hostfile, TimeProvide
     /// <param name="stop">Cancelled when the sweep is told to stop.</param>
     public async Task<RunOutcome> RunAsync(PlannedRun run, string runDirectory, Action<StepMetrics> progress, CancellationToken stop)
     {
-        var psi = new ProcessStartInfo(Environment.ProcessPath ?? "adan")
+        var adan = Environment.ProcessPath ?? "adan";
+        var pinned = slice.Cpus is not null && CpuPinning.Taskset is not null;
+        var psi = new ProcessStartInfo(pinned ? CpuPinning.Taskset! : adan)
         {
             UseShellExecute = false,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             RedirectStandardInput = true,
         };
-        foreach (var argument in Arguments(run, runDirectory))
+        // taskset execs adan in its own process, so the launcher's pid is still the root of the run's process tree.
+        IEnumerable<string> prefix = pinned ? ["-c", CpuPinning.Format(slice.Cpus!), adan] : [];
+        foreach (var argument in prefix.Concat(Arguments(run, runDirectory)))
         {
             psi.ArgumentList.Add(argument);
         }
@@ -107,13 +111,18 @@ internal sealed class RunLauncher(int worldSize, FileInfo? hostfile, TimeProvide
     /// <summary>The launcher's command line, after the executable.</summary>
     public IReadOnlyList<string> Arguments(PlannedRun run, string runDirectory)
     {
-        var arguments = new List<string> { "launch", "-n", worldSize.ToString(System.Globalization.CultureInfo.InvariantCulture) };
-        if (hostfile is not null)
+        var arguments = new List<string> { "launch", "-n", run.WorldSize.ToString(System.Globalization.CultureInfo.InvariantCulture) };
+        if (slice.Hostfile is not null)
         {
-            arguments.AddRange(["--hostfile", hostfile.FullName]);
+            arguments.AddRange(["--hostfile", slice.Hostfile]);
         }
         arguments.AddRange(["--", "train", "--config", Path.Combine(runDirectory, ConfigFileName)]);
-        foreach (var setting in run.Overrides.Append($"run_dir={runDirectory}"))
+        // The slice's threads are scheduling, not the plan: they stay out of the run's overrides, which decide whether a
+        // finished run is skipped, and give way to threads the sweep file sets.
+        var threads = slice.Threads is { } share && run.Threads == 0
+            ? [string.Create(System.Globalization.CultureInfo.InvariantCulture, $"threads={share}")]
+            : Array.Empty<string>();
+        foreach (var setting in run.Overrides.Concat(threads).Append($"run_dir={runDirectory}"))
         {
             arguments.AddRange(["--set", setting]);
         }

@@ -72,6 +72,12 @@ internal sealed record RunResult
     /// <summary>Global training throughput.</summary>
     public double? SamplesPerSecond { get; init; }
 
+    /// <summary>When the sweep launched the run (UTC); null for a run not launched.</summary>
+    public DateTimeOffset? StartedAt { get; init; }
+
+    /// <summary>When the run's launch ended (UTC); with <see cref="StartedAt"/> it shows which runs of a <c>--parallel</c> sweep ran side by side.</summary>
+    public DateTimeOffset? EndedAt { get; init; }
+
     /// <summary>Why the run failed or stopped: the last lines of its stderr, or the reason.</summary>
     public string? Error { get; init; }
 

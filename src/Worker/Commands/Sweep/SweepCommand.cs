@@ -1,26 +1,26 @@
 using System.CommandLine;
 using System.Globalization;
-using System.Runtime.InteropServices;
 using Adan.Sharded.IO;
 using Adan.Sharded.Schedules;
 using Adan.Worker.Config;
+using Adan.Worker.Launch;
 using Adan.Worker.Processes;
-using Adan.Worker.Progress;
-using Adan.Worker.Telemetry;
 using Adan.Worker.Training;
 using Spectre.Console;
 
 namespace Adan.Worker.Commands.Sweep;
 
 /// <summary>
-/// <c>adan sweep --config FILE --batch-sizes 128,512,... --optimizers adan,adamw --epochs E --out DIR</c>: trains every
+/// <c>adan sweep --config FILE --batch-sizes 128,512,... --optimizers adan,adamw --epochs E --out DIR [--parallel P]</c>: trains every
 /// (batch, optimizer) pair for the same epochs as one <c>adan launch</c> each, keeps each run's result as soon as it
 /// ends, and writes the tables, report and plots of how each optimizer tolerates large batches.
 /// </summary>
 /// <remarks>
-/// Run again with the same flags, it skips the runs that finished with the same settings and retries the rest.
-/// SIGINT or SIGTERM ends the current launch, records it as interrupted, writes the outputs for what finished, and
-/// exits 130 or 143. A failed run is recorded with its error and the sweep goes on; the exit code is then 1.
+/// With <c>--parallel P</c> up to P launches run at once on disjoint slices of the machines (<see cref="LaunchSlices"/>),
+/// run by <see cref="SweepExecutor"/>; the outputs stay in plan order. Run again with the same flags (any
+/// <c>--parallel</c>), it skips the runs that finished with the same settings and retries the rest. SIGINT or SIGTERM
+/// ends every running launch, records each as interrupted, writes the outputs for what finished, and exits 130 or 143.
+/// A failed run is recorded with its error and the sweep goes on; the exit code is then 1.
 /// </remarks>
 internal static class SweepCommand
 {
@@ -46,12 +46,17 @@ internal static class SweepCommand
         var evalEverySamples = new Option<long>("--eval-every-samples") { Description = "Evaluate every S training samples (the same cadence at every batch)", DefaultValueFactory = _ => 0 };
         var target = new Option<string?>("--target") { Description = "Time runs to a validation target, e.g. val_accuracy=0.88 or val_loss=0.35 (warm-up then constant lr)" };
         var stopAtTarget = new Option<bool>("--stop-at-target") { Description = "End each run where it reaches --target (--epochs is then the cap)" };
+        var parallel = new Option<int>("--parallel")
+        {
+            Description = "Launches at once, each on its own slice: P groups of the --hostfile's hosts, or P slices of this machine's cores (threads = cores ÷ (P × ranks))",
+            DefaultValueFactory = _ => 1,
+        };
         var lrGrid = new Option<string?>("--lr-grid") { Description = "Search the learning rate: multipliers of each optimizer's rule-scaled lr, e.g. 0.25,0.5,1,2,4 (chosen on validation)" };
         var finalists = new Option<int>("--finalists") { Description = "Grid points per (batch, optimizer) run with every seed after the one-seed first stage", DefaultValueFactory = _ => 2 };
         var command = new Command("sweep", "Train every (batch size, optimizer) pair for the same epochs and report the accuracy lost to large batches.")
         {
             config, batches, optimizers, scaling, epochs, output, ranks, hostfile, maxMicro, warmup, seeds, valSplit, evalEverySamples, target, stopAtTarget,
-            lrGrid, finalists,
+            lrGrid, finalists, parallel,
         };
         command.SetAction(r =>
         {
@@ -68,12 +73,12 @@ internal static class SweepCommand
                 LrGrid = r.GetValue(lrGrid) is { } grid ? Multipliers(grid) : null,
                 Finalists = r.GetValue(finalists),
             };
-            return Run(SweepConfig.Load(r.GetValue(config)!.FullName), settings, r.GetValue(output)!, r.GetValue(hostfile));
+            return Run(SweepConfig.Load(r.GetValue(config)!.FullName), settings, r.GetValue(output)!, r.GetValue(hostfile), r.GetValue(parallel));
         });
         return command;
     }
 
-    private static int Run(SweepConfig config, SweepSettings settings, DirectoryInfo output, FileInfo? hostfile)
+    private static int Run(SweepConfig config, SweepSettings settings, DirectoryInfo output, FileInfo? hostfile, int parallel)
     {
         Check(settings.Epochs >= 1, $"--epochs {settings.Epochs}: must be ≥ 1");
         Check(settings.WorldSize >= 1, $"-n {settings.WorldSize}: the number of ranks must be ≥ 1");
@@ -90,14 +95,33 @@ internal static class SweepCommand
         Check(settings.LrGrid is null || settings.ValSplit > 0, "--lr-grid needs --val-split N: the learning rate is chosen on validation, never on the test set");
         Check(settings.LrGrid is null || (settings.Finalists >= 1 && settings.Finalists <= settings.Multipliers.Count),
             $"--finalists {settings.Finalists}: must be between 1 and the {settings.Multipliers.Count} point(s) of --lr-grid");
+        Check(parallel >= 1, $"--parallel {parallel}: must be ≥ 1 (1 runs the launches one after another)");
         var runs = SweepPlanner.Plan(config, settings);
+        // Slices are decided before anything is written, so that a --parallel the machines cannot hold is a usage error
+        // with nothing started; one slice is today's sequential sweep, launched exactly as before.
+        var hostGroups = parallel > 1 && hostfile is not null
+            ? LaunchSlices.SplitHosts(Hostfile.Read(hostfile.FullName), parallel, settings.WorldSize, hostfile.FullName)
+            : null;
+        var coreSlices = parallel > 1 && hostfile is null
+            ? LaunchSlices.OfCores(parallel, settings.WorldSize, Environment.ProcessorCount, CpuPinning.AllowedCpus(), pin: CpuPinning.Taskset is not null)
+            : null;
+        if (coreSlices is not null && LaunchSlices.Oversubscription(parallel, settings.WorldSize, Environment.ProcessorCount) is { } oversubscribed)
+        {
+            Console.Error.WriteLine($"adan sweep: {oversubscribed}");
+        }
+        if (coreSlices is [{ Cpus: null }, ..])
+        {
+            Console.Error.WriteLine("adan sweep: launches are not pinned to their cores (no taskset on PATH, or no CPU list); each still runs with its share of threads");
+        }
 
-        // The sweep ends the current launch and writes its outputs itself before it exits.
+        // The sweep ends every running launch and writes its outputs itself before it exits.
         using var stop = new StopSignals();
 
         output.Create();
-        var launcher = new RunLauncher(settings.WorldSize, hostfile, TimeProvider.System);
-        var outcome = LearningRateSearch.Run(runs, settings, stage => Execute(stage, launcher, output, stop));
+        var slices = hostGroups is null
+            ? coreSlices ?? [LaunchSlice.Whole(hostfile?.FullName)]
+            : LaunchSlices.OfHosts(hostGroups, Path.Combine(output.FullName, LaunchSlices.HostfilesDirectory));
+        var outcome = LearningRateSearch.Run(runs, settings, stage => Execute(stage, slices, output, stop));
         var results = outcome.Results;
 
         SweepTables.Write(output.FullName, results, outcome.IsChosen);
@@ -119,96 +143,21 @@ internal static class SweepCommand
         return ExitCodes.Success;
     }
 
-    /// <summary>Executes <paramref name="runs"/> one after the other, skipping those finished earlier; their results in order.</summary>
-    private static IReadOnlyList<RunResult> Execute(IReadOnlyList<PlannedRun> runs, RunLauncher launcher, DirectoryInfo output, StopSignals stop)
+    /// <summary>
+    /// Executes <paramref name="runs"/> on <paramref name="slices"/> (one after the other with one slice), skipping those
+    /// finished earlier; their results in plan order.
+    /// </summary>
+    private static IReadOnlyList<RunResult> Execute(IReadOnlyList<PlannedRun> runs, IReadOnlyList<LaunchSlice> slices, DirectoryInfo output, StopSignals stop)
     {
-        var results = new List<RunResult>();
+        IReadOnlyList<RunResult> results;
         using (var progress = Console.IsOutputRedirected ? new PlainSweepProgress(Console.Out) : (ISweepProgress)new LiveSweepProgress(AnsiConsole.Console))
         {
             progress.Start(runs.Count);
-            var directories = runs.Select(run => Path.Combine(output.FullName, RunsDirectory, run.Name)).ToList();
-            var earlier = directories.Select(RunResultFile.Read).ToList();
-            // The ETA counts samples, not steps: every run has the same sample budget, while its steps shrink as its
-            // batch grows (a step-based ETA was off by 3x across a 256..8192 sweep).
-            var samplesToDo = runs.Where((run, i) => earlier[i]?.Finishes(run) != true).Sum(run => run.Samples);
-            var samplesDone = 0L;
-            var started = TimeProvider.System.GetTimestamp();
-            for (var i = 0; i < runs.Count; i++)
-            {
-                var run = runs[i];
-                if (earlier[i] is { } previous && previous.Finishes(run))
-                {
-                    results.Add(previous);
-                    progress.RunEnded(i + 1, run, "skipped (finished earlier)");
-                    continue;
-                }
-                if (stop.Token.IsCancellationRequested)
-                {
-                    results.Add(earlier[i] ?? RunResult.Planned(run, RunStatus.Pending));
-                    continue;
-                }
-                progress.RunStarted(i + 1, run);
-                var done = samplesDone;
-                var result = RunOne(launcher, run, directories[i], line => progress.RunProgress(line,
-                    ProgressFormat.Eta(TimeProvider.System.GetElapsedTime(started), done + line.Step * run.Batch, samplesToDo - done - line.Step * run.Batch)), stop.Token);
-                samplesDone += run.Samples;
-                RunResultFile.Write(directories[i], result);
-                results.Add(result);
-                progress.RunEnded(i + 1, run, Describe(result, stop.Received));
-            }
+            results = new SweepExecutor(Path.Combine(output.FullName, RunsDirectory), slices, progress, TimeProvider.System).Execute(runs, stop.Token);
             progress.Complete();
         }
         return results;
     }
-
-    /// <summary>Launches one run and turns its outcome and summary.json into its result.</summary>
-    private static RunResult RunOne(RunLauncher launcher, PlannedRun run, string directory, Action<StepMetrics> progress, CancellationToken stop)
-    {
-        Directory.CreateDirectory(directory);
-        AtomicFile.WriteAllText(Path.Combine(directory, RunLauncher.ConfigFileName), run.Config);
-        // A summary left by an earlier attempt must not pass for this one's.
-        var summaryPath = Path.Combine(directory, RunSummaryWriter.FileName);
-        File.Delete(summaryPath);
-        var outcome = launcher.RunAsync(run, directory, progress, stop).GetAwaiter().GetResult();
-        var planned = RunResult.Planned(run, RunStatus.Failed) with { Curve = outcome.Curve };
-        if (outcome.Interrupted)
-        {
-            return planned with { Status = RunStatus.Interrupted, Error = "stopped by a signal while it ran" };
-        }
-        if (outcome.ExitCode != ExitCodes.Success || !File.Exists(summaryPath))
-        {
-            var error = outcome.StderrTail.Count > 0 ? string.Join('\n', outcome.StderrTail) : $"adan launch exited with code {outcome.ExitCode} and no message";
-            return planned with { Error = error };
-        }
-        var summary = RunSummaryWriter.Read(summaryPath);
-        return planned with
-        {
-            Status = RunStatus.Finished,
-            Steps = summary.Steps,
-            Epochs = summary.Epochs,
-            FinalTrainLoss = summary.FinalLoss,
-            TestAccuracy = summary.TestAccuracy,
-            TestLoss = summary.TestLoss,
-            WallSeconds = summary.WallSeconds,
-            SamplesPerSecond = summary.SamplesPerSecond,
-            ValAccuracy = summary.ValAccuracy,
-            ValLoss = summary.ValLoss,
-            TargetReached = summary.Target?.Reached,
-            TargetStep = summary.Target?.Step,
-            TargetSamples = summary.Target?.Samples,
-            NoiseScale = summary.GradientNoise?.Run?.BSimple,
-            NoiseScaleCi95 = summary.GradientNoise?.Run?.BSimpleCi95,
-        };
-    }
-
-    private static string Describe(RunResult result, PosixSignal? signal) =>
-        result.Status switch
-        {
-            RunStatus.Finished => string.Create(CultureInfo.InvariantCulture,
-                $"finished: {(result.TestAccuracy is { } accuracy ? $"test accuracy {accuracy * 100:F2} %" : $"test loss {result.TestLoss:F4}")}, {result.WallSeconds:F1} s"),
-            RunStatus.Interrupted => $"interrupted by {signal}",
-            _ => $"failed: {result.Error?.Split('\n')[^1]}",
-        };
 
     private static IReadOnlyList<int> Batches(string text)
     {

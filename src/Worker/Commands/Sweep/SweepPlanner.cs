@@ -135,6 +135,7 @@ internal static class SweepPlanner
             Seed = seed,
             SeedIndex = seedIndex,
             LrMultiplier = multiplier,
+            Threads = bound.Threads,
         };
     }
 

@@ -7,10 +7,10 @@ namespace Adan.Worker.Commands.Sweep;
 /// <summary>The words the plain and the live sweep displays share.</summary>
 internal static class SweepText
 {
-    /// <summary>What a run is about to do.</summary>
-    public static string Started(PlannedRun run) =>
+    /// <summary>What a run is about to do, and where when the sweep runs several at once.</summary>
+    public static string Started(PlannedRun run, LaunchSlice slice) =>
         string.Create(CultureInfo.InvariantCulture,
-            $"started: micro_batch {run.Decomposition.MicroBatch} × accumulation {run.Decomposition.Accumulation} × {run.WorldSize} rank(s), {run.Steps} steps, warm-up {run.WarmupSteps}, peak lr {ProgressFormat.LearningRate(run.PeakLr)}");
+            $"started: micro_batch {run.Decomposition.MicroBatch} × accumulation {run.Decomposition.Accumulation} × {run.WorldSize} rank(s), {run.Steps} steps, warm-up {run.WarmupSteps}, peak lr {ProgressFormat.LearningRate(run.PeakLr)}{(slice.Describe(run) is { } where ? $" on {where}" : "")}");
 
     /// <summary>A run's progress.</summary>
     public static string Step(StepMetrics step) =>
