@@ -321,7 +321,7 @@ public class SweepTests
         Assert.Equal(runs, rows.Select(r => (r.GetProperty("batch").GetInt32(), r.GetProperty("optimizer").GetString()!)).ToArray());
         var csv = File.ReadAllLines(Path.Combine(output, "results.csv"));
         Assert.Equal("batch,optimizer,seed,steps,epochs,lr_multiplier,peak_lr,warmup_steps,final_train_loss,test_accuracy,test_loss,val_accuracy,val_loss,"
-            + "target_reached,target_step,target_samples,wall_seconds,samples_per_second,status,chosen,error", csv[0]);
+            + "target_reached,target_step,target_samples,b_noise,wall_seconds,samples_per_second,status,chosen,error", csv[0]);
         Assert.Equal(runs.Length + 1, csv.Length);
         for (var i = 0; i < runs.Length; i++)
         {
