@@ -419,7 +419,7 @@ public sealed class GradientSync : IDisposable
     {
         if (_deviceLocalSum is null)
         {
-            _localSum += SumOfSquares.Of(values, "gradient");
+            _localSum += SumOfSquares.OfStatistic(values, "gradient");
         }
         else
         {

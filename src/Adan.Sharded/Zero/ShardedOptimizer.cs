@@ -248,7 +248,7 @@ public sealed class ShardedOptimizer : IDisposable
             return;
         }
         Flat.GatherGradients();
-        _smallBatchSumOfSquares = SumOfSquares.Of(Flat.Gradients, "gradients");
+        _smallBatchSumOfSquares = SumOfSquares.OfStatistic(Flat.Gradients, "gradients");
     }
 
     /// <summary>

@@ -83,4 +83,67 @@ internal static class SumOfSquares
         }
         return sum;
     }
+
+    /// <summary>
+    /// Σ x² of a contiguous fp32 tensor for a statistic (the gradient noise scale's local norms), never for anything that
+    /// changes the parameters: on the CPU <see cref="OfStatistic(ReadOnlySpan{float})"/>, elsewhere as <see cref="Of(torch.Tensor, string)"/>.
+    /// </summary>
+    public static double OfStatistic(torch.Tensor values, string what)
+    {
+        if (values.device_type != DeviceType.CPU)
+        {
+            return Of(values, what);
+        }
+        var memory = TensorMemory.AsFloatMemory(values, what);
+        var sum = 0.0;
+        foreach (var chunk in memory.Chunks(ChunkPlan.SpanElements))
+        {
+            sum += OfStatistic(memory[chunk]);
+        }
+        return sum;
+    }
+
+    /// <summary>
+    /// Σ x² of a span at the speed of reading it: fused multiply-adds in fp32 over blocks of <see cref="StatisticBlock"/>
+    /// elements (each lane adds 32 squares, a relative error of at most ~2·10⁻⁶ for the block), each block's sum widened
+    /// and added in double. Twice as fast as <see cref="Of(ReadOnlySpan{float})"/>, which widens every element, so the
+    /// noise scale's extra pass costs half as much; deterministic (a fixed order), and its error is orders of magnitude
+    /// below the estimator's sampling noise. Not for the clip or the finiteness check, whose sums decide updates.
+    /// </summary>
+    public static double OfStatistic(ReadOnlySpan<float> values)
+    {
+        var i = 0;
+        var sum = 0.0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            ref var start = ref MemoryMarshal.GetReference(values);
+            const int Lanes = 8;
+            var total = Vector256<double>.Zero;
+            for (; i + StatisticBlock <= values.Length; i += StatisticBlock)
+            {
+                var acc0 = Vector256<float>.Zero;
+                var acc1 = Vector256<float>.Zero;
+                var acc2 = Vector256<float>.Zero;
+                var acc3 = Vector256<float>.Zero;
+                for (var j = i; j < i + StatisticBlock; j += 4 * Lanes)
+                {
+                    var v0 = Vector256.LoadUnsafe(ref start, (nuint)j);
+                    var v1 = Vector256.LoadUnsafe(ref start, (nuint)(j + Lanes));
+                    var v2 = Vector256.LoadUnsafe(ref start, (nuint)(j + 2 * Lanes));
+                    var v3 = Vector256.LoadUnsafe(ref start, (nuint)(j + 3 * Lanes));
+                    acc0 = Vector256.FusedMultiplyAdd(v0, v0, acc0);
+                    acc1 = Vector256.FusedMultiplyAdd(v1, v1, acc1);
+                    acc2 = Vector256.FusedMultiplyAdd(v2, v2, acc2);
+                    acc3 = Vector256.FusedMultiplyAdd(v3, v3, acc3);
+                }
+                var (lo, hi) = Vector256.Widen((acc0 + acc1) + (acc2 + acc3));
+                total += lo + hi;
+            }
+            sum = Vector256.Sum(total);
+        }
+        return sum + Of(values[i..]);
+    }
+
+    /// <summary>Elements per fp32 block of <see cref="OfStatistic(ReadOnlySpan{float})"/>: 32 squares per lane of 4 accumulators of 8 lanes.</summary>
+    public const int StatisticBlock = 1024;
 }

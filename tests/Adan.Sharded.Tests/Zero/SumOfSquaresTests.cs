@@ -43,4 +43,26 @@ public class SumOfSquaresTests
         values[at] = float.PositiveInfinity;
         Assert.False(double.IsFinite(SumOfSquares.Of(values)));
     }
+
+    [Fact]
+    public void TheStatisticsSumAgreesWithTheDoubleSumToFloatBlockAccuracyAtEveryLength()
+    {
+        var random = new Random(11);
+        foreach (var length in new[] { 0, 1, 31, 1023, 1024, 1025, 3 * SumOfSquares.StatisticBlock + 77, 1 << 20 })
+        {
+            var values = new float[length];
+            for (var i = 0; i < length; i++)
+            {
+                // Magnitudes spread over six decades, as gradients are.
+                values[i] = (float)((random.NextDouble() * 2 - 1) * Math.Pow(10, -3 * random.NextDouble()));
+            }
+            var expected = SumOfSquares.Of(values);
+            var actual = SumOfSquares.OfStatistic(values);
+            Assert.True(Math.Abs(actual - expected) <= 1e-5 * expected + 1e-30, $"length {length}: {actual} vs {expected}");
+            Assert.Equal(actual, SumOfSquares.OfStatistic(values));
+        }
+        var poisoned = Enumerable.Repeat(0.5f, 5000).ToArray();
+        poisoned[2500] = float.NaN;
+        Assert.False(double.IsFinite(SumOfSquares.OfStatistic(poisoned)));
+    }
 }

@@ -114,7 +114,7 @@ internal static class NoiseBench
             for (var i = 0; i < repeats; i++)
             {
                 var start = Stopwatch.GetTimestamp();
-                _ = SumOfSquares.Of(localBuffer, "local gradient");
+                _ = SumOfSquares.OfStatistic(localBuffer, "local gradient");
                 passes.Add(Stopwatch.GetElapsedTime(start).TotalMilliseconds);
             }
         }
