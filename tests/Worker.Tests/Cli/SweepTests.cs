@@ -218,6 +218,7 @@ public class SweepTests
     [InlineData("--target accuracy=0.9", "unknown metric 'accuracy'")]
     [InlineData("--val-split 100 --target val_accuracy=0.9", "--target needs --eval-every-samples")]
     [InlineData("--stop-at-target true", "--stop-at-target needs --target")]
+    [InlineData("--finalists 1", "--finalists needs --lr-grid")]
     [InlineData("--batch-sizes ,", "--batch-sizes")]
     [InlineData("--optimizers adan,rmsprop", "rmsprop")]
     [InlineData("--batch-sizes 33 -n 2", "--batch-sizes 33: not reachable with -n 2")]

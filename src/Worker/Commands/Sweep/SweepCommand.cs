@@ -73,6 +73,9 @@ internal static class SweepCommand
                 LrGrid = r.GetValue(lrGrid) is { } grid ? Multipliers(grid) : null,
                 Finalists = r.GetValue(finalists),
             };
+            // A --finalists without a grid would be ignored, leaving the user to believe a search ran.
+            Check(settings.LrGrid is not null || r.GetResult(finalists) is not { Implicit: false },
+                "--finalists needs --lr-grid: finalists are the best grid points of the learning-rate search (e.g. --lr-grid 0.5,1,2 --finalists 2)");
             return Run(SweepConfig.Load(r.GetValue(config)!.FullName), settings, r.GetValue(output)!, r.GetValue(hostfile), r.GetValue(parallel));
         });
         return command;
