@@ -36,7 +36,7 @@ internal static class StepsToTargetPlot
                 continue;
             }
             var xs = groups.Select(g => Math.Log2(g.Batch)).ToArray();
-            var medians = groups.Select(g => Math.Log10(Median(g.Steps))).ToArray();
+            var medians = groups.Select(g => Math.Log10(Statistics.Median(g.Steps))).ToArray();
             lowest = Math.Min(lowest, groups.Min(g => g.Steps[0]));
             highest = Math.Max(highest, groups.Max(g => g.Steps[^1]));
             var points = plot.Add.Scatter(xs, medians);
@@ -87,7 +87,4 @@ internal static class StepsToTargetPlot
         line.LinePattern = LinePattern.Dotted;
         line.LegendText = string.Create(CultureInfo.InvariantCulture, $"B_noise = {noise.Median:G3}");
     }
-
-    private static double Median(double[] sorted) =>
-        sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
 }

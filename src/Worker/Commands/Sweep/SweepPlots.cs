@@ -59,7 +59,7 @@ internal static class SweepPlots
             var points = results.Where(r => r.Optimizer == optimizer && metric.Of(r) is not null).GroupBy(r => r.Batch).OrderBy(g => g.Key)
                 .Select(g => (X: Math.Log2(g.Key), Values: g.Select(r => metric.Of(r)!.Value).Order().ToArray())).ToList();
             var xs = points.Select(p => p.X).ToArray();
-            var medians = points.Select(p => Median(p.Values)).ToArray();
+            var medians = points.Select(p => Statistics.Median(p.Values)).ToArray();
             var line = plot.Add.Scatter(xs, medians);
             line.LegendText = optimizer;
             if (points.Any(p => p.Values.Length > 1))
@@ -79,9 +79,6 @@ internal static class SweepPlots
         plot.ShowLegend(Edge.Right);
         return plot.GetImageBytes(MetricWidth, MetricHeight, ImageFormat.Png);
     }
-
-    private static double Median(double[] sorted) =>
-        sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
 
     /// <summary>Training loss against samples seen: a panel per batch, a line per optimizer, tiled into one image.</summary>
     public static byte[] LossCurves(SweepSettings settings, IReadOnlyList<RunResult> results)

@@ -98,7 +98,7 @@ internal static class SweepReport
             var d = drops[optimizer];
             builder.AppendLine(d.Count == 0
                 ? $"- {optimizer}: no seed finished at both ends"
-                : Invariant($"- {optimizer}: {metric.Name} {(metric.HigherIsBetter ? "drop (points)" : "rise")} {Median(d):G4} [{d.Min():G4}, {d.Max():G4}] over {d.Count} seed(s)"));
+                : Invariant($"- {optimizer}: {metric.Name} {(metric.HigherIsBetter ? "drop (points)" : "rise")} {Statistics.Median(d):G4} [{d.Min():G4}, {d.Max():G4}] over {d.Count} seed(s)"));
         }
         builder.AppendLine();
         const string adan = "adan";
@@ -149,7 +149,7 @@ internal static class SweepReport
                 var censored = runs.Count - reached.Count;
                 var cell = runs.Count == 0 ? "pending"
                     : reached.Count == 0 ? $"censored ({censored})"
-                    : Invariant($"{Median(reached):F0}") + (reached.Count > 1 ? Invariant($" [{reached.Min():F0}, {reached.Max():F0}]") : "")
+                    : Invariant($"{Statistics.Median(reached):F0}") + (reached.Count > 1 ? Invariant($" [{reached.Min():F0}, {reached.Max():F0}]") : "")
                       + (censored > 0 ? $", {censored} censored" : "");
                 builder.Append(' ').Append(cell).Append(" |");
             }
@@ -174,15 +174,8 @@ internal static class SweepReport
         {
             return "none finished";
         }
-        var cell = $"{Format(Median(values), metric)} [{Format(values.Min(), metric)}, {Format(values.Max(), metric)}]";
+        var cell = $"{Format(Statistics.Median(values), metric)} [{Format(values.Min(), metric)}, {Format(values.Max(), metric)}]";
         return values.Count < settings.Seeds ? Invariant($"{cell} ({values.Count} of {settings.Seeds})") : cell;
-    }
-
-    private static double Median(IReadOnlyList<double> values)
-    {
-        var sorted = values.Order().ToList();
-        var mid = sorted.Count / 2;
-        return sorted.Count % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
     }
 
     /// <summary>The one-paragraph answer, from the losses of each optimizer.</summary>

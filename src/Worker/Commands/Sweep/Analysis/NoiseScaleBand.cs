@@ -21,8 +21,6 @@ internal sealed record NoiseScaleBand(double Median, double Min, double Max, int
         {
             return null;
         }
-        var mid = values.Count / 2;
-        var median = values.Count % 2 == 1 ? values[mid] : (values[mid - 1] + values[mid]) / 2;
-        return new NoiseScaleBand(median, values[0], values[^1], values.Count);
+        return new NoiseScaleBand(Statistics.Median(values), values[0], values[^1], values.Count);
     }
 }

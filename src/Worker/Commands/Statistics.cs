@@ -1,6 +1,6 @@
-namespace Adan.Worker.Commands.Bench;
+namespace Adan.Worker.Commands;
 
-/// <summary>Summary statistics of timing samples.</summary>
+/// <summary>Summary statistics shared by the benches (timing samples) and the sweep (values over seeds and runs).</summary>
 internal static class Statistics
 {
     /// <summary>The median; the mean of the two middle values for an even count.</summary>
