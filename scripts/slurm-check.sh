@@ -73,7 +73,7 @@ stop_pid() {
 
 show_logs() {
     local f
-    for f in "$work"/job.out "$work"/log/*.log "$work"/munge/munged.log; do
+    for f in "$work"/job.out "$work"/sweep-*.log "$work"/sweep-slurm/slurm/*.out "$work"/log/*.log "$work"/munge/munged.log; do
         [[ -f $f ]] || continue
         echo "--- $f (last lines)" >&2
         tail -n 30 "$f" >&2
@@ -154,3 +154,45 @@ checkpoint=$(sed -n 's/.*"checkpoint_dir": "\(.*\)".*/\1/p' "$summary")
 [[ -n $checkpoint ]] || fail "$summary names no checkpoint"
 bin/adan checkpoint verify "$run_dir/checkpoints" || fail "adan checkpoint verify refused $run_dir/checkpoints"
 echo "slurm-check: passed (job $job_id: $(sed -n 's/.*"test_accuracy": \([0-9.]*\).*/test accuracy \1/p' "$summary"), checkpoint $checkpoint verified)"
+
+# adan sweep --slurm: a tiny sweep (4 runs of one epoch on 512 samples, threads fixed so that a run computes the same
+# wherever it runs), submitted as one array with at most 2 tasks at once.
+sweep_file=$work/sweep.json
+cat > "$sweep_file" <<'EOF'
+{ "base": { "model": "mlp", "mlp_hidden": 32, "train_subset": 512, "test_subset": 200, "base_batch": 32, "threads": 1 },
+  "optimizers": { "adan": { "lr": 0.004 }, "adamw": { "lr": 0.002, "betas": [0.9, 0.999] } } }
+EOF
+sweep_args=(sweep --config "$sweep_file" --batch-sizes 32,128 --optimizers adan,adamw --epochs 1 --max-micro-batch 64 -n 1)
+# The lines of results.json (one key per line) that do not depend on where or when a run ran.
+metrics() {
+    sed -E '/"(wall_seconds|samples_per_second|started_at|ended_at)"/d' "$1"
+}
+started=$SECONDS
+bin/adan "${sweep_args[@]}" --out "$work/sweep-slurm" --slurm --parallel 2 --sbatch-arg=--time=00:10:00 > "$work/sweep-slurm.log" 2>&1 \
+    || { cat "$work/sweep-slurm.log"; fail "adan sweep --slurm failed"; }
+echo "slurm-check: sweep on Slurm finished in $((SECONDS - started)) s: $(grep -m1 'submitted' "$work/sweep-slurm.log")"
+[[ $(grep -c 'submitted' "$work/sweep-slurm.log") -eq 1 ]] || fail "expected one job array for the sweep: $(cat "$work/sweep-slurm.log")"
+started=$SECONDS
+bin/adan "${sweep_args[@]}" --out "$work/sweep-here" > "$work/sweep-here.log" 2>&1 || { cat "$work/sweep-here.log"; fail "adan sweep here failed"; }
+echo "slurm-check: the same sweep here (sequential) in $((SECONDS - started)) s"
+[[ $(metrics "$work/sweep-slurm/results.json") == "$(metrics "$work/sweep-here/results.json")" ]] \
+    || fail "the sweep on Slurm and the sweep here differ: $(diff <(metrics "$work/sweep-slurm/results.json") <(metrics "$work/sweep-here/results.json"))"
+bin/adan "${sweep_args[@]}" --out "$work/sweep-slurm" --slurm > "$work/sweep-rerun.log" 2>&1 || { cat "$work/sweep-rerun.log"; fail "the rerun failed"; }
+[[ $(grep -c 'skipped (finished earlier)' "$work/sweep-rerun.log") -eq 4 ]] && ! grep -q 'submitted' "$work/sweep-rerun.log" \
+    || fail "a rerun of a finished sweep must skip every run and submit nothing: $(cat "$work/sweep-rerun.log")"
+
+# A sweep killed while its array runs: the tasks go on, and a rerun follows them instead of submitting again.
+bin/adan "${sweep_args[@]}" --out "$work/sweep-killed" --slurm --parallel 1 > "$work/sweep-killed.log" 2>&1 &
+sweep_pid=$!
+for ((i = 0; i < 120; i++)); do
+    grep -q 'submitted' "$work/sweep-killed.log" && break
+    sleep 0.5
+done
+grep -q 'submitted' "$work/sweep-killed.log" || fail "the sweep did not submit its array: $(cat "$work/sweep-killed.log")"
+kill -KILL "$sweep_pid"
+wait "$sweep_pid" 2>/dev/null || true
+bin/adan "${sweep_args[@]}" --out "$work/sweep-killed" --slurm > "$work/sweep-resumed.log" 2>&1 || { cat "$work/sweep-resumed.log"; fail "the rerun after a kill failed"; }
+! grep -q 'submitted' "$work/sweep-resumed.log" || fail "the rerun submitted the runs again although their tasks were queued: $(cat "$work/sweep-resumed.log")"
+[[ $(metrics "$work/sweep-killed/results.json") == "$(metrics "$work/sweep-here/results.json")" ]] \
+    || fail "the sweep picked up after a kill differs from the sweep here"
+echo "slurm-check: sweep passed (one array, results bitwise those of a sweep here, a rerun submits nothing, a killed sweep picked up)"

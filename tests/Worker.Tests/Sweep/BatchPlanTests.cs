@@ -46,4 +46,23 @@ public class BatchPlanTests
     [Fact]
     public void StepsPerEpochDropThePartialBatchPerRankAsTheSamplerDoes() =>
         Assert.Equal(60_000 / 4 / (64 * 2), TrainSetSize.StepsPerEpoch(60_000, 4, new BatchDecomposition(64, 2)));
+
+    [Fact]
+    public void AValidationSplitIsTakenOutOfTheTrainingSamplesBeforeStepsAreCounted()
+    {
+        // Without train_subset the held-out samples come off the 60,000 (the warm-up epoch and the ETA count
+        // 55,000 samples); with a subset smaller than what is left, the subset is what trains.
+        var settings = new SweepSettings([128], ["adan"], Adan.Sharded.Schedules.LearningRateScaling.Sqrt, 1, 1, 128, 1) { ValSplit = 5000 };
+        var whole = SweepPlanner.Plan(SweepConfig.Parse(Sweep(""), "sweep.json"), settings).Single();
+        Assert.Equal(55_000, whole.TrainSamples);
+        Assert.Equal(55_000 / 128, whole.StepsPerEpoch);
+        Assert.Equal(55_000 / 128, whole.WarmupSteps);
+        var subset = SweepPlanner.Plan(SweepConfig.Parse(Sweep(", \"train_subset\": 512"), "sweep.json"), settings).Single();
+        Assert.Equal(512, subset.TrainSamples);
+        var error = Assert.Throws<UsageException>(() => SweepPlanner.Plan(SweepConfig.Parse(Sweep(""), "sweep.json"), settings with { ValSplit = 60_000 }));
+        Assert.StartsWith("--val-split 60000: the training set has 60000 samples", error.Message);
+    }
+
+    private static string Sweep(string extra) =>
+        "{ \"base\": { \"model\": \"mlp\", \"base_batch\": 128" + extra + " }, \"optimizers\": { \"adan\": { \"lr\": 0.004 } } }";
 }

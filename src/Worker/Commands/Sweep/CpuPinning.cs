@@ -1,4 +1,5 @@
 using System.Globalization;
+using Adan.Worker.Processes;
 
 namespace Adan.Worker.Commands.Sweep;
 
@@ -13,7 +14,7 @@ namespace Adan.Worker.Commands.Sweep;
 internal static class CpuPinning
 {
     /// <summary>The <c>taskset</c> executable on <c>PATH</c>, or null when there is none (then launches are not pinned).</summary>
-    public static string? Taskset { get; } = FindOnPath("taskset");
+    public static string? Taskset { get; } = ExecutableSearch.FindOnPath("taskset");
 
     /// <summary>The CPUs this process may run on (<c>Cpus_allowed_list</c> of <c>/proc/self/status</c>), or null off Linux.</summary>
     public static IReadOnlyList<int>? AllowedCpus()
@@ -68,10 +69,4 @@ internal static class CpuPinning
     }
 
     private static string Number(int cpu) => cpu.ToString(CultureInfo.InvariantCulture);
-
-    private static string? FindOnPath(string name) =>
-        (Environment.GetEnvironmentVariable("PATH") ?? string.Empty)
-            .Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
-            .Select(directory => Path.Combine(directory, name))
-            .FirstOrDefault(File.Exists);
 }

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using Adan.Sharded.IO;
 using Adan.Sharded.Schedules;
+using Adan.Worker.Commands.Sweep.Slurm;
 using Adan.Worker.Config;
 using Adan.Worker.Launch;
 using Adan.Worker.Processes;
@@ -53,10 +54,20 @@ internal static class SweepCommand
         };
         var lrGrid = new Option<string?>("--lr-grid") { Description = "Search the learning rate: multipliers of each optimizer's rule-scaled lr, e.g. 0.25,0.5,1,2,4 (chosen on validation)" };
         var finalists = new Option<int>("--finalists") { Description = "Grid points per (batch, optimizer) run with every seed after the one-seed first stage", DefaultValueFactory = _ => 2 };
+        var slurm = new Option<bool>("--slurm")
+        {
+            Description = "Submit each stage's runs as one Slurm job array (sbatch --array, one run per task, started as deploy/slurm.sbatch starts a job); --parallel P caps the tasks running at once",
+        };
+        var sbatchArgs = new Option<string[]>("--sbatch-arg")
+        {
+            Description = "An sbatch option for every task of the arrays, e.g. --sbatch-arg=--partition=gpu --sbatch-arg=--time=00:30:00 (repeatable; needs --slurm)",
+            AllowMultipleArgumentsPerToken = false,
+        };
+        var slurmScript = new Option<FileInfo?>("--slurm-script") { Description = "The script that starts one run as a Slurm job (default: deploy/slurm.sbatch of this repository)" };
         var command = new Command("sweep", "Train every (batch size, optimizer) pair for the same epochs and report the accuracy lost to large batches.")
         {
             config, batches, optimizers, scaling, epochs, output, ranks, hostfile, maxMicro, warmup, seeds, valSplit, evalEverySamples, target, stopAtTarget,
-            lrGrid, finalists, parallel,
+            lrGrid, finalists, parallel, slurm, sbatchArgs, slurmScript,
         };
         command.SetAction(r =>
         {
@@ -76,12 +87,19 @@ internal static class SweepCommand
             // A --finalists without a grid would be ignored, leaving the user to believe a search ran.
             Check(settings.LrGrid is not null || r.GetResult(finalists) is not { Implicit: false },
                 "--finalists needs --lr-grid: finalists are the best grid points of the learning-rate search (e.g. --lr-grid 0.5,1,2 --finalists 2)");
-            return Run(SweepConfig.Load(r.GetValue(config)!.FullName), settings, r.GetValue(output)!, r.GetValue(hostfile), r.GetValue(parallel));
+            var sbatch = r.GetValue(sbatchArgs) ?? [];
+            Check(r.GetValue(slurm) || (sbatch.Length == 0 && r.GetValue(slurmScript) is null),
+                $"{(sbatch.Length > 0 ? "--sbatch-arg" : "--slurm-script")} needs --slurm: it shapes the Slurm job arrays the runs are submitted as");
+            var cluster = r.GetValue(slurm)
+                ? SlurmOptions(r.GetValue(slurmScript), sbatch, r.GetResult(parallel) is { Implicit: false } ? r.GetValue(parallel) : null, r.GetValue(hostfile), settings.WorldSize,
+                    r.GetValue(output)!)
+                : null;
+            return Run(SweepConfig.Load(r.GetValue(config)!.FullName), settings, r.GetValue(output)!, r.GetValue(hostfile), r.GetValue(parallel), cluster);
         });
         return command;
     }
 
-    private static int Run(SweepConfig config, SweepSettings settings, DirectoryInfo output, FileInfo? hostfile, int parallel)
+    private static int Run(SweepConfig config, SweepSettings settings, DirectoryInfo output, FileInfo? hostfile, int parallel, SlurmSubmission? slurm)
     {
         Check(settings.Epochs >= 1, $"--epochs {settings.Epochs}: must be ≥ 1");
         Check(settings.WorldSize >= 1, $"-n {settings.WorldSize}: the number of ranks must be ≥ 1");
@@ -102,10 +120,10 @@ internal static class SweepCommand
         var runs = SweepPlanner.Plan(config, settings);
         // Slices are decided before anything is written, so that a --parallel the machines cannot hold is a usage error
         // with nothing started; one slice is today's sequential sweep, launched exactly as before.
-        var hostGroups = parallel > 1 && hostfile is not null
+        var hostGroups = slurm is null && parallel > 1 && hostfile is not null
             ? LaunchSlices.SplitHosts(Hostfile.Read(hostfile.FullName), parallel, settings.WorldSize, hostfile.FullName)
             : null;
-        var coreSlices = parallel > 1 && hostfile is null
+        var coreSlices = slurm is null && parallel > 1 && hostfile is null
             ? LaunchSlices.OfCores(parallel, settings.WorldSize, Environment.ProcessorCount, CpuPinning.AllowedCpus(), pin: CpuPinning.Taskset is not null)
             : null;
         if (coreSlices is not null && LaunchSlices.Oversubscription(parallel, settings.WorldSize, Environment.ProcessorCount) is { } oversubscribed)
@@ -124,7 +142,9 @@ internal static class SweepCommand
         var slices = hostGroups is null
             ? coreSlices ?? [LaunchSlice.Whole(hostfile?.FullName)]
             : LaunchSlices.OfHosts(hostGroups, Path.Combine(output.FullName, LaunchSlices.HostfilesDirectory));
-        var outcome = LearningRateSearch.Run(runs, settings, stage => Execute(stage, slices, output, stop));
+        var outcome = LearningRateSearch.Run(runs, settings, stage => Execute(stage, output, stop, progress => slurm is null
+            ? new SweepExecutor(Path.Combine(output.FullName, RunsDirectory), slices, progress, TimeProvider.System)
+            : new SlurmSweepExecutor(Path.Combine(output.FullName, RunsDirectory), slurm, progress, TimeProvider.System, SlurmPoll)));
         var results = outcome.Results;
 
         SweepTables.Write(output.FullName, results, outcome.IsChosen);
@@ -147,19 +167,54 @@ internal static class SweepCommand
     }
 
     /// <summary>
-    /// Executes <paramref name="runs"/> on <paramref name="slices"/> (one after the other with one slice), skipping those
-    /// finished earlier; their results in plan order.
+    /// Executes <paramref name="runs"/> with the executor <paramref name="executor"/> makes for the display, skipping
+    /// those finished earlier; their results in plan order.
     /// </summary>
-    private static IReadOnlyList<RunResult> Execute(IReadOnlyList<PlannedRun> runs, IReadOnlyList<LaunchSlice> slices, DirectoryInfo output, StopSignals stop)
+    private static IReadOnlyList<RunResult> Execute(IReadOnlyList<PlannedRun> runs, DirectoryInfo output, StopSignals stop, Func<ISweepProgress, ISweepExecutor> executor)
     {
         IReadOnlyList<RunResult> results;
         using (var progress = Console.IsOutputRedirected ? new PlainSweepProgress(Console.Out) : (ISweepProgress)new LiveSweepProgress(AnsiConsole.Console))
         {
             progress.Start(runs.Count);
-            results = new SweepExecutor(Path.Combine(output.FullName, RunsDirectory), slices, progress, TimeProvider.System).Execute(runs, stop.Token);
+            results = executor(progress).Execute(runs, stop.Token);
             progress.Complete();
         }
         return results;
+    }
+
+    /// <summary>How often a sweep on Slurm looks at the queue and the runs' files.</summary>
+    private static readonly TimeSpan SlurmPoll = TimeSpan.FromSeconds(2);
+
+    /// <summary>The Slurm submission of <c>--slurm</c>, after checking that it can work here.</summary>
+    private static SlurmSubmission SlurmOptions(FileInfo? script, IReadOnlyList<string> sbatchArguments, int? throttle, FileInfo? hostfile, int worldSize, DirectoryInfo output)
+    {
+        Check(hostfile is null, "--slurm takes each run's hosts from its task's allocation: drop --hostfile");
+        Check(throttle is null or >= 1, $"--parallel {throttle}: must be ≥ 1 (with --slurm, the array's tasks running at once)");
+        Check(ExecutableSearch.FindOnPath("sbatch") is not null, "--slurm: sbatch is not on PATH; run the sweep where Slurm's client is installed (a login node), or drop --slurm to run here");
+        var batchScript = script?.FullName ?? DefaultBatchScript()
+            ?? throw new UsageException("--slurm: deploy/slurm.sbatch is neither under the current directory nor above adan's; give --slurm-script PATH");
+        Check(File.Exists(batchScript), $"--slurm-script {batchScript}: no such file");
+        var adan = Environment.ProcessPath ?? throw new UsageException("--slurm: cannot tell where this adan executable is, which every task must run");
+        return new SlurmSubmission(adan, batchScript, sbatchArguments, throttle, worldSize, Path.Combine(output.FullName, "slurm"));
+    }
+
+    /// <summary><c>deploy/slurm.sbatch</c> under the current directory, else in the first directory above adan's that has one.</summary>
+    private static string? DefaultBatchScript()
+    {
+        var relative = Path.Combine("deploy", "slurm.sbatch");
+        if (File.Exists(relative))
+        {
+            return Path.GetFullPath(relative);
+        }
+        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
+        {
+            var candidate = Path.Combine(directory.FullName, relative);
+            if (File.Exists(candidate))
+            {
+                return candidate;
+            }
+        }
+        return null;
     }
 
     private static IReadOnlyList<int> Batches(string text)

@@ -15,7 +15,7 @@ namespace Adan.Worker.Commands.Sweep;
 /// keep their earlier result or are pending. Nothing of a run's config depends on its slice but <c>threads</c>, which
 /// is not part of its plan (see <see cref="RunLauncher.Arguments"/>).
 /// </remarks>
-internal sealed class SweepExecutor
+internal sealed class SweepExecutor : ISweepExecutor
 {
     private readonly string _runsDirectory;
     private readonly IReadOnlyList<LaunchSlice> _slices;
@@ -38,12 +38,8 @@ internal sealed class SweepExecutor
         _time = time;
     }
 
-    /// <summary>
-    /// Runs <paramref name="runs"/> (indices in progress reports are 1-based positions in this list) and returns one
-    /// result per run, in the same order.
-    /// </summary>
-    /// <param name="runs">The runs, in plan order; one slice's runs start in this order.</param>
-    /// <param name="stop">Cancelled to end the running launches (a signal); runs not started are then not started.</param>
+    /// <inheritdoc />
+    /// <remarks>One slice's runs start in plan order.</remarks>
     public IReadOnlyList<RunResult> Execute(IReadOnlyList<PlannedRun> runs, CancellationToken stop)
     {
         ArgumentNullException.ThrowIfNull(runs);
@@ -85,7 +81,7 @@ internal sealed class SweepExecutor
             eta.End(i, run.Samples);
             RunResultFile.Write(directories[i], result);
             results[i] = result;
-            _progress.RunEnded(i + 1, run, Describe(result));
+            _progress.RunEnded(i + 1, run, RunCompletion.Describe(result));
         }
     }
 
@@ -106,43 +102,6 @@ internal sealed class SweepExecutor
         var summaryPath = Path.Combine(directory, RunSummaryWriter.FileName);
         File.Delete(summaryPath);
         var outcome = await launcher.RunAsync(run, directory, progress, stop);
-        var planned = RunResult.Planned(run, RunStatus.Failed) with { Curve = outcome.Curve };
-        if (outcome.Interrupted)
-        {
-            return planned with { Status = RunStatus.Interrupted, Error = "stopped by a signal while it ran" };
-        }
-        if (outcome.ExitCode != ExitCodes.Success || !File.Exists(summaryPath))
-        {
-            var error = outcome.StderrTail.Count > 0 ? string.Join('\n', outcome.StderrTail) : $"adan launch exited with code {outcome.ExitCode} and no message";
-            return planned with { Error = error };
-        }
-        var summary = RunSummaryWriter.Read(summaryPath);
-        return planned with
-        {
-            Status = RunStatus.Finished,
-            Steps = summary.Steps,
-            Epochs = summary.Epochs,
-            FinalTrainLoss = summary.FinalLoss,
-            TestAccuracy = summary.TestAccuracy,
-            TestLoss = summary.TestLoss,
-            WallSeconds = summary.WallSeconds,
-            SamplesPerSecond = summary.SamplesPerSecond,
-            ValAccuracy = summary.ValAccuracy,
-            ValLoss = summary.ValLoss,
-            TargetReached = summary.Target?.Reached,
-            TargetStep = summary.Target?.Step,
-            TargetSamples = summary.Target?.Samples,
-            NoiseScale = summary.GradientNoise?.Run?.BSimple,
-            NoiseScaleCi95 = summary.GradientNoise?.Run?.BSimpleCi95,
-        };
+        return RunCompletion.Result(run, outcome, directory);
     }
-
-    private static string Describe(RunResult result) =>
-        result.Status switch
-        {
-            RunStatus.Finished => string.Create(CultureInfo.InvariantCulture,
-                $"finished: {(result.TestAccuracy is { } accuracy ? $"test accuracy {accuracy * 100:F2} %" : $"test loss {result.TestLoss:F4}")}, {result.WallSeconds:F1} s"),
-            RunStatus.Interrupted => "interrupted: the sweep was stopped",
-            _ => $"failed: {result.Error?.Split('\n')[^1]}",
-        };
 }

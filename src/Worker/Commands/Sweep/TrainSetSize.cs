@@ -10,10 +10,12 @@ namespace Adan.Worker.Commands.Sweep;
 internal static class TrainSetSize
 {
     /// <summary>
-    /// Fashion-MNIST: the length of the training labels file (60 KB, read instead of the 47 MB of images); text: the
-    /// training windows of the corpus. Either capped by <c>train_subset</c>.
+    /// Fashion-MNIST: the length of the training labels file (60 KB, read instead of the 47 MB of images) less the
+    /// <c>val_split</c> held out of training, as <c>TrainingData</c> cuts it; text: the training windows of the corpus.
+    /// Either capped by <c>train_subset</c>.
     /// </summary>
     /// <exception cref="DatasetNotFoundException">The data is not where the config says.</exception>
+    /// <exception cref="UsageException">The validation split holds out the whole training set.</exception>
     public static long Of(TrainConfig config)
     {
         ArgumentNullException.ThrowIfNull(config);
@@ -26,6 +28,12 @@ internal static class TrainSetSize
         else
         {
             count = IdxFile.Read(FashionMnist.Resolve(config.DataDir, "train-labels-idx1-ubyte")).Shape[0];
+            if (config.ValSplit >= count)
+            {
+                throw new UsageException($"--val-split {config.ValSplit}: the training set has {count} samples; hold out fewer (e.g. {count / 12})");
+            }
+            // The trainer holds the split out of the whole file and then applies train_subset to what is left.
+            count -= config.ValSplit;
         }
         return config.TrainSubset > 0 ? Math.Min(config.TrainSubset, count) : count;
     }
