@@ -12,6 +12,7 @@ root.Subcommands.Add(MpiCheckCommand.Create());
 root.Subcommands.Add(BenchCommand.Create());
 root.Subcommands.Add(CoordinatorCommand.Create());
 root.Subcommands.Add(TrainCommand.Create());
+root.Subcommands.Add(ConfigCommand.Create());
 root.Subcommands.Add(LaunchCommand.Create());
 root.Subcommands.Add(CheckpointCommand.Create());
 root.Subcommands.Add(SweepCommand.Create());

@@ -1,3 +1,5 @@
+using System.ComponentModel;
+using System.ComponentModel.DataAnnotations;
 using System.Text.Json.Serialization;
 
 namespace Adan.Sharded.Zero;
@@ -10,6 +12,7 @@ namespace Adan.Sharded.Zero;
 public sealed record AdamWGroupOptions : IGroupOptions
 {
     /// <summary>Learning rate (≥ 0); may change every step.</summary>
+    [Description("learning rate; in a config section the peak of the schedule")]
     [JsonPropertyName("lr")]
     public double LearningRate { get; set; } = 1e-3;
 
@@ -22,6 +25,8 @@ public sealed record AdamWGroupOptions : IGroupOptions
     public double Beta2 { get; init; } = 0.999;
 
     /// <summary>[β1, β2], PyTorch's <c>betas</c>.</summary>
+    [Description("[beta1, beta2]: decays of exp_avg and exp_avg_sq")]
+    [Range(0.0, 1.0, MaximumIsExclusive = true)]
     [JsonPropertyName("betas")]
     public double[] Betas
     {
@@ -34,14 +39,20 @@ public sealed record AdamWGroupOptions : IGroupOptions
     }
 
     /// <summary>ε added after the square root of the bias-corrected second moment (≥ 0).</summary>
+    [Description("epsilon added after the square root")]
+    [Range(0.0, double.PositiveInfinity, MaximumIsExclusive = true)]
     [JsonPropertyName("eps")]
     public double Eps { get; init; } = 1e-8;
 
     /// <summary>Decoupled weight decay: p ← p·(1 − lr·wd) before the update (≥ 0; PyTorch's default 0.01).</summary>
+    [Description("decoupled weight decay, p <- p*(1 - lr*wd) before the update")]
+    [Range(0.0, double.PositiveInfinity, MaximumIsExclusive = true)]
     [JsonPropertyName("weight_decay")]
     public double WeightDecay { get; init; } = 1e-2;
 
     /// <summary>Global-norm clipping threshold as <c>clip_grad_norm_</c> applies it (0 = off).</summary>
+    [Description("global gradient-norm clipping threshold (0 = off)")]
+    [Range(0.0, double.PositiveInfinity, MaximumIsExclusive = true)]
     [JsonPropertyName("max_grad_norm")]
     public double MaxGradNorm { get; init; }
 

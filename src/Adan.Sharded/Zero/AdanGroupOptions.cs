@@ -1,3 +1,5 @@
+using System.ComponentModel;
+using System.ComponentModel.DataAnnotations;
 using System.Text.Json.Serialization;
 
 namespace Adan.Sharded.Zero;
@@ -10,6 +12,7 @@ namespace Adan.Sharded.Zero;
 public sealed record AdanGroupOptions : IGroupOptions
 {
     /// <summary>Learning rate (≥ 0); may change every step.</summary>
+    [Description("learning rate; in a config section the peak of the schedule")]
     [JsonPropertyName("lr")]
     public double LearningRate { get; set; } = 1e-3;
 
@@ -26,6 +29,8 @@ public sealed record AdanGroupOptions : IGroupOptions
     public double Beta3 { get; init; } = 0.99;
 
     /// <summary>[β1, β2, β3], the official <c>betas</c>.</summary>
+    [Description("[beta1, beta2, beta3]: decays of the gradient, gradient-difference and squared-term averages")]
+    [Range(0.0, 1.0, MaximumIsExclusive = true)]
     [JsonPropertyName("betas")]
     public double[] Betas
     {
@@ -38,18 +43,25 @@ public sealed record AdanGroupOptions : IGroupOptions
     }
 
     /// <summary>ε added outside the square root (≥ 0).</summary>
+    [Description("epsilon added outside the square root")]
+    [Range(0.0, double.PositiveInfinity, MaximumIsExclusive = true)]
     [JsonPropertyName("eps")]
     public double Eps { get; init; } = 1e-8;
 
     /// <summary>Decoupled weight decay (≥ 0).</summary>
+    [Description("decoupled weight decay")]
+    [Range(0.0, double.PositiveInfinity, MaximumIsExclusive = true)]
     [JsonPropertyName("weight_decay")]
     public double WeightDecay { get; init; }
 
     /// <summary>true: multiply by 1 − lr·wd before the update; false: divide by 1 + lr·wd after it.</summary>
+    [Description("true: multiply by 1 - lr*wd before the update; false: divide by 1 + lr*wd after it")]
     [JsonPropertyName("no_prox")]
     public bool NoProx { get; init; }
 
     /// <summary>Global-norm clipping threshold (0 = off, the official default).</summary>
+    [Description("global gradient-norm clipping threshold (0 = off)")]
+    [Range(0.0, double.PositiveInfinity, MaximumIsExclusive = true)]
     [JsonPropertyName("max_grad_norm")]
     public double MaxGradNorm { get; init; }
 

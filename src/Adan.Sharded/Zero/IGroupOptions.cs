@@ -5,6 +5,10 @@ namespace Adan.Sharded.Zero;
 /// <see cref="LambGroupOptions"/>, <see cref="AdamWGroupOptions"/>, <see cref="SgdGroupOptions"/>): what the engine and
 /// the trainer need to know of any of them. Each record also binds a config section and is saved per group in a checkpoint.
 /// </summary>
+/// <remarks>
+/// Each JSON property of a record carries a <c>[Description]</c> and, for a number, the <c>[Range]</c> a config key
+/// listing shows; <see cref="Validate"/> is the check itself, and the worker's key-table tests keep the two in step.
+/// </remarks>
 public interface IGroupOptions
 {
     /// <summary>Learning rate (≥ 0); may change every step.</summary>

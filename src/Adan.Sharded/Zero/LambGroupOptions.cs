@@ -1,3 +1,5 @@
+using System.ComponentModel;
+using System.ComponentModel.DataAnnotations;
 using System.Text.Json.Serialization;
 
 namespace Adan.Sharded.Zero;
@@ -10,6 +12,7 @@ namespace Adan.Sharded.Zero;
 public sealed record LambGroupOptions : IGroupOptions
 {
     /// <summary>Learning rate (≥ 0); may change every step.</summary>
+    [Description("learning rate; in a config section the peak of the schedule")]
     [JsonPropertyName("lr")]
     public double LearningRate { get; set; } = 1e-3;
 
@@ -22,6 +25,8 @@ public sealed record LambGroupOptions : IGroupOptions
     public double Beta2 { get; init; } = 0.999;
 
     /// <summary>[β1, β2], timm's <c>betas</c>.</summary>
+    [Description("[beta1, beta2]: decays of exp_avg and exp_avg_sq")]
+    [Range(0.0, 1.0, MaximumIsExclusive = true)]
     [JsonPropertyName("betas")]
     public double[] Betas
     {
@@ -34,30 +39,40 @@ public sealed record LambGroupOptions : IGroupOptions
     }
 
     /// <summary>ε added after the square root (≥ 0).</summary>
+    [Description("epsilon added after the square root")]
+    [Range(0.0, double.PositiveInfinity, MaximumIsExclusive = true)]
     [JsonPropertyName("eps")]
     public double Eps { get; init; } = 1e-6;
 
     /// <summary>Weight decay added to the update before the trust ratio (≥ 0).</summary>
+    [Description("weight decay added to the update before the trust ratio")]
+    [Range(0.0, double.PositiveInfinity, MaximumIsExclusive = true)]
     [JsonPropertyName("weight_decay")]
     public double WeightDecay { get; init; } = 0.01;
 
     /// <summary>Divide the moments by 1 − β^step.</summary>
+    [Description("divide the moments by 1 - beta^step")]
     [JsonPropertyName("bias_correction")]
     public bool BiasCorrection { get; init; } = true;
 
     /// <summary>Weight the new gradient by 1 − β1 in exp_avg (false: by 1).</summary>
+    [Description("weight the new gradient by 1 - beta1 in exp_avg (false: by 1)")]
     [JsonPropertyName("grad_averaging")]
     public bool GradAveraging { get; init; } = true;
 
     /// <summary>Cap the trust ratio at 1.</summary>
+    [Description("cap the trust ratio at 1")]
     [JsonPropertyName("trust_clip")]
     public bool TrustClip { get; init; }
 
     /// <summary>Apply the trust ratio even when the weight decay is 0.</summary>
+    [Description("apply the trust ratio even when weight_decay is 0")]
     [JsonPropertyName("always_adapt")]
     public bool AlwaysAdapt { get; init; }
 
     /// <summary>Global-norm clipping threshold (0 = off; timm's default 1.0).</summary>
+    [Description("global gradient-norm clipping threshold (0 = off)")]
+    [Range(0.0, double.PositiveInfinity, MaximumIsExclusive = true)]
     [JsonPropertyName("max_grad_norm")]
     public double MaxGradNorm { get; init; } = 1.0;
 

@@ -1,3 +1,5 @@
+using System.ComponentModel;
+using System.ComponentModel.DataAnnotations;
 using System.Text.Json.Serialization;
 
 namespace Adan.Sharded.Zero;
@@ -10,26 +12,36 @@ namespace Adan.Sharded.Zero;
 public sealed record SgdGroupOptions : IGroupOptions
 {
     /// <summary>Learning rate (≥ 0); may change every step.</summary>
+    [Description("learning rate; in a config section the peak of the schedule")]
     [JsonPropertyName("lr")]
     public double LearningRate { get; set; } = 1e-3;
 
     /// <summary>Momentum factor (≥ 0; 0 = plain SGD).</summary>
+    [Description("momentum factor (0 = plain SGD)")]
+    [Range(0.0, double.PositiveInfinity, MaximumIsExclusive = true)]
     [JsonPropertyName("momentum")]
     public double Momentum { get; init; }
 
     /// <summary>Dampening of the momentum's new gradient (≥ 0; must be 0 with Nesterov).</summary>
+    [Description("dampening of the momentum's new gradient (0 with nesterov)")]
+    [Range(0.0, double.PositiveInfinity, MaximumIsExclusive = true)]
     [JsonPropertyName("dampening")]
     public double Dampening { get; init; }
 
     /// <summary>Nesterov momentum (needs momentum &gt; 0 and dampening 0).</summary>
+    [Description("Nesterov momentum (needs momentum > 0 and dampening 0)")]
     [JsonPropertyName("nesterov")]
     public bool Nesterov { get; init; }
 
     /// <summary>L2 penalty added to the gradient, g + wd·p (≥ 0).</summary>
+    [Description("L2 penalty added to the gradient, g + wd*p")]
+    [Range(0.0, double.PositiveInfinity, MaximumIsExclusive = true)]
     [JsonPropertyName("weight_decay")]
     public double WeightDecay { get; init; }
 
     /// <summary>Global-norm clipping threshold as <c>clip_grad_norm_</c> applies it (0 = off).</summary>
+    [Description("global gradient-norm clipping threshold (0 = off)")]
+    [Range(0.0, double.PositiveInfinity, MaximumIsExclusive = true)]
     [JsonPropertyName("max_grad_norm")]
     public double MaxGradNorm { get; init; }
 

@@ -21,7 +21,8 @@ internal static class TrainCommand
         var telemetry = new Option<string?>("--telemetry") { Description = "Telemetry exporter: none | console (OTLP is used when OTEL_EXPORTER_OTLP_ENDPOINT is set); same as --set telemetry=..." };
         telemetry.AcceptOnlyFromAmong([.. Enum.GetValues<TelemetryMode>().Select(ConfigBinder.Name)]);
         var command = new Command("train",
-            $"Train a model data-parallel with a ZeRO-sharded optimizer ({string.Join(" | ", OptimizerRegistry.Names)}; one process per rank).") { telemetry };
+            $"Train a model data-parallel with a ZeRO-sharded optimizer ({string.Join(" | ", OptimizerRegistry.Names)}; one process per rank). "
+            + "Every config key, with its type, default, range and description: adan config keys.") { telemetry };
         options.AddTo(command);
         command.SetAction(result => Run(options.Bind(result, result.GetValue(telemetry) is { } mode ? [$"telemetry={mode}"] : null)));
         return command;

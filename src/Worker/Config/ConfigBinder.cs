@@ -52,6 +52,9 @@ public static class ConfigBinder
     /// <summary>Every key, in declaration order, then the optimizer sections.</summary>
     public static IEnumerable<string> Keys => s_typeInfo.Properties.Select(property => property.Name).Concat(OptimizerRegistry.Names);
 
+    /// <summary>The top-level keys as bound: the JSON contract of <see cref="TrainConfig"/>, which <see cref="ConfigKeys"/> lists.</summary>
+    internal static IReadOnlyList<JsonPropertyInfo> Contract => s_typeInfo.Properties.AsReadOnly();
+
     /// <summary>
     /// Loads <paramref name="configFile"/> (when not null), applies <paramref name="overrides"/>
     /// (<c>key=value</c>, later ones win) and validates the result.
@@ -182,7 +185,10 @@ public static class ConfigBinder
     /// values (given or defaults) and any other section given; <see cref="Bind"/> of the text gives the same config
     /// back, so a run's <c>resolved-config.json</c> reproduces it even when defaults change later.
     /// </summary>
-    public static string ToJson(TrainConfig config)
+    public static string ToJson(TrainConfig config) => ToJsonObject(config).ToJsonString(s_indented);
+
+    /// <summary>The JSON object <see cref="ToJson"/> writes.</summary>
+    internal static JsonObject ToJsonObject(TrainConfig config)
     {
         ArgumentNullException.ThrowIfNull(config);
         var root = (JsonObject)JsonSerializer.SerializeToNode(config, s_typeInfo)!;
@@ -190,7 +196,7 @@ public static class ConfigBinder
         {
             root[optimizer] = OptimizerSections.ToJson(config.Sections.For(optimizer));
         }
-        return root.ToJsonString(s_indented);
+        return root;
     }
 
     /// <summary>The config spelling of an enum value (e.g. <c>fashion-mnist</c>, <c>adamw</c>).</summary>
@@ -400,7 +406,7 @@ public static class ConfigBinder
             var closest = Keys.MinBy(candidate => EditDistance(key, candidate))!;
             return new ConfigException(EditDistance(key, closest) <= Math.Max(2, key.Length / 3)
                 ? $"Unknown config key '{key}' in {source}; did you mean '{closest}'?"
-                : $"Unknown config key '{key}' in {source}; valid keys: {string.Join(", ", Keys)}.");
+                : $"Unknown config key '{key}' in {source}; valid keys: {string.Join(", ", Keys)} (adan config keys describes each).");
         }
         var shown = value?.GetValueKind() == JsonValueKind.String ? $"'{value.GetValue<string>()}'" : value?.ToJsonString() ?? "null";
         var type = property.PropertyType;
@@ -425,19 +431,19 @@ public static class ConfigBinder
         };
     }
 
-    private static MemberInfo Member(JsonPropertyInfo property) =>
+    internal static MemberInfo Member(JsonPropertyInfo property) =>
         (MemberInfo)property.AttributeProvider!;
 
     private static IEnumerable<ValidationAttribute> Attributes(JsonPropertyInfo property) =>
         Member(property).GetCustomAttributes(typeof(ValidationAttribute), inherit: true).Cast<ValidationAttribute>();
 
-    private static string Choices(Type type) =>
+    internal static string Choices(Type type) =>
         type == typeof(bool)
             ? "true | false"
             : string.Join(" | ", Enum.GetValues(type).Cast<object>().Select(Format));
 
     /// <summary>The range as a user reads it, e.g. <c>(0, 10]</c> or <c>[1, 65536]</c>.</summary>
-    private static string Describe(RangeAttribute range) =>
+    internal static string Describe(RangeAttribute range) =>
         $"{(range.MinimumIsExclusive ? "(" : "[")}{Bound(range.Minimum)}, {Bound(range.Maximum)}{(range.MaximumIsExclusive ? ")" : "]")}";
 
     private static string Bound(object bound) => bound is double.PositiveInfinity ? "inf" : Format(bound);

@@ -11,7 +11,7 @@ public sealed class ConfigOptions
     /// <summary><c>--config FILE</c>: a JSON object of snake_case keys.</summary>
     public Option<FileInfo?> ConfigFile { get; } = new("--config")
     {
-        Description = "JSON config file of snake_case keys (see deploy/configs/).",
+        Description = "JSON config file of snake_case keys (see deploy/configs/; every key: adan config keys).",
     };
 
     /// <summary><c>--set key=value</c>, repeatable; applied after the file, later ones win.</summary>

@@ -16,36 +16,49 @@ namespace Adan.Worker.Config;
 /// </summary>
 public sealed partial record TrainConfig : IValidatableObject
 {
+    /// <summary>The valid range of an optimizer section's <c>lr</c>, the schedule's peak, as messages and the key listing show it.</summary>
+    internal const string LearningRateRange = "(0, 10]";
+
+    private const double MaxLearningRate = 10;
+
     // long.MaxValue, spelled out because attribute arguments must be constants and the range is shown to users.
     private const string LongMax = "9223372036854775807";
 
     /// <summary><c>model</c>: the architecture (mlp | resnet | vit | gpt).</summary>
+    [ConfigKey("the architecture to train", Architecture = true)]
     public ModelKind Model { get; init; } = ModelKind.Resnet;
 
     /// <summary><c>dataset</c>: fashion-mnist for the image models, text for the GPT.</summary>
+    [ConfigKey("the training data: fashion-mnist for the image models, text for the GPT; fixes the model's input and output sizes", Architecture = true)]
     public DatasetKind Dataset { get; init; } = DatasetKind.FashionMnist;
 
     /// <summary><c>data_dir</c>: directory of the Fashion-MNIST IDX files (plain or .gz).</summary>
     [Required]
+    [ConfigKey("directory of the Fashion-MNIST IDX files (plain or .gz)")]
     public string DataDir { get; init; } = "/usr/share/datasets/fashion-mnist";
 
     /// <summary><c>text_file</c>: the text the GPT learns; its last 10 % validates.</summary>
     [Required]
+    [ConfigKey("the text the GPT learns; its last 10 % validates")]
     public string TextFile { get; init; } = "/usr/share/games/fortunes/fortunes";
 
     /// <summary><c>train_subset</c>: use only the first N training samples (0 = all); for quick runs and tests.</summary>
     [Range(0, int.MaxValue)]
+    [ConfigKey("use only the first N training samples (0 = all)")]
     public int TrainSubset { get; init; }
 
     /// <summary><c>test_subset</c>: evaluate on only the first N test samples (0 = all).</summary>
     [Range(0, int.MaxValue)]
+    [ConfigKey("evaluate on only the first N test samples (0 = all)")]
     public int TestSubset { get; init; }
 
     /// <summary><c>augment</c>: random crop (padding 2) and horizontal flip of training images; helps long runs, slows short ones.</summary>
+    [ConfigKey("random crop (padding 2) and horizontal flip of training images")]
     public bool Augment { get; init; }
 
     /// <summary><c>epochs</c>: passes over the training set.</summary>
     [Range(1, 100_000)]
+    [ConfigKey("passes over the training set; the learning-rate schedule spans them")]
     public int Epochs { get; init; } = 3;
 
     /// <summary>
@@ -54,14 +67,17 @@ public sealed partial record TrainConfig : IValidatableObject
     /// the same curve.
     /// </summary>
     [Range(typeof(long), "0", LongMax)]
+    [ConfigKey("stop after this many optimizer steps (0 = no limit); never changes the schedule")]
     public long MaxSteps { get; init; }
 
     /// <summary><c>micro_batch</c>: samples per rank per forward/backward.</summary>
     [Range(1, 65_536)]
+    [ConfigKey("samples per rank per forward/backward")]
     public int MicroBatch { get; init; } = 64;
 
     /// <summary><c>accumulation</c>: micro-batches accumulated per optimizer step (global batch = world × micro_batch × accumulation).</summary>
     [Range(1, 4_096)]
+    [ConfigKey("micro-batches per optimizer step (global batch = world x micro_batch x accumulation)")]
     public int Accumulation { get; init; } = 1;
 
     /// <summary>
@@ -70,6 +86,7 @@ public sealed partial record TrainConfig : IValidatableObject
     /// <c>--set adan.lr=0.002</c>.
     /// </summary>
     [Required]
+    [ConfigKey("the optimizer; its settings are the keys of its section (adan.lr, ...)")]
     public string Optimizer { get; init; } = "adan";
 
     /// <summary>
@@ -87,6 +104,7 @@ public sealed partial record TrainConfig : IValidatableObject
     /// whose name ends in <c>bias</c>) in a second parameter group without weight decay, as timm's
     /// <c>param_groups_weight_decay</c> and the reference recipes do. false: one group, every parameter decayed.
     /// </summary>
+    [ConfigKey("no weight decay for biases and normalisation weights (a second parameter group)")]
     public bool NoDecayBiasNorm { get; init; }
 
     /// <summary>
@@ -94,13 +112,16 @@ public sealed partial record TrainConfig : IValidatableObject
     /// 2 (<c>gradients</c>) also drops gradients outside the rank's shard.
     /// </summary>
     [EnumDataType(typeof(ZeroStage))]
+    [ConfigKey("0 replicates optimizer state, 1 shards it, 2 also drops gradients outside the rank's shard")]
     public ZeroStage ZeroStage { get; init; } = ZeroStage.OptimizerState;
 
     /// <summary><c>lr_policy</c>: scaling of the optimizer's <c>lr</c> with the global batch (none | linear | sqrt).</summary>
+    [ConfigKey("scaling of the optimizer's lr with the global batch, relative to base_batch")]
     public LearningRateScaling LrPolicy { get; init; } = LearningRateScaling.None;
 
     /// <summary><c>base_batch</c>: the global batch the optimizer's <c>lr</c> was tuned for.</summary>
     [Range(1, int.MaxValue)]
+    [ConfigKey("the global batch the optimizer's lr was tuned for")]
     public int BaseBatch { get; init; } = 128;
 
     /// <summary>
@@ -108,21 +129,26 @@ public sealed partial record TrainConfig : IValidatableObject
     /// the run that starts the schedule; checkpoints record it in samples, so a resumed run warms up over the same samples.
     /// </summary>
     [Range(typeof(long), "0", LongMax)]
+    [ConfigKey("linear warm-up to the peak learning rate, in optimizer steps")]
     public long WarmupSteps { get; init; } = 100;
 
     /// <summary><c>schedule</c>: decay after warm-up (cosine | constant).</summary>
+    [ConfigKey("decay of the learning rate after warm-up")]
     public LearningRateDecay Schedule { get; init; } = LearningRateDecay.Cosine;
 
     /// <summary><c>min_lr</c>: the learning rate the cosine schedule ends at.</summary>
     [Range(0.0, 10.0)]
+    [ConfigKey("the learning rate the cosine schedule ends at (at most the optimizer's lr)")]
     public double MinLr { get; init; }
 
     /// <summary><c>checkpoint_every</c>: steps between checkpoints, plus one after the last step (0 = no checkpoints).</summary>
     [Range(typeof(long), "0", LongMax)]
+    [ConfigKey("steps between checkpoints, plus one after the last step (0 = none)")]
     public long CheckpointEvery { get; init; }
 
     /// <summary><c>checkpoint_dir</c>: where checkpoints go; a relative path is under <see cref="RunDir"/>.</summary>
     [Required]
+    [ConfigKey("where checkpoints go; relative to run_dir")]
     public string CheckpointDir { get; init; } = "checkpoints";
 
     /// <summary>
@@ -130,6 +156,7 @@ public sealed partial record TrainConfig : IValidatableObject
     /// are deleted in the background after each commit).
     /// </summary>
     [Range(1, 1_000)]
+    [ConfigKey("committed checkpoints kept in checkpoint_dir; older ones are deleted")]
     public int KeepLast { get; init; } = 3;
 
     /// <summary>
@@ -137,10 +164,12 @@ public sealed partial record TrainConfig : IValidatableObject
     /// element) and training goes on while it is written in the background; the checkpoint commits at a later step
     /// boundary. false: training waits for each save to be written and committed.
     /// </summary>
+    [ConfigKey("write checkpoints in the background while training goes on")]
     public bool AsyncCheckpoint { get; init; } = true;
 
     /// <summary><c>resume</c>: latest (the newest committed checkpoint, if any), none, or a checkpoint directory.</summary>
     [Required]
+    [ConfigKey("continue from the newest committed checkpoint (latest), start fresh (none), or a checkpoint directory", Values = "latest | none | a checkpoint directory")]
     public string Resume { get; init; } = "none";
 
     /// <summary>
@@ -148,10 +177,12 @@ public sealed partial record TrainConfig : IValidatableObject
     /// optimizer section's keys, the global batch, the learning-rate schedule's settings); without it such a run lists
     /// them and is refused.
     /// </summary>
+    [ConfigKey("let a resumed run change hyper-parameters its checkpoint recorded")]
     public bool AllowHparamChange { get; init; }
 
     /// <summary><c>seed</c>: seeds model initialisation, sampling and augmentation identically on every rank.</summary>
     [Range(0, int.MaxValue)]
+    [ConfigKey("seeds initialisation, sampling and augmentation, identically on every rank")]
     public int Seed { get; init; } = 42;
 
     /// <summary>
@@ -159,6 +190,7 @@ public sealed partial record TrainConfig : IValidatableObject
     /// there is one (<c>val_split</c>), else the test set, which is always evaluated once at the end.
     /// </summary>
     [Range(typeof(long), "0", LongMax)]
+    [ConfigKey("steps between evaluations during training (0 = none); one always runs at the end")]
     public long EvalEvery { get; init; }
 
     /// <summary>
@@ -166,6 +198,7 @@ public sealed partial record TrainConfig : IValidatableObject
     /// (0 = none): a cadence that means the same at every batch size (steps-to-target); not with <c>eval_every</c>.
     /// </summary>
     [Range(typeof(long), "0", LongMax)]
+    [ConfigKey("evaluate at each multiple of this many training samples (0 = none); not with eval_every")]
     public long EvalEverySamples { get; init; }
 
     /// <summary>
@@ -174,6 +207,7 @@ public sealed partial record TrainConfig : IValidatableObject
     /// leave the test set for reporting only. Image datasets only (the text corpus's last 10 % is its validation set).
     /// </summary>
     [Range(0, int.MaxValue)]
+    [ConfigKey("hold out the last N training samples for validation (0 = none)")]
     public int ValSplit { get; init; }
 
     /// <summary>
@@ -181,20 +215,34 @@ public sealed partial record TrainConfig : IValidatableObject
     /// none): <c>summary.json</c>'s <c>target</c> gives the step and samples at which it was first reached,
     /// interpolated between evaluations, or says it was not (censored). Needs <c>val_split</c> and an evaluation cadence.
     /// </summary>
+    [ConfigKey("a validation quality to record reaching, e.g. val_accuracy=0.88 (empty = none)", Values = "empty, or val_accuracy=A | val_loss=L")]
     public string Target { get; init; } = "";
 
     /// <summary><c>stop_at_target</c>: end the run cleanly (evaluation, summary) at the evaluation that first reaches <c>target</c>; the epochs are then a cap.</summary>
+    [ConfigKey("end the run at the evaluation that first reaches target")]
     public bool StopAtTarget { get; init; }
 
     /// <summary><c>log_every</c>: steps between plain progress lines when stdout is not a terminal, and between step records of <c>metrics.jsonl</c>.</summary>
     [Range(typeof(long), "1", LongMax)]
+    [ConfigKey("steps between progress lines and metrics.jsonl step records")]
     public long LogEvery { get; init; } = 50;
 
     /// <summary><c>run_dir</c>: directory for summary.json and, by default, checkpoints.</summary>
     [Required]
+    [ConfigKey("directory of the run's records (summary.json, metrics.jsonl) and, by default, checkpoints")]
     public string RunDir { get; init; } = "runs/default";
 
+    /// <summary>
+    /// <c>tensorboard_dir</c>: where rank 0 writes TensorBoard scalars (empty = off): a relative path is under
+    /// <see cref="RunDir"/>. The same events as <c>metrics.jsonl</c> (loss, learning rate, gradient norm, noise scale,
+    /// samples/s, every evaluation); <c>metrics.jsonl</c> stays the record, so a failed write warns once and stops only
+    /// TensorBoard (<see cref="Telemetry.TensorBoardLog"/>).
+    /// </summary>
+    [ConfigKey("where rank 0 writes TensorBoard scalars of the metrics.jsonl events, relative to run_dir (empty = off)")]
+    public string TensorboardDir { get; init; } = "";
+
     /// <summary><c>telemetry</c>: none | console (OTLP is added when OTEL_EXPORTER_OTLP_ENDPOINT is set).</summary>
+    [ConfigKey("metrics and traces exporter (OTLP is added when OTEL_EXPORTER_OTLP_ENDPOINT is set)")]
     public TelemetryMode Telemetry { get; init; } = TelemetryMode.None;
 
     /// <summary>
@@ -203,17 +251,21 @@ public sealed partial record TrainConfig : IValidatableObject
     /// -p:TorchBackend=cuda.
     /// </summary>
     [Required]
+    [ConfigKey("where parameters and optimizer state live", Values = "cpu | cuda | cuda:N")]
     public string Device { get; init; } = "cpu";
 
     /// <summary><c>collective</c>: the data-plane backend: auto (NCCL for CUDA buffers, MPI for CPU buffers) | mpi | nccl.</summary>
+    [ConfigKey("data-plane backend: auto picks NCCL for CUDA buffers, MPI for CPU buffers")]
     public CollectiveKind Collective { get; init; } = CollectiveKind.Auto;
 
     /// <summary><c>threads</c>: torch intra-op threads per rank (0 = cores divided by the ranks on this host).</summary>
     [Range(0, 1_024)]
+    [ConfigKey("torch intra-op threads per rank (0 = cores divided by the ranks on this host)")]
     public int Threads { get; init; }
 
     /// <summary><c>bucket_mib</c>: size of a communication bucket in MiB.</summary>
     [Range(1, 4_096)]
+    [ConfigKey("size of a gradient communication bucket in MiB")]
     public int BucketMib { get; init; } = 25;
 
     /// <summary>
@@ -221,6 +273,7 @@ public sealed partial record TrainConfig : IValidatableObject
     /// backward has produced all of it, so the step waits only for what is still in flight (on more than one rank).
     /// false: reduce all gradients after backward. The results are the same.
     /// </summary>
+    [ConfigKey("reduce gradient buckets while backward still runs")]
     public bool OverlapCommunication { get; init; } = true;
 
     /// <summary>
@@ -228,57 +281,71 @@ public sealed partial record TrainConfig : IValidatableObject
     /// which larger batches stop saving steps, from each step's local and reduced gradients: one more scalar in the step's
     /// all-reduce (and under ZeRO-0 one more pass over the local gradient). Needs two ranks, or accumulation ≥ 2 on one.
     /// </summary>
+    [ConfigKey("estimate the gradient noise scale B_simple (needs 2 ranks, or accumulation >= 2)")]
     public bool GradientNoise { get; init; } = true;
 
     /// <summary><c>mlp_hidden</c>: hidden units of the MLP.</summary>
     [Range(1, 65_536)]
+    [ConfigKey("hidden units of the MLP", Architecture = true)]
     public int MlpHidden { get; init; } = 256;
 
     /// <summary><c>resnet_width</c>: channels of the ResNet stem and first stage (doubling per stage).</summary>
     [Range(1, 1_024)]
+    [ConfigKey("channels of the ResNet stem and first stage (doubling per stage)", Architecture = true)]
     public int ResnetWidth { get; init; } = 16;
 
     /// <summary><c>resnet_stages</c>: ResNet stages; each after the first halves the resolution.</summary>
     [Range(1, 4)]
+    [ConfigKey("ResNet stages; each after the first halves the resolution", Architecture = true)]
     public int ResnetStages { get; init; } = 3;
 
     /// <summary><c>resnet_blocks</c>: residual blocks per stage.</summary>
     [Range(1, 16)]
+    [ConfigKey("residual blocks per ResNet stage", Architecture = true)]
     public int ResnetBlocks { get; init; } = 1;
 
     /// <summary><c>vit_patch</c>: ViT patch side; must divide 28 (4, 7, 14).</summary>
     [Range(1, 28)]
+    [ConfigKey("ViT patch side; must divide 28", Architecture = true, Values = "1 | 2 | 4 | 7 | 14 | 28")]
     public int VitPatch { get; init; } = 7;
 
     /// <summary><c>vit_embedding</c>: ViT embedding width, divisible by <see cref="VitHeads"/>.</summary>
     [Range(1, 4_096)]
+    [ConfigKey("ViT embedding width, divisible by vit_heads", Architecture = true)]
     public int VitEmbedding { get; init; } = 64;
 
     /// <summary><c>vit_layers</c>: ViT transformer blocks.</summary>
     [Range(1, 64)]
+    [ConfigKey("ViT transformer blocks", Architecture = true)]
     public int VitLayers { get; init; } = 2;
 
     /// <summary><c>vit_heads</c>: ViT attention heads.</summary>
     [Range(1, 64)]
+    [ConfigKey("ViT attention heads", Architecture = true)]
     public int VitHeads { get; init; } = 4;
 
     /// <summary><c>gpt_context</c>: GPT context length in characters (a sample is context + 1 characters).</summary>
     [Range(1, 8_192)]
+    [ConfigKey("GPT context length in characters", Architecture = true)]
     public int GptContext { get; init; } = 64;
 
     /// <summary><c>gpt_layers</c>: GPT transformer blocks.</summary>
     [Range(1, 64)]
+    [ConfigKey("GPT transformer blocks", Architecture = true)]
     public int GptLayers { get; init; } = 4;
 
     /// <summary><c>gpt_heads</c>: GPT attention heads.</summary>
     [Range(1, 64)]
+    [ConfigKey("GPT attention heads", Architecture = true)]
     public int GptHeads { get; init; } = 4;
 
     /// <summary><c>gpt_embedding</c>: GPT embedding width, divisible by <see cref="GptHeads"/>.</summary>
     [Range(1, 8_192)]
+    [ConfigKey("GPT embedding width, divisible by gpt_heads", Architecture = true)]
     public int GptEmbedding { get; init; } = 128;
 
     /// <summary><c>gpt_tied_head</c>: the output head reuses the token embedding matrix.</summary>
+    [ConfigKey("the GPT's output head reuses the token embedding matrix", Architecture = true)]
     public bool GptTiedHead { get; init; } = true;
 
     /// <summary>
@@ -401,9 +468,9 @@ public sealed partial record TrainConfig : IValidatableObject
     private string? SectionError(string optimizer)
     {
         var options = Sections.For(optimizer);
-        if (!(options.LearningRate > 0 && options.LearningRate <= 10))
+        if (!(options.LearningRate > 0 && options.LearningRate <= MaxLearningRate))
         {
-            return $"Invalid {optimizer}.lr: {ConfigBinder.Format(options.LearningRate)}; valid range is (0, 10].";
+            return $"Invalid {optimizer}.lr: {ConfigBinder.Format(options.LearningRate)}; valid range is {LearningRateRange}.";
         }
         try
         {
@@ -421,4 +488,8 @@ public sealed partial record TrainConfig : IValidatableObject
 
     /// <summary><see cref="CheckpointDir"/> resolved against <see cref="RunDir"/> when relative.</summary>
     public string ResolvedCheckpointDir => Path.IsPathRooted(CheckpointDir) ? CheckpointDir : Path.Combine(RunDir, CheckpointDir);
+
+    /// <summary><see cref="TensorboardDir"/> resolved against <see cref="RunDir"/> when relative; null when TensorBoard is off.</summary>
+    public string? ResolvedTensorboardDir => TensorboardDir.Length == 0 ? null
+        : Path.IsPathRooted(TensorboardDir) ? TensorboardDir : Path.Combine(RunDir, TensorboardDir);
 }

@@ -9,7 +9,9 @@ namespace Adan.Worker.Telemetry;
 /// <summary>
 /// <c>metrics.jsonl</c> in the run directory, written by rank 0: one JSON object a line, a <see cref="StepMetrics"/> per
 /// logged step and an <see cref="EvalMetrics"/> per evaluation, each with its <c>kind</c>. This file, not the progress
-/// lines, is what the sweep and any later tool read: console lines are for people and may change.
+/// lines, is what the sweep and any later tool read: console lines are for people and may change. With
+/// <c>tensorboard_dir</c> set, every record is also written as TensorBoard scalars (<see cref="TensorBoardLog"/>), after
+/// its line here.
 /// </summary>
 /// <remarks>
 /// Each line is flushed to the operating system as it is written, so a run killed with SIGKILL keeps every line before
@@ -39,12 +41,14 @@ public sealed class MetricsLog : IDisposable
     private readonly FileStream _stream;
     private readonly Utf8JsonWriter _writer;
     private readonly long _interval;
+    private readonly TensorBoardLog? _tensorBoard;
 
-    private MetricsLog(FileStream stream, long interval)
+    private MetricsLog(FileStream stream, long interval, TensorBoardLog? tensorBoard)
     {
         _stream = stream;
         _writer = new Utf8JsonWriter(stream);
         _interval = interval;
+        _tensorBoard = tensorBoard;
     }
 
     /// <summary>
@@ -54,7 +58,8 @@ public sealed class MetricsLog : IDisposable
     /// <param name="runDir">The run directory (created if missing).</param>
     /// <param name="startStep">The step the run continues from: its checkpoint's step, 0 when not resumed.</param>
     /// <param name="interval">Steps between step records (<c>log_every</c>); the last step is always recorded.</param>
-    public static MetricsLog Open(string runDir, long startStep, long interval)
+    /// <param name="tensorBoard">Where every record also goes as TensorBoard scalars; null for none.</param>
+    public static MetricsLog Open(string runDir, long startStep, long interval, TensorBoardLog? tensorBoard = null)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(startStep);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(interval);
@@ -62,17 +67,25 @@ public sealed class MetricsLog : IDisposable
         var path = Path.Combine(runDir, FileName);
         KeepThrough(path, startStep);
         var stream = new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.Read | FileShare.Delete, bufferSize: 4096);
-        return new MetricsLog(stream, interval);
+        return new MetricsLog(stream, interval, tensorBoard);
     }
 
     /// <summary>Whether step <paramref name="step"/> of <paramref name="totalSteps"/> gets a step record.</summary>
     public bool Logs(long step, long totalSteps) => step % _interval == 0 || step == totalSteps;
 
-    /// <summary>Appends a step record and flushes it.</summary>
-    public void Write(StepMetrics metrics) => Append(metrics);
+    /// <summary>Appends a step record and flushes it, then writes it to TensorBoard when there is one.</summary>
+    public void Write(StepMetrics metrics)
+    {
+        Append(metrics);
+        _tensorBoard?.Write(metrics);
+    }
 
-    /// <summary>Appends an evaluation record and flushes it.</summary>
-    public void Write(EvalMetrics metrics) => Append(metrics);
+    /// <summary>Appends an evaluation record and flushes it, then writes it to TensorBoard when there is one.</summary>
+    public void Write(EvalMetrics metrics)
+    {
+        Append(metrics);
+        _tensorBoard?.Write(metrics);
+    }
 
     /// <summary>The step records of <paramref name="path"/> in file order; none when the file does not exist.</summary>
     public static IReadOnlyList<StepMetrics> ReadSteps(string path) => Read<StepMetrics>(path, StepKind);

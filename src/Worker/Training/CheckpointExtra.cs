@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using Adan.Sharded.Checkpoints;
+using Adan.Worker.Models;
 using Adan.Worker.Telemetry;
 using TorchSharp;
 
@@ -7,7 +8,7 @@ namespace Adan.Worker.Training;
 
 /// <summary>
 /// The trainer's part of a checkpoint, kept in the manifest's free-form <c>extra</c> object besides the flat parameters
-/// and Adan's state: the model name, the last global loss, the samples of one optimizer step over all ranks, the
+/// and Adan's state: the model name and its architecture (<see cref="ModelArchitecture"/>), the last global loss, the samples of one optimizer step over all ranks, the
 /// learning-rate schedule's shape (<see cref="ScheduleRecord"/>), the samples trained on so far, and the program's version
 /// and git commit that wrote it (<see cref="BuildInfo"/>, null when unknown). Every read and write
 /// of those keys goes through this type; a key an older checkpoint lacks reads as null. Checkpoints of manifest format
@@ -24,6 +25,7 @@ internal sealed class CheckpointExtra
     private const string SamplesSeenKey = "samples_seen";
     private const string VersionKey = "version";
     private const string GitCommitKey = "git_commit";
+    private const string ArchitectureKey = "architecture";
 
     private readonly JsonObject? _json;
 
@@ -57,6 +59,32 @@ internal sealed class CheckpointExtra
     /// <summary>The git commit the program that wrote the checkpoint was built from, null when not recorded or unknown.</summary>
     public string? GitCommit => _json?[GitCommitKey] is JsonValue value && value.TryGetValue<string>(out var recorded) ? recorded : null;
 
+    /// <summary>The model's config name, null when the checkpoint does not record it.</summary>
+    public string? ModelName => _json?[ModelKey] is JsonValue value && value.TryGetValue<string>(out var recorded) ? recorded : null;
+
+    /// <summary>
+    /// The model's architecture, null when the checkpoint does not record it (one written before architectures were
+    /// recorded: only <see cref="ModelName"/> is known then).
+    /// </summary>
+    /// <param name="source">The checkpoint, for error messages.</param>
+    /// <exception cref="CheckpointException">The recorded architecture is not valid.</exception>
+    public ModelArchitecture? Architecture(string source)
+    {
+        if (_json?[ArchitectureKey] is not { } node)
+        {
+            return null;
+        }
+        try
+        {
+            return ModelArchitecture.FromJson(node as JsonObject
+                ?? throw new InvalidDataException($"{source}: extra.{ArchitectureKey} is {node.ToJsonString()}, not a JSON object."), $"{source} (extra.{ArchitectureKey})");
+        }
+        catch (InvalidDataException e)
+        {
+            throw new CheckpointException(e.Message, e);
+        }
+    }
+
     /// <summary>The learning-rate schedule's shape, null when the checkpoint does not record it.</summary>
     /// <param name="source">The checkpoint, for error messages.</param>
     /// <exception cref="CheckpointException">The recorded schedule is not valid.</exception>
@@ -80,6 +108,14 @@ internal sealed class CheckpointExtra
         [VersionKey] = BuildInfo.Version,
         [GitCommitKey] = BuildInfo.GitCommit,
     };
+
+    /// <summary>Adds the model's architecture to an <c>extra</c> object made by <see cref="Capture"/>.</summary>
+    public static void RecordArchitecture(JsonObject extra, ModelArchitecture architecture)
+    {
+        ArgumentNullException.ThrowIfNull(extra);
+        ArgumentNullException.ThrowIfNull(architecture);
+        extra[ArchitectureKey] = architecture.ToJson();
+    }
 
     /// <summary>Adds the schedule's shape and the samples seen after the checkpoint's step to an <c>extra</c> object made by <see cref="Capture"/>.</summary>
     public static void RecordSchedule(JsonObject extra, ScheduleRecord schedule, long samplesSeen)

@@ -5,6 +5,7 @@ using Adan.Sharded.Collectives;
 using Adan.Sharded.Sampling;
 using Adan.Sharded.Zero;
 using Adan.Worker.Config;
+using Adan.Worker.Models;
 using Adan.Worker.Telemetry;
 using static TorchSharp.torch;
 
@@ -30,7 +31,7 @@ internal sealed class Checkpointing : IDisposable
     private readonly string _root;
     private readonly long _every;
     private readonly int _keepLast;
-    private readonly string _modelName;
+    private readonly ModelArchitecture _architecture;
     private readonly long _seed;
     private readonly bool _background;
     private CheckpointRootLock? _rootLock;
@@ -51,7 +52,7 @@ internal sealed class Checkpointing : IDisposable
         _root = root;
         _every = config.CheckpointEvery;
         _keepLast = config.KeepLast;
-        _modelName = config.Model.ToString().ToLowerInvariant();
+        _architecture = ModelArchitecture.Of(config, run.Data.VocabularySize);
         _seed = config.Seed;
         _background = config.AsyncCheckpoint;
         Resume = resume;
@@ -264,7 +265,8 @@ internal sealed class Checkpointing : IDisposable
     {
         // Every rank must store the same buffers, and the live model keeps using what was stored.
         ModelBuffers.Average(_model, _collective);
-        var extra = CheckpointExtra.Capture(_modelName, lastLoss, _sampler.GlobalBatch);
+        var extra = CheckpointExtra.Capture(_architecture.ModelName, lastLoss, _sampler.GlobalBatch);
+        CheckpointExtra.RecordArchitecture(extra, _architecture);
         var schedule = _schedule ?? throw new InvalidOperationException("no learning-rate schedule to record: Record was not called before the first save.");
         CheckpointExtra.RecordSchedule(extra, schedule.Record, schedule.SamplesBefore(step));
         return new TrainingProgress(step, _sampler.Position, new Dictionary<string, long> { ["seed"] = _seed }, extra)

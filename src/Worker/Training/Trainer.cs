@@ -14,7 +14,8 @@ namespace Adan.Worker.Training;
 /// <summary>
 /// One rank's training run: the step loop over what <see cref="TrainingSetup"/> builds, with evaluation,
 /// <see cref="Checkpointing"/>, progress and metrics, and the run records: on rank 0 <c>resolved-config.json</c> at the
-/// start, <c>metrics.jsonl</c> as it goes (<see cref="MetricsLog"/>) and <c>summary.json</c> at the end.
+/// start, <c>metrics.jsonl</c> as it goes (<see cref="MetricsLog"/>, mirrored to TensorBoard with <c>tensorboard_dir</c>)
+/// and <c>summary.json</c> at the end.
 /// </summary>
 internal sealed class Trainer
 {
@@ -90,7 +91,10 @@ internal sealed class Trainer
                 }
             }
             var (startStep, lastLoss) = Resume(checkpoints, summary);
-            using var metricsLog = Rank == 0 ? MetricsLog.Open(_config.RunDir, startStep, _config.LogEvery) : null;
+            using var metricsLog = Rank == 0
+                ? MetricsLog.Open(_config.RunDir, startStep, _config.LogEvery,
+                    _config.ResolvedTensorboardDir is { } tensorBoard ? TensorBoardLog.Open(tensorBoard, _output, TimeProvider.System) : null)
+                : null;
 
             using var progress = ProgressReporterFactory.Create(Rank, _config.LogEvery);
             progress.Start(totalSteps);
