@@ -147,11 +147,19 @@ internal static class LaunchCommand
         {
             throw new UsageException($"--max-restarts {maxRestarts}: expected an integer in [0, {MaxRestartsLimit}]");
         }
+        // Inside a Slurm allocation the allocation is the hostfile, unless one is given.
+        var allocation = hostfile is null ? SlurmAllocation.FromProcess() : null;
+        if (allocation is not null && allocation.Hosts.Slots != ranks)
+        {
+            throw new UsageException(
+                $"-n {ranks}: the Slurm allocation{(allocation.JobId is null ? "" : $" {allocation.JobId}")} has {allocation.Hosts.Slots} task(s) ({allocation.Describe()}); " +
+                $"give -n {allocation.Hosts.Slots}, or --hostfile FILE to place the ranks yourself");
+        }
         if (minRanks is { } min)
         {
-            if (hostfile is null)
+            if (hostfile is null && allocation is null)
             {
-                throw new UsageException("--min-ranks needs --hostfile: it drops the host that failed from the hostfile's hosts");
+                throw new UsageException("--min-ranks needs --hostfile (or a Slurm allocation): it drops the host that failed from the hostfile's hosts");
             }
             if (min < 1 || min > ranks)
             {
@@ -183,7 +191,23 @@ internal static class LaunchCommand
         // Taken over before anything that needs cleaning up exists: a stop signal at any moment from here on ends the
         // process through the finally blocks below, which reap the coordinator before removing its directory.
         using var signals = new StopSignals();
-        return await RunOnHostsAsync(settings with { JobId = jobId }, givenToken, signals);
+        if (allocation is null)
+        {
+            return await RunOnHostsAsync(settings with { JobId = jobId }, givenToken, signals);
+        }
+        var scratch = Directory.CreateTempSubdirectory("adan-slurm-");
+        try
+        {
+            var path = Path.Combine(scratch.FullName, "hostfile");
+            allocation.Hosts.Write(path);
+            Console.Error.WriteLine($"adan launch: hosts from the Slurm allocation{(allocation.JobId is null ? "" : $" {allocation.JobId}")} " +
+                $"({SlurmAllocation.NodeListVariable}={allocation.NodeList}): {allocation.Describe()}");
+            return await RunOnHostsAsync(settings with { JobId = jobId, Hostfile = new FileInfo(path) }, givenToken, signals);
+        }
+        finally
+        {
+            scratch.Delete(recursive: true);
+        }
     }
 
     /// <summary>Runs the launch with its hosts and job id settled: on a standing coordinator, or on one started here.</summary>
