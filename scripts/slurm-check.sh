@@ -3,8 +3,12 @@
 # test). Installs Debian's slurmctld, slurmd, slurm-client and munge when missing, starts munged, slurmctld and
 # slurmd directly (no systemd) with a generated munge key and slurm.conf, all under one temporary directory and on
 # their own socket and ports, so an installed Slurm or munge is neither used nor touched. Submits the demo job,
-# shortened, on 2 tasks (one per CPU), waits for it, checks its summary.json and `adan checkpoint verify`, then stops
-# the daemons and removes everything it made. Needs root and `make build`. Exit 0 when the job passed.
+# shortened, on 2 tasks (one per CPU), waits for it, checks its summary.json and `adan checkpoint verify`. Then checks
+# that a plain `srun -n 2 adan train` stops every task with its one line instead of training alone, and that
+# `srun --mpi=pmi2` forms one world. Then runs a small `adan sweep --slurm` (one job array, two tasks at once), checks
+# its results equal a sweep run here bit for bit, that a rerun submits nothing, and that a sweep killed while its
+# array runs is picked up by a rerun without a second submission. Then stops the daemons and removes everything it
+# made. Needs root and `make build`. Exit 0 when all passed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd)
@@ -153,6 +157,24 @@ grep -q '"steps": 46,' "$summary" || fail "$summary: expected 46 steps (3000 sam
 checkpoint=$(sed -n 's/.*"checkpoint_dir": "\(.*\)".*/\1/p' "$summary")
 [[ -n $checkpoint ]] || fail "$summary names no checkpoint"
 bin/adan checkpoint verify "$run_dir/checkpoints" || fail "adan checkpoint verify refused $run_dir/checkpoints"
+
+# A plain srun (no PMI that Debian's MPICH joins): every task must stop with exit 2 and its one line, none train alone.
+set +e
+srun_out=$(srun --mpi=none -n 2 -t 2 bin/adan train --set model=mlp --set train_subset=256 --set epochs=1 \
+    --set run_dir="$work/srun-run" 2>&1)
+srun_status=$?
+set -e
+[[ $srun_status -ne 0 ]] || fail "srun -n 2 adan train exited 0; expected every task to stop: $srun_out"
+for task in 0 1; do
+    grep -q "adan train: started as task $task of 2 by srun without PMI" <<< "$srun_out" \
+        || fail "srun -n 2 adan train: task $task did not stop with its one line: $srun_out"
+done
+[[ ! -e $work/srun-run/summary.json ]] || fail "srun -n 2 adan train trained: $work/srun-run/summary.json exists"
+echo "slurm-check: srun -n 2 adan train stopped every task with its one line"
+# The way that line names: Slurm's PMI-2, which MPICH speaks, makes the tasks one world.
+pmi2_out=$(srun --mpi=pmi2 -n 2 -t 2 bin/adan mpi-check 2>&1) || fail "srun --mpi=pmi2 -n 2 adan mpi-check failed: $pmi2_out"
+grep -q "rank 1 of 2: all-reduced" <<< "$pmi2_out" || fail "srun --mpi=pmi2 -n 2 adan mpi-check formed no world of 2: $pmi2_out"
+echo "slurm-check: srun --mpi=pmi2 -n 2 forms one world of 2"
 echo "slurm-check: passed (job $job_id: $(sed -n 's/.*"test_accuracy": \([0-9.]*\).*/test accuracy \1/p' "$summary"), checkpoint $checkpoint verified)"
 
 # adan sweep --slurm: a tiny sweep (4 runs of one epoch on 512 samples, threads fixed so that a run computes the same

@@ -36,6 +36,54 @@ public sealed partial class CoordinatorCommandTests
         }
     }
 
+    /// <summary>
+    /// A supervisor's <c>kill -9</c> of <c>adan coordinator</c> leaves no server holding the port or the data directory:
+    /// a coordinator restarted on the same port and directory listens.
+    /// </summary>
+    [Fact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    public async Task ASigkilledCoordinatorLeavesItsPortForTheNextOne()
+    {
+        var dataDir = Directory.CreateTempSubdirectory("adan-cli-coord-kill-").FullName;
+        try
+        {
+            int port;
+            using (var first = Start($"coordinator --listen 127.0.0.1:0 --data-dir {dataDir}"))
+            {
+                var line = await first.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(60));
+                var match = ListeningLine().Match(line ?? "");
+                Assert.True(match.Success, $"unexpected first line: '{line}'");
+                port = int.Parse(match.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+                first.Kill();
+                await first.WaitForExitAsync();
+            }
+            var gone = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+            while (Cli.ProcessTable.WithArgument(dataDir).Count > 0)
+            {
+                Assert.True(DateTime.UtcNow < gone, $"a server (pid {string.Join(", ", Cli.ProcessTable.WithArgument(dataDir))}) outlived its killed adan by 10 s");
+                await Task.Delay(20);
+            }
+
+            // The kernel frees the port with the last process holding it; a restart needs no wait, but may meet a slow start.
+            using var second = Start($"coordinator --listen 127.0.0.1:{port} --data-dir {dataDir}");
+            try
+            {
+                var line = await second.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(60));
+                Assert.True(line == $"listening on http://127.0.0.1:{port}",
+                    $"the restarted coordinator printed '{line}': {(second.HasExited ? await second.StandardError.ReadToEndAsync() : "")}");
+            }
+            finally
+            {
+                second.Kill();
+                await second.WaitForExitAsync();
+            }
+        }
+        finally
+        {
+            Directory.Delete(dataDir, recursive: true);
+        }
+    }
+
     [Theory]
     [InlineData("coordinator --bogus --data-dir /tmp/x", "--bogus")]
     [InlineData("coordinator --listen nowhere --data-dir /tmp/x", "nowhere")]

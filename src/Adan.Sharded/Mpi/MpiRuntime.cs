@@ -33,13 +33,21 @@ public sealed unsafe class MpiRuntime : IDisposable
     /// Initialises MPI for this process (once) and returns the runtime.
     /// </summary>
     /// <remarks>Collective: every rank must call.</remarks>
+    /// <exception cref="MpiLaunchException">
+    /// Open MPI's <c>mpirun</c> started the process, or the world MPI formed is not the one the launcher started (see
+    /// <see cref="LaunchEnvironment"/>).
+    /// </exception>
     public static MpiRuntime Initialize()
     {
         if (s_current is not null)
         {
             return s_current;
         }
-        RefuseForeignLauncher();
+        var launch = LaunchEnvironment.FromProcess();
+        if (launch.Refusal() is { } refusal)
+        {
+            throw new MpiLaunchException(refusal);
+        }
         MpiLibrary.Load();
         int argc = 0;
         byte** argv = null;
@@ -47,6 +55,12 @@ public sealed unsafe class MpiRuntime : IDisposable
         Check(MpiNative.MPI_Comm_set_errhandler(MpiNative.CommWorld, MpiNative.ErrorsReturn), "MPI_Comm_set_errhandler", -1);
         Check(MPI.Unsafe.MPI_Comm_rank(MpiNative.CommWorld, out var rank), "MPI_Comm_rank", -1);
         Check(MPI.Unsafe.MPI_Comm_size(MpiNative.CommWorld, out var size), "MPI_Comm_size", rank);
+        if (launch.Mismatch(size) is { } mismatch)
+        {
+            // Every task finds the same: each stops here, before any collective, instead of training alone.
+            MPI.Unsafe.MPI_Finalize();
+            throw new MpiLaunchException(mismatch);
+        }
         Check(MpiNative.MPI_Comm_split_type(MpiNative.CommWorld, MpiNative.CommTypeShared, rank, MpiNative.InfoNull, out var host),
             "MPI_Comm_split_type", rank);
         Check(MPI.Unsafe.MPI_Comm_rank(host, out var localRank), "MPI_Comm_rank", rank);
@@ -88,15 +102,5 @@ public sealed unsafe class MpiRuntime : IDisposable
         _disposed = true;
         MPI.Unsafe.MPI_Finalize();
         s_current = null;
-    }
-
-    private static void RefuseForeignLauncher()
-    {
-        if (System.Environment.GetEnvironmentVariable("OMPI_COMM_WORLD_SIZE") is not null)
-        {
-            throw new MpiLibraryException(
-                "This process was started by Open MPI's mpirun, which cannot launch MPICH-ABI programs. " +
-                "Use mpiexec.mpich (Debian/Ubuntu package mpich), or Intel MPI / MVAPICH / Cray MPICH's launcher.");
-        }
     }
 }

@@ -31,7 +31,8 @@ internal static class CommandLineRunner
         }
         catch (Exception e) when (FailureKind.IsUsage(e))
         {
-            return ReportUsage(name, e.Message);
+            // A launch MPI cannot join is each task's own news: under srun every task is rank 0 of its own world.
+            return ReportUsage(name, e.Message, everyRank: e is Adan.Sharded.Mpi.MpiLaunchException);
         }
         catch (Exception e)
         {
@@ -46,12 +47,12 @@ internal static class CommandLineRunner
     }
 
     /// <summary>
-    /// Reports a usage error once per job: under mpiexec every rank parses the same command line and would print the
-    /// same line.
+    /// Reports a usage error once per job (unless <paramref name="everyRank"/>): under mpiexec or srun every rank parses
+    /// the same command line and would print the same line.
     /// </summary>
-    private static int ReportUsage(string name, string message)
+    private static int ReportUsage(string name, string message, bool everyRank = false)
     {
-        if (Environment.GetEnvironmentVariable("PMI_RANK") is null or "0")
+        if (everyRank || Adan.Sharded.Mpi.LaunchEnvironment.FromProcess().Rank is null or 0)
         {
             Console.Error.WriteLine($"{name}: {message}");
         }

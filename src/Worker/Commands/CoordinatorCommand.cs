@@ -8,8 +8,11 @@ namespace Adan.Worker.Commands;
 /// <summary><c>adan coordinator ...</c>: runs the job coordinator in the foreground.</summary>
 /// <remarks>
 /// The worker does not link the server: this runs the shipped coordinator executable with the same arguments, so the
-/// flags, messages and exit codes are the coordinator's own and the two entry points cannot drift apart. The child
-/// shares the terminal; SIGINT reaches it with the process group, and SIGTERM to <c>adan</c> is passed on.
+/// flags, messages and exit codes are the coordinator's own and the two entry points cannot drift apart. It runs it in
+/// place of <c>adan</c> (<c>execvp</c>), with the same pid, so that whatever a supervisor sends that pid reaches the
+/// server itself: SIGTERM stops it, SIGHUP reloads its credentials, and SIGKILL leaves no server behind holding the port
+/// and the data directory. A child would outlive a killed <c>adan</c>; a parent-death signal
+/// (<c>PR_SET_PDEATHSIG</c>) fires when the forking <em>thread</em> ends, which in .NET may be any pool thread.
 /// </remarks>
 internal static class CoordinatorCommand
 {
@@ -29,8 +32,9 @@ internal static class CoordinatorCommand
         return command;
     }
 
-    /// <summary>Runs the coordinator executable with <paramref name="arguments"/> and returns its exit code.</summary>
+    /// <summary>Replaces this process with the coordinator executable run with <paramref name="arguments"/>.</summary>
     /// <remarks>Called before adan's own parsing, so that <c>--help</c> and every flag are the coordinator's.</remarks>
+    /// <returns>1, when the coordinator could not be run; otherwise it does not return.</returns>
     public static int Run(string[] arguments)
     {
         ProcessStartInfo info;
@@ -43,19 +47,8 @@ internal static class CoordinatorCommand
             Console.Error.WriteLine($"adan coordinator: {e.Message}");
             return 1;
         }
-        using var process = Process.Start(info)!;
-        using var forward = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, context =>
-        {
-            context.Cancel = true;
-            Signal.Terminate(process.Id);
-        });
-        // SIGHUP reloads the coordinator's --credentials-file; adan must neither die of it nor keep it from the server.
-        using var hangup = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGHUP, context =>
-        {
-            context.Cancel = true;
-            Signal.HangUp(process.Id);
-        });
-        process.WaitForExit();
-        return process.ExitCode;
+        var reason = ProcessImage.Replace(info);
+        Console.Error.WriteLine($"adan coordinator: cannot run {info.FileName}: {reason}");
+        return 1;
     }
 }

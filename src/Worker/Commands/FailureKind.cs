@@ -17,8 +17,8 @@ internal static class FailureKind
     /// <summary>The exit code for <paramref name="exception"/>: <see cref="ExitCodes.Usage"/> or <see cref="ExitCodes.Failure"/>.</summary>
     public static int ExitCode(Exception exception) => IsUsage(exception) ? ExitCodes.Usage : ExitCodes.Failure;
 
-    /// <summary>A bad command line or config: nothing the run did caused it.</summary>
-    public static bool IsUsage(Exception exception) => exception is UsageException or ConfigException;
+    /// <summary>A bad command line, config or launch: nothing the run did caused it.</summary>
+    public static bool IsUsage(Exception exception) => exception is UsageException or ConfigException or MpiLaunchException;
 
     /// <summary>A failure the program expects and explains in its message (missing data, a damaged checkpoint, an I/O or MPI error).</summary>
     public static bool IsExpected(Exception exception) => exception is CheckpointException or DatasetNotFoundException or MpiException

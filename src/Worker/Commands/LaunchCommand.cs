@@ -119,7 +119,7 @@ internal static class LaunchCommand
 
     private static async Task<int> RunAsync(LaunchSettings settings)
     {
-        var (ranks, hostfile, coordinatorUrl, listen, heartbeatTimeout, stallTimeout, joinTimeout, _, tokenFile, jobId, arguments, security, maxRestarts, minRanks) = settings;
+        var (ranks, hostfile, coordinatorUrl, _, heartbeatTimeout, stallTimeout, joinTimeout, _, tokenFile, jobId, arguments, _, maxRestarts, minRanks) = settings;
         if (ranks < 1 || ranks > CoordinatorLimits.MaxWorldSize)
         {
             throw new UsageException($"-n {ranks}: the number of ranks must be in [1, {CoordinatorLimits.MaxWorldSize}]");
@@ -147,11 +147,19 @@ internal static class LaunchCommand
         {
             throw new UsageException($"--max-restarts {maxRestarts}: expected an integer in [0, {MaxRestartsLimit}]");
         }
+        // Inside a Slurm allocation the allocation is the hostfile, unless one is given.
+        var allocation = hostfile is null ? SlurmAllocation.FromProcess() : null;
+        if (allocation is not null && allocation.Hosts.Slots != ranks)
+        {
+            throw new UsageException(
+                $"-n {ranks}: the Slurm allocation{(allocation.JobId is null ? "" : $" {allocation.JobId}")} has {allocation.Hosts.Slots} task(s) ({allocation.Describe()}); " +
+                $"give -n {allocation.Hosts.Slots}, or --hostfile FILE to place the ranks yourself");
+        }
         if (minRanks is { } min)
         {
-            if (hostfile is null)
+            if (hostfile is null && allocation is null)
             {
-                throw new UsageException("--min-ranks needs --hostfile: it drops the host that failed from the hostfile's hosts");
+                throw new UsageException("--min-ranks needs --hostfile (or a Slurm allocation): it drops the host that failed from the hostfile's hosts");
             }
             if (min < 1 || min > ranks)
             {
@@ -164,9 +172,6 @@ internal static class LaunchCommand
         }
         jobId ??= $"job-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6))}";
         var givenToken = tokenFile is not null ? TokenFile.Read(tokenFile) : null;
-        // Ranks and proxies whose parent dies first stay in this process's tree, so that the cleanup finds them.
-        Signal.AdoptOrphans();
-
         if (coordinatorUrl is not null)
         {
             if (stallTimeout is not null || joinTimeout is not null)
@@ -179,13 +184,44 @@ internal static class LaunchCommand
                 throw new UsageException(
                     $"--coordinator needs a submitter credential from the coordinator's operator (or its operator token): give --token-file FILE or set {CoordinatorEnvironment.TokenVariable}");
             }
-            security.CheckStanding(coordinatorUrl);
+            settings.Security.CheckStanding(coordinatorUrl);
+        }
+        // Ranks and proxies whose parent dies first stay in this process's tree, so that the cleanup finds them.
+        Signal.AdoptOrphans();
+        // Taken over before anything that needs cleaning up exists: a stop signal at any moment from here on ends the
+        // process through the finally blocks below, which reap the coordinator before removing its directory.
+        using var signals = new StopSignals();
+        if (allocation is null)
+        {
+            return await RunOnHostsAsync(settings with { JobId = jobId }, givenToken, signals);
+        }
+        var scratch = Directory.CreateTempSubdirectory("adan-slurm-");
+        try
+        {
+            var path = Path.Combine(scratch.FullName, "hostfile");
+            allocation.Hosts.Write(path);
+            Console.Error.WriteLine($"adan launch: hosts from the Slurm allocation{(allocation.JobId is null ? "" : $" {allocation.JobId}")} " +
+                $"({SlurmAllocation.NodeListVariable}={allocation.NodeList}): {allocation.Describe()}");
+            return await RunOnHostsAsync(settings with { JobId = jobId, Hostfile = new FileInfo(path) }, givenToken, signals);
+        }
+        finally
+        {
+            scratch.Delete(recursive: true);
+        }
+    }
+
+    /// <summary>Runs the launch with its hosts and job id settled: on a standing coordinator, or on one started here.</summary>
+    private static async Task<int> RunOnHostsAsync(LaunchSettings settings, string? givenToken, StopSignals signals)
+    {
+        var (_, _, coordinatorUrl, listen, heartbeatTimeout, stallTimeout, joinTimeout, _, _, _, arguments, security, _, _) = settings;
+        if (coordinatorUrl is not null)
+        {
             security.WarnIfPlaintextOffLoopback(coordinatorUrl);
             // A submitter credential (or the operator token): it creates each attempt's job, which the ranks act on
             // with that job's own token only.
-            var credential = givenToken.Trim();
-            return await LaunchAttempts.RunAsync(settings with { JobId = jobId }, coordinatorUrl,
-                (id, w, restarts) => security.CreateJobAsync(coordinatorUrl, credential, id, w, restarts), coordinatorPid: null);
+            var credential = givenToken!.Trim();
+            return await LaunchAttempts.RunAsync(settings, coordinatorUrl,
+                (id, w, restarts) => security.CreateJobAsync(coordinatorUrl, credential, id, w, restarts), coordinatorPid: null, signals);
         }
 
         var dataDirectory = Directory.CreateTempSubdirectory("adan-coordinator-");
@@ -214,7 +250,12 @@ internal static class LaunchCommand
                 {
                     flags.AddRange(["--join-timeout", join.ToString("R", CultureInfo.InvariantCulture)]);
                 }
-                coordinator = await CoordinatorProcess.StartAsync(flags, token, TimeSpan.FromSeconds(60));
+                coordinator = await CoordinatorProcess.StartAsync(flags, token, TimeSpan.FromSeconds(60), signals.Token);
+            }
+            catch (OperationCanceledException) when (signals.Received is { } received)
+            {
+                Console.Error.WriteLine($"adan launch: stopped by {received} while the coordinator started; job {settings.JobId} never ran");
+                return signals.ExitCode;
             }
             catch (CoordinatorStartException e)
             {
@@ -225,8 +266,8 @@ internal static class LaunchCommand
             await using (coordinator)
             {
                 var address = security.AddressOfLaunched(coordinator.Address);
-                return await LaunchAttempts.RunAsync(settings with { JobId = jobId }, address,
-                    (id, w, restarts) => security.CreateJobAsync(address, token, id, w, restarts), coordinator.Pid);
+                return await LaunchAttempts.RunAsync(settings, address,
+                    (id, w, restarts) => security.CreateJobAsync(address, token, id, w, restarts), coordinator.Pid, signals);
             }
         }
         finally

@@ -28,10 +28,11 @@ internal static class TrainCommand
         return command;
     }
 
-    /// <summary>Whether this process was started by an MPI launcher (MPICH Hydra or a PMI-compatible one).</summary>
-    public static bool LaunchedByMpi =>
-        Environment.GetEnvironmentVariable("PMI_SIZE") is not null || Environment.GetEnvironmentVariable("PMI_RANK") is not null
-        || Environment.GetEnvironmentVariable("OMPI_COMM_WORLD_SIZE") is not null;
+    /// <summary>
+    /// Whether a launcher started this process as one rank of several (Hydra, srun, a PMIx server; see
+    /// <see cref="LaunchEnvironment"/>): it then joins the others through MPI, which stops every rank when it cannot.
+    /// </summary>
+    public static bool LaunchedByMpi => LaunchEnvironment.FromProcess().IsLaunched;
 
     /// <summary>
     /// The rank's collective for where its buffers live: the device comes from the <c>device</c> setting and, for

@@ -75,8 +75,10 @@ internal sealed class CoordinatorProcess : IAsyncDisposable
     /// <param name="arguments">The coordinator's flags (<c>--listen</c>, <c>--data-dir</c>, ...).</param>
     /// <param name="token">The job token, passed in the environment.</param>
     /// <param name="startTimeout">How long to wait for the coordinator's <c>listening on</c> line.</param>
+    /// <param name="stop">Cancelled by a stop signal: the starting coordinator is killed and reaped before this throws.</param>
     /// <exception cref="CoordinatorStartException">It exited or stayed silent; the message holds its stderr.</exception>
-    public static async Task<CoordinatorProcess> StartAsync(IEnumerable<string> arguments, string token, TimeSpan startTimeout)
+    /// <exception cref="OperationCanceledException"><paramref name="stop"/> was cancelled; no coordinator runs.</exception>
+    public static async Task<CoordinatorProcess> StartAsync(IEnumerable<string> arguments, string token, TimeSpan startTimeout, CancellationToken stop)
     {
         var info = StartInfo(arguments);
         // The pipe on its standard input is held by this process only: when we exit, however we exit, it closes and
@@ -109,7 +111,8 @@ internal sealed class CoordinatorProcess : IAsyncDisposable
         process.BeginErrorReadLine();
         try
         {
-            using var timeout = new CancellationTokenSource(startTimeout);
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stop);
+            timeout.CancelAfter(startTimeout);
             while (await process.StandardOutput.ReadLineAsync(timeout.Token) is { } line)
             {
                 if (line.StartsWith(ListeningPrefix, StringComparison.Ordinal))
@@ -134,8 +137,11 @@ internal sealed class CoordinatorProcess : IAsyncDisposable
         }
         catch (OperationCanceledException)
         {
+            // Reaped before the caller removes its data directory, which a live coordinator could still write into.
             process.Kill(entireProcessTree: true);
+            await process.WaitForExitAsync(CancellationToken.None);
             process.Dispose();
+            stop.ThrowIfCancellationRequested();
             throw new CoordinatorStartException(1, $"the coordinator did not start listening within {startTimeout.TotalSeconds:F0} s");
         }
         catch (CoordinatorStartException)

@@ -31,9 +31,19 @@ internal static class JobRun
     /// <param name="token">The job's own token (not the operator's).</param>
     /// <param name="coordinatorPid">The coordinator this launcher started, which the cleanup spares (it is stopped on its own).</param>
     /// <param name="attempt">This attempt's job id, ranks, hostfile, command and restarts before it.</param>
-    public static async Task<Outcome> RunAsync(LaunchSettings settings, Uri coordinatorUrl, string token, int? coordinatorPid, Attempt attempt)
+    /// <param name="signals">
+    /// The launcher's stop signals, taken over before it made anything to clean up: one received before mpiexec starts
+    /// starts nothing, one received later ends the ranks.
+    /// </param>
+    public static async Task<Outcome> RunAsync(LaunchSettings settings, Uri coordinatorUrl, string token, int? coordinatorPid, Attempt attempt,
+        StopSignals signals)
     {
         var (jobId, ranks, hostfile, arguments, restarts) = attempt;
+        if (signals.Received is { } early)
+        {
+            Console.Error.WriteLine($"adan launch: stopped by {early} before job {jobId} started");
+            return new Outcome(signals.ExitCode, null);
+        }
         var tlsCa = settings.Security.TlsCa;
         var psi = new ProcessStartInfo("mpiexec.mpich") { UseShellExecute = false };
         psi.ArgumentList.Add("-n");
@@ -86,7 +96,6 @@ internal static class JobRun
             // Slurm, Kubernetes and the sweep stop a job with SIGTERM, a terminal with SIGINT, a lost session with SIGHUP:
             // end the ranks here, so that the coordinator is stopped and its directory removed on the way out instead of
             // leaving orphans.
-            using var signals = new StopSignals();
             try
             {
                 await process.WaitForExitAsync(signals.Token);

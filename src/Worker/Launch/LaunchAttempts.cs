@@ -1,5 +1,6 @@
 using System.Globalization;
 using Adan.Worker.Commands;
+using Adan.Worker.Processes;
 
 namespace Adan.Worker.Launch;
 
@@ -21,7 +22,9 @@ internal static class LaunchAttempts
     /// which acts on that job only: the ranks never get the operator token.
     /// </param>
     /// <param name="coordinatorPid">The coordinator this launcher started, if any.</param>
-    public static async Task<int> RunAsync(LaunchSettings settings, Uri coordinatorUrl, Func<string, int, int, Task<string>> createJob, int? coordinatorPid)
+    /// <param name="signals">The launcher's stop signals: after one, no further attempt starts.</param>
+    public static async Task<int> RunAsync(LaunchSettings settings, Uri coordinatorUrl, Func<string, int, int, Task<string>> createJob, int? coordinatorPid,
+        StopSignals signals)
     {
         var jobId = settings.JobId!;
         var config = settings.MinRanks is null ? null : LaunchedTrainConfig.TryRead(settings.Arguments);
@@ -44,7 +47,8 @@ internal static class LaunchAttempts
                     ? settings.Arguments
                     : [.. settings.Arguments, "--set", "resume=latest", .. plan.Accumulation is { } a ? new[] { "--set", $"accumulation={a}" } : []];
                 var token = await createJob(id, plan.Ranks, restarts);
-                var outcome = await JobRun.RunAsync(settings, coordinatorUrl, token, coordinatorPid, new JobRun.Attempt(id, plan.Ranks, hostfile, arguments, restarts));
+                var outcome = await JobRun.RunAsync(settings, coordinatorUrl, token, coordinatorPid, new JobRun.Attempt(id, plan.Ranks, hostfile, arguments, restarts),
+                    signals);
                 if (outcome.ExitCode != ExitCodes.Failure || restarts >= settings.MaxRestarts)
                 {
                     return outcome.ExitCode;

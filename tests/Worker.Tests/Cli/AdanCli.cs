@@ -61,6 +61,13 @@ internal static class AdanCli
         {
             info.ArgumentList.Add(a);
         }
+        // A suite run inside a Slurm allocation or under an MPI launcher must not make every adan it starts a task of
+        // that job (adan launch would take the allocation's hosts, adan train would expect its ranks).
+        foreach (var name in info.Environment.Keys.Where(k => k.StartsWith("SLURM_", StringComparison.Ordinal) || k.StartsWith("PMI_", StringComparison.Ordinal)
+            || k.StartsWith("PMIX_", StringComparison.Ordinal) || k.StartsWith("OMPI_", StringComparison.Ordinal)).ToList())
+        {
+            info.Environment.Remove(name);
+        }
         foreach (var (k, v) in environment ?? new Dictionary<string, string>())
         {
             info.Environment[k] = v;

@@ -87,6 +87,71 @@ public class LaunchTests
         }
     }
 
+    /// <summary>
+    /// A stop signal at any moment of start-up: before the launcher took signals over, while its coordinator starts (the
+    /// window that once left <c>/tmp/adan-coordinator-*</c> behind), while mpiexec starts the ranks. Each time the
+    /// launcher exits as stopped, no process of its tree survives and none of its directories is left in its TMPDIR.
+    /// </summary>
+    [Theory]
+    [InlineData("at once")]
+    [InlineData("coordinator")]
+    [InlineData("mpiexec")]
+    public async Task SigtermDuringStartUpLeavesNothingBehind(string moment)
+    {
+        var temp = Directory.CreateTempSubdirectory("adan-cli-sigterm-start-").FullName;
+        var seen = new HashSet<int>();
+        try
+        {
+            using var launcher = AdanCli.Start(["launch", "-n", "1", "--grace-period", "2", "--", "train", "--set", "model=mlp", "--set", "epochs=50",
+                "--set", "resume=none", "--set", $"run_dir={Path.Combine(temp, "run")}"], new Dictionary<string, string> { ["TMPDIR"] = temp });
+            var stderr = launcher.StandardError.ReadToEndAsync();
+            var stdout = launcher.StandardOutput.ReadToEndAsync();
+            Func<string[], bool>? reached = moment switch
+            {
+                "coordinator" => arguments => arguments.FirstOrDefault()?.EndsWith("/Adan.Coordinator", StringComparison.Ordinal) == true,
+                "mpiexec" => arguments => arguments.FirstOrDefault()?.EndsWith("mpiexec.mpich", StringComparison.Ordinal) == true,
+                _ => null,
+            };
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+            while (reached is not null && !launcher.HasExited)
+            {
+                var descendants = ProcessTable.Descendants(launcher.Id);
+                seen.UnionWith(descendants);
+                if (descendants.Any(pid => reached(ProcessTable.Arguments(pid))))
+                {
+                    break;
+                }
+                Assert.True(DateTime.UtcNow < deadline, $"the launcher never reached '{moment}'");
+                await Task.Delay(5);
+            }
+            Assert.False(launcher.HasExited, $"the launcher ended before '{moment}'");
+
+            ProcessTable.Signal(launcher.Id, "TERM");
+            using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            await launcher.WaitForExitAsync(limit.Token);
+
+            Assert.True(launcher.ExitCode == 143, $"exit code {launcher.ExitCode}: {await stderr}");
+            seen.UnionWith(ProcessTable.Descendants(launcher.Id));
+            var settled = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+            while (seen.Any(ProcessTable.IsRunning) && DateTime.UtcNow < settled)
+            {
+                await Task.Delay(50);
+            }
+            Assert.DoesNotContain(seen, ProcessTable.IsRunning);
+            // .NET's diagnostic sockets may stay behind a killed rank; the launcher's own directories may not.
+            Assert.Empty(Directory.EnumerateFileSystemEntries(temp, "adan-*"));
+            await stdout;
+        }
+        finally
+        {
+            foreach (var pid in seen.Where(ProcessTable.IsRunning))
+            {
+                Process.GetProcessById(pid).Kill();
+            }
+            Directory.Delete(temp, recursive: true);
+        }
+    }
+
     [Fact]
     public async Task SigtermEndsEveryRankAndTheCoordinatorAndCleansUp()
     {

@@ -49,6 +49,9 @@ internal static class ProcessTable
         return Where(pid => IsRunning(pid) && File.ReadAllText($"/proc/{pid}/environ").Split('\0').Contains(entry, StringComparer.Ordinal));
     }
 
+    /// <summary>The running processes one of whose arguments is <paramref name="argument"/>.</summary>
+    public static List<int> WithArgument(string argument) => Where(pid => IsRunning(pid) && Arguments(pid).Contains(argument, StringComparer.Ordinal));
+
     /// <summary>The processes for which <paramref name="test"/> holds; one that ends, or may not be read, while it is looked at is left out.</summary>
     private static List<int> Where(Func<int, bool> test)
     {
