@@ -92,12 +92,16 @@ internal static class LearningRateReport
         };
     }
 
-    /// <summary>Stage 1's validation metric at every grid point of every cell, the finalists marked.</summary>
+    /// <summary>
+    /// Stage 1's choice metric at every grid point of every cell, the finalists marked: steps to the target in target
+    /// mode (where the validation metric of a run stopped at the target says nothing), else the validation metric.
+    /// </summary>
     private static void AppendStageOne(StringBuilder builder, SweepSettings settings, SearchOutcome outcome, IReadOnlyList<int> batches,
         IReadOnlyList<double> grid)
     {
         var byAccuracy = outcome.Results.Any(r => r.Status == RunStatus.Finished && r.ValAccuracy is not null);
-        builder.AppendLine($"### Stage 1: {(byAccuracy ? "val_accuracy (%)" : "val_loss")} of the first seed at each multiplier (* finalist)").AppendLine();
+        var metric = settings.Target is { } target ? $"steps to {target}" : byAccuracy ? "val_accuracy (%)" : "val_loss";
+        builder.AppendLine($"### Stage 1: {metric} of the first seed at each multiplier (* finalist)").AppendLine();
         builder.Append("| batch | optimizer |").AppendJoin("", grid.Select(m => Invariant($" ×{m.ToString("R", CultureInfo.InvariantCulture)} |"))).AppendLine();
         builder.Append("|---:|---|").AppendJoin("", grid.Select(_ => "---:|")).AppendLine();
         foreach (var batch in batches)
@@ -112,6 +116,7 @@ internal static class LearningRateReport
                     var run = outcome.Results.Where(r => r.Batch == batch && r.Optimizer == optimizer && r.LrMultiplier == multiplier).MinBy(r => r.Seed);
                     var value = run is null ? "pending"
                         : run.Status != RunStatus.Finished ? run.Status.ToString().ToLowerInvariant()
+                        : settings.Target is not null ? (run.TargetReached == true && run.TargetStep is { } steps ? steps.ToString("F0", CultureInfo.InvariantCulture) : "censored")
                         : (byAccuracy ? run.ValAccuracy * 100 : run.ValLoss) is { } v ? v.ToString(byAccuracy ? "F2" : "F4", CultureInfo.InvariantCulture) : "—";
                     builder.Append(' ').Append(value).Append(finalists.Contains(multiplier) ? "*" : "").Append(" |");
                 }
