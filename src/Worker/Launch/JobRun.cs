@@ -11,8 +11,8 @@ namespace Adan.Worker.Launch;
 
 /// <summary>
 /// One attempt of a launch: <c>mpiexec.mpich</c> with the job's coordinator, token and id in the ranks' environment,
-/// watched until it ends; stop signals are passed on, a failure the coordinator declares ends mpiexec, and the failure
-/// is charged to a rank and its host (see <see cref="JobFailure"/>).
+/// watched until it ends; signals are passed on (<see cref="LaunchSignals"/>: a preemption save, or a stop at once), a
+/// failure the coordinator declares ends mpiexec, and the failure is charged to a rank and its host (see <see cref="JobFailure"/>).
 /// </summary>
 internal static class JobRun
 {
@@ -23,8 +23,10 @@ internal static class JobRun
     public sealed record Outcome(int ExitCode, string? FailedHost);
 
     /// <summary>
-    /// Runs the job and returns <see cref="ExitCodes.Success"/>, <see cref="ExitCodes.Usage"/> when the ranks refused
-    /// their command line (as the command run alone would), or <see cref="ExitCodes.Failure"/> for any other end.
+    /// Runs the job and returns <see cref="ExitCodes.Success"/>, <see cref="ExitCodes.Preempted"/> when every rank saved
+    /// and stopped after a signal, <see cref="ExitCodes.Usage"/> when the ranks refused their command line (as the command
+    /// run alone would), the shell's code of a signal that stopped it at once, or <see cref="ExitCodes.Failure"/> for any
+    /// other end.
     /// </summary>
     /// <param name="settings">The command line, with the job id chosen.</param>
     /// <param name="coordinatorUrl">Where the ranks reach the coordinator.</param>
@@ -85,26 +87,49 @@ internal static class JobRun
             var watcher = WatchForFailureAsync(status, process, coordinatorPid, stop.Token);
             // Slurm, Kubernetes and the sweep stop a job with SIGTERM, a terminal with SIGINT, a lost session with SIGHUP:
             // end the ranks here, so that the coordinator is stopped and its directory removed on the way out instead of
-            // leaving orphans.
-            using var signals = new StopSignals();
-            try
+            // leaving orphans. SIGUSR1 and a first SIGTERM ask the ranks to save first.
+            using var signals = new LaunchSignals();
+            var preemptionAsked = false;
+            var exited = process.WaitForExitAsync();
+            var first = await Task.WhenAny(exited, signals.Preempt, signals.Stop);
+            if (first == signals.Preempt)
             {
-                await process.WaitForExitAsync(signals.Token);
+                var grace = settings.PreemptGrace ?? PreemptGrace.Measured(arguments);
+                Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"adan launch: {LaunchSignals.Name(signals.Preempt.Result)}: job {jobId}'s ranks save a checkpoint after their next step and stop (--preempt-grace {grace.TotalSeconds:0.#} s; a second SIGTERM or Ctrl-C stops at once)"));
+                await AskToSaveAsync(status, process);
+                preemptionAsked = true;
+                first = await Task.WhenAny(exited, signals.Stop, Task.Delay(grace));
+                if (first != exited && first != signals.Stop)
+                {
+                    await stop.CancelAsync();
+                    await ProcessTree.EndJobAsync(process, settings.Grace, coordinatorPid);
+                    Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                        $"adan launch: job {jobId} did not commit its checkpoint within --preempt-grace {grace.TotalSeconds:0.#} s; its ranks and coordinator were ended (the last committed checkpoint stays valid)"));
+                    return new Outcome(ExitCodes.Terminated, null);
+                }
             }
-            catch (OperationCanceledException)
+            if (first == signals.Stop)
             {
                 await stop.CancelAsync();
-                await ProcessTree.EndJobAsync(process, signals.Received!.Value, settings.Grace, coordinatorPid);
-                Console.Error.WriteLine($"adan launch: stopped by {signals.Received}; job {jobId}'s ranks and coordinator were ended");
-                return new Outcome(signals.ExitCode, null);
+                await ProcessTree.EndJobAsync(process, settings.Grace, coordinatorPid);
+                Console.Error.WriteLine($"adan launch: stopped by {LaunchSignals.Name(signals.Stop.Result)}; job {jobId}'s ranks and coordinator were ended");
+                return new Outcome(LaunchSignals.ExitCode(signals.Stop.Result), null);
             }
             await stop.CancelAsync();
             var failure = await watcher;
             // mpiexec is gone; a proxy or rank it left behind (re-parented here) is not.
             ProcessTree.KillDescendants(coordinatorPid);
-            if (process.ExitCode == ExitCodes.Success && failure is null)
+            if (process.ExitCode == ExitCodes.Success && failure is null && !(preemptionAsked && PreemptedRunRecorded(arguments)))
             {
                 return new Outcome(ExitCodes.Success, null);
+            }
+            if (process.ExitCode is ExitCodes.Preempted or ExitCodes.Success && failure is null)
+            {
+                // Every rank exits with this code only once the checkpoint of the step they stopped after is committed.
+                var saved = await LatestCheckpointAsync(status);
+                Console.Error.WriteLine($"adan launch: job {jobId} preempted: {saved}; resume with the same command and --set resume=latest");
+                return new Outcome(ExitCodes.Preempted, null);
             }
             // The coordinator's verdict (with the host of the rank it charged) when it failed the job, else the rank whose
             // connection closed first, else a rank seen dying here.
@@ -174,6 +199,68 @@ internal static class JobRun
         {
         }
         return firstDeath;
+    }
+
+    /// <summary>
+    /// Asks the job's ranks to save and stop: SIGUSR1 to the ranks on this host (one is enough: the step's all-reduce
+    /// tells the others), else to mpiexec, which passes it on to every rank on every host.
+    /// </summary>
+    /// <remarks>
+    /// Not to mpiexec first: once Hydra (MPICH 4.0) has passed a signal on, it sometimes loses the ranks' exit codes and
+    /// exits 0 (1 run in 3 of the demo's, measured), so <see cref="PreemptedRunRecorded"/> backs that road up.
+    /// </remarks>
+    private static async Task AskToSaveAsync(CoordinatorClient status, Process mpiexec)
+    {
+        var local = new List<int>();
+        try
+        {
+            var reply = await status.StatusAsync();
+            local.AddRange(reply.Members.Where(m => !m.Left && m.Host == Environment.MachineName).Select(m => m.Pid));
+        }
+        catch (Grpc.Core.RpcException)
+        {
+            // The job has not joined yet: mpiexec reaches the ranks it starts.
+        }
+        if (local.Count(Signal.AskToSave) == 0)
+        {
+            Signal.AskToSave(mpiexec.Id);
+        }
+    }
+
+    /// <summary>
+    /// Whether the run's <c>summary.json</c> (rank 0's, in the run directory of the train command, when this host can
+    /// read it) records a preemption: the record, not mpiexec's exit code, when mpiexec passed the signal on.
+    /// </summary>
+    private static bool PreemptedRunRecorded(string[] arguments)
+    {
+        if (LaunchedTrainConfig.TryRead(arguments) is not { } config)
+        {
+            return false;
+        }
+        try
+        {
+            using var summary = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(config.RunDir, Telemetry.RunSummaryWriter.FileName)));
+            return summary.RootElement.TryGetProperty("preempted", out var preempted) && preempted.ValueKind == System.Text.Json.JsonValueKind.Object;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.Text.Json.JsonException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>The job's last committed checkpoint, as the launcher's last line names it.</summary>
+    private static async Task<string> LatestCheckpointAsync(CoordinatorClient status)
+    {
+        try
+        {
+            return await status.LatestCheckpointAsync() is { } latest
+                ? $"checkpoint of step {latest.Step} committed at {latest.Directory}"
+                : "the coordinator lists no committed checkpoint of this job (see the run's summary.json)";
+        }
+        catch (Grpc.Core.RpcException e)
+        {
+            return $"the coordinator did not say which checkpoint was committed ({e.Status.Detail}; see the run's summary.json)";
+        }
     }
 
     /// <summary>The ranks that have left the job by now, or null when the coordinator cannot say.</summary>
