@@ -17,7 +17,9 @@ namespace Adan.Worker.Commands;
 /// with the job's coordinator address, token and id in the environment, streams the output, stops
 /// the coordinator and exits as the job did (see <see cref="ExitCodes"/>). When a rank dies or hangs, the job ends and the
 /// launcher names the rank. With <c>--max-restarts K</c> a failed job is started again from its last committed
-/// checkpoint, up to K times (see <see cref="RestartPlan"/>).
+/// checkpoint, up to K times (see <see cref="RestartPlan"/>). SIGUSR1 or SIGTERM asks every rank to save after the
+/// same step and stop (exit <see cref="ExitCodes.Preempted"/>), within <c>--preempt-grace</c>; SIGINT, SIGHUP or a
+/// second SIGTERM stops the job at once (see <see cref="LaunchSignals"/>).
 /// </summary>
 internal static class LaunchCommand
 {
@@ -45,8 +47,12 @@ internal static class LaunchCommand
         var join = new Option<double?>("--join-timeout") { Description = $"Seconds the job may wait for its last rank to join (default {JobTimeouts.DefaultJoinSeconds})" };
         var grace = new Option<double>("--grace-period")
         {
-            Description = "Seconds the ranks get to end after SIGINT/SIGTERM/SIGHUP is passed on, before every process of the job is killed",
+            Description = "Seconds the ranks get to end after a stop (SIGINT, SIGHUP, a second SIGTERM) is passed on, before every process of the job is killed",
             DefaultValueFactory = _ => DefaultGraceSeconds,
+        };
+        var preemptGrace = new Option<double?>("--preempt-grace")
+        {
+            Description = $"Seconds the ranks get to save and commit a checkpoint after SIGUSR1 or SIGTERM, before the job is stopped at once (default: {PreemptGrace.Factor}x the longest save the run's metrics.jsonl records + {PreemptGrace.MarginSeconds} s, or {PreemptGrace.UnmeasuredSeconds} s before any)",
         };
         var tokenFile = new Option<FileInfo?>("--token-file") { Description = "The operator token, or with --coordinator your submitter credential, from this file, readable only by you (default: a fresh random one; with --coordinator: ADAN_JOB_TOKEN)" };
         var job = new Option<string?>("--job-id") { Description = "Job id (default: a fresh random one)" };
@@ -62,13 +68,13 @@ internal static class LaunchCommand
         var command = new Argument<string[]>("command") { Description = "The adan subcommand and its arguments, after --", Arity = ArgumentArity.OneOrMore };
         var launch = new Command("launch", "Run an adan job on W ranks with mpiexec.mpich and a coordinator.")
         {
-            ranks, hostfile, coordinator, listen, timeout, stall, join, grace, tokenFile, job, maxRestarts, minRanks, command,
+            ranks, hostfile, coordinator, listen, timeout, stall, join, grace, preemptGrace, tokenFile, job, maxRestarts, minRanks, command,
         };
         var security = new LaunchSecurity();
         security.AddTo(launch);
         launch.SetAction(r => RunAsync(new LaunchSettings(r.GetValue(ranks), r.GetValue(hostfile), r.GetValue(coordinator), r.GetValue(listen)!,
             r.GetValue(timeout), r.GetValue(stall), r.GetValue(join), r.GetValue(grace), r.GetValue(tokenFile), r.GetValue(job), r.GetValue(command)!,
-            security.Bind(r), r.GetValue(maxRestarts), r.GetValue(minRanks))).GetAwaiter().GetResult());
+            security.Bind(r), r.GetValue(maxRestarts), r.GetValue(minRanks), r.GetValue(preemptGrace))).GetAwaiter().GetResult());
         return launch;
     }
 
@@ -105,6 +111,9 @@ internal static class LaunchCommand
     /// <summary>The longest grace period accepted: an hour.</summary>
     private const double MaxGraceSeconds = 3600;
 
+    /// <summary>The longest preemption grace accepted: a day, for saves of very large states to slow storage.</summary>
+    private const double MaxPreemptGraceSeconds = 86400;
+
 
     private static Uri? ParseCoordinatorUrl(System.CommandLine.Parsing.ArgumentResult result)
     {
@@ -119,7 +128,7 @@ internal static class LaunchCommand
 
     private static async Task<int> RunAsync(LaunchSettings settings)
     {
-        var (ranks, hostfile, coordinatorUrl, _, heartbeatTimeout, stallTimeout, joinTimeout, _, tokenFile, jobId, arguments, _, maxRestarts, minRanks) = settings;
+        var (ranks, hostfile, coordinatorUrl, _, heartbeatTimeout, stallTimeout, joinTimeout, _, tokenFile, jobId, arguments, _, maxRestarts, minRanks, _) = settings;
         if (ranks < 1 || ranks > CoordinatorLimits.MaxWorldSize)
         {
             throw new UsageException($"-n {ranks}: the number of ranks must be in [1, {CoordinatorLimits.MaxWorldSize}]");
@@ -138,6 +147,10 @@ internal static class LaunchCommand
         if (!double.IsFinite(settings.GraceSeconds) || settings.GraceSeconds < 0 || settings.GraceSeconds > MaxGraceSeconds)
         {
             throw new UsageException($"--grace-period {settings.GraceSeconds.ToString(CultureInfo.InvariantCulture)}: expected a number of seconds >= 0, at most {MaxGraceSeconds}");
+        }
+        if (settings.PreemptGraceSeconds is { } preempt && (!double.IsFinite(preempt) || preempt < 0 || preempt > MaxPreemptGraceSeconds))
+        {
+            throw new UsageException($"--preempt-grace {preempt.ToString(CultureInfo.InvariantCulture)}: expected a number of seconds >= 0, at most {MaxPreemptGraceSeconds}");
         }
         if (hostfile is { Exists: false })
         {
@@ -190,7 +203,7 @@ internal static class LaunchCommand
         Signal.AdoptOrphans();
         // Taken over before anything that needs cleaning up exists: a stop signal at any moment from here on ends the
         // process through the finally blocks below, which reap the coordinator before removing its directory.
-        using var signals = new StopSignals();
+        using var signals = new LaunchSignals();
         if (allocation is null)
         {
             return await RunOnHostsAsync(settings with { JobId = jobId }, givenToken, signals);
@@ -211,9 +224,9 @@ internal static class LaunchCommand
     }
 
     /// <summary>Runs the launch with its hosts and job id settled: on a standing coordinator, or on one started here.</summary>
-    private static async Task<int> RunOnHostsAsync(LaunchSettings settings, string? givenToken, StopSignals signals)
+    private static async Task<int> RunOnHostsAsync(LaunchSettings settings, string? givenToken, LaunchSignals signals)
     {
-        var (_, _, coordinatorUrl, listen, heartbeatTimeout, stallTimeout, joinTimeout, _, _, _, arguments, security, _, _) = settings;
+        var (_, _, coordinatorUrl, listen, heartbeatTimeout, stallTimeout, joinTimeout, _, _, _, arguments, security, _, _, _) = settings;
         if (coordinatorUrl is not null)
         {
             security.WarnIfPlaintextOffLoopback(coordinatorUrl);
@@ -254,8 +267,8 @@ internal static class LaunchCommand
             }
             catch (OperationCanceledException) when (signals.Received is { } received)
             {
-                Console.Error.WriteLine($"adan launch: stopped by {received} while the coordinator started; job {settings.JobId} never ran");
-                return signals.ExitCode;
+                Console.Error.WriteLine($"adan launch: stopped by {LaunchSignals.Name(received)} while the coordinator started; job {settings.JobId} never ran");
+                return LaunchSignals.ExitCode(received);
             }
             catch (CoordinatorStartException e)
             {

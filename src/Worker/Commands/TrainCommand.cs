@@ -11,7 +11,8 @@ namespace Adan.Worker.Commands;
 /// <summary>
 /// <c>adan train --config FILE [--set key=value ...]</c>: one rank of a training job. Under
 /// <c>mpiexec.mpich -n W</c> every process is a rank; started alone it trains on one process
-/// without MPI.
+/// without MPI. SIGUSR1 or SIGTERM makes every rank stop after the same step, save it and exit with
+/// <see cref="ExitCodes.Preempted"/> (see <see cref="PreemptionRequest"/>).
 /// </summary>
 internal static class TrainCommand
 {
@@ -54,12 +55,12 @@ internal static class TrainCommand
     {
         var threads = config.EffectiveThreads(HostThreads.LocalRanks());
         var defaultsApplied = NativeThreadDefaults.Apply(threads);
-        ComputeThread.Run(threads, async () =>
+        return ComputeThread.Run(threads, async () =>
         {
             using var collective = CreateCollective(config);
             var abort = new RankAbort(collective.Rank, collective.WorldSize, LaunchedByMpi || JobEnvironment.HasCoordinator, Console.Error);
-            await new Trainer(config, collective, Console.Out, abort, threads, defaultsApplied).RunAsync();
+            using var preemption = new PreemptionRequest();
+            return await new Trainer(config, collective, Console.Out, abort, threads, defaultsApplied, preemption).RunAsync();
         });
-        return 0;
     }
 }

@@ -11,8 +11,8 @@ namespace Adan.Worker.Launch;
 
 /// <summary>
 /// One attempt of a launch: <c>mpiexec.mpich</c> with the job's coordinator, token and id in the ranks' environment,
-/// watched until it ends; stop signals are passed on, a failure the coordinator declares ends mpiexec, and the failure
-/// is charged to a rank and its host (see <see cref="JobFailure"/>).
+/// watched until it ends; signals are passed on (<see cref="LaunchSignals"/>: a preemption save, or a stop at once), a
+/// failure the coordinator declares ends mpiexec, and the failure is charged to a rank and its host (see <see cref="JobFailure"/>).
 /// </summary>
 internal static class JobRun
 {
@@ -23,8 +23,10 @@ internal static class JobRun
     public sealed record Outcome(int ExitCode, string? FailedHost);
 
     /// <summary>
-    /// Runs the job and returns <see cref="ExitCodes.Success"/>, <see cref="ExitCodes.Usage"/> when the ranks refused
-    /// their command line (as the command run alone would), or <see cref="ExitCodes.Failure"/> for any other end.
+    /// Runs the job and returns <see cref="ExitCodes.Success"/>, <see cref="ExitCodes.Preempted"/> when every rank saved
+    /// and stopped after a signal, <see cref="ExitCodes.Usage"/> when the ranks refused their command line (as the command
+    /// run alone would), the shell's code of a signal that stopped it at once, or <see cref="ExitCodes.Failure"/> for any
+    /// other end.
     /// </summary>
     /// <param name="settings">The command line, with the job id chosen.</param>
     /// <param name="coordinatorUrl">Where the ranks reach the coordinator.</param>
@@ -32,17 +34,17 @@ internal static class JobRun
     /// <param name="coordinatorPid">The coordinator this launcher started, which the cleanup spares (it is stopped on its own).</param>
     /// <param name="attempt">This attempt's job id, ranks, hostfile, command and restarts before it.</param>
     /// <param name="signals">
-    /// The launcher's stop signals, taken over before it made anything to clean up: one received before mpiexec starts
-    /// starts nothing, one received later ends the ranks.
+    /// The launcher's signals, taken over before it made anything to clean up: one received before mpiexec starts
+    /// starts nothing (there is nothing to save), one received later asks the ranks to save or ends them.
     /// </param>
     public static async Task<Outcome> RunAsync(LaunchSettings settings, Uri coordinatorUrl, string token, int? coordinatorPid, Attempt attempt,
-        StopSignals signals)
+        LaunchSignals signals)
     {
         var (jobId, ranks, hostfile, arguments, restarts) = attempt;
         if (signals.Received is { } early)
         {
-            Console.Error.WriteLine($"adan launch: stopped by {early} before job {jobId} started");
-            return new Outcome(signals.ExitCode, null);
+            Console.Error.WriteLine($"adan launch: stopped by {LaunchSignals.Name(early)} before job {jobId} started");
+            return new Outcome(LaunchSignals.ExitCode(early), null);
         }
         var tlsCa = settings.Security.TlsCa;
         var psi = new ProcessStartInfo("mpiexec.mpich") { UseShellExecute = false };
@@ -95,25 +97,54 @@ internal static class JobRun
             var watcher = WatchForFailureAsync(status, process, coordinatorPid, stop.Token);
             // Slurm, Kubernetes and the sweep stop a job with SIGTERM, a terminal with SIGINT, a lost session with SIGHUP:
             // end the ranks here, so that the coordinator is stopped and its directory removed on the way out instead of
-            // leaving orphans.
-            try
+            // leaving orphans. SIGUSR1 and a first SIGTERM ask the ranks to save first.
+            var preemptionAsked = false;
+            var exited = process.WaitForExitAsync();
+            var first = await Task.WhenAny(exited, signals.Preempt, signals.Stop);
+            if (first == signals.Preempt)
             {
-                await process.WaitForExitAsync(signals.Token);
+                var grace = settings.PreemptGrace ?? PreemptGrace.Measured(arguments);
+                Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"adan launch: {LaunchSignals.Name(signals.Preempt.Result)}: job {jobId}'s ranks save a checkpoint after their next step and stop (--preempt-grace {grace.TotalSeconds:0.#} s; a second SIGTERM or Ctrl-C stops at once)"));
+                if (!await AskToSaveAsync(status, process))
+                {
+                    await stop.CancelAsync();
+                    await ProcessTree.EndJobAsync(process, settings.Grace, coordinatorPid);
+                    Console.Error.WriteLine($"adan launch: {LaunchSignals.Name(signals.Preempt.Result)} before any rank of job {jobId} joined: nothing trained to save; its ranks and coordinator were ended");
+                    return new Outcome(LaunchSignals.ExitCode(signals.Preempt.Result), null);
+                }
+                preemptionAsked = true;
+                first = await Task.WhenAny(exited, signals.Stop, Task.Delay(grace));
+                if (first != exited && first != signals.Stop)
+                {
+                    await stop.CancelAsync();
+                    await ProcessTree.EndJobAsync(process, settings.Grace, coordinatorPid);
+                    Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                        $"adan launch: job {jobId} did not commit its checkpoint within --preempt-grace {grace.TotalSeconds:0.#} s; its ranks and coordinator were ended (the last committed checkpoint stays valid)"));
+                    return new Outcome(ExitCodes.Terminated, null);
+                }
             }
-            catch (OperationCanceledException)
+            if (first == signals.Stop)
             {
                 await stop.CancelAsync();
-                await ProcessTree.EndJobAsync(process, signals.Received!.Value, settings.Grace, coordinatorPid);
-                Console.Error.WriteLine($"adan launch: stopped by {signals.Received}; job {jobId}'s ranks and coordinator were ended");
-                return new Outcome(signals.ExitCode, null);
+                await ProcessTree.EndJobAsync(process, settings.Grace, coordinatorPid);
+                Console.Error.WriteLine($"adan launch: stopped by {LaunchSignals.Name(signals.Stop.Result)}; job {jobId}'s ranks and coordinator were ended");
+                return new Outcome(LaunchSignals.ExitCode(signals.Stop.Result), null);
             }
             await stop.CancelAsync();
             var failure = await watcher;
             // mpiexec is gone; a proxy or rank it left behind (re-parented here) is not.
             ProcessTree.KillDescendants(coordinatorPid);
-            if (process.ExitCode == ExitCodes.Success && failure is null)
+            if (process.ExitCode == ExitCodes.Success && failure is null && !(preemptionAsked && PreemptedRunRecorded(arguments)))
             {
                 return new Outcome(ExitCodes.Success, null);
+            }
+            if (process.ExitCode is ExitCodes.Preempted or ExitCodes.Success && failure is null)
+            {
+                // Every rank exits with this code only once the checkpoint of the step they stopped after is committed.
+                var saved = await LatestCheckpointAsync(status);
+                Console.Error.WriteLine($"adan launch: job {jobId} preempted: {saved}; resume with the same command and --set resume=latest");
+                return new Outcome(ExitCodes.Preempted, null);
             }
             // The coordinator's verdict (with the host of the rank it charged) when it failed the job, else the rank whose
             // connection closed first, else a rank seen dying here.
@@ -183,6 +214,75 @@ internal static class JobRun
         {
         }
         return firstDeath;
+    }
+
+    /// <summary>
+    /// Asks the job's ranks to save and stop: SIGUSR1 to the ranks on this host (one is enough: the step's all-reduce
+    /// tells the others), else to mpiexec, which passes it on to every rank on every host. Returns false, asking
+    /// nothing, while no rank has joined the job: a rank takes SIGUSR1 over before it joins, so one that has not may
+    /// still die of it, and before the first join nothing has been trained that a save could keep.
+    /// </summary>
+    /// <remarks>
+    /// Not to mpiexec first: once Hydra (MPICH 4.0) has passed a signal on, it sometimes loses the ranks' exit codes and
+    /// exits 0 (1 run in 3 of the demo's, measured), so <see cref="PreemptedRunRecorded"/> backs that road up.
+    /// </remarks>
+    private static async Task<bool> AskToSaveAsync(CoordinatorClient status, Process mpiexec)
+    {
+        JobStatusReply reply;
+        try
+        {
+            reply = await status.StatusAsync();
+        }
+        catch (Grpc.Core.RpcException)
+        {
+            return false; // The job has not been joined yet.
+        }
+        var members = reply.Members.Where(m => !m.Left).ToList();
+        if (members.Count == 0)
+        {
+            return false;
+        }
+        if (members.Where(m => m.Host == Environment.MachineName).Select(m => m.Pid).Count(Signal.AskToSave) == 0)
+        {
+            Signal.AskToSave(mpiexec.Id);
+        }
+        return true;
+    }
+
+    /// <summary>
+    /// Whether the run's <c>summary.json</c> (rank 0's, in the run directory of the train command, when this host can
+    /// read it) records a preemption: the record, not mpiexec's exit code, when mpiexec passed the signal on.
+    /// </summary>
+    private static bool PreemptedRunRecorded(string[] arguments)
+    {
+        if (LaunchedTrainConfig.TryRead(arguments) is not { } config)
+        {
+            return false;
+        }
+        try
+        {
+            using var summary = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(config.RunDir, Telemetry.RunSummaryWriter.FileName)));
+            return summary.RootElement.TryGetProperty("preempted", out var preempted) && preempted.ValueKind == System.Text.Json.JsonValueKind.Object;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.Text.Json.JsonException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>The job's last committed checkpoint, as the launcher's last line names it.</summary>
+    private static async Task<string> LatestCheckpointAsync(CoordinatorClient status)
+    {
+        try
+        {
+            return await status.LatestCheckpointAsync() is { } latest
+                ? $"checkpoint of step {latest.Step} committed at {latest.Directory}"
+                : "the coordinator lists no committed checkpoint of this job (see the run's summary.json)";
+        }
+        catch (Grpc.Core.RpcException e)
+        {
+            return $"the coordinator did not say which checkpoint was committed ({e.Status.Detail}; see the run's summary.json)";
+        }
     }
 
     /// <summary>The ranks that have left the job by now, or null when the coordinator cannot say.</summary>

@@ -22,9 +22,9 @@ internal static class LaunchAttempts
     /// which acts on that job only: the ranks never get the operator token.
     /// </param>
     /// <param name="coordinatorPid">The coordinator this launcher started, if any.</param>
-    /// <param name="signals">The launcher's stop signals: after one, no further attempt starts.</param>
+    /// <param name="signals">The launcher's signals: after one, no further attempt starts.</param>
     public static async Task<int> RunAsync(LaunchSettings settings, Uri coordinatorUrl, Func<string, int, int, Task<string>> createJob, int? coordinatorPid,
-        StopSignals signals)
+        LaunchSignals signals)
     {
         var jobId = settings.JobId!;
         var config = settings.MinRanks is null ? null : LaunchedTrainConfig.TryRead(settings.Arguments);

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Runtime.InteropServices;
 
 namespace Adan.Worker.Processes;
 
@@ -59,13 +58,13 @@ internal static class ProcessTree
     }
 
     /// <summary>
-    /// Ends a job: <paramref name="signal"/> to mpiexec (SIGINT as SIGINT; SIGTERM and SIGHUP as SIGTERM, which Hydra
-    /// passes on to every rank on every host), up to <paramref name="grace"/> for it to exit, then SIGKILL to every
-    /// descendant of this process but <paramref name="spare"/> (the coordinator, which is stopped on its own).
+    /// Ends a job at once: SIGINT to mpiexec, which Hydra passes on to every rank on every host (ranks take SIGUSR1 and
+    /// SIGTERM for a preemption request, SIGINT for a stop), up to <paramref name="grace"/> for it to exit, then SIGKILL
+    /// to every descendant of this process but <paramref name="spare"/> (the coordinator, which is stopped on its own).
     /// </summary>
-    public static async Task EndJobAsync(Process mpiexec, PosixSignal signal, TimeSpan grace, int? spare)
+    public static async Task EndJobAsync(Process mpiexec, TimeSpan grace, int? spare)
     {
-        _ = signal == PosixSignal.SIGINT ? Signal.Interrupt(mpiexec.Id) : Signal.Terminate(mpiexec.Id);
+        Signal.Interrupt(mpiexec.Id);
         using var timeout = new CancellationTokenSource(grace);
         try
         {

@@ -8,7 +8,17 @@ internal static partial class Signal
     private const int SigHangUp = 1;
     private const int SigInt = 2;
     private const int SigTerm = 15;
+    private const int SigUser1 = 10;
     private const int PrSetChildSubreaper = 36;
+
+    /// <summary>
+    /// SIGUSR1 as a <see cref="PosixSignal"/>, which names only the signals every platform has; Linux numbers it 10 (as
+    /// x86-64 and arm64 do), and <see cref="PosixSignalRegistration"/> takes the raw number.
+    /// </summary>
+    public const PosixSignal User1 = (PosixSignal)SigUser1;
+
+    /// <summary>Asks a process to save and stop (SIGUSR1, see <c>ExitCodes.Preempted</c>); returns false when it is already gone.</summary>
+    public static bool AskToSave(int pid) => Kill(pid, SigUser1) == 0;
 
     /// <summary>Asks a process to end (SIGTERM); returns false when it is already gone.</summary>
     public static bool Terminate(int pid) => Kill(pid, SigTerm) == 0;

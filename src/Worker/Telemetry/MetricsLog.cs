@@ -8,10 +8,10 @@ namespace Adan.Worker.Telemetry;
 
 /// <summary>
 /// <c>metrics.jsonl</c> in the run directory, written by rank 0: one JSON object a line, a <see cref="StepMetrics"/> per
-/// logged step and an <see cref="EvalMetrics"/> per evaluation, each with its <c>kind</c>. This file, not the progress
-/// lines, is what the sweep and any later tool read: console lines are for people and may change. With
-/// <c>tensorboard_dir</c> set, every record is also written as TensorBoard scalars (<see cref="TensorBoardLog"/>), after
-/// its line here.
+/// logged step, an <see cref="EvalMetrics"/> per evaluation and a <see cref="CheckpointMetrics"/> per committed
+/// checkpoint, each with its <c>kind</c>. This file, not the progress lines, is what the sweep and any later tool read:
+/// console lines are for people and may change. With <c>tensorboard_dir</c> set, every step and evaluation record is
+/// also written as TensorBoard scalars (<see cref="TensorBoardLog"/>), after its line here.
 /// </summary>
 /// <remarks>
 /// Each line is flushed to the operating system as it is written, so a run killed with SIGKILL keeps every line before
@@ -29,6 +29,9 @@ public sealed class MetricsLog : IDisposable
 
     /// <summary>The <c>kind</c> of an evaluation record.</summary>
     public const string EvalKind = "eval";
+
+    /// <summary>The <c>kind</c> of a checkpoint record.</summary>
+    public const string CheckpointKind = "checkpoint";
 
     private static readonly JsonSerializerOptions s_options = new()
     {
@@ -86,6 +89,12 @@ public sealed class MetricsLog : IDisposable
         Append(metrics);
         _tensorBoard?.Write(metrics);
     }
+
+    /// <summary>Appends a checkpoint record and flushes it.</summary>
+    public void Write(CheckpointMetrics metrics) => Append(metrics);
+
+    /// <summary>The checkpoint records of <paramref name="path"/> in file order; none when the file does not exist.</summary>
+    public static IReadOnlyList<CheckpointMetrics> ReadCheckpoints(string path) => Read<CheckpointMetrics>(path, CheckpointKind);
 
     /// <summary>The step records of <paramref name="path"/> in file order; none when the file does not exist.</summary>
     public static IReadOnlyList<StepMetrics> ReadSteps(string path) => Read<StepMetrics>(path, StepKind);

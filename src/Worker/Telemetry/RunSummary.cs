@@ -116,6 +116,12 @@ public sealed record RunSummary(
     /// <summary>Reaching the configured <c>target</c> (<see cref="TargetSummary"/>); null without one.</summary>
     public TargetSummary? Target { get; init; }
 
+    /// <summary>
+    /// Set when SIGUSR1 or SIGTERM stopped the run (<see cref="PreemptionSummary"/>): the step saved and how to resume;
+    /// the final evaluation was skipped, so the test scores are null. Null for a run that ended on its own.
+    /// </summary>
+    public PreemptionSummary? Preempted { get; init; }
+
     /// <summary>The program's version (<see cref="BuildInfo.Version"/>); null when unknown, never absent.</summary>
     public string? Version { get; init; }
 

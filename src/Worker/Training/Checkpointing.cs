@@ -42,6 +42,8 @@ internal sealed class Checkpointing : IDisposable
     private TrainingSchedule? _schedule;
     private long _pendingStart;
     private TimeSpan _pendingPause;
+    private JobLink? _link;
+    private long _lastCommittedStep = -1;
 
     private Checkpointing(TrainConfig config, ICollective collective, ShardedOptimizer adan, TrainingSetup run, string root, ResumePlan? resume)
     {
@@ -106,16 +108,10 @@ internal sealed class Checkpointing : IDisposable
         var checkpointing = new Checkpointing(config, collective, adan, run, root, resume);
         if (checkpointing.Saves)
         {
-            checkpointing._rootLock = LockRoot(root, collective);
             try
             {
-                // Before any loading: a run that would have to overwrite newer checkpoints is refused at once, by rank 0's
-                // listing (the one that resolved the resume) on every rank together.
-                var refusal = TextBroadcast.Broadcast(collective, collective.Rank == 0 ? NewerCheckpoints(root, resume?.StartStep ?? 0) ?? "" : "");
-                if (refusal.Length > 0)
-                {
-                    throw new CheckpointException(refusal);
-                }
+                // Before any loading: a run that would have to overwrite newer checkpoints is refused at once.
+                checkpointing.TakeRoot();
             }
             catch
             {
@@ -124,6 +120,35 @@ internal sealed class Checkpointing : IDisposable
             }
         }
         return checkpointing;
+    }
+
+    /// <summary>
+    /// Takes the checkpoint directory for the job's life (<see cref="CheckpointRootLock"/>, on rank 0) and refuses one
+    /// that holds checkpoints newer than the run's start, by rank 0's listing (the one that resolved the resume) on
+    /// every rank together.
+    /// </summary>
+    /// <remarks>Collective: every rank must call.</remarks>
+    private void TakeRoot()
+    {
+        _rootLock = LockRoot(_root, _collective);
+        var refusal = TextBroadcast.Broadcast(_collective, _collective.Rank == 0 ? NewerCheckpoints(_root, Resume?.StartStep ?? 0) ?? "" : "");
+        if (refusal.Length > 0)
+        {
+            throw new CheckpointException(refusal);
+        }
+    }
+
+    /// <summary>The catalogue that commits: the coordinator's when the job has one, else the checkpoint directory's own.</summary>
+    private void UseCatalog()
+    {
+        if (_link is not null)
+        {
+            Use(new CoordinatorCheckpointCatalog(_link.Client, _root, _keepLast));
+        }
+        else
+        {
+            Use(new LocalCheckpointCatalog(_root, _keepLast));
+        }
     }
 
     /// <summary>The learning-rate schedule whose shape, and position after the saved step, every save records; call before the first save.</summary>
@@ -135,18 +160,12 @@ internal sealed class Checkpointing : IDisposable
     /// </summary>
     public void OpenCatalog(JobLink? link)
     {
+        _link = link;
         if (!Saves)
         {
             return;
         }
-        if (link is not null)
-        {
-            Use(new CoordinatorCheckpointCatalog(link.Client, _root, _keepLast));
-        }
-        else
-        {
-            Use(new LocalCheckpointCatalog(_root, _keepLast));
-        }
+        UseCatalog();
         if (_background)
         {
             _writer = new BackgroundCheckpointWriter(_catalog!, _collective, _adan, hostStaging: _hostStaging);
@@ -229,6 +248,38 @@ internal sealed class Checkpointing : IDisposable
         return committed;
     }
 
+    /// <summary>
+    /// The preemption save after <paramref name="step"/> steps, which every rank agreed to stop after: commits the
+    /// background save still being written, then saves <paramref name="step"/> unless that was it, and waits for its
+    /// commit, whether or not the run saves on its own (checkpoint_every 0 takes the checkpoint directory now, with the
+    /// checks <see cref="Plan"/> makes of a run that saves). Returns the checkpoints committed, the last of
+    /// <paramref name="step"/>.
+    /// </summary>
+    /// <exception cref="CheckpointException">On every rank: another job holds the checkpoint directory, or newer checkpoints are in the way.</exception>
+    /// <remarks>Collective: every rank must call, after the same step.</remarks>
+    public async Task<IReadOnlyList<SavedCheckpoint>> PreemptAsync(long step, double lastLoss)
+    {
+        var committed = new List<SavedCheckpoint>();
+        if (await CompleteAsync() is { } pending)
+        {
+            committed.Add(pending);
+        }
+        if (_lastCommittedStep != step)
+        {
+            if (_catalog is null)
+            {
+                TakeRoot();
+                UseCatalog();
+                if (HostStaging.IsRequired(_adan))
+                {
+                    _hostStaging ??= new HostStaging(_adan, _collective.Rank);
+                }
+            }
+            committed.Add(await SaveAsync(step, lastLoss));
+        }
+        return committed;
+    }
+
     /// <summary>Waits for the background save still being written, if any, and commits it; null when none is.</summary>
     /// <remarks>Collective: every rank must call. The end of training calls it, so the run's last save is committed
     /// before the summary.</remarks>
@@ -253,6 +304,7 @@ internal sealed class Checkpointing : IDisposable
         activity?.SetTag("step", step);
         var start = Stopwatch.GetTimestamp();
         var manifest = await ShardedCheckpoint.SaveAsync(catalog, _adan, _collective, step, Progress(step, lastLoss), staging: _hostStaging);
+        _lastCommittedStep = manifest.Step;
         return new SavedCheckpoint(CheckpointFiles.StepDirectory(_root, manifest.Step), manifest.Shards.Sum(s => s.Bytes), Stopwatch.GetElapsedTime(start))
         {
             Step = manifest.Step,
@@ -284,6 +336,7 @@ internal sealed class Checkpointing : IDisposable
             Duration = Stopwatch.GetElapsedTime(_pendingStart),
         };
         _pendingPause = TimeSpan.Zero;
+        _lastCommittedStep = manifest.Step;
         return saved;
     }
 

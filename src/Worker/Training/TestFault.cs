@@ -5,7 +5,8 @@ namespace Adan.Worker.Training;
 /// <summary>
 /// A fault the liveness tests inject into one rank through <c>ADAN_TEST_FAULT=RANK:STEP:KIND</c>: before step STEP
 /// (zero-based) rank RANK throws (<c>throw</c>), blocks its training thread for good while its heartbeat thread goes
-/// on (<c>hang</c>) or dies by SIGKILL, reporting nothing (<c>kill</c>). Only the first attempt of a launch meets it:
+/// on (<c>hang</c>), dies by SIGKILL, reporting nothing (<c>kill</c>), or waits until a preemption signal reaches it
+/// (<c>signal</c>: a run that a test preempts stops after step STEP on every machine, however fast). Only the first attempt of a launch meets it:
 /// an attempt that <c>adan launch --max-restarts</c> restarted (<see cref="JobEnvironment.Restarts"/> &gt; 0) runs clean,
 /// so that the elastic-restart tests fail a job once. Read by the trainer only, never by the library; unset, it costs
 /// one null check per step.
@@ -35,18 +36,23 @@ internal sealed class TestFault
         }
         var parts = text.Split(':');
         if (parts.Length != 3 || !int.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out var faultRank)
-            || !long.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out var step) || parts[2] is not ("throw" or "hang" or "kill"))
+            || !long.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out var step) || parts[2] is not ("throw" or "hang" or "kill" or "signal"))
         {
-            throw new ArgumentException($"{Variable}={text}: expected RANK:STEP:throw, RANK:STEP:hang or RANK:STEP:kill");
+            throw new ArgumentException($"{Variable}={text}: expected RANK:STEP:throw, RANK:STEP:hang, RANK:STEP:kill or RANK:STEP:signal");
         }
         return faultRank == rank && JobEnvironment.Restarts == 0 ? new TestFault(step, parts[2]) : null;
     }
 
-    /// <summary>Throws or blocks when <paramref name="step"/> is the fault's step.</summary>
-    public void BeforeStep(long step)
+    /// <summary>Throws, blocks or waits for <paramref name="preemption"/> when <paramref name="step"/> is the fault's step.</summary>
+    public void BeforeStep(long step, PreemptionRequest? preemption)
     {
         if (step != _step)
         {
+            return;
+        }
+        if (_kind == "signal" && preemption is not null)
+        {
+            preemption.Requested.Wait();
             return;
         }
         if (_kind == "hang")

@@ -3,6 +3,7 @@ using System.Globalization;
 using Adan.Sharded.Collectives;
 using Adan.Sharded.IO;
 using Adan.Sharded.Mpi;
+using Adan.Worker.Commands;
 using Adan.Worker.Config;
 using Adan.Worker.Data;
 using Adan.Worker.Progress;
@@ -17,6 +18,11 @@ namespace Adan.Worker.Training;
 /// start, <c>metrics.jsonl</c> as it goes (<see cref="MetricsLog"/>, mirrored to TensorBoard with <c>tensorboard_dir</c>)
 /// and <c>summary.json</c> at the end.
 /// </summary>
+/// <remarks>
+/// Preemption: the step's one scalar all-reduce carries the loss and whether any rank was asked to stop
+/// (<see cref="PreemptionRequest"/>), so that every rank learns it after the same step, saves that step
+/// (<see cref="Checkpointing.PreemptAsync"/>) and ends with <see cref="ExitCodes.Preempted"/>, the final evaluation skipped.
+/// </remarks>
 internal sealed class Trainer
 {
     /// <summary>The config as bound (<see cref="ConfigBinder.ToJson"/>), written by rank 0 into the run directory at the start.</summary>
@@ -29,6 +35,8 @@ internal sealed class Trainer
     private readonly TestFault? _fault;
     private readonly ComputeThreadsProbe _threads;
     private readonly int _threadCount;
+    private readonly PreemptionRequest? _preemption;
+    private readonly double[] _stepScalars = new double[2];
 
     /// <summary>
     /// A rank's run. Call <see cref="RunAsync"/> on the thread bound to <paramref name="threads"/> compute threads
@@ -40,8 +48,11 @@ internal sealed class Trainer
     /// <param name="abort">The job's abort path.</param>
     /// <param name="threads">The compute threads the run's thread is bound to.</param>
     /// <param name="threadDefaultsApplied">Whether the process's OpenMP/MKL defaults were set before libtorch loaded.</param>
-    public Trainer(TrainConfig config, ICollective collective, TextWriter output, RankAbort abort, int threads, bool threadDefaultsApplied)
+    /// <param name="preemption">This rank's ear for SIGUSR1 and SIGTERM; null where signals do not stop the run.</param>
+    public Trainer(TrainConfig config, ICollective collective, TextWriter output, RankAbort abort, int threads, bool threadDefaultsApplied,
+        PreemptionRequest? preemption = null)
     {
+        _preemption = preemption;
         _threads = new ComputeThreadsProbe(threads, threadDefaultsApplied);
         _threadCount = threads;
         _config = config;
@@ -55,9 +66,12 @@ internal sealed class Trainer
 
     private int WorldSize => _collective.WorldSize;
 
-    /// <summary>Trains, evaluates and, on rank 0, writes the run summary.</summary>
+    /// <summary>
+    /// Trains, evaluates and, on rank 0, writes the run summary. Returns <see cref="ExitCodes.Success"/>, or
+    /// <see cref="ExitCodes.Preempted"/> when a signal stopped the run and its checkpoint is committed.
+    /// </summary>
     /// <remarks>Collective: every rank must call.</remarks>
-    public async Task RunAsync()
+    public async Task<int> RunAsync()
     {
         // In a job every error ends the rank through the abort path, decided in this filter before anything below is
         // disposed: leaving the job or waiting for a background write on the way out would hide or delay the failure.
@@ -112,7 +126,7 @@ internal sealed class Trainer
             for (var step = startStep; step < totalSteps; step++)
             {
                 using var activity = WorkerTelemetry.ActivitySource.StartActivity("train.step");
-                _fault?.BeforeStep(step);
+                _fault?.BeforeStep(step, _preemption);
                 _threads.Observe();
                 var stepStart = Stopwatch.GetTimestamp();
                 gradientPeak.BeforeStep(step);
@@ -125,7 +139,11 @@ internal sealed class Trainer
                 noise.Observe(run.Optimizer.Sharded.LastNoiseSample, epoch);
                 summary.Step(Stopwatch.GetElapsedTime(stepStart, backwardDone), Stopwatch.GetElapsedTime(backwardDone), run.Optimizer.LastCommunication,
                     run.Optimizer.LastCommunicationBusy, run.Sampler.GlobalBatch);
-                lastLoss = _collective.AllReduce(localLoss, ReduceOp.Average);
+                _stepScalars[0] = localLoss;
+                _stepScalars[1] = _preemption?.IsRequested == true ? 1 : 0;
+                _collective.AllReduce(_stepScalars, ReduceOp.Average);
+                lastLoss = _stepScalars[0];
+                var preempted = _stepScalars[1] > 0;
                 link?.ReportStep(step + 1);
 
                 metrics.Step(Stopwatch.GetElapsedTime(stepStart), run.Sampler.GlobalBatch, lastLoss, lr, applied);
@@ -145,10 +163,15 @@ internal sealed class Trainer
                 {
                     foreach (var saved in await checkpoints.AfterStepAsync(step + 1, totalSteps, lastLoss))
                     {
-                        Saved(saved, metrics, summary, progress);
+                        Saved(saved, metrics, summary, progress, metricsLog);
                     }
                     link?.MarkProgress();
                     run.Model.train();
+                }
+                if (preempted && step + 1 < totalSteps)
+                {
+                    progress.Message($"preemption{(_preemption?.SignalName is { } signal ? $" ({signal} here)" : "")}: every rank stops after step {step + 1} and saves it");
+                    return await PreemptAsync(run, checkpoints, step + 1, lastLoss, link, metrics, summary, progress, metricsLog, gradientPeak, noise, telemetry);
                 }
                 if (EvaluationDue(step, schedule) && step + 1 < totalSteps)
                 {
@@ -173,7 +196,7 @@ internal sealed class Trainer
             link?.MarkProgress();
             if (checkpoints is not null && await checkpoints.CompleteAsync() is { } last)
             {
-                Saved(last, metrics, summary, progress);
+                Saved(last, metrics, summary, progress, metricsLog);
             }
             link?.MarkProgress();
             summary.EndTraining();
@@ -183,11 +206,56 @@ internal sealed class Trainer
             Finish(run, summary, endStep, lastLoss, checkpoints?.Saves == true, telemetry, metricsLog, schedule.SamplesBefore(endStep), noise, target,
                 lastValidation?.Step == endStep ? lastValidation.Value.Score : null);
             link?.MarkProgress();
+            return ExitCodes.Success;
         }
         catch (Exception e) when (_abort.Fail(e))
         {
             throw new UnreachableException();
         }
+    }
+
+    /// <summary>
+    /// The end of a preempted run: every rank saves <paramref name="step"/> and waits for its commit, then rank 0 writes
+    /// the summary with where it stopped and how to resume; no final evaluation, which would only delay the save's
+    /// deadline.
+    /// </summary>
+    /// <remarks>Collective: every rank must call, after the same step.</remarks>
+    private async Task<int> PreemptAsync(TrainingSetup run, Checkpointing? checkpoints, long step, double lastLoss, JobLink? link, WorkerMetrics metrics,
+        RunSummaryBuilder summary, IProgressReporter progress, MetricsLog? metricsLog, GradientPeakProbe gradientPeak, GradientNoiseTracking noise,
+        IDisposable telemetry)
+    {
+        if (checkpoints is null)
+        {
+            throw new InvalidOperationException("preempted, but this optimizer has no sharded state to checkpoint");
+        }
+        link?.MarkProgress();
+        SavedCheckpoint? last = null;
+        foreach (var saved in await checkpoints.PreemptAsync(step, lastLoss))
+        {
+            Saved(saved, metrics, summary, progress, metricsLog);
+            last = saved;
+        }
+        link?.MarkProgress();
+        summary.EndTraining();
+        summary.PeakGradientBytes(gradientPeak.MaxOverRanks(_collective));
+        summary.ComputeThreads(_threads.Summarize(_collective));
+        progress.Complete();
+        var checkpoint = last?.Directory ?? throw new InvalidOperationException($"preempted after step {step}, but no checkpoint of it was committed");
+        var result = summary.Build(WorldSize, step, run.Sampler.BatchesPerEpoch, lastLoss, (null, double.NaN), _config.Model.ToString().ToLowerInvariant(),
+            run.Sampler.GlobalBatch, run.Optimizer, (int)_config.ZeroStage, savesCheckpoints: true) with
+        {
+            TestLoss = null,
+            GradientNoise = noise.Summary(),
+            Preempted = new PreemptionSummary(step, checkpoint, "resume=latest"),
+        };
+        telemetry.Dispose();
+        if (Rank == 0)
+        {
+            _output.WriteLine($"preempted: checkpoint of step {step} committed at {checkpoint}; the same command with --set resume=latest continues from it");
+            var path = RunSummaryWriter.Write(_config.RunDir, result);
+            _output.WriteLine($"summary: {Path.GetFullPath(path)}");
+        }
+        return ExitCodes.Preempted;
     }
 
     /// <summary>On rank 0, the config as bound into <c>run_dir/resolved-config.json</c>, replaced whole.</summary>
@@ -340,8 +408,9 @@ internal sealed class Trainer
         return run.Data.Task.Score(sums);
     }
 
-    private static void Saved(SavedCheckpoint saved, WorkerMetrics metrics, RunSummaryBuilder summary, IProgressReporter progress)
+    private static void Saved(SavedCheckpoint saved, WorkerMetrics metrics, RunSummaryBuilder summary, IProgressReporter progress, MetricsLog? metricsLog)
     {
+        metricsLog?.Write(new CheckpointMetrics(saved.Step, saved.Bytes, Math.Round(saved.Duration.TotalSeconds, 3), Math.Round(saved.Pause.TotalSeconds, 3)));
         metrics.Checkpoint(saved.Pause);
         summary.Saved(saved);
         progress.Message(FormatCheckpoint(saved));

@@ -74,7 +74,7 @@ public sealed class LivenessTests : IDisposable
     }
 
     [Theory]
-    [InlineData("TERM", 143)]
+    [InlineData("INT", 130)]
     [InlineData("HUP", 129)]
     public async Task AStopSignalToTheLauncherLeavesNoProcessOfTheJob(string signal, int exitCode)
     {
@@ -94,6 +94,8 @@ public sealed class LivenessTests : IDisposable
 
         Assert.Equal(exitCode, launcher.ExitCode);
         Assert.Contains($"stopped by SIG{signal}", await stderr);
+        // A stop, not a preemption (SIGTERM's, PreemptionTests): nothing was saved on the way out.
+        Assert.False(Directory.Exists(Path.Combine(_runDir, "checkpoints")));
         // mpiexec, its proxies, both ranks and the coordinator: every one of them is gone when the launcher is.
         Assert.Empty(job.Where(ProcessTable.IsRunning).Select(pid => $"{pid}: {string.Join(' ', ProcessTable.Arguments(pid))}"));
         await drain;

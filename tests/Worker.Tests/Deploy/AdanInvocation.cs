@@ -16,7 +16,10 @@ internal sealed record AdanInvocation(string Command, IReadOnlyList<string> Word
     public IEnumerable<string> ValuesOf(string flag) =>
         Words.Select((w, i) => (w, i)).Where(p => p.w == flag && p.i + 1 < Words.Count).Select(p => Words[p.i + 1]);
 
-    /// <summary>Every invocation of <c>adan</c> (or a path ending in <c>/adan</c>) in <paramref name="shell"/>.</summary>
+    /// <summary>
+    /// Every invocation of <c>adan</c> (or a path ending in <c>/adan</c>, or a default one such as
+    /// <c>${ADAN:-bin/adan}</c>) in <paramref name="shell"/>.
+    /// </summary>
     public static List<AdanInvocation> Parse(string shell)
     {
         var found = new List<AdanInvocation>();
@@ -28,7 +31,7 @@ internal sealed record AdanInvocation(string Command, IReadOnlyList<string> Word
             var token = tokens[i];
             if (command is null)
             {
-                if ((token == "adan" || token.EndsWith("/adan", StringComparison.Ordinal)) && i + 1 < tokens.Count && !IsSeparator(tokens[i + 1]))
+                if ((token == "adan" || token.EndsWith("/adan", StringComparison.Ordinal) || token.EndsWith("/adan}", StringComparison.Ordinal)) && i + 1 < tokens.Count && !IsSeparator(tokens[i + 1]))
                 {
                     command = tokens[++i];
                 }

@@ -80,6 +80,27 @@ public class DeployFilesTests
     }
 
     [Fact]
+    public void AnEvictedPodGetsLongEnoughToSaveAndTheLauncherHearsTheSignal()
+    {
+        // Kubernetes sends SIGTERM to a container's main process and SIGKILL after terminationGracePeriodSeconds: the
+        // launcher must be that process (exec'd, not behind a shell that swallows the signal), and its --preempt-grace
+        // plus the fallback's --grace-period (default 10 s) must end before the kill.
+        var replicas = (YamlMappingNode)((YamlMappingNode)KubernetesJob()["spec"])["mpiReplicaSpecs"];
+        var launch = KubernetesCommandLines().Where(l => l.Contains("adan launch", StringComparison.Ordinal)).ToList();
+        Assert.Contains(launch, l => l.StartsWith("exec adan launch ", StringComparison.Ordinal));
+        var preemptGrace = double.Parse(Assert.Single(launch.SelectMany(AdanInvocation.Parse).SelectMany(i => i.ValuesOf("--preempt-grace"))),
+            System.Globalization.CultureInfo.InvariantCulture);
+        foreach (var (role, node) in replicas.Children)
+        {
+            var pod = (YamlMappingNode)((YamlMappingNode)((YamlMappingNode)node)["template"])["spec"];
+            var termination = double.Parse(Scalar(pod, "terminationGracePeriodSeconds"), System.Globalization.CultureInfo.InvariantCulture);
+            Assert.True(termination >= preemptGrace + 10 + 10, $"{role}: terminationGracePeriodSeconds {termination} leaves no time after --preempt-grace {preemptGrace}");
+        }
+        // A worker's main process passes SIGTERM on to its rank as a preemption request.
+        Assert.Contains(KubernetesCommandLines(), l => l.Contains("trap 'pkill -USR1 -x adan;", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void TheKubernetesJobsConfigIsShippedInTheImage()
     {
         // The Containerfile copies deploy/configs to /opt/adan/configs; every config the job names must be one of them.

@@ -56,7 +56,8 @@ public class BatchPlanTests
         var whole = SweepPlanner.Plan(SweepConfig.Parse(Sweep(""), "sweep.json"), settings).Single();
         Assert.Equal(55_000, whole.TrainSamples);
         Assert.Equal(55_000 / 128, whole.StepsPerEpoch);
-        Assert.Equal(55_000 / 128, whole.WarmupSteps);
+        // One epoch of warm-up in a one-epoch run: capped at the last step but one.
+        Assert.Equal(55_000 / 128 - 1, whole.WarmupSteps);
         var subset = SweepPlanner.Plan(SweepConfig.Parse(Sweep(", \"train_subset\": 512"), "sweep.json"), settings).Single();
         Assert.Equal(512, subset.TrainSamples);
         var error = Assert.Throws<UsageException>(() => SweepPlanner.Plan(SweepConfig.Parse(Sweep(""), "sweep.json"), settings with { ValSplit = 60_000 }));
