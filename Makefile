@@ -59,8 +59,8 @@ bench: build
 publish:
 	$(DOTNET) publish src/Worker -c $(CONFIG) -o $(PUBLISH)
 
-# deploy/slurm.sbatch and adan sweep --slurm run for real on a one-node Slurm cluster started and removed by the script
-# (root; not in make test).
+# deploy/slurm.sbatch (a job, and one preempted that requeues itself), srun and adan sweep --slurm run for real on a
+# one-node Slurm cluster started and removed by the script (root; not in make test).
 cluster-check: build
 	bash scripts/slurm-check.sh
 

@@ -3,7 +3,9 @@
 # test). Installs Debian's slurmctld, slurmd, slurm-client and munge when missing, starts munged, slurmctld and
 # slurmd directly (no systemd) with a generated munge key and slurm.conf, all under one temporary directory and on
 # their own socket and ports, so an installed Slurm or munge is neither used nor touched. Submits the demo job,
-# shortened, on 2 tasks (one per CPU), waits for it, checks its summary.json and `adan checkpoint verify`. Then checks
+# shortened, on 2 tasks (one per CPU), waits for it, checks its summary.json and `adan checkpoint verify`. Then sends a
+# longer job Slurm's warning mid-run (scancel --batch --signal=USR1) and checks that it saved, requeued itself, resumed
+# and ended with the final shards of the same job run without interruption. Then checks
 # that a plain `srun -n 2 adan train` stops every task with its one line instead of training alone, and that
 # `srun --mpi=pmi2` forms one world. Then runs a small `adan sweep --slurm` (one job array, two tasks at once), checks
 # its results equal a sweep run here bit for bit, that a rerun submits nothing, and that a sweep killed while its
@@ -176,6 +178,55 @@ pmi2_out=$(srun --mpi=pmi2 -n 2 -t 2 bin/adan mpi-check 2>&1) || fail "srun --mp
 grep -q "rank 1 of 2: all-reduced" <<< "$pmi2_out" || fail "srun --mpi=pmi2 -n 2 adan mpi-check formed no world of 2: $pmi2_out"
 echo "slurm-check: srun --mpi=pmi2 -n 2 forms one world of 2"
 echo "slurm-check: passed (job $job_id: $(sed -n 's/.*"test_accuracy": \([0-9.]*\).*/test accuracy \1/p' "$summary"), checkpoint $checkpoint verified)"
+
+# Preemption and requeue: the same job for 2 epochs (92 steps, checkpoints at 50 and the end), once uninterrupted and
+# once sent Slurm's warning (scancel --batch --signal=USR1) mid-run: the warned job saves, exits 75, requeues itself,
+# resumes with resume=latest and must end with the uninterrupted job's final shards, byte for byte.
+wait_for_job() {
+    local id=$1 limit=$((SECONDS + job_timeout_s))
+    while squeue -h -j "$id" 2>/dev/null | grep -q .; do
+        ((SECONDS < limit)) || fail "job $id still queued or running after ${job_timeout_s}s"
+        sleep 2
+    done
+}
+final_shards() {
+    local last
+    last=$(ls -d "$1"/checkpoints/step-* | sort | tail -1)
+    echo "${last##*/}"
+    (cd "$last" && sha256sum shard-*)
+}
+requeue_args=(deploy/configs/fashion-resnet.json --set epochs=2 --set train_subset=6000 --set test_subset=1000
+    --set warmup_steps=10 --set checkpoint_every=50 --set log_every=1)
+whole=$(sbatch --parsable --nodes=1 --ntasks-per-node="$cpus" --cpus-per-task=1 --time=00:20:00 --chdir="$repo" \
+    --output="$work/whole.out" deploy/slurm.sbatch "${requeue_args[@]}" --set run_dir="$work/run-whole")
+wait_for_job "$whole"
+[[ -f $work/run-whole/summary.json ]] || fail "the uninterrupted job $whole wrote no summary: $(cat "$work/whole.out")"
+preempted_run=$work/run-preempted
+job_id=$(sbatch --parsable --nodes=1 --ntasks-per-node="$cpus" --cpus-per-task=1 --time=00:20:00 --chdir="$repo" \
+    --open-mode=append --output="$work/preempted.out" deploy/slurm.sbatch "${requeue_args[@]}" --set run_dir="$preempted_run")
+limit=$((SECONDS + job_timeout_s))
+until grep -q '"step":2[0-9],' "$preempted_run/metrics.jsonl" 2>/dev/null; do
+    ((SECONDS < limit)) || fail "job $job_id never reached step 20: $(cat "$work/preempted.out")"
+    sleep 0.5
+done
+signalled=$SECONDS
+scancel --batch --signal=USR1 "$job_id"
+# The job requeues itself (same id) and runs again: wait until it has restarted once and is no longer queued.
+until [[ $(scontrol show job "$job_id" | sed -n 's/.*Restarts=\([0-9]*\).*/\1/p') -ge 1 ]]; do
+    ((SECONDS < limit)) || fail "job $job_id was not requeued after SIGUSR1: $(cat "$work/preempted.out")"
+    sleep 1
+done
+requeued_after=$((SECONDS - signalled))
+wait_for_job "$job_id"
+cat "$work/preempted.out"
+state=$(scontrol show job "$job_id" | sed -n 's/.*JobState=\([A-Z_]*\).*/\1/p')
+[[ $state == COMPLETED ]] || fail "the requeued job $job_id ended $state"
+grep -q 'preempted with its checkpoint committed; requeued (1 of 3)' "$work/preempted.out" \
+    || fail "job $job_id did not say it was preempted and requeued"
+grep -q '"steps": 92,' "$preempted_run/summary.json" || fail "the requeued job did not finish its 92 steps: $(cat "$preempted_run/summary.json")"
+[[ $(final_shards "$preempted_run") == "$(final_shards "$work/run-whole")" ]] \
+    || fail "the preempted and requeued job's final shards differ from the uninterrupted job's: $(diff <(final_shards "$preempted_run") <(final_shards "$work/run-whole"))"
+echo "slurm-check: preemption passed (job $job_id: SIGUSR1 mid-run, $(grep -m1 -o 'checkpoint of step [0-9]* committed' "$work/preempted.out" || echo 'a checkpoint committed'), requeued ${requeued_after} s after the signal, final shards equal the uninterrupted job's)"
 
 # adan sweep --slurm: a tiny sweep (4 runs of one epoch on 512 samples, threads fixed so that a run computes the same
 # wherever it runs), submitted as one array with at most 2 tasks at once.
