@@ -103,6 +103,24 @@ public sealed class MetricsLog : IDisposable
     public static IReadOnlyList<EvalMetrics> ReadEvaluations(string path) => Read<EvalMetrics>(path, EvalKind);
 
     /// <summary>
+    /// Passes each step record written to <paramref name="path"/> since byte <paramref name="offset"/> to
+    /// <paramref name="onStep"/> (complete lines only, as <see cref="ReadLines"/>) and returns the offset to read from next.
+    /// </summary>
+    public static long ReadNewSteps(string path, long offset, Action<StepMetrics> onStep)
+    {
+        ArgumentNullException.ThrowIfNull(onStep);
+        (var lines, offset) = ReadLines(path, offset);
+        foreach (var line in lines)
+        {
+            if (TryParseStep(line, out var step))
+            {
+                onStep(step);
+            }
+        }
+        return offset;
+    }
+
+    /// <summary>
     /// The complete lines of <paramref name="path"/> (those ending in a newline) from byte <paramref name="offset"/>,
     /// and the offset after the last of them; a file shorter than <paramref name="offset"/> (rewritten by a restarted
     /// run) is read from its start.

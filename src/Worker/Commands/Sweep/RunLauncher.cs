@@ -68,14 +68,7 @@ internal sealed class RunLauncher(LaunchSlice slice, TimeProvider time)
             }
             // The trainer writes a step's record before it prints the step, so any line it prints wakes the reader
             // after the records before it are in the file.
-            (var records, metricsOffset) = MetricsLog.ReadLines(metricsPath, metricsOffset);
-            foreach (var record in records)
-            {
-                if (MetricsLog.TryParseStep(record, out var step))
-                {
-                    progress(step);
-                }
-            }
+            metricsOffset = MetricsLog.ReadNewSteps(metricsPath, metricsOffset, progress);
         });
         var stderr = PumpAsync(process.StandardError, line =>
         {
@@ -101,7 +94,7 @@ internal sealed class RunLauncher(LaunchSlice slice, TimeProvider time)
             await EndAsync(process);
         }
         await Task.WhenAll(stdout, stderr);
-        var curve = MetricsLog.ReadSteps(metricsPath).Select(step => new CurvePoint(step.SamplesSeen, step.Loss)).ToList();
+        var curve = CurvePoint.Of(runDirectory);
         lock (gate)
         {
             return new RunOutcome(process.ExitCode, interrupted, curve, [.. tail]);

@@ -49,9 +49,10 @@ internal sealed class SlurmSweepExecutor(string runsDirectory, SlurmSubmission s
                 toSubmit.Add(i);
             }
         }
-        // A task that left the queue without an exit code while no sweep watched is submitted again.
+        // A task that left the queue without an exit code while no sweep watched is submitted again (one squeue per job).
+        var queues = tracked.Select(t => t.Record.Job).Distinct().ToDictionary(job => job, SlurmCli.Tasks);
         foreach (var lost in tracked.Where(t => !File.Exists(Path.Combine(t.Directory, SlurmTaskScript.ExitFileName))
-            && SlurmCli.Tasks(t.Record.Job) is { } queue && !queue.ContainsKey(t.Record.Task)).ToList())
+            && queues[t.Record.Job] is { } queue && !queue.ContainsKey(t.Record.Task)).ToList())
         {
             tracked.Remove(lost);
             toSubmit.Add(lost.Index);
@@ -253,19 +254,9 @@ internal sealed class SlurmSweepExecutor(string runsDirectory, SlurmSubmission s
         public int Missing { get; set; }
 
         /// <summary>Passes the step records written since the last call to <paramref name="onStep"/>.</summary>
-        public void ReadProgress(Action<StepMetrics> onStep)
-        {
-            (var lines, _metricsOffset) = MetricsLog.ReadLines(Path.Combine(Directory, MetricsLog.FileName), _metricsOffset);
-            foreach (var line in lines)
-            {
-                if (MetricsLog.TryParseStep(line, out var step))
-                {
-                    onStep(step);
-                }
-            }
-        }
+        public void ReadProgress(Action<StepMetrics> onStep) =>
+            _metricsOffset = MetricsLog.ReadNewSteps(Path.Combine(Directory, MetricsLog.FileName), _metricsOffset, onStep);
 
-        public List<CurvePoint> Curve() =>
-            [.. MetricsLog.ReadSteps(Path.Combine(Directory, MetricsLog.FileName)).Select(step => new CurvePoint(step.SamplesSeen, step.Loss))];
+        public IReadOnlyList<CurvePoint> Curve() => CurvePoint.Of(Directory);
     }
 }
