@@ -1,3 +1,4 @@
+using Adan.Sharded.Training.Processes;
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
@@ -7,7 +8,7 @@ using Adan.Coordinator.Protocol;
 using Adan.Coordinator.V1;
 using Adan.Worker.Launch;
 using Adan.Worker.Processes;
-using Adan.Worker.Training;
+using Adan.Sharded.Training;
 
 namespace Adan.Worker.Commands;
 

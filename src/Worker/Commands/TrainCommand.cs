@@ -1,10 +1,11 @@
+using Adan.Worker.Config;
 using System.CommandLine;
 using Adan.Sharded.Collectives;
 using Adan.Sharded.Mpi;
 using Adan.Sharded.Threading;
 using Adan.Sharded.Zero;
-using Adan.Worker.Config;
-using Adan.Worker.Training;
+using Adan.Sharded.Training.Config;
+using Adan.Sharded.Training;
 
 namespace Adan.Worker.Commands;
 

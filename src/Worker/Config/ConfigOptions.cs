@@ -1,3 +1,4 @@
+using Adan.Sharded.Training.Config;
 using System.CommandLine;
 
 namespace Adan.Worker.Config;

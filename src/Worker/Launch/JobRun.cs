@@ -1,3 +1,4 @@
+using Adan.Sharded.Training.Processes;
 using System.Diagnostics;
 using System.Globalization;
 using Adan.Coordinator.Client;
@@ -5,7 +6,7 @@ using Adan.Coordinator.Protocol;
 using Adan.Coordinator.V1;
 using Adan.Worker.Commands;
 using Adan.Worker.Processes;
-using Adan.Worker.Training;
+using Adan.Sharded.Training;
 
 namespace Adan.Worker.Launch;
 
@@ -74,8 +75,8 @@ internal static class JobRun
         }
         if (!Console.IsOutputRedirected)
         {
-            psi.Environment[Progress.ProgressReporterFactory.TerminalVariable] = "1";
-            psi.Environment[Progress.ProgressReporterFactory.ColumnsVariable] = Console.WindowWidth.ToString();
+            psi.Environment[Adan.Sharded.Training.Progress.ProgressReporterFactory.TerminalVariable] = "1";
+            psi.Environment[Adan.Sharded.Training.Progress.ProgressReporterFactory.ColumnsVariable] = Console.WindowWidth.ToString();
         }
 
         Process process;
@@ -261,7 +262,7 @@ internal static class JobRun
         }
         try
         {
-            using var summary = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(config.RunDir, Telemetry.RunSummaryWriter.FileName)));
+            using var summary = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(config.RunDir, Adan.Sharded.Training.Telemetry.RunSummaryWriter.FileName)));
             return summary.RootElement.TryGetProperty("preempted", out var preempted) && preempted.ValueKind == System.Text.Json.JsonValueKind.Object;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.Text.Json.JsonException)

@@ -2,7 +2,7 @@ using System.CommandLine;
 using Adan.Coordinator.Client;
 using Adan.Coordinator.Protocol;
 using Adan.Worker.Commands;
-using Adan.Worker.Config;
+using Adan.Sharded.Training.Config;
 using Grpc.Core;
 using Grpc.Net.Client;
 

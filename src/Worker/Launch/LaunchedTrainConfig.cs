@@ -1,5 +1,6 @@
-using System.CommandLine;
 using Adan.Worker.Config;
+using System.CommandLine;
+using Adan.Sharded.Training.Config;
 
 namespace Adan.Worker.Launch;
 

@@ -1,6 +1,7 @@
+using Adan.Worker.Config;
 using Adan.Sharded.Schedules;
 using Adan.Sharded.Zero;
-using Adan.Worker.Config;
+using Adan.Sharded.Training.Config;
 
 namespace Adan.Worker.Tests.Config;
 

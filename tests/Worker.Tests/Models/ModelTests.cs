@@ -1,5 +1,5 @@
-using Adan.Worker.Config;
-using Adan.Worker.Models;
+using Adan.Sharded.Training.Config;
+using Adan.Sharded.Training.Models;
 using TorchSharp;
 using static TorchSharp.torch;
 
