@@ -24,6 +24,9 @@ public enum DatasetKind
 
     /// <summary>A character-level text file.</summary>
     Text,
+
+    /// <summary>Memory-mapped token files (<c>tokens</c>: <c>token_file</c>, <c>token_val_file</c>; see <see cref="Data.TokenFileDataset"/>).</summary>
+    Tokens,
 }
 
 /// <summary>Where metrics and traces go.</summary>

@@ -5,6 +5,7 @@ using Adan.Sharded.Collectives;
 using Adan.Sharded.Schedules;
 using Adan.Sharded.Zero;
 using Adan.Sharded.Training;
+using Adan.Sharded.Training.Data;
 
 namespace Adan.Sharded.Training.Config;
 
@@ -28,8 +29,8 @@ public sealed partial record TrainConfig : IValidatableObject
     [ConfigKey("the architecture to train", Architecture = true)]
     public ModelKind Model { get; init; } = ModelKind.Resnet;
 
-    /// <summary><c>dataset</c>: fashion-mnist for the image models, text for the GPT.</summary>
-    [ConfigKey("the training data: fashion-mnist for the image models, text for the GPT; fixes the model's input and output sizes", Architecture = true)]
+    /// <summary><c>dataset</c>: fashion-mnist for the image models, text (a character-level file) or tokens (token files) for the GPT.</summary>
+    [ConfigKey("the training data: fashion-mnist for the image models, text or tokens for the GPT; fixes the model's input and output sizes", Architecture = true)]
     public DatasetKind Dataset { get; init; } = DatasetKind.FashionMnist;
 
     /// <summary><c>data_dir</c>: directory of the Fashion-MNIST IDX files (plain or .gz).</summary>
@@ -41,6 +42,52 @@ public sealed partial record TrainConfig : IValidatableObject
     [Required]
     [ConfigKey("the text the GPT learns; its last 10 % validates")]
     public string TextFile { get; init; } = "/usr/share/games/fortunes/fortunes";
+
+    /// <summary>
+    /// <c>token_file</c>: with <c>dataset=tokens</c>, the training token file (nanoGPT's <c>train.bin</c>: little-endian
+    /// ids of <see cref="TokenDtype"/>, no header; see <see cref="TokenFileDataset"/>), memory-mapped.
+    /// </summary>
+    [ConfigKey("with dataset=tokens: the training token file (little-endian uint16 or uint32 ids, no header, as nanoGPT's train.bin), memory-mapped")]
+    public string TokenFile { get; init; } = "";
+
+    /// <summary><c>token_val_file</c>: with <c>dataset=tokens</c>, the validation token file; empty: the last 10 % of token_file's samples validate.</summary>
+    [ConfigKey("with dataset=tokens: the validation token file (nanoGPT's val.bin); empty: the last 10 % of token_file validates")]
+    public string TokenValFile { get; init; } = "";
+
+    /// <summary><c>token_dtype</c>: the width of the ids in the token files (uint16 | uint32).</summary>
+    [ConfigKey("the width of a token id in the token files")]
+    public TokenDType TokenDtype { get; init; } = TokenDType.Uint16;
+
+    /// <summary>
+    /// <c>vocab_size</c>: with <c>dataset=tokens</c>, the GPT's vocabulary size; every id in the files must be below
+    /// it (50304 for GPT-2 tokens as nanoGPT pads them). Text data sets their own.
+    /// </summary>
+    [Range(0, int.MaxValue)]
+    [ConfigKey("with dataset=tokens: the GPT's vocabulary size, above every id in the files (e.g. 50304 for GPT-2 tokens)")]
+    public int VocabSize { get; init; }
+
+    /// <summary>
+    /// <c>shuffle</c>: draw each epoch's samples in a seeded random order; false reads them in order 0..N-1, which a
+    /// forward-only data set (<see cref="IBatchDataset.SupportsRandomAccess"/> false) requires.
+    /// </summary>
+    [ConfigKey("shuffle each epoch's samples (seeded); false reads them in order, as a forward-only data set requires")]
+    public bool Shuffle { get; init; } = true;
+
+    /// <summary>
+    /// <c>init_weights</c>: start from these weights instead of the seed's: a safetensors file written by
+    /// <c>adan checkpoint export</c> (or the folder holding it), loaded by name into the fresh model before it is
+    /// flattened; every parameter and buffer of the model must be in it with its shape and dtype. Empty: none.
+    /// </summary>
+    [ConfigKey("start from exported weights: a safetensors file of adan checkpoint export, or its folder; loaded by name, shapes and dtypes checked")]
+    public string InitWeights { get; init; } = "";
+
+    /// <summary>
+    /// <c>freeze</c>: parameters not to train, as comma-separated names or module prefixes (<c>blocks.0,embedding</c>):
+    /// their <c>requires_grad</c> is cleared, so they stay out of the flat buffer, the gradients and the optimizer
+    /// state, and are checkpointed with the module buffers. Empty: train all.
+    /// </summary>
+    [ConfigKey("parameters not to train: comma-separated names or module prefixes; kept out of the flat buffer and the optimizer")]
+    public string Freeze { get; init; } = "";
 
     /// <summary><c>train_subset</c>: use only the first N training samples (0 = all); for quick runs and tests.</summary>
     [Range(0, int.MaxValue)]
@@ -357,10 +404,18 @@ public sealed partial record TrainConfig : IValidatableObject
     /// <summary>The rules that involve several keys; run by the validator once every key is in range.</summary>
     IEnumerable<ValidationResult> IValidatableObject.Validate(ValidationContext validationContext)
     {
-        if ((Dataset == DatasetKind.Text) != (Model == ModelKind.Gpt))
+        if ((Dataset != DatasetKind.FashionMnist) != (Model == ModelKind.Gpt))
         {
             yield return new ValidationResult(
-                $"Invalid dataset: {ConfigBinder.Name(Dataset)} with model {ConfigBinder.Name(Model)}; the gpt model needs dataset text and the image models need fashion-mnist.");
+                $"Invalid dataset: {ConfigBinder.Name(Dataset)} with model {ConfigBinder.Name(Model)}; the gpt model needs dataset text or tokens and the image models need fashion-mnist.");
+        }
+        if (Dataset == DatasetKind.Tokens && TokenFile.Length == 0)
+        {
+            yield return new ValidationResult("Invalid token_file: empty with dataset tokens; set token_file=PATH (a file of token ids, as nanoGPT's train.bin).");
+        }
+        if (Dataset == DatasetKind.Tokens && VocabSize == 0)
+        {
+            yield return new ValidationResult("Invalid vocab_size: 0 with dataset tokens; set vocab_size above the largest token id (e.g. 50304 for GPT-2 tokens).");
         }
         if (GptEmbedding % GptHeads != 0)
         {
@@ -418,9 +473,9 @@ public sealed partial record TrainConfig : IValidatableObject
         {
             yield return "Invalid eval_every with eval_every_samples: set one cadence of evaluation, in steps or in samples.";
         }
-        if (ValSplit > 0 && Dataset == DatasetKind.Text)
+        if (ValSplit > 0 && Dataset != DatasetKind.FashionMnist)
         {
-            yield return "Invalid val_split with dataset text: the text corpus's last 10 % is its validation set already; set val_split=0.";
+            yield return $"Invalid val_split with dataset {ConfigBinder.Name(Dataset)}: its validation set is a file or its last 10 % already; set val_split=0.";
         }
         if (Target.Length > 0)
         {

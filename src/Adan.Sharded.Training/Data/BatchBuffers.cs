@@ -7,14 +7,15 @@ namespace Adan.Sharded.Training.Data;
 /// asked for, never allocated per batch, and detached from any dispose scope the caller has open
 /// (they live as long as the dataset).
 /// </summary>
-internal sealed class BatchBuffers(long[] inputSampleShape, torch.ScalarType inputType, long[] targetSampleShape) : IDisposable
+internal sealed class BatchBuffers(long[] inputSampleShape, torch.ScalarType inputType, long[] targetSampleShape,
+    torch.ScalarType targetType = torch.ScalarType.Int64) : IDisposable
 {
     private int _capacity;
 
     /// <summary>The input buffer (at least the last requested batch long).</summary>
     public torch.Tensor Input { get; private set; } = torch.empty(0);
 
-    /// <summary>The target buffer (int64).</summary>
+    /// <summary>The target buffer (int64 unless created with another type).</summary>
     public torch.Tensor Target { get; private set; } = torch.empty(0, dtype: torch.int64);
 
     /// <summary>Whether <see cref="Dispose"/> was called.</summary>
@@ -31,7 +32,7 @@ internal sealed class BatchBuffers(long[] inputSampleShape, torch.ScalarType inp
         Input.Dispose();
         Target.Dispose();
         Input = torch.empty([batch, .. inputSampleShape], inputType).DetachFromDisposeScope();
-        Target = torch.empty([batch, .. targetSampleShape], torch.int64).DetachFromDisposeScope();
+        Target = torch.empty([batch, .. targetSampleShape], targetType).DetachFromDisposeScope();
         _capacity = batch;
     }
 

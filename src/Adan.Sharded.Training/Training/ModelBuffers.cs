@@ -1,12 +1,41 @@
 using Adan.Sharded.Checkpoints;
 using Adan.Sharded.Collectives;
+using Adan.Sharded.Flat;
 using static TorchSharp.torch;
 
 namespace Adan.Sharded.Training;
 
-/// <summary>A module's buffers, such as BatchNorm running statistics, which each rank updates from its own samples.</summary>
+/// <summary>
+/// A module's state outside the flat buffer: its buffers, such as BatchNorm running statistics, which each rank updates
+/// from its own samples, and its frozen parameters (<c>requires_grad</c> false), which
+/// <see cref="FlatParameters.FromModule"/> leaves out. A checkpoint keeps both in its buffers file, under their module
+/// names, so an export holds them next to the trained weights.
+/// </summary>
 internal static class ModelBuffers
 {
+    /// <summary>
+    /// Sends rank 0's frozen parameters to every rank, as the trainer sends the flat buffer: identical seeds give
+    /// identical weights, the broadcast makes it a guarantee.
+    /// </summary>
+    /// <remarks>Collective: every rank must call.</remarks>
+    public static void BroadcastFrozen(nn.Module model, ICollective collective)
+    {
+        foreach (var (_, parameter) in FlatParameters.Frozen(model))
+        {
+            using (no_grad())
+            {
+                if (parameter.is_contiguous())
+                {
+                    collective.Broadcast(parameter);
+                    continue;
+                }
+                using var copy = parameter.contiguous();
+                collective.Broadcast(copy);
+                parameter.copy_(copy);
+            }
+        }
+    }
+
     /// <summary>
     /// Averages the floating-point buffers over ranks, so that evaluation and checkpoints see one model; integer
     /// buffers (BatchNorm's batch count) are equal on every rank already.
@@ -25,12 +54,13 @@ internal static class ModelBuffers
 
     /// <summary>
     /// Copies of the module's buffers as a checkpoint stores them (fp32, fp64 and int64 ones: BatchNorm's running
-    /// statistics and batch count), in the module's order; other dtypes are not model state a checkpoint keeps.
+    /// statistics and batch count), in the module's order, then its frozen parameters; other dtypes are not model state a
+    /// checkpoint keeps.
     /// </summary>
     public static IReadOnlyList<ModuleBuffer> Capture(nn.Module model)
     {
         var captured = new List<ModuleBuffer>();
-        foreach (var (name, buffer) in model.named_buffers())
+        foreach (var (name, buffer) in State(model))
         {
             if (DType(buffer.dtype) is { } dtype)
             {
@@ -40,7 +70,10 @@ internal static class ModelBuffers
         return captured;
     }
 
-    /// <summary>Copies checkpointed buffers into the module, checking every one it has against the checkpoint first.</summary>
+    /// <summary>
+    /// Copies checkpointed buffers and frozen parameters into the module, checking every one it has against the
+    /// checkpoint first. A checkpoint from before frozen parameters were kept apart holds none, and its model had none.
+    /// </summary>
     /// <param name="model">The model, built as the saved one was.</param>
     /// <param name="buffers">From the checkpoint's buffers file.</param>
     /// <param name="source">The checkpoint, for error messages.</param>
@@ -49,7 +82,7 @@ internal static class ModelBuffers
     {
         var byName = buffers.ToDictionary(b => b.Name, StringComparer.Ordinal);
         var pairs = new List<(Tensor Buffer, ModuleBuffer Saved)>();
-        foreach (var (name, buffer) in model.named_buffers())
+        foreach (var (name, buffer) in State(model))
         {
             if (DType(buffer.dtype) is not { } dtype)
             {
@@ -57,7 +90,7 @@ internal static class ModelBuffers
             }
             if (!byName.TryGetValue(name, out var saved))
             {
-                throw new CheckpointException($"{source}: the checkpoint has no value for buffer '{name}' of this model.");
+                throw new CheckpointException($"{source}: the checkpoint has no value for buffer or frozen parameter '{name}' of this model.");
             }
             if (saved.DType != dtype || !saved.Shape.SequenceEqual(buffer.shape))
             {
@@ -83,7 +116,12 @@ internal static class ModelBuffers
         }
     }
 
-    private static string? DType(ScalarType type) => type switch
+    /// <summary>The buffers, then the frozen parameters, under their module names.</summary>
+    private static IEnumerable<(string Name, Tensor Tensor)> State(nn.Module model) =>
+        model.named_buffers().Concat(FlatParameters.Frozen(model).Select(p => (p.Name, (Tensor)p.Parameter)));
+
+    /// <summary>The safetensors dtype a checkpoint stores a tensor of <paramref name="type"/> as; null for a type it does not keep.</summary>
+    internal static string? DType(ScalarType type) => type switch
     {
         ScalarType.Float32 => "F32",
         ScalarType.Float64 => "F64",

@@ -5,7 +5,8 @@ namespace Adan.Sharded.Training;
 
 /// <summary>
 /// The train and test sets a config names, the validation split held out of training (<c>val_split</c>), and the
-/// model's vocabulary size.
+/// model's vocabulary size. Every set is an <see cref="IBatchDataset"/>; the trainer treats the built-in ones like any
+/// other, except that it sets the training images' augmentation epoch (<see cref="TrainImages"/>).
 /// </summary>
 internal sealed class TrainingData : IDisposable
 {
@@ -45,6 +46,10 @@ internal sealed class TrainingData : IDisposable
             return new TrainingData(Limit(corpus.Train, config.TrainSubset), Limit(corpus.Validation, config.TestSubset),
                 corpus.Vocabulary.Size, new LanguageModelTask(), corpus);
         }
+        if (config.Dataset == DatasetKind.Tokens)
+        {
+            return Tokens(config);
+        }
         if (config.ValSplit == 0)
         {
             var train = FashionMnist.LoadTrain(config.DataDir, config.TrainSubset);
@@ -78,6 +83,49 @@ internal sealed class TrainingData : IDisposable
         Train.Dispose();
         Test.Dispose();
         Validation?.Dispose();
+    }
+
+    /// <summary>
+    /// The memory-mapped token files: <c>token_file</c> trains and <c>token_val_file</c> tests; without one, the last
+    /// 10 % of <c>token_file</c>'s samples test and are never trained on.
+    /// </summary>
+    private static TrainingData Tokens(TrainConfig config)
+    {
+        TokenFileDataset Open(string path, long first = 0, long count = -1) =>
+            new(path, config.GptContext, config.TokenDtype, config.VocabSize, first, count);
+        TokenFileDataset train;
+        TokenFileDataset test;
+        if (config.TokenValFile.Length > 0)
+        {
+            train = Open(config.TokenFile);
+            try
+            {
+                test = Open(config.TokenValFile);
+            }
+            catch
+            {
+                train.Dispose();
+                throw;
+            }
+        }
+        else
+        {
+            long samples;
+            using (var whole = Open(config.TokenFile))
+            {
+                samples = whole.Count;
+            }
+            var split = (long)Math.Round(samples * 0.9);
+            if (split < 1 || split >= samples)
+            {
+                throw new InvalidDataException(
+                    $"Token file '{config.TokenFile}' has {samples} sample(s) of context {config.GptContext}, too few to hold 10 % out for validation; set token_val_file or use a longer file.");
+            }
+            train = Open(config.TokenFile, 0, split);
+            test = Open(config.TokenFile, split);
+        }
+        return new TrainingData(Limit(train, config.TrainSubset), Limit(test, config.TestSubset), config.VocabSize, new LanguageModelTask(),
+            new Owner(train, test));
     }
 
     private static void Augment(ImageDataset train, TrainConfig config)
@@ -115,10 +163,22 @@ internal sealed class TrainingData : IDisposable
         public void Dispose() => inner.Dispose();
     }
 
+    /// <summary>Disposes the data sets that <see cref="Limit"/> may have wrapped.</summary>
+    private sealed class Owner(IDisposable train, IDisposable test) : IDisposable
+    {
+        public void Dispose()
+        {
+            train.Dispose();
+            test.Dispose();
+        }
+    }
+
     /// <summary>The first <c>limit</c> samples of a dataset (for small runs); the inner dataset is owned elsewhere.</summary>
     private sealed class LimitedDataset(IBatchDataset inner, long limit) : IBatchDataset
     {
         public long Count => limit;
+
+        public bool SupportsRandomAccess => inner.SupportsRandomAccess;
 
         public (TorchSharp.torch.Tensor Input, TorchSharp.torch.Tensor Target) Batch(ReadOnlySpan<long> indices) => inner.Batch(indices);
 

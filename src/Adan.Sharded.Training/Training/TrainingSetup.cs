@@ -68,6 +68,7 @@ internal sealed class TrainingSetup : IDisposable
         try
         {
             model = ModelFactory.Create(config, data.VocabularySize);
+            InitialWeights.Apply(model, config);
             var device = collective.Device;
             if (device.type != DeviceType.CPU)
             {
@@ -77,13 +78,15 @@ internal sealed class TrainingSetup : IDisposable
             flat = FlatParameters.FromModule(model, collective.WorldSize);
             // Identical seeds give identical weights; the broadcast makes it a guarantee.
             collective.Broadcast(flat.Values);
+            ModelBuffers.BroadcastFrozen(model, collective);
             // With one rank there is nothing to overlap: the reduction is a copy at most.
             gradientSync = new GradientSync(flat, collective,
                 config.ZeroStage != ZeroStage.Replicated ? GradientReduction.ReduceScatter : GradientReduction.AllReduce,
                 (long)config.BucketMib * 1024 * 1024, config.OverlapCommunication && collective.WorldSize > 1 ? model : null);
             var optimizer = CreateOptimizer(config, flat, collective, gradientSync);
+            RequireOrder(data.Train, config.Shuffle);
             var sampler = new DistributedSampler(data.Train.Count, collective.Rank, collective.WorldSize, config.MicroBatch * config.Accumulation,
-                (ulong)config.Seed);
+                (ulong)config.Seed, shuffle: config.Shuffle);
             return new TrainingSetup(config, data, model, flat, gradientSync, optimizer, sampler);
         }
         catch
@@ -114,6 +117,17 @@ internal sealed class TrainingSetup : IDisposable
         Flat.Dispose();
         Model.Dispose();
         Data.Dispose();
+    }
+
+    /// <summary>A forward-only training set cannot serve a shuffled epoch: refused at start, since it would start its enumeration over for almost every sample.</summary>
+    /// <exception cref="ConfigException">The set is forward-only and <c>shuffle</c> is on.</exception>
+    private static void RequireOrder(Data.IBatchDataset train, bool shuffle)
+    {
+        if (shuffle && !train.SupportsRandomAccess)
+        {
+            throw new ConfigException(
+                $"Invalid shuffle: true with a forward-only training set ({train.GetType().Name} reads its samples in order); set shuffle=false.");
+        }
     }
 
     /// <summary>The engine with the config's optimizer rule over the config's parameter groups (<see cref="ParameterGroups"/>).</summary>

@@ -75,10 +75,30 @@ public sealed class FlatParameters : IDisposable
         }
     }
 
-    /// <summary>Binds a module's parameters in <c>named_parameters()</c> (registration) order.</summary>
+    /// <summary>
+    /// Binds a module's trainable parameters in <c>named_parameters()</c> (registration) order. Frozen parameters
+    /// (<c>requires_grad</c> false) stay out: they have no gradient, no optimizer state and no shard, and stay the
+    /// module's own tensors (<see cref="Frozen"/>; the trainer broadcasts and checkpoints them with the module buffers).
+    /// </summary>
+    /// <exception cref="ArgumentException">Every parameter is frozen: there is nothing to train.</exception>
     public static FlatParameters FromModule(torch.nn.Module module, int worldSize, int alignment = FlatLayout.DefaultAlignment,
-        bool trackUnusedParameters = false) =>
-        new(module.named_parameters().Select(p => (p.name, p.parameter)), worldSize, alignment, trackUnusedParameters);
+        bool trackUnusedParameters = false)
+    {
+        ArgumentNullException.ThrowIfNull(module);
+        var trainable = module.named_parameters().Where(p => p.parameter.requires_grad).Select(p => (p.name, p.parameter)).ToList();
+        if (trainable.Count == 0)
+        {
+            throw new ArgumentException("every parameter of the module is frozen (requires_grad false); there is nothing to train.", nameof(module));
+        }
+        return new(trainable, worldSize, alignment, trackUnusedParameters);
+    }
+
+    /// <summary>A module's frozen parameters (<c>requires_grad</c> false), which <see cref="FromModule"/> leaves out, in registration order.</summary>
+    public static IReadOnlyList<(string Name, Parameter Parameter)> Frozen(torch.nn.Module module)
+    {
+        ArgumentNullException.ThrowIfNull(module);
+        return module.named_parameters().Where(p => !p.parameter.requires_grad).Select(p => (p.name, p.parameter)).ToList();
+    }
 
     /// <summary>The layout of both flat buffers.</summary>
     public FlatLayout Layout { get; }

@@ -1,3 +1,4 @@
+using Adan.Sharded.Training;
 using Adan.Sharded.Training.Config;
 using Adan.Sharded.Training.Data;
 
@@ -24,6 +25,11 @@ internal static class TrainSetSize
         {
             using var corpus = TextCorpus.Load(config.TextFile, config.GptContext);
             count = corpus.Train.Count;
+        }
+        else if (config.Dataset == DatasetKind.Tokens)
+        {
+            using var data = TrainingData.Load(config);
+            count = data.Train.Count;
         }
         else
         {
