@@ -409,14 +409,7 @@ public sealed partial record TrainConfig : IValidatableObject
             yield return new ValidationResult(
                 $"Invalid dataset: {ConfigBinder.Name(Dataset)} with model {ConfigBinder.Name(Model)}; the gpt model needs dataset text or tokens and the image models need fashion-mnist.");
         }
-        if (Dataset == DatasetKind.Tokens && TokenFile.Length == 0)
-        {
-            yield return new ValidationResult("Invalid token_file: empty with dataset tokens; set token_file=PATH (a file of token ids, as nanoGPT's train.bin).");
-        }
-        if (Dataset == DatasetKind.Tokens && VocabSize == 0)
-        {
-            yield return new ValidationResult("Invalid vocab_size: 0 with dataset tokens; set vocab_size above the largest token id (e.g. 50304 for GPT-2 tokens).");
-        }
+
         if (GptEmbedding % GptHeads != 0)
         {
             yield return new ValidationResult($"Invalid gpt_embedding: {GptEmbedding}; it must be divisible by gpt_heads = {GptHeads}.");

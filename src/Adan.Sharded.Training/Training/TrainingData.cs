@@ -89,8 +89,20 @@ internal sealed class TrainingData : IDisposable
     /// The memory-mapped token files: <c>token_file</c> trains and <c>token_val_file</c> tests; without one, the last
     /// 10 % of <c>token_file</c>'s samples test and are never trained on.
     /// </summary>
+    /// <remarks>
+    /// token_file and vocab_size are checked here, not by the config's validation, which also checks a checkpoint's
+    /// architecture keys alone (<see cref="Models.ModelArchitecture"/>).
+    /// </remarks>
     private static TrainingData Tokens(TrainConfig config)
     {
+        if (config.TokenFile.Length == 0)
+        {
+            throw new ConfigException("Invalid token_file: empty with dataset tokens; set token_file=PATH (a file of token ids, as nanoGPT's train.bin).");
+        }
+        if (config.VocabSize == 0)
+        {
+            throw new ConfigException("Invalid vocab_size: 0 with dataset tokens; set vocab_size above the largest token id (e.g. 50304 for GPT-2 tokens).");
+        }
         TokenFileDataset Open(string path, long first = 0, long count = -1) =>
             new(path, config.GptContext, config.TokenDtype, config.VocabSize, first, count);
         TokenFileDataset train;

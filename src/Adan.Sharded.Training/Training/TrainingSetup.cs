@@ -121,7 +121,7 @@ internal sealed class TrainingSetup : IDisposable
 
     /// <summary>A forward-only training set cannot serve a shuffled epoch: refused at start, since it would start its enumeration over for almost every sample.</summary>
     /// <exception cref="ConfigException">The set is forward-only and <c>shuffle</c> is on.</exception>
-    private static void RequireOrder(Data.IBatchDataset train, bool shuffle)
+    internal static void RequireOrder(Data.IBatchDataset train, bool shuffle)
     {
         if (shuffle && !train.SupportsRandomAccess)
         {
