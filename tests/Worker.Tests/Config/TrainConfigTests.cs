@@ -147,7 +147,7 @@ public class TrainConfigTests
     [InlineData("threads=", "Invalid threads in --set: ''; expected an integer in [0, 1024].")]
     [InlineData("model=transformer", "Invalid model in --set: 'transformer'; valid choices are mlp | resnet | vit | gpt.")]
     [InlineData("optimizer=adamax", "Invalid optimizer: 'adamax'; valid choices are adan | lamb | adamw | sgd.")]
-    [InlineData("dataset=cifar", "Invalid dataset in --set: 'cifar'; valid choices are fashion-mnist | text.")]
+    [InlineData("dataset=cifar", "Invalid dataset in --set: 'cifar'; valid choices are fashion-mnist | text | tokens.")]
     [InlineData("schedule=step", "Invalid schedule in --set: 'step'; valid choices are constant | cosine.")]
     [InlineData("lr_policy=cubic", "Invalid lr_policy in --set: 'cubic'; valid choices are none | linear | sqrt.")]
     [InlineData("adan.no_prox=maybe", "Invalid adan.no_prox in --set: 'maybe'; valid choices are true | false.")]
