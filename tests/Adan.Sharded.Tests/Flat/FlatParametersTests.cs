@@ -33,6 +33,33 @@ public class FlatParametersTests
     }
 
     [Fact]
+    public void FrozenParametersStayOutOfTheLayoutAndKeepTheirOwnStorage()
+    {
+        using var model = Mlp(3);
+        foreach (var (name, parameter) in model.named_parameters().Where(p => p.name.StartsWith("fc1.", StringComparison.Ordinal)))
+        {
+            parameter.requires_grad = false;
+        }
+        var frozenBefore = model.named_parameters().First().parameter.detach().clone();
+        using var flat = FlatParameters.FromModule(model, worldSize: 2);
+        Assert.Equal(["fc2.weight", "fc2.bias"], flat.Layout.Entries.Select(e => e.Name));
+        Assert.Equal(["fc1.weight", "fc1.bias"], FlatParameters.Frozen(model).Select(p => p.Name));
+        using var x = randn(4, 5);
+        flat.ZeroGrad();
+        model.forward(x).pow(2).sum().backward();
+        var frozen = FlatParameters.Frozen(model)[0].Parameter;
+        Assert.Null(frozen.grad);
+        Assert.True(frozen.eq(frozenBefore).all().item<bool>());
+        Assert.True(flat.Gradients.abs().sum().item<float>() > 0, "the trainable layer's gradients are in the flat buffer");
+
+        foreach (var (_, parameter) in model.named_parameters())
+        {
+            parameter.requires_grad = false;
+        }
+        Assert.Contains("nothing to train", Assert.Throws<ArgumentException>(() => FlatParameters.FromModule(model, 1)).Message);
+    }
+
+    [Fact]
     public void BackwardWritesGradientsIntoTheFlatBuffer()
     {
         using var model = Mlp(2);
