@@ -5,7 +5,8 @@ namespace Adan.Sharded.Checkpoints;
 
 /// <summary>
 /// Writes the model of a sharded checkpoint as one plain safetensors file: the parameters under their names and real
-/// shapes from the layout, padding dropped, then the module buffers (BatchNorm running statistics, format version 2),
+/// shapes from the layout, padding dropped, then the buffers file's tensors (module buffers such as BatchNorm running
+/// statistics, format version 2, and frozen parameters),
 /// so the file is the model's whole <c>state_dict</c> and reproduces its eval-mode outputs; loadable by the Python
 /// <c>safetensors</c> package (and so by PyTorch's <c>load_state_dict</c>). The weights are streamed shard slice by
 /// shard slice through one buffer.
