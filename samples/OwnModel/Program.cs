@@ -14,7 +14,10 @@ var job = new TrainingJob(options, () => new SmallCnn(Shapes.Classes), new Class
     ModelName = "small-cnn",
 };
 var result = job.Run();
-Console.WriteLine(result.Preempted
-    ? $"own-model: preempted after step {result.Steps}; checkpoint {result.LastCheckpoint}"
-    : $"own-model: {result.Steps} steps, final loss {result.FinalLoss:F4}, validation accuracy {result.Validation?.Accuracy:P1}");
+if (result.Rank == 0)
+{
+    Console.WriteLine(result.Preempted
+        ? $"own-model: preempted after step {result.Steps}; checkpoint {result.LastCheckpoint}"
+        : $"own-model: {result.Steps} steps, final loss {result.FinalLoss:F4}, validation accuracy {result.Validation?.Accuracy:P1}");
+}
 return result.ExitCode;

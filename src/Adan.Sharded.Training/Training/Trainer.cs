@@ -292,7 +292,9 @@ internal sealed class Trainer
     {
         if (Rank == 0)
         {
-            _output.WriteLine($"adan train: {WorldSize} rank(s), {threads} thread(s) per rank, MPI {(WorldSize > 1 ? MpiLibrary.LoadedFrom : "not used")}");
+            // An application's rank names itself after its program.
+            var name = _definition.IsBuiltIn ? "adan train" : Path.GetFileNameWithoutExtension(Environment.ProcessPath) ?? _definition.ModelName;
+            _output.WriteLine($"{name}: {WorldSize} rank(s), {threads} thread(s) per rank, MPI {(WorldSize > 1 ? MpiLibrary.LoadedFrom : "not used")}");
             if (!_definition.IsBuiltIn)
             {
                 _output.WriteLine($"model: {_definition.ModelName} (the application's own; the model, dataset and architecture keys below are not used)");

@@ -99,9 +99,11 @@ public sealed class TrainingJob
         var threads = config.EffectiveThreads(HostThreads.LocalRanks());
         var defaultsApplied = NativeThreadDefaults.Apply(threads);
         Trainer? trainer = null;
+        var (rank, worldSize) = (0, 1);
         var exitCode = ComputeThread.Run(threads, async () =>
         {
             using var collective = CreateCollective(config);
+            (rank, worldSize) = (collective.Rank, collective.WorldSize);
             var abort = new RankAbort(collective.Rank, collective.WorldSize, LaunchedByMpi || JobEnvironment.HasCoordinator, Console.Error);
             using var preemption = new PreemptionRequest();
             trainer = new Trainer(config, collective, Output, abort, threads, defaultsApplied, preemption, definition);
@@ -111,6 +113,8 @@ public sealed class TrainingJob
         return new TrainingResult
         {
             ExitCode = exitCode,
+            Rank = rank,
+            WorldSize = worldSize,
             Steps = summary.Steps,
             FinalLoss = summary.FinalLoss,
             Validation = trainer.FinalValidation,

@@ -15,6 +15,12 @@ public sealed record TrainingResult
     /// <summary>Whether SIGUSR1 or SIGTERM stopped the run after every rank saved the same step.</summary>
     public bool Preempted => ExitCode == PreemptedExitCode;
 
+    /// <summary>This process's rank in the job (0 alone): rank 0 is the one that writes the run's records.</summary>
+    public required int Rank { get; init; }
+
+    /// <summary>The number of ranks.</summary>
+    public required int WorldSize { get; init; }
+
     /// <summary>Optimizer steps done, counting those before a resume.</summary>
     public required long Steps { get; init; }
 
