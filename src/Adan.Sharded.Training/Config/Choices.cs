@@ -1,7 +1,7 @@
 namespace Adan.Sharded.Training.Config;
 
 /// <summary>The model architecture.</summary>
-public enum ModelKind
+internal enum ModelKind
 {
     /// <summary>784 → hidden → 10 perceptron.</summary>
     Mlp,
