@@ -1,7 +1,7 @@
 namespace Adan.Sharded.Training.Config;
 
 /// <summary>The model architecture.</summary>
-public enum ModelKind
+internal enum ModelKind
 {
     /// <summary>784 → hidden → 10 perceptron.</summary>
     Mlp,
@@ -17,7 +17,7 @@ public enum ModelKind
 }
 
 /// <summary>The training data.</summary>
-public enum DatasetKind
+internal enum DatasetKind
 {
     /// <summary>Fashion-MNIST IDX files (<c>fashion-mnist</c>).</summary>
     FashionMnist,
@@ -30,7 +30,7 @@ public enum DatasetKind
 }
 
 /// <summary>Where metrics and traces go.</summary>
-public enum TelemetryMode
+internal enum TelemetryMode
 {
     /// <summary>No exporter (OTLP still applies when <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> is set).</summary>
     None,

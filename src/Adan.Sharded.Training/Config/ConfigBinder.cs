@@ -18,7 +18,7 @@ namespace Adan.Sharded.Training.Config;
 /// (<c>adan</c>, <c>lamb</c>, <c>adamw</c>, <c>sgd</c>) is that optimizer's section, bound to its own options record
 /// (<see cref="OptimizerSections"/>); <c>--set adan.lr=0.002</c> sets one of its keys.
 /// </summary>
-public static class ConfigBinder
+internal static class ConfigBinder
 {
     private const string OverrideSource = "--set";
 

@@ -7,4 +7,4 @@ namespace Adan.Sharded.Training.Config;
 /// <param name="Range">The valid values: a range such as <c>[1, 65536]</c>, the choices, or a rule in words.</param>
 /// <param name="Description">One line: what the key does.</param>
 /// <param name="Architecture">Whether the key shapes the model (recorded in checkpoints and exports).</param>
-public sealed record ConfigKey(string Name, string Type, string Default, string Range, string Description, bool Architecture);
+internal sealed record ConfigKey(string Name, string Type, string Default, string Range, string Description, bool Architecture);

@@ -12,7 +12,7 @@ namespace Adan.Sharded.Training.Config;
 /// </remarks>
 /// <param name="description">One line, for people: what the key does.</param>
 [AttributeUsage(AttributeTargets.Property, Inherited = false)]
-public sealed class ConfigKeyAttribute(string description) : Attribute
+internal sealed class ConfigKeyAttribute(string description) : Attribute
 {
     /// <summary>One line, for people: what the key does.</summary>
     public string Description { get; } = description;

@@ -13,7 +13,7 @@ namespace Adan.Sharded.Training.Config;
 /// attributes the validator reads (<see cref="RangeAttribute"/>), so the listing cannot name a key the binder refuses,
 /// miss one it accepts, or show a range validation does not apply.
 /// </summary>
-public static class ConfigKeys
+internal static class ConfigKeys
 {
     private static readonly Lazy<IReadOnlyList<ConfigKey>> s_all = new(Build);
 

@@ -17,7 +17,7 @@ namespace Adan.Sharded.Training.Config;
 /// The records' learning rate is settable (the engine moves it every step), so a section is copied on the way in and
 /// on the way out: training never changes the config it was built from.
 /// </remarks>
-public sealed class OptimizerSections : IEquatable<OptimizerSections>
+internal sealed class OptimizerSections : IEquatable<OptimizerSections>
 {
     private static readonly JsonSerializerOptions s_json = new()
     {

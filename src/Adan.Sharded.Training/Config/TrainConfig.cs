@@ -15,7 +15,7 @@ namespace Adan.Sharded.Training.Config;
 /// DataAnnotations attributes, and the rules that involve several keys in
 /// <see cref="IValidatableObject.Validate"/>; <see cref="Validate()"/> checks both.
 /// </summary>
-public sealed partial record TrainConfig : IValidatableObject
+internal sealed partial record TrainConfig : IValidatableObject
 {
     /// <summary>The valid range of an optimizer section's <c>lr</c>, the schedule's peak, as messages and the key listing show it.</summary>
     internal const string LearningRateRange = "(0, 10]";

@@ -4,7 +4,7 @@ namespace Adan.Sharded.Training.Data;
 /// A character-level vocabulary: the distinct UTF-16 characters of a text, in ordinal order so the
 /// token ids depend only on the text.
 /// </summary>
-public sealed class CharVocabulary
+internal sealed class CharVocabulary
 {
     private readonly char[] _characters;
     private readonly Dictionary<char, int> _ids;

@@ -4,7 +4,7 @@ namespace Adan.Sharded.Training.Data;
 /// Loads Fashion-MNIST (60 000 training and 10 000 test images of 28x28, 10 classes) from its IDX
 /// files, gzip-compressed as the Debian package <c>dataset-fashion-mnist</c> installs them or plain.
 /// </summary>
-public static class FashionMnist
+internal static class FashionMnist
 {
     /// <summary>Where the Debian package installs the files.</summary>
     public const string DefaultDirectory = "/usr/share/datasets/fashion-mnist";

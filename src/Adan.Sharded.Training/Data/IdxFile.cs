@@ -7,7 +7,7 @@ namespace Adan.Sharded.Training.Data;
 /// An unsigned-byte IDX file (the MNIST format): big-endian magic <c>0x000008NN</c> where NN is the
 /// number of dimensions, the dimensions as big-endian 32-bit integers, then the bytes row-major.
 /// </summary>
-public sealed class IdxFile
+internal sealed class IdxFile
 {
     private const int UnsignedByteType = 0x08;
 

@@ -5,7 +5,7 @@ namespace Adan.Sharded.Training.Data;
 /// rather than from a stateful generator: a sample gets the same augmentation whichever rank reads
 /// it and after a resume, so an N-rank run sees the same data as a 1-rank run.
 /// </summary>
-public sealed class ImageAugmentation
+internal sealed class ImageAugmentation
 {
     /// <summary>Creates the augmentation.</summary>
     /// <param name="seed">The run's seed.</param>

@@ -11,7 +11,7 @@ namespace Adan.Sharded.Training.Data;
 /// Bytes plus a 256-entry lookup table take a quarter of the memory of normalised floats, which
 /// matters when several ranks share one host; normalising during the gather costs one table read per pixel.
 /// </remarks>
-public sealed class ImageDataset : IBatchDataset
+internal sealed class ImageDataset : IBatchDataset
 {
     private readonly byte[] _pixels;
     private readonly byte[] _labels;

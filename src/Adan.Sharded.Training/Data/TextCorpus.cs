@@ -5,7 +5,7 @@ namespace Adan.Sharded.Training.Data;
 /// <see cref="CharVocabulary"/>: the first part of the text trains, the rest validates, so no
 /// validation window overlaps a training window.
 /// </summary>
-public sealed class TextCorpus : IDisposable
+internal sealed class TextCorpus : IDisposable
 {
     /// <summary>Where the Debian package <c>fortunes</c> installs its main file.</summary>
     public const string DefaultFile = "/usr/share/games/fortunes/fortunes";

@@ -8,7 +8,7 @@ namespace Adan.Sharded.Training.Data;
 /// <c>context</c> tokens and the target the last <c>context</c>, so <see cref="Count"/> is
 /// <c>tokens - context</c>.
 /// </summary>
-public sealed class TextDataset : IBatchDataset
+internal sealed class TextDataset : IBatchDataset
 {
     private readonly int[] _tokens;
     private readonly BatchBuffers _buffers;

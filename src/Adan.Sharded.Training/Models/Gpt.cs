@@ -9,7 +9,7 @@ namespace Adan.Sharded.Training.Models;
 /// blocks, a final LayerNorm and a head onto the vocabulary that is either its own linear layer
 /// or tied to the token embedding (then the embedding is the only copy of that matrix).
 /// </summary>
-public sealed class Gpt : nn.Module<Tensor, Tensor>
+internal sealed class Gpt : nn.Module<Tensor, Tensor>
 {
     private readonly Embedding _tokenEmbedding;
     private readonly Parameter _positionEmbedding;

@@ -7,7 +7,7 @@ namespace Adan.Sharded.Training.Models;
 /// <summary>
 /// A one-hidden-layer perceptron for 28x28 images: flatten, 784 → hidden, ReLU, hidden → classes.
 /// </summary>
-public sealed class Mlp : nn.Module<Tensor, Tensor>
+internal sealed class Mlp : nn.Module<Tensor, Tensor>
 {
     private readonly Linear _hidden;
     private readonly Linear _output;

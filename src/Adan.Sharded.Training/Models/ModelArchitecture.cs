@@ -16,7 +16,7 @@ namespace Adan.Sharded.Training.Models;
 /// read back through <see cref="ConfigBinder"/>, so a recorded value is checked exactly as a config's, and a key that
 /// a later version adds to the architecture reads as its default from an older record.
 /// </remarks>
-public sealed class ModelArchitecture
+internal sealed class ModelArchitecture
 {
     /// <summary>The JSON key of the GPT's vocabulary size.</summary>
     public const string VocabularySizeKey = "vocabulary_size";

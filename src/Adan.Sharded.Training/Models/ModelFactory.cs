@@ -6,7 +6,7 @@ using static TorchSharp.torch;
 namespace Adan.Sharded.Training.Models;
 
 /// <summary>Creates the model a <see cref="TrainConfig"/> names.</summary>
-public static class ModelFactory
+internal static class ModelFactory
 {
     /// <summary>
     /// Seeds torch with <see cref="TrainConfig.Seed"/> and builds the model, so every rank starts

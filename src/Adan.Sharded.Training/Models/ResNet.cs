@@ -9,7 +9,7 @@ namespace Adan.Sharded.Training.Models;
 /// <see cref="ResidualBlock"/>s whose width doubles and size halves from the second stage on,
 /// global average pooling and a linear classifier.
 /// </summary>
-public sealed class ResNet : nn.Module<Tensor, Tensor>
+internal sealed class ResNet : nn.Module<Tensor, Tensor>
 {
     private readonly Conv2d _stem;
     private readonly BatchNorm2d _stemNorm;

@@ -8,7 +8,7 @@ namespace Adan.Sharded.Training.Models;
 /// A basic ResNet block: conv3x3-BN-ReLU-conv3x3-BN plus the input (through a 1x1 conv and BN
 /// when the shape changes), then ReLU.
 /// </summary>
-public sealed class ResidualBlock : nn.Module<Tensor, Tensor>
+internal sealed class ResidualBlock : nn.Module<Tensor, Tensor>
 {
     private readonly Conv2d _conv1;
     private readonly BatchNorm2d _norm1;

@@ -8,7 +8,7 @@ namespace Adan.Sharded.Training.Models;
 /// Multi-head self-attention with one fused query/key/value projection and an output projection;
 /// causal (each position sees only earlier ones) for language models.
 /// </summary>
-public sealed class SelfAttention : nn.Module<Tensor, Tensor>
+internal sealed class SelfAttention : nn.Module<Tensor, Tensor>
 {
     private readonly Linear _qkv;
     private readonly Linear _projection;

@@ -8,7 +8,7 @@ namespace Adan.Sharded.Training.Models;
 /// A pre-norm transformer block: <c>x + attention(LN(x))</c>, then <c>x + MLP(LN(x))</c> with a
 /// GELU MLP four times as wide.
 /// </summary>
-public sealed class TransformerBlock : nn.Module<Tensor, Tensor>
+internal sealed class TransformerBlock : nn.Module<Tensor, Tensor>
 {
     private readonly LayerNorm _attentionNorm;
     private readonly SelfAttention _attention;

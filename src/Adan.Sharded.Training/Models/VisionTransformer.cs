@@ -9,7 +9,7 @@ namespace Adan.Sharded.Training.Models;
 /// conv, learned position embeddings, pre-norm transformer blocks, a final LayerNorm, mean pooling
 /// over patches (no class token) and a linear classifier.
 /// </summary>
-public sealed class VisionTransformer : nn.Module<Tensor, Tensor>
+internal sealed class VisionTransformer : nn.Module<Tensor, Tensor>
 {
     private readonly Conv2d _patchEmbedding;
     private readonly Parameter _positionEmbedding;

@@ -4,7 +4,7 @@ namespace Adan.Sharded.Training.Progress;
 /// Shows training progress. Rank 0 gets a live display on a terminal or plain log lines
 /// otherwise; the other ranks a silent one (see <see cref="ProgressReporterFactory"/>).
 /// </summary>
-public interface IProgressReporter : IDisposable
+internal interface IProgressReporter : IDisposable
 {
     /// <summary>Begins a run of <paramref name="totalSteps"/> optimizer steps (resumed runs report from their first step on).</summary>
     void Start(long totalSteps);

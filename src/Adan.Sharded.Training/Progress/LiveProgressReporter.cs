@@ -14,7 +14,7 @@ namespace Adan.Sharded.Training.Progress;
 /// latest report and <see cref="Message"/> queues lines that the display task prints, keeping
 /// the training thread free of console writes.
 /// </remarks>
-public sealed class LiveProgressReporter : IProgressReporter
+internal sealed class LiveProgressReporter : IProgressReporter
 {
     private static readonly TimeSpan s_refresh = TimeSpan.FromMilliseconds(200);
 

@@ -6,7 +6,7 @@ namespace Adan.Sharded.Training.Progress;
 /// Writes a <see cref="ProgressFormat.Line"/> every <c>interval</c> steps and at the last step:
 /// for logs, pipes and batch schedulers, where a redrawn display would be noise.
 /// </summary>
-public sealed class PlainProgressReporter : IProgressReporter
+internal sealed class PlainProgressReporter : IProgressReporter
 {
     private readonly TextWriter _output;
     private readonly long _interval;

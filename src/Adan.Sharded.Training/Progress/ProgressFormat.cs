@@ -3,7 +3,7 @@ using System.Globalization;
 namespace Adan.Sharded.Training.Progress;
 
 /// <summary>The text forms of progress values, shared by the plain and the live display.</summary>
-public static class ProgressFormat
+internal static class ProgressFormat
 {
     /// <summary>
     /// One plain log line, e.g. <c>epoch 1 step 120/940 loss 0.4123 lr 1.2e-03 samples/s 2150 eta 00:03:12</c>, with

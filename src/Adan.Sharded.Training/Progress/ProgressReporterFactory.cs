@@ -1,7 +1,7 @@
 namespace Adan.Sharded.Training.Progress;
 
 /// <summary>Picks the progress display for a rank.</summary>
-public static class ProgressReporterFactory
+internal static class ProgressReporterFactory
 {
     /// <summary>
     /// Rank 0: a live display when standard output is a terminal, plain lines every

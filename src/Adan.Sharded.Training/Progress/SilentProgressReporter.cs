@@ -1,7 +1,7 @@
 namespace Adan.Sharded.Training.Progress;
 
 /// <summary>Shows nothing: for ranks other than 0, whose output would duplicate rank 0's.</summary>
-public sealed class SilentProgressReporter : IProgressReporter
+internal sealed class SilentProgressReporter : IProgressReporter
 {
     /// <inheritdoc />
     public void Start(long totalSteps)

@@ -9,5 +9,5 @@ namespace Adan.Sharded.Training.Progress;
 /// <param name="SamplesPerSecond">Global training throughput (all ranks).</param>
 /// <param name="SkippedSteps">Steps skipped so far because the gradients were not finite; shown only when some were.</param>
 /// <param name="NoiseScale">The moving estimate of the gradient noise scale B_simple; shown when there is one.</param>
-public readonly record struct StepReport(int Epoch, long Step, long TotalSteps, double Loss, double Lr, double SamplesPerSecond, long SkippedSteps = 0,
+internal readonly record struct StepReport(int Epoch, long Step, long TotalSteps, double Loss, double Lr, double SamplesPerSecond, long SkippedSteps = 0,
     double? NoiseScale = null);

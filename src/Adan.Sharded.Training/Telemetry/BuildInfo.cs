@@ -8,7 +8,7 @@ namespace Adan.Sharded.Training.Telemetry;
 /// support sets SourceRevisionId from the checkout at build time and appends it; a build outside a git checkout has
 /// the version alone.
 /// </summary>
-public static class BuildInfo
+internal static class BuildInfo
 {
     private static readonly (string? Version, string? Commit) s_parsed =
         Parse(typeof(BuildInfo).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion);

@@ -10,7 +10,7 @@ namespace Adan.Sharded.Training.Telemetry;
 /// <param name="Bytes">Its size over all shards.</param>
 /// <param name="Seconds">From the save's start to its commit.</param>
 /// <param name="PauseSeconds">How long training stood still for it.</param>
-public sealed record CheckpointMetrics(long Step, long Bytes, double Seconds, double PauseSeconds)
+internal sealed record CheckpointMetrics(long Step, long Bytes, double Seconds, double PauseSeconds)
 {
     /// <summary>The record's kind, <c>checkpoint</c>.</summary>
     [JsonPropertyOrder(-1)]

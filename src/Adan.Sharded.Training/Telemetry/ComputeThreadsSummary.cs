@@ -13,7 +13,7 @@ namespace Adan.Sharded.Training.Telemetry;
 /// <param name="UnboundMin">The smallest of OpenMP's and MKL's counts on a new thread nobody bound (the process defaults).</param>
 /// <param name="UnboundMax">The largest, likewise.</param>
 /// <param name="DefaultsApplied">Whether every rank set the OpenMP/MKL defaults before libtorch loaded.</param>
-public sealed record ComputeThreadsSummary(
+internal sealed record ComputeThreadsSummary(
     int Configured,
     int? StepMin,
     int? StepMax,

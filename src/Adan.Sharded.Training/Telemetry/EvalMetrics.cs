@@ -8,7 +8,7 @@ namespace Adan.Sharded.Training.Telemetry;
 /// <param name="Loss">The mean loss on <see cref="Split"/> (for the language model the corpus's validation part, as "test").</param>
 /// <param name="Accuracy">The accuracy in [0, 1]; null for a task without one (the language model).</param>
 /// <param name="Perplexity">exp of <paramref name="Loss"/> for a language model; null for a classifier.</param>
-public sealed record EvalMetrics(long Step, long SamplesSeen, double Loss, double? Accuracy, double? Perplexity)
+internal sealed record EvalMetrics(long Step, long SamplesSeen, double Loss, double? Accuracy, double? Perplexity)
 {
     /// <summary>The data scored: <c>val</c> (the held-out split of <c>val_split</c>) or <c>test</c>.</summary>
     public string Split { get; init; } = TestSplit;

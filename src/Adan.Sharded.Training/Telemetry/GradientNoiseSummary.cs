@@ -7,7 +7,7 @@ namespace Adan.Sharded.Training.Telemetry;
 /// <param name="Run">The estimate over every measured step; null when nothing was measured.</param>
 /// <param name="Epochs">One estimate per epoch the run measured, in order.</param>
 /// <param name="Reason">Why the run gives no estimate (its own reason, or the estimate's); null when B_simple is there.</param>
-public sealed record GradientNoiseSummary(
+internal sealed record GradientNoiseSummary(
     [property: JsonPropertyName("run")] NoiseScaleEstimate? Run,
     [property: JsonPropertyName("epochs")] IReadOnlyList<NoiseScaleEstimate> Epochs,
     [property: JsonPropertyName("reason")] string? Reason);

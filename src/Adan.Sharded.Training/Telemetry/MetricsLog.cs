@@ -19,7 +19,7 @@ namespace Adan.Sharded.Training.Telemetry;
 /// starts at step s keeps the lines of steps up to s and drops the rest before appending, through a truncated copy and
 /// a rename, so a resumed or restarted run has each step once and a reader never sees a half-rewritten file.
 /// </remarks>
-public sealed class MetricsLog : IDisposable
+internal sealed class MetricsLog : IDisposable
 {
     /// <summary>The file name inside the run directory.</summary>
     public const string FileName = "metrics.jsonl";

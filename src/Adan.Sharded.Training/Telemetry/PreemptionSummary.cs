@@ -9,7 +9,7 @@ namespace Adan.Sharded.Training.Telemetry;
 /// <param name="Step">The step every rank stopped after and saved.</param>
 /// <param name="Checkpoint">The committed checkpoint's directory.</param>
 /// <param name="Resume">How to continue: the same command with this setting added.</param>
-public sealed record PreemptionSummary(
+internal sealed record PreemptionSummary(
     [property: JsonPropertyName("step")] long Step,
     [property: JsonPropertyName("checkpoint")] string Checkpoint,
     [property: JsonPropertyName("resume")] string Resume);

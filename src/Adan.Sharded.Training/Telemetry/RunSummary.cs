@@ -14,7 +14,7 @@ namespace Adan.Sharded.Training.Telemetry;
 /// <param name="CheckpointDir">Where checkpoints went (null when checkpointing was off).</param>
 /// <param name="Optimizer">The optimizer's config name (adan, adamw, sgd).</param>
 /// <param name="ZeroStage">The ZeRO stage.</param>
-public sealed record RunSummary(
+internal sealed record RunSummary(
     int WorldSize,
     long Steps,
     double Epochs,

@@ -4,7 +4,7 @@ using System.Text.Json.Serialization;
 namespace Adan.Sharded.Training.Telemetry;
 
 /// <summary>Writes and reads <c>summary.json</c>.</summary>
-public static class RunSummaryWriter
+internal static class RunSummaryWriter
 {
     /// <summary>The file name inside the run directory.</summary>
     public const string FileName = "summary.json";

@@ -16,7 +16,7 @@ namespace Adan.Sharded.Training.Telemetry;
 /// <param name="GradNorm">The global gradient norm before clipping; null when the step was skipped (not finite).</param>
 /// <param name="SamplesPerSecond">Global training throughput of this run so far.</param>
 /// <param name="SkippedSteps">Steps skipped so far because the gradients were not finite.</param>
-public sealed record StepMetrics(long Step, int Epoch, long TotalSteps, long SamplesSeen, double Loss, double Lr, double? GradNorm,
+internal sealed record StepMetrics(long Step, int Epoch, long TotalSteps, long SamplesSeen, double Loss, double Lr, double? GradNorm,
     double SamplesPerSecond, long SkippedSteps)
 {
     /// <summary>The gradient noise scale's small batch b in samples; null when not measured.</summary>

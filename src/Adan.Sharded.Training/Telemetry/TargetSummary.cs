@@ -14,7 +14,7 @@ namespace Adan.Sharded.Training.Telemetry;
 /// <param name="Step">The interpolated step of reaching it, or the last evaluated step when censored.</param>
 /// <param name="Samples">The interpolated training samples of reaching it, or those of the last evaluation when censored.</param>
 /// <param name="StoppedAtTarget">Whether <c>stop_at_target</c> ended the run there.</param>
-public sealed record TargetSummary(
+internal sealed record TargetSummary(
     [property: JsonPropertyName("metric")] string Metric,
     [property: JsonPropertyName("value")] double Value,
     [property: JsonPropertyName("reached")] bool Reached,

@@ -11,7 +11,7 @@ namespace Adan.Sharded.Training.Telemetry;
 /// it, OTLP when <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> is set (the exporter reads its settings from
 /// the standard <c>OTEL_*</c> variables), nothing otherwise.
 /// </summary>
-public static class TelemetrySetup
+internal static class TelemetrySetup
 {
     /// <summary>The environment variable that turns the OTLP exporter on.</summary>
     public const string OtlpEndpointVariable = "OTEL_EXPORTER_OTLP_ENDPOINT";

@@ -27,7 +27,7 @@ namespace Adan.Sharded.Training.Telemetry;
 /// the steps between the checkpoint and the end of an interrupted run appear twice there, as they were run.
 /// </para>
 /// </remarks>
-public sealed class TensorBoardLog
+internal sealed class TensorBoardLog
 {
     private readonly SummaryWriter _writer;
     private readonly TextWriter _warnings;

@@ -6,7 +6,7 @@ namespace Adan.Sharded.Training.Telemetry;
 /// Records the <see cref="WorkerTelemetry"/> instruments for one rank; every measurement carries
 /// the low-cardinality tag <c>rank</c>, collectives also <c>collective</c>.
 /// </summary>
-public sealed class WorkerMetrics
+internal sealed class WorkerMetrics
 {
     private readonly TagList _rankTags;
 

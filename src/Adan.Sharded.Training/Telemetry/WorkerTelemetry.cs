@@ -8,7 +8,7 @@ namespace Adan.Sharded.Training.Telemetry;
 /// <see cref="System.Diagnostics.ActivitySource"/>, both named <see cref="Name"/>, and its
 /// instruments. Record through a <see cref="WorkerMetrics"/>, which adds the rank tag.
 /// </summary>
-public static class WorkerTelemetry
+internal static class WorkerTelemetry
 {
     /// <summary>The meter and activity source name.</summary>
     public const string Name = "Adan.Worker";

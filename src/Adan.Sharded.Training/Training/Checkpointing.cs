@@ -31,7 +31,8 @@ internal sealed class Checkpointing : IDisposable
     private readonly string _root;
     private readonly long _every;
     private readonly int _keepLast;
-    private readonly ModelArchitecture _architecture;
+    private readonly ModelArchitecture? _architecture;
+    private readonly string _modelName;
     private readonly long _seed;
     private readonly bool _background;
     private CheckpointRootLock? _rootLock;
@@ -54,7 +55,8 @@ internal sealed class Checkpointing : IDisposable
         _root = root;
         _every = config.CheckpointEvery;
         _keepLast = config.KeepLast;
-        _architecture = ModelArchitecture.Of(config, run.Data.VocabularySize);
+        _architecture = run.Architecture;
+        _modelName = run.Definition.ModelName;
         _seed = config.Seed;
         _background = config.AsyncCheckpoint;
         Resume = resume;
@@ -317,8 +319,11 @@ internal sealed class Checkpointing : IDisposable
     {
         // Every rank must store the same buffers, and the live model keeps using what was stored.
         ModelBuffers.Average(_model, _collective);
-        var extra = CheckpointExtra.Capture(_architecture.ModelName, lastLoss, _sampler.GlobalBatch);
-        CheckpointExtra.RecordArchitecture(extra, _architecture);
+        var extra = CheckpointExtra.Capture(_modelName, lastLoss, _sampler.GlobalBatch);
+        if (_architecture is not null)
+        {
+            CheckpointExtra.RecordArchitecture(extra, _architecture);
+        }
         var schedule = _schedule ?? throw new InvalidOperationException("no learning-rate schedule to record: Record was not called before the first save.");
         CheckpointExtra.RecordSchedule(extra, schedule.Record, schedule.SamplesBefore(step));
         return new TrainingProgress(step, _sampler.Position, new Dictionary<string, long> { ["seed"] = _seed }, extra)

@@ -7,7 +7,7 @@ namespace Adan.Sharded.Training;
 /// <param name="Correct">Samples whose arg-max logit is the label.</param>
 /// <param name="Samples">Samples evaluated.</param>
 /// <param name="LossSum">Sum of the per-sample cross-entropy.</param>
-public readonly record struct ClassificationMetrics(long Correct, long Samples, double LossSum)
+internal readonly record struct ClassificationMetrics(long Correct, long Samples, double LossSum)
 {
     /// <summary>Correct / samples (NaN when no samples).</summary>
     public double Accuracy => Samples == 0 ? double.NaN : (double)Correct / Samples;

@@ -4,7 +4,7 @@ using static TorchSharp.torch;
 namespace Adan.Sharded.Training;
 
 /// <summary>Classification (the image models): cross-entropy of the logits against the labels; accuracy and mean loss.</summary>
-internal sealed class ClassificationTask : ITrainingTask
+public sealed class ClassificationTask : ITrainingTask
 {
     /// <inheritdoc />
     public Tensor Loss(Tensor output, Tensor target) => nn.functional.cross_entropy(output, target);

@@ -8,7 +8,7 @@ namespace Adan.Sharded.Training;
 /// Evaluates a model on a range of samples and returns local sums only, so the caller can
 /// all-reduce them across ranks (each rank evaluating its own slice of the test set).
 /// </summary>
-public static class Evaluation
+internal static class Evaluation
 {
     /// <summary>
     /// Classification sums over samples <c>[start, start + count)</c> of <paramref name="data"/>,

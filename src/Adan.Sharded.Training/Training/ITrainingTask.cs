@@ -8,7 +8,7 @@ namespace Adan.Sharded.Training;
 /// knows tasks only through this seam, so a new task is one class (<see cref="ClassificationTask"/> and
 /// <see cref="LanguageModelTask"/> are the two there are).
 /// </summary>
-internal interface ITrainingTask
+public interface ITrainingTask
 {
     /// <summary>The mean loss of a batch, from the model's output and the batch's targets.</summary>
     Tensor Loss(Tensor output, Tensor target);

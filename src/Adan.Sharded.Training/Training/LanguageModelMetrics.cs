@@ -6,7 +6,7 @@ namespace Adan.Sharded.Training;
 /// </summary>
 /// <param name="LossSum">Sum of the per-token cross-entropy (nats).</param>
 /// <param name="Tokens">Tokens predicted.</param>
-public readonly record struct LanguageModelMetrics(double LossSum, long Tokens)
+internal readonly record struct LanguageModelMetrics(double LossSum, long Tokens)
 {
     /// <summary>Mean cross-entropy per token (NaN when no tokens).</summary>
     public double MeanLoss => Tokens == 0 ? double.NaN : LossSum / Tokens;

@@ -7,7 +7,7 @@ namespace Adan.Sharded.Training;
 /// Next-token prediction (the GPT): cross-entropy of every position's logits ([B, T, V]) against the next tokens
 /// ([B, T]); mean loss per token and perplexity, no accuracy.
 /// </summary>
-internal sealed class LanguageModelTask : ITrainingTask
+public sealed class LanguageModelTask : ITrainingTask
 {
     /// <inheritdoc />
     public Tensor Loss(Tensor output, Tensor target) => nn.functional.cross_entropy(output.flatten(0, 1), target.flatten());

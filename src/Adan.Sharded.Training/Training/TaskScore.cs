@@ -5,4 +5,4 @@ namespace Adan.Sharded.Training;
 /// <param name="Loss">The mean loss.</param>
 /// <param name="Description">The metrics as the trainer prints them after <c>eval step N: </c>.</param>
 /// <param name="Perplexity">exp of the mean loss, where the task reports it (a language model; null otherwise).</param>
-internal sealed record TaskScore(double? Accuracy, double Loss, string Description, double? Perplexity = null);
+public sealed record TaskScore(double? Accuracy, double Loss, string Description, double? Perplexity = null);

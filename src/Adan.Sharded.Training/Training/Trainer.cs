@@ -35,6 +35,7 @@ internal sealed class Trainer
     private readonly ComputeThreadsProbe _threads;
     private readonly int _threadCount;
     private readonly PreemptionRequest? _preemption;
+    private readonly RunDefinition _definition;
     private readonly double[] _stepScalars = new double[2];
 
     /// <summary>
@@ -48,9 +49,11 @@ internal sealed class Trainer
     /// <param name="threads">The compute threads the run's thread is bound to.</param>
     /// <param name="threadDefaultsApplied">Whether the process's OpenMP/MKL defaults were set before libtorch loaded.</param>
     /// <param name="preemption">This rank's ear for SIGUSR1 and SIGTERM; null where signals do not stop the run.</param>
+    /// <param name="definition">The model and data; the config's built-in ones when null.</param>
     public Trainer(TrainConfig config, ICollective collective, TextWriter output, RankAbort abort, int threads, bool threadDefaultsApplied,
-        PreemptionRequest? preemption = null)
+        PreemptionRequest? preemption = null, RunDefinition? definition = null)
     {
+        _definition = definition ?? RunDefinition.BuiltIn(config);
         _preemption = preemption;
         _threads = new ComputeThreadsProbe(threads, threadDefaultsApplied);
         _threadCount = threads;
@@ -62,6 +65,18 @@ internal sealed class Trainer
     }
 
     private int Rank => _collective.Rank;
+
+    /// <summary>The run's summary (as rank 0 writes it to <c>summary.json</c>) once <see cref="RunAsync"/> returned; null before.</summary>
+    public RunSummary? Summary { get; private set; }
+
+    /// <summary>The final validation score, once <see cref="RunAsync"/> returned; null without a validation set or when preempted.</summary>
+    public TaskScore? FinalValidation { get; private set; }
+
+    /// <summary>The final test score, once <see cref="RunAsync"/> returned; null without a test set or when preempted.</summary>
+    public TaskScore? FinalTest { get; private set; }
+
+    /// <summary>The last checkpoint committed or resumed from; null when none.</summary>
+    public string? LastCheckpoint { get; private set; }
 
     private int WorldSize => _collective.WorldSize;
 
@@ -81,7 +96,7 @@ internal sealed class Trainer
             WriteResolvedConfig();
             using var telemetry = TelemetrySetup.Start(_config.Telemetry, Rank);
             var metrics = new WorkerMetrics(Rank);
-            using var run = TrainingSetup.Create(_config, _collective);
+            using var run = TrainingSetup.Create(_config, _collective, _definition);
             metrics.OptimizerState(run.Optimizer.StateBytes);
             // Planned before the schedule, which continues the checkpoint's.
             using var checkpoints = Checkpointing.Plan(_config, _collective, run);
@@ -172,10 +187,11 @@ internal sealed class Trainer
                     progress.Message($"preemption{(_preemption?.SignalName is { } signal ? $" ({signal} here)" : "")}: every rank stops after step {step + 1} and saves it");
                     return await PreemptAsync(run, checkpoints, step + 1, lastLoss, link, metrics, summary, progress, metricsLog, gradientPeak, noise, telemetry);
                 }
-                if (EvaluationDue(step, schedule) && step + 1 < totalSteps)
+                if (EvaluationDue(step, schedule) && step + 1 < totalSteps && (run.Data.Validation ?? run.Data.Test) is { } evaluated)
                 {
                     link?.MarkProgress();
-                    var (split, data) = run.Data.Validation is { } validation ? (EvalMetrics.ValidationSplit, validation) : (EvalMetrics.TestSplit, run.Data.Test);
+                    var split = run.Data.Validation is not null ? EvalMetrics.ValidationSplit : EvalMetrics.TestSplit;
+                    var data = evaluated;
                     var score = Evaluate(run, data);
                     var record = EvalRecord(step + 1, schedule.SamplesBefore(step + 1), score) with { Split = split };
                     lastValidation = split == EvalMetrics.ValidationSplit ? (step + 1, score) : null;
@@ -240,13 +256,15 @@ internal sealed class Trainer
         summary.ComputeThreads(_threads.Summarize(_collective));
         progress.Complete();
         var checkpoint = last?.Directory ?? throw new InvalidOperationException($"preempted after step {step}, but no checkpoint of it was committed");
-        var result = summary.Build(WorldSize, step, run.Sampler.BatchesPerEpoch, lastLoss, (null, double.NaN), _config.Model.ToString().ToLowerInvariant(),
+        var result = summary.Build(WorldSize, step, run.Sampler.BatchesPerEpoch, lastLoss, (null, double.NaN), run.Definition.ModelName,
             run.Sampler.GlobalBatch, run.Optimizer, (int)_config.ZeroStage, savesCheckpoints: true) with
         {
             TestLoss = null,
             GradientNoise = noise.Summary(),
             Preempted = new PreemptionSummary(step, checkpoint, "resume=latest"),
         };
+        Summary = result;
+        LastCheckpoint = checkpoint;
         telemetry.Dispose();
         if (Rank == 0)
         {
@@ -274,7 +292,13 @@ internal sealed class Trainer
     {
         if (Rank == 0)
         {
-            _output.WriteLine($"adan train: {WorldSize} rank(s), {threads} thread(s) per rank, MPI {(WorldSize > 1 ? MpiLibrary.LoadedFrom : "not used")}");
+            // An application's rank names itself after its program.
+            var name = _definition.IsBuiltIn ? "adan train" : Path.GetFileNameWithoutExtension(Environment.ProcessPath) ?? _definition.ModelName;
+            _output.WriteLine($"{name}: {WorldSize} rank(s), {threads} thread(s) per rank, MPI {(WorldSize > 1 ? MpiLibrary.LoadedFrom : "not used")}");
+            if (!_definition.IsBuiltIn)
+            {
+                _output.WriteLine($"model: {_definition.ModelName} (the application's own; the model, dataset and architecture keys below are not used)");
+            }
             _output.WriteLine(_config.Describe());
         }
     }
@@ -357,20 +381,29 @@ internal sealed class Trainer
                 _output.WriteLine(FormatEvaluation(totalSteps, validationScore, EvalMetrics.ValidationSplit));
             }
         }
-        var evaluation = Evaluate(run, run.Data.Test);
-        metricsLog?.Write(EvalRecord(totalSteps, samplesSeen, evaluation));
-        if (Rank == 0)
+        TaskScore? evaluation = null;
+        if (run.Data.Test is { } test)
         {
-            _output.WriteLine(FormatEvaluation(totalSteps, evaluation, EvalMetrics.TestSplit));
+            evaluation = Evaluate(run, test);
+            metricsLog?.Write(EvalRecord(totalSteps, samplesSeen, evaluation));
+            if (Rank == 0)
+            {
+                _output.WriteLine(FormatEvaluation(totalSteps, evaluation, EvalMetrics.TestSplit));
+            }
         }
-        var result = summary.Build(WorldSize, totalSteps, run.Sampler.BatchesPerEpoch, lastLoss, (evaluation.Accuracy, evaluation.Loss), _config.Model.ToString().ToLowerInvariant(),
-            run.Sampler.GlobalBatch, run.Optimizer, (int)_config.ZeroStage, savesCheckpoints) with
+        var result = summary.Build(WorldSize, totalSteps, run.Sampler.BatchesPerEpoch, lastLoss, (evaluation?.Accuracy, evaluation?.Loss ?? double.NaN),
+            run.Definition.ModelName, run.Sampler.GlobalBatch, run.Optimizer, (int)_config.ZeroStage, savesCheckpoints) with
         {
+            TestLoss = evaluation?.Loss,
             GradientNoise = noise.Summary(),
             ValLoss = validationScore?.Loss,
             ValAccuracy = validationScore?.Accuracy,
             Target = target.Summary(),
         };
+        Summary = result;
+        FinalValidation = validationScore;
+        FinalTest = evaluation;
+        LastCheckpoint = summary.LastCheckpoint;
         telemetry.Dispose();
         if (Rank == 0)
         {

@@ -12,7 +12,7 @@ internal sealed class TrainingData : IDisposable
 {
     private readonly IDisposable? _owner;
 
-    private TrainingData(IBatchDataset train, IBatchDataset test, int vocabularySize, ITrainingTask task, IDisposable? owner,
+    private TrainingData(IBatchDataset train, IBatchDataset? test, int vocabularySize, ITrainingTask task, IDisposable? owner,
         IBatchDataset? validation = null)
     {
         Train = train;
@@ -25,7 +25,8 @@ internal sealed class TrainingData : IDisposable
 
     public IBatchDataset Train { get; }
 
-    public IBatchDataset Test { get; }
+    /// <summary>The set scored once at the end (and during training when there is no validation set); null: none.</summary>
+    public IBatchDataset? Test { get; }
 
     /// <summary>The image dataset training draws from (the trainer sets its augmentation's epoch); null for text.</summary>
     public ImageDataset? TrainImages => Train as ImageDataset ?? (Train as OwnedRange)?.Inner;
@@ -38,6 +39,15 @@ internal sealed class TrainingData : IDisposable
     /// <summary>What the model learns from this data: next-token prediction for text, classification for images.</summary>
     public ITrainingTask Task { get; }
 
+    /// <summary>An application's sets (see <see cref="TrainingJob"/>), which the run owns and disposes.</summary>
+    /// <param name="train">The training set.</param>
+    /// <param name="validation">Scored every <c>eval_every</c> steps and at the end; null: none.</param>
+    /// <param name="test">Scored at the end; null: none.</param>
+    /// <param name="task">The loss and the metrics.</param>
+    public static TrainingData Of(IBatchDataset train, IBatchDataset? validation, IBatchDataset? test, ITrainingTask task) =>
+        new(train, test, 0, task, null, validation);
+
+    /// <summary>The sets the config's <c>dataset</c> keys name.</summary>
     public static TrainingData Load(TrainConfig config)
     {
         if (config.Dataset == DatasetKind.Text)
@@ -81,7 +91,7 @@ internal sealed class TrainingData : IDisposable
             return;
         }
         Train.Dispose();
-        Test.Dispose();
+        Test?.Dispose();
         Validation?.Dispose();
     }
 

@@ -19,9 +19,11 @@ internal sealed class TrainingSetup : IDisposable
 {
     private readonly TrainConfig _config;
 
-    private TrainingSetup(TrainConfig config, TrainingData data, nn.Module<Tensor, Tensor> model, FlatParameters flat,
+    private TrainingSetup(TrainConfig config, RunDefinition definition, TrainingData data, nn.Module<Tensor, Tensor> model, FlatParameters flat,
         GradientSync gradientSync, ITrainingOptimizer optimizer, DistributedSampler sampler)
     {
+        Definition = definition;
+        Architecture = definition.Architecture(data);
         GradientSync = gradientSync;
         _config = config;
         Data = data;
@@ -33,6 +35,12 @@ internal sealed class TrainingSetup : IDisposable
 
     /// <summary>Where the model, its flat buffers and the optimizer's shard live.</summary>
     public Device Device => Flat.Values.device;
+
+    /// <summary>What the run trains: the model's name and where its data and model came from.</summary>
+    public RunDefinition Definition { get; }
+
+    /// <summary>The architecture checkpoints record (the built-in models); null for an application's own model.</summary>
+    public ModelArchitecture? Architecture { get; }
 
     /// <summary>The train and test sets.</summary>
     public TrainingData Data { get; }
@@ -58,16 +66,22 @@ internal sealed class TrainingSetup : IDisposable
     public DistributedSampler Sampler { get; }
 
     /// <summary>Loads the data and builds the model, flat buffers, optimizer and sampler.</summary>
+    /// <param name="config">The run's settings.</param>
+    /// <param name="collective">The job's collective.</param>
+    /// <param name="definition">The model and data; the config's built-in ones when null.</param>
     /// <remarks>Collective: every rank must call.</remarks>
-    public static TrainingSetup Create(TrainConfig config, ICollective collective)
+    public static TrainingSetup Create(TrainConfig config, ICollective collective, RunDefinition? definition = null)
     {
-        var data = TrainingData.Load(config);
+        definition ??= RunDefinition.BuiltIn(config);
+        var data = definition.LoadData();
         nn.Module<Tensor, Tensor>? model = null;
         FlatParameters? flat = null;
         GradientSync? gradientSync = null;
         try
         {
-            model = ModelFactory.Create(config, data.VocabularySize);
+            // Seeded here for every model: an application's factory gets the same initial weights on every rank too.
+            torch.manual_seed(config.Seed);
+            model = definition.CreateModel(data);
             InitialWeights.Apply(model, config);
             var device = collective.Device;
             if (device.type != DeviceType.CPU)
@@ -87,7 +101,7 @@ internal sealed class TrainingSetup : IDisposable
             RequireOrder(data.Train, config.Shuffle);
             var sampler = new DistributedSampler(data.Train.Count, collective.Rank, collective.WorldSize, config.MicroBatch * config.Accumulation,
                 (ulong)config.Seed, shuffle: config.Shuffle);
-            return new TrainingSetup(config, data, model, flat, gradientSync, optimizer, sampler);
+            return new TrainingSetup(config, definition, data, model, flat, gradientSync, optimizer, sampler);
         }
         catch
         {

@@ -39,7 +39,7 @@ public class FrozenParametersTests
             TaskScore score;
             using (no_grad())
             {
-                score = run.Data.Task.Score(run.Data.Task.EvaluationSums(run.Model, run.Data.Test, 0, run.Data.Test.Count));
+                score = run.Data.Task.Score(run.Data.Task.EvaluationSums(run.Model, run.Data.Test!, 0, run.Data.Test!.Count));
             }
             var checkpoint = Summary(pretrained);
             Assert.True(score.Loss == checkpoint.GetProperty("test_loss").GetDouble(),

@@ -76,13 +76,13 @@ public class TokenFileDatasetTests
         var config = new TrainConfig { Model = ModelKind.Gpt, Dataset = DatasetKind.Tokens, TokenFile = path, VocabSize = 50, GptContext = 10 };
         using var data = TrainingData.Load(config);
         Assert.Equal(90, data.Train.Count);
-        Assert.Equal(10, data.Test.Count);
+        Assert.Equal(10, data.Test!.Count);
         Assert.Equal(50, data.VocabularySize);
         Assert.Equal(new long[] { 0, 1, 2 }, data.Test.Batch([0]).Input.data<long>().ToArray()[..3]);
 
         using var separate = TrainingData.Load(config with { TokenValFile = path, TrainSubset = 20 });
         Assert.Equal(20, separate.Train.Count);
-        Assert.Equal(100, separate.Test.Count);
+        Assert.Equal(100, separate.Test!.Count);
         Assert.Contains("vocab_size", Assert.Throws<ConfigException>(() => TrainingData.Load(config with { VocabSize = 0 })).Message);
     }
 
