@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization;
 using Adan.Sharded.Optim;
 
 namespace Adan.Sharded.Zero;
@@ -6,15 +7,18 @@ namespace Adan.Sharded.Zero;
 public enum OptimizerStateMode
 {
     /// <summary>fp32, 4 bytes an element per buffer (Adan: 16 bytes a parameter); the reference, and the only mode of LAMB, AdamW and SGD.</summary>
+    [JsonStringEnumMemberName("fp32")]
     Fp32,
 
     /// <summary>bf16 with stochastic rounding on write (Adan: 8 bytes a parameter).</summary>
+    [JsonStringEnumMemberName("bf16")]
     Bf16,
 
     /// <summary>
     /// Block-wise 8-bit dynamic codes with one fp32 absmax per block of <see cref="StateCodes.BlockSize"/> for the three
     /// moments, bf16 <c>neg_pre_grad</c> (Adan: about 5.05 bytes a parameter).
     /// </summary>
+    [JsonStringEnumMemberName("8bit")]
     EightBit,
 }
 
