@@ -146,11 +146,12 @@ internal static class QuantisedAdanKernel
         float* p = r.Param + start, g = r.Grad + start;
         ushort* n = r.NegPreGrad + start;
         float ms = r.ExpAvgScale[block], vs = r.ExpAvgSqScale[block], ds = r.ExpAvgDiffScale[block];
+        var codec = new StateCodes.Codec();
         for (var i = 0; i < count; i++)
         {
-            m[i] = StateCodes.DecodeSigned(mc[i]) * ms;
-            v[i] = StateCodes.DecodeUnsigned(vc[i]) * vs;
-            d[i] = StateCodes.DecodeSigned(dc[i]) * ds;
+            m[i] = codec.DecodeSigned(mc[i]) * ms;
+            v[i] = codec.DecodeUnsigned(vc[i]) * vs;
+            d[i] = codec.DecodeSigned(dc[i]) * ds;
         }
         var i8 = 0;
         float mMax = 0f, vMax = 0f, dMax = 0f;
@@ -199,9 +200,9 @@ internal static class QuantisedAdanKernel
         float mInv = mMax > 0f ? 1f / mMax : 0f, vInv = vMax > 0f ? 1f / vMax : 0f, dInv = dMax > 0f ? 1f / dMax : 0f;
         for (var i = 0; i < count; i++)
         {
-            mc[i] = StateCodes.EncodeSigned(m[i] * mInv);
-            vc[i] = StateCodes.EncodeUnsigned(v[i] * vInv);
-            dc[i] = StateCodes.EncodeSigned(d[i] * dInv);
+            mc[i] = codec.EncodeSigned(m[i] * mInv);
+            vc[i] = codec.EncodeUnsigned(v[i] * vInv);
+            dc[i] = codec.EncodeSigned(d[i] * dInv);
         }
     }
 

@@ -18,8 +18,9 @@ namespace Adan.Sharded.Optim;
 /// </para>
 /// <para>
 /// 8-bit codes round to the nearest code, as bitsandbytes does. A code is found by a look-up on the top 16 bits of the
-/// value's magnitude (the float's exponent and 8 mantissa bits, 32,513 entries for [0, 1]) and one comparison with the
+/// value's magnitude (the float's exponent and 7 mantissa bits) and one comparison with the
 /// midpoint to the next code: no interval of that look-up holds two midpoints, which the tables' construction checks.
+/// Magnitudes below 2⁻²⁴ take code 0 without a look-up.
 /// </para>
 /// </remarks>
 public static class StateCodes
@@ -30,7 +31,10 @@ public static class StateCodes
     /// <summary>Parameters with fewer elements keep fp32 state in every mode, as bitsandbytes' <c>min_8bit_size</c> does.</summary>
     public const int SmallTensorNumel = 4096;
 
-    private const int LookupLength = (0x3F800000 >> 16) + 1;
+    // Magnitudes below 2⁻²⁴ lie below the first midpoint of both maps (≥ 1.6e-7) and take code 0; the look-up covers
+    // [2⁻²⁴, 1] only, 3,073 entries a map, so both stay in the L1 cache.
+    private const int LookupBase = (127 - 24) << 7;
+    private const int LookupLength = (0x3F800000 >> 16) - LookupBase + 1;
 
     /// <summary>The signed map's 128 magnitudes, ascending (code = sign bit · 128 + magnitude index).</summary>
     internal static readonly float[] SignedMagnitudes = SignedMap();
@@ -67,6 +71,55 @@ public static class StateCodes
     /// <summary>The unsigned code nearest to <paramref name="fraction"/> (a value divided by its block's absmax, in [0, 1]).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static byte EncodeUnsigned(float fraction) => (byte)Nearest(MathF.Max(fraction, 0f), s_unsignedLookup, s_unsignedMidpoints);
+
+    /// <summary>
+    /// The code tables as spans held by the caller: a kernel takes them once per block, so its loops read no static
+    /// field (each read of one would be a class-initialisation check in code compiled before the tables existed).
+    /// </summary>
+    internal readonly ref struct Codec
+    {
+        private readonly ReadOnlySpan<float> _signed;
+        private readonly ReadOnlySpan<float> _unsigned;
+        private readonly ReadOnlySpan<float> _signedMidpoints;
+        private readonly ReadOnlySpan<float> _unsignedMidpoints;
+        private readonly ReadOnlySpan<byte> _signedLookup;
+        private readonly ReadOnlySpan<byte> _unsignedLookup;
+
+        public Codec()
+        {
+            _signed = SignedMagnitudes;
+            _unsigned = UnsignedValues;
+            _signedMidpoints = s_signedMidpoints;
+            _unsignedMidpoints = s_unsignedMidpoints;
+            _signedLookup = s_signedLookup;
+            _unsignedLookup = s_unsignedLookup;
+        }
+
+        /// <inheritdoc cref="StateCodes.DecodeSigned"/>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public float DecodeSigned(byte code)
+        {
+            var magnitude = _signed[code & 0x7F];
+            return (code & 0x80) != 0 ? -magnitude : magnitude;
+        }
+
+        /// <inheritdoc cref="StateCodes.DecodeUnsigned"/>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public float DecodeUnsigned(byte code) => _unsigned[code];
+
+        /// <inheritdoc cref="StateCodes.EncodeSigned"/>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public byte EncodeSigned(float fraction)
+        {
+            var bits = BitConverter.SingleToUInt32Bits(fraction);
+            var magnitude = Nearest(BitConverter.UInt32BitsToSingle(bits & 0x7FFFFFFF), _signedLookup, _signedMidpoints);
+            return (byte)(magnitude == 0 ? 0 : magnitude | (int)((bits >> 24) & 0x80));
+        }
+
+        /// <inheritdoc cref="StateCodes.EncodeUnsigned"/>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public byte EncodeUnsigned(float fraction) => (byte)Nearest(MathF.Max(fraction, 0f), _unsignedLookup, _unsignedMidpoints);
+    }
 
     /// <summary>The midpoints between consecutive signed magnitudes (for tensor operations: a code is the count of those below).</summary>
     public static ReadOnlySpan<float> SignedMidpoints => s_signedMidpoints;
@@ -164,7 +217,7 @@ public static class StateCodes
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static int Nearest(float magnitude, byte[] lookup, float[] midpoints)
+    private static int Nearest(float magnitude, ReadOnlySpan<byte> lookup, ReadOnlySpan<float> midpoints)
     {
         if (!(magnitude < 1f))
         {
@@ -172,7 +225,12 @@ public static class StateCodes
             // because a step with a non-finite gradient is skipped.
             return midpoints.Length;
         }
-        int code = lookup[BitConverter.SingleToUInt32Bits(magnitude) >> 16];
+        var key = (int)(BitConverter.SingleToUInt32Bits(magnitude) >> 16) - LookupBase;
+        if (key < 0)
+        {
+            return 0;
+        }
+        int code = lookup[key];
         return code < midpoints.Length && magnitude > midpoints[code] ? code + 1 : code;
     }
 
@@ -238,10 +296,14 @@ public static class StateCodes
     {
         var lookup = new byte[LookupLength];
         var code = 0;
+        if (midpoints[0] <= BitConverter.UInt32BitsToSingle((uint)LookupBase << 16))
+        {
+            throw new InvalidOperationException($"the {values.Length}-value map's first midpoint {midpoints[0]} lies below the look-up's range.");
+        }
         for (var key = 0; key < LookupLength; key++)
         {
-            var low = BitConverter.UInt32BitsToSingle((uint)key << 16);
-            var high = BitConverter.UInt32BitsToSingle((uint)(key + 1) << 16);
+            var low = BitConverter.UInt32BitsToSingle((uint)(key + LookupBase) << 16);
+            var high = BitConverter.UInt32BitsToSingle((uint)(key + LookupBase + 1) << 16);
             while (code < midpoints.Length && low > midpoints[code])
             {
                 code++;

@@ -258,8 +258,8 @@ public sealed class LowPrecisionStateTests(ITestOutputHelper output)
         {
             using var scope = NewDisposeScope();
             flat.ZeroGrad();
-            manual_seed(100 + step);
-            var loss = model.parameters().Select(p => p.mul(randn_like(p)).sum()).Aggregate((a, b) => a + b);
+            var generator = new Generator((ulong)(100 + step));
+            var loss = model.parameters().Select(p => p.mul(randn(p.shape, generator: generator)).sum()).Aggregate((a, b) => a + b);
             loss.backward();
             Assert.True(adan.Step());
         }

@@ -43,11 +43,12 @@ public sealed class NegPreGradPrecisionTests(ITestOutputHelper output)
     private static (double FinalLoss, double DifferenceError) Train(Storage moments, Storage negPreGrad)
     {
         using var scope = NewDisposeScope();
-        manual_seed(3);
-        var teacher1 = randn(256, 32).div_(MathF.Sqrt(32));
-        var teacher2 = randn(8, 256).div_(MathF.Sqrt(256));
+        // Its own generator: test classes run in parallel and torch's global one is shared.
+        var generator = new Generator(3);
+        var teacher1 = randn(256, 32, generator: generator).div_(MathF.Sqrt(32));
+        var teacher2 = randn(8, 256, generator: generator).div_(MathF.Sqrt(256));
         int[] sizes = [256 * 32, 256, 8 * 256, 8];
-        var p = sizes.Select((n, i) => (i % 2 == 0 ? randn(n).mul_(i == 0 ? 1 / MathF.Sqrt(32) : 1 / MathF.Sqrt(256)) : zeros(n))
+        var p = sizes.Select((n, i) => (i % 2 == 0 ? randn(n, generator: generator).mul_(i == 0 ? 1 / MathF.Sqrt(32) : 1 / MathF.Sqrt(256)) : zeros(n))
             .data<float>().ToArray().Select(v => (double)v).ToArray()).ToArray();
         var state = sizes.Select(n => new double[4][] { new double[n], new double[n], new double[n], new double[n] }).ToArray();
         var previous = new float[sizes.Length][];
@@ -56,8 +57,8 @@ public sealed class NegPreGradPrecisionTests(ITestOutputHelper output)
         for (var step = 1; step <= Steps; step++)
         {
             using var stepScope = NewDisposeScope();
-            var x = randn(64, 32);
-            var y = tanh(x.matmul(teacher1.t())).matmul(teacher2.t()) + randn(64, 8).mul_(0.1f);
+            var x = randn(64, 32, generator: generator);
+            var y = tanh(x.matmul(teacher1.t())).matmul(teacher2.t()) + randn(64, 8, generator: generator).mul_(0.1f);
             var w = p.Select(v => tensor(v.Select(d => (float)d).ToArray()).requires_grad_()).ToArray();
             var hidden = tanh(x.matmul(w[0].view(256, 32).t()) + w[1]);
             var loss = nn.functional.mse_loss(hidden.matmul(w[2].view(8, 256).t()) + w[3], y);
