@@ -6,9 +6,11 @@ RESULTS ?= TestResults
 ADAN := bin/adan
 PACKAGES ?= artifacts/packages
 PUBLISH ?= artifacts/publish
-# The library projects make pack packs: Adan.Sharded and every packable project it references, whose packages are
-# its dependencies.
-PACK_PROJECTS := src/Adan.Sharded.Common/Adan.Sharded.Common.csproj src/Adan.Sharded/Adan.Sharded.csproj
+# The library projects make pack packs: Adan.Sharded, the trainer Adan.Sharded.Training, and every packable project they
+# reference, whose packages are their dependencies.
+PACK_PROJECTS := src/Adan.Sharded.Common/Adan.Sharded.Common.csproj src/Adan.Sharded/Adan.Sharded.csproj \
+  src/Coordinator.Protocol/Coordinator.Protocol.csproj src/Coordinator.Client/Coordinator.Client.csproj \
+  src/Adan.Sharded.Training/Adan.Sharded.Training.csproj
 
 .PHONY: all bootstrap build demo test bench pack packages publish cluster-check clean
 

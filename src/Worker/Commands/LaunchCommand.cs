@@ -1,3 +1,4 @@
+using Adan.Sharded.Training.Processes;
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
@@ -7,7 +8,7 @@ using Adan.Coordinator.Protocol;
 using Adan.Coordinator.V1;
 using Adan.Worker.Launch;
 using Adan.Worker.Processes;
-using Adan.Worker.Training;
+using Adan.Sharded.Training;
 
 namespace Adan.Worker.Commands;
 
@@ -65,16 +66,24 @@ internal static class LaunchCommand
         {
             Description = "With --hostfile: restart without the host that failed, on the slots left, if at least this many; accumulation is raised to keep the global batch",
         };
-        var command = new Argument<string[]>("command") { Description = "The adan subcommand and its arguments, after --", Arity = ArgumentArity.OneOrMore };
+        var program = new Option<FileInfo?>("--program")
+        {
+            Description = "Run this program as the ranks (an executable, or a .dll run by dotnet) with the arguments after --, instead of an adan command: "
+                + "an application of the Adan.Sharded.Training library (TrainingJob); restarts pass resume=latest to it in ADAN_SET",
+        };
+        var command = new Argument<string[]>("command")
+        {
+            Description = "The adan subcommand and its arguments, after -- (with --program: the program's arguments)", Arity = ArgumentArity.ZeroOrMore,
+        };
         var launch = new Command("launch", "Run an adan job on W ranks with mpiexec.mpich and a coordinator.")
         {
-            ranks, hostfile, coordinator, listen, timeout, stall, join, grace, preemptGrace, tokenFile, job, maxRestarts, minRanks, command,
+            ranks, hostfile, coordinator, listen, timeout, stall, join, grace, preemptGrace, tokenFile, job, maxRestarts, minRanks, program, command,
         };
         var security = new LaunchSecurity();
         security.AddTo(launch);
         launch.SetAction(r => RunAsync(new LaunchSettings(r.GetValue(ranks), r.GetValue(hostfile), r.GetValue(coordinator), r.GetValue(listen)!,
             r.GetValue(timeout), r.GetValue(stall), r.GetValue(join), r.GetValue(grace), r.GetValue(tokenFile), r.GetValue(job), r.GetValue(command)!,
-            security.Bind(r), r.GetValue(maxRestarts), r.GetValue(minRanks), r.GetValue(preemptGrace))).GetAwaiter().GetResult());
+            security.Bind(r), r.GetValue(maxRestarts), r.GetValue(minRanks), r.GetValue(preemptGrace)) { Program = r.GetValue(program)?.FullName }).GetAwaiter().GetResult());
         return launch;
     }
 
@@ -152,6 +161,17 @@ internal static class LaunchCommand
         {
             throw new UsageException($"--preempt-grace {preempt.ToString(CultureInfo.InvariantCulture)}: expected a number of seconds >= 0, at most {MaxPreemptGraceSeconds}");
         }
+        if (settings.Program is { } programPath)
+        {
+            if (!File.Exists(programPath))
+            {
+                throw new UsageException($"--program {programPath}: no such file; give the path of your built program (its executable or .dll)");
+            }
+        }
+        else if (arguments.Length == 0)
+        {
+            throw new UsageException("nothing to launch: give the adan command after -- (e.g. -- train --config FILE) or --program PATH");
+        }
         if (hostfile is { Exists: false })
         {
             throw new UsageException($"--hostfile {hostfile.FullName}: no such file");
@@ -178,9 +198,9 @@ internal static class LaunchCommand
             {
                 throw new UsageException($"--min-ranks {min}: expected an integer in [1, -n {ranks}]");
             }
-            if (LaunchedTrainConfig.TryRead(arguments) is null)
+            if (LaunchedTrainConfig.TryRead(arguments, settings.RunsProgram) is null)
             {
-                throw new UsageException("--min-ranks needs a train command with a valid config: the restart keeps its global batch (ranks × micro_batch × accumulation)");
+                throw new UsageException("--min-ranks needs a train command (or a program's --config/--set) with a valid config: the restart keeps its global batch (ranks × micro_batch × accumulation)");
             }
         }
         jobId ??= $"job-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6))}";
@@ -253,7 +273,7 @@ internal static class LaunchCommand
                     // which this per-launch coordinator never saw); this one only indexes.
                     "--keep-last", "0",
                     "--stop-on-stdin-eof",
-                    .. security.CoordinatorArguments(arguments),
+                    .. security.CoordinatorArguments(arguments, settings.RunsProgram),
                 ];
                 if (stallTimeout is { } stall)
                 {

@@ -1,3 +1,4 @@
+using Adan.Sharded.Training.Config;
 using System.CommandLine;
 
 namespace Adan.Worker.Config;
@@ -6,7 +7,7 @@ namespace Adan.Worker.Config;
 /// The <c>--config FILE</c> and repeated <c>--set key=value</c> options of a command that trains,
 /// and their binding to a validated <see cref="TrainConfig"/>.
 /// </summary>
-public sealed class ConfigOptions
+internal sealed class ConfigOptions
 {
     /// <summary><c>--config FILE</c>: a JSON object of snake_case keys.</summary>
     public Option<FileInfo?> ConfigFile { get; } = new("--config")
@@ -41,5 +42,14 @@ public sealed class ConfigOptions
     {
         ArgumentNullException.ThrowIfNull(result);
         return ConfigBinder.Load(result.GetValue(ConfigFile)?.FullName, [.. result.GetValue(Set) ?? [], .. overrides ?? []]);
+    }
+
+    /// <summary>The same settings as the trainer library's options (<see cref="TrainingOptions"/>).</summary>
+    /// <inheritdoc cref="Bind" path="/param"/>
+    /// <exception cref="ConfigException">The file, a key or a value is invalid.</exception>
+    public TrainingOptions BindOptions(ParseResult result, IEnumerable<string>? overrides = null)
+    {
+        ArgumentNullException.ThrowIfNull(result);
+        return TrainingOptions.From(result.GetValue(ConfigFile)?.FullName, [.. result.GetValue(Set) ?? [], .. overrides ?? []]);
     }
 }

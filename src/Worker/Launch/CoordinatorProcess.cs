@@ -1,3 +1,4 @@
+using Adan.Sharded.Training.Processes;
 using System.Diagnostics;
 using System.Text;
 using Adan.Coordinator.Protocol;

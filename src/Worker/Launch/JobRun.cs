@@ -1,3 +1,4 @@
+using Adan.Sharded.Training.Processes;
 using System.Diagnostics;
 using System.Globalization;
 using Adan.Coordinator.Client;
@@ -5,7 +6,7 @@ using Adan.Coordinator.Protocol;
 using Adan.Coordinator.V1;
 using Adan.Worker.Commands;
 using Adan.Worker.Processes;
-using Adan.Worker.Training;
+using Adan.Sharded.Training;
 
 namespace Adan.Worker.Launch;
 
@@ -17,7 +18,11 @@ namespace Adan.Worker.Launch;
 internal static class JobRun
 {
     /// <summary>One run of the job: its own job id (and token), ranks, hostfile and command.</summary>
-    public sealed record Attempt(string JobId, int Ranks, string? Hostfile, string[] Arguments, int Restarts);
+    public sealed record Attempt(string JobId, int Ranks, string? Hostfile, string[] Arguments, int Restarts)
+    {
+        /// <summary>Settings a program's ranks apply last (<c>key=value</c>, in <see cref="TrainingOptions.OverridesVariable"/>): a restart's <c>resume=latest</c>.</summary>
+        public IReadOnlyList<string> Overrides { get; init; } = [];
+    }
 
     /// <summary>How an attempt ended: the exit code <c>adan launch</c> would return, and the host the failure is charged to.</summary>
     public sealed record Outcome(int ExitCode, string? FailedHost);
@@ -55,8 +60,9 @@ internal static class JobRun
             psi.ArgumentList.Add("-f");
             psi.ArgumentList.Add(hostfile);
         }
-        psi.ArgumentList.Add(Environment.ProcessPath ?? "adan");
-        foreach (var a in arguments)
+        var (executable, prefix) = settings.RankExecutable;
+        psi.ArgumentList.Add(executable);
+        foreach (var a in prefix.Concat(arguments))
         {
             psi.ArgumentList.Add(a);
         }
@@ -64,6 +70,10 @@ internal static class JobRun
         psi.Environment[CoordinatorEnvironment.TokenVariable] = token;
         psi.Environment[CoordinatorEnvironment.JobVariable] = jobId;
         psi.Environment[JobEnvironment.RestartsVariable] = restarts.ToString(CultureInfo.InvariantCulture);
+        if (attempt.Overrides.Count > 0)
+        {
+            psi.Environment[TrainingOptions.OverridesVariable] = string.Join('\n', attempt.Overrides);
+        }
         if (tlsCa is not null)
         {
             psi.Environment[CoordinatorEnvironment.TlsCaVariable] = tlsCa.FullName;
@@ -74,8 +84,8 @@ internal static class JobRun
         }
         if (!Console.IsOutputRedirected)
         {
-            psi.Environment[Progress.ProgressReporterFactory.TerminalVariable] = "1";
-            psi.Environment[Progress.ProgressReporterFactory.ColumnsVariable] = Console.WindowWidth.ToString();
+            psi.Environment[Adan.Sharded.Training.Progress.ProgressReporterFactory.TerminalVariable] = "1";
+            psi.Environment[Adan.Sharded.Training.Progress.ProgressReporterFactory.ColumnsVariable] = Console.WindowWidth.ToString();
         }
 
         Process process;
@@ -103,7 +113,7 @@ internal static class JobRun
             var first = await Task.WhenAny(exited, signals.Preempt, signals.Stop);
             if (first == signals.Preempt)
             {
-                var grace = settings.PreemptGrace ?? PreemptGrace.Measured(arguments);
+                var grace = settings.PreemptGrace ?? PreemptGrace.Measured(arguments, settings.RunsProgram);
                 Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"adan launch: {LaunchSignals.Name(signals.Preempt.Result)}: job {jobId}'s ranks save a checkpoint after their next step and stop (--preempt-grace {grace.TotalSeconds:0.#} s; a second SIGTERM or Ctrl-C stops at once)"));
                 if (!await AskToSaveAsync(status, process))
@@ -135,7 +145,7 @@ internal static class JobRun
             var failure = await watcher;
             // mpiexec is gone; a proxy or rank it left behind (re-parented here) is not.
             ProcessTree.KillDescendants(coordinatorPid);
-            if (process.ExitCode == ExitCodes.Success && failure is null && !(preemptionAsked && PreemptedRunRecorded(arguments)))
+            if (process.ExitCode == ExitCodes.Success && failure is null && !(preemptionAsked && PreemptedRunRecorded(arguments, settings.RunsProgram)))
             {
                 return new Outcome(ExitCodes.Success, null);
             }
@@ -143,7 +153,7 @@ internal static class JobRun
             {
                 // Every rank exits with this code only once the checkpoint of the step they stopped after is committed.
                 var saved = await LatestCheckpointAsync(status);
-                Console.Error.WriteLine($"adan launch: job {jobId} preempted: {saved}; resume with the same command and --set resume=latest");
+                Console.Error.WriteLine($"adan launch: job {jobId} preempted: {saved}; resume with the same command and {(settings.RunsProgram ? $"{TrainingOptions.OverridesVariable}=resume=latest in the environment" : "--set resume=latest")}");
                 return new Outcome(ExitCodes.Preempted, null);
             }
             // The coordinator's verdict (with the host of the rank it charged) when it failed the job, else the rank whose
@@ -253,15 +263,15 @@ internal static class JobRun
     /// Whether the run's <c>summary.json</c> (rank 0's, in the run directory of the train command, when this host can
     /// read it) records a preemption: the record, not mpiexec's exit code, when mpiexec passed the signal on.
     /// </summary>
-    private static bool PreemptedRunRecorded(string[] arguments)
+    private static bool PreemptedRunRecorded(string[] arguments, bool program)
     {
-        if (LaunchedTrainConfig.TryRead(arguments) is not { } config)
+        if (LaunchedTrainConfig.TryRead(arguments, program) is not { } config)
         {
             return false;
         }
         try
         {
-            using var summary = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(config.RunDir, Telemetry.RunSummaryWriter.FileName)));
+            using var summary = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(config.RunDir, Adan.Sharded.Training.Telemetry.RunSummaryWriter.FileName)));
             return summary.RootElement.TryGetProperty("preempted", out var preempted) && preempted.ValueKind == System.Text.Json.JsonValueKind.Object;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.Text.Json.JsonException)

@@ -27,7 +27,7 @@ internal static class LaunchAttempts
         LaunchSignals signals)
     {
         var jobId = settings.JobId!;
-        var config = settings.MinRanks is null ? null : LaunchedTrainConfig.TryRead(settings.Arguments);
+        var config = settings.MinRanks is null ? null : LaunchedTrainConfig.TryRead(settings.Arguments, settings.RunsProgram);
         var globalBatch = config is null ? 0 : (long)settings.Ranks * config.MicroBatch * config.Accumulation;
         var plan = new RestartPlan(settings.Ranks, settings.MinRanks is not null && settings.Hostfile is { } f ? Hostfile.Read(f.FullName) : null, null);
         string? scratch = null;
@@ -43,11 +43,15 @@ internal static class LaunchAttempts
                     hostfile = Path.Combine(scratch, $"hostfile-restart{restarts}");
                     plan.Hosts.Write(hostfile);
                 }
-                string[] arguments = restarts == 0
-                    ? settings.Arguments
-                    : [.. settings.Arguments, "--set", "resume=latest", .. plan.Accumulation is { } a ? new[] { "--set", $"accumulation={a}" } : []];
+                string[] overrides = restarts == 0 ? [] : ["resume=latest", .. plan.Accumulation is { } a ? new[] { $"accumulation={a}" } : []];
+                // adan train takes them as --set; a program's options read them from ADAN_SET (TrainingOptions), since
+                // its command line is its own.
+                string[] arguments = settings.RunsProgram ? settings.Arguments : [.. settings.Arguments, .. overrides.SelectMany(o => new[] { "--set", o })];
                 var token = await createJob(id, plan.Ranks, restarts);
-                var outcome = await JobRun.RunAsync(settings, coordinatorUrl, token, coordinatorPid, new JobRun.Attempt(id, plan.Ranks, hostfile, arguments, restarts),
+                var outcome = await JobRun.RunAsync(settings, coordinatorUrl, token, coordinatorPid, new JobRun.Attempt(id, plan.Ranks, hostfile, arguments, restarts)
+                    {
+                        Overrides = settings.RunsProgram ? overrides : [],
+                    },
                     signals);
                 if (outcome.ExitCode != ExitCodes.Failure || restarts >= settings.MaxRestarts)
                 {

@@ -2,7 +2,7 @@ using System.CommandLine;
 using Adan.Coordinator.Client;
 using Adan.Coordinator.Protocol;
 using Adan.Worker.Commands;
-using Adan.Worker.Config;
+using Adan.Sharded.Training.Config;
 using Grpc.Core;
 using Grpc.Net.Client;
 
@@ -85,7 +85,8 @@ internal sealed class LaunchSecurity
     {
         /// <summary>The flags for the coordinator launch starts: TLS, --insecure and where it may write checkpoints.</summary>
         /// <param name="command">The job's command (<c>train ...</c>), whose checkpoint directory is the default root.</param>
-        public IEnumerable<string> CoordinatorArguments(string[] command)
+        /// <param name="program">Whether <paramref name="command"/> is a program's arguments (<c>--program</c>).</param>
+        public IEnumerable<string> CoordinatorArguments(string[] command, bool program = false)
         {
             if (TlsCert is not null && TlsKey is not null)
             {
@@ -98,7 +99,7 @@ internal sealed class LaunchSecurity
             {
                 yield return "--insecure";
             }
-            foreach (var root in CheckpointRoots.Count > 0 ? CheckpointRoots : [DefaultCheckpointRoot(command)])
+            foreach (var root in CheckpointRoots.Count > 0 ? CheckpointRoots : [DefaultCheckpointRoot(command, program)])
             {
                 yield return "--checkpoint-root";
                 yield return root;
@@ -182,7 +183,7 @@ internal sealed class LaunchSecurity
             e.Status.DebugException?.InnerException?.Message ?? e.Status.DebugException?.Message ?? e.Status.Detail;
 
         /// <summary>The checkpoint directory of a <c>train</c> command, as its ranks will resolve it; the working directory otherwise.</summary>
-        private static string DefaultCheckpointRoot(string[] command) =>
-            LaunchedTrainConfig.TryRead(command) is { } config ? Path.GetFullPath(config.ResolvedCheckpointDir) : Directory.GetCurrentDirectory();
+        private static string DefaultCheckpointRoot(string[] command, bool program) =>
+            LaunchedTrainConfig.TryRead(command, program) is { } config ? Path.GetFullPath(config.ResolvedCheckpointDir) : Directory.GetCurrentDirectory();
     }
 }

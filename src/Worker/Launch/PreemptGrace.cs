@@ -1,4 +1,4 @@
-using Adan.Worker.Telemetry;
+using Adan.Sharded.Training.Telemetry;
 
 namespace Adan.Worker.Launch;
 
@@ -23,9 +23,11 @@ internal static class PreemptGrace
     /// measured save + <see cref="MarginSeconds"/>, or <see cref="UnmeasuredSeconds"/> when its run directory holds no
     /// measurement this host can read (a config that does not bind, rank 0 on another host).
     /// </summary>
-    public static TimeSpan Measured(string[] arguments)
+    /// <param name="arguments">The adan command, or a program's arguments.</param>
+    /// <param name="program">Whether <paramref name="arguments"/> are a program's (<c>--program</c>).</param>
+    public static TimeSpan Measured(string[] arguments, bool program = false)
     {
-        var longest = LaunchedTrainConfig.TryRead(arguments) is { } config
+        var longest = LaunchedTrainConfig.TryRead(arguments, program) is { } config
             ? MetricsLog.ReadCheckpoints(Path.Combine(config.RunDir, MetricsLog.FileName)).Select(c => c.Seconds).DefaultIfEmpty(double.NaN).Max()
             : double.NaN;
         return TimeSpan.FromSeconds(double.IsFinite(longest) ? Factor * longest + MarginSeconds : UnmeasuredSeconds);

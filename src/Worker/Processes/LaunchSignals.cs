@@ -1,3 +1,4 @@
+using Adan.Sharded.Training.Processes;
 using System.Runtime.InteropServices;
 using Adan.Worker.Commands;
 

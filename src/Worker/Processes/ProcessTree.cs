@@ -1,3 +1,4 @@
+using Adan.Sharded.Training.Processes;
 using System.Diagnostics;
 using System.Globalization;
 

@@ -62,6 +62,39 @@ public sealed class ElasticRestartTests : IDisposable
         Assert.Equal(ShardHashes(uninterrupted), hashes);
     }
 
+    /// <summary>
+    /// A program started by <c>adan launch --program</c> (here adan itself, which reads its options as any application
+    /// of the trainer library does) gets the restart's <c>resume=latest</c> through <c>ADAN_SET</c>, applied after its
+    /// own <c>--set resume=none</c>: its command line is its own, so the launcher appends nothing to it.
+    /// </summary>
+    [Fact]
+    public void AProgramIsRestartedFromItsLastCheckpointThroughTheOverridesVariable()
+    {
+        var runDir = Path.Combine(_root, "program");
+        var result = AdanCli.Run(["launch", "-n", "2", "--max-restarts", "1", "--job-id", "program", "--program", AdanCli.Executable, "--", .. Train(runDir)],
+            TimeSpan.FromMinutes(3), KillRank1AtStep(20));
+
+        Assert.True(result.ExitCode == 0, result.Describe());
+        Assert.Contains("adan launch: restart 1 of 1: job program-restart1 resumes from the last committed checkpoint on 2 rank(s)", result.Stderr);
+        Assert.Single(result.StdoutLines, l => l.StartsWith("resumed from ", StringComparison.Ordinal));
+        var summary = Summary(runDir);
+        Assert.Equal(1, summary.GetProperty("restarts").GetInt32());
+        Assert.Equal(32, summary.GetProperty("steps").GetInt64());
+        Assert.Equal(2, summary.GetProperty("world_size").GetInt32());
+    }
+
+    [Theory]
+    [InlineData(new[] { "--program", "/nonexistent/own-model", "--", "--set", "max_steps=1" }, "--program /nonexistent/own-model: no such file")]
+    [InlineData(new string[0], "nothing to launch: give the adan command after --")]
+    public void BadProgramOptionsAreOneLineUsageErrors(string[] options, string message)
+    {
+        var result = AdanCli.Run(["launch", "-n", "2", .. options], TimeSpan.FromMinutes(1));
+
+        Assert.True(result.ExitCode == 2, result.Describe());
+        var line = Assert.Single(result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Contains(message, line);
+    }
+
     [Fact]
     public void WithoutMaxRestartsAFailedJobFailsAsBefore()
     {

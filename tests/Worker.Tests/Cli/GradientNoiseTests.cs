@@ -1,6 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
-using Adan.Worker.Telemetry;
+using Adan.Sharded.Training.Telemetry;
 
 namespace Adan.Worker.Tests.Cli;
 

@@ -1,6 +1,6 @@
 using System.Text.Json;
-using Adan.Worker.Config;
-using Adan.Worker.Telemetry;
+using Adan.Sharded.Training.Config;
+using Adan.Sharded.Training.Telemetry;
 
 namespace Adan.Worker.Tests.Cli;
 

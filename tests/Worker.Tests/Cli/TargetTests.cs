@@ -1,5 +1,5 @@
 using System.Text.Json;
-using Adan.Worker.Telemetry;
+using Adan.Sharded.Training.Telemetry;
 
 namespace Adan.Worker.Tests.Cli;
 

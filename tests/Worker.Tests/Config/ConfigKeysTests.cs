@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Text.Json.Nodes;
 using Adan.Sharded.Zero;
 using Adan.Worker.Commands;
-using Adan.Worker.Config;
+using Adan.Sharded.Training.Config;
 
 namespace Adan.Worker.Tests.Config;
 

@@ -1,6 +1,6 @@
 using Adan.Sharded.Collectives;
-using Adan.Worker.Config;
-using Adan.Worker.Training;
+using Adan.Sharded.Training.Config;
+using Adan.Sharded.Training;
 
 namespace Adan.Worker.Tests.Config;
 

@@ -1,5 +1,5 @@
 using Adan.Sharded.Zero;
-using Adan.Worker.Config;
+using Adan.Sharded.Training.Config;
 
 namespace Adan.Worker.Tests.Config;
 

@@ -1,6 +1,7 @@
+using Adan.Worker.Config;
 using Adan.Sharded.Schedules;
 using Adan.Sharded.Zero;
-using Adan.Worker.Config;
+using Adan.Sharded.Training.Config;
 
 namespace Adan.Worker.Tests.Config;
 
@@ -258,12 +259,12 @@ public class TrainConfigTests
     }
 
     [Theory]
-    [InlineData("fashion-resnet.json", ModelKind.Resnet)]
-    [InlineData("gpt-fortunes.json", ModelKind.Gpt)]
-    public void CheckedInConfigsLoad(string file, ModelKind model)
+    [InlineData("fashion-resnet.json", "resnet")]
+    [InlineData("gpt-fortunes.json", "gpt")]
+    public void CheckedInConfigsLoad(string file, string model)
     {
         var config = ConfigBinder.Load(Path.Combine(TestFiles.RepoRoot, "deploy", "configs", file), null);
-        Assert.Equal(model, config.Model);
+        Assert.Equal(model, ConfigBinder.Name(config.Model));
     }
 }
 

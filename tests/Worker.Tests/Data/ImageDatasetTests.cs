@@ -1,4 +1,4 @@
-using Adan.Worker.Data;
+using Adan.Sharded.Training.Data;
 
 namespace Adan.Worker.Tests.Data;
 

@@ -1,5 +1,5 @@
 using Adan.Worker.Launch;
-using Adan.Worker.Telemetry;
+using Adan.Sharded.Training.Telemetry;
 
 namespace Adan.Worker.Tests.Launch;
 

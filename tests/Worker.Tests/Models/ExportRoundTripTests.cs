@@ -6,9 +6,9 @@ using Adan.Sharded.Flat;
 using Adan.Sharded.Sampling;
 using Adan.Sharded.Zero;
 using Adan.Worker.Commands;
-using Adan.Worker.Config;
-using Adan.Worker.Models;
-using Adan.Worker.Training;
+using Adan.Sharded.Training.Config;
+using Adan.Sharded.Training.Models;
+using Adan.Sharded.Training;
 using TorchSharp;
 
 namespace Adan.Worker.Tests.Models;

@@ -1,5 +1,5 @@
-using Adan.Worker.Config;
-using Adan.Worker.Models;
+using Adan.Sharded.Training.Config;
+using Adan.Sharded.Training.Models;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -8,12 +8,12 @@ namespace Adan.Worker.Tests.Models;
 public class ModelTests
 {
     [Theory]
-    [InlineData(ModelKind.Mlp)]
-    [InlineData(ModelKind.Resnet)]
-    [InlineData(ModelKind.Vit)]
-    public void ImageModelsMapImagesToTenLogits(ModelKind kind)
+    [InlineData("mlp")]
+    [InlineData("resnet")]
+    [InlineData("vit")]
+    public void ImageModelsMapImagesToTenLogits(string kind)
     {
-        using var model = ModelFactory.Create(new TrainConfig { Model = kind });
+        using var model = ModelFactory.Create(ConfigBinder.Bind(null, [$"model={kind}"]));
         using var input = torch.randn(3, 1, 28, 28);
         using var logits = model.forward(input);
         Assert.Equal(new long[] { 3, 10 }, logits.shape);

@@ -1,4 +1,4 @@
-using Adan.Worker.Progress;
+using Adan.Sharded.Training.Progress;
 
 namespace Adan.Worker.Tests.Progress;
 

@@ -1,7 +1,7 @@
 using Adan.Sharded.Schedules;
 using Adan.Worker.Commands.Sweep;
 using Adan.Worker.Commands.Sweep.Analysis;
-using Adan.Worker.Training;
+using Adan.Sharded.Training;
 
 namespace Adan.Worker.Tests.Sweep;
 

@@ -1,6 +1,6 @@
 using Adan.Sharded.Schedules;
 using Adan.Worker.Commands.Sweep;
-using Adan.Worker.Training;
+using Adan.Sharded.Training;
 
 namespace Adan.Worker.Tests.Sweep;
 

@@ -1,6 +1,6 @@
 using System.Text.Json.Nodes;
 using Adan.Worker.Commands.Sweep;
-using Adan.Worker.Config;
+using Adan.Sharded.Training.Config;
 
 namespace Adan.Worker.Tests.Sweep;
 

@@ -1,7 +1,7 @@
 using System.Diagnostics.Metrics;
 using System.Text.Json;
-using Adan.Worker.Config;
-using Adan.Worker.Telemetry;
+using Adan.Sharded.Training.Config;
+using Adan.Sharded.Training.Telemetry;
 
 namespace Adan.Worker.Tests.Telemetry;
 

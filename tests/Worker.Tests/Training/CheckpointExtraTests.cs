@@ -1,6 +1,6 @@
 using System.Text.Json.Nodes;
 using Adan.Sharded.Checkpoints;
-using Adan.Worker.Training;
+using Adan.Sharded.Training;
 using TorchSharp;
 
 namespace Adan.Worker.Tests.Training;
@@ -34,9 +34,9 @@ public class CheckpointExtraTests
         Assert.Equal(128, extra.GlobalBatch);
         Assert.Equal(0.25, extra.LastLoss);
         Assert.False(extra.HasManifestBuffers);
-        Assert.Equal(Adan.Worker.Telemetry.BuildInfo.Version, extra.Version);
+        Assert.Equal(Adan.Sharded.Training.Telemetry.BuildInfo.Version, extra.Version);
         Assert.NotNull(extra.Version);
-        Assert.Equal(Adan.Worker.Telemetry.BuildInfo.GitCommit, extra.GitCommit);
+        Assert.Equal(Adan.Sharded.Training.Telemetry.BuildInfo.GitCommit, extra.GitCommit);
         Assert.Null(CheckpointExtra.Of(null).GitCommit);
     }
 

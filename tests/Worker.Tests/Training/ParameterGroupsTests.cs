@@ -1,9 +1,9 @@
 using Adan.Sharded.Collectives;
 using Adan.Sharded.Flat;
 using Adan.Sharded.Zero;
-using Adan.Worker.Config;
-using Adan.Worker.Models;
-using Adan.Worker.Training;
+using Adan.Sharded.Training.Config;
+using Adan.Sharded.Training.Models;
+using Adan.Sharded.Training;
 
 namespace Adan.Worker.Tests.Training;
 

@@ -3,8 +3,8 @@ using Adan.Sharded.Collectives;
 using Adan.Sharded.Flat;
 using Adan.Sharded.Sampling;
 using Adan.Sharded.Zero;
-using Adan.Worker.Models;
-using Adan.Worker.Training;
+using Adan.Sharded.Training.Models;
+using Adan.Sharded.Training;
 using TorchSharp;
 
 namespace Adan.Worker.Tests.Training;

@@ -1,7 +1,7 @@
 using Adan.Sharded.Checkpoints;
 using Adan.Sharded.Flat;
 using Adan.TestSupport;
-using Adan.Worker.Training;
+using Adan.Sharded.Training;
 
 namespace Adan.Worker.Tests.Training;
 

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using Adan.Sharded.Zero;
-using Adan.Worker.Telemetry;
-using Adan.Worker.Training;
+using Adan.Sharded.Training.Telemetry;
+using Adan.Sharded.Training;
 
 namespace Adan.Worker.Tests.Training;
 

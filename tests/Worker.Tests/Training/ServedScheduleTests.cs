@@ -1,5 +1,5 @@
 using Adan.Sharded.Schedules;
-using Adan.Worker.Training;
+using Adan.Sharded.Training;
 
 namespace Adan.Worker.Tests.Training;
 

@@ -2,11 +2,11 @@ using System.CommandLine;
 using System.Text.Json.Nodes;
 using Adan.Sharded.Collectives;
 using Adan.Worker.Commands;
-using Adan.Worker.Config;
-using Adan.Worker.Models;
-using Adan.Worker.Telemetry;
+using Adan.Sharded.Training.Config;
+using Adan.Sharded.Training.Models;
+using Adan.Sharded.Training.Telemetry;
 using Adan.Worker.Tests.Telemetry;
-using Adan.Worker.Training;
+using Adan.Sharded.Training;
 
 namespace Adan.Worker.Tests.Training;
 

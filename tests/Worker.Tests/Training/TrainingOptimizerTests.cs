@@ -3,7 +3,7 @@ using Adan.Sharded.DataParallel;
 using Adan.Sharded.Flat;
 using Adan.Sharded.Optim;
 using Adan.Sharded.Zero;
-using Adan.Worker.Training;
+using Adan.Sharded.Training;
 using TorchSharp;
 
 namespace Adan.Worker.Tests.Training;

@@ -3,8 +3,8 @@ using Adan.Sharded.Checkpoints;
 using Adan.Sharded.Flat;
 using Adan.Sharded.Sampling;
 using Adan.Sharded.Zero.Rules;
-using Adan.Worker.Config;
-using Adan.Worker.Training;
+using Adan.Sharded.Training.Config;
+using Adan.Sharded.Training;
 
 namespace Adan.Worker.Tests.Training;
 

@@ -1,5 +1,5 @@
-using Adan.Worker.Data;
-using Adan.Worker.Training;
+using Adan.Sharded.Training.Data;
+using Adan.Sharded.Training;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -56,7 +56,7 @@ public class TrainingTaskTests
     {
         ITrainingTask task = new LanguageModelTask();
         using var data = new TextDataset([1, 2, 3, 4, 5, 6, 7], context: 3);
-        using var model = new Adan.Worker.Models.Gpt(vocabularySize: 8, context: 3, dimension: 8, layers: 1, heads: 2);
+        using var model = new Adan.Sharded.Training.Models.Gpt(vocabularySize: 8, context: 3, dimension: 8, layers: 1, heads: 2);
 
         var sums = task.EvaluationSums(model, data, 0, data.Count);
 

@@ -1,6 +1,6 @@
-using Adan.Worker.Config;
-using Adan.Worker.Data;
-using Adan.Worker.Training;
+using Adan.Sharded.Training.Config;
+using Adan.Sharded.Training.Data;
+using Adan.Sharded.Training;
 using static TorchSharp.torch;
 
 namespace Adan.Worker.Tests.Training;

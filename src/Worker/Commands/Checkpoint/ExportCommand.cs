@@ -1,7 +1,7 @@
 using System.CommandLine;
 using Adan.Sharded.Checkpoints;
-using Adan.Worker.Models;
-using Adan.Worker.Training;
+using Adan.Sharded.Training.Models;
+using Adan.Sharded.Training;
 
 namespace Adan.Worker.Commands.Checkpoint;
 

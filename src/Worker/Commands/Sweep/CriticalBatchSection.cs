@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text;
 using Adan.Worker.Commands.Sweep.Analysis;
-using Adan.Worker.Training;
+using Adan.Sharded.Training;
 
 namespace Adan.Worker.Commands.Sweep;
 

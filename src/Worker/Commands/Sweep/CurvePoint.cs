@@ -1,9 +1,9 @@
-using Adan.Worker.Telemetry;
+using Adan.Sharded.Training.Telemetry;
 
 namespace Adan.Worker.Commands.Sweep;
 
 /// <summary>One point of a run's training-loss curve, from a step record of the run's <c>metrics.jsonl</c>.</summary>
-/// <param name="Samples">Training samples seen by then (<see cref="Adan.Worker.Telemetry.StepMetrics.SamplesSeen"/>).</param>
+/// <param name="Samples">Training samples seen by then (<see cref="Adan.Sharded.Training.Telemetry.StepMetrics.SamplesSeen"/>).</param>
 /// <param name="Loss">The step's training loss.</param>
 internal readonly record struct CurvePoint(long Samples, double Loss)
 {

@@ -1,6 +1,6 @@
 using System.Globalization;
 using System.Text;
-using Adan.Worker.Config;
+using Adan.Sharded.Training.Config;
 
 namespace Adan.Worker.Commands.Sweep;
 

@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
-using Adan.Worker.Progress;
-using Adan.Worker.Telemetry;
+using Adan.Sharded.Training.Progress;
+using Adan.Sharded.Training.Telemetry;
 using Spectre.Console;
 
 namespace Adan.Worker.Commands.Sweep;

@@ -1,4 +1,4 @@
-using Adan.Worker.Telemetry;
+using Adan.Sharded.Training.Telemetry;
 
 namespace Adan.Worker.Commands.Sweep;
 

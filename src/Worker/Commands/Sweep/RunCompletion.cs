@@ -1,5 +1,5 @@
 using System.Globalization;
-using Adan.Worker.Telemetry;
+using Adan.Sharded.Training.Telemetry;
 
 namespace Adan.Worker.Commands.Sweep;
 

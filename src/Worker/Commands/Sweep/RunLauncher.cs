@@ -1,7 +1,8 @@
+using Adan.Sharded.Training.Processes;
 using System.Diagnostics;
 using Adan.Worker.Processes;
-using Adan.Worker.Progress;
-using Adan.Worker.Telemetry;
+using Adan.Sharded.Training.Progress;
+using Adan.Sharded.Training.Telemetry;
 
 namespace Adan.Worker.Commands.Sweep;
 

@@ -3,10 +3,10 @@ using System.Globalization;
 using Adan.Sharded.IO;
 using Adan.Sharded.Schedules;
 using Adan.Worker.Commands.Sweep.Slurm;
-using Adan.Worker.Config;
+using Adan.Sharded.Training.Config;
 using Adan.Worker.Launch;
 using Adan.Worker.Processes;
-using Adan.Worker.Training;
+using Adan.Sharded.Training;
 using Spectre.Console;
 
 namespace Adan.Worker.Commands.Sweep;

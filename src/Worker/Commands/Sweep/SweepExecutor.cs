@@ -1,6 +1,6 @@
 using System.Globalization;
 using Adan.Sharded.IO;
-using Adan.Worker.Telemetry;
+using Adan.Sharded.Training.Telemetry;
 
 namespace Adan.Worker.Commands.Sweep;
 

@@ -1,7 +1,7 @@
 using System.Globalization;
 using Adan.Sharded.Schedules;
 using Adan.Sharded.Zero;
-using Adan.Worker.Config;
+using Adan.Sharded.Training.Config;
 
 namespace Adan.Worker.Commands.Sweep;
 

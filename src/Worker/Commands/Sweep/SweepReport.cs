@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text;
 using Adan.Worker.Commands.Sweep.Analysis;
-using Adan.Worker.Training;
+using Adan.Sharded.Training;
 
 namespace Adan.Worker.Commands.Sweep;
 
@@ -242,7 +242,7 @@ internal static class SweepReport
     private static string Format(double value, SweepMetric metric) =>
         metric.HigherIsBetter ? Invariant($"{value:F2}") : Invariant($"{value:F4}");
 
-    private static string Scaling(SweepSettings settings) => Adan.Worker.Config.ConfigBinder.Name(settings.Scaling);
+    private static string Scaling(SweepSettings settings) => Adan.Sharded.Training.Config.ConfigBinder.Name(settings.Scaling);
 
     private static string StatusName(RunStatus status) => status.ToString().ToLowerInvariant();
 

@@ -1,5 +1,5 @@
-using Adan.Worker.Config;
-using Adan.Worker.Data;
+using Adan.Sharded.Training.Config;
+using Adan.Sharded.Training.Data;
 
 namespace Adan.Worker.Commands.Sweep;
 

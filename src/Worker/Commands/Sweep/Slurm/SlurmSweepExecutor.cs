@@ -1,5 +1,5 @@
 using Adan.Sharded.IO;
-using Adan.Worker.Telemetry;
+using Adan.Sharded.Training.Telemetry;
 
 namespace Adan.Worker.Commands.Sweep.Slurm;
 
