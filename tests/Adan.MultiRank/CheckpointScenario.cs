@@ -19,7 +19,9 @@ namespace Adan.MultiRank;
 /// every step, a save started at each listed step, the last one completed after training. With STAGED 1 every save
 /// and load passes through a <see cref="HostStaging"/> as a GPU run's do, forced here on CPU tensors.
 /// OPTIMIZER picks the rule (adan by default; <see cref="MlpProblem.Options(string)"/>), and OUTPUT holds its whole state.
-/// Arguments: STAGE STEPS ROOT SAVES(comma list or -) RESUME(0|1) OUTPUT [CRASH_AT [ASYNC(0|1) [STAGED(0|1) [OPTIMIZER]]]].
+/// STATE picks the optimizer_state mode (fp32 by default); a low-precision mode trains <see cref="MlpProblem.WideModel"/>,
+/// whose weights are large enough to be quantised, and OUTPUT holds its state decoded to fp32.
+/// Arguments: STAGE STEPS ROOT SAVES(comma list or -) RESUME(0|1) OUTPUT [CRASH_AT [ASYNC(0|1) [STAGED(0|1) [OPTIMIZER [STATE]]]]].
 /// </summary>
 internal static class CheckpointScenario
 {
@@ -36,11 +38,12 @@ internal static class CheckpointScenario
         var background = args.Length > 7 && args[7] == "1";
         var staged = args.Length > 8 && args[8] == "1";
         var optimizer = args.Length > 9 ? args[9] : "adan";
+        var mode = args.Length > 10 ? OptimizerStateModes.Parse(args[10]) : OptimizerStateMode.Fp32;
         set_num_threads(1);
         using var c = new MpiCollective();
-        using var model = MlpProblem.Model();
-        using var flat = FlatParameters.FromModule(model, c.WorldSize);
-        using var adan = ShardedOptimizers.Create(flat, c, MlpProblem.Options(optimizer), stage: stage);
+        using var model = mode == OptimizerStateMode.Fp32 ? MlpProblem.Model() : MlpProblem.WideModel();
+        using var flat = FlatParameters.FromModule(model, c.WorldSize, mode.Alignment());
+        using var adan = ShardedOptimizers.Create(flat, c, MlpProblem.Options(optimizer), stage: stage, stateMode: mode, stateSeed: 7);
         using var staging = staged ? new HostStaging(adan, c.Rank) : null;
         var catalog = new LocalCheckpointCatalog(root);
         var fault = new KillRankHalfway(1) { Armed = !background };

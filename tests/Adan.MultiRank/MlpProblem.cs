@@ -15,6 +15,16 @@ public static class MlpProblem
         return nn.Sequential(("fc1", nn.Linear(10, 33)), ("act", nn.Tanh()), ("fc2", nn.Linear(33, 5)));
     }
 
+    /// <summary>
+    /// The same problem with a 512-wide hidden layer, so that fc1.weight (5,120 elements) and fc2.weight (2,560) straddle
+    /// quantisation blocks and ranks while the biases stay under the small-tensor threshold: for low-precision state.
+    /// </summary>
+    public static nn.Module<Tensor, Tensor> WideModel()
+    {
+        manual_seed(11);
+        return nn.Sequential(("fc1", nn.Linear(10, 512)), ("act", nn.Tanh()), ("fc2", nn.Linear(512, 5)));
+    }
+
     public static (Tensor X, Tensor Y) Batch(int step)
     {
         manual_seed(5000 + step);

@@ -126,10 +126,14 @@ public static partial class CheckpointManifestRules
             Require(optimizer.State is { Length: > 0 } && optimizer.State.All(t => t is not null && !string.IsNullOrEmpty(t.Name) && t.Shape is not null),
                 source, "optimizer.state lists no state tensor, or one without a name or shape");
             var shardSize = manifest.Layout.TotalNumel / manifest.WorldSize;
+            Require(optimizer.StateMode is null or "bf16" or "8bit", source, $"optimizer.state_mode is '{optimizer.StateMode}'; this build knows bf16 and 8bit (fp32 is written as no state_mode)");
             foreach (var t in optimizer.State)
             {
-                Require(t.Dtype == "F32", source, $"state tensor '{t.Name}' has dtype {t.Dtype}; this build reads F32 state");
-                Require(t.Shape is [var n] && n == shardSize, source,
+                // fp32 state is one F32 entry per shard element; low-precision state adds bf16 or 8-bit codes, per-block
+                // scales ([S / 256]) and the small parameters' fp32 values (shape: their total; each shard its range's).
+                Require(t.Dtype == "F32" || (optimizer.StateMode is not null && t.Dtype is "BF16" or "U8"), source,
+                    $"state tensor '{t.Name}' has dtype {t.Dtype}; this build reads F32 state, and BF16 or U8 codes with a state_mode");
+                Require(t.Shape is [var n] && (n == shardSize || (optimizer.StateMode is not null && n >= 0)), source,
                     $"state tensor '{t.Name}' has shape [{string.Join(", ", t.Shape)}]; each shard holds [{shardSize}]");
                 Require(manifest.Tensors.Contains(t.Name), source, $"state tensor '{t.Name}' is not among the shard tensors [{string.Join(", ", manifest.Tensors)}]");
             }

@@ -18,6 +18,13 @@ public sealed record CheckpointOptimizerState(string Name, double MaxGradNorm, l
     /// <summary>The optimizer state tensors in every shard file (format 3; Adan's four for older formats when read).</summary>
     public CheckpointStateTensor[]? State { get; init; }
 
+    /// <summary>
+    /// How the state tensors are stored (<c>bf16</c>, <c>8bit</c>); null (not written) for fp32, the only mode before it
+    /// was recorded. A checkpoint loads only into an optimizer of the same mode.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? StateMode { get; init; }
+
     /// <summary>Format 1 and 2: per parameter, is its <c>neg_pre_grad</c> meaningful? Never written by format 3.</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public bool[]? HasPreviousGradient { get; init; }

@@ -89,7 +89,7 @@ internal sealed class TrainingSetup : IDisposable
                 // Initialised on the host from the seed (identical on every rank), then moved: the flat buffers follow the parameters.
                 model.to(device);
             }
-            flat = FlatParameters.FromModule(model, collective.WorldSize);
+            flat = FlatParameters.FromModule(model, collective.WorldSize, config.OptimizerState.Alignment());
             // Identical seeds give identical weights; the broadcast makes it a guarantee.
             collective.Broadcast(flat.Values);
             ModelBuffers.BroadcastFrozen(model, collective);
@@ -149,6 +149,6 @@ internal sealed class TrainingSetup : IDisposable
     {
         var groups = ParameterGroups.Of(c, flat.Layout.Entries.Select(e => (e.Name, e.Shape)));
         return new TrainingOptimizer(new ShardedOptimizer(flat, collective, OptimizerRegistry.Get(c.Optimizer).CreateRule(), groups, stage: c.ZeroStage,
-            gradientSync: sync, measureGradientNoise: c.GradientNoise));
+            gradientSync: sync, measureGradientNoise: c.GradientNoise, stateMode: c.OptimizerState, stateSeed: c.Seed));
     }
 }

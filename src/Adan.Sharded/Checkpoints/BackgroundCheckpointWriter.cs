@@ -74,7 +74,7 @@ public sealed class BackgroundCheckpointWriter : IDisposable
         hostStaging?.RequireFor(adan);
         _hostStaging = hostStaging;
         _writer = new CheckpointWriter(catalog, collective, faults);
-        _dataBytes = 5 * adan.Flat.Layout.ShardSize * sizeof(float);
+        _dataBytes = adan.Flat.Layout.ShardSize * sizeof(float) + adan.StoredState.Sum(t => adan.ShardSlice(t, collective.Rank).Count * t.ElementSize);
         if (hostStaging is not null)
         {
             // The shard waits in the host staging (page-locked on CUDA machines) while it is written; no image.

@@ -66,7 +66,7 @@ public sealed class CheckpointReader
         var messages = new string?[manifest.WorldSize];
         foreach (var shard in manifest.Shards)
         {
-            (var kind, messages[shard.Rank]) = ShardChecks.Check(directory, shard, checksum: false, oldLayout.ShardSize, manifest.Tensors);
+            (var kind, messages[shard.Rank]) = ShardChecks.Check(directory, shard, checksum: false, ShardChecks.Expected(manifest, oldLayout, shard.Rank));
             problems[shard.Rank] = (long)kind;
         }
         ThrowIfAnyRankFound(problems, messages, directory, manifest);
@@ -81,11 +81,12 @@ public sealed class CheckpointReader
         try
         {
             using var own = adan.Flat.Values.narrow(0, paramStart, layout.ShardSize);
-            var destinations = adan.StateNames.Select(n => (Name: n, Tensor: staging?.State(n) ?? adan.StateBuffer(n), Pieces: statePieces))
+            var destinations = adan.StoredState
+                .Select(t => (t.Name, Tensor: staging?.State(t.Name) ?? t.Tensor, Pieces: StoredPieces(t.Extent, statePieces, layout, oldLayout, adan)))
                 .Prepend(("param", staging?.Parameters ?? own, paramPieces)).ToArray();
             foreach (var (name, tensor, pieces) in destinations)
             {
-                TensorMemory.RequireContiguousCpu(tensor, torch.ScalarType.Float32, name);
+                TensorMemory.RequireContiguousCpu(tensor, tensor.dtype, name);
                 ZeroUncovered(tensor, pieces);
             }
             // At the same world size each shard is read by its own rank only; otherwise ranks share shards, and the
@@ -131,6 +132,39 @@ public sealed class CheckpointReader
         return manifest;
     }
 
+    /// <summary>
+    /// The pieces of a stored tensor: the state range's element pieces as they are, as blocks for block scales (blocks lie
+    /// on the global grid and every piece starts on a block boundary, so the division is exact and a parameter's short
+    /// last block travels whole), or re-cut in the small parameters' index space, in which each old shard holds one run.
+    /// </summary>
+    private static List<ReshardMap.Piece> StoredPieces(StateExtent extent, List<ReshardMap.Piece> elements, FlatLayout layout, FlatLayout oldLayout,
+        ShardedOptimizer adan)
+    {
+        const int block = Optim.StateCodes.BlockSize;
+        switch (extent)
+        {
+            case StateExtent.Element:
+                return elements;
+            case StateExtent.Block:
+                return [.. elements.Select(p => new ReshardMap.Piece(p.OldShard, p.SourceOffset / block, p.DestinationOffset / block, (p.Count + block - 1) / block))];
+            default:
+                var small = new SmallParameterIndex(layout);
+                var oldSmall = new SmallParameterIndex(oldLayout);
+                var (from, to) = (small.Before(adan.StateStart), small.Before(adan.StateStart + adan.StateLength));
+                var pieces = new List<ReshardMap.Piece>();
+                for (var q = 0; q < oldLayout.WorldSize; q++)
+                {
+                    var (oldFrom, oldTo) = (oldSmall.Before(oldLayout.ShardStart(q)), oldSmall.Before(oldLayout.ShardStart(q) + oldLayout.ShardSize));
+                    var (at, end) = (Math.Max(from, oldFrom), Math.Min(to, oldTo));
+                    if (end > at)
+                    {
+                        pieces.Add(new ReshardMap.Piece(q, at - oldFrom, at - from, end - at));
+                    }
+                }
+                return pieces;
+        }
+    }
+
     /// <summary>Zeroes what no piece fills (padding must read as zero), without writing the rest twice.</summary>
     private static void ZeroUncovered(torch.Tensor destination, List<ReshardMap.Piece> pieces)
     {
@@ -155,9 +189,10 @@ public sealed class CheckpointReader
         {
             var data = file.DataStart + file.Tensor(name).Begin;
             var memory = TensorMemory.DataPointer(tensor);
+            var size = tensor.ElementSize;
             foreach (var p in pieces.Where(p => p.OldShard == shard))
             {
-                copies.Add(new ShardScatter.Copy(data + p.SourceOffset * sizeof(float), p.Count * sizeof(float), memory + (nint)(p.DestinationOffset * sizeof(float))));
+                copies.Add(new ShardScatter.Copy(data + p.SourceOffset * size, p.Count * size, memory + (nint)(p.DestinationOffset * size)));
             }
         }
         return copies;
@@ -195,11 +230,21 @@ public sealed class CheckpointReader
             throw new CheckpointException(
                 $"{manifestPath}: the checkpoint holds {manifest.Optimizer.Name} state and this run's optimizer is {adan.Name}; resume with optimizer={manifest.Optimizer.Name}, or start without resuming.");
         }
-        var stateNames = manifest.Optimizer.State!.Select(t => t.Name).ToArray();
-        if (!stateNames.Order().SequenceEqual(adan.StateNames.Order()) || !adan.StateNames.Prepend("param").All(manifest.Tensors.Contains))
+        var savedMode = manifest.Optimizer.StateMode ?? OptimizerStateMode.Fp32.Name();
+        if (savedMode != adan.StateMode.Name())
         {
             throw new CheckpointException(
-                $"{manifestPath}: shards hold [{string.Join(", ", manifest.Tensors)}] with state [{string.Join(", ", stateNames)}], expected param and {string.Join(", ", adan.StateNames)}.");
+                $"{manifestPath}: the checkpoint holds optimizer_state={savedMode} and this run has optimizer_state={adan.StateMode.Name()}; " +
+                $"resume with optimizer_state={savedMode}, or start without resuming.");
+        }
+        var stateNames = manifest.Optimizer.State!.Select(t => t.Name).ToArray();
+        var storedNames = adan.StoredState.Select(t => t.Name).ToArray();
+        if (!stateNames.Order().SequenceEqual(storedNames.Order()) || !storedNames.Prepend("param").All(manifest.Tensors.Contains)
+            || manifest.Optimizer.State!.Any(t => t.Dtype != adan.StoredState.First(s => s.Name == t.Name).DType))
+        {
+            throw new CheckpointException(
+                $"{manifestPath}: shards hold [{string.Join(", ", manifest.Tensors)}] with state [{string.Join(", ", manifest.Optimizer.State!.Select(t => $"{t.Name} {t.Dtype}"))}], " +
+                $"expected param and {string.Join(", ", adan.StoredState.Select(t => $"{t.Name} {t.DType}"))}.");
         }
         var groups = manifest.Optimizer.Groups;
         if (groups.Length != adan.Groups.Count

@@ -24,7 +24,7 @@ public static class CheckpointVerifier
                 results.Add(new ShardVerification(expected, $"{manifestPath} lists no shard for rank {r}."));
                 continue;
             }
-            var (_, problem) = ShardChecks.Check(directory, shard, checksum: true, layout.ShardSize, manifest.Tensors);
+            var (_, problem) = ShardChecks.Check(directory, shard, checksum: true, ShardChecks.Expected(manifest, layout, r));
             results.Add(new ShardVerification(shard, problem));
         }
         string? buffersProblem = null;

@@ -275,7 +275,8 @@ public sealed class CheckpointWriter
             })])
         {
             ParameterSteps = [.. adan.ParameterSteps],
-            State = [.. adan.StateNames.Select(n => new CheckpointStateTensor(n, "F32", [adan.Flat.Layout.ShardSize]))],
+            State = [.. adan.StoredState.Select(t => new CheckpointStateTensor(t.Name, t.DType, [StoredShape(adan, t)]))],
+            StateMode = adan.StateMode == OptimizerStateMode.Fp32 ? null : adan.StateMode.Name(),
         },
         LearningRateStep = progress.LearningRateStep,
         Sampler = progress.Sampler,
@@ -283,14 +284,22 @@ public sealed class CheckpointWriter
         Extra = progress.Extra is null ? [] : (System.Text.Json.Nodes.JsonObject)progress.Extra.DeepClone(),
     };
 
-    /// <summary>The tensors of a shard file, in file order: the parameters, then the optimizer's state buffers.</summary>
-    internal static IEnumerable<string> ShardTensorNames(ShardedOptimizer optimizer) => optimizer.StateNames.Prepend("param");
+    /// <summary>The tensors of a shard file, in file order: the parameters, then the optimizer's stored state tensors.</summary>
+    internal static IEnumerable<string> ShardTensorNames(ShardedOptimizer optimizer) => optimizer.StoredState.Select(t => t.Name).Prepend("param");
+
+    /// <summary>
+    /// The manifest's shape of a stored tensor: a shard's entries ([S] or [S / 256]), or for the <c>.small</c> tensors,
+    /// whose shards differ in length, the small parameters' elements over all shards.
+    /// </summary>
+    private static long StoredShape(ShardedOptimizer adan, StoredStateTensor t) =>
+        t.Extent == StateExtent.Small ? adan.SmallParameters.Total : t.Count(adan.SmallParameters, 0, adan.Flat.Layout.ShardSize);
 
     /// <summary>The shard file's safetensors header for this rank's slice at <paramref name="step"/>.</summary>
     internal static byte[] ShardHeader(ShardedOptimizer adan, int rank, int worldSize, long step)
     {
         var layout = adan.Flat.Layout;
-        return SafetensorsHeader.ForFloat32(ShardTensorNames(adan).Select(n => (n, new[] { layout.ShardSize })),
+        return SafetensorsHeader.For(adan.StoredState.Select(t => (t.Name, t.DType, new[] { adan.ShardSlice(t, rank).Count }))
+                .Prepend(("param", "F32", new[] { layout.ShardSize })),
             new Dictionary<string, string>
             {
                 ["format"] = "pt",
@@ -330,11 +339,11 @@ public sealed class CheckpointWriter
         var bytes = layout.ShardSize * sizeof(float);
         TensorMemory.RequireContiguousCpu(adan.Flat.Values, torch.ScalarType.Float32, "flat parameters");
         var slices = new List<(IntPtr, long)> { (TensorMemory.DataPointer(adan.Flat.Values) + (nint)(start * sizeof(float)), bytes) };
-        foreach (var name in adan.StateNames)
+        foreach (var stored in adan.StoredState)
         {
-            var buffer = adan.StateBuffer(name);
-            TensorMemory.RequireContiguousCpu(buffer, torch.ScalarType.Float32, name);
-            slices.Add((TensorMemory.DataPointer(buffer) + (nint)((start - adan.StateStart) * sizeof(float)), bytes));
+            TensorMemory.RequireContiguousCpu(stored.Tensor, stored.Tensor.dtype, stored.Name);
+            var (offset, count) = adan.ShardSlice(stored, rank);
+            slices.Add((TensorMemory.DataPointer(stored.Tensor) + (nint)(offset * stored.ElementSize), count * stored.ElementSize));
         }
         return slices;
     }

@@ -18,8 +18,9 @@ namespace Adan.Sharded.Checkpoints;
 /// works on any device) to check exactly that.
 /// </para>
 /// <para>
-/// Size: the parameter slice (S elements) and the four state buffers as the rank keeps them (S elements each for
-/// ZeRO-1/2, the whole buffer for stage 0, which loads whole buffers), 4 bytes an element; see <see cref="Bytes"/>.
+/// Size: the parameter slice (S fp32 elements) and the stored state tensors as the rank keeps them (for fp32 state S
+/// elements each for ZeRO-1/2, the whole buffer for stage 0, which loads whole buffers; low-precision state in its own
+/// dtypes, see <see cref="ShardedOptimizer.StoredState"/>); see <see cref="Bytes"/>.
 /// Not thread-safe: a save and a load must not use one staging set at the same time (the trainer never does).
 /// </para>
 /// </remarks>
@@ -51,11 +52,11 @@ public sealed class HostStaging : IDisposable
         Pinned = torch.cuda.is_available();
         _deviceParameters = adan.Flat.Values.narrow(0, _shardStart, _shardSize).DetachFromDisposeScope();
         _parameters = HostBuffer(_shardSize, Pinned);
-        var stateOffset = _shardStart - adan.StateStart;
-        _states = adan.StateNames.Select(_ => HostBuffer(adan.StateLength, Pinned)).ToArray();
-        _deviceStateShards = adan.StateNames.Select(n => adan.StateBuffer(n).narrow(0, stateOffset, _shardSize).DetachFromDisposeScope()).ToArray();
-        _stateShards = _states.Select(s => s.narrow(0, stateOffset, _shardSize).DetachFromDisposeScope()).ToArray();
-        Bytes = (_shardSize + adan.StateNames.Count * adan.StateLength) * sizeof(float);
+        var stored = adan.StoredState;
+        _states = stored.Select(t => HostBuffer(t.Tensor.numel(), t.Tensor.dtype, Pinned)).ToArray();
+        _deviceStateShards = stored.Select(t => Slice(t.Tensor, adan.ShardSlice(t, rank))).ToArray();
+        _stateShards = stored.Select((t, i) => Slice(_states[i], adan.ShardSlice(t, rank))).ToArray();
+        Bytes = _shardSize * sizeof(float) + stored.Sum(t => t.Tensor.numel() * t.ElementSize);
     }
 
     /// <summary>Whether checkpoints of <paramref name="adan"/> must pass through host staging: its tensors are not in CPU memory.</summary>
@@ -65,7 +66,7 @@ public sealed class HostStaging : IDisposable
         return adan.Flat.Values.device_type != DeviceType.CPU;
     }
 
-    /// <summary>Bytes of host memory held: 4 × (S + 4 × the rank's state length).</summary>
+    /// <summary>Bytes of host memory held: 4 × S for the parameters and the bytes of the rank's stored state (fp32: 4 × 4 × its state length).</summary>
     public long Bytes { get; }
 
     /// <summary>Whether the memory is page-locked (CUDA is present).</summary>
@@ -74,7 +75,7 @@ public sealed class HostStaging : IDisposable
     /// <summary>The host buffer of the rank's parameter slice (S elements), where a load scatters it.</summary>
     internal torch.Tensor Parameters => _parameters;
 
-    /// <summary>The host buffer of a state, as long as the rank keeps it, where a load scatters it.</summary>
+    /// <summary>The host buffer of a stored state tensor, as long as the rank keeps it, where a load scatters it.</summary>
     internal torch.Tensor State(string name) => _states[StateIndex(name)];
 
     /// <summary>Throws unless this staging set was made for <paramref name="adan"/>.</summary>
@@ -100,7 +101,7 @@ public sealed class HostStaging : IDisposable
             _stateShards[i].copy_(_deviceStateShards[i]);
         }
         var bytes = _shardSize * sizeof(float);
-        return [(TensorMemory.DataPointer(_parameters), bytes), .. _stateShards.Select(s => (TensorMemory.DataPointer(s), bytes))];
+        return [(TensorMemory.DataPointer(_parameters), bytes), .. _stateShards.Select(s => (TensorMemory.DataPointer(s), s.numel() * s.ElementSize))];
     }
 
     /// <summary>Copies what a load scattered into the host buffers host → device: the parameter slice and the whole state buffers.</summary>
@@ -110,7 +111,7 @@ public sealed class HostStaging : IDisposable
         _deviceParameters.copy_(_parameters);
         for (var i = 0; i < _states.Length; i++)
         {
-            _adan.StateBuffer(_adan.StateNames[i]).copy_(_states[i]);
+            _adan.StoredState[i].Tensor.copy_(_states[i]);
         }
     }
 
@@ -125,19 +126,25 @@ public sealed class HostStaging : IDisposable
 
     private int StateIndex(string name)
     {
-        for (var i = 0; i < _adan.StateNames.Count; i++)
+        for (var i = 0; i < _adan.StoredState.Count; i++)
         {
-            if (_adan.StateNames[i] == name)
+            if (_adan.StoredState[i].Name == name)
             {
                 return i;
             }
         }
-        throw new ArgumentException($"unknown {_adan.Name} state buffer '{name}'; expected {string.Join(", ", _adan.StateNames)}.", nameof(name));
+        throw new ArgumentException(
+            $"unknown {_adan.Name} state tensor '{name}'; expected {string.Join(", ", _adan.StoredState.Select(t => t.Name))}.", nameof(name));
     }
 
-    private static torch.Tensor HostBuffer(long length, bool pinned)
+    private static torch.Tensor Slice(torch.Tensor tensor, (long Offset, long Count) slice) =>
+        tensor.narrow(0, slice.Offset, slice.Count).DetachFromDisposeScope();
+
+    private static torch.Tensor HostBuffer(long length, bool pinned) => HostBuffer(length, torch.ScalarType.Float32, pinned);
+
+    private static torch.Tensor HostBuffer(long length, torch.ScalarType dtype, bool pinned)
     {
-        var buffer = torch.zeros(length, dtype: torch.float32);
+        var buffer = torch.zeros(length, dtype: dtype);
         if (!pinned)
         {
             return buffer.DetachFromDisposeScope();

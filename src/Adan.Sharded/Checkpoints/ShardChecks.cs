@@ -1,5 +1,8 @@
 using System.Security.Cryptography;
+using Adan.Sharded.Flat;
 using Adan.Sharded.IO;
+using Adan.Sharded.Optim;
+using Adan.Sharded.Zero;
 
 namespace Adan.Sharded.Checkpoints;
 
@@ -10,10 +13,9 @@ internal static class ShardChecks
     /// <param name="directory">The checkpoint directory.</param>
     /// <param name="shard">The manifest's entry.</param>
     /// <param name="checksum">Also hash the file (a full sequential read).</param>
-    /// <param name="expectedNumel">Elements every tensor of the shard must have (the old shard size).</param>
-    /// <param name="tensorNames">The tensors the shard must hold.</param>
-    public static (ShardProblem Kind, string? Message) Check(string directory, CheckpointShard shard, bool checksum, long expectedNumel,
-        IReadOnlyList<string> tensorNames)
+    /// <param name="expected">The tensors the shard must hold, with their dtypes and elements (<see cref="Expected"/>).</param>
+    public static (ShardProblem Kind, string? Message) Check(string directory, CheckpointShard shard, bool checksum,
+        IReadOnlyList<(string Name, string DType, long Numel)> expected)
     {
         string path;
         try
@@ -44,12 +46,12 @@ internal static class ShardChecks
         try
         {
             using var file = SafetensorsFile.Open(path);
-            foreach (var name in tensorNames)
+            foreach (var (name, dtype, numel) in expected)
             {
                 var t = file.Tensor(name);
-                if (t.DType != "F32" || t.Numel != expectedNumel)
+                if (t.DType != dtype || t.Numel != numel)
                 {
-                    return (ShardProblem.Header, $"{path}: tensor '{name}' is {t.DType} of {t.Numel} elements, expected F32 of {expectedNumel}.");
+                    return (ShardProblem.Header, $"{path}: tensor '{name}' is {t.DType} of {t.Numel} elements, expected {dtype} of {numel}.");
                 }
             }
         }
@@ -59,6 +61,32 @@ internal static class ShardChecks
         }
         return (ShardProblem.None, null);
     }
+
+    /// <summary>
+    /// The tensors of rank <paramref name="rank"/>'s shard as the manifest describes them: the parameters (F32, S), then each
+    /// state tensor in its dtype, S entries, S / 256 block scales (<c>.absmax</c>), or the small parameters' elements in
+    /// the shard's range (<c>.small</c>).
+    /// </summary>
+    public static IReadOnlyList<(string Name, string DType, long Numel)> Expected(CheckpointManifest manifest, FlatLayout layout, int rank)
+    {
+        var state = manifest.Optimizer.State ?? [];
+        var small = new SmallParameterIndex(layout);
+        var start = layout.ShardStart(rank);
+        return [.. manifest.Tensors.Select(name => state.FirstOrDefault(t => t.Name == name) is { } t
+            ? (name, t.Dtype, ExtentOf(name) switch
+            {
+                StateExtent.Block => layout.ShardSize / StateCodes.BlockSize,
+                StateExtent.Small => small.Before(start + layout.ShardSize) - small.Before(start),
+                _ => layout.ShardSize,
+            })
+            : (name, "F32", layout.ShardSize))];
+    }
+
+    /// <summary>What a stored state tensor's entries stand for, by its name's suffix.</summary>
+    public static StateExtent ExtentOf(string name) =>
+        name.EndsWith(LowPrecisionState.ScaleSuffix, StringComparison.Ordinal) ? StateExtent.Block
+        : name.EndsWith(LowPrecisionState.SmallSuffix, StringComparison.Ordinal) ? StateExtent.Small
+        : StateExtent.Element;
 
     /// <summary>SHA-256 of a file as lowercase hex; the hashing of each chunk overlaps the reading of the next.</summary>
     public static string Sha256(string path)

@@ -285,8 +285,8 @@ public static class AdanKernel
         }
     }
 
-    /// <summary>The step's scalars rounded once to fp32 for the fused kernel.</summary>
-    private readonly struct Coefficients
+    /// <summary>The step's scalars rounded once to fp32 for the fused kernels (this one and <see cref="QuantisedAdanKernel"/>).</summary>
+    internal readonly struct Coefficients
     {
         public Coefficients(in AdanScalars s)
         {

@@ -20,6 +20,9 @@ public interface IUpdateRule : IDisposable
     /// <summary>The names of the fp32 state buffers, as the reference names them; each covers the engine's state range.</summary>
     IReadOnlyList<string> StateNames { get; }
 
+    /// <summary>Whether the rule can keep its state in <see cref="OptimizerStateMode.Bf16"/> and <see cref="OptimizerStateMode.EightBit"/>.</summary>
+    bool SupportsLowPrecisionState { get; }
+
     /// <summary>
     /// The factor applied to the summed gradients of the step: <paramref name="scale"/> (1/(W·k), the averaging) combined
     /// with the rule's clipping at <paramref name="maxGradNorm"/> (0 = off) of the averaged gradients' global norm

@@ -68,6 +68,24 @@ public sealed class ShardState
     /// </summary>
     public IReadOnlyList<long> ParameterSteps { get; }
 
+    /// <summary>How the state is stored; in a low-precision mode the rule reads <see cref="Stored"/>, not <see cref="State"/>.</summary>
+    public OptimizerStateMode Mode { get; init; }
+
+    /// <summary>The seed that keys stochastic rounding.</summary>
+    public long Seed { get; init; }
+
+    /// <summary>The global flat index of the state range's first element.</summary>
+    public long Start { get; init; }
+
+    /// <summary>The flat layout the state range lies in.</summary>
+    public Flat.FlatLayout Layout { get; init; } = null!;
+
+    /// <summary>The small parameters' index space (fp32 state in every mode).</summary>
+    public SmallParameterIndex SmallParameters { get; init; } = null!;
+
+    /// <summary>The stored state tensors by checkpoint name (<see cref="StoredStateTensor"/>).</summary>
+    public IReadOnlyDictionary<string, torch.Tensor> Stored { get; init; } = new Dictionary<string, torch.Tensor>();
+
     /// <summary>Time the last step spent in <see cref="ReduceParameterSums"/>.</summary>
     public TimeSpan LastParameterSums { get; internal set; }
 

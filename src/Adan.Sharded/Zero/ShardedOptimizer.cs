@@ -37,6 +37,7 @@ public sealed class ShardedOptimizer : IDisposable
     private readonly torch.Tensor _stateGradient;
     private readonly torch.Tensor _normGradient;
     private readonly ShardState _shard;
+    private readonly StoredStateTensor[] _stored;
     private bool _measuresGradientNoise;
     private double _smallBatchSumOfSquares = double.NaN;
 
@@ -55,9 +56,14 @@ public sealed class ShardedOptimizer : IDisposable
     /// ZeRO-1/2, with the model when it overlaps backward. Null: the engine builds one that reduces in the step.
     /// </param>
     /// <param name="measureGradientNoise">Measure each step's <see cref="LastNoiseSample"/> (one more scalar in the step's all-reduce).</param>
+    /// <param name="stateMode">
+    /// How the state is stored (see <see cref="OptimizerStateMode"/>); a low-precision mode needs a rule that supports it
+    /// (Adan) and a layout aligned to <see cref="OptimizerStateModes.Alignment"/>.
+    /// </param>
+    /// <param name="stateSeed">The run's seed, which keys the stochastic rounding of bf16 state (identical on every rank).</param>
     public ShardedOptimizer(FlatParameters flat, ICollective collective, IUpdateRule rule, IEnumerable<(IGroupOptions Options, int[] Parameters)> groups,
         double? maxGradNorm = null, ZeroStage stage = ZeroStage.OptimizerState, int maxConsecutiveSkips = 10, UpdateKernel kernel = UpdateKernel.Auto,
-        GradientSync? gradientSync = null, bool measureGradientNoise = true)
+        GradientSync? gradientSync = null, bool measureGradientNoise = true, OptimizerStateMode stateMode = OptimizerStateMode.Fp32, long stateSeed = 0)
     {
         ArgumentNullException.ThrowIfNull(flat);
         ArgumentNullException.ThrowIfNull(collective);
@@ -90,7 +96,23 @@ public sealed class ShardedOptimizer : IDisposable
                     nameof(gradientSync));
             }
         }
+        if (stateMode != OptimizerStateMode.Fp32)
+        {
+            if (!rule.SupportsLowPrecisionState)
+            {
+                throw new ArgumentException(
+                    $"optimizer_state={stateMode.Name()} is implemented for adan only; {rule.Name} keeps fp32 state: set optimizer_state=fp32.", nameof(stateMode));
+            }
+            if (flat.Layout.Alignment % stateMode.Alignment() != 0)
+            {
+                throw new ArgumentException(
+                    $"optimizer_state={stateMode.Name()} needs the flat layout aligned to {stateMode.Alignment()} elements (its quantisation blocks), " +
+                    $"but it is aligned to {flat.Layout.Alignment}; build FlatParameters with alignment OptimizerStateModes.Alignment(mode).", nameof(flat));
+            }
+        }
         Flat = flat;
+        StateMode = stateMode;
+        StateSeed = stateSeed;
         _collective = collective;
         Rule = rule;
         Stage = stage;
@@ -119,12 +141,26 @@ public sealed class ShardedOptimizer : IDisposable
             throw new ArgumentException($"the fused {rule.Name} kernel works on CPU memory and the flat buffers are on {device}; use kernel Auto or Reference.", nameof(kernel));
         }
         Kernel = kernel == UpdateKernel.Auto ? (onCpu ? UpdateKernel.Fused : UpdateKernel.Reference) : kernel;
-        _state = rule.StateNames.ToDictionary(n => n, _ => torch.zeros(StateLength, dtype: torch.float32, device: device).DetachFromDisposeScope());
+        SmallParameters = new SmallParameterIndex(flat.Layout);
+        _state = stateMode == OptimizerStateMode.Fp32
+            ? rule.StateNames.ToDictionary(n => n, _ => torch.zeros(StateLength, dtype: torch.float32, device: device).DetachFromDisposeScope())
+            : [];
+        _stored = stateMode == OptimizerStateMode.Fp32
+            ? [.. rule.StateNames.Select(n => new StoredStateTensor(n, _state[n], StateExtent.Element))]
+            : AllocateLowPrecisionState(rule, stateMode, device);
         _ownParameters = flat.Values.narrow(0, StateStart, StateLength).DetachFromDisposeScope();
         _stateGradient = flat.Gradients.narrow(0, StateStart, StateLength).DetachFromDisposeScope();
         _normGradient = flat.Gradients.narrow(0, flat.Layout.ShardStart(collective.Rank), flat.Layout.ShardSize).DetachFromDisposeScope();
         _shard = new ShardState(collective, stage == ZeroStage.Replicated, _ownParameters, _stateGradient, _state, _segments, _groups,
-            groupOfParameter, Kernel == UpdateKernel.Fused, _hadGradient, _hasHadGradient, _parameterSteps);
+            groupOfParameter, Kernel == UpdateKernel.Fused, _hadGradient, _hasHadGradient, _parameterSteps)
+        {
+            Mode = stateMode,
+            Seed = stateSeed,
+            Start = StateStart,
+            Layout = flat.Layout,
+            SmallParameters = SmallParameters,
+            Stored = _stored.ToDictionary(t => t.Name, t => t.Tensor),
+        };
         rule.Bind(_shard);
         _ownsSync = gradientSync is null;
         _sync = gradientSync ?? new GradientSync(flat, collective, reduction);
@@ -166,8 +202,34 @@ public sealed class ShardedOptimizer : IDisposable
     /// <summary>Elements of state this rank keeps (S for ZeRO-1/2, the whole buffer for stage 0).</summary>
     public long StateLength { get; }
 
-    /// <summary>Bytes of optimizer state on this rank: exactly (state buffers) × 4 bytes × <see cref="StateLength"/>; a rule's scratch is not state.</summary>
-    public long StateBytes => 4L * StateNames.Count * StateLength;
+    /// <summary>
+    /// Bytes of optimizer state on this rank: the <see cref="StoredState"/> tensors' (fp32: exactly (state buffers) × 4
+    /// bytes × <see cref="StateLength"/>); a rule's scratch is not state.
+    /// </summary>
+    public long StateBytes => _stored.Sum(t => t.Tensor.numel() * t.ElementSize);
+
+    /// <summary>How the state is stored.</summary>
+    public OptimizerStateMode StateMode { get; }
+
+    /// <summary>The seed that keys the stochastic rounding of low-precision state.</summary>
+    public long StateSeed { get; }
+
+    /// <summary>The tensors the state is kept in, in checkpoint order (fp32: the rule's buffers, by their names).</summary>
+    public IReadOnlyList<StoredStateTensor> StoredState => _stored;
+
+    /// <summary>The small parameters' index space (their state stays fp32 in every mode).</summary>
+    public SmallParameterIndex SmallParameters { get; }
+
+    /// <summary>
+    /// Where rank <paramref name="rank"/>'s shard [r·S, (r+1)·S) lies in a stored tensor kept over this rank's state
+    /// range (for stage 0, the whole buffer): its first entry and its number of entries.
+    /// </summary>
+    public (long Offset, long Count) ShardSlice(StoredStateTensor tensor, int rank)
+    {
+        ArgumentNullException.ThrowIfNull(tensor);
+        var start = Flat.Layout.ShardStart(rank);
+        return (tensor.Offset(SmallParameters, StateStart, start), tensor.Count(SmallParameters, start, Flat.Layout.ShardSize));
+    }
 
     /// <summary>Padding elements inside this rank's state range (state kept for them but never used).</summary>
     public long PaddingInState => StateLength - _segments.Sum(s => s.Length);
@@ -228,11 +290,36 @@ public sealed class ShardedOptimizer : IDisposable
     /// <summary>Per parameter: the applied steps in which it had a gradient on any rank (PyTorch's per-parameter <c>state['step']</c>).</summary>
     public IReadOnlyList<long> ParameterSteps => _parameterSteps;
 
-    /// <summary>This rank's slice of a state buffer, by the rule's name for it.</summary>
-    public torch.Tensor StateBuffer(string name) =>
-        _state.TryGetValue(name, out var buffer)
+    /// <summary>This rank's slice of an fp32 state buffer, by the rule's name for it.</summary>
+    /// <exception cref="InvalidOperationException">The state is stored in low precision: see <see cref="DequantisedState"/>.</exception>
+    public torch.Tensor StateBuffer(string name)
+    {
+        if (StateMode != OptimizerStateMode.Fp32)
+        {
+            throw new InvalidOperationException(
+                $"the {Name} state is stored as {StateMode.Name()}; read it with DequantisedState(\"{name}\") or StoredState.");
+        }
+        return _state.TryGetValue(name, out var buffer)
             ? buffer
             : throw new ArgumentException($"unknown {Name} state buffer '{name}'; expected {string.Join(", ", StateNames)}.", nameof(name));
+    }
+
+    /// <summary>
+    /// A new fp32 tensor of this rank's state buffer <paramref name="name"/> over the state range, decoded from its stored
+    /// form (a copy of the buffer in fp32 mode); padding reads as zero.
+    /// </summary>
+    public torch.Tensor DequantisedState(string name)
+    {
+        if (StateMode == OptimizerStateMode.Fp32)
+        {
+            return StateBuffer(name).clone();
+        }
+        if (!StateNames.Contains(name))
+        {
+            throw new ArgumentException($"unknown {Name} state buffer '{name}'; expected {string.Join(", ", StateNames)}.", nameof(name));
+        }
+        return LowPrecisionState.Decode(_shard, name, _segments);
+    }
 
     /// <summary>
     /// With one rank and gradient accumulation: records Σ g² of the flat gradients after the step's first micro-batch's
@@ -340,9 +427,9 @@ public sealed class ShardedOptimizer : IDisposable
         // Per-parameter counts start again too (AdamW's bias correction, SGD's first momentum step); whether a
         // parameter ever had a gradient (Adan's neg_pre_grad) is kept.
         Array.Clear(_parameterSteps);
-        foreach (var name in StateNames.Where(n => !Rule.KeptOnRestart.Contains(n)))
+        foreach (var stored in _stored.Where(t => !Rule.KeptOnRestart.Contains(LowPrecisionState.BufferOf(t.Name))))
         {
-            _state[name].zero_();
+            stored.Tensor.zero_();
         }
     }
 
@@ -374,7 +461,7 @@ public sealed class ShardedOptimizer : IDisposable
     /// <remarks>Collective: every rank must call.</remarks>
     public torch.Tensor GatherState(string name)
     {
-        var local = StateBuffer(name);
+        using var local = DequantisedState(name);
         if (Stage == ZeroStage.Replicated)
         {
             return local.clone();
@@ -395,10 +482,30 @@ public sealed class ShardedOptimizer : IDisposable
         _stateGradient.Dispose();
         _normGradient.Dispose();
         _ownParameters.Dispose();
-        foreach (var buffer in _state.Values)
+        foreach (var stored in _stored)
         {
-            buffer.Dispose();
+            stored.Tensor.Dispose();
         }
+    }
+
+    private StoredStateTensor[] AllocateLowPrecisionState(IUpdateRule rule, OptimizerStateMode mode, torch.Device device)
+    {
+        var smallCount = SmallParameters.Before(StateStart + StateLength) - SmallParameters.Before(StateStart);
+        var stored = new List<StoredStateTensor>();
+        foreach (var name in rule.StateNames)
+        {
+            var codes = mode == OptimizerStateMode.EightBit && LowPrecisionState.IsMoment(name);
+            var dtype = codes ? torch.ScalarType.Byte : torch.ScalarType.BFloat16;
+            stored.Add(new StoredStateTensor(name, torch.zeros(StateLength, dtype: dtype, device: device).DetachFromDisposeScope(), StateExtent.Element));
+            if (codes)
+            {
+                stored.Add(new StoredStateTensor(name + LowPrecisionState.ScaleSuffix,
+                    torch.zeros(StateLength / Optim.StateCodes.BlockSize, dtype: torch.float32, device: device).DetachFromDisposeScope(), StateExtent.Block));
+            }
+            stored.Add(new StoredStateTensor(name + LowPrecisionState.SmallSuffix,
+                torch.zeros(smallCount, dtype: torch.float32, device: device).DetachFromDisposeScope(), StateExtent.Small));
+        }
+        return [.. stored];
     }
 
     private static ShardedGroup[] BuildGroups(FlatParameters flat, IUpdateRule rule, IEnumerable<(IGroupOptions Options, int[] Parameters)> groups,

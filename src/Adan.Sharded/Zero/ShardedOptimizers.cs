@@ -20,15 +20,17 @@ public static class ShardedOptimizers
     /// <param name="kernel">Fused CPU kernel, tensor operations, or Auto.</param>
     /// <param name="sync">The gradient reduction the steps start with (<see cref="ShardedOptimizer.GradientSync"/>), or null to let the engine build one.</param>
     /// <param name="measureGradientNoise">Measure each step's <see cref="ShardedOptimizer.LastNoiseSample"/>.</param>
+    /// <param name="stateMode">How the state is stored (<see cref="OptimizerStateMode"/>).</param>
+    /// <param name="stateSeed">The seed that keys the stochastic rounding of low-precision state.</param>
     public static ShardedOptimizer Create(FlatParameters flat, ICollective collective, IGroupOptions options, double? maxGradNorm = null,
         ZeroStage stage = ZeroStage.OptimizerState, int maxConsecutiveSkips = 10, UpdateKernel kernel = UpdateKernel.Auto,
-        GradientSync? sync = null, bool measureGradientNoise = true)
+        GradientSync? sync = null, bool measureGradientNoise = true, OptimizerStateMode stateMode = OptimizerStateMode.Fp32, long stateSeed = 0)
     {
         ArgumentNullException.ThrowIfNull(flat);
         ArgumentNullException.ThrowIfNull(options);
         return new ShardedOptimizer(flat, collective, OptimizerRegistry.ForOptions(options.GetType()).CreateRule(),
             [(options, Enumerable.Range(0, flat.Parameters.Count).ToArray())], maxGradNorm, stage, maxConsecutiveSkips, kernel, sync,
-            measureGradientNoise);
+            measureGradientNoise, stateMode, stateSeed);
     }
 
     /// <summary>Parameter groups given as (options, indices into the flat layout); the options' type picks the optimizer.</summary>

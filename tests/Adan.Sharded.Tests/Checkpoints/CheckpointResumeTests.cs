@@ -65,6 +65,65 @@ public sealed class CheckpointResumeTests(ITestOutputHelper output) : IDisposabl
         Assert.Contains("holds lamb state and this run's optimizer is adamw; resume with optimizer=lamb", result.Describe());
     }
 
+    /// <summary>
+    /// Low-precision state resumes bit for bit at the same W (stage 1 and the replicated stage 0, through host staging
+    /// and the background writer too): its stochastic rounding is keyed by (seed, step, global index), not by a stream.
+    /// </summary>
+    [Theory]
+    [InlineData("bf16", 1, false, false)]
+    [InlineData("8bit", 1, false, false)]
+    [InlineData("bf16", 0, true, false)]
+    [InlineData("8bit", 1, true, true)]
+    public void LowPrecisionStateResumesBitIdentical(string mode, int stage, bool background, bool staged)
+    {
+        var full = CheckpointRun.Ok(2, stage, Steps, _root, SaveAt.ToString(), resume: false, background, staged, stateMode: mode);
+        var resumed = CheckpointRun.Ok(2, stage, Steps, _root, "-", resume: true, background, staged, stateMode: mode);
+        Assert.Equal(SaveAt, resumed.Start);
+        Assert.Equal(full.Losses[SaveAt..], resumed.Losses);
+        Assert.Equal(full.Params, resumed.Params);
+        Assert.Equal(full.State, resumed.State);
+        var manifest = CheckpointManifest.Read(CheckpointFiles.StepDirectory(_root, SaveAt));
+        Assert.Equal(mode, manifest.Optimizer.StateMode);
+        Assert.True(CheckpointVerifier.Verify(_root).Ok);
+    }
+
+    /// <summary>
+    /// Blocks lie on the global element grid, so a reshard moves codes with their scales: loaded at another W the state
+    /// is the saved state bit for bit (a run with zero further steps reports it), and training goes on within the
+    /// tolerance of <see cref="ResumeAtAnotherWorldSizeContinuesTheRun"/>.
+    /// </summary>
+    [Theory]
+    [InlineData("bf16", 2, 3)]
+    [InlineData("8bit", 2, 3)]
+    [InlineData("8bit", 4, 1)]
+    public void LowPrecisionStateReshardsBitIdentical(string mode, int savedRanks, int resumedRanks)
+    {
+        var saved = CheckpointRun.Ok(savedRanks, 1, SaveAt, _root, SaveAt.ToString(), resume: false, stateMode: mode);
+        var loaded = CheckpointRun.Ok(resumedRanks, 1, SaveAt, _root, "-", resume: true, stateMode: mode);
+        Assert.Equal(saved.Params, loaded.Params);
+        Assert.Equal(ParameterState(saved.State), ParameterState(loaded.State));
+        var full = CheckpointRun.Ok(savedRanks, 1, Steps, Directory.CreateDirectory(Path.Combine(_root, "full")).FullName, "-", resume: false, stateMode: mode);
+        var resumed = CheckpointRun.Ok(resumedRanks, 1, Steps, _root, "-", resume: true, stateMode: mode);
+        var maxParam = full.Params.Zip(resumed.Params).Max(p => Math.Abs(p.First - p.Second));
+        output.WriteLine($"{mode} W {savedRanks} -> {resumedRanks}: max |Δparam| = {maxParam:E2}");
+        for (var s = 0; s < Steps - SaveAt; s++)
+        {
+            var expected = full.Losses[SaveAt + s];
+            Assert.True(Math.Abs(expected - resumed.Losses[s]) <= 1e-5 + 1e-4 * Math.Abs(expected),
+                $"{mode} W {savedRanks} -> {resumedRanks}: loss at step {SaveAt + s} is {resumed.Losses[s]}, expected {expected}");
+        }
+    }
+
+    [Fact]
+    public void ACheckpointResumesOnlyInItsOwnStateMode()
+    {
+        CheckpointRun.Ok(1, 1, SaveAt, _root, SaveAt.ToString(), resume: false, stateMode: "bf16");
+        var result = MpiHarness.Run(1, "checkpoint-mlp", ["1", Steps.ToString(), _root, "-", "1", Path.Combine(_root, "out.json"), "-1", "0", "0", "adan", "8bit"]);
+        Assert.NotEqual(0, result.ExitCode);
+        Assert.Contains("the checkpoint holds optimizer_state=bf16 and this run has optimizer_state=8bit; resume with optimizer_state=bf16, or start without resuming.",
+            result.Describe());
+    }
+
     [Theory]
     [InlineData(4, 2)]
     [InlineData(2, 3)]
@@ -192,4 +251,9 @@ public sealed class CheckpointResumeTests(ITestOutputHelper output) : IDisposabl
     }
 
     public void Dispose() => Directory.Delete(_root, recursive: true);
+
+    // The four gathered state buffers without their tail padding, which depends on W: the wide MLP's parameters end at
+    // element 8,197 at every W (their offsets are block-aligned and W-independent).
+    private static float[][] ParameterState(float[] state) =>
+        [.. Enumerable.Range(0, 4).Select(b => state.AsSpan(b * state.Length / 4, 8197).ToArray())];
 }

@@ -10,14 +10,15 @@ internal sealed record CheckpointRun(long Start, double[] Losses, float[] Params
     /// <summary>
     /// Runs the scenario and asserts that every rank exited 0; <paramref name="background"/> saves through the background
     /// writer, <paramref name="staged"/> saves and loads through host staging (a GPU run's path, forced on CPU tensors);
-    /// <paramref name="optimizer"/> picks the rule, whose whole state the run reports.
+    /// <paramref name="optimizer"/> picks the rule, whose whole state the run reports; <paramref name="stateMode"/> its
+    /// optimizer_state (a low-precision mode trains the wide MLP and reports its state decoded).
     /// </summary>
     public static CheckpointRun Ok(int ranks, int stage, int steps, string root, string saves, bool resume, bool background = false, bool staged = false,
-        string optimizer = "adan")
+        string optimizer = "adan", string stateMode = "fp32")
     {
         var output = Path.Combine(root, $"out-{Guid.NewGuid():N}.json");
         MpiHarness.RunOk(ranks, "checkpoint-mlp", stage.ToString(CultureInfo.InvariantCulture), steps.ToString(CultureInfo.InvariantCulture),
-            root, saves, resume ? "1" : "0", output, "-1", background ? "1" : "0", staged ? "1" : "0", optimizer);
+            root, saves, resume ? "1" : "0", output, "-1", background ? "1" : "0", staged ? "1" : "0", optimizer, stateMode);
         return Read(output);
     }
 

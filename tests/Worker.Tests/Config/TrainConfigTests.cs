@@ -28,6 +28,21 @@ public class TrainConfigTests
     }
 
     [Fact]
+    public void OptimizerStateBindsItsThreeModesAndRefusesOthersInOneLine()
+    {
+        Assert.Equal(OptimizerStateMode.Fp32, new TrainConfig().OptimizerState);
+        Assert.Equal(OptimizerStateMode.Bf16, ConfigBinder.Bind(null, ["optimizer_state=bf16"]).OptimizerState);
+        var eightBit = ConfigBinder.Bind("""{ "optimizer_state": "8bit" }""");
+        Assert.Equal(OptimizerStateMode.EightBit, eightBit.OptimizerState);
+        Assert.Contains("\"optimizer_state\": \"8bit\"", ConfigBinder.ToJson(eightBit));
+        var bad = Assert.Throws<ConfigException>(() => ConfigBinder.Bind(null, ["optimizer_state=fp8"]));
+        Assert.Equal("Invalid optimizer_state in --set: 'fp8'; valid choices are fp32 | bf16 | 8bit.", bad.Message);
+        var lamb = Assert.Throws<ConfigException>(() => ConfigBinder.Bind(null, ["optimizer=lamb", "optimizer_state=bf16"]));
+        Assert.Equal("Invalid optimizer_state: bf16 with optimizer lamb; only adan stores low-precision state, so use optimizer_state=fp32.", lamb.Message);
+        Assert.Contains(ConfigKeys.All, key => key.Name == "optimizer_state");
+    }
+
+    [Fact]
     public void TheResolvedJsonOfTheDefaultsPinsTheOptimizersDefaults()
     {
         var json = ConfigBinder.ToJson(new TrainConfig());

@@ -25,6 +25,9 @@ public abstract class UpdateRule<TOptions> : IUpdateRule
     /// <inheritdoc />
     public virtual IReadOnlyCollection<string> KeptOnRestart => [];
 
+    /// <inheritdoc />
+    public virtual bool SupportsLowPrecisionState => false;
+
     /// <summary>The shard the engine bound this rule to.</summary>
     /// <exception cref="InvalidOperationException">No engine has bound it yet.</exception>
     protected ShardState Shard => _shard ?? throw new InvalidOperationException($"the {Name} rule is not bound to an engine.");

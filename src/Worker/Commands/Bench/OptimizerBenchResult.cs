@@ -12,4 +12,15 @@ internal sealed record OptimizerBenchResult(
     [property: JsonPropertyName("ms_per_step_median")] double MsPerStepMedian,
     // 11 fp32 values move per parameter and step: 6 reads (param, grad, 4 buffers) and 5 writes.
     [property: JsonPropertyName("effective_gbps")] double EffectiveGbps,
-    [property: JsonPropertyName("triad_gbps")] double TriadGbps);
+    [property: JsonPropertyName("triad_gbps")] double TriadGbps)
+{
+    /// <summary>The sharded kernel's optimizer_state mode; null for the other kernels.</summary>
+    [JsonPropertyName("state")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? State { get; init; }
+
+    /// <summary>The sharded kernel's optimizer-state bytes per parameter (fp32 master parameters not counted).</summary>
+    [JsonPropertyName("state_bytes_per_param")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public double? StateBytesPerParam { get; init; }
+}
