@@ -1,4 +1,6 @@
+using System.Reflection;
 using TorchSharp;
+using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 namespace Adan.Sharded.Precision;
@@ -20,6 +22,7 @@ public sealed class MixedPrecisionModel : IDisposable
     private MixedPrecisionModel(nn.Module<Tensor, Tensor> model, ComputePrecision precision)
     {
         var compute = precision.ComputeType;
+        var before = Registered(model);
         model.to(compute);
         foreach (var module in model.modules().Prepend(model).Where(ComputePrecision.KeepsFp32))
         {
@@ -31,9 +34,46 @@ public sealed class MixedPrecisionModel : IDisposable
                 FixedModules++;
             }
         }
+        RebindFields(before);
         // Integer inputs (token ids) pass as they are; images enter in the compute dtype, logits leave in fp32.
         _removeHooks.Add(model.register_forward_pre_hook((_, input) => Cast(input, compute)).remove);
         _removeHooks.Add(model.register_forward_hook((_, _, output) => Cast(output, ScalarType.Float32)).remove);
+    }
+
+    /// <summary>Per module, its own parameters by name as registered now.</summary>
+    private static List<(nn.Module Module, Dictionary<string, Parameter> Parameters)> Registered(nn.Module model) =>
+        model.modules().Prepend(model)
+            .Select(m => (m, m.named_parameters(recurse: false).ToDictionary(p => p.name, p => p.parameter, StringComparer.Ordinal)))
+            .ToList();
+
+    /// <summary>
+    /// Points every field that held a replaced parameter at its replacement. TorchSharp's <c>Module.to</c> sets a
+    /// field only where its name matches the registered one, so a parameter registered under another name than its
+    /// field's (the GPT's and ViT's <c>_positionEmbedding</c>, registered as <c>position_embedding</c>) would be left
+    /// pointing at the disposed original.
+    /// </summary>
+    private static void RebindFields(List<(nn.Module Module, Dictionary<string, Parameter> Parameters)> before)
+    {
+        const BindingFlags flags = BindingFlags.Instance | BindingFlags.NonPublic | BindingFlags.Public;
+        foreach (var (module, old) in before)
+        {
+            var now = module.named_parameters(recurse: false).ToDictionary(p => p.name, p => p.parameter, StringComparer.Ordinal);
+            for (var type = module.GetType(); type is not null && type != typeof(object); type = type.BaseType)
+            {
+                foreach (var field in type.GetFields(flags | BindingFlags.DeclaredOnly).Where(f => typeof(Tensor).IsAssignableFrom(f.FieldType)))
+                {
+                    if (field.GetValue(module) is not Parameter held)
+                    {
+                        continue;
+                    }
+                    var name = old.FirstOrDefault(p => ReferenceEquals(p.Value, held)).Key;
+                    if (name is not null && now.TryGetValue(name, out var replacement) && !ReferenceEquals(replacement, held))
+                    {
+                        field.SetValue(module, replacement);
+                    }
+                }
+            }
+        }
     }
 
     /// <summary>Normalisation modules kept in fp32 with casts around them.</summary>
