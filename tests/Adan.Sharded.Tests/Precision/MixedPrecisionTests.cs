@@ -3,6 +3,8 @@ using Adan.Sharded.Flat;
 using Adan.Sharded.Mpi;
 using Adan.Sharded.Precision;
 using Adan.Sharded.Tensors;
+using Adan.Sharded.Tests.MultiRank;
+using Adan.TestSupport;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -103,6 +105,27 @@ public class MixedPrecisionTests
             mismatches += got == expected[i] ? 0 : 1;
         }
         Assert.True(mismatches == 0, $"{mismatches} of {aBits.Length} sums rounded otherwise than torch");
+    }
+
+    /// <summary>
+    /// The device path (tensor-op update) on W ranks over MPI and over NCCL's host-memory stand-in: identical bf16
+    /// copies on every rank, the master as a one-process replay (tests/Adan.MultiRank/MixedPrecisionScenario.cs).
+    /// </summary>
+    [Theory]
+    [InlineData(2, "mpi", 1, "fp32", "0")]
+    [InlineData(2, "mpi", 2, "bf16", "0")]
+    [InlineData(3, "mpi", 0, "bf16", "0")]
+    [InlineData(2, "nccl", 1, "bf16", "0")]
+    [InlineData(3, "nccl", 2, "fp32", "0")]
+    public void OnSeveralRanksTheCopiesAgreeAndTheMasterMatchesOneProcess(int ranks, string backend, int stage, string reduce, string overlap)
+    {
+        var result = MpiHarness.Run(ranks, "mixed-precision", [backend, stage.ToString(), reduce, overlap],
+            environment: backend == "nccl" ? NcclStandIn.Environment() : null);
+        Assert.True(result.ExitCode == 0, result.Describe());
+        for (var r = 0; r < ranks; r++)
+        {
+            Assert.Contains($"rank {r}: mixed precision ok", result.Stdout[r]);
+        }
     }
 
     [Fact]
