@@ -82,8 +82,10 @@ internal static class MixedPrecisionScenario
                 c.AllReduce(lowest, ReduceOp.Min);
                 Check.That(lowest.eq(compute).all().item<bool>(), $"step {step}: the ranks' bf16 compute copies differ");
             }
-            using var own = flat.Values.narrow(0, adan.StateStart, adan.StateLength);
-            using var expected = replay.Values.narrow(0, adan.StateStart, adan.StateLength);
+            // The replay's layout is padded for one rank: compare what both hold.
+            var length = Math.Min(adan.StateLength, replay.Layout.TotalNumel - adan.StateStart);
+            using var own = flat.Values.narrow(0, adan.StateStart, length);
+            using var expected = replay.Values.narrow(0, adan.StateStart, length);
             var excess = own.sub(expected).abs().sub(expected.abs().mul(tolerance).add(tolerance)).max().item<float>();
             worst = Math.Max(worst, own.sub(expected).abs().max().item<float>());
             Check.That(excess <= 0, $"step {step}: the master shard differs from the one-process replay by up to {worst:G3}");
