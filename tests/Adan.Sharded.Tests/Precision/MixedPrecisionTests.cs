@@ -112,9 +112,10 @@ public class MixedPrecisionTests
     /// copies on every rank, the master as a one-process replay (tests/Adan.MultiRank/MixedPrecisionScenario.cs).
     /// </summary>
     [Theory]
-    [InlineData(2, "mpi", 1, "fp32", "0")]
-    [InlineData(2, "mpi", 2, "bf16", "0")]
+    [InlineData(2, "mpi", 1, "fp32", "1")]
+    [InlineData(2, "mpi", 2, "bf16", "1")]
     [InlineData(3, "mpi", 0, "bf16", "0")]
+    [InlineData(3, "mpi", 1, "bf16", "1")]
     [InlineData(2, "nccl", 1, "bf16", "0")]
     [InlineData(3, "nccl", 2, "fp32", "0")]
     public void OnSeveralRanksTheCopiesAgreeAndTheMasterMatchesOneProcess(int ranks, string backend, int stage, string reduce, string overlap)
