@@ -174,6 +174,9 @@ public sealed class ShardedOptimizer : IDisposable
     /// <summary>Padding elements inside this rank's state range (state kept for them but never used).</summary>
     public long PaddingInState => StateLength - _segments.Sum(s => s.Length);
 
+    /// <summary>Bytes of the buffer the all-gather after each step fills: the layout in the compute dtype; 0 at stage 0.</summary>
+    public long GatheredBytes => Stage == ZeroStage.Replicated ? 0 : Flat.Layout.TotalNumel * (Flat.IsMixedPrecision ? 2 : sizeof(float));
+
     /// <summary>Steps skipped because the gradients were not finite.</summary>
     public long SkippedSteps { get; private set; }
 
@@ -486,9 +489,6 @@ public sealed class ShardedOptimizer : IDisposable
             Flat.RefreshFp32Parameters();
         }
     }
-
-    /// <summary>Bytes of the buffer the all-gather after each step fills: the layout in the compute dtype; 0 at stage 0.</summary>
-    public long GatheredBytes => Stage == ZeroStage.Replicated ? 0 : Flat.Layout.TotalNumel * (Flat.IsMixedPrecision ? 2 : sizeof(float));
 
     private double ShardSumOfSquares() => SumOfSquares.Of(_normGradient, "gradient shard");
 }
