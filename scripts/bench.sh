@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p bench/results
-for script in bench-optimizer bench-comm bench-noise bench-multihost bench-checkpoint bench-train bench-scaling bench-coordinator; do
+for script in bench-optimizer bench-comm bench-noise bench-multihost bench-checkpoint bench-train bench-precision bench-scaling bench-coordinator; do
     if [[ -x scripts/$script.sh ]]; then
         echo "== $script"
         bash "scripts/$script.sh"

@@ -102,6 +102,26 @@ internal static class CollectiveScenarios
         c.AllGather(slot, inPlace);
         Check.Equal(Enumerable.Range(0, w * s).Select(i => (float)(i / s * 2)).ToArray(), inPlace.cpu().data<float>().ToArray(), "AllGather in place");
 
+        // bf16, as bf16-mixed moves gradients and parameters: the sums here are small integers, exact in bf16.
+        using var bfInput = arange(w * s, dtype: float32).div(s).floor().mul(10).add(r).to(bfloat16);
+        using var bfBlock = bfInput.narrow(0, r * s, s);
+        c.ReduceScatter(bfInput, bfBlock);
+        Check.That(bfBlock.to(float32).eq(w * r * 10f + w * (w - 1) / 2f).all().item<bool>(), "ReduceScatter of bf16 in place");
+        using var bfUneven = arange(unevenCounts.Sum(), dtype: float32).add(r).to(bfloat16);
+        c.ReduceScatterAsync(bfUneven, unevenCounts).Wait();
+        using var bfOwnUneven = bfUneven.narrow(0, own, unevenCounts[r]).to(float32);
+        Check.Equal(Enumerable.Range(own, unevenCounts[r]).Select(i => (float)(w * i + w * (w - 1) / 2)).ToArray(), bfOwnUneven.cpu().data<float>().ToArray(),
+            "ReduceScatterAsync of bf16 with a count per rank");
+        using var bfOnes = ones(5, dtype: bfloat16);
+        c.AllReduceAsync(bfOnes).Wait();
+        Check.That(bfOnes.to(float32).eq(w).all().item<bool>(), "AllReduceAsync of bf16");
+        using var bfGathered = zeros(w * s, dtype: bfloat16);
+        using var bfSlot = bfGathered.narrow(0, r * s, s);
+        bfSlot.fill_(r + 0.5f);
+        c.AllGather(bfSlot, bfGathered);
+        using var bfGatheredFloat = bfGathered.to(float32);
+        Check.Equal(Enumerable.Range(0, w * s).Select(i => i / s + 0.5f).ToArray(), bfGatheredFloat.cpu().data<float>().ToArray(), "AllGather of bf16 in place");
+
         using var b = r == w - 1 ? tensor(new byte[] { 1, 2, 3 }) : zeros(3, dtype: uint8);
         c.Broadcast(b, root: w - 1);
         Check.That(b.cpu().data<byte>().ToArray().SequenceEqual(new byte[] { 1, 2, 3 }), "Broadcast of uint8 from the last rank");

@@ -22,6 +22,7 @@ internal static class Scenarios
         ["overlap"] = OverlapScenario.Run,
         ["zero2-release"] = GradientReleaseScenario.Run,
         ["noise-scale"] = NoiseScaleScenario.Run,
+        ["mixed-precision"] = MixedPrecisionScenario.Run,
     };
 
     public static int Run(string[] args)

@@ -32,7 +32,7 @@ typedef enum
     ncclInProgress = 7,
 } ncclResult_t;
 
-typedef enum { ncclInt8 = 0, ncclUint8 = 1, ncclInt32 = 2, ncclUint32 = 3, ncclInt64 = 4, ncclUint64 = 5, ncclFloat16 = 6, ncclFloat32 = 7, ncclFloat64 = 8 } ncclDataType_t;
+typedef enum { ncclInt8 = 0, ncclUint8 = 1, ncclInt32 = 2, ncclUint32 = 3, ncclInt64 = 4, ncclUint64 = 5, ncclFloat16 = 6, ncclFloat32 = 7, ncclFloat64 = 8, ncclBfloat16 = 9 } ncclDataType_t;
 typedef enum { ncclSum = 0, ncclProd = 1, ncclMax = 2, ncclMin = 3, ncclAvg = 4 } ncclRedOp_t;
 
 #define NCCL_UNIQUE_ID_BYTES 128
@@ -54,6 +54,7 @@ typedef int MPI_Op;
 #define MPI_DOUBLE ((MPI_Datatype)0x4c00080b)
 #define MPI_SIGNED_CHAR ((MPI_Datatype)0x4c000118)
 #define MPI_UNSIGNED_CHAR ((MPI_Datatype)0x4c000102)
+#define MPI_UNSIGNED_SHORT ((MPI_Datatype)0x4c000204)
 #define MPI_MAX ((MPI_Op)0x58000001)
 #define MPI_MIN ((MPI_Op)0x58000002)
 #define MPI_SUM ((MPI_Op)0x58000003)
@@ -74,6 +75,7 @@ static struct
     int (*allgather)(const void *, int, MPI_Datatype, void *, int, MPI_Datatype, MPI_Comm);
     int (*bcast)(void *, int, MPI_Datatype, int, MPI_Comm);
     int (*reduce)(const void *, void *, int, MPI_Datatype, MPI_Op, int, MPI_Comm);
+    int (*op_create)(void (*)(void *, void *, int *, MPI_Datatype *), int, MPI_Op *);
 } mpi;
 
 struct ncclComm
@@ -128,6 +130,7 @@ static ncclResult_t load_mpi(void)
     RESOLVE(reduce, "MPI_Reduce")
     RESOLVE(allgather, "MPI_Allgather")
     RESOLVE(bcast, "MPI_Bcast")
+    RESOLVE(op_create, "MPI_Op_create")
 #undef RESOLVE
     return ncclSuccess;
 }
@@ -140,6 +143,7 @@ static size_t element_size(ncclDataType_t type)
     case ncclUint8:
         return 1;
     case ncclFloat16:
+    case ncclBfloat16:
         return 2;
     case ncclInt32:
     case ncclUint32:
@@ -166,6 +170,8 @@ static int mpi_type(ncclDataType_t type, MPI_Datatype *out)
     case ncclUint64: *out = MPI_UNSIGNED_LONG; return 1;
     case ncclFloat32: *out = MPI_FLOAT; return 1;
     case ncclFloat64: *out = MPI_DOUBLE; return 1;
+    /* MPI has no bf16: 16-bit words, summed by bf16_sum. */
+    case ncclBfloat16: *out = MPI_UNSIGNED_SHORT; return 1;
     default: return 0;
     }
 }
@@ -206,6 +212,39 @@ static ncclResult_t mpi_result(int code, const char *call)
     return ncclSuccess;
 }
 
+static float bf16_widen(uint16_t value)
+{
+    uint32_t bits = (uint32_t)value << 16;
+    float f;
+    memcpy(&f, &bits, sizeof f);
+    return f;
+}
+
+/* Round to nearest even, as torch and NCCL round bf16. */
+static uint16_t bf16_round(float value)
+{
+    uint32_t bits;
+    memcpy(&bits, &value, sizeof bits);
+    if (value != value)
+    {
+        return (uint16_t)((bits >> 16) | 0x40);
+    }
+    return (uint16_t)((bits + 0x7fff + ((bits >> 16) & 1)) >> 16);
+}
+
+static void bf16_sum(void *in, void *inout, int *len, MPI_Datatype *type)
+{
+    (void)type;
+    const uint16_t *a = in;
+    uint16_t *b = inout;
+    for (int i = 0; i < *len; i++)
+    {
+        b[i] = bf16_round(bf16_widen(a[i]) + bf16_widen(b[i]));
+    }
+}
+
+static MPI_Op bf16_sum_op;
+
 /* NCCL divides by the rank count for ncclAvg; only floating types reach here (the binding refuses the others). */
 static void divide(void *buffer, size_t count, ncclDataType_t type, int nranks)
 {
@@ -218,6 +257,10 @@ static void divide(void *buffer, size_t count, ncclDataType_t type, int nranks)
         else if (type == ncclFloat64)
         {
             ((double *)buffer)[i] /= (double)nranks;
+        }
+        else if (type == ncclBfloat16)
+        {
+            ((uint16_t *)buffer)[i] = bf16_round(bf16_widen(((uint16_t *)buffer)[i]) / (float)nranks);
         }
     }
 }
@@ -235,6 +278,18 @@ static ncclResult_t check_reduction(ncclComm_t comm, size_t count, ncclDataType_
     if (!mpi_type(datatype, type) || !mpi_op(op, mop))
     {
         return fail(ncclInvalidArgument, "stand-in: unsupported datatype or reduction");
+    }
+    if (datatype == ncclBfloat16)
+    {
+        if (op != ncclSum && op != ncclAvg)
+        {
+            return fail(ncclInvalidArgument, "stand-in: bf16 reduces with sum or avg only");
+        }
+        if (bf16_sum_op == 0 && mpi.op_create(bf16_sum, 1, &bf16_sum_op) != 0)
+        {
+            return fail(ncclSystemError, "stand-in: MPI_Op_create failed");
+        }
+        *mop = bf16_sum_op;
     }
     return ncclSuccess;
 }

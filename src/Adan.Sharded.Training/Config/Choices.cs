@@ -29,6 +29,26 @@ internal enum DatasetKind
     Tokens,
 }
 
+/// <summary>The dtype the model computes in (<c>precision</c>).</summary>
+public enum PrecisionMode
+{
+    /// <summary>fp32 throughout.</summary>
+    Fp32,
+
+    /// <summary>bf16 compute over fp32 master weights and optimizer state (<c>bf16-mixed</c>).</summary>
+    Bf16Mixed,
+}
+
+/// <summary>The dtype gradients are reduced in under bf16-mixed (<c>reduce_dtype</c>).</summary>
+public enum ReduceDtype
+{
+    /// <summary>Widened to fp32, then reduced.</summary>
+    Fp32,
+
+    /// <summary>Reduced in bf16, then widened.</summary>
+    Bf16,
+}
+
 /// <summary>Where metrics and traces go.</summary>
 internal enum TelemetryMode
 {

@@ -314,6 +314,21 @@ internal sealed partial record TrainConfig : IValidatableObject
     [ConfigKey("data-plane backend: auto picks NCCL for CUDA buffers, MPI for CPU buffers")]
     public CollectiveKind Collective { get; init; } = CollectiveKind.Auto;
 
+    /// <summary>
+    /// <c>precision</c>: fp32, or bf16-mixed: the model computes in a bf16 copy of the fp32 master parameters, which the
+    /// optimizer updates and checkpoints save; the all-gather after each step moves bf16; normalisation layers and the
+    /// loss stay fp32 (see <see cref="Adan.Sharded.Precision.ComputePrecision"/>).
+    /// </summary>
+    [ConfigKey("fp32, or bf16-mixed: bf16 compute and all-gather over fp32 master weights and optimizer state")]
+    public PrecisionMode Precision { get; init; } = PrecisionMode.Fp32;
+
+    /// <summary>
+    /// <c>reduce_dtype</c>: the dtype gradients are reduced in under bf16-mixed: fp32 (as FSDP's policy recommends) or
+    /// bf16 (half the bytes of the reduce-scatter, partial sums rounded to bf16). fp32 is the only choice with precision fp32.
+    /// </summary>
+    [ConfigKey("dtype of the gradient reduction under precision=bf16-mixed (bf16 halves its bytes)")]
+    public ReduceDtype ReduceDtype { get; init; } = ReduceDtype.Fp32;
+
     /// <summary><c>threads</c>: torch intra-op threads per rank (0 = cores divided by the ranks on this host).</summary>
     [Range(0, 1_024)]
     [ConfigKey("torch intra-op threads per rank (0 = cores divided by the ranks on this host)")]
@@ -468,6 +483,10 @@ internal sealed partial record TrainConfig : IValidatableObject
         else if (Device != "cpu" && Collective == CollectiveKind.Mpi)
         {
             yield return new ValidationResult($"Invalid collective: mpi with device {Device}; the MPI backend reduces CPU memory. Use collective=auto or nccl, or device=cpu.");
+        }
+        if (ReduceDtype == ReduceDtype.Bf16 && Precision == PrecisionMode.Fp32)
+        {
+            yield return new ValidationResult("Invalid reduce_dtype: bf16 with precision fp32; fp32 gradients are reduced in fp32. Use precision=bf16-mixed, or reduce_dtype=fp32.");
         }
     }
 

@@ -29,6 +29,9 @@ internal sealed record RunSummary(
     /// <summary>The model's config name.</summary>
     public string? Model { get; init; }
 
+    /// <summary>The precision the model computed in, the bytes each step moved, and the CPU's bf16 support.</summary>
+    public PrecisionSummary? Precision { get; init; }
+
     /// <summary>Samples per optimizer step over all ranks.</summary>
     public long? GlobalBatch { get; init; }
 

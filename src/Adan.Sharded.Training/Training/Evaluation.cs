@@ -93,7 +93,8 @@ internal static class Evaluation
                 {
                     (input, target) = (input.to(device), target.to(device));
                 }
-                var logits = model.forward(input);
+                // call, not forward: under bf16-mixed the model's hooks cast its input and output.
+                var logits = model.call(input);
                 accumulate(logits, target);
             }
         }

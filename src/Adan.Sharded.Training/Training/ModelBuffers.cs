@@ -8,7 +8,7 @@ namespace Adan.Sharded.Training;
 /// <summary>
 /// A module's state outside the flat buffer: its buffers, such as BatchNorm running statistics, which each rank updates
 /// from its own samples, and its frozen parameters (<c>requires_grad</c> false), which
-/// <see cref="FlatParameters.FromModule"/> leaves out. A checkpoint keeps both in its buffers file, under their module
+/// <see cref="FlatParameters.FromModule(nn.Module, int, int, bool)"/> leaves out. A checkpoint keeps both in its buffers file, under their module
 /// names, so an export holds them next to the trained weights.
 /// </summary>
 internal static class ModelBuffers

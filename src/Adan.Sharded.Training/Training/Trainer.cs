@@ -165,7 +165,7 @@ internal sealed class Trainer
                 {
                     metrics.NoiseScale(bSimple);
                 }
-                metrics.Collective("gradients", run.Flat.Layout.TotalNumel * sizeof(float), run.Optimizer.LastCommunication);
+                metrics.Collective("gradients", run.GradientSync.ReducedBytes, run.Optimizer.LastCommunication);
                 if (metricsLog?.Logs(step + 1, totalSteps) == true)
                 {
                     // Before the progress line: a reader woken by that line finds the record already there.
@@ -261,6 +261,7 @@ internal sealed class Trainer
         {
             TestLoss = null,
             GradientNoise = noise.Summary(),
+            Precision = PrecisionOf(run),
             Preempted = new PreemptionSummary(step, checkpoint, "resume=latest"),
         };
         Summary = result;
@@ -274,6 +275,10 @@ internal sealed class Trainer
         }
         return ExitCodes.Preempted;
     }
+
+    private PrecisionSummary PrecisionOf(TrainingSetup run) =>
+        new(ConfigBinder.Name(_config.Precision), ConfigBinder.Name(_config.ReduceDtype), run.Optimizer.Sharded.GatheredBytes, run.GradientSync.ReducedBytes,
+            Adan.Sharded.Precision.CpuBf16Support.Current);
 
     /// <summary>On rank 0, the config as bound into <c>run_dir/resolved-config.json</c>, replaced whole.</summary>
     private void WriteResolvedConfig()
@@ -350,6 +355,11 @@ internal sealed class Trainer
             // call, not forward: the modules' hooks (overlapped gradient reduction) run only through call.
             var loss = run.Data.Task.Loss(run.Model.call(x), y);
             loss.backward();
+            if (m < _config.Accumulation - 1)
+            {
+                // bf16-mixed: micro-batches accumulate in the fp32 master gradient (nothing under fp32).
+                run.Flat.AccumulateGradients();
+            }
             if (m == 0 && _config.Accumulation > 1)
             {
                 // With one rank the first micro-batch's gradient is the noise scale's small batch (no-op on more ranks).
@@ -396,6 +406,7 @@ internal sealed class Trainer
         {
             TestLoss = evaluation?.Loss,
             GradientNoise = noise.Summary(),
+            Precision = PrecisionOf(run),
             ValLoss = validationScore?.Loss,
             ValAccuracy = validationScore?.Accuracy,
             Target = target.Summary(),

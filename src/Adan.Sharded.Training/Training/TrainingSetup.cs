@@ -2,6 +2,7 @@ using Adan.Sharded.Collectives;
 using Adan.Sharded.DataParallel;
 using Adan.Sharded.Flat;
 using Adan.Sharded.Optim;
+using Adan.Sharded.Precision;
 using Adan.Sharded.Sampling;
 using Adan.Sharded.Zero;
 using Adan.Sharded.Training.Config;
@@ -89,14 +90,16 @@ internal sealed class TrainingSetup : IDisposable
                 // Initialised on the host from the seed (identical on every rank), then moved: the flat buffers follow the parameters.
                 model.to(device);
             }
-            flat = FlatParameters.FromModule(model, collective.WorldSize, config.OptimizerState.Alignment());
+            flat = FlatParameters.FromModule(model, collective.WorldSize, Precision(config), config.OptimizerState.Alignment());
             // Identical seeds give identical weights; the broadcast makes it a guarantee.
             collective.Broadcast(flat.Values);
+            flat.RefreshCompute();
             ModelBuffers.BroadcastFrozen(model, collective);
             // With one rank there is nothing to overlap: the reduction is a copy at most.
             gradientSync = new GradientSync(flat, collective,
                 config.ZeroStage != ZeroStage.Replicated ? GradientReduction.ReduceScatter : GradientReduction.AllReduce,
-                (long)config.BucketMib * 1024 * 1024, config.OverlapCommunication && collective.WorldSize > 1 ? model : null);
+                (long)config.BucketMib * 1024 * 1024, config.OverlapCommunication && collective.WorldSize > 1 ? model : null,
+                config.ReduceDtype == ReduceDtype.Bf16 ? ScalarType.BFloat16 : ScalarType.Float32);
             var optimizer = CreateOptimizer(config, flat, collective, gradientSync);
             RequireOrder(data.Train, config.Shuffle);
             var sampler = new DistributedSampler(data.Train.Count, collective.Rank, collective.WorldSize, config.MicroBatch * config.Accumulation,
@@ -143,6 +146,10 @@ internal sealed class TrainingSetup : IDisposable
                 $"Invalid shuffle: true with a forward-only training set ({train.GetType().Name} reads its samples in order); set shuffle=false.");
         }
     }
+
+    /// <summary>The library's compute precision for the config's <c>precision</c>.</summary>
+    public static ComputePrecision Precision(TrainConfig config) =>
+        config.Precision == PrecisionMode.Bf16Mixed ? ComputePrecision.Bf16Mixed : ComputePrecision.Fp32;
 
     /// <summary>The engine with the config's optimizer rule over the config's parameter groups (<see cref="ParameterGroups"/>).</summary>
     private static ITrainingOptimizer CreateOptimizer(TrainConfig c, FlatParameters flat, ICollective collective, GradientSync sync)

@@ -123,6 +123,7 @@ public sealed class CheckpointReader
         {
             _collective.AllGather(own, adan.Flat.Values);
         }
+        adan.Flat.RefreshCompute();
         var groups = manifest.Optimizer.Groups;
         for (var g = 0; g < groups.Length; g++)
         {

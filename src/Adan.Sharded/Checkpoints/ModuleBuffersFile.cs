@@ -6,7 +6,7 @@ namespace Adan.Sharded.Checkpoints;
 /// <summary>
 /// <c>buffers.safetensors</c>, the model's buffers (BatchNorm running statistics and the like) of a checkpoint in
 /// format version 2, and its frozen parameters (<c>requires_grad</c> false), which have no place in the flat buffer
-/// (<see cref="Flat.FlatParameters.FromModule"/>): one plain safetensors file under the module's names, written by rank 0 next to the shards
+/// (<see cref="Flat.FlatParameters.FromModule(TorchSharp.torch.nn.Module, int, int, bool)"/>): one plain safetensors file under the module's names, written by rank 0 next to the shards
 /// and listed in the manifest with its size and SHA-256 (<see cref="CheckpointManifest.ModuleBuffers"/>), so the
 /// buffers are verified like the shards and <c>adan checkpoint export</c> can write them next to the weights.
 /// </summary>

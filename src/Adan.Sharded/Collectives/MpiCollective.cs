@@ -391,6 +391,8 @@ public sealed class MpiCollective : ICollective
         torch.ScalarType.Float64 => MpiNative.Double,
         torch.ScalarType.Int32 => MpiNative.Int,
         torch.ScalarType.Int64 => MpiNative.Long,
+        // MPI has no bf16: the bytes travel as 16-bit words and BFloat16Sum adds them.
+        torch.ScalarType.BFloat16 => MpiNative.UnsignedShort,
         _ => throw new ArgumentException($"dtype {tensor.dtype} is not supported by the MPI backend."),
     };
 
@@ -399,6 +401,12 @@ public sealed class MpiCollective : ICollective
         if (op == ReduceOp.Average && !tensor.is_floating_point())
         {
             throw new ArgumentException($"{operation}: Average needs a floating-point tensor, got {tensor.dtype}; use Sum and divide.");
+        }
+        if (tensor.dtype == torch.ScalarType.BFloat16)
+        {
+            return op is ReduceOp.Sum or ReduceOp.Average
+                ? BFloat16Sum.Op
+                : throw new ArgumentException($"{operation}: the MPI backend sums BFloat16 tensors only (Sum or Average), not {op}.");
         }
         return ScalarOp(op);
     }

@@ -31,6 +31,7 @@ public sealed unsafe class NcclCollective : ICollective
     private const int NcclInt64 = 4;
     private const int NcclFloat32 = 7;
     private const int NcclFloat64 = 8;
+    private const int NcclBfloat16 = 9;
     private const int NcclSum = 0;
     private const int NcclMax = 2;
     private const int NcclMin = 3;
@@ -291,6 +292,7 @@ public sealed unsafe class NcclCollective : ICollective
         torch.ScalarType.Float64 => NcclFloat64,
         torch.ScalarType.Int32 => NcclInt32,
         torch.ScalarType.Int64 => NcclInt64,
+        torch.ScalarType.BFloat16 => NcclBfloat16,
         _ => throw new ArgumentException($"dtype {tensor.dtype} is not supported by the NCCL backend."),
     };
 

@@ -14,10 +14,11 @@ internal static class TensorChecks
 
     public static void RequireReducibleDtype(torch.Tensor tensor, string operation, string what)
     {
-        if (tensor.dtype is not (torch.ScalarType.Float32 or torch.ScalarType.Float64 or torch.ScalarType.Int32 or torch.ScalarType.Int64))
+        if (tensor.dtype is not (torch.ScalarType.Float32 or torch.ScalarType.Float64 or torch.ScalarType.Int32 or torch.ScalarType.Int64
+            or torch.ScalarType.BFloat16))
         {
             throw new ArgumentException(
-                $"{operation}: {what} has dtype {tensor.dtype}; supported are Float32, Float64, Int32 and Int64. " +
+                $"{operation}: {what} has dtype {tensor.dtype}; supported are Float32, Float64, Int32, Int64 and BFloat16. " +
                 "Convert it (e.g. .to(torch.float32)) before the collective.", what);
         }
     }

@@ -50,6 +50,14 @@ namespace Adan.Sharded.DataParallel;
 /// reduce-scatter (each bucket's part in the block read just before the bucket is launched, so ZeRO-2's released pages
 /// are never read and 1/W of a pass is spent), over the whole buffer for an all-reduce (a full extra pass).
 /// </para>
+/// <para>
+/// [Note: mixed precision] Under bf16-mixed (<see cref="FlatParameters.IsMixedPrecision"/>) backward writes the bf16
+/// compute gradients, and each bucket, just before its collective, is brought into the buffer that
+/// <see cref="ReduceType"/> reduces: fp32 (the default) adds the bucket's bf16 gradients into the fp32 master, whose
+/// sums the collective then forms as under fp32; bf16 rounds the bucket's fp32 sum (earlier micro-batches plus this one)
+/// into the compute buffer, reduces that (half the bytes, partial sums rounded to bf16 as they travel) and widens the
+/// result into the master when the bucket completes. The local norm is read from the fp32 master either way.
+/// </para>
 /// </remarks>
 public sealed class GradientSync : IDisposable
 {
@@ -60,6 +68,8 @@ public sealed class GradientSync : IDisposable
     private readonly BucketReadiness? _readiness;
     private readonly torch.Tensor[] _views;
     private readonly torch.Tensor? _block;
+    private readonly torch.Tensor? _masterBlock;
+    private readonly bool _ownsLocalViews;
     private readonly long _blockStart;
     private readonly long _blockLength;
     private readonly int[][]? _counts;
@@ -88,8 +98,12 @@ public sealed class GradientSync : IDisposable
     /// The model whose parameters <paramref name="flat"/> holds, to reduce while its backward runs (<see cref="Arm"/>);
     /// null reduces after backward only.
     /// </param>
+    /// <param name="reduceType">
+    /// The dtype gradients travel in: Float32 (default), or BFloat16 where <paramref name="flat"/> computes in bf16
+    /// (see the note on mixed precision).
+    /// </param>
     public GradientSync(FlatParameters flat, ICollective collective, GradientReduction reduction, long bucketBytes = GradientBuckets.DefaultBucketBytes,
-        nn.Module? overlapWith = null)
+        nn.Module? overlapWith = null, ScalarType reduceType = ScalarType.Float32)
     {
         ArgumentNullException.ThrowIfNull(flat);
         ArgumentNullException.ThrowIfNull(collective);
@@ -107,23 +121,41 @@ public sealed class GradientSync : IDisposable
             throw new ArgumentException("overlapped gradient reduction needs gradients bound to the flat buffer; build FlatParameters without trackUnusedParameters or turn overlap off.",
                 nameof(flat));
         }
+        if (reduceType is not (ScalarType.Float32 or ScalarType.BFloat16))
+        {
+            throw new ArgumentException($"Invalid reduce dtype: {reduceType}; it must be Float32 or BFloat16.", nameof(reduceType));
+        }
+        if (reduceType == ScalarType.BFloat16 && flat.ComputeType != ScalarType.BFloat16)
+        {
+            throw new ArgumentException("reducing in bf16 needs bf16 gradients; bind the parameters with ComputePrecision.Bf16Mixed or reduce in Float32.",
+                nameof(reduceType));
+        }
         Flat = flat;
         Reduction = reduction;
+        ReduceType = reduceType;
         _collective = collective;
         Buckets = GradientBuckets.InGradientOrder(flat.Layout, bucketBytes);
+        var reduced = reduceType == ScalarType.Float32 ? flat.Gradients : flat.ComputeGradients;
         // Views made once: they outlive any dispose scope the caller's step runs in, and no step allocates them.
-        _views = Buckets.Select(b => flat.Gradients.narrow(0, b.Start, b.Length).DetachFromDisposeScope()).ToArray();
+        _views = Buckets.Select(b => reduced.narrow(0, b.Start, b.Length).DetachFromDisposeScope()).ToArray();
         if (reduction == GradientReduction.ReduceScatter)
         {
             _blockStart = flat.Layout.ShardStart(collective.Rank);
             _blockLength = flat.Layout.ShardSize;
-            _block = flat.Gradients.narrow(0, _blockStart, _blockLength).DetachFromDisposeScope();
+            _block = reduced.narrow(0, _blockStart, _blockLength).DetachFromDisposeScope();
+            _masterBlock = flat.Gradients.narrow(0, _blockStart, _blockLength).DetachFromDisposeScope();
             _counts = Buckets.Select(b => CountsPerRank(b, flat.Layout)).ToArray();
             _localViews = Buckets.Select(b => OwnPart(b, flat, _blockStart, _blockLength)).ToArray();
+            _ownsLocalViews = true;
+        }
+        else if (reduceType == ScalarType.Float32)
+        {
+            _localViews = _views;
         }
         else
         {
-            _localViews = _views;
+            _localViews = Buckets.Select(b => flat.Gradients.narrow(0, b.Start, b.Length).DetachFromDisposeScope()).ToArray();
+            _ownsLocalViews = true;
         }
         if (flat.Gradients.device_type != DeviceType.CPU)
         {
@@ -143,6 +175,12 @@ public sealed class GradientSync : IDisposable
 
     /// <summary>The collective each bucket uses.</summary>
     public GradientReduction Reduction { get; }
+
+    /// <summary>The dtype gradients travel in (Float32, or BFloat16 under bf16-mixed with <c>reduce_dtype=bf16</c>).</summary>
+    public ScalarType ReduceType { get; }
+
+    /// <summary>Bytes of the buffer one step's reduction sums: the layout's elements in <see cref="ReduceType"/>.</summary>
+    public long ReducedBytes => Flat.Layout.TotalNumel * (ReduceType == ScalarType.Float32 ? sizeof(float) : 2);
 
     /// <summary>The buckets (contiguous ranges of the flat gradient buffer), in their default launch order.</summary>
     public IReadOnlyList<GradientBucket> Buckets { get; }
@@ -269,19 +307,26 @@ public sealed class GradientSync : IDisposable
         else
         {
             var start = Stopwatch.GetTimestamp();
+            Prepare(0, Flat.Layout.TotalNumel);
             if (measure)
             {
                 _localSum = 0;
-                AddLocal(_block ?? Flat.Gradients);
+                AddLocal(_masterBlock ?? Flat.Gradients);
             }
             if (_block is not null)
             {
                 // In place for ZeRO-1 and ZeRO-2 alike: ZeRO-2 then returns every gradient page outside the block.
-                _collective.ReduceScatter(Flat.Gradients, _block, ReduceOp.Sum);
+                _collective.ReduceScatter(ReducedBuffer, _block, ReduceOp.Sum);
+                Reduced(_blockStart, _blockStart + _blockLength);
             }
             else if (_collective.WorldSize > 1)
             {
                 AllReduceBuckets();
+                Reduced(0, Flat.Layout.TotalNumel);
+            }
+            else
+            {
+                Reduced(0, Flat.Layout.TotalNumel);
             }
             LastBusy = Stopwatch.GetElapsedTime(start);
         }
@@ -306,7 +351,8 @@ public sealed class GradientSync : IDisposable
             v.Dispose();
         }
         _block?.Dispose();
-        if (_counts is not null)
+        _masterBlock?.Dispose();
+        if (_ownsLocalViews)
         {
             foreach (var v in _localViews)
             {
@@ -400,6 +446,7 @@ public sealed class GradientSync : IDisposable
             _requests[_completed].Wait();
             Completed();
         }
+        Prepare(Buckets[bucket].Start, Buckets[bucket].End);
         if (MeasureLocalNorm && _collective.WorldSize > 1 && _localViews[bucket] is { } local)
         {
             // Before the launch: the collective overwrites this rank's part with the sums.
@@ -446,6 +493,34 @@ public sealed class GradientSync : IDisposable
         return to > from ? flat.Gradients.narrow(0, from, to - from).DetachFromDisposeScope() : null;
     }
 
+    private torch.Tensor ReducedBuffer => ReduceType == ScalarType.Float32 ? Flat.Gradients : Flat.ComputeGradients;
+
+    /// <summary>Brings [start, end) of backward's gradients into the buffer the collective reduces (mixed precision only).</summary>
+    private void Prepare(long start, long end)
+    {
+        if (!Flat.IsMixedPrecision)
+        {
+            return;
+        }
+        if (ReduceType == ScalarType.Float32)
+        {
+            Flat.WidenGradients(start, end);
+        }
+        else
+        {
+            Flat.NarrowGradients(start, end);
+        }
+    }
+
+    /// <summary>The sums of [start, end) are in the reduced buffer: a bf16 reduction widens them into the master.</summary>
+    private void Reduced(long start, long end)
+    {
+        if (ReduceType != ScalarType.Float32)
+        {
+            Flat.CopyReducedGradients(start, end);
+        }
+    }
+
     private void Progress()
     {
         while (_completed < _launched && _requests[_completed].Test())
@@ -456,9 +531,17 @@ public sealed class GradientSync : IDisposable
 
     private void Completed()
     {
+        var bucket = Buckets[_inFlight[_completed]];
+        if (_counts is null)
+        {
+            Reduced(bucket.Start, bucket.End);
+        }
+        else
+        {
+            Reduced(Math.Max(bucket.Start, _blockStart), Math.Min(bucket.End, _blockStart + _blockLength));
+        }
         if (_releaseNonOwned)
         {
-            var bucket = Buckets[_inFlight[_completed]];
             Flat.ReleaseGradients(bucket.Start, bucket.End, _blockStart, _blockLength);
         }
         _requests[_completed++] = null!;

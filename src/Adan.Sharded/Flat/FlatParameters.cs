@@ -1,3 +1,4 @@
+using Adan.Sharded.Precision;
 using Adan.Sharded.Tensors;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -18,13 +19,16 @@ namespace Adan.Sharded.Flat;
 /// (ZeRO-2) without unmapping it, so no step allocates N elements. With <see cref="TrackUnusedParameters"/> the gradients are
 /// left null before backward instead, and <see cref="GatherGradients"/> copies the ones that
 /// arrived into the flat buffer and reports which parameters had none (as PyTorch DDP's
-/// <c>find_unused_parameters</c>); that costs one extra pass over the gradients.
+/// <c>find_unused_parameters</c>); that costs one extra pass over the gradients. Under a mixed
+/// <see cref="ComputePrecision"/> the parameters and their gradients are views of a bf16 copy instead, and the fp32
+/// buffers are the master (FlatParameters.MixedPrecision.cs).
 /// </remarks>
-public sealed class FlatParameters : IDisposable
+public sealed partial class FlatParameters : IDisposable
 {
-    private readonly Parameter[] _parameters;
+    private Parameter[] _parameters;
     private readonly torch.Tensor[] _valueViews;
     private readonly torch.Tensor[] _gradViews;
+    private readonly torch.Tensor[] _boundGradViews;
     private readonly torch.Tensor _gradientStorage;
     private readonly torch.Tensor _gradients;
     private readonly List<(long From, long To)> _decommitted = new();
@@ -36,13 +40,18 @@ public sealed class FlatParameters : IDisposable
     /// <summary>Lays out and binds the given parameters (in this order).</summary>
     public FlatParameters(IEnumerable<(string Name, Parameter Parameter)> parameters, int worldSize,
         int alignment = FlatLayout.DefaultAlignment, bool trackUnusedParameters = false)
+        : this(parameters.ToList(), worldSize, alignment, trackUnusedParameters, null)
     {
-        var list = parameters.ToList();
+    }
+
+    private FlatParameters(List<(string Name, Parameter Parameter)> list, int worldSize, int alignment, bool trackUnusedParameters,
+        torch.nn.Module<torch.Tensor, torch.Tensor>? mixedModel)
+    {
         foreach (var (name, p) in list)
         {
             if (p.dtype != torch.ScalarType.Float32)
             {
-                throw new ArgumentException($"parameter '{name}' has dtype {p.dtype}; flat buffers hold Float32 parameters only.", nameof(parameters));
+                throw new ArgumentException($"parameter '{name}' has dtype {p.dtype}; flat buffers hold Float32 parameters only.", "parameters");
             }
         }
         Layout = FlatLayout.Build(list.Select(p => (p.Name, p.Parameter.shape)), worldSize, alignment);
@@ -60,7 +69,10 @@ public sealed class FlatParameters : IDisposable
                 var e = Layout.Entries[i];
                 _valueViews[i] = Values.narrow(0, e.Offset, e.Numel).view(e.Shape).DetachFromDisposeScope();
                 _valueViews[i].copy_(_parameters[i]);
-                _parameters[i].set_(_valueViews[i]);
+                if (mixedModel is null)
+                {
+                    _parameters[i].set_(_valueViews[i]);
+                }
             }
         }
         (_gradientStorage, _gradients) = AllocateGradients(Layout.TotalNumel, device);
@@ -70,7 +82,11 @@ public sealed class FlatParameters : IDisposable
         {
             var e = Layout.Entries[i];
             _gradViews[i] = _gradients.narrow(0, e.Offset, e.Numel).view(e.Shape).DetachFromDisposeScope();
-            _parameters[i].grad = TrackUnusedParameters ? null : _gradViews[i];
+        }
+        _boundGradViews = mixedModel is null ? _gradViews : BindComputeCopy(mixedModel);
+        for (var i = 0; i < _parameters.Length; i++)
+        {
+            _parameters[i].grad = TrackUnusedParameters ? null : _boundGradViews[i];
             _hasGradient[i] = !TrackUnusedParameters;
         }
     }
@@ -93,11 +109,35 @@ public sealed class FlatParameters : IDisposable
         return new(trainable, worldSize, alignment, trackUnusedParameters);
     }
 
-    /// <summary>A module's frozen parameters (<c>requires_grad</c> false), which <see cref="FromModule"/> leaves out, in registration order.</summary>
+    /// <summary>A module's frozen parameters (<c>requires_grad</c> false), which <see cref="FromModule(torch.nn.Module, int, int, bool)"/> leaves out, in registration order.</summary>
     public static IReadOnlyList<(string Name, Parameter Parameter)> Frozen(torch.nn.Module module)
     {
         ArgumentNullException.ThrowIfNull(module);
         return module.named_parameters().Where(p => !p.parameter.requires_grad).Select(p => (p.name, p.parameter)).ToList();
+    }
+
+    /// <summary>
+    /// Binds a module's parameters in <c>named_parameters()</c> order for <paramref name="precision"/>: with
+    /// <see cref="ComputePrecision.Fp32"/> as <see cref="FromModule(torch.nn.Module, int, int, bool)"/>; with a mixed one the
+    /// fp32 values become the master in <see cref="Values"/>, the model is converted (<see cref="MixedPrecisionModel"/>)
+    /// and its new parameters are bound to the compute copy.
+    /// </summary>
+    public static FlatParameters FromModule(torch.nn.Module<torch.Tensor, torch.Tensor> module, int worldSize, ComputePrecision precision,
+        int alignment = FlatLayout.DefaultAlignment, bool trackUnusedParameters = false)
+    {
+        ArgumentNullException.ThrowIfNull(precision);
+        if (!precision.IsMixed)
+        {
+            return FromModule((torch.nn.Module)module, worldSize, alignment, trackUnusedParameters);
+        }
+        if (Frozen(module) is { Count: > 0 } frozen)
+        {
+            // The conversion would make them bf16, which the checkpoint's module state (fp32 buffers) does not keep.
+            throw new ArgumentException(
+                $"frozen parameters ({frozen[0].Name}, ...) are not supported with mixed precision; train them in fp32 (precision=fp32) or leave them trainable.", nameof(module));
+        }
+        var parameters = module.named_parameters().Select(p => (p.name, p.parameter)).ToList();
+        return new FlatParameters(parameters, worldSize, alignment, trackUnusedParameters, module);
     }
 
     /// <summary>The layout of both flat buffers.</summary>
@@ -191,9 +231,10 @@ public sealed class FlatParameters : IDisposable
             _decommitted.Clear();
         }
         _hugePages.Reset();
+        ZeroComputeGradients();
         for (var i = 0; i < _parameters.Length; i++)
         {
-            _parameters[i].grad = TrackUnusedParameters ? null : _gradViews[i];
+            _parameters[i].grad = TrackUnusedParameters ? null : _boundGradViews[i];
         }
     }
 
@@ -214,8 +255,8 @@ public sealed class FlatParameters : IDisposable
                 {
                     throw new NotSupportedException($"parameter '{Layout.Entries[i].Name}' has a sparse gradient; flat buffers hold dense gradients only.");
                 }
-                _gradViews[i].copy_(grad);
-                _parameters[i].grad = _gradViews[i];
+                _boundGradViews[i].copy_(grad);
+                _parameters[i].grad = _boundGradViews[i];
             }
         }
     }
@@ -271,6 +312,7 @@ public sealed class FlatParameters : IDisposable
         {
             Values.copy_(flat);
         }
+        RefreshCompute();
     }
 
     /// <inheritdoc />
@@ -280,6 +322,7 @@ public sealed class FlatParameters : IDisposable
         {
             p.grad = null;
         }
+        DisposeComputeCopy();
         foreach (var v in _gradViews)
         {
             v.Dispose();

@@ -21,6 +21,7 @@ internal static unsafe class MpiNative
     public const int Byte = 0x4c00010d;
     public const int Int = 0x4c000405;
     public const int Long = 0x4c000807;
+    public const int UnsignedShort = 0x4c000204;
     public const int OpSum = 0x58000003;
     public const int OpMax = 0x58000001;
     public const int OpMin = 0x58000002;
@@ -59,6 +60,10 @@ internal static unsafe class MpiNative
 
     [DllImport(Library)]
     public static extern int MPI_Wait(ref int request, out Status status);
+
+    /// <summary>A user reduction: <c>function(invec, inoutvec, len, datatype)</c> combines invec into inoutvec.</summary>
+    [DllImport(Library)]
+    public static extern int MPI_Op_create(delegate* unmanaged<IntPtr, IntPtr, int*, int*, void> function, int commute, out int op);
 
     [DllImport(Library)]
     public static extern int MPI_Ibarrier(int comm, out int request);

@@ -34,6 +34,7 @@ public sealed class ShardedOptimizer : IDisposable
     private readonly double[] _stats;
     private readonly Dictionary<string, torch.Tensor> _state;
     private readonly torch.Tensor _ownParameters;
+    private readonly torch.Tensor? _ownCompute;
     private readonly torch.Tensor _stateGradient;
     private readonly torch.Tensor _normGradient;
     private readonly ShardState _shard;
@@ -149,6 +150,7 @@ public sealed class ShardedOptimizer : IDisposable
             ? [.. rule.StateNames.Select(n => new StoredStateTensor(n, _state[n], StateExtent.Element))]
             : AllocateLowPrecisionState(rule, stateMode, device);
         _ownParameters = flat.Values.narrow(0, StateStart, StateLength).DetachFromDisposeScope();
+        _ownCompute = flat.IsMixedPrecision ? flat.ComputeValues.narrow(0, StateStart, StateLength).DetachFromDisposeScope() : null;
         _stateGradient = flat.Gradients.narrow(0, StateStart, StateLength).DetachFromDisposeScope();
         _normGradient = flat.Gradients.narrow(0, flat.Layout.ShardStart(collective.Rank), flat.Layout.ShardSize).DetachFromDisposeScope();
         _shard = new ShardState(collective, stage == ZeroStage.Replicated, _ownParameters, _stateGradient, _state, _segments, _groups,
@@ -233,6 +235,9 @@ public sealed class ShardedOptimizer : IDisposable
 
     /// <summary>Padding elements inside this rank's state range (state kept for them but never used).</summary>
     public long PaddingInState => StateLength - _segments.Sum(s => s.Length);
+
+    /// <summary>Bytes of the buffer the all-gather after each step fills: the layout in the compute dtype; 0 at stage 0.</summary>
+    public long GatheredBytes => Stage == ZeroStage.Replicated ? 0 : Flat.Layout.TotalNumel * (Flat.IsMixedPrecision ? 2 : sizeof(float));
 
     /// <summary>Steps skipped because the gradients were not finite.</summary>
     public long SkippedSteps { get; private set; }
@@ -403,10 +408,7 @@ public sealed class ShardedOptimizer : IDisposable
             _hasHadGradient[i] |= _hadGradient[i];
         }
         var t3 = Stopwatch.GetTimestamp();
-        if (Stage != ZeroStage.Replicated)
-        {
-            _collective.AllGather(_ownParameters, Flat.Values);
-        }
+        GatherParameters();
         var parameterSums = _shard.LastParameterSums;
         LastTimings = new StepTimings(Stopwatch.GetElapsedTime(t0, t1), Stopwatch.GetElapsedTime(t1, t2),
             Stopwatch.GetElapsedTime(t2, t3) - parameterSums, Stopwatch.GetElapsedTime(t3), parameterSums);
@@ -482,6 +484,7 @@ public sealed class ShardedOptimizer : IDisposable
         _stateGradient.Dispose();
         _normGradient.Dispose();
         _ownParameters.Dispose();
+        _ownCompute?.Dispose();
         foreach (var stored in _stored)
         {
             stored.Tensor.Dispose();
@@ -564,6 +567,34 @@ public sealed class ShardedOptimizer : IDisposable
         return microBatches >= 2 && double.IsFinite(_smallBatchSumOfSquares)
             ? new NoiseSample(_smallBatchSumOfSquares, bigSquaredNorm, 1, microBatches)
             : null;
+    }
+
+    /// <summary>
+    /// After the update: every rank's model takes the updated shards. Under fp32 the all-gather moves the fp32 master;
+    /// under mixed precision each rank rounds its shard into the compute copy and the all-gather moves that (half the
+    /// bytes under bf16), the master outside the shard left as it was (the note on the compute copy in
+    /// <see cref="FlatParameters"/>). Stage 0 has every value already and only refreshes the compute copy.
+    /// </summary>
+    /// <remarks>Collective: every rank must call.</remarks>
+    private void GatherParameters()
+    {
+        if (Stage == ZeroStage.Replicated)
+        {
+            Flat.RefreshCompute();
+        }
+        else if (_ownCompute is null)
+        {
+            _collective.AllGather(_ownParameters, Flat.Values);
+        }
+        else
+        {
+            using (torch.no_grad())
+            {
+                _ownCompute.copy_(_ownParameters);
+            }
+            _collective.AllGather(_ownCompute, Flat.ComputeValues);
+            Flat.RefreshFp32Parameters();
+        }
     }
 
     private double ShardSumOfSquares() => SumOfSquares.Of(_normGradient, "gradient shard");
