@@ -34,6 +34,8 @@ internal static class Scenarios
         }
         try
         {
+            // As the trainer's default (onednn=false): oneDNN's convolution backward is wrong on some CPUs (AMD Zen 5).
+            OneDnn.Enabled = false;
             return scenario(args[1..]);
         }
         catch (Exception e)

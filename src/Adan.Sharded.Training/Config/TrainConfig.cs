@@ -355,6 +355,16 @@ internal sealed partial record TrainConfig : IValidatableObject
     [ConfigKey("estimate the gradient noise scale B_simple (needs 2 ranks, or accumulation >= 2)")]
     public bool GradientNoise { get; init; } = true;
 
+    /// <summary>
+    /// <c>onednn</c>: let libtorch run CPU convolutions with oneDNN (MKL-DNN; PyTorch's
+    /// <c>torch.backends.mkldnn.enabled</c>). Off by default: on AMD Zen 5 CPUs (AVX512-VP2INTERSECT) the convolution
+    /// backward of libtorch 2.10's oneDNN 3.7.1 returns non-finite or run-to-run different gradients even on one thread,
+    /// so a run would neither train nor repeat; libtorch's own convolution is exact and repeatable everywhere. Models
+    /// without convolutions are unaffected.
+    /// </summary>
+    [ConfigKey("run CPU convolutions with oneDNN (off: libtorch's own; oneDNN's backward is wrong on some CPUs, e.g. AMD Zen 5)")]
+    public bool Onednn { get; init; }
+
     /// <summary><c>mlp_hidden</c>: hidden units of the MLP.</summary>
     [Range(1, 65_536)]
     [ConfigKey("hidden units of the MLP", Architecture = true)]

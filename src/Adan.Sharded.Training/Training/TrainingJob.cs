@@ -1,5 +1,6 @@
 using Adan.Sharded.Collectives;
 using Adan.Sharded.Mpi;
+using Adan.Sharded.Tensors;
 using Adan.Sharded.Threading;
 using Adan.Sharded.Training.Data;
 using static TorchSharp.torch;
@@ -98,6 +99,8 @@ public sealed class TrainingJob
         var definition = _builtIn ?? Definition();
         var threads = config.EffectiveThreads(HostThreads.LocalRanks());
         var defaultsApplied = NativeThreadDefaults.Apply(threads);
+        // Process-wide in libtorch, and set before any convolution runs.
+        OneDnn.Enabled = config.Onednn;
         Trainer? trainer = null;
         var (rank, worldSize) = (0, 1);
         var exitCode = ComputeThread.Run(threads, async () =>

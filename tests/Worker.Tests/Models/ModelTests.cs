@@ -7,6 +7,9 @@ namespace Adan.Worker.Tests.Models;
 
 public class ModelTests
 {
+    /// <summary>Convolutions as the trainer runs them (onednn=false): oneDNN's backward is wrong on some CPUs (AMD Zen 5).</summary>
+    public ModelTests() => Adan.Sharded.Tensors.OneDnn.Enabled = false;
+
     [Theory]
     [InlineData("mlp")]
     [InlineData("resnet")]

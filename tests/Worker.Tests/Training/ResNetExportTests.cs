@@ -16,6 +16,9 @@ namespace Adan.Worker.Tests.Training;
 /// </summary>
 public sealed class ResNetExportTests : IDisposable
 {
+    /// <summary>Convolutions as the trainer runs them (onednn=false): oneDNN's backward is wrong on some CPUs (AMD Zen 5).</summary>
+    public ResNetExportTests() => Adan.Sharded.Tensors.OneDnn.Enabled = false;
+
     private readonly string _root = Directory.CreateTempSubdirectory("adan-resnet-export-").FullName;
 
     [Fact]
