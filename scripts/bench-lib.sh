@@ -26,3 +26,13 @@ bench_collect() {
         echo "]"
     } > "$out"
 }
+
+# The first JSON number or boolean under KEY in FILE (a summary.json; any nesting): prints it, or nothing when absent.
+bench_json_value() {
+    grep -o "\"$2\": *[-0-9.eE+a-z]*" "$1" | head -1 | sed 's/.*: *//'
+}
+
+# Median, min and max of numbers, one per line on stdin: prints "MEDIAN MIN MAX".
+bench_median_range() {
+    sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) exit 1; m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; print m, v[1], v[NR] }'
+}

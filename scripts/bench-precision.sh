@@ -8,7 +8,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/bench-lib.sh
 ADAN=$(bench_adan)
-command -v python3 >/dev/null || { echo "bench-precision: python3 is needed to summarise the runs" >&2; exit 1; }
 repeats=${REPEATS:-3}
 mkdir -p bench/results
 tmp=$(mktemp -d)
@@ -40,29 +39,36 @@ for repeat in $(seq 1 "$repeats"); do
     done
 done
 bench_collect "$tmp/records" "$tmp/runs.json"
-python3 - "$tmp/runs.json" bench/results/precision.json <<'PY'
-import json, statistics, sys
-runs = json.load(open(sys.argv[1]))
-rows = []
-for model in ("mlp", "resnet"):
-    base = None
-    for mode in ("fp32", "bf16-mixed", "bf16-mixed-reduce-bf16"):
-        rs = [r for r in runs if r["model"] == model and r["mode"] == mode]
-        sps = [r["summary"]["samples_per_second"] for r in rs]
-        p = rs[0]["summary"]["precision"]
-        row = {"model": model, "mode": mode, "ranks": 2, "repeats": len(rs), "samples_per_second_median": statistics.median(sps),
-               "samples_per_second_min": min(sps), "samples_per_second_max": max(sps),
-               "all_gather_bytes_per_step": p["all_gather_bytes_per_step"], "reduce_scatter_bytes_per_step": p["reduce_bytes_per_step"],
-               "cpu_bf16": p["cpu_bf16"]}
-        base = base or row
-        row["speed_vs_fp32"] = round(row["samples_per_second_median"] / base["samples_per_second_median"], 3)
-        rows.append(row)
-json.dump({"rows": rows, "runs": runs}, open(sys.argv[2], "w"), indent=1)
-cpu = rows[0]["cpu_bf16"]
-print(f"CPU bf16: avx512_bf16 {cpu['avx512_bf16']}, amx_bf16 {cpu['amx_bf16']}")
-print(f"{'model':<7} {'mode':<23} {'samples/s median [min, max]':<30} {'vs fp32':>7} {'all-gather B/step':>18} {'reduce-scatter B/step':>22}")
-for r in rows:
-    sps = f"{r['samples_per_second_median']:.0f} [{r['samples_per_second_min']:.0f}, {r['samples_per_second_max']:.0f}]"
-    print(f"{r['model']:<7} {r['mode']:<23} {sps:<30} {r['speed_vs_fp32']:>7} {r['all_gather_bytes_per_step']:>18} {r['reduce_scatter_bytes_per_step']:>22}")
-PY
+# One row per (model, mode): samples/s median and range over the repeats, the speed against fp32's median, the bytes
+# each step moved and the CPU's bf16 flags, all read from the runs' summary.json records.
+rows=()
+table=()
+for model in mlp resnet; do
+    base=
+    for mode in fp32 bf16-mixed bf16-mixed-reduce-bf16; do
+        read -r median low high < <(for f in "$tmp/records/$model-$mode-"*.json; do bench_json_value "$f" samples_per_second; done | bench_median_range)
+        first=$(ls "$tmp/records/$model-$mode-"*.json | head -1)
+        gather=$(bench_json_value "$first" all_gather_bytes_per_step)
+        reduce=$(bench_json_value "$first" reduce_bytes_per_step)
+        avx=$(bench_json_value "$first" avx512_bf16)
+        amx=$(bench_json_value "$first" amx_bf16)
+        base=${base:-$median}
+        ratio=$(awk -v m="$median" -v b="$base" 'BEGIN { printf "%.3f", m / b }')
+        rows+=("$(printf '{"model": "%s", "mode": "%s", "ranks": 2, "repeats": %s, "samples_per_second_median": %s, "samples_per_second_min": %s, "samples_per_second_max": %s, "speed_vs_fp32": %s, "all_gather_bytes_per_step": %s, "reduce_scatter_bytes_per_step": %s, "cpu_bf16": {"avx512_bf16": %s, "amx_bf16": %s}}' \
+            "$model" "$mode" "$repeats" "$median" "$low" "$high" "$ratio" "$gather" "$reduce" "$avx" "$amx")")
+        table+=("$(printf '%-7s %-23s %-30s %7s %18s %22s' "$model" "$mode" "$(printf '%.0f [%.0f, %.0f]' "$median" "$low" "$high")" "$ratio" "$gather" "$reduce")")
+    done
+done
+{
+    echo '{"rows": ['
+    for k in "${!rows[@]}"; do
+        printf '  %s%s\n' "${rows[$k]}" "$([[ $k -lt $((${#rows[@]} - 1)) ]] && echo ,)"
+    done
+    echo '], "runs":'
+    cat "$tmp/runs.json"
+    echo '}'
+} > bench/results/precision.json
+echo "CPU bf16: avx512_bf16 $avx, amx_bf16 $amx"
+printf '%-7s %-23s %-30s %7s %18s %22s\n' model mode "samples/s median [min, max]" "vs fp32" "all-gather B/step" "reduce-scatter B/step"
+printf '%s\n' "${table[@]}"
 echo "bench-precision: wrote bench/results/precision.json"

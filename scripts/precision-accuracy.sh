@@ -39,33 +39,39 @@ for seed in "${seeds[@]}"; do
             --set checkpoint_every=0 --set eval_every=0 --set resume=none --set seed="$seed" --set run_dir="$run" \
             $(overrides "$mode") > "$run.log" 2>&1 \
             || { echo "precision-accuracy: $mode seed $seed failed:"; tail -20 "$run.log"; exit 1; }
-        python3 - "$run/summary.json" "$mode" "$seed" >> "$out/runs.jsonl" <<'PY'
-import json, sys
-s = json.load(open(sys.argv[1]))
-print(json.dumps({"mode": sys.argv[2], "seed": int(sys.argv[3]), "test_accuracy": s["test_accuracy"], "test_loss": s["test_loss"],
-                  "final_loss": s["final_loss"], "samples_per_second": s["samples_per_second"], "wall_seconds": s["wall_seconds"],
-                  "precision": s.get("precision")}))
-PY
+        printf '{"mode": "%s", "seed": %s, "test_accuracy": %s, "test_loss": %s, "final_loss": %s, "samples_per_second": %s, "wall_seconds": %s}\n' \
+            "$mode" "$seed" "$(bench_json_value "$run/summary.json" test_accuracy)" "$(bench_json_value "$run/summary.json" test_loss)" \
+            "$(bench_json_value "$run/summary.json" final_loss)" "$(bench_json_value "$run/summary.json" samples_per_second)" \
+            "$(bench_json_value "$run/summary.json" wall_seconds)" >> "$out/runs.jsonl"
         echo "precision-accuracy: $mode seed $seed: $(tail -1 "$out/runs.jsonl")"
     done
 done
 
-python3 - "$out/runs.jsonl" "$out/summary.json" "$epochs" <<'PY'
-import json, statistics, sys
-runs = [json.loads(l) for l in open(sys.argv[1])]
-modes = list(dict.fromkeys(r["mode"] for r in runs))
-summary = {"model": "mlp", "dataset": "fashion-mnist", "ranks": 2, "epochs": int(sys.argv[3]), "modes": []}
-for m in modes:
-    acc = [r["test_accuracy"] for r in runs if r["mode"] == m]
-    summary["modes"].append({"mode": m, "seeds": len(acc), "mean": statistics.mean(acc),
-                             "stdev": statistics.stdev(acc) if len(acc) > 1 else 0.0, "min": min(acc), "max": max(acc)})
-base = summary["modes"][0]
-for s in summary["modes"]:
-    # Held: the mode's mean lies within the first mode's seed-to-seed spread (its min..max over seeds).
-    s["within_spread_of_" + base["mode"]] = base["min"] <= s["mean"] <= base["max"] or abs(s["mean"] - base["mean"]) <= base["max"] - base["min"]
-json.dump(summary, open(sys.argv[2], "w"), indent=2)
-print("mode            seeds  mean acc   stdev    min      max")
-for s in summary["modes"]:
-    print(f"{s['mode']:<15} {s['seeds']:>5}  {s['mean']:.4f}   {s['stdev']:.4f}   {s['min']:.4f}   {s['max']:.4f}")
-PY
+# Per mode: mean, sample standard deviation, min and max of the test accuracy over the seeds; held when the mode's mean
+# lies within the first mode's seed-to-seed spread (its min..max, or as far from its mean as that range is wide).
+awk -v epochs="$epochs" '
+    {
+        mode = $0; sub(/.*"mode": "/, "", mode); sub(/".*/, "", mode)
+        acc = $0; sub(/.*"test_accuracy": /, "", acc); sub(/[,}].*/, "", acc)
+        if (!(mode in n)) order[++modes] = mode
+        n[mode]++; sum[mode] += acc; sq[mode] += acc * acc
+        if (n[mode] == 1 || acc < lo[mode]) lo[mode] = acc
+        if (n[mode] == 1 || acc > hi[mode]) hi[mode] = acc
+    }
+    END {
+        base = order[1]; bmean = sum[base] / n[base]
+        printf "{\n  \"model\": \"mlp\", \"dataset\": \"fashion-mnist\", \"ranks\": 2, \"epochs\": %d,\n  \"modes\": [\n", epochs
+        for (k = 1; k <= modes; k++) {
+            m = order[k]; mean = sum[m] / n[m]
+            sd = n[m] > 1 ? sqrt((sq[m] - n[m] * mean * mean) / (n[m] - 1)) : 0
+            held = (lo[base] <= mean && mean <= hi[base]) || (mean - bmean <= hi[base] - lo[base] && bmean - mean <= hi[base] - lo[base])
+            printf "    {\"mode\": \"%s\", \"seeds\": %d, \"mean\": %.6f, \"stdev\": %.6f, \"min\": %.6f, \"max\": %.6f, \"within_spread_of_%s\": %s}%s\n", \
+                m, n[m], mean, sd, lo[m], hi[m], base, held ? "true" : "false", k < modes ? "," : ""
+            line[k] = sprintf("%-30s %5d  %.4f   %.4f   %.4f   %.4f   %s", m, n[m], mean, sd, lo[m], hi[m], held ? "yes" : "NO")
+        }
+        printf "  ]\n}\n"
+        print "mode                           seeds  mean acc stdev    min      max      within " base "'"'"'s spread" > "/dev/stderr"
+        for (k = 1; k <= modes; k++) print line[k] > "/dev/stderr"
+    }' "$out/runs.jsonl" > "$out/summary.json" 2> "$tmp/table"
+cat "$tmp/table"
 echo "precision-accuracy: wrote $out/summary.json"
