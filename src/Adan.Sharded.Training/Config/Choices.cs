@@ -30,7 +30,7 @@ internal enum DatasetKind
 }
 
 /// <summary>The dtype the model computes in (<c>precision</c>).</summary>
-public enum PrecisionMode
+internal enum PrecisionMode
 {
     /// <summary>fp32 throughout.</summary>
     Fp32,
@@ -40,7 +40,7 @@ public enum PrecisionMode
 }
 
 /// <summary>The dtype gradients are reduced in under bf16-mixed (<c>reduce_dtype</c>).</summary>
-public enum ReduceDtype
+internal enum ReduceDtype
 {
     /// <summary>Widened to fp32, then reduced.</summary>
     Fp32,

@@ -8,4 +8,4 @@ namespace Adan.Sharded.Training.Telemetry;
 /// <param name="AllGatherBytesPerStep">Bytes of the parameter buffer the all-gather after each step fills (0 at ZeRO stage 0).</param>
 /// <param name="ReduceBytesPerStep">Bytes of the gradient buffer each step reduces (reduce-scatter at ZeRO-1/2, all-reduce at 0).</param>
 /// <param name="CpuBf16">This CPU's native bf16 support, which decides whether bf16 compute is faster here.</param>
-public sealed record PrecisionSummary(string Mode, string ReduceDtype, long AllGatherBytesPerStep, long ReduceBytesPerStep, CpuBf16Support CpuBf16);
+internal sealed record PrecisionSummary(string Mode, string ReduceDtype, long AllGatherBytesPerStep, long ReduceBytesPerStep, CpuBf16Support CpuBf16);
