@@ -17,7 +17,7 @@ namespace Adan.Sharded.Collectives;
 /// per chunk of the block, one <c>MPI_Reduce</c> or <c>MPI_Bcast</c> rooted at each rank in turn. (A derived
 /// contiguous datatype would keep one call, but MPI defines its predefined reductions on predefined datatypes only.)
 /// </remarks>
-public sealed class MpiCollective : ICollective
+public sealed partial class MpiCollective : ICollective
 {
     private readonly MpiRuntime _runtime;
 
@@ -360,10 +360,23 @@ public sealed class MpiCollective : ICollective
     [DoesNotReturn]
     public void Abort(int errorCode)
     {
-        _runtime.Abort(errorCode);
-        // The standard asks MPI_Abort only for a best attempt; should it come back, this process still ends as promised.
-        Environment.Exit(errorCode);
+        if (WorldSize > 1)
+        {
+            _runtime.Abort(errorCode);
+        }
+        // One rank has no other to bring down, and MPICH's MPI_Abort ends it with C exit(), whose atexit handlers and static
+        // destructors ran beside the .NET threads still running (a segfault, exit 11, seen under load). The standard asks
+        // MPI_Abort only for a best attempt; should it come back, this process still ends as promised. Either way it ends
+        // at once with the code (_exit), nothing else running.
+        Console.Out.Flush();
+        Console.Error.Flush();
+        ExitNow(errorCode);
+        throw new System.Diagnostics.UnreachableException();
     }
+
+    /// <summary>libc's <c>_exit</c>: no atexit handlers, no runtime shutdown, no MPI_Finalize; the kernel closes what is open.</summary>
+    [LibraryImport("libc", EntryPoint = "_exit")]
+    private static partial void ExitNow(int status);
 
     /// <summary>Finalises MPI.</summary>
     /// <remarks>Collective: every rank must call.</remarks>

@@ -46,7 +46,7 @@ public sealed class MixedPrecisionTests : IDisposable
     }
 
     [Theory]
-    [InlineData("gpt", 2, "fp32", 2)]
+    [InlineData("mlp", 2, "fp32", 2)]
     [InlineData("gpt", 1, "bf16", 1)]
     [InlineData("mlp", 0, "bf16", 2)]
     public void AResumedBf16MixedRunEndsBitwiseLikeAnUninterruptedOne(string model, int zeroStage, string reduceDtype, int accumulation)
