@@ -36,6 +36,22 @@ internal sealed class BatchBuffers(long[] inputSampleShape, torch.ScalarType inp
         _capacity = batch;
     }
 
+    /// <summary>
+    /// The start of every dataset's <c>Batch</c>: refuses a disposed dataset and an empty batch, then makes room for
+    /// <paramref name="indices"/>.
+    /// </summary>
+    /// <param name="indices">The batch's sample indices.</param>
+    /// <param name="owner">The dataset, named if it was disposed.</param>
+    public void Begin(ReadOnlySpan<long> indices, object owner)
+    {
+        ObjectDisposedException.ThrowIf(IsDisposed, owner);
+        if (indices.IsEmpty)
+        {
+            throw new ArgumentException("A batch needs at least one index.", nameof(indices));
+        }
+        Ensure(indices.Length);
+    }
+
     /// <summary>Views of the first <paramref name="count"/> samples of both buffers.</summary>
     public (torch.Tensor Input, torch.Tensor Target) First(int count) => (Input.narrow(0, 0, count), Target.narrow(0, 0, count));
 

@@ -72,12 +72,7 @@ internal sealed class ImageDataset : IBatchDataset
     /// <inheritdoc />
     public (torch.Tensor Input, torch.Tensor Target) Batch(ReadOnlySpan<long> indices)
     {
-        ObjectDisposedException.ThrowIf(_buffers.IsDisposed, this);
-        if (indices.IsEmpty)
-        {
-            throw new ArgumentException("A batch needs at least one index.", nameof(indices));
-        }
-        _buffers.Ensure(indices.Length);
+        _buffers.Begin(indices, this);
 
         var pixelsPerImage = Height * Width;
         var inputs = TensorMemory.AsFloatSpan(_buffers.Input, "image batch buffer");

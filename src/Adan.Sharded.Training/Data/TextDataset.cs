@@ -43,12 +43,7 @@ internal sealed class TextDataset : IBatchDataset
     /// <remarks>Input and target are int64 <c>[B, context]</c>; the target is the input shifted by one.</remarks>
     public (torch.Tensor Input, torch.Tensor Target) Batch(ReadOnlySpan<long> indices)
     {
-        ObjectDisposedException.ThrowIf(_buffers.IsDisposed, this);
-        if (indices.IsEmpty)
-        {
-            throw new ArgumentException("A batch needs at least one index.", nameof(indices));
-        }
-        _buffers.Ensure(indices.Length);
+        _buffers.Begin(indices, this);
         var inputs = ImageDataset.LongSpan(_buffers.Input);
         var targets = ImageDataset.LongSpan(_buffers.Target);
         for (var b = 0; b < indices.Length; b++)

@@ -135,12 +135,7 @@ public sealed unsafe class TokenFileDataset : IBatchDataset
     /// <exception cref="InvalidDataException">A token id is not below <see cref="VocabularySize"/>.</exception>
     public (torch.Tensor Input, torch.Tensor Target) Batch(ReadOnlySpan<long> indices)
     {
-        ObjectDisposedException.ThrowIf(_buffers.IsDisposed, this);
-        if (indices.IsEmpty)
-        {
-            throw new ArgumentException("A batch needs at least one index.", nameof(indices));
-        }
-        _buffers.Ensure(indices.Length);
+        _buffers.Begin(indices, this);
         var inputs = ImageDataset.LongSpan(_buffers.Input);
         var targets = ImageDataset.LongSpan(_buffers.Target);
         for (var b = 0; b < indices.Length; b++)
