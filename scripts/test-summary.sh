@@ -31,10 +31,22 @@ for f in "${files[@]}"; do
             gsub(/&apos;/, "\047"); gsub(/&quot;/, "\""); gsub(/&lt;/, "<"); gsub(/&gt;/, ">"); gsub(/&amp;/, "\\&"); print name "\t" $0; name = "" }
     ' "$f")
 done
+# Failed tests, each with the first line of its message, so that the tail of a CI log names them.
+for f in "${files[@]}"; do
+    awk '
+        /<UnitTestResult / && /outcome="(Failed|Error|Timeout|Aborted)"/ { match($0, /testName="[^"]*"/); name = substr($0, RSTART + 10, RLENGTH - 11)
+            match($0, /duration="[^"]*"/); took = substr($0, RSTART + 10, RLENGTH - 11); next }
+        name != "" && /<Message>/ { sub(/.*<Message>/, ""); sub(/<\/Message>.*/, "")
+            gsub(/&apos;/, "\047"); gsub(/&quot;/, "\""); gsub(/&lt;/, "<"); gsub(/&gt;/, ">"); gsub(/&amp;/, "\\&")
+            print "failed: " name " (" took "): " substr($0, 1, 400); name = "" }
+        name != "" && /<\/UnitTestResult>/ { print "failed: " name " (" took ")"; name = "" }
+    ' "$f"
+done
 for f in "$dir"/*.result; do
     if [ "$(cat "$f")" = passed ]; then
         passed=$((passed + 1))
     else
+        echo "failed: $(basename "$f" .result)"
         failed=$((failed + 1))
     fi
 done
