@@ -12,10 +12,16 @@ namespace Adan.Sharded.Training.Models;
 internal sealed class Gpt : nn.Module<Tensor, Tensor>
 {
     private readonly Embedding _tokenEmbedding;
-    private readonly Parameter _positionEmbedding;
     private readonly ModuleList<TransformerBlock> _blocks;
     private readonly LayerNorm _norm;
     private readonly Linear? _head;
+
+    /// <summary>
+    /// The learned position embedding is read by its registered name at each forward, never held in a field:
+    /// <c>Module.to(device or dtype)</c> replaces a parameter and rebinds only a field named as it is registered, so a
+    /// field would keep the replaced tensor (on the old device, or disposed) after <c>model.to(cuda)</c>.
+    /// </summary>
+    private const string PositionEmbeddingName = "position_embedding";
 
     /// <summary>Creates the network.</summary>
     /// <param name="vocabularySize">Number of distinct tokens.</param>
@@ -36,11 +42,11 @@ internal sealed class Gpt : nn.Module<Tensor, Tensor>
         {
             nn.init.normal_(_tokenEmbedding.weight!, 0.0, 0.02);
         }
-        _positionEmbedding = nn.Parameter(torch.randn(context, dimension).mul_(0.02));
+        var positionEmbedding = nn.Parameter(torch.randn(context, dimension).mul_(0.02));
         _blocks = nn.ModuleList(Enumerable.Range(0, layers).Select(_ => new TransformerBlock(dimension, heads, causal: true)).ToArray());
         _norm = nn.LayerNorm(dimension);
         register_module("token_embedding", _tokenEmbedding);
-        register_parameter("position_embedding", _positionEmbedding);
+        register_parameter(PositionEmbeddingName, positionEmbedding);
         register_module("blocks", _blocks);
         register_module("norm", _norm);
         if (!tiedHead)
@@ -53,6 +59,9 @@ internal sealed class Gpt : nn.Module<Tensor, Tensor>
     /// <summary>The longest input sequence.</summary>
     public int Context { get; }
 
+    private Parameter PositionEmbedding => get_parameter(PositionEmbeddingName)
+        ?? throw new InvalidOperationException($"the {PositionEmbeddingName} parameter is not registered.");
+
     /// <summary>Maps int64 token ids <c>[B, T]</c> (T ≤ context) to logits <c>[B, T, vocabulary]</c>.</summary>
     public override Tensor forward(Tensor input)
     {
@@ -62,7 +71,7 @@ internal sealed class Gpt : nn.Module<Tensor, Tensor>
             throw new ArgumentException($"Sequence length {tokens} exceeds the context {Context}.", nameof(input));
         }
         using var embedded = _tokenEmbedding.call(input);
-        using var positions = _positionEmbedding.narrow(0, 0, tokens);
+        using var positions = PositionEmbedding.narrow(0, 0, tokens);
         var x = embedded.add(positions);
         foreach (var block in _blocks)
         {

@@ -8,7 +8,7 @@ namespace Adan.Sharded.Training;
 
 /// <summary>
 /// The trainer's part of a checkpoint, kept in the manifest's free-form <c>extra</c> object besides the flat parameters
-/// and Adan's state: the model name and its architecture (<see cref="ModelArchitecture"/>), the last global loss, the samples of one optimizer step over all ranks, the
+/// and Adan's state: the model name and its architecture (<see cref="ModelArchitecture"/>), the last global loss, the samples of one optimizer step over all ranks and whether they were drawn shuffled, the
 /// learning-rate schedule's shape (<see cref="ScheduleRecord"/>), the samples trained on so far, and the program's version
 /// and git commit that wrote it (<see cref="BuildInfo"/>, null when unknown). Every read and write
 /// of those keys goes through this type; a key an older checkpoint lacks reads as null. Checkpoints of manifest format
@@ -26,6 +26,7 @@ internal sealed class CheckpointExtra
     private const string VersionKey = "version";
     private const string GitCommitKey = "git_commit";
     private const string ArchitectureKey = "architecture";
+    private const string ShuffleKey = "shuffle";
 
     private readonly JsonObject? _json;
 
@@ -52,6 +53,12 @@ internal sealed class CheckpointExtra
     public long? SamplesSeen => _json?[SamplesSeenKey] is JsonValue value && value.TryGetValue<long>(out var recorded) && recorded >= 0
         ? recorded
         : null;
+
+    /// <summary>
+    /// Whether the run that wrote the checkpoint drew its samples in a shuffled order (the <c>shuffle</c> key), null when
+    /// the checkpoint does not record it (one written before the key existed, when every run shuffled).
+    /// </summary>
+    public bool? Shuffle => _json?[ShuffleKey] is JsonValue value && value.TryGetValue<bool>(out var recorded) ? recorded : null;
 
     /// <summary>The version of the program that wrote the checkpoint, null when not recorded.</summary>
     public string? Version => _json?[VersionKey] is JsonValue value && value.TryGetValue<string>(out var recorded) ? recorded : null;
@@ -97,14 +104,15 @@ internal sealed class CheckpointExtra
     public bool HasManifestBuffers => _json?[BuffersKey] is JsonObject { Count: > 0 };
 
     /// <summary>
-    /// The <c>extra</c> object for a checkpoint (model name, loss, global batch, the program's version and commit); the
-    /// buffers go to the buffers file.
+    /// The <c>extra</c> object for a checkpoint (model name, loss, global batch, the sampler's order, the program's
+    /// version and commit); the buffers go to the buffers file.
     /// </summary>
-    public static JsonObject Capture(string model, double lastLoss, long globalBatch) => new()
+    public static JsonObject Capture(string model, double lastLoss, long globalBatch, bool shuffle) => new()
     {
         [ModelKey] = model,
         [LastLossKey] = lastLoss,
         [GlobalBatchKey] = globalBatch,
+        [ShuffleKey] = shuffle,
         [VersionKey] = BuildInfo.Version,
         [GitCommitKey] = BuildInfo.GitCommit,
     };

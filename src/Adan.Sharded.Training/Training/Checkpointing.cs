@@ -319,7 +319,7 @@ internal sealed class Checkpointing : IDisposable
     {
         // Every rank must store the same buffers, and the live model keeps using what was stored.
         ModelBuffers.Average(_model, _collective);
-        var extra = CheckpointExtra.Capture(_modelName, lastLoss, _sampler.GlobalBatch);
+        var extra = CheckpointExtra.Capture(_modelName, lastLoss, _sampler.GlobalBatch, _sampler.Shuffle);
         if (_architecture is not null)
         {
             CheckpointExtra.RecordArchitecture(extra, _architecture);

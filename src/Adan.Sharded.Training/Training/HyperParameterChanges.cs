@@ -10,7 +10,7 @@ namespace Adan.Sharded.Training;
 /// <summary>
 /// Finds the hyper-parameters a resumed run would silently change: the optimizer, its options and clipping (each
 /// saved group's options against this run's group of the same index, so that a group without weight decay is no
-/// change), the global batch, and the learning-rate schedule's settings (from its <see cref="ScheduleRecord"/>). An
+/// change), the global batch, the sampler's order (<c>shuffle</c>), and the learning-rate schedule's settings (from its <see cref="ScheduleRecord"/>). An
 /// optimizer's keys are named as its section spells them (<c>adan.betas</c>).
 /// </summary>
 /// <remarks>
@@ -65,11 +65,17 @@ internal static class HyperParameterChanges
         }
         // A fresh schedule is counted in this run's global batch.
         var globalBatch = current.ScheduleBatch;
-        if (CheckpointExtra.Of(manifest.Extra).GlobalBatch is { } savedBatch && savedBatch != globalBatch)
+        var extra = CheckpointExtra.Of(manifest.Extra);
+        if (extra.GlobalBatch is { } savedBatch && savedBatch != globalBatch)
         {
             changes.Add(new HyperParameterChange("global_batch", ConfigBinder.Format(savedBatch),
                 string.Create(CultureInfo.InvariantCulture, $"{globalBatch} ({worldSize} rank(s) × micro_batch {config.MicroBatch} × accumulation {config.Accumulation})"),
                 ReshapesSchedule: false));
+        }
+        // The sampler's position means other samples in another order: the rest of the epoch would repeat some and skip others.
+        if (extra.Shuffle is { } savedShuffle)
+        {
+            Compare("shuffle", savedShuffle, config.Shuffle);
         }
         if (recorded is not null)
         {

@@ -61,12 +61,7 @@ internal static class InitialWeights
             var saved = file.Tensor(name);
             var bytes = new byte[saved.End - saved.Begin];
             file.ReadBytes(name, bytes);
-            using var host = empty(tensor.shape, tensor.dtype);
-            host.bytes = bytes;
-            using (no_grad())
-            {
-                tensor.copy_(host);
-            }
+            ModelBuffers.Fill(tensor, bytes);
         }
     }
 

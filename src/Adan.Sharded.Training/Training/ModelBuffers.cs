@@ -54,18 +54,22 @@ internal static class ModelBuffers
 
     /// <summary>
     /// Copies of the module's buffers as a checkpoint stores them (fp32, fp64 and int64 ones: BatchNorm's running
-    /// statistics and batch count), in the module's order, then its frozen parameters; other dtypes are not model state a
-    /// checkpoint keeps.
+    /// statistics and batch count; bf16 and fp16 ones widened to fp32), in the module's order, then its frozen
+    /// parameters; other dtypes are not model state a checkpoint keeps.
     /// </summary>
     public static IReadOnlyList<ModuleBuffer> Capture(nn.Module model)
     {
         var captured = new List<ModuleBuffer>();
         foreach (var (name, buffer) in State(model))
         {
-            if (DType(buffer.dtype) is { } dtype)
+            if (DType(buffer.dtype) is not { } dtype)
             {
-                captured.Add(new ModuleBuffer(name, dtype, buffer.shape, buffer.contiguous().cpu().bytes.ToArray()));
+                continue;
             }
+            // A half-precision tensor (a frozen parameter or buffer of a bf16-mixed model) is stored widened: exact, and
+            // the same entry an fp32 run of the model writes.
+            using var stored = IsHalf(buffer.dtype) ? buffer.to(ScalarType.Float32) : buffer.alias();
+            captured.Add(new ModuleBuffer(name, dtype, buffer.shape, stored.contiguous().cpu().bytes.ToArray()));
         }
         return captured;
     }
@@ -101,18 +105,27 @@ internal static class ModelBuffers
         }
         foreach (var (buffer, saved) in pairs)
         {
-            if (buffer.device_type == TorchSharp.DeviceType.CPU)
-            {
-                buffer.bytes = saved.Data;
-                continue;
-            }
-            // A GPU model's buffers are filled through a host copy.
-            using var host = empty(buffer.shape, buffer.dtype);
-            host.bytes = saved.Data;
-            using (no_grad())
-            {
-                buffer.copy_(host);
-            }
+            Fill(buffer, saved.Data);
+        }
+    }
+
+    /// <summary>
+    /// Copies <paramref name="data"/>, stored as <see cref="DType"/> gives for <paramref name="target"/>'s dtype, into
+    /// <paramref name="target"/> wherever it lives: directly on the host, else through a host copy (a half-precision
+    /// tensor from its widened values).
+    /// </summary>
+    internal static void Fill(Tensor target, byte[] data)
+    {
+        if (target.device_type == TorchSharp.DeviceType.CPU && !IsHalf(target.dtype) && target.is_contiguous())
+        {
+            target.bytes = data;
+            return;
+        }
+        using var host = empty(target.shape, IsHalf(target.dtype) ? ScalarType.Float32 : target.dtype);
+        host.bytes = data;
+        using (no_grad())
+        {
+            target.copy_(host);
         }
     }
 
@@ -120,12 +133,17 @@ internal static class ModelBuffers
     private static IEnumerable<(string Name, Tensor Tensor)> State(nn.Module model) =>
         model.named_buffers().Concat(FlatParameters.Frozen(model).Select(p => (p.Name, (Tensor)p.Parameter)));
 
-    /// <summary>The safetensors dtype a checkpoint stores a tensor of <paramref name="type"/> as; null for a type it does not keep.</summary>
+    /// <summary>
+    /// The safetensors dtype a checkpoint stores a tensor of <paramref name="type"/> as (bf16 and fp16 widened to F32);
+    /// null for a type it does not keep.
+    /// </summary>
     internal static string? DType(ScalarType type) => type switch
     {
-        ScalarType.Float32 => "F32",
+        ScalarType.Float32 or ScalarType.BFloat16 or ScalarType.Float16 => "F32",
         ScalarType.Float64 => "F64",
         ScalarType.Int64 => "I64",
         _ => null,
     };
+
+    private static bool IsHalf(ScalarType type) => type is ScalarType.BFloat16 or ScalarType.Float16;
 }

@@ -90,11 +90,12 @@ internal sealed class TrainingSetup : IDisposable
                 // Initialised on the host from the seed (identical on every rank), then moved: the flat buffers follow the parameters.
                 model.to(device);
             }
+            // Identical seeds give identical weights; the broadcasts make it a guarantee. Frozen parameters go first, while
+            // every one is fp32 (mixed precision converts them with the model).
+            ModelBuffers.BroadcastFrozen(model, collective);
             flat = FlatParameters.FromModule(model, collective.WorldSize, Precision(config), config.OptimizerState.Alignment());
-            // Identical seeds give identical weights; the broadcast makes it a guarantee.
             collective.Broadcast(flat.Values);
             flat.RefreshCompute();
-            ModelBuffers.BroadcastFrozen(model, collective);
             // With one rank there is nothing to overlap: the reduction is a copy at most.
             gradientSync = new GradientSync(flat, collective,
                 config.ZeroStage != ZeroStage.Replicated ? GradientReduction.ReduceScatter : GradientReduction.AllReduce,

@@ -138,7 +138,8 @@ public sealed partial class FlatParameters
     private torch.Tensor[] BindComputeCopy(torch.nn.Module<torch.Tensor, torch.Tensor> model)
     {
         _mixedModel = MixedPrecisionModel.Convert(model, ComputePrecision.Bf16Mixed);
-        var converted = model.named_parameters().ToList();
+        // Module.to keeps requires_grad: the frozen parameters (bf16 now, the module's own tensors) stay unbound.
+        var converted = model.named_parameters().Where(p => p.parameter.requires_grad).ToList();
         if (converted.Count != _parameters.Length || converted.Where((p, i) => p.name != Layout.Entries[i].Name).Any())
         {
             throw new InvalidOperationException("converting the model to its compute dtype changed its parameters' names or order.");

@@ -101,12 +101,17 @@ public sealed partial class FlatParameters : IDisposable
         bool trackUnusedParameters = false)
     {
         ArgumentNullException.ThrowIfNull(module);
+        return new(Trainable(module), worldSize, alignment, trackUnusedParameters);
+    }
+
+    /// <summary>A module's parameters with <c>requires_grad</c>, in registration order.</summary>
+    /// <exception cref="ArgumentException">Every parameter is frozen: there is nothing to train.</exception>
+    private static List<(string Name, Parameter Parameter)> Trainable(torch.nn.Module module)
+    {
         var trainable = module.named_parameters().Where(p => p.parameter.requires_grad).Select(p => (p.name, p.parameter)).ToList();
-        if (trainable.Count == 0)
-        {
-            throw new ArgumentException("every parameter of the module is frozen (requires_grad false); there is nothing to train.", nameof(module));
-        }
-        return new(trainable, worldSize, alignment, trackUnusedParameters);
+        return trainable.Count > 0
+            ? trainable
+            : throw new ArgumentException("every parameter of the module is frozen (requires_grad false); there is nothing to train.", nameof(module));
     }
 
     /// <summary>A module's frozen parameters (<c>requires_grad</c> false), which <see cref="FromModule(torch.nn.Module, int, int, bool)"/> leaves out, in registration order.</summary>
@@ -120,7 +125,8 @@ public sealed partial class FlatParameters : IDisposable
     /// Binds a module's parameters in <c>named_parameters()</c> order for <paramref name="precision"/>: with
     /// <see cref="ComputePrecision.Fp32"/> as <see cref="FromModule(torch.nn.Module, int, int, bool)"/>; with a mixed one the
     /// fp32 values become the master in <see cref="Values"/>, the model is converted (<see cref="MixedPrecisionModel"/>)
-    /// and its new parameters are bound to the compute copy.
+    /// and its new trainable parameters are bound to the compute copy; frozen ones are converted with the model and stay
+    /// its own tensors.
     /// </summary>
     public static FlatParameters FromModule(torch.nn.Module<torch.Tensor, torch.Tensor> module, int worldSize, ComputePrecision precision,
         int alignment = FlatLayout.DefaultAlignment, bool trackUnusedParameters = false)
@@ -130,14 +136,8 @@ public sealed partial class FlatParameters : IDisposable
         {
             return FromModule((torch.nn.Module)module, worldSize, alignment, trackUnusedParameters);
         }
-        if (Frozen(module) is { Count: > 0 } frozen)
-        {
-            // The conversion would make them bf16, which the checkpoint's module state (fp32 buffers) does not keep.
-            throw new ArgumentException(
-                $"frozen parameters ({frozen[0].Name}, ...) are not supported with mixed precision; train them in fp32 (precision=fp32) or leave them trainable.", nameof(module));
-        }
-        var parameters = module.named_parameters().Select(p => (p.name, p.parameter)).ToList();
-        return new FlatParameters(parameters, worldSize, alignment, trackUnusedParameters, module);
+        // Frozen parameters are converted with the model (they compute in bf16 too) but stay out of both flat buffers.
+        return new FlatParameters(Trainable(module), worldSize, alignment, trackUnusedParameters, module);
     }
 
     /// <summary>The layout of both flat buffers.</summary>

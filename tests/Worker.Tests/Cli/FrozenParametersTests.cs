@@ -80,6 +80,50 @@ public class FrozenParametersTests
         }
     }
 
+    /// <summary>
+    /// Under bf16-mixed a frozen layer is converted with the model and computes in bf16, stays out of both flat buffers,
+    /// and is checkpointed widened to F32 (the entry an fp32 run writes): exported as its seeded weights rounded to bf16,
+    /// and restored on resume so that the resumed run ends bit for bit as the uninterrupted one.
+    /// </summary>
+    [Fact]
+    public void AFrozenLayerUnderMixedPrecisionIsKeptInBf16AndResumesBitForBit()
+    {
+        using var temp = TestFiles.CreateTempDirectory();
+        string[] fineTune = [.. s_mlp, "--set", "freeze=hidden", "--set", "precision=bf16-mixed", "--set", "max_steps=6", "--set", "checkpoint_every=3"];
+        var tuned = Path.Combine(temp.Path, "u");
+        var uninterrupted = AdanCli.Run([.. fineTune, "--set", $"run_dir={tuned}"]);
+        Assert.True(uninterrupted.ExitCode == 0, uninterrupted.Describe());
+
+        // The frozen layer as the seed makes it, rounded to bf16 once.
+        var config = ConfigBinder.Bind(null, ["model=mlp", "mlp_hidden=32", "train_subset=512", "test_subset=100"]);
+        byte[] seeded;
+        using (var run = TrainingSetup.Create(config, new SingleProcessCollective()))
+        {
+            var hidden = run.Model.named_parameters().Single(p => p.name == "hidden.weight").parameter;
+            using var rounded = hidden.to(ScalarType.BFloat16).to(ScalarType.Float32);
+            seeded = rounded.bytes.ToArray();
+        }
+        var final = Path.Combine(temp.Path, "final.safetensors");
+        Assert.Equal(0, AdanCli.Run(["checkpoint", "export", Path.Combine(tuned, "checkpoints", "step-0000000006"), "--out", final]).ExitCode);
+        using (var exported = SafetensorsFile.Open(final))
+        {
+            Assert.Equal("F32", exported.Tensor("hidden.weight").DType);
+            Assert.True(Bytes(exported, "hidden.weight").SequenceEqual(seeded), "the frozen layer is not its seeded weights rounded to bf16");
+        }
+
+        var resumedDir = Path.Combine(temp.Path, "r");
+        var resumed = AdanCli.Run([.. fineTune, "--set", $"resume={Path.Combine(tuned, "checkpoints", "step-0000000003")}",
+            "--set", $"checkpoint_dir={Path.Combine(resumedDir, "checkpoints")}", "--set", $"run_dir={resumedDir}"]);
+        Assert.True(resumed.ExitCode == 0, resumed.Describe());
+        var expected = Summary(tuned);
+        var actual = Summary(resumedDir);
+        foreach (var key in new[] { "final_loss", "test_loss", "test_accuracy" })
+        {
+            Assert.True(expected.GetProperty(key).GetDouble() == actual.GetProperty(key).GetDouble(),
+                $"{key}: resumed {actual.GetProperty(key).GetDouble():R}, uninterrupted {expected.GetProperty(key).GetDouble():R}");
+        }
+    }
+
     [Fact]
     public void WeightsOfAnotherArchitectureOrAFreezeOfNoParameterAreRefusedInOneLine()
     {

@@ -142,7 +142,7 @@ public sealed class ExportRoundTripTests : IDisposable
         using var collective = new SingleProcessCollective();
         using var flat = FlatParameters.FromModule(model, 1);
         using var optimizer = ShardedOptimizers.Create(flat, collective, new AdanGroupOptions());
-        var extra = CheckpointExtra.Capture(architecture.ModelName, 1.0, 8);
+        var extra = CheckpointExtra.Capture(architecture.ModelName, 1.0, 8, shuffle: true);
         if (withArchitecture)
         {
             CheckpointExtra.RecordArchitecture(extra, architecture);

@@ -48,6 +48,34 @@ public class ModelTests
         Assert.Equal(!tied, names.Contains("head.weight"));
     }
 
+    /// <summary>
+    /// <c>Module.to</c> (a device or a dtype) replaces every parameter; a model that kept one in a field under another
+    /// name than it is registered by (the position embeddings once did) would go on computing with the replaced tensor.
+    /// After <c>to(float64)</c> every parameter must be float64 and receive a gradient from a float64 forward.
+    /// </summary>
+    [Theory]
+    [InlineData("mlp")]
+    [InlineData("resnet")]
+    [InlineData("vit")]
+    [InlineData("gpt")]
+    public void AModelMovedWithToComputesWithTheMovedParameters(string kind)
+    {
+        var gpt = kind == "gpt";
+        var config = ConfigBinder.Bind(null, gpt ? ["model=gpt", "dataset=text", "gpt_context=8", "gpt_layers=1", "gpt_heads=2", "gpt_embedding=16"] : [$"model={kind}"]);
+        using var model = ModelFactory.Create(config, vocabularySize: 10);
+        model.to(torch.float64);
+        using var input = gpt ? torch.randint(0, 10, [2, 8], dtype: torch.int64) : torch.randn(2, 1, 28, 28, dtype: torch.float64);
+        using var output = model.forward(input);
+        Assert.Equal(torch.float64, output.dtype);
+        using var loss = output.square().sum();
+        loss.backward();
+        foreach (var (name, parameter) in model.named_parameters())
+        {
+            Assert.Equal(torch.float64, parameter.dtype);
+            Assert.True(parameter.grad is not null, $"{name} received no gradient after to(float64): the forward used another tensor");
+        }
+    }
+
     [Fact]
     public void GptIsCausal()
     {

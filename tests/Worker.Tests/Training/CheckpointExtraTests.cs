@@ -26,13 +26,15 @@ public class CheckpointExtraTests
     [Fact]
     public void CaptureWritesTheKnownKeysWithoutBuffers()
     {
-        var json = CheckpointExtra.Capture("resnet", 0.25, 128);
-        Assert.Equal(["model", "last_loss", "global_batch", "version", "git_commit"], json.Select(p => p.Key).ToArray());
+        var json = CheckpointExtra.Capture("resnet", 0.25, 128, shuffle: false);
+        Assert.Equal(["model", "last_loss", "global_batch", "shuffle", "version", "git_commit"], json.Select(p => p.Key).ToArray());
 
         // Through text, as a manifest is read back.
         var extra = CheckpointExtra.Of(JsonNode.Parse(json.ToJsonString())!.AsObject());
         Assert.Equal(128, extra.GlobalBatch);
         Assert.Equal(0.25, extra.LastLoss);
+        Assert.False(extra.Shuffle);
+        Assert.Null(CheckpointExtra.Of(null).Shuffle);
         Assert.False(extra.HasManifestBuffers);
         Assert.Equal(Adan.Sharded.Training.Telemetry.BuildInfo.Version, extra.Version);
         Assert.NotNull(extra.Version);

@@ -37,7 +37,7 @@ public sealed class ResNetExportTests : IDisposable
         }
         using var flat = FlatParameters.FromModule(model, 1);
         using var adan = ShardedOptimizers.Create(flat, collective, new AdanGroupOptions());
-        var progress = new TrainingProgress(1, new SamplerPosition(0, 1), new Dictionary<string, long>(), CheckpointExtra.Capture("resnet", 1.0, 8))
+        var progress = new TrainingProgress(1, new SamplerPosition(0, 1), new Dictionary<string, long>(), CheckpointExtra.Capture("resnet", 1.0, 8, shuffle: true))
         {
             ModuleBuffers = ModelBuffers.Capture(model),
         };

@@ -29,7 +29,7 @@ public class TrainingScheduleTests
     private static CheckpointManifest Saved(long step, TrainConfig? config = null, bool recordSchedule = true)
     {
         var c = config ?? s_config;
-        var extra = new JsonObject { ["model"] = "mlp", ["last_loss"] = 1.0, ["global_batch"] = 12 };
+        var extra = CheckpointExtra.Capture("mlp", 1.0, 12, c.Shuffle);
         var layout = new FlatLayoutDocument(1, 1, 2, 6, [new FlatLayoutDocument.Entry("fc.weight", [2, 2], 0, 4), new FlatLayoutDocument.Entry("fc.bias", [2], 4, 2)]);
         if (recordSchedule)
         {
@@ -150,6 +150,24 @@ public class TrainingScheduleTests
         Assert.Equal("hyper-parameters that differ from the checkpoint's (8):", lines[0]);
         Assert.Equal(expected.Select(e => "  " + e), lines[1..]);
         Assert.StartsWith("this run changes 8 hyper-parameter(s) of the checkpoint it resumes (/ckpt/step-0000000007): adan.betas [0.98,0.92,0.99] -> [0.9,0.92,0.99]; adan.eps", error.Message);
+    }
+
+    [Fact]
+    public void AnotherSampleOrderIsAChangeButNotForACheckpointThatDoesNotRecordIt()
+    {
+        var output = new StringWriter();
+        var error = Assert.Throws<CheckpointException>(() =>
+            TrainingSchedule.Create(With("shuffle=false"), Sampler(2, 6), 2, Plan(Saved(7), Sampler(2, 6)), output));
+        Assert.Equal(["hyper-parameters that differ from the checkpoint's (1):", "  shuffle: checkpoint true, this run false"],
+            output.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.TrimEnd('\r')).ToArray());
+        Assert.Contains("shuffle true -> false", error.Message);
+
+        // A checkpoint from before the key: every run shuffled then, and nothing is compared.
+        var older = Saved(7);
+        older.Extra.Remove("shuffle");
+        output = new StringWriter();
+        TrainingSchedule.Create(With("shuffle=false"), Sampler(2, 6), 2, Plan(older, Sampler(2, 6)), output);
+        Assert.DoesNotContain("differ", output.ToString());
     }
 
     [Fact]
