@@ -66,7 +66,7 @@ internal sealed class JobLink : IAsyncDisposable
             StatusCode.Unauthenticated or StatusCode.PermissionDenied =>
                 $"the coordinator at {at} refused the token in {CoordinatorEnvironment.TokenVariable}: {e.Status.Detail} (start the job with adan launch, which gives every rank its job's token)",
             StatusCode.Unavailable or StatusCode.DeadlineExceeded =>
-                $"cannot reach the coordinator at {at}: {e.Status.DebugException?.InnerException?.Message ?? e.Status.Detail} (is it running, and is {CoordinatorEnvironment.AddressVariable} right?)",
+                $"cannot reach the coordinator at {at}: {e.Status.DebugException?.InnerException?.Message ?? (string.IsNullOrEmpty(e.Status.Detail) ? e.StatusCode.ToString() : e.Status.Detail)} (is it running, and is {CoordinatorEnvironment.AddressVariable} right?)",
             _ => $"the coordinator at {at} refused the join: {e.Status.Detail}",
         };
     }

@@ -161,7 +161,7 @@ internal sealed class LaunchSecurity
             using var channel = CoordinatorChannel.Create(coordinator, TlsCa?.FullName);
             try
             {
-                return await CoordinatorClient.CreateJobAsync(channel, credential, jobId, ranks, TimeSpan.FromSeconds(15), restarts);
+                return await CoordinatorClient.CreateJobAsync(channel, credential, jobId, ranks, CreateJobDeadline, restarts);
             }
             catch (RpcException e)
             {
@@ -179,8 +179,17 @@ internal sealed class LaunchSecurity
             }
         }
 
+        /// <summary>
+        /// How long the job's creation may take. The coordinator launch started is listening already, but its first call
+        /// (JIT, the job store) was seen to take over 15 s on two busy cores; an unreachable one fails at once anyway.
+        /// </summary>
+        private static readonly TimeSpan CreateJobDeadline = TimeSpan.FromSeconds(60);
+
+        /// <summary>Why a call failed, never empty: gRPC leaves the detail of a client-side deadline empty.</summary>
         private static string Describe(RpcException e) =>
-            e.Status.DebugException?.InnerException?.Message ?? e.Status.DebugException?.Message ?? e.Status.Detail;
+            e.Status.DebugException?.InnerException?.Message ?? e.Status.DebugException?.Message
+            ?? (e.StatusCode == StatusCode.DeadlineExceeded ? $"no answer within {CreateJobDeadline.TotalSeconds:0} s"
+                : string.IsNullOrEmpty(e.Status.Detail) ? e.StatusCode.ToString() : e.Status.Detail);
 
         /// <summary>The checkpoint directory of a <c>train</c> command, as its ranks will resolve it; the working directory otherwise.</summary>
         private static string DefaultCheckpointRoot(string[] command, bool program) =>
