@@ -37,32 +37,25 @@ internal static class FashionMnist
     private static ImageDataset Load(string directory, string prefix, int limit)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(limit);
-        var images = IdxFile.Read(Resolve(directory, $"{prefix}-images-idx3-ubyte"));
-        var labels = IdxFile.Read(Resolve(directory, $"{prefix}-labels-idx1-ubyte"));
+        // A subset reads (and decompresses) only its own samples: 1 MB of the 47 MB training images for 1,000.
+        var images = IdxFile.Read(Resolve(directory, $"{prefix}-images-idx3-ubyte"), limit);
+        var labels = IdxFile.Read(Resolve(directory, $"{prefix}-labels-idx1-ubyte"), limit);
         if (images.Shape.Count != 3 || images.Shape[1] != ImageSize || images.Shape[2] != ImageSize)
         {
             throw new InvalidDataException(
                 $"{prefix} images have shape [{string.Join(", ", images.Shape)}], expected [N, {ImageSize}, {ImageSize}].");
         }
-        if (labels.Shape.Count != 1 || labels.Shape[0] != images.Shape[0])
+        if (labels.Shape.Count != 1 || labels.DeclaredItems != images.DeclaredItems)
         {
             throw new InvalidDataException(
-                $"{prefix} labels have shape [{string.Join(", ", labels.Shape)}], expected [{images.Shape[0]}].");
+                $"{prefix} labels have shape [{string.Join(", ", labels.Shape.Skip(1).Prepend(labels.DeclaredItems))}], expected [{images.DeclaredItems}].");
         }
         if (labels.Data.Any(label => label >= Classes))
         {
             throw new InvalidDataException($"{prefix} labels contain a class outside [0, {Classes}).");
         }
 
-        var count = limit > 0 ? Math.Min(limit, images.Shape[0]) : images.Shape[0];
-        var pixels = images.Data;
-        var classes = labels.Data;
-        if (count < images.Shape[0])
-        {
-            pixels = pixels.AsSpan(0, count * ImageSize * ImageSize).ToArray();
-            classes = classes.AsSpan(0, count).ToArray();
-        }
-        return new ImageDataset(pixels, classes, ImageSize, ImageSize, Mean, Std);
+        return new ImageDataset(images.Data, labels.Data, ImageSize, ImageSize, Mean, Std);
     }
 
     /// <summary>

@@ -11,34 +11,43 @@ internal sealed class IdxFile
 {
     private const int UnsignedByteType = 0x08;
 
-    private IdxFile(int[] shape, byte[] data)
+    private IdxFile(int[] shape, byte[] data, int declaredItems)
     {
         Shape = shape;
         Data = data;
+        DeclaredItems = declaredItems;
     }
 
-    /// <summary>The dimensions, outermost first (e.g. <c>[60000, 28, 28]</c>).</summary>
+    /// <summary>The dimensions of what was read, outermost first (e.g. <c>[60000, 28, 28]</c>).</summary>
     public IReadOnlyList<int> Shape { get; }
+
+    /// <summary>The outermost dimension the file declares, whether or not all of it was read.</summary>
+    public int DeclaredItems { get; }
 
     /// <summary>The elements, row-major.</summary>
     public byte[] Data { get; }
 
     /// <summary>
-    /// Reads <paramref name="path"/>, decompressing it when its name ends in <c>.gz</c>.
+    /// Reads <paramref name="path"/>, decompressing it when its name ends in <c>.gz</c>; with <paramref name="maxItems"/>
+    /// &gt; 0 only the first items of the outermost dimension (a subset decompresses only what it uses).
     /// </summary>
     /// <exception cref="InvalidDataException">The file is not an unsigned-byte IDX file or is truncated.</exception>
-    public static IdxFile Read(string path)
+    public static IdxFile Read(string path, int maxItems = 0)
     {
         using var file = File.OpenRead(path);
         using Stream stream = path.EndsWith(".gz", StringComparison.OrdinalIgnoreCase)
             ? new GZipStream(file, CompressionMode.Decompress)
             : file;
-        return Read(stream, path);
+        return Read(stream, path, maxItems);
     }
 
-    /// <summary>Reads an IDX file from <paramref name="stream"/>; <paramref name="name"/> is used in errors.</summary>
-    public static IdxFile Read(Stream stream, string name)
+    /// <summary>
+    /// Reads an IDX file from <paramref name="stream"/>, all of it or with <paramref name="maxItems"/> &gt; 0 the first
+    /// items of its outermost dimension; <paramref name="name"/> is used in errors.
+    /// </summary>
+    public static IdxFile Read(Stream stream, string name, int maxItems = 0)
     {
+        ArgumentOutOfRangeException.ThrowIfNegative(maxItems);
         Span<byte> header = stackalloc byte[4];
         ReadExactly(stream, header, name);
         if (header[0] != 0 || header[1] != 0 || header[2] != UnsignedByteType || header[3] == 0)
@@ -57,7 +66,15 @@ internal sealed class IdxFile
             {
                 throw new InvalidDataException($"{name} has a negative dimension {shape[i]}.");
             }
-            count *= shape[i];
+        }
+        var declared = shape[0];
+        if (maxItems > 0 && shape[0] > maxItems)
+        {
+            shape[0] = maxItems;
+        }
+        foreach (var dimension in shape)
+        {
+            count *= dimension;
         }
         if (count > Array.MaxLength)
         {
@@ -66,7 +83,7 @@ internal sealed class IdxFile
 
         var data = new byte[count];
         ReadExactly(stream, data, name);
-        return new IdxFile(shape, data);
+        return new IdxFile(shape, data, declared);
     }
 
     /// <summary>Writes an unsigned-byte IDX file (gzip-compressed when the name ends in <c>.gz</c>).</summary>

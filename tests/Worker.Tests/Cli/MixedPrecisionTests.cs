@@ -20,12 +20,12 @@ public sealed class MixedPrecisionTests : IDisposable
 
     public void Dispose() => Directory.Delete(_root, recursive: true);
 
-    /// <summary>32 steps on 2 ranks (512 samples, a global batch of 32, 2 epochs), a checkpoint every 4 steps.</summary>
+    /// <summary>16 steps on 2 ranks (512 samples, a global batch of 32, 1 epoch), a checkpoint every 4 steps.</summary>
     private static string[] Train(string runDir, string model, int zeroStage, string reduceDtype, int accumulation) =>
     [
         "train", "--set", $"model={model}", "--set", $"dataset={(model == "gpt" ? "text" : "fashion-mnist")}", "--set", "mlp_hidden=32",
         "--set", "resnet_width=4", "--set", "resnet_stages=2", "--set", "gpt_layers=1", "--set", "gpt_embedding=32", "--set", "gpt_context=16", "--set", "train_subset=512",
-        "--set", "test_subset=100", "--set", "epochs=2", "--set", $"micro_batch={16 / accumulation}", "--set", $"accumulation={accumulation}",
+        "--set", "test_subset=100", "--set", "epochs=1", "--set", $"micro_batch={16 / accumulation}", "--set", $"accumulation={accumulation}",
         "--set", $"zero_stage={zeroStage}", "--set", "precision=bf16-mixed", "--set", $"reduce_dtype={reduceDtype}", "--set", "checkpoint_every=4",
         "--set", "warmup_steps=4", "--set", "resume=latest", "--set", $"run_dir={runDir}",
     ];
@@ -56,7 +56,7 @@ public sealed class MixedPrecisionTests : IDisposable
         var resumed = Path.Combine(_root, "resumed");
         // max_steps stops the run without touching the schedule; the second run continues from its checkpoint of step 8.
         Launch(Train(resumed, model, zeroStage, reduceDtype, accumulation), "--set", "max_steps=8");
-        Assert.False(File.Exists(Path.Combine(resumed, "checkpoints", "step-0000000032", "manifest.json")));
+        Assert.False(File.Exists(Path.Combine(resumed, "checkpoints", "step-0000000016", "manifest.json")));
         Launch(Train(resumed, model, zeroStage, reduceDtype, accumulation));
 
         Assert.StartsWith(Path.Combine(resumed, "checkpoints", "step-0000000008"), Summary(resumed).GetProperty("resumed_from").GetString());
@@ -72,7 +72,7 @@ public sealed class MixedPrecisionTests : IDisposable
     public void ABf16MixedCheckpointResumesOnOneRankAndExportsFp32Weights()
     {
         var runDir = Path.Combine(_root, "two");
-        Launch(Train(runDir, "resnet", 1, "fp32", 1), "--set", "max_steps=8");
+        Launch(Train(runDir, "resnet", 1, "fp32", 1), "--set", "max_steps=4");
         var precision = Summary(runDir).GetProperty("precision");
         Assert.Equal("bf16-mixed", precision.GetProperty("mode").GetString());
         Assert.Equal(precision.GetProperty("reduce_bytes_per_step").GetInt64(), 2 * precision.GetProperty("all_gather_bytes_per_step").GetInt64());
@@ -81,11 +81,11 @@ public sealed class MixedPrecisionTests : IDisposable
         foreach (var mode in new[] { "bf16-mixed", "fp32" })
         {
             var oneRank = Path.Combine(_root, $"one-{mode}");
-            var result = AdanCli.Run([.. Train(oneRank, "resnet", 1, "fp32", 1), "--set", $"precision={mode}", "--set", "max_steps=12", "--set", "micro_batch=32",
-                "--set", $"resume={Path.Combine(runDir, "checkpoints", "step-0000000008")}", "--set", $"checkpoint_dir={Path.Combine(oneRank, "checkpoints")}"],
+            var result = AdanCli.Run([.. Train(oneRank, "resnet", 1, "fp32", 1), "--set", $"precision={mode}", "--set", "max_steps=6", "--set", "micro_batch=32",
+                "--set", $"resume={Path.Combine(runDir, "checkpoints", "step-0000000004")}", "--set", $"checkpoint_dir={Path.Combine(oneRank, "checkpoints")}"],
                 TimeSpan.FromMinutes(3));
             Assert.True(result.ExitCode == 0, result.Describe());
-            Assert.StartsWith(Path.Combine(runDir, "checkpoints", "step-0000000008"), Summary(oneRank).GetProperty("resumed_from").GetString());
+            Assert.StartsWith(Path.Combine(runDir, "checkpoints", "step-0000000004"), Summary(oneRank).GetProperty("resumed_from").GetString());
             Assert.Equal(mode, Summary(oneRank).GetProperty("precision").GetProperty("mode").GetString());
         }
 

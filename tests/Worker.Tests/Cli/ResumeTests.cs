@@ -9,10 +9,11 @@ namespace Adan.Worker.Tests.Cli;
 /// </summary>
 public class ResumeTests
 {
+    /// <summary>512 samples, 2 ranks × micro-batch 16: 16 steps an epoch, 32 in all; the victim is killed after step 20's checkpoint, in epoch 2.</summary>
     private static readonly string[] s_job =
     [
-        "launch", "-n", "2", "--", "train", "--set", "model=mlp", "--set", "train_subset=1024", "--set", "test_subset=200",
-        "--set", "epochs=3", "--set", "micro_batch=16", "--set", "log_every=1", "--set", "checkpoint_every=10", "--set", "resume=latest",
+        "launch", "-n", "2", "--", "train", "--set", "model=mlp", "--set", "train_subset=512", "--set", "test_subset=200",
+        "--set", "epochs=2", "--set", "micro_batch=16", "--set", "log_every=1", "--set", "checkpoint_every=10", "--set", "resume=latest",
     ];
 
     [Fact]
@@ -27,7 +28,7 @@ public class ResumeTests
         using (var victim = AdanCli.Start([.. s_job, "--set", $"run_dir={runDir}"]))
         {
             string? line;
-            while ((line = victim.StandardOutput.ReadLine()) is not null && !line.StartsWith("checkpoint step 30:"))
+            while ((line = victim.StandardOutput.ReadLine()) is not null && !line.StartsWith("checkpoint step 20:"))
             {
             }
             Assert.NotNull(line);
@@ -141,14 +142,14 @@ public class ResumeTests
             "--set", "micro_batch=16", "--set", "checkpoint_every=4", "--set", "keep_last=1", "--set", "resume=latest", "--set", $"run_dir={root}",
         ];
         var checkpoints = Path.Combine(root, "checkpoints");
-        var first = AdanCli.Run([.. job, "--set", "max_steps=8"]);
+        var first = AdanCli.Run([.. job, "--set", "max_steps=4"]);
         Assert.True(first.ExitCode == 0, first.Describe());
-        Assert.Equal(["step-0000000008"], Directory.GetDirectories(checkpoints).Select(Path.GetFileName).Order());
+        Assert.Equal(["step-0000000004"], Directory.GetDirectories(checkpoints).Select(Path.GetFileName).Order());
 
-        // A new launch (a new coordinator, which never saw step 8) still counts it.
-        var second = AdanCli.Run([.. job, "--set", "max_steps=16"]);
+        // A new launch (a new coordinator, which never saw step 4) still counts it.
+        var second = AdanCli.Run([.. job, "--set", "max_steps=8"]);
         Assert.True(second.ExitCode == 0, second.Describe());
-        Assert.Equal(["step-0000000016"], Directory.GetDirectories(checkpoints).Select(Path.GetFileName).Order());
+        Assert.Equal(["step-0000000008"], Directory.GetDirectories(checkpoints).Select(Path.GetFileName).Order());
     }
 
     private static JsonElement Summary(string runDir) => JsonDocument.Parse(File.ReadAllText(Path.Combine(runDir, "summary.json"))).RootElement.Clone();

@@ -29,6 +29,26 @@ public class IdxFileTests
         Assert.Equal(new byte[] { 7, 8, 9 }, file.Data);
     }
 
+    [Theory]
+    [InlineData("images.idx")]
+    [InlineData("images.idx.gz")]
+    public void ReadsOnlyTheFirstItemsWhenAskedAndKnowsHowManyTheFileDeclares(string name)
+    {
+        using var temp = TestFiles.CreateTempDirectory();
+        var path = Path.Combine(temp.Path, name);
+        var data = Enumerable.Range(0, 5 * 3).Select(i => (byte)i).ToArray();
+        IdxFile.Write(path, [5, 3], data);
+
+        var first = IdxFile.Read(path, maxItems: 2);
+        Assert.Equal(new[] { 2, 3 }, first.Shape);
+        Assert.Equal(data[..6], first.Data);
+        Assert.Equal(5, first.DeclaredItems);
+        // More than the file has reads it all; a truncated file is still refused within what is read.
+        Assert.Equal(data, IdxFile.Read(path, maxItems: 9).Data);
+        Assert.Equal("short is truncated.", Assert.Throws<InvalidDataException>(() => IdxFile.Read(new MemoryStream([0, 0, 8, 1, 0, 0, 0, 5, 1, 2]), "short", 3)).Message);
+        Assert.Equal([1, 2], IdxFile.Read(new MemoryStream([0, 0, 8, 1, 0, 0, 0, 5, 1, 2]), "short", 2).Data);
+    }
+
     [Fact]
     public void RejectsWrongMagicAndTruncation()
     {

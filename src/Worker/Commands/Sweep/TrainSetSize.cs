@@ -33,7 +33,7 @@ internal static class TrainSetSize
         }
         else
         {
-            count = IdxFile.Read(FashionMnist.Resolve(config.DataDir, "train-labels-idx1-ubyte")).Shape[0];
+            count = IdxFile.Read(FashionMnist.Resolve(config.DataDir, "train-labels-idx1-ubyte"), maxItems: 1).DeclaredItems;
             if (config.ValSplit >= count)
             {
                 throw new UsageException($"--val-split {config.ValSplit}: the training set has {count} samples; hold out fewer (e.g. {count / 12})");
