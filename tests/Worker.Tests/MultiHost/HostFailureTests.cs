@@ -89,10 +89,14 @@ public class HostFailureTests
 
         Assert.True(result.ExitCode == 1, result.Describe());
         // Hydra sees the host's proxy go and ends the job: no timeout is waited for. The coordinator saw rank 2's
-        // connection close first (the others closed theirs when Hydra killed them).
+        // connection close first (the others closed theirs when Hydra killed them), or, on a busy machine where it
+        // handled the closes within JobFailure.SimultaneousMs of each other, rank 2's among the first ones named together.
         Assert.InRange(since.TotalSeconds, 0, 10);
-        Assert.Matches($@"adan launch: job \S+ failed \(mpiexec exit code \d+\): rank 2 \({cluster.Hosts[2]} pid \d+\) was the first to lose its connection to the coordinator",
-            result.Stderr);
+        var rank2 = $@"rank 2 \({cluster.Hosts[2]} pid \d+\)";
+        Assert.True(System.Text.RegularExpressions.Regex.IsMatch(result.Stderr,
+            $@"adan launch: job \S+ failed \(mpiexec exit code \d+\): ({rank2} was the first to lose its connection"
+            + $@"|(rank \d \(\S+ pid \d+\) and )*{rank2}( and rank \d \(\S+ pid \d+\))* were the first to lose their connections) to the coordinator"),
+            result.Describe());
         AssertNoProcessLeft(cluster);
     }
 
