@@ -32,11 +32,14 @@ public sealed class ElasticRestartTests : IDisposable
 
     private static JsonElement Summary(string runDir) => JsonDocument.Parse(File.ReadAllText(Path.Combine(runDir, "summary.json"))).RootElement;
 
-    /// <summary>Every optimizer checkpoints its own state, so every one restarts where it left off.</summary>
+    /// <summary>
+    /// Every optimizer checkpoints its own state, so every one restarts where it left off. Through the CLI: Adan (four
+    /// state buffers) and SGD (one momentum buffer); every rule's bitwise resume and reshard is pinned in the engine's
+    /// own tests (CheckpointResumeTests.EveryOptimizerResumesBitIdenticalAndReshards), and LAMB trains, checkpoints and
+    /// resumes through launch in LambTrainTests, so two more 2-rank launch trios here add suite time and no path.
+    /// </summary>
     [Theory]
     [InlineData("adan")]
-    [InlineData("lamb")]
-    [InlineData("adamw")]
     [InlineData("sgd")]
     public void ARankKilledOnceIsRestartedFromTheLastCheckpointAndEndsBitwiseLikeAnUninterruptedRun(string optimizer)
     {
